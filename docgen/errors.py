@@ -1,0 +1,88 @@
+"""The one error hierarchy of the service.
+
+Every error a user can cause is a ``DocgenError`` subclass carrying its HTTP status; one handler
+in the app renders them all as ``{"error": <name>, "detail": <text>}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+class DocgenError(Exception):
+    """Base class: ``status_code`` and a human ``detail``; ``error`` defaults to the class name."""
+
+    status_code: ClassVar[int] = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    @property
+    def error(self) -> str:
+        return type(self).__name__
+
+    def extra(self) -> dict[str, Any]:
+        """Further JSON fields for the response body."""
+        return {}
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    message: str
+
+
+class DataInvalid(DocgenError):
+    status_code = 422
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        names = ", ".join(p.field for p in problems)
+        super().__init__(f"Data tidak valid: {names}")
+        self.problems = problems
+
+    def extra(self) -> dict[str, Any]:
+        return {"problems": [{"field": p.field, "message": p.message} for p in self.problems]}
+
+
+class TemplateNotFound(DocgenError):
+    status_code = 404
+
+
+class TemplateInvalid(DocgenError):
+    status_code = 422
+
+
+class NotFound(DocgenError):
+    status_code = 404
+
+
+class WrongPin(DocgenError):
+    status_code = 403
+
+
+class SignerLocked(DocgenError):
+    status_code = 423
+
+
+class Conflict(DocgenError):
+    status_code = 409
+
+
+class SignerMismatch(DocgenError):
+    status_code = 403
+
+
+class UploadInvalid(DocgenError):
+    status_code = 400
+
+
+class UploadTooLarge(DocgenError):
+    status_code = 413
+
+
+class ConversionFailed(DocgenError):
+    """LibreOffice could not turn the rendered DOCX into a PDF (a server-side fault)."""
+
+    status_code = 502
