@@ -1,0 +1,142 @@
+"""The registry: documents, their revisions and signature slots, signers, numbers, audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import DateTime, TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Signer(Base):
+    __tablename__ = "signers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    nip: Mapped[str | None] = mapped_column(String(18), index=True)
+    jabatan: Mapped[str] = mapped_column(String(200))
+    pangkat: Mapped[str | None] = mapped_column(String(10))
+    unit: Mapped[str] = mapped_column(String(200))
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    # The private key sealed under a key derived from the PIN and the server secret.
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+    failed_pins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Document(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    template_id: Mapped[str] = mapped_column(String(100))
+    template_version: Mapped[int]
+    template_sha256: Mapped[str] = mapped_column(String(64))
+    document_type: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(300))
+    number: Mapped[str] = mapped_column(String(100), unique=True)
+    document_date: Mapped[str] = mapped_column(String(10))
+    data: Mapped[dict[str, Any]]
+    verify_code: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+    revisions: Mapped[list[Revision]] = relationship(
+        back_populates="document", order_by="Revision.seq", lazy="selectin"
+    )
+    slots: Mapped[list[SignatureSlot]] = relationship(
+        back_populates="document", order_by="SignatureSlot.order", lazy="selectin"
+    )
+
+
+class Revision(Base):
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("document_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    seq: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(20))  # source | prepared | signed
+    object_key: Mapped[str] = mapped_column(String(300))
+    version_id: Mapped[str | None] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    document: Mapped[Document] = relationship(back_populates="revisions")
+
+
+class SignatureSlot(Base):
+    """One signer role of a document: its field, and who signed it when."""
+
+    __tablename__ = "signature_slots"
+    __table_args__ = (UniqueConstraint("document_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    role: Mapped[str] = mapped_column(String(100))
+    label: Mapped[str] = mapped_column(String(200))
+    order: Mapped[int]
+    field_name: Mapped[str] = mapped_column(String(100))
+    page: Mapped[int]
+    signer_id: Mapped[str | None] = mapped_column(ForeignKey("signers.id"))
+    signed_at: Mapped[datetime | None]
+    revision_id: Mapped[int | None] = mapped_column(ForeignKey("revisions.id"))
+
+    document: Mapped[Document] = relationship(back_populates="slots")
+    signer: Mapped[Signer | None] = relationship(lazy="selectin")
+
+
+class NumberSequence(Base):
+    """Last number handed out per scope (template code, unit and year)."""
+
+    __tablename__ = "number_sequences"
+
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last: Mapped[int]
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained log of every state change."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(50))
+    entity: Mapped[str] = mapped_column(String(50))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,50 @@
+"""Settings from the environment (prefix ``DOCGEN_``); nothing is read at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Empty S3/database settings mean: use the embedded default."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCGEN_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=REPO_ROOT / "var", description="state of the embedded defaults")
+    templates_dir: Path = REPO_ROOT / "templates"
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="base URL printed in QR codes"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite if empty")
+
+    s3_endpoint: str | None = Field(default=None, description="host:port; embedded if empty")
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_bucket: str = "docgen"
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+    s3_retention_days: int = 3650
+
+    secret_key: str | None = Field(
+        default=None, description="server secret mixed into key sealing; generated if empty"
+    )
+    converter_workers: int = Field(default=1, ge=1, le=8)
+    converter_timeout: float = 60.0
+    uno_python: str = Field(default="/usr/bin/python3", description="Python that has `uno`")
+
+    max_upload_bytes: int = 20 * 1024 * 1024
+    verify_timeout: float = 20.0
+    pin_max_attempts: int = 5
+    pin_lock_minutes: int = 15
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'docgen.db'}"
