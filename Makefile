@@ -1,0 +1,42 @@
+# docgen: `make run` starts the service on its embedded defaults, `make test` runs the suite.
+# Both install what they need first (Debian packages with apt-get, Python packages with uv).
+
+APT_RUN  := libreoffice-writer-nogui python3-uno fonts-liberation fonts-liberation2 \
+            fonts-crosextra-carlito fonts-crosextra-caladea poppler-utils
+APT_TEST := libnss3-tools docker-compose
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+UV       := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: run test check setup setup-test bench
+
+define apt_install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	    | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+setup:
+	$(call apt_install,$(APT_RUN))
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+setup-test: setup
+	$(call apt_install,$(APT_TEST))
+
+run: setup
+	$(UV) run --frozen docgen serve
+
+test: setup-test
+	$(UV) run --frozen pytest
+
+check: setup
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
+
+bench: setup
+	$(UV) run --frozen python bench/single_document.py
