@@ -1,4 +1,9 @@
-"""Errors raised by the signing library."""
+"""Errors raised by the signing library.
+
+Every failure a caller can provoke is a :class:`SigningError`; the service maps each subclass to
+an HTTP status by name. Errors carry the data a caller needs to explain them (field names,
+markers) as attributes, not only in the message.
+"""
 
 
 class SigningError(Exception):
@@ -19,3 +24,31 @@ class AnchorNotFound(SigningError):
     def __init__(self, marker: str) -> None:
         super().__init__(f"signature anchor {marker!r} not found in the document")
         self.marker = marker
+
+
+class KeyBlobError(SigningError):
+    """A sealed private key blob is malformed or of an unknown version."""
+
+
+class CertificateAuthorityError(SigningError):
+    """The CA directory is incomplete or holds files that do not belong together."""
+
+
+class SignatureFieldNotFound(SigningError):
+    """The PDF has no signature field with the requested name."""
+
+    def __init__(self, field_name: str) -> None:
+        super().__init__(f"signature field {field_name!r} not found in the document")
+        self.field_name = field_name
+
+
+class SignatureFieldAlreadySigned(SigningError):
+    """The requested signature field already holds a signature."""
+
+    def __init__(self, field_name: str) -> None:
+        super().__init__(f"signature field {field_name!r} is already signed")
+        self.field_name = field_name
+
+
+class SignatureCreationFailed(SigningError):
+    """pyHanko could not produce the signature (appearance, timestamp, CMS, writing)."""

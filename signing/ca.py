@@ -1,0 +1,392 @@
+"""The internal certificate authority: a root CA, a TSA certificate, and signer certificates.
+
+This is the embedded default for development and tests (production uses a PSrE or the agency's
+CA). Files under the CA directory::
+
+    root.pem        root CA certificate
+    root-key.pem    root CA private key (PKCS#8, mode 0600)
+    tsa.pem         time-stamping certificate, issued by the root
+    tsa-key.pem     time-stamping private key (PKCS#8, mode 0600)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+from signing.errors import CertificateAuthorityError
+from signing.tsa import InternalTimeStamper
+
+__all__ = ["DOCUMENT_SIGNING_EKU", "CertificateAuthority"]
+
+ROOT_CN: Final = "docgen Root CA"
+TSA_CN: Final = "docgen Time Stamping Authority"
+ROOT_KEY_BITS: Final = 3072
+TSA_KEY_BITS: Final = 3072
+ROOT_VALIDITY: Final = timedelta(days=3652)
+TSA_VALIDITY: Final = timedelta(days=5 * 365)
+# Backdate notBefore a little so a verifier whose clock is slightly behind still accepts it.
+_BACKDATE: Final = timedelta(hours=1)
+# id-kp-documentSigning (RFC 9336). emailProtection is issued beside it because NSS (pdfsig,
+# Firefox, Thunderbird) checks signer certificates for the S/MIME usage.
+DOCUMENT_SIGNING_EKU: Final = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+
+_ROOT_CERT = "root.pem"
+_ROOT_KEY = "root-key.pem"
+_TSA_CERT = "tsa.pem"
+_TSA_KEY = "tsa-key.pem"
+_LOCK = ".lock"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _key_ids(
+    issuer: x509.Certificate, public_key: CertificateIssuerPublicKeyTypes
+) -> tuple[x509.AuthorityKeyIdentifier, x509.SubjectKeyIdentifier]:
+    ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    return (
+        x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
+        x509.SubjectKeyIdentifier.from_public_key(public_key),
+    )
+
+
+@contextlib.contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    # Several workers may start at once on a fresh directory: only one may create the CA.
+    with open(directory / _LOCK, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_atomically(path: Path, data: bytes, mode: int) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)  # umask may have narrowed or the file may have existed
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _load_key(path: Path) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise CertificateAuthorityError(f"{path} does not hold an RSA private key")
+    return key
+
+
+def _load_cert(path: Path) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+def _same_public_key(cert: x509.Certificate, key: rsa.RSAPrivateKey) -> bool:
+    return cert.public_key().public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
+
+
+class CertificateAuthority:
+    """Root CA and TSA kept as files under one directory.
+
+    Build it with :meth:`load_or_create`; the constructor takes already loaded material.
+    """
+
+    def __init__(
+        self,
+        *,
+        organization: str,
+        root_certificate: x509.Certificate,
+        root_key: rsa.RSAPrivateKey,
+        tsa_certificate: x509.Certificate,
+        tsa_key: rsa.RSAPrivateKey,
+    ) -> None:
+        self.organization = organization
+        self.root_certificate = root_certificate
+        self.tsa_certificate = tsa_certificate
+        self._root_key = root_key
+        self._tsa_key = tsa_key
+        self._timestamper: InternalTimeStamper | None = None
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def load_or_create(
+        cls, directory: Path, *, organization: str = "docgen"
+    ) -> CertificateAuthority:
+        """Load the CA from ``directory``, creating the root and TSA on first use.
+
+        Idempotent and safe to call from several processes at once (a lock file serialises
+        creation). A root without its TSA certificate gets a new TSA; ``organization`` only
+        applies to material created by this call.
+
+        Raises:
+            CertificateAuthorityError: the directory holds part of a CA that cannot be completed
+                (e.g. a certificate without its key), or a key that does not match its
+                certificate, or a TSA certificate the root did not issue.
+            OSError: the directory cannot be created, read or written.
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with _directory_lock(directory):
+            root_cert_path, root_key_path = directory / _ROOT_CERT, directory / _ROOT_KEY
+            tsa_cert_path, tsa_key_path = directory / _TSA_CERT, directory / _TSA_KEY
+            have = {
+                p.name
+                for p in (root_cert_path, root_key_path, tsa_cert_path, tsa_key_path)
+                if p.exists()
+            }
+            if not have:
+                root_key = rsa.generate_private_key(public_exponent=65537, key_size=ROOT_KEY_BITS)
+                root_cert = _make_root(root_key, organization)
+                _write_atomically(root_key_path, _key_pem(root_key), 0o600)
+                _write_atomically(
+                    root_cert_path, root_cert.public_bytes(serialization.Encoding.PEM), 0o644
+                )
+            elif {_ROOT_CERT, _ROOT_KEY} <= have:
+                try:
+                    root_cert, root_key = _load_cert(root_cert_path), _load_key(root_key_path)
+                except ValueError as exc:
+                    raise CertificateAuthorityError(f"unreadable root CA files: {exc}") from exc
+                if not _same_public_key(root_cert, root_key):
+                    raise CertificateAuthorityError("root key does not match the root certificate")
+            else:
+                raise CertificateAuthorityError(
+                    f"{directory} holds an incomplete CA (found {sorted(have)}); "
+                    "the root certificate or its key is missing"
+                )
+
+            if {_TSA_CERT, _TSA_KEY} <= have:
+                try:
+                    tsa_cert, tsa_key = _load_cert(tsa_cert_path), _load_key(tsa_key_path)
+                except ValueError as exc:
+                    raise CertificateAuthorityError(f"unreadable TSA files: {exc}") from exc
+                if not _same_public_key(tsa_cert, tsa_key):
+                    raise CertificateAuthorityError("TSA key does not match the TSA certificate")
+                try:
+                    tsa_cert.verify_directly_issued_by(root_cert)
+                except (ValueError, TypeError, InvalidSignature) as exc:
+                    raise CertificateAuthorityError(
+                        "the TSA certificate was not issued by the root"
+                    ) from exc
+            elif _TSA_CERT in have or _TSA_KEY in have:
+                raise CertificateAuthorityError(
+                    f"{directory} holds only one of {_TSA_CERT} and {_TSA_KEY}"
+                )
+            else:
+                org = _organization_of(root_cert, default=organization)
+                tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=TSA_KEY_BITS)
+                tsa_cert = _make_tsa(root_cert, root_key, tsa_key, org)
+                _write_atomically(tsa_key_path, _key_pem(tsa_key), 0o600)
+                _write_atomically(
+                    tsa_cert_path, tsa_cert.public_bytes(serialization.Encoding.PEM), 0o644
+                )
+        return cls(
+            organization=_organization_of(root_cert, default=organization),
+            root_certificate=root_cert,
+            root_key=root_key,
+            tsa_certificate=tsa_cert,
+            tsa_key=tsa_key,
+        )
+
+    # -- public material ----------------------------------------------------------------
+
+    def root_pem(self) -> bytes:
+        """The root certificate in PEM, for trust stores and the public download."""
+        return self.root_certificate.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def chain(self) -> tuple[x509.Certificate, ...]:
+        """Certificates to embed beside a signer certificate issued by this CA."""
+        return (self.root_certificate,)
+
+    # -- issuing ------------------------------------------------------------------------
+
+    def issue_signer_certificate(
+        self,
+        public_key: CertificateIssuerPublicKeyTypes,
+        *,
+        name: str,
+        nip: str | None,
+        jabatan: str,
+        unit: str,
+        valid_days: int = 730,
+    ) -> x509.Certificate:
+        """Issue a document-signing certificate for a person.
+
+        Subject: CN=name, serialNumber=NIP (when given), title=jabatan, OU=unit, O=organization.
+        The validity ends at the latest when the root's does.
+
+        Raises:
+            ValueError: ``name`` is empty, ``valid_days`` is not positive, or a subject field is
+                rejected by ``cryptography`` (e.g. an empty string).
+        """
+        if not name.strip():
+            raise ValueError("signer name must not be empty")
+        if valid_days <= 0:
+            raise ValueError("valid_days must be positive")
+        attributes = [x509.NameAttribute(NameOID.COMMON_NAME, name)]
+        if nip:
+            attributes.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, nip))
+        if jabatan:
+            attributes.append(x509.NameAttribute(NameOID.TITLE, jabatan))
+        if unit:
+            attributes.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.organization))
+        aki, ski = _key_ids(self.root_certificate, public_key)
+        now = _now()
+        not_after = min(now + timedelta(days=valid_days), self.root_certificate.not_valid_after_utc)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name(attributes))
+            .issuer_name(self.root_certificate.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _BACKDATE)
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=True,  # nonRepudiation
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING_EKU]),
+                critical=False,
+            )
+            .add_extension(aki, critical=False)
+            .add_extension(ski, critical=False)
+            .sign(self._root_key, hashes.SHA256())
+        )
+
+    def timestamper(self) -> InternalTimeStamper:
+        """The in-process RFC 3161 TSA; one instance per CA object (it caches size estimates)."""
+        if self._timestamper is None:
+            self._timestamper = InternalTimeStamper(
+                self.tsa_certificate, self._tsa_key, chain=self.chain
+            )
+        return self._timestamper
+
+
+def _organization_of(cert: x509.Certificate, *, default: str) -> str:
+    values = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    return str(values[0].value) if values else default
+
+
+def _make_root(key: rsa.RSAPrivateKey, organization: str) -> x509.Certificate:
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, ROOT_CN),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+        ]
+    )
+    now = _now()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _BACKDATE)
+        .not_valid_after(now + ROOT_VALIDITY)
+        # pathLen 0: the root issues end-entity certificates (signers, TSA) directly.
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def _make_tsa(
+    root_cert: x509.Certificate,
+    root_key: rsa.RSAPrivateKey,
+    tsa_key: rsa.RSAPrivateKey,
+    organization: str,
+) -> x509.Certificate:
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, TSA_CN),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+        ]
+    )
+    aki, ski = _key_ids(root_cert, tsa_key.public_key())
+    now = _now()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(root_cert.subject)
+        .public_key(tsa_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _BACKDATE)
+        .not_valid_after(min(now + TSA_VALIDITY, root_cert.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        # RFC 3161 §2.3: the TSA certificate has exactly this EKU, marked critical.
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .add_extension(aki, critical=False)
+        .add_extension(ski, critical=False)
+        .sign(root_key, hashes.SHA256())
+    )

@@ -1,0 +1,303 @@
+"""PAdES signatures into the empty signature fields of a prepared PDF.
+
+Each signature is an incremental update (earlier signatures stay valid), PAdES baseline
+(``/ETSI.CAdES.detached``), SHA-256, with an RFC 3161 signature time stamp and the certificate
+chain embedded. The visible appearance is a QR code of the verification URL beside the text
+"Ditandatangani secara elektronik oleh", the signer's name, jabatan and the time in WIB.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Final
+
+from asn1crypto import algos
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from pyhanko.pdf_utils import misc
+from pyhanko.pdf_utils.font.api import FontEngine, FontEngineFactory
+from pyhanko.pdf_utils.font.basic import SimpleFontEngineFactory
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.layout import AxisAlignment, LayoutError, Margins, SimpleBoxLayoutRule
+from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter
+from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
+from pyhanko.sign.general import SigningError as PyHankoSigningError
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
+from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko.stamp import QRStampStyle
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+
+from signing.errors import (
+    InvalidPdf,
+    SignatureCreationFailed,
+    SignatureFieldAlreadySigned,
+    SignatureFieldNotFound,
+)
+from signing.tsa import to_asn1_certificate
+
+__all__ = [
+    "DEFAULT_REASON",
+    "SignatureAppearance",
+    "SigningIdentity",
+    "format_waktu_wib",
+    "sign_pdf",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_REASON: Final = "Menyetujui isi dokumen"
+FONT_PATH: Final = Path("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf")
+# Western Indonesia Time has been UTC+7 without daylight saving since 1964; a fixed offset avoids
+# depending on the tz database being installed.
+WIB: Final = timezone(timedelta(hours=7), "WIB")
+NAMA_BULAN: Final = (
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+)
+STAMP_TEXT: Final = "Ditandatangani secara elektronik oleh\n%(nama)s\n%(jabatan)s\n%(waktu)s"
+
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    """The signer's key and certificate, and the chain (intermediates + root) to embed."""
+
+    private_key: RSAPrivateKey
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+
+
+@dataclass(frozen=True)
+class SignatureAppearance:
+    """What the visible signature shows."""
+
+    name: str
+    jabatan: str
+    verify_url: str
+
+
+def format_waktu_wib(moment: datetime) -> str:
+    """Format a time as Indonesians write it in WIB, e.g. ``27 Juni 2024 14:05 WIB``.
+
+    Raises:
+        ValueError: ``moment`` is naive (has no time zone).
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("signing time must be timezone-aware")
+    local = moment.astimezone(WIB)
+    return f"{local.day} {NAMA_BULAN[local.month - 1]} {local.year} {local:%H:%M} WIB"
+
+
+class _RsaKeySigner(Signer):
+    """CMS signer over an in-memory ``cryptography`` RSA key (PKCS#1 v1.5, SHA-256).
+
+    pyHanko's SimpleSigner re-parses the key from DER on every signature, which costs ~35 ms
+    for the RSA consistency check; this signs with the key object as given.
+    """
+
+    def __init__(self, identity: SigningIdentity) -> None:
+        self._key = identity.private_key
+        super().__init__(
+            signing_cert=to_asn1_certificate(identity.certificate),
+            cert_registry=SimpleCertificateStore.from_certs(
+                [to_asn1_certificate(c) for c in identity.chain]
+            ),
+            signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"}),
+        )
+
+    async def async_sign_raw(
+        self, data: bytes, digest_algorithm: str, dry_run: bool = False
+    ) -> bytes:
+        return self._key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
+
+
+class _CachedTrueTypeFactory(FontEngineFactory):
+    """Liberation Sans embedded as a subset; the font file is read once per process."""
+
+    def __init__(self, font_bytes: bytes, font_size: int) -> None:
+        self._font_bytes = font_bytes
+        self._font_size = font_size
+
+    def create_font_engine(
+        self, writer: BasePdfFileWriter, obj_stream: object = None
+    ) -> FontEngine:
+        from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
+
+        if obj_stream is None and writer.stream_xrefs:
+            obj_stream = writer.prepare_object_stream()
+        return GlyphAccumulator(
+            writer=writer,
+            font_handle=io.BytesIO(self._font_bytes),
+            font_size=self._font_size,
+            bcp47_lang_code="id",
+            obj_stream=obj_stream,
+        )
+
+
+_FONT_SIZE: Final = 10
+
+
+def _normalised_font_bytes(path: Path) -> bytes:
+    """The font rescaled to 1000 units per em, without hinting programs.
+
+    pyHanko's GlyphAccumulator writes glyph widths and TJ adjustments in font units, which PDF
+    reads as thousandths of an em: right for 1000-unit fonts, but Liberation Sans has 2048, so
+    its text would come out spaced twice too wide. Rescaling the font fixes every metric at
+    once. Hinting is dropped because rescaled TrueType instructions are not reliable and PDF
+    renderers do not need them.
+    """
+    from fontTools import ttLib
+    from fontTools.ttLib.scaleUpem import scale_upem
+
+    font = ttLib.TTFont(io.BytesIO(path.read_bytes()))
+    if font["head"].unitsPerEm != 1000:
+        scale_upem(font, 1000)
+    for tag in ("fpgm", "prep", "cvt ", "hdmx", "LTSH", "VDMX", "gasp", "FFTM"):
+        if tag in font:
+            del font[tag]
+    if "glyf" in font:
+        glyf = font["glyf"]
+        for name in font.getGlyphOrder():
+            glyf[name].removeHinting()
+    out = io.BytesIO()
+    font.save(out)
+    return out.getvalue()
+
+
+@functools.cache
+def _font_factory() -> FontEngineFactory:
+    """The embedded TrueType font if it can be loaded and shaped here, else standard Courier."""
+    try:
+        factory = _CachedTrueTypeFactory(_normalised_font_bytes(FONT_PATH), _FONT_SIZE)
+        # Fail now, not in the middle of a signature, if fontTools/HarfBuzz are missing or broken.
+        factory.create_font_engine(PdfFileWriter()).shape("Ditandatangani 27 Juni")
+        return factory
+    except Exception:  # any failure means: use the standard font
+        logger.warning(
+            "embedded font %s unusable; falling back to Courier", FONT_PATH, exc_info=True
+        )
+        return SimpleFontEngineFactory.default_factory()
+
+
+@functools.cache
+def _stamp_style() -> QRStampStyle:
+    text_layout = SimpleBoxLayoutRule(
+        x_align=AxisAlignment.ALIGN_MIN,
+        y_align=AxisAlignment.ALIGN_MID,
+        margins=Margins(left=6, right=2, top=2, bottom=2),
+    )
+    return QRStampStyle(
+        stamp_text=STAMP_TEXT,
+        text_box_style=TextBoxStyle(
+            font=_font_factory(), font_size=_FONT_SIZE, leading=13, box_layout_rule=text_layout
+        ),
+        border_width=0,
+        innsep=2,
+    )
+
+
+def _check_field(writer: IncrementalPdfFileWriter, field_name: str) -> None:
+    found = list(enumerate_sig_fields(writer.prev, with_name=field_name))
+    if not found:
+        raise SignatureFieldNotFound(field_name)
+    _, value, _ = found[0]
+    if value is not None:
+        raise SignatureFieldAlreadySigned(field_name)
+
+
+async def sign_pdf(
+    pdf: bytes,
+    *,
+    field_name: str,
+    identity: SigningIdentity,
+    appearance: SignatureAppearance,
+    timestamper: TimeStamper,
+    reason: str = DEFAULT_REASON,
+    location: str | None = None,
+    signing_time: datetime | None = None,
+) -> bytes:
+    """Sign ``pdf`` into its existing empty signature field ``field_name``; return the new PDF.
+
+    The result is ``pdf`` followed by one incremental update. ``signing_time`` (default: now)
+    is the claimed time shown in the appearance and written as the signature's ``/M``; the
+    time that counts is the one in the time stamp token from ``timestamper``.
+
+    Raises:
+        InvalidPdf: ``pdf`` cannot be parsed.
+        SignatureFieldNotFound: the document has no signature field named ``field_name``.
+        SignatureFieldAlreadySigned: that field already holds a signature.
+        SignatureCreationFailed: pyHanko failed to build the signature (time stamp request,
+            appearance layout, a document policy that forbids further changes, ...).
+        ValueError: ``signing_time`` is naive.
+    """
+    moment = signing_time or datetime.now(UTC)
+    waktu = format_waktu_wib(moment)
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    except Exception as exc:  # pyHanko raises assorted errors for garbage
+        raise InvalidPdf(f"cannot read the PDF to sign: {exc}") from exc
+    try:
+        _check_field(writer, field_name)
+    except (SignatureFieldNotFound, SignatureFieldAlreadySigned):
+        raise
+    except Exception as exc:
+        raise InvalidPdf(f"cannot read the signature fields: {exc}") from exc
+
+    meta = PdfSignatureMetadata(
+        field_name=field_name,
+        md_algorithm="sha256",
+        subfilter=SigSeedSubFilter.PADES,
+        reason=reason,
+        location=location,
+        name=appearance.name,
+    )
+    pdf_signer = PdfSigner(
+        meta, _RsaKeySigner(identity), timestamper=timestamper, stamp_style=_stamp_style()
+    )
+    text_params = {
+        "url": appearance.verify_url,
+        "nama": appearance.name,
+        "jabatan": appearance.jabatan,
+        "waktu": waktu,
+    }
+    try:
+        # pyHanko's async_sign_pdf, step by step, so that /M is the signing time we show.
+        session = pdf_signer.init_signing_session(writer, existing_fields_only=True)
+        session.system_time = moment
+        validation_info = await session.perform_presign_validation(writer)
+        bytes_reserved = await session.estimate_signature_container_size(validation_info)
+        tbs = session.prepare_tbs_document(
+            validation_info=validation_info,
+            bytes_reserved=bytes_reserved,
+            appearance_text_params=text_params,
+        )
+        prepared, output = tbs.digest_tbs_document()
+        post_signing = await tbs.perform_signature(
+            document_digest=prepared.document_digest,
+            pdf_cms_signed_attrs=PdfCMSSignedAttributes(signing_time=moment),
+        )
+        await post_signing.post_signature_processing(output)
+    except (PyHankoSigningError, TimestampRequestError, LayoutError, misc.PdfError) as exc:
+        raise SignatureCreationFailed(f"could not sign field {field_name!r}: {exc}") from exc
+    result = misc.finalise_output(None, output)
+    assert isinstance(result, io.BytesIO)
+    return result.getvalue()
