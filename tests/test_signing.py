@@ -1,0 +1,686 @@
+"""The crypto half of `signing/`: CA, sealed keys, PAdES signing and validation.
+
+Real keys, certificates, time stamps and PDFs throughout, and poppler's pdfsig (with our root in
+a fresh NSS database) as an independent validator beside pyHanko.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import shutil
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import zxingcpp
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from PIL import Image
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+
+from signing.ca import DOCUMENT_SIGNING_EKU, CertificateAuthority
+from signing.errors import (
+    CertificateAuthorityError,
+    InvalidPdf,
+    InvalidPin,
+    KeyBlobError,
+    SignatureFieldAlreadySigned,
+    SignatureFieldNotFound,
+)
+from signing.keys import generate_private_key, seal_private_key, unseal_private_key
+from signing.pades import SignatureAppearance, SigningIdentity, format_waktu_wib, sign_pdf
+from signing.validation import ValidationReport, validate_pdf
+
+T = TypeVar("T")
+
+PEPPER = b"test-pepper-0123456789abcdef0123"
+PIN = "246810"
+PAGE_TEXT = b"PAKTA INTEGRITAS NOMOR 800/123/2024"
+# Field boxes in PDF points on an A4 page (595 x 842).
+FIELD_1 = (60, 480, 300, 560)
+FIELD_2 = (320, 480, 560, 560)
+VERIFY_URL = "https://ttd.example.go.id/v/Q2hlY2tDb2RlMTIzNDU2Nzg5MDEy"
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def prepared_pdf() -> bytes:
+    """A one-page PDF with two empty signature fields, the way signing/stamp.py leaves it.
+
+    The page text sits in an uncompressed content stream, so a test can flip a byte of it.
+    """
+    writer = PdfFileWriter(stream_xrefs=False)
+    font = writer.add_object(
+        generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Font"),
+                pdf_name("/Subtype"): pdf_name("/Type1"),
+                pdf_name("/BaseFont"): pdf_name("/Helvetica"),
+            }
+        )
+    )
+    resources = generic.DictionaryObject(
+        {pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): font})}
+    )
+    content = writer.add_object(
+        generic.StreamObject(stream_data=b"BT /F1 14 Tf 72 760 Td (" + PAGE_TEXT + b") Tj ET")
+    )
+    writer.insert_page(
+        PageObject(contents=content, media_box=(0, 0, 595, 842), resources=resources)
+    )
+    append_signature_field(writer, SigFieldSpec("ttd_pihak_pertama", box=FIELD_1))
+    append_signature_field(writer, SigFieldSpec("ttd_pihak_kedua", box=FIELD_2))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def add_page_text(pdf: bytes, text: bytes) -> bytes:
+    """Append an incremental update that draws more text on page 1."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    stream = writer.add_object(
+        generic.StreamObject(stream_data=b"BT /F1 14 Tf 72 700 Td (" + text + b") Tj ET")
+    )
+    writer.add_stream_to_page(0, stream)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+# -- fixtures ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
+    return CertificateAuthority.load_or_create(tmp_path_factory.mktemp("ca"), organization="Pemkab")
+
+
+@pytest.fixture(scope="module")
+def budi(ca: CertificateAuthority) -> SigningIdentity:
+    key = generate_private_key()
+    cert = ca.issue_signer_certificate(
+        key.public_key(),
+        name="Drs. BUDI SANTOSO, M.Si.",
+        nip="197001011990031001",
+        jabatan="Camat Sukamaju",
+        unit="Kecamatan Sukamaju",
+    )
+    return SigningIdentity(private_key=key, certificate=cert, chain=ca.chain)
+
+
+@pytest.fixture(scope="module")
+def siti(ca: CertificateAuthority) -> SigningIdentity:
+    key = generate_private_key()
+    cert = ca.issue_signer_certificate(
+        key.public_key(),
+        name="SITI AMINAH, S.H.",
+        nip=None,
+        jabatan="Ketua Panwaslu Kecamatan Sukamaju",
+        unit="Panwaslu",
+    )
+    return SigningIdentity(private_key=key, certificate=cert, chain=ca.chain)
+
+
+BUDI_LOOK = SignatureAppearance(
+    name="Drs. BUDI SANTOSO, M.Si.", jabatan="Camat Sukamaju", verify_url=VERIFY_URL
+)
+SITI_LOOK = SignatureAppearance(
+    name="SITI AMINAH, S.H.", jabatan="Ketua Panwaslu Kecamatan Sukamaju", verify_url=VERIFY_URL
+)
+# 27 June 2024 07:05 UTC is 14:05 WIB.
+SIGNING_TIME = datetime(2024, 6, 27, 7, 5, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def prepared() -> bytes:
+    return prepared_pdf()
+
+
+@pytest.fixture(scope="module")
+def signed_once(prepared: bytes, ca: CertificateAuthority, budi: SigningIdentity) -> bytes:
+    return run(
+        sign_pdf(
+            prepared,
+            field_name="ttd_pihak_pertama",
+            identity=budi,
+            appearance=BUDI_LOOK,
+            timestamper=ca.timestamper(),
+            reason="Pihak Pertama Nota Kesepahaman",
+            location="Sukamaju",
+            signing_time=SIGNING_TIME,
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def signed_twice(signed_once: bytes, ca: CertificateAuthority, siti: SigningIdentity) -> bytes:
+    return run(
+        sign_pdf(
+            signed_once,
+            field_name="ttd_pihak_kedua",
+            identity=siti,
+            appearance=SITI_LOOK,
+            timestamper=ca.timestamper(),
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def nss_db(tmp_path_factory: pytest.TempPathFactory, ca: CertificateAuthority) -> str:
+    """A fresh NSS database that trusts only our root, for pdfsig."""
+    directory = tmp_path_factory.mktemp("nss")
+    root = directory / "root.pem"
+    root.write_bytes(ca.root_pem())
+    db = f"sql:{directory}"
+    subprocess.run(["certutil", "-N", "--empty-password", "-d", db], check=True, timeout=30)
+    subprocess.run(
+        ["certutil", "-A", "-n", "docgen-root", "-t", "CT,C,C", "-i", str(root), "-d", db],
+        check=True,
+        timeout=30,
+    )
+    return db
+
+
+def pdfsig(pdf: bytes, tmp_path: Path, nss_db: str | None = None) -> str:
+    path = tmp_path / f"pdfsig-{time.monotonic_ns()}.pdf"
+    path.write_bytes(pdf)
+    command = ["pdfsig"] + (["-nssdir", nss_db] if nss_db else []) + [str(path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    return result.stdout + result.stderr
+
+
+def pdfsig_sections(report: str) -> dict[str, str]:
+    """pdfsig's report split per signature field: field name -> its lines."""
+    sections: dict[str, str] = {}
+    for chunk in report.split("Signature #")[1:]:
+        for line in chunk.splitlines():
+            if "Signature Field Name:" in line:
+                sections[line.split(":", 1)[1].strip()] = chunk
+    return sections
+
+
+def render(pdf: bytes, tmp_path: Path, dpi: int = 100) -> Image.Image:
+    path = tmp_path / f"render-{time.monotonic_ns()}.pdf"
+    path.write_bytes(pdf)
+    prefix = tmp_path / f"page-{time.monotonic_ns()}"
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            str(dpi),
+            "-png",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+            str(path),
+            str(prefix),
+        ],
+        check=True,
+        timeout=60,
+    )
+    return Image.open(f"{prefix}.png").convert("L")
+
+
+def field_region(image: Image.Image, box: tuple[int, int, int, int], dpi: int) -> Image.Image:
+    scale = dpi / 72
+    x1, y1, x2, y2 = box
+    page_height = 842
+    return image.crop(
+        (
+            int(x1 * scale),
+            int((page_height - y2) * scale),
+            int(x2 * scale),
+            int((page_height - y1) * scale),
+        )
+    )
+
+
+def dark_fraction(image: Image.Image) -> float:
+    histogram = image.histogram()
+    return sum(histogram[:128]) / max(1, sum(histogram))
+
+
+def only(report: ValidationReport, field: str) -> Any:
+    matches = [s for s in report.signatures if s.field == field]
+    assert len(matches) == 1, report
+    return matches[0]
+
+
+# -- the certificate authority ------------------------------------------------------------
+
+
+def test_ca_load_or_create_is_idempotent(tmp_path: Path) -> None:
+    first = CertificateAuthority.load_or_create(tmp_path / "ca")
+    second = CertificateAuthority.load_or_create(tmp_path / "ca")
+    assert second.root_certificate == first.root_certificate
+    assert second.tsa_certificate == first.tsa_certificate
+    assert second.root_pem() == first.root_pem()
+    for key_file in ("root-key.pem", "tsa-key.pem"):
+        assert (tmp_path / "ca" / key_file).stat().st_mode & 0o777 == 0o600
+
+
+def test_ca_root_and_tsa_certificates(ca: CertificateAuthority) -> None:
+    root = ca.root_certificate
+    assert root.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "docgen Root CA"
+    assert root.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "Pemkab"
+    constraints = root.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert constraints.critical and constraints.value.ca
+    assert root.not_valid_after_utc - root.not_valid_before_utc > timedelta(days=3650)
+    root.verify_directly_issued_by(root)
+
+    tsa = ca.tsa_certificate
+    tsa.verify_directly_issued_by(root)
+    eku = tsa.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    assert eku.critical and list(eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
+
+
+def test_ca_with_missing_root_key_is_refused(tmp_path: Path) -> None:
+    CertificateAuthority.load_or_create(tmp_path / "ca")
+    (tmp_path / "ca" / "root-key.pem").unlink()
+    with pytest.raises(CertificateAuthorityError):
+        CertificateAuthority.load_or_create(tmp_path / "ca")
+
+
+def test_ca_reissues_a_missing_tsa_under_the_same_root(tmp_path: Path) -> None:
+    first = CertificateAuthority.load_or_create(tmp_path / "ca")
+    (tmp_path / "ca" / "tsa.pem").unlink()
+    (tmp_path / "ca" / "tsa-key.pem").unlink()
+    second = CertificateAuthority.load_or_create(tmp_path / "ca")
+    assert second.root_certificate == first.root_certificate
+    assert second.tsa_certificate != first.tsa_certificate
+    second.tsa_certificate.verify_directly_issued_by(first.root_certificate)
+
+
+def test_signer_certificate(ca: CertificateAuthority, budi: SigningIdentity) -> None:
+    cert = budi.certificate
+    cert.verify_directly_issued_by(ca.root_certificate)
+
+    def subject(oid: x509.ObjectIdentifier) -> object:
+        return cert.subject.get_attributes_for_oid(oid)[0].value
+
+    assert subject(NameOID.COMMON_NAME) == "Drs. BUDI SANTOSO, M.Si."
+    assert subject(NameOID.SERIAL_NUMBER) == "197001011990031001"
+    assert subject(NameOID.TITLE) == "Camat Sukamaju"
+    assert subject(NameOID.ORGANIZATIONAL_UNIT_NAME) == "Kecamatan Sukamaju"
+    assert subject(NameOID.ORGANIZATION_NAME) == "Pemkab"
+    usage = cert.extensions.get_extension_for_class(x509.KeyUsage)
+    assert usage.critical and usage.value.digital_signature and usage.value.content_commitment
+    assert not usage.value.key_cert_sign
+    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert ExtendedKeyUsageOID.EMAIL_PROTECTION in eku and DOCUMENT_SIGNING_EKU in eku
+    aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    root_ski = ca.root_certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    assert aki.key_identifier == root_ski.value.digest
+    assert cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    assert cert.serial_number.bit_length() > 64  # random, not sequential
+    validity = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert timedelta(days=729) < validity < timedelta(days=731)
+
+
+def test_signer_without_nip_has_no_serial_number(siti: SigningIdentity) -> None:
+    assert not siti.certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+
+
+# -- sealed keys --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def key_and_blob() -> tuple[Any, bytes]:
+    key = generate_private_key()
+    return key, seal_private_key(key, PIN, PEPPER)
+
+
+def test_seal_unseal_round_trip(key_and_blob: tuple[Any, bytes]) -> None:
+    key, blob = key_and_blob
+    assert key.key_size == 2048
+    opened = unseal_private_key(blob, PIN, PEPPER)
+    assert opened.private_numbers() == key.private_numbers()
+    # Each seal uses a fresh salt and nonce.
+    assert seal_private_key(key, PIN, PEPPER) != blob
+
+
+def test_unseal_with_wrong_pin_or_pepper_raises_invalid_pin(
+    key_and_blob: tuple[Any, bytes],
+) -> None:
+    _, blob = key_and_blob
+    with pytest.raises(InvalidPin):
+        unseal_private_key(blob, "246811", PEPPER)
+    with pytest.raises(InvalidPin):
+        unseal_private_key(blob, PIN, b"another-pepper-0123456789abcdef0")
+
+
+def test_sealed_blob_does_not_contain_the_key_in_clear(key_and_blob: tuple[Any, bytes]) -> None:
+    key, blob = key_and_blob
+    der = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    numbers = key.private_numbers()
+    secrets = [numbers.d, numbers.p, numbers.q]
+    assert der not in blob
+    assert der[-64:] not in blob
+    for secret in secrets:
+        as_bytes = secret.to_bytes((secret.bit_length() + 7) // 8, "big")
+        assert as_bytes[:32] not in blob
+    assert PIN.encode() not in blob and PEPPER not in blob
+
+
+def test_tampered_or_unknown_blobs(key_and_blob: tuple[Any, bytes]) -> None:
+    _, blob = key_and_blob
+    # The header (KDF parameters, salt, nonce) is authenticated: changing the salt fails the tag.
+    tampered = bytearray(blob)
+    tampered[10] ^= 0x01
+    with pytest.raises(InvalidPin):
+        unseal_private_key(bytes(tampered), PIN, PEPPER)
+    with pytest.raises(KeyBlobError):
+        unseal_private_key(b"\x02" + blob[1:], PIN, PEPPER)
+    with pytest.raises(KeyBlobError):  # would ask scrypt for 2^40 * 1 KiB
+        unseal_private_key(blob[:1] + b"\x28" + blob[2:], PIN, PEPPER)
+    with pytest.raises(KeyBlobError):
+        unseal_private_key(blob[:20], PIN, PEPPER)
+
+
+def test_unseal_time_is_within_the_budget(key_and_blob: tuple[Any, bytes]) -> None:
+    _, blob = key_and_blob
+    timings = []
+    for _ in range(7):
+        start = time.perf_counter()
+        unseal_private_key(blob, PIN, PEPPER)
+        timings.append(time.perf_counter() - start)
+    median = statistics.median(timings)
+    print(f"unseal p50: {median * 1000:.1f} ms")
+    # Cost is tuned for ~30-50 ms here; a much faster unseal means the KDF got weakened.
+    assert 0.010 < median < 0.100
+
+
+# -- signing ------------------------------------------------------------------------------
+
+
+def test_waktu_is_formatted_in_wib() -> None:
+    assert format_waktu_wib(SIGNING_TIME) == "27 Juni 2024 14:05 WIB"
+    assert (
+        format_waktu_wib(datetime(2024, 12, 31, 17, 30, tzinfo=UTC)) == "1 Januari 2025 00:30 WIB"
+    )
+    with pytest.raises(ValueError):
+        format_waktu_wib(datetime(2024, 6, 27, 7, 5))
+
+
+def test_signed_pdf_is_an_incremental_pades_signature(prepared: bytes, signed_once: bytes) -> None:
+    assert signed_once.startswith(prepared)
+    reader = PdfFileReader(io.BytesIO(signed_once))
+    (signature,) = reader.embedded_regular_signatures
+    assert signature.field_name == "ttd_pihak_pertama"
+    assert signature.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
+    assert signature.sig_object["/Reason"] == "Pihak Pertama Nota Kesepahaman"
+    assert signature.sig_object["/Location"] == "Sukamaju"
+    assert signature.md_algorithm == "sha256"
+    assert signature.self_reported_timestamp == SIGNING_TIME
+    embedded_subjects = {c.subject.native["common_name"] for c in signature.other_embedded_certs}
+    assert "docgen Root CA" in embedded_subjects
+    signed_attrs = {a["type"].native for a in signature.signer_info["signed_attrs"]}
+    assert "signing_certificate_v2" in signed_attrs  # CAdES / PAdES baseline
+    unsigned_attrs = {a["type"].native for a in signature.signer_info["unsigned_attrs"]}
+    assert "signature_time_stamp_token" in unsigned_attrs
+
+
+def test_sign_then_validate(signed_once: bytes, ca: CertificateAuthority) -> None:
+    report = validate_pdf(signed_once, [ca.root_certificate])
+    assert report.valid
+    sig = only(report, "ttd_pihak_pertama")
+    assert sig.signer == "Drs. BUDI SANTOSO, M.Si."
+    assert sig.intact and sig.trusted and not sig.modified_after
+    assert sig.reason == "Tanda tangan sah"
+    assert sig.timestamp is not None
+    # The token's time is the TSA's clock, not the claimed signing time.
+    assert abs(datetime.now(UTC) - sig.timestamp) < timedelta(minutes=10)
+
+
+def test_pdfsig_reports_valid_and_trusted(signed_once: bytes, nss_db: str, tmp_path: Path) -> None:
+    report = pdfsig(signed_once, tmp_path, nss_db)
+    section = pdfsig_sections(report)["ttd_pihak_pertama"]
+    assert "Signature Validation: Signature is Valid." in section, report
+    assert "Certificate Validation: Certificate is Trusted." in section, report
+    assert "ETSI.CAdES.detached" in section and "SHA-256" in section
+    # Without our root pdfsig still finds the signature intact, but not trusted.
+    untrusted = pdfsig_sections(pdfsig(signed_once, tmp_path))["ttd_pihak_pertama"]
+    assert "Signature is Valid." in untrusted
+    assert "Certificate is Trusted." not in untrusted
+
+
+def test_visible_appearance_renders(prepared: bytes, signed_once: bytes, tmp_path: Path) -> None:
+    dpi = 150
+    before = field_region(render(prepared, tmp_path, dpi), FIELD_1, dpi)
+    after_page = render(signed_once, tmp_path, dpi)
+    after = field_region(after_page, FIELD_1, dpi)
+    after.save(tmp_path / "appearance.png")
+    assert dark_fraction(before) == 0.0
+    assert dark_fraction(after) > 0.05
+    # The second field is still empty.
+    assert dark_fraction(field_region(after_page, FIELD_2, dpi)) == 0.0
+    codes = [
+        r.text for r in zxingcpp.read_barcodes(after) if r.format == zxingcpp.BarcodeFormat.QRCode
+    ]
+    assert codes == [VERIFY_URL]
+
+
+def test_appearance_text(signed_once: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(signed_once)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    for expected in (
+        "Ditandatangani secara elektronik oleh",
+        "Drs. BUDI SANTOSO, M.Si.",
+        "Camat Sukamaju",
+        "27 Juni 2024 14:05 WIB",
+    ):
+        assert expected in text, text
+    fonts = subprocess.run(
+        ["pdffonts", str(path)], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert "LiberationSans" in fonts, fonts  # embedded TrueType, not a standard-14 fallback
+
+
+def test_signing_errors(
+    prepared: bytes, signed_once: bytes, ca: CertificateAuthority, budi: SigningIdentity
+) -> None:
+    def attempt(pdf: bytes, field: str) -> bytes:
+        return run(
+            sign_pdf(
+                pdf,
+                field_name=field,
+                identity=budi,
+                appearance=BUDI_LOOK,
+                timestamper=ca.timestamper(),
+            )
+        )
+
+    with pytest.raises(SignatureFieldNotFound) as missing:
+        attempt(prepared, "ttd_saksi")
+    assert missing.value.field_name == "ttd_saksi"
+    with pytest.raises(SignatureFieldAlreadySigned):
+        attempt(signed_once, "ttd_pihak_pertama")
+    with pytest.raises(InvalidPdf):
+        attempt(b"this is not a pdf", "ttd_pihak_pertama")
+    with pytest.raises(ValueError):
+        run(
+            sign_pdf(
+                prepared,
+                field_name="ttd_pihak_pertama",
+                identity=budi,
+                appearance=BUDI_LOOK,
+                timestamper=ca.timestamper(),
+                signing_time=datetime(2024, 6, 27, 14, 5),
+            )
+        )
+
+
+# -- validation ---------------------------------------------------------------------------
+
+
+def test_second_signature_keeps_the_first_valid(
+    signed_twice: bytes, ca: CertificateAuthority, nss_db: str, tmp_path: Path
+) -> None:
+    report = validate_pdf(signed_twice, [ca.root_certificate])
+    assert report.valid, report
+    first, second = only(report, "ttd_pihak_pertama"), only(report, "ttd_pihak_kedua")
+    assert not first.modified_after and first.intact and first.trusted
+    assert second.signer == "SITI AMINAH, S.H." and second.timestamp is not None
+    sections = pdfsig_sections(pdfsig(signed_twice, tmp_path, nss_db))
+    for field in ("ttd_pihak_pertama", "ttd_pihak_kedua"):
+        assert "Signature Validation: Signature is Valid." in sections[field]
+        assert "Certificate Validation: Certificate is Trusted." in sections[field]
+
+
+def flip_byte_in_page_text(pdf: bytes) -> bytes:
+    at = pdf.index(PAGE_TEXT) + 6  # "PAKTA INTEGRITAS": the I becomes H
+    return pdf[:at] + bytes([pdf[at] ^ 0x01]) + pdf[at + 1 :]
+
+
+def test_flipped_byte_breaks_the_signature(
+    signed_once: bytes, ca: CertificateAuthority, nss_db: str, tmp_path: Path
+) -> None:
+    tampered = flip_byte_in_page_text(signed_once)
+    assert tampered != signed_once
+    report = validate_pdf(tampered, [ca.root_certificate])
+    assert not report.valid
+    sig = only(report, "ttd_pihak_pertama")
+    assert not sig.intact
+    assert "tidak utuh" in sig.reason
+    section = pdfsig_sections(pdfsig(tampered, tmp_path, nss_db))["ttd_pihak_pertama"]
+    assert "Signature is Valid." not in section, section
+
+
+def test_flipped_byte_under_the_second_signature_breaks_both(
+    signed_twice: bytes, ca: CertificateAuthority
+) -> None:
+    report = validate_pdf(flip_byte_in_page_text(signed_twice), [ca.root_certificate])
+    assert not report.valid
+    assert all(not s.intact for s in report.signatures)
+
+
+def test_page_content_added_after_signing_is_detected(
+    signed_once: bytes, signed_twice: bytes, ca: CertificateAuthority
+) -> None:
+    for signed in (signed_once, signed_twice):
+        changed = add_page_text(signed, b"BATAL")
+        report = validate_pdf(changed, [ca.root_certificate])
+        assert not report.valid
+        for sig in report.signatures:
+            assert sig.intact  # the signed bytes are untouched ...
+            assert sig.modified_after  # ... but the document shown is not what was signed
+            assert sig.reason == "Dokumen telah diubah setelah ditandatangani"
+
+
+def test_untrusted_root(signed_once: bytes, tmp_path: Path) -> None:
+    stranger = CertificateAuthority.load_or_create(tmp_path / "other-ca")
+    report = validate_pdf(signed_once, [stranger.root_certificate])
+    assert not report.valid
+    sig = only(report, "ttd_pihak_pertama")
+    assert sig.intact and not sig.trusted and not sig.modified_after
+    assert sig.reason == "Sertifikat tidak dipercaya"
+    assert validate_pdf(signed_once, []).valid is False
+
+
+def test_unsigned_pdf_has_no_valid_signatures(prepared: bytes, ca: CertificateAuthority) -> None:
+    report = validate_pdf(prepared, [ca.root_certificate])
+    assert report.signatures == () and not report.valid
+
+
+def broken_xref(pdf: bytes) -> bytes:
+    # Point startxref into the middle of the file.
+    at = pdf.rindex(b"startxref")
+    return pdf[:at] + b"startxref\n17\n%%EOF\n"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda pdf: b"",
+        lambda pdf: b"%PDF-1.7\n",
+        lambda pdf: os.urandom(4096),
+        lambda pdf: b"%PDF-1.7\n" + os.urandom(4096),
+        lambda pdf: pdf[: len(pdf) // 2],
+        lambda pdf: pdf[:-40],
+        broken_xref,
+        lambda pdf: pdf.replace(b"xref", b"xrXf"),
+    ],
+    ids=[
+        "empty",
+        "header-only",
+        "garbage",
+        "header-then-garbage",
+        "half",
+        "tail-cut",
+        "bad-startxref",
+        "no-xref",
+    ],
+)
+def test_unreadable_pdf_raises_invalid_pdf(
+    damage: Callable[[bytes], bytes], signed_twice: bytes, ca: CertificateAuthority
+) -> None:
+    with pytest.raises(InvalidPdf):
+        validate_pdf(damage(signed_twice), [ca.root_certificate])
+
+
+# -- timings ------------------------------------------------------------------------------
+
+
+def test_sign_and_validate_timings(
+    prepared: bytes, signed_twice: bytes, ca: CertificateAuthority, budi: SigningIdentity
+) -> None:
+    timestamper = ca.timestamper()
+
+    async def sign_many(count: int) -> list[float]:
+        timings = []
+        for _ in range(count):
+            start = time.perf_counter()
+            await sign_pdf(
+                prepared,
+                field_name="ttd_pihak_pertama",
+                identity=budi,
+                appearance=BUDI_LOOK,
+                timestamper=timestamper,
+            )
+            timings.append(time.perf_counter() - start)
+        return timings
+
+    sign_p50 = statistics.median(run(sign_many(20)))
+    validations = []
+    for _ in range(5):
+        start = time.perf_counter()
+        validate_pdf(signed_twice, [ca.root_certificate])
+        validations.append(time.perf_counter() - start)
+    validate_p50 = statistics.median(validations)
+    print(f"sign_pdf p50: {sign_p50 * 1000:.1f} ms")
+    print(f"validate_pdf (2 signatures) p50: {validate_p50 * 1000:.1f} ms")
+    # The whole sign request (unseal ~35 ms + sign + storage) must stay under 150 ms p50.
+    assert sign_p50 < 0.100
+    assert validate_p50 < 1.0
+
+
+def test_tools_are_installed() -> None:
+    # The independent checks above need poppler-utils and libnss3-tools (installed by `make test`).
+    for tool in ("pdfsig", "pdftoppm", "pdftotext", "pdffonts", "certutil"):
+        assert shutil.which(tool), f"{tool} is missing"
