@@ -1,0 +1,234 @@
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from docgen.errors import DataInvalid, FieldProblem
+from docgen.manifest import TemplateManifest, load_template
+from docgen.validators import (
+    PANGKAT,
+    FieldInvalid,
+    pangkat_golongan,
+    validate_data,
+    validate_nip,
+    validate_pangkat,
+)
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@pytest.fixture(scope="module")
+def pakta() -> TemplateManifest:
+    return load_template(TEMPLATES / "pakta-integritas").manifest
+
+
+# --- NIP
+
+
+@pytest.mark.parametrize(
+    "nip",
+    ["198609262015051001", "19860926 201505 1 001", " 197002022000032001 ", "196512311990031002"],
+)
+def test_valid_nip(nip):
+    assert validate_nip(nip) == nip.replace(" ", "").strip()
+
+
+@pytest.mark.parametrize(
+    ("nip", "message"),
+    [
+        ("19860926201505100", "18 digit"),  # 17 digits
+        ("1986092620150510011", "18 digit"),
+        ("19860926201505100a", "18 digit"),
+        ("", "18 digit"),
+        ("198613262015051001", "tanggal lahir"),  # birth month 13
+        ("198602302015051001", "tanggal lahir"),  # 30 February
+        ("198609262015131001", "bulan TMT"),  # TMT month 13
+        ("198609262015001001", "bulan TMT"),  # TMT month 0
+        ("193009262015051001", "tahun lahir"),  # born before 1940
+        ("198609262000051001", "17 tahun"),  # appointed at 13
+        ("198609262015053001", "jenis kelamin"),
+        ("198609262099051001", "masa depan"),
+    ],
+)
+def test_invalid_nip(nip, message):
+    with pytest.raises(FieldInvalid, match=message):
+        validate_nip(nip)
+
+
+def test_field_invalid_is_a_value_error():
+    assert issubclass(FieldInvalid, ValueError)
+
+
+# --- pangkat
+
+
+def test_pangkat_table_is_complete():
+    assert len(PANGKAT) == 17
+    assert PANGKAT["III/a"] == "Penata Muda"
+    assert PANGKAT["IV/e"] == "Pembina Utama"
+    assert PANGKAT["I/a"] == "Juru Muda"
+
+
+@pytest.mark.parametrize(
+    ("value", "golongan"),
+    [
+        ("III/a", "III/a"),
+        ("iii/a", "III/a"),
+        ("III / A", "III/a"),
+        ("3/a", "III/a"),
+        ("Penata Muda", "III/a"),
+        ("penata muda", "III/a"),
+        ("Penata Muda (III/a)", "III/a"),
+        ("Penata Muda, III/a", "III/a"),
+        ("Penata Muda Tingkat I (III/b)", "III/b"),
+        ("Penata Muda Tk. I", "III/b"),
+        ("Pembina Utama Madya", "IV/d"),
+        ("Juru Tingkat I, I/d", "I/d"),
+        ("IV/e", "IV/e"),
+    ],
+)
+def test_validate_pangkat(value, golongan):
+    assert validate_pangkat(value) == golongan
+
+
+@pytest.mark.parametrize(
+    "value", ["III/e", "V/a", "II/e", "Penata Madya", "", "Penata Muda (III/c)", "Pembina, II/a"]
+)
+def test_invalid_pangkat(value):
+    with pytest.raises(FieldInvalid):
+        validate_pangkat(value)
+
+
+def test_pangkat_golongan():
+    assert pangkat_golongan("III/a") == "Penata Muda (III/a)"
+    assert pangkat_golongan("IV/c") == "Pembina Utama Muda (IV/c)"
+    assert pangkat_golongan("penata") == "Penata (III/c)"
+
+
+# --- whole documents
+
+
+def _data(**overrides):
+    data = {
+        "nama": "Drs. Budi Santoso, M.Si.",
+        "nip": "19860926 201505 1 001",
+        "pangkat": "Penata Muda (III/a)",
+        "jabatan": "Kepala Seksi Kurikulum",
+        "instansi": "Dinas Pendidikan",
+        "tempat": "Sidoarjo",
+        "tanggal": "2024-06-27",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_validate_data_cleans_and_types(pakta):
+    clean = validate_data(pakta, _data(nama="  Drs. Budi Santoso, M.Si. "))
+    assert clean["nama"] == "Drs. Budi Santoso, M.Si."
+    assert clean["nip"] == "198609262015051001"
+    assert clean["pangkat"] == "III/a"
+    assert clean["tanggal"] == date(2024, 6, 27)
+    assert clean["unit_kerja"] is None  # optional, absent
+    assert clean["pemerintah"] == "Pemerintah Kabupaten Sidoarjo"  # manifest default
+    # idempotent: cleaned data validates to itself
+    assert validate_data(pakta, clean) == clean
+
+
+def test_validate_data_collects_every_problem(pakta):
+    data = _data(nip="12345", pangkat="III/e", tanggal="27-06-2024", warna="merah")
+    del data["nama"]
+    data["jabatan"] = "   "
+    with pytest.raises(DataInvalid) as info:
+        validate_data(pakta, data)
+    problems = {p.field: p.message for p in info.value.problems}
+    assert problems == {
+        "warna": "isian tidak dikenal pada templat ini",
+        "nama": "wajib diisi",
+        "nip": "NIP harus 18 digit",
+        "pangkat": "pangkat/golongan tidak dikenal: III/e",
+        "jabatan": "wajib diisi",
+        "tanggal": "tanggal harus berformat TTTT-BB-HH, misalnya 2024-06-27",
+    }
+    assert info.value.status_code == 422
+    assert info.value.extra()["problems"][0] == {"field": "warna", "message": problems["warna"]}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("tanggal", "2024-02-30", "tidak ada"),
+        ("tanggal", 20240627, "TTTT-BB-HH"),
+        ("nama", 42, "teks"),
+        ("nama", "Budi\x00Santoso", "karakter kontrol"),
+        ("nama", "x" * 2001, "terlalu panjang"),
+        ("nip", 198609262015051001, "teks"),
+    ],
+)
+def test_validate_data_type_errors(pakta, field, value, message):
+    with pytest.raises(DataInvalid) as info:
+        validate_data(pakta, _data(**{field: value}))
+    [problem] = info.value.problems
+    assert problem.field == field
+    assert message in problem.message
+
+
+def test_integer_and_list_fields():
+    manifest = TemplateManifest.model_validate(
+        {
+            "id": "berita-acara",
+            "version": 1,
+            "title": "Berita Acara",
+            "document_type": "berita_acara",
+            "date_field": "tanggal",
+            "numbering": {"pattern": "{kode}/{urut}/{tahun}", "kode": "800", "unit": "X"},
+            "fields": [
+                {"name": "tanggal", "type": "date", "label": "Tanggal"},
+                {"name": "jumlah", "type": "integer", "label": "Jumlah"},
+                {"name": "saksi", "type": "list", "label": "Saksi", "required": False},
+                {
+                    "name": "peserta",
+                    "type": "list",
+                    "label": "Peserta",
+                    "item_fields": [
+                        {"name": "nama", "type": "text", "label": "Nama"},
+                        {"name": "nip", "type": "nip", "label": "NIP"},
+                    ],
+                },
+            ],
+            "roles": [{"name": "pejabat", "label": "Pejabat", "order": 1}],
+        }
+    )
+    clean = validate_data(
+        manifest,
+        {
+            "tanggal": date(2024, 1, 2),
+            "jumlah": "40",
+            "peserta": [{"nama": "A", "nip": "198609262015051001"}],
+        },
+    )
+    assert clean["jumlah"] == 40
+    assert clean["saksi"] == []
+    assert clean["peserta"] == [{"nama": "A", "nip": "198609262015051001"}]
+
+    with pytest.raises(DataInvalid) as info:
+        validate_data(
+            manifest,
+            {
+                "tanggal": "2024-01-02",
+                "jumlah": True,
+                "saksi": "Budi",
+                "peserta": [{"nama": "A", "nip": "1"}, {"nip": "198609262015051001"}, "x"],
+            },
+        )
+    assert info.value.problems == [
+        FieldProblem("jumlah", "harus berupa bilangan bulat"),
+        FieldProblem("saksi", "harus berupa daftar"),
+        FieldProblem("peserta[1].nip", "NIP harus 18 digit"),
+        FieldProblem("peserta[2].nama", "wajib diisi"),
+        FieldProblem("peserta[3]", "harus berupa objek"),
+    ]
+
+
+def test_data_must_be_a_mapping(pakta):
+    with pytest.raises(DataInvalid):
+        validate_data(pakta, ["nama"])  # type: ignore[arg-type]
