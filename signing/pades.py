@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -76,6 +77,9 @@ NAMA_BULAN: Final = (
     "Desember",
 )
 STAMP_TEXT: Final = "Ditandatangani secara elektronik oleh\n%(nama)s\n%(jabatan)s\n%(waktu)s"
+# pyHanko text boxes do not wrap, and a stamp shrinks as a whole to fit its field: one long
+# jabatan would make everything tiny. Wrap at about the width of the first line instead.
+_WRAP_COLUMNS: Final = 40
 
 
 @dataclass(frozen=True)
@@ -235,6 +239,10 @@ def warm_up() -> None:
     _stamp_style()
 
 
+def _wrap(text: str) -> str:
+    return "\n".join(textwrap.wrap(text, _WRAP_COLUMNS, break_on_hyphens=False)) or " "
+
+
 def _check_field(writer: IncrementalPdfFileWriter, field_name: str) -> None:
     found = list(enumerate_sig_fields(writer.prev, with_name=field_name))
     if not found:
@@ -295,8 +303,8 @@ async def sign_pdf(
     )
     text_params = {
         "url": appearance.verify_url,
-        "nama": appearance.name,
-        "jabatan": appearance.jabatan,
+        "nama": _wrap(appearance.name),
+        "jabatan": _wrap(appearance.jabatan),
         "waktu": waktu,
     }
     try:

@@ -30,6 +30,8 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+from pyhanko_certvalidator import ValidationContext
 
 from signing.ca import DOCUMENT_SIGNING_EKU, CertificateAuthority
 from signing.errors import (
@@ -42,6 +44,7 @@ from signing.errors import (
 )
 from signing.keys import generate_private_key, seal_private_key, unseal_private_key
 from signing.pades import SignatureAppearance, SigningIdentity, format_waktu_wib, sign_pdf
+from signing.tsa import to_asn1_certificate
 from signing.validation import ValidationReport, validate_pdf
 
 T = TypeVar("T")
@@ -130,7 +133,7 @@ def siti(ca: CertificateAuthority) -> SigningIdentity:
         key.public_key(),
         name="SITI AMINAH, S.H.",
         nip=None,
-        jabatan="Ketua Panwaslu Kecamatan Sukamaju",
+        jabatan=LONG_JABATAN,
         unit="Panwaslu",
     )
     return SigningIdentity(private_key=key, certificate=cert, chain=ca.chain)
@@ -139,8 +142,9 @@ def siti(ca: CertificateAuthority) -> SigningIdentity:
 BUDI_LOOK = SignatureAppearance(
     name="Drs. BUDI SANTOSO, M.Si.", jabatan="Camat Sukamaju", verify_url=VERIFY_URL
 )
+LONG_JABATAN = "Ketua Panitia Pengawas Pemilihan Umum Kecamatan Sukamaju Kabupaten Sidoarjo"
 SITI_LOOK = SignatureAppearance(
-    name="SITI AMINAH, S.H.", jabatan="Ketua Panwaslu Kecamatan Sukamaju", verify_url=VERIFY_URL
+    name="SITI AMINAH, S.H.", jabatan=LONG_JABATAN, verify_url=VERIFY_URL
 )
 # 27 June 2024 07:05 UTC is 14:05 WIB.
 SIGNING_TIME = datetime(2024, 6, 27, 7, 5, tzinfo=UTC)
@@ -479,16 +483,22 @@ def test_visible_appearance_renders(prepared: bytes, signed_once: bytes, tmp_pat
     assert codes == [VERIFY_URL]
 
 
-def test_appearance_text(signed_once: bytes, tmp_path: Path) -> None:
-    path = tmp_path / "signed.pdf"
-    path.write_bytes(signed_once)
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"],
+def pdftotext(pdf: bytes, tmp_path: Path) -> str:
+    path = tmp_path / f"text-{time.monotonic_ns()}.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(
+        ["pdftotext", "-raw", str(path), "-"],
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
     ).stdout
+
+
+def test_appearance_text(signed_once: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(signed_once)
+    text = pdftotext(signed_once, tmp_path)
     for expected in (
         "Ditandatangani secara elektronik oleh",
         "Drs. BUDI SANTOSO, M.Si.",
@@ -547,10 +557,40 @@ def test_second_signature_keeps_the_first_valid(
     first, second = only(report, "ttd_pihak_pertama"), only(report, "ttd_pihak_kedua")
     assert not first.modified_after and first.intact and first.trusted
     assert second.signer == "SITI AMINAH, S.H." and second.timestamp is not None
+    # A long jabatan is wrapped, not shrunk with the whole stamp into illegibility.
+    lines = pdftotext(signed_twice, tmp_path).splitlines()
+    assert "Ketua Panitia Pengawas Pemilihan Umum" in lines
+    assert "Kecamatan Sukamaju Kabupaten Sidoarjo" in lines
+    dpi = 150
+    second_field = field_region(render(signed_twice, tmp_path, dpi), FIELD_2, dpi)
+    assert [r.text for r in zxingcpp.read_barcodes(second_field)] == [VERIFY_URL]
     sections = pdfsig_sections(pdfsig(signed_twice, tmp_path, nss_db))
     for field in ("ttd_pihak_pertama", "ttd_pihak_kedua"):
         assert "Signature Validation: Signature is Valid." in sections[field]
         assert "Certificate Validation: Certificate is Trusted." in sections[field]
+
+
+def test_dss_and_document_timestamp_are_not_modifications(
+    signed_twice: bytes, ca: CertificateAuthority
+) -> None:
+    """What the service appends after the last signer (B-LTA) leaves every signature valid."""
+
+    async def archive() -> bytes:
+        context = ValidationContext(
+            trust_roots=[to_asn1_certificate(ca.root_certificate)], allow_fetching=False
+        )
+        writer = IncrementalPdfFileWriter(io.BytesIO(signed_twice))
+        output = await PdfTimeStamper(ca.timestamper()).async_timestamp_pdf(
+            writer, "sha256", validation_context=context
+        )
+        return bytes(output.getvalue())
+
+    archived = run(archive())
+    assert b"/DSS" in archived[len(signed_twice) :]
+    report = validate_pdf(archived, [ca.root_certificate])
+    assert report.valid, report
+    assert len(report.signatures) == 2
+    assert not any(s.modified_after for s in report.signatures)
 
 
 def flip_byte_in_page_text(pdf: bytes) -> bytes:
