@@ -21,6 +21,7 @@ from cryptography import x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
 from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import EmbeddedPdfSignature, async_validate_pdf_signature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
@@ -87,25 +88,50 @@ def validate_pdf(pdf: bytes, trust_roots: Sequence[x509.Certificate]) -> Validat
     Raises:
         InvalidPdf: ``pdf`` is not a readable PDF (garbage, truncated, broken cross-reference
             table, encrypted) or its signature fields cannot be enumerated. A malformed
-            individual signature is reported as not intact instead.
+            individual signature is reported (not intact, "rusak") instead.
     """
     try:
         reader = PdfFileReader(io.BytesIO(pdf))
         if reader.encrypted:
             raise InvalidPdf("encrypted PDFs are not supported")
-        # Touch the catalogue and collect the signatures now, so structural damage is reported
-        # as InvalidPdf rather than as a broken signature.
-        _ = reader.root
-        embedded = list(reader.embedded_regular_signatures)
+        # Walk the form now, so that structural damage is reported as InvalidPdf rather than
+        # as a broken signature.
+        fields = list(enumerate_sig_fields(reader, filled_status=True))
     except InvalidPdf:
         raise
     except RecursionError as exc:
         raise InvalidPdf("the PDF structure is nested too deeply") from exc
     except Exception as exc:  # pyHanko raises many types for damaged files
         raise InvalidPdf(f"not a readable PDF: {exc}") from exc
+
+    embedded: list[EmbeddedPdfSignature] = []
+    unreadable: list[SignatureReport] = []
+    for name, sig_object, field in fields:
+        try:
+            if sig_object.get_object().get("/Type", "/Sig") != "/Sig":
+                continue  # a document timestamp (PAdES B-LTA), not a signer's signature
+            signature = EmbeddedPdfSignature(reader, field, name)
+            _ = signature.signed_revision  # parses the byte range against the file
+            embedded.append(signature)
+        except Exception:  # the CMS blob or the signature dictionary is malformed
+            logger.info("signature in field %r is unreadable", name, exc_info=True)
+            unreadable.append(_unreadable(str(name), None))
+    embedded.sort(key=lambda sig: sig.signed_revision)
     roots = [to_asn1_certificate(c) for c in trust_roots]
     reports = asyncio.run(_validate_all(embedded, roots))
-    return ValidationReport(signatures=tuple(reports))
+    return ValidationReport(signatures=tuple(reports + unreadable))
+
+
+def _unreadable(field: str, signer: str | None) -> SignatureReport:
+    return SignatureReport(
+        field=field,
+        signer=signer,
+        intact=False,
+        trusted=False,
+        timestamp=None,
+        modified_after=False,
+        reason=REASON_UNREADABLE,
+    )
 
 
 async def _validate_all(
@@ -141,15 +167,7 @@ async def _validate_one(sig: EmbeddedPdfSignature, context: ValidationContext) -
         status = await async_validate_pdf_signature(sig, signer_validation_context=context)
     except Exception:  # malformed CMS, unsupported subfilter, broken byte range, ...
         logger.info("signature in field %r could not be validated", field, exc_info=True)
-        return SignatureReport(
-            field=field,
-            signer=signer,
-            intact=False,
-            trusted=False,
-            timestamp=None,
-            modified_after=False,
-            reason=REASON_UNREADABLE,
-        )
+        return _unreadable(field, signer)
     return _report(field, signer, status)
 
 

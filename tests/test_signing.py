@@ -633,6 +633,21 @@ def test_page_content_added_after_signing_is_detected(
             assert sig.reason == "Dokumen telah diubah setelah ditandatangani"
 
 
+def test_garbled_signature_container_is_reported_not_raised(
+    signed_twice: bytes, ca: CertificateAuthority
+) -> None:
+    # Overwrite the start of the first /Contents hex string (outside the signed byte range).
+    start = signed_twice.index(b"/Contents <") + len(b"/Contents <")
+    garbled = signed_twice[:start] + b"00" * 16 + signed_twice[start + 32 :]
+    report = validate_pdf(garbled, [ca.root_certificate])
+    assert not report.valid
+    assert len(report.signatures) == 2
+    first, second = only(report, "ttd_pihak_pertama"), only(report, "ttd_pihak_kedua")
+    assert not first.intact and first.reason == "Tanda tangan rusak atau tidak dapat dibaca"
+    # The second signature covers the first one's bytes, so it no longer matches either.
+    assert not second.intact and "tidak utuh" in second.reason
+
+
 def test_untrusted_root(signed_once: bytes, tmp_path: Path) -> None:
     stranger = CertificateAuthority.load_or_create(tmp_path / "other-ca")
     report = validate_pdf(signed_once, [stranger.root_certificate])
