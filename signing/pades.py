@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Final
 
+import anyio
 from asn1crypto import algos
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
@@ -298,8 +299,12 @@ async def sign_pdf(
         location=location,
         name=appearance.name,
     )
+    if _stamp_style.cache_info().currsize:
+        style = _stamp_style()
+    else:  # first signature in this process: cutting the font takes ~1 s, keep it off the loop
+        style = await anyio.to_thread.run_sync(_stamp_style)
     pdf_signer = PdfSigner(
-        meta, _RsaKeySigner(identity), timestamper=timestamper, stamp_style=_stamp_style()
+        meta, _RsaKeySigner(identity), timestamper=timestamper, stamp_style=style
     )
     text_params = {
         "url": appearance.verify_url,
