@@ -1,0 +1,26 @@
+"""Object storage for document revisions: an S3 store and an embedded S3 server."""
+
+from storage.api import ObjectStore, StoredObject
+from storage.embedded import EmbeddedS3Server
+from storage.errors import (
+    BucketMisconfigured,
+    ObjectCorrupted,
+    ObjectExists,
+    ObjectNotFound,
+    StorageError,
+    StorageUnavailable,
+)
+from storage.s3 import S3ObjectStore
+
+__all__ = [
+    "BucketMisconfigured",
+    "EmbeddedS3Server",
+    "ObjectCorrupted",
+    "ObjectExists",
+    "ObjectNotFound",
+    "ObjectStore",
+    "S3ObjectStore",
+    "StorageError",
+    "StorageUnavailable",
+    "StoredObject",
+]

@@ -1,0 +1,47 @@
+"""The object store interface the rest of docgen is written against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One immutable revision as it was written to the store."""
+
+    key: str
+    version_id: str | None
+    sha256: str  # hex digest of the bytes
+    size: int
+
+
+class ObjectStore(Protocol):
+    """Write-once storage for document revisions."""
+
+    async def put(self, key: str, data: bytes, content_type: str) -> StoredObject:
+        """Store ``data`` under ``key``.
+
+        Raises:
+            ObjectExists: the key already holds an object; revisions are never overwritten.
+            StorageUnavailable: the store cannot be reached or refused the request.
+        """
+        ...
+
+    async def get(self, key: str, version_id: str | None = None) -> bytes:
+        """Return the bytes stored under ``key`` (the given version, or the latest).
+
+        Raises:
+            ObjectNotFound: no such key or version.
+            ObjectCorrupted: the bytes read back do not match the SHA-256 recorded at upload.
+            StorageUnavailable: the store cannot be reached or refused the request.
+        """
+        ...
+
+    async def exists(self, key: str) -> bool:
+        """Whether ``key`` currently holds an object.
+
+        Raises:
+            StorageUnavailable: the store cannot be reached or refused the request.
+        """
+        ...

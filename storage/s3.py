@@ -1,0 +1,243 @@
+"""ObjectStore on any S3 server (MinIO, SeaweedFS, AWS) through the ``minio`` client."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import TypeVar
+
+import anyio.to_thread
+import urllib3
+import urllib3.exceptions
+from minio import Minio
+from minio.commonconfig import COMPLIANCE, ENABLED
+from minio.error import MinioException, S3Error
+from minio.helpers import DictType
+from minio.objectlockconfig import DAYS, ObjectLockConfig
+
+from storage.api import StoredObject
+from storage.errors import (
+    BucketMisconfigured,
+    ObjectCorrupted,
+    ObjectExists,
+    ObjectNotFound,
+    StorageError,
+    StorageUnavailable,
+)
+
+__all__ = ["SHA256_METADATA", "S3ObjectStore"]
+
+T = TypeVar("T")
+
+# User metadata holding the hex SHA-256 of the bytes; S3 sends it as x-amz-meta-sha256.
+SHA256_METADATA = "sha256"
+_SHA256_HEADER = f"x-amz-meta-{SHA256_METADATA}"
+
+_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "NoSuchObject", "ResourceNotFound"})
+_NO_LOCK_CODES = frozenset(
+    {"ObjectLockConfigurationNotFoundError", "ObjectLockConfigurationNotFound"}
+)
+
+
+def _http_client() -> urllib3.PoolManager:
+    # minio's default waits five minutes per request; a web request must fail long before that.
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=5.0, read=60.0),
+        maxsize=16,
+        retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+    )
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """Turn minio/urllib3 failures into StorageUnavailable; let our own errors through."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except S3Error as exc:
+        raise StorageUnavailable(
+            f"{what}: S3 refused the request ({exc.code}: {exc.message})"
+        ) from exc
+    except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+        raise StorageUnavailable(f"{what}: {exc}") from exc
+
+
+class S3ObjectStore:
+    """Write-once revision store in one object-locked bucket.
+
+    Every object is uploaded with its SHA-256 (as ``x-amz-meta-sha256`` and as an
+    ``x-amz-checksum-sha256`` the server verifies) and a COMPLIANCE retention, so neither
+    the application nor anyone holding its credentials can delete or replace a stored
+    version before the retention ends.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        bucket: str,
+        *,
+        secure: bool = False,
+        region: str = "us-east-1",
+        retention_days: int = 3650,
+    ) -> None:
+        if retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+        self.endpoint = endpoint
+        self.bucket = bucket
+        self.region = region
+        self.retention_days = retention_days
+        self._client = Minio(
+            endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            region=region,
+            http_client=_http_client(),
+        )
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket with object lock if missing, or check an existing one.
+
+        Sets a default COMPLIANCE retention of ``retention_days`` either way. Idempotent.
+
+        Raises:
+            BucketMisconfigured: the bucket exists without versioning or object lock
+                (object lock can only be switched on when a bucket is created).
+            StorageUnavailable: the server cannot be reached or refused the request.
+        """
+        with _translated(f"preparing bucket {self.bucket!r}"):
+            if not self._client.bucket_exists(self.bucket):
+                try:
+                    self._client.make_bucket(self.bucket, location=self.region, object_lock=True)
+                except S3Error as exc:
+                    # Another process created it between our check and our request.
+                    if exc.code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                        raise
+            self._check_bucket_protection()
+            wanted = ObjectLockConfig(COMPLIANCE, self.retention_days, DAYS)
+            current = self._client.get_object_lock_config(self.bucket)
+            if _rule(current) != _rule(wanted):
+                self._client.set_object_lock_config(self.bucket, wanted)
+
+    def _check_bucket_protection(self) -> None:
+        try:
+            self._client.get_object_lock_config(self.bucket)
+        except S3Error as exc:
+            if exc.code in _NO_LOCK_CODES:
+                raise BucketMisconfigured(
+                    self.bucket,
+                    "has no object lock, so stored revisions could be deleted; object lock can "
+                    "only be enabled when a bucket is created, so use a new bucket name",
+                ) from exc
+            raise
+        status = self._client.get_bucket_versioning(self.bucket).status
+        if status != ENABLED:
+            raise BucketMisconfigured(
+                self.bucket, f"has versioning {status or 'never enabled'!s}, expected Enabled"
+            )
+
+    async def put(self, key: str, data: bytes, content_type: str) -> StoredObject:
+        """Store ``data`` under ``key``, never replacing an existing object.
+
+        Raises:
+            ObjectExists: the key already holds an object.
+            StorageUnavailable: the server cannot be reached or refused the request.
+        """
+        return await self._run(partial(self._put, key, data, content_type))
+
+    def _put(self, key: str, data: bytes, content_type: str) -> StoredObject:
+        digest = hashlib.sha256(data)
+        sha256 = digest.hexdigest()
+        retain_until = datetime.now(UTC) + timedelta(days=self.retention_days)
+        headers: DictType = {
+            "Content-Type": content_type,
+            _SHA256_HEADER: sha256,
+            # The server recomputes this and rejects the upload if the bytes changed in transit.
+            "x-amz-checksum-sha256": base64.b64encode(digest.digest()).decode("ascii"),
+            # Atomic "create only": closes the race between the exists() check and the write.
+            "If-None-Match": "*",
+            "x-amz-object-lock-mode": COMPLIANCE,
+            "x-amz-object-lock-retain-until-date": retain_until.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        with _translated(f"storing {key!r}"):
+            # The explicit check gives ObjectExists on servers that ignore If-None-Match.
+            if self._exists(key):
+                raise ObjectExists(key)
+            try:
+                # Public put_object() would rename If-None-Match into user metadata, so we
+                # use the single-request PUT it is built on.
+                result = self._client._put_object(self.bucket, key, data, headers)
+            except S3Error as exc:
+                if exc.code in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                    raise ObjectExists(key) from exc
+                raise
+        return StoredObject(key=key, version_id=result.version_id, sha256=sha256, size=len(data))
+
+    async def get(self, key: str, version_id: str | None = None) -> bytes:
+        """Return the bytes of ``key`` (a given version, or the latest), checking their SHA-256.
+
+        Raises:
+            ObjectNotFound: no such key or version.
+            ObjectCorrupted: the bytes do not match the SHA-256 recorded at upload.
+            StorageUnavailable: the server cannot be reached or refused the request.
+        """
+        return await self._run(partial(self._get, key, version_id))
+
+    def _get(self, key: str, version_id: str | None) -> bytes:
+        with _translated(f"reading {key!r}"):
+            try:
+                response = self._client.get_object(self.bucket, key, version_id=version_id)
+            except S3Error as exc:
+                if exc.code in _NOT_FOUND_CODES or _is_bad_version(exc, version_id):
+                    raise ObjectNotFound(key, version_id) from exc
+                raise
+            try:
+                data = response.read()
+                expected = response.headers.get(_SHA256_HEADER)
+            finally:
+                response.close()
+                response.release_conn()
+        if expected is not None:
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != expected.lower():
+                raise ObjectCorrupted(key, expected, actual)
+        return data
+
+    async def exists(self, key: str) -> bool:
+        """Whether ``key`` currently holds an object (a delete marker does not count).
+
+        Raises:
+            StorageUnavailable: the server cannot be reached or refused the request.
+        """
+        return await self._run(partial(self._exists, key))
+
+    def _exists(self, key: str) -> bool:
+        with _translated(f"looking up {key!r}"):
+            try:
+                self._client.stat_object(self.bucket, key)
+            except S3Error as exc:
+                if exc.code in _NOT_FOUND_CODES:
+                    return False
+                raise
+        return True
+
+    @staticmethod
+    async def _run(call: Callable[[], T]) -> T:
+        # minio is blocking; keep it off the event loop.
+        return await anyio.to_thread.run_sync(call)
+
+
+def _rule(config: ObjectLockConfig) -> tuple[str | None, int | None, str | None]:
+    return config.mode, config.duration, config.duration_unit
+
+
+def _is_bad_version(exc: S3Error, version_id: str | None) -> bool:
+    # S3 answers a malformed version id with InvalidArgument rather than NoSuchVersion.
+    return version_id is not None and exc.code == "InvalidArgument"

@@ -1,0 +1,423 @@
+"""storage/ against a real SeaweedFS S3 server (no mocks)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import stat
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from minio import Minio
+from minio.commonconfig import COMPLIANCE, ENABLED, GOVERNANCE
+from minio.deleteobjects import DeleteObject
+from minio.error import S3Error
+from minio.objectlockconfig import DAYS
+from minio.retention import Retention
+from minio.versioningconfig import VersioningConfig
+
+from storage import (
+    BucketMisconfigured,
+    EmbeddedS3Server,
+    ObjectCorrupted,
+    ObjectExists,
+    ObjectNotFound,
+    S3ObjectStore,
+    StorageUnavailable,
+)
+
+BUCKET = "docgen-test"
+RETENTION_DAYS = 30
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedS3Server]:
+    with EmbeddedS3Server(tmp_path_factory.mktemp("s3")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def store(server: EmbeddedS3Server) -> S3ObjectStore:
+    created = S3ObjectStore(
+        server.endpoint,
+        server.access_key,
+        server.secret_key,
+        BUCKET,
+        retention_days=RETENTION_DAYS,
+    )
+    created.ensure_bucket()
+    return created
+
+
+@pytest.fixture(scope="module")
+def raw(server: EmbeddedS3Server) -> Minio:
+    """A plain minio client holding the server's own (admin) credentials."""
+    return Minio(server.endpoint, server.access_key, server.secret_key, secure=False)
+
+
+def unique_key(request: pytest.FixtureRequest, suffix: str = "pdf") -> str:
+    return f"tests/{request.node.name}/{os.urandom(4).hex()}.{suffix}"
+
+
+async def test_put_get_round_trip_with_sha256(
+    store: S3ObjectStore, raw: Minio, request: pytest.FixtureRequest
+) -> None:
+    key = unique_key(request)
+    data = b"%PDF-1.7\n" + os.urandom(2048)
+
+    stored = await store.put(key, data, "application/pdf")
+
+    assert stored.key == key
+    assert stored.sha256 == hashlib.sha256(data).hexdigest()
+    assert stored.size == len(data)
+    assert stored.version_id
+    assert await store.exists(key)
+    assert await store.get(key) == data
+    assert await store.get(key, stored.version_id) == data
+    info = raw.stat_object(BUCKET, key)
+    assert info.metadata["x-amz-meta-sha256"] == stored.sha256
+    assert info.content_type == "application/pdf"
+    assert info.version_id == stored.version_id
+
+
+async def test_put_existing_key_raises_and_keeps_original(
+    store: S3ObjectStore, raw: Minio, request: pytest.FixtureRequest
+) -> None:
+    key = unique_key(request)
+    original = await store.put(key, b"first revision", "text/plain")
+
+    with pytest.raises(ObjectExists) as caught:
+        await store.put(key, b"an attempted overwrite", "text/plain")
+
+    assert caught.value.key == key
+    assert await store.get(key) == b"first revision"
+    versions = list(raw.list_objects(BUCKET, prefix=key, include_version=True))
+    assert [v.version_id for v in versions] == [original.version_id]
+
+
+class _RacingStore(S3ObjectStore):
+    """Sees the key as free, as a writer does that checked just before another one wrote."""
+
+    def _exists(self, key: str) -> bool:
+        return False
+
+
+async def test_put_is_create_only_on_the_server_too(
+    server: EmbeddedS3Server, store: S3ObjectStore, request: pytest.FixtureRequest
+) -> None:
+    key = unique_key(request)
+    await store.put(key, b"winner", "text/plain")
+    racer = _RacingStore(server.endpoint, server.access_key, server.secret_key, BUCKET)
+
+    with pytest.raises(ObjectExists):
+        await racer.put(key, b"loser", "text/plain")
+
+    assert await store.get(key) == b"winner"
+
+
+async def test_get_missing_key_raises_not_found(
+    store: S3ObjectStore, request: pytest.FixtureRequest
+) -> None:
+    key = unique_key(request)
+
+    with pytest.raises(ObjectNotFound) as caught:
+        await store.get(key)
+
+    assert caught.value.key == key
+    assert not await store.exists(key)
+
+
+async def test_get_missing_version_raises_not_found(
+    store: S3ObjectStore, request: pytest.FixtureRequest
+) -> None:
+    key = unique_key(request)
+    await store.put(key, b"only version", "text/plain")
+
+    with pytest.raises(ObjectNotFound) as caught:
+        await store.get(key, "0" * 32)
+
+    assert caught.value.version_id == "0" * 32
+
+
+async def test_get_detects_bytes_that_do_not_match_their_sha256(
+    store: S3ObjectStore, raw: Minio, request: pytest.FixtureRequest
+) -> None:
+    key = unique_key(request)
+    data = b"tampered after hashing"
+    # Written behind the store's back with a digest of other bytes.
+    raw.put_object(
+        BUCKET,
+        key,
+        io.BytesIO(data),
+        len(data),
+        metadata={"sha256": hashlib.sha256(b"x").hexdigest()},
+    )
+
+    with pytest.raises(ObjectCorrupted):
+        await store.get(key)
+
+
+def test_bucket_has_versioning_and_compliance_lock(store: S3ObjectStore, raw: Minio) -> None:
+    assert raw.get_bucket_versioning(BUCKET).status == ENABLED
+    lock = raw.get_object_lock_config(BUCKET)
+    assert lock.mode == COMPLIANCE
+    assert (lock.duration, lock.duration_unit) == (RETENTION_DAYS, DAYS)
+
+
+async def test_put_sets_compliance_retention_itself(
+    server: EmbeddedS3Server, raw: Minio, request: pytest.FixtureRequest
+) -> None:
+    # A locked bucket without a default rule: any retention must come from put().
+    bucket = "docgen-no-default-rule"
+    raw.make_bucket(bucket, object_lock=True)
+    bare = S3ObjectStore(
+        server.endpoint, server.access_key, server.secret_key, bucket, retention_days=7
+    )
+
+    stored = await bare.put(unique_key(request), b"x", "text/plain")
+
+    retention = raw.get_object_retention(bucket, stored.key, version_id=stored.version_id)
+    assert retention.mode == COMPLIANCE
+    until = retention.retain_until_date
+    assert until is not None
+    expected = datetime.now(UTC) + timedelta(days=7)
+    assert abs(until - expected) < timedelta(minutes=5)
+
+
+async def test_stored_version_cannot_be_deleted_even_with_server_credentials(
+    store: S3ObjectStore, raw: Minio, request: pytest.FixtureRequest
+) -> None:
+    key = unique_key(request)
+    stored = await store.put(key, b"signed revision", "application/pdf")
+
+    with pytest.raises(S3Error) as refused:
+        raw.remove_object(BUCKET, key, version_id=stored.version_id)
+    assert refused.value.code == "AccessDenied"
+    errors = list(
+        raw.remove_objects(
+            BUCKET, [DeleteObject(key, stored.version_id)], bypass_governance_mode=True
+        )
+    )
+    assert [e.name for e in errors] == [key]
+
+    assert await store.get(key) == b"signed revision"
+    assert await store.get(key, stored.version_id) == b"signed revision"
+
+
+async def test_delete_without_version_only_hides_the_revision(
+    store: S3ObjectStore, raw: Minio, request: pytest.FixtureRequest
+) -> None:
+    key = unique_key(request)
+    stored = await store.put(key, b"revision", "application/pdf")
+
+    raw.remove_object(BUCKET, key)  # S3 answers with a delete marker, not a deletion
+
+    assert not await store.exists(key)
+    with pytest.raises(ObjectNotFound):
+        await store.get(key)
+    assert await store.get(key, stored.version_id) == b"revision"
+
+
+async def test_retention_cannot_be_shortened_or_weakened(
+    store: S3ObjectStore, raw: Minio, request: pytest.FixtureRequest
+) -> None:
+    key = unique_key(request)
+    stored = await store.put(key, b"revision", "application/pdf")
+    soon = datetime.now(UTC) + timedelta(seconds=5)
+
+    for mode in (COMPLIANCE, GOVERNANCE):
+        with pytest.raises(S3Error) as refused:
+            raw.set_object_retention(BUCKET, key, Retention(mode, soon), stored.version_id)
+        assert refused.value.code == "AccessDenied"
+
+    retention = raw.get_object_retention(BUCKET, key, version_id=stored.version_id)
+    assert retention.mode == COMPLIANCE
+    until = retention.retain_until_date
+    assert until is not None and until > datetime.now(UTC) + timedelta(days=RETENTION_DAYS - 1)
+
+
+async def test_filer_http_api_cannot_bypass_the_lock(
+    server: EmbeddedS3Server, store: S3ObjectStore, request: pytest.FixtureRequest
+) -> None:
+    # The S3 gateway enforces object lock; the filer behind it must not be an open side door.
+    key = unique_key(request)
+    await store.put(key, b"revision", "application/pdf")
+    filer = f"http://{server.filer_endpoint}"
+
+    with httpx.Client(timeout=10) as http:
+        deleted = http.delete(f"{filer}/buckets/{BUCKET}", params={"recursive": "true"})
+        listed = http.get(f"{filer}/buckets/{BUCKET}/", headers={"Accept": "application/json"})
+        written = http.post(f"{filer}/buckets/{BUCKET}/{key}", files={"file": b"forged"})
+
+    assert (deleted.status_code, listed.status_code, written.status_code) == (401, 401, 401)
+    assert await store.get(key) == b"revision"
+
+
+def test_bucket_with_objects_cannot_be_removed(store: S3ObjectStore, raw: Minio) -> None:
+    with pytest.raises(S3Error) as refused:
+        raw.remove_bucket(BUCKET)
+    assert refused.value.code == "BucketNotEmpty"
+    assert raw.bucket_exists(BUCKET)
+
+
+@pytest.mark.parametrize("wrong", ["access", "secret", "anonymous"])
+def test_wrong_credentials_are_refused(server: EmbeddedS3Server, wrong: str) -> None:
+    if wrong == "anonymous":
+        client = Minio(server.endpoint, secure=False)
+    else:
+        access = "DGWRONGKEY" if wrong == "access" else server.access_key
+        secret = "not-the-secret" if wrong == "secret" else server.secret_key
+        client = Minio(server.endpoint, access, secret, secure=False)
+
+    with pytest.raises(S3Error) as refused:
+        client.list_objects(BUCKET).__next__()
+
+    assert refused.value.code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+
+
+async def test_store_with_wrong_credentials_raises_unavailable(
+    server: EmbeddedS3Server, store: S3ObjectStore, request: pytest.FixtureRequest
+) -> None:
+    key = unique_key(request)
+    await store.put(key, b"x", "text/plain")
+    intruder = S3ObjectStore(server.endpoint, server.access_key, "not-the-secret", BUCKET)
+
+    with pytest.raises(StorageUnavailable):
+        await intruder.get(key)
+    with pytest.raises(StorageUnavailable):
+        await intruder.put(unique_key(request), b"y", "text/plain")
+
+
+async def test_unreachable_endpoint_raises_unavailable() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound but never listening: connections are refused
+        nowhere = S3ObjectStore(f"127.0.0.1:{port}", "a", "b", BUCKET)
+        with pytest.raises(StorageUnavailable):
+            await nowhere.exists("anything")
+
+
+async def test_ensure_bucket_is_idempotent(
+    store: S3ObjectStore, raw: Minio, request: pytest.FixtureRequest
+) -> None:
+    key = unique_key(request)
+    await store.put(key, b"kept", "text/plain")
+
+    store.ensure_bucket()
+    store.ensure_bucket()
+
+    assert await store.get(key) == b"kept"
+    lock = raw.get_object_lock_config(BUCKET)
+    assert (lock.duration, lock.duration_unit) == (RETENTION_DAYS, DAYS)
+
+
+def test_ensure_bucket_updates_default_retention(server: EmbeddedS3Server, raw: Minio) -> None:
+    bucket = "docgen-retention-change"
+    for days in (5, 9):
+        S3ObjectStore(
+            server.endpoint, server.access_key, server.secret_key, bucket, retention_days=days
+        ).ensure_bucket()
+        lock = raw.get_object_lock_config(bucket)
+        assert (lock.mode, lock.duration, lock.duration_unit) == (COMPLIANCE, days, DAYS)
+
+
+@pytest.mark.parametrize("versioning", [False, True])
+def test_ensure_bucket_rejects_bucket_without_object_lock(
+    server: EmbeddedS3Server, raw: Minio, versioning: bool
+) -> None:
+    bucket = f"docgen-unlocked-{int(versioning)}"
+    raw.make_bucket(bucket)
+    if versioning:
+        raw.set_bucket_versioning(bucket, VersioningConfig(ENABLED))
+    unlocked = S3ObjectStore(server.endpoint, server.access_key, server.secret_key, bucket)
+
+    with pytest.raises(BucketMisconfigured, match="object lock"):
+        unlocked.ensure_bucket()
+
+
+def test_credential_files_are_private(server: EmbeddedS3Server) -> None:
+    for name in ("credentials.json", "s3-identities.json"):
+        mode = stat.S_IMODE((server.data_dir / name).stat().st_mode)
+        assert mode == 0o600, f"{name} has mode {mode:o}"
+
+
+async def test_restart_keeps_objects_and_credentials(
+    tmp_path: Path, server: EmbeddedS3Server
+) -> None:
+    # Runs beside the module's server: two instances must not collide on any port.
+    first = EmbeddedS3Server(tmp_path / "s3")
+    with first:
+        credentials = (first.access_key, first.secret_key)
+        writer = S3ObjectStore(first.endpoint, *credentials, BUCKET)
+        writer.ensure_bucket()
+        stored = await writer.put("kept/across/restart.pdf", b"%PDF survives", "application/pdf")
+        pid = first.pid
+    assert pid is not None
+    assert not _process_exists(pid)
+
+    second = EmbeddedS3Server(tmp_path / "s3")
+    with second:
+        assert (second.access_key, second.secret_key) == credentials
+        reader = S3ObjectStore(second.endpoint, *credentials, BUCKET)
+        reader.ensure_bucket()
+        assert await reader.get(stored.key) == b"%PDF survives"
+        assert await reader.get(stored.key, stored.version_id) == b"%PDF survives"
+        with pytest.raises(ObjectExists):
+            await reader.put(stored.key, b"replacement", "application/pdf")
+    assert (tmp_path / "s3" / "weed.log").stat().st_size > 0
+
+
+def test_start_failure_reports_log_tail(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        embedded = EmbeddedS3Server(tmp_path / "s3", port=busy.getsockname()[1])
+
+        with pytest.raises(StorageUnavailable) as caught:
+            embedded.start(timeout=20)
+
+    assert "log tail" in str(caught.value)
+    assert not embedded.running
+
+
+def test_start_stops_a_server_orphaned_on_the_same_data_dir(tmp_path: Path) -> None:
+    orphaned = EmbeddedS3Server(tmp_path / "s3")
+    orphaned.start()
+    orphan_pid = orphaned.pid
+    assert orphan_pid is not None
+    orphaned._process = None  # its owner died without calling stop()
+
+    try:
+        with EmbeddedS3Server(tmp_path / "s3") as successor:
+            assert successor.pid != orphan_pid
+            assert not _child_running(orphan_pid)
+    finally:
+        orphaned.stop()  # only tidies its socket files now
+
+
+def _child_running(pid: int) -> bool:
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False  # already reaped (subprocess reaps abandoned children)
+    return reaped == 0
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
