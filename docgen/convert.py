@@ -74,13 +74,25 @@ class _UnoServer:
         log_file = open(self.workdir / f"unoserver-{self.port}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [
-                self.python, "-m", "unoserver.server",
-                "--interface", "127.0.0.1", "--port", str(self.port),
-                "--uno-interface", "127.0.0.1", "--uno-port", str(self.uno_port),
-                "--user-installation", str(profile.resolve()),
+                self.python,
+                "-m",
+                "unoserver.server",
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--uno-interface",
+                "127.0.0.1",
+                "--uno-port",
+                str(self.uno_port),
+                "--user-installation",
+                str(profile.resolve()),
             ],
-            stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )  # fmt: skip
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
         log_file.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -110,10 +122,11 @@ class _UnoServer:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        # soffice is a grandchild: signal the whole session we started.
+        # soffice is a grandchild: signal the whole session we started. oosplash can linger
+        # after SIGTERM; the profile is disposable, so don't wait long before SIGKILL.
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(15)
+            self.process.wait(3)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(5)
@@ -153,7 +166,9 @@ class UnoserverPool:
             try:
                 return await anyio.to_thread.run_sync(server.convert, docx, self._timeout)
             except xmlrpc.client.Fault as exc:
-                raise ConversionFailed(f"LibreOffice could not convert the document: {exc}") from exc
+                raise ConversionFailed(
+                    f"LibreOffice could not convert the document: {exc}"
+                ) from exc
             except (OSError, xmlrpc.client.ProtocolError) as exc:
                 # A timeout or a dead soffice: start it afresh so the next document works.
                 log.warning("unoserver :%s failed, restarting it: %s", server.port, exc)

@@ -25,8 +25,11 @@ def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
     return subprocess.run(
         ["docker-compose", "-f", str(REPO / "docker-compose.yml"), "config"],
-        capture_output=True, text=True, env={**clean, **env}, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env={**clean, **env},
+        timeout=60,
+    )
 
 
 def test_compose_file_parses_and_wires_minio_and_postgres() -> None:

@@ -1,0 +1,196 @@
+"""HTTP routes: thin wrappers over the services."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+
+from docgen import documents, signers, verification
+from docgen.errors import NotFound, UploadTooLarge
+from docgen.models import Document, Signer
+from docgen.pages import Pages
+from docgen.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+api = APIRouter(prefix="/api/v1")
+public = APIRouter()
+
+
+class DocumentIn(BaseModel):
+    template: str = Field(examples=["pakta-integritas"])
+    data: dict[str, Any]
+
+
+class SignatureIn(BaseModel):
+    role: str
+    signer_id: str
+    pin: str = Field(min_length=1, max_length=64)
+
+
+def document_view(rt: Runtime, document: Document) -> dict[str, Any]:
+    return {
+        "id": document.id,
+        "template": document.template_id,
+        "template_version": document.template_version,
+        "template_sha256": document.template_sha256,
+        "type": document.document_type,
+        "title": document.title,
+        "status": document.status,
+        "number": document.number,
+        "date": document.document_date,
+        "data": document.data,
+        "verify_code": document.verify_code,
+        "verify_url": rt.verify_url(document.verify_code),
+        "pending_roles": documents.pending_roles(document),
+        "signers": [
+            {
+                "role": slot.role,
+                "label": slot.label,
+                "order": slot.order,
+                "status": "signed" if slot.signed_at else "pending",
+                "signer_id": slot.signer_id,
+                "name": slot.signer.name if slot.signer else None,
+                "signed_at": slot.signed_at.isoformat() if slot.signed_at else None,
+            }
+            for slot in document.slots
+        ],
+        "revisions": [
+            {
+                "seq": r.seq,
+                "kind": r.kind,
+                "sha256": r.sha256,
+                "size": r.size,
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in document.revisions
+        ],
+        "created_at": document.created_at.isoformat(),
+    }
+
+
+def signer_view(signer: Signer) -> dict[str, Any]:
+    return {
+        "id": signer.id,
+        "name": signer.name,
+        "nip": signer.nip,
+        "jabatan": signer.jabatan,
+        "pangkat": signer.pangkat,
+        "unit": signer.unit,
+        "certificate_pem": signer.certificate_pem,
+    }
+
+
+@api.get("/templates")
+async def list_templates(rt: RuntimeDep) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": t.manifest.id,
+            "version": t.manifest.version,
+            "title": t.manifest.title,
+            "type": t.manifest.document_type,
+            "sha256": t.sha256,
+            "fields": [f.model_dump() for f in t.manifest.fields],
+            "roles": [r.model_dump() for r in sorted(t.manifest.roles, key=lambda r: r.order)],
+        }
+        for t in rt.templates.values()
+    ]
+
+
+@api.post("/signers", status_code=201)
+async def enrol_signer(rt: RuntimeDep, body: signers.SignerIn) -> dict[str, Any]:
+    return signer_view(await signers.enrol_signer(rt, body))
+
+
+@api.get("/signers/{signer_id}")
+async def get_signer(rt: RuntimeDep, signer_id: str) -> dict[str, Any]:
+    return signer_view(await signers.get_signer(rt, signer_id))
+
+
+@api.post("/documents", status_code=201)
+async def create_document(rt: RuntimeDep, body: DocumentIn) -> dict[str, Any]:
+    return document_view(rt, await documents.create_document(rt, body.template, body.data))
+
+
+@api.get("/documents/{document_id}")
+async def get_document(rt: RuntimeDep, document_id: str) -> dict[str, Any]:
+    return document_view(rt, await documents.get_document(rt, document_id))
+
+
+async def _download(rt: Runtime, document: Document, kind: str) -> Response:
+    revision = documents.latest_revision(document, kind)
+    media = documents.PDF_TYPE if kind == "pdf" else documents.DOCX_TYPE
+    filename = f"{document.template_id}-{document.id[:8]}.{kind}"
+    return Response(
+        await documents.read_revision(rt, revision),
+        media_type=media,
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "X-Content-SHA256": revision.sha256,
+        },
+    )
+
+
+@api.get("/documents/{document_id}/pdf", response_class=Response)
+async def document_pdf(rt: RuntimeDep, document_id: str) -> Response:
+    return await _download(rt, await documents.get_document(rt, document_id), "pdf")
+
+
+@api.get("/documents/{document_id}/docx", response_class=Response)
+async def document_docx(rt: RuntimeDep, document_id: str) -> Response:
+    document = await documents.get_document(rt, document_id)
+    source = next(r for r in document.revisions if r.kind == "source")
+    return Response(
+        await documents.read_revision(rt, source),
+        media_type=documents.DOCX_TYPE,
+        headers={"X-Content-SHA256": source.sha256},
+    )
+
+
+@api.post("/documents/{document_id}/signatures")
+async def sign_document(rt: RuntimeDep, document_id: str, body: SignatureIn) -> dict[str, Any]:
+    document = await documents.sign_document(rt, document_id, body.role, body.signer_id, body.pin)
+    return document_view(rt, document)
+
+
+@api.get("/trust/ca.pem", response_class=Response)
+async def trust_root(rt: RuntimeDep) -> Response:
+    return Response(rt.ca.root_pem(), media_type="application/x-pem-file")
+
+
+@api.get("/verify/{code}")
+async def verify_code(rt: RuntimeDep, code: str) -> dict[str, Any]:
+    return await verification.verify_code(rt, code)
+
+
+@api.post("/verify")
+async def verify_upload(rt: RuntimeDep, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    limit = rt.settings.max_upload_bytes
+    # Read one byte past the limit so an oversized upload is refused without reading it all.
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise UploadTooLarge(f"Berkas melebihi {limit // 2**20} MiB")
+    return await verification.verify_upload(rt, data)
+
+
+@public.get("/v/{code}", response_class=HTMLResponse)
+async def verify_page(request: Request, rt: RuntimeDep, code: str) -> HTMLResponse:
+    pages: Pages = request.app.state.pages
+    try:
+        view = await verification.verify_code(rt, code)
+    except NotFound:
+        return HTMLResponse(pages.verify(None), status_code=404)
+    return HTMLResponse(pages.verify(view))
+
+
+@public.get("/v/{code}/pdf", response_class=Response)
+async def verify_download(rt: RuntimeDep, code: str) -> Response:
+    return await _download(rt, await documents.find_by_code(rt, code), "pdf")

@@ -1,0 +1,67 @@
+"""The FastAPI application: lifespan wiring and the one error handler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from docgen.api import api, public
+from docgen.errors import DocgenError
+from docgen.pages import Pages
+from docgen.runtime import start_runtime
+from docgen.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, error: str, detail: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail, **extra}, status_code=status)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with start_runtime(settings or Settings()) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(
+        title="docgen",
+        summary="Pembuatan dokumen dinas, tanda tangan elektronik (PAdES) dan verifikasi publik",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.pages = Pages()
+    app.include_router(api)
+    app.include_router(public)
+
+    @app.exception_handler(DocgenError)
+    async def docgen_error(_: Request, exc: DocgenError) -> JSONResponse:
+        return _error(exc.status_code, exc.error, exc.detail, **exc.extra())
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        fields = ", ".join(p["field"] for p in problems)
+        return _error(422, "DataInvalid", f"Data tidak valid: {fields}", problems=problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        names = {404: "NotFound", 405: "MethodNotAllowed"}
+        return _error(exc.status_code, names.get(exc.status_code, "HTTPError"), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return _error(500, "InternalError", "Terjadi kesalahan pada server")
+
+    return app

@@ -1,0 +1,63 @@
+"""Hash-chained audit log: each entry commits to the one before it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from docgen.models import AuditEntry, utcnow
+
+GENESIS = "0" * 64
+
+
+def entry_hash(
+    prev_hash: str, at: str, action: str, entity: str, entity_id: str, details: dict[str, Any]
+) -> str:
+    body = json.dumps(
+        [prev_hash, at, action, entity, entity_id, details],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+async def record(
+    session: AsyncSession, action: str, entity: str, entity_id: str, **details: Any
+) -> AuditEntry:
+    """Append an entry in the caller's transaction.
+
+    Callers hold the registry write lock, so the head read here is still the head at commit.
+    """
+    head = await session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    prev = head or GENESIS
+    at = utcnow()
+    entry = AuditEntry(
+        at=at,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        details=details,
+        prev_hash=prev,
+        hash=entry_hash(prev, at.isoformat(), action, entity, entity_id, details),
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def verify_chain(session: AsyncSession) -> int | None:
+    """Return the id of the first entry that breaks the chain, or None when it is intact."""
+    prev = GENESIS
+    for entry in await session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
+        expected = entry_hash(
+            prev, entry.at.isoformat(), entry.action, entry.entity, entry.entity_id, entry.details
+        )
+        if entry.prev_hash != prev or entry.hash != expected:
+            return entry.id
+        prev = entry.hash
+    return None

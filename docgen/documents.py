@@ -1,0 +1,269 @@
+"""The document pipeline: render, convert, prepare, store; then sign, one role at a time."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import anyio
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from docgen import audit
+from docgen.errors import Conflict, NotFound, SignerMismatch, TemplateInvalid
+from docgen.models import Document, Revision, SignatureSlot, utcnow
+from docgen.numbering import allocate_number
+from docgen.render import render_docx
+from docgen.runtime import Runtime
+from docgen.signers import unlock_identity
+from docgen.validators import validate_data
+from signing.anchors import locate_anchors
+from signing.errors import AnchorNotFound
+from signing.pades import SignatureAppearance, sign_pdf
+from signing.stamp import prepare_pdf, signature_box_at
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+PDF_TYPE = "application/pdf"
+
+MENUNGGU = "menunggu_tanda_tangan"
+SAH = "sah"
+DICABUT = "dicabut"
+
+FOOTER = (
+    "Dokumen ini telah ditandatangani secara elektronik menggunakan sertifikat elektronik. "
+    "Keaslian dokumen dapat diverifikasi dengan memindai kode QR atau melalui {url}"
+)
+
+
+def new_verify_code() -> str:
+    """144 random bits, URL-safe."""
+    return secrets.token_urlsafe(18)
+
+
+def field_name(role: str) -> str:
+    return f"ttd_{role}"
+
+
+def _object_key(document_id: str, seq: int, kind: str, ext: str) -> str:
+    return f"documents/{document_id}/{seq:02d}-{kind}.{ext}"
+
+
+def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in data.items()}
+
+
+def pending_roles(document: Document) -> list[str]:
+    return [slot.role for slot in document.slots if slot.signed_at is None]
+
+
+async def create_document(rt: Runtime, template_id: str, data: Mapping[str, Any]) -> Document:
+    """Validate, number, render, convert, stamp and store a new document.
+
+    Raises TemplateNotFound, DataInvalid (422), TemplateInvalid, ConversionFailed.
+    """
+    template = rt.template(template_id)
+    manifest = template.manifest
+    clean = validate_data(manifest, data)
+    on = clean[manifest.date_field]
+    assert isinstance(on, date)
+    document_id = uuid.uuid4().hex
+    code = new_verify_code()
+    verify_url = rt.verify_url(code)
+
+    # The number is taken in its own transaction: a failed render leaves a gap, never a repeat.
+    async with rt.write_lock, rt.db.session() as session:
+        number = await allocate_number(session, manifest.numbering, on)
+        await session.commit()
+
+    docx = await anyio.to_thread.run_sync(lambda: render_docx(template, clean, nomor=number))
+    pdf = await rt.converter.to_pdf(docx)
+    roles = sorted(manifest.roles, key=lambda r: r.order)
+    try:
+        anchors = await anyio.to_thread.run_sync(locate_anchors, pdf, [r.name for r in roles])
+    except AnchorNotFound as exc:
+        raise TemplateInvalid(f"Templat {manifest.id}: {exc}") from exc
+    boxes = [signature_box_at(anchors[r.name], field_name(r.name)) for r in roles]
+    prepared = await anyio.to_thread.run_sync(
+        lambda: prepare_pdf(
+            pdf, verify_url=verify_url, footer_text=FOOTER.format(url=verify_url), fields=boxes
+        )
+    )
+    source_obj = await rt.store.put(_object_key(document_id, 1, "source", "docx"), docx, DOCX_TYPE)
+    pdf_obj = await rt.store.put(_object_key(document_id, 2, "prepared", "pdf"), prepared, PDF_TYPE)
+
+    document = Document(
+        id=document_id,
+        template_id=manifest.id,
+        template_version=manifest.version,
+        template_sha256=template.sha256,
+        document_type=manifest.document_type,
+        title=manifest.title,
+        number=number,
+        document_date=on.isoformat(),
+        data=_jsonable(clean),
+        verify_code=code,
+        status=MENUNGGU,
+    )
+    revisions = [
+        Revision(
+            document_id=document_id,
+            seq=seq,
+            kind=kind,
+            object_key=obj.key,
+            version_id=obj.version_id,
+            sha256=obj.sha256,
+            size=obj.size,
+        )
+        for seq, kind, obj in ((1, "source", source_obj), (2, "prepared", pdf_obj))
+    ]
+    slots = [
+        SignatureSlot(
+            document_id=document_id,
+            role=r.name,
+            label=r.label,
+            order=r.order,
+            field_name=field_name(r.name),
+            page=anchors[r.name].page,
+        )
+        for r in roles
+    ]
+    async with rt.write_lock, rt.db.session() as session:
+        session.add(document)
+        session.add_all([*revisions, *slots])
+        await audit.record(
+            session,
+            "document.created",
+            "document",
+            document_id,
+            template=manifest.id,
+            version=manifest.version,
+            number=number,
+            sha256=pdf_obj.sha256,
+        )
+        await session.commit()
+    return await get_document(rt, document_id)
+
+
+async def get_document(rt: Runtime, document_id: str) -> Document:
+    """Raises NotFound."""
+    async with rt.db.session() as session:
+        document = await session.get(Document, document_id)
+    if document is None:
+        raise NotFound("Dokumen tidak ditemukan")
+    return document
+
+
+async def find_by_code(rt: Runtime, code: str) -> Document:
+    """Raises NotFound, the same for every unknown code."""
+    async with rt.db.session() as session:
+        document = await session.scalar(select(Document).where(Document.verify_code == code))
+    if document is None:
+        raise NotFound("Kode verifikasi tidak dikenal")
+    return document
+
+
+def latest_revision(document: Document, kind_prefix: str = "") -> Revision:
+    """Newest revision; with kind_prefix "pdf" the newest PDF one."""
+    revisions = document.revisions
+    if kind_prefix == "pdf":
+        revisions = [r for r in revisions if r.kind != "source"]
+    return revisions[-1]
+
+
+async def read_revision(rt: Runtime, revision: Revision) -> bytes:
+    return await rt.store.get(revision.object_key, revision.version_id)
+
+
+async def sign_document(
+    rt: Runtime, document_id: str, role: str, signer_id: str, pin: str
+) -> Document:
+    """Sign the role's field of the newest revision and store the result as a new revision.
+
+    Raises NotFound, Conflict (409: revoked, already signed, out of order), SignerMismatch (403),
+    WrongPin (403), SignerLocked (423).
+    """
+    async with rt.document_lock(document_id):
+        document = await get_document(rt, document_id)
+        slot = _slot_to_sign(document, role)
+        template = rt.templates.get(document.template_id)
+        spec = next(
+            (r for r in (template.manifest.roles if template else []) if r.name == role), None
+        )
+        signer, identity = await unlock_identity(rt, signer_id, pin)
+        if spec is not None and spec.signer_nip_field:
+            expected = document.data.get(spec.signer_nip_field)
+            if signer.nip != expected:
+                raise SignerMismatch(
+                    f"Penanda tangan tidak sesuai: peran {slot.label!r} harus ditandatangani "
+                    "oleh pemilik NIP yang tercantum dalam dokumen"
+                )
+        current = latest_revision(document, "pdf")
+        pdf = await read_revision(rt, current)
+        signed = await sign_pdf(
+            pdf,
+            field_name=slot.field_name,
+            identity=identity,
+            appearance=SignatureAppearance(
+                name=signer.name,
+                jabatan=signer.jabatan,
+                verify_url=rt.verify_url(document.verify_code),
+            ),
+            timestamper=rt.ca.timestamper(),
+            reason=f"{slot.label} {document.title}",
+        )
+        seq = document.revisions[-1].seq + 1
+        obj = await rt.store.put(
+            _object_key(document_id, seq, f"signed-{role}", "pdf"), signed, PDF_TYPE
+        )
+        async with rt.write_lock, rt.db.session() as session:
+            revision = Revision(
+                document_id=document_id,
+                seq=seq,
+                kind="signed",
+                object_key=obj.key,
+                version_id=obj.version_id,
+                sha256=obj.sha256,
+                size=obj.size,
+            )
+            session.add(revision)
+            try:
+                await session.flush()
+            except IntegrityError as exc:
+                raise Conflict("Dokumen sedang ditandatangani; coba lagi") from exc
+            db_slot = await session.get(SignatureSlot, slot.id)
+            db_doc = await session.get(Document, document_id)
+            assert db_slot is not None and db_doc is not None
+            db_slot.signer_id = signer.id
+            db_slot.signed_at = utcnow()
+            db_slot.revision_id = revision.id
+            if all(s.signed_at is not None for s in db_doc.slots):
+                db_doc.status = SAH
+            await audit.record(
+                session,
+                "document.signed",
+                "document",
+                document_id,
+                role=role,
+                signer=signer.id,
+                sha256=obj.sha256,
+            )
+            await session.commit()
+    return await get_document(rt, document_id)
+
+
+def _slot_to_sign(document: Document, role: str) -> SignatureSlot:
+    if document.status == DICABUT:
+        raise Conflict("Dokumen telah dicabut dan tidak dapat ditandatangani")
+    slot = next((s for s in document.slots if s.role == role), None)
+    if slot is None:
+        roles = ", ".join(s.role for s in document.slots)
+        raise NotFound(f"Peran {role!r} tidak ada pada dokumen ini (peran: {roles})")
+    if slot.signed_at is not None:
+        raise Conflict(f"Peran {role!r} sudah ditandatangani")
+    before = [s for s in document.slots if s.order < slot.order and s.signed_at is None]
+    if before:
+        raise Conflict(f"{before[0].label} ({before[0].role}) harus menandatangani lebih dahulu")
+    return slot

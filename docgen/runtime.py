@@ -1,0 +1,139 @@
+"""Everything the service runs on, built once at start-up and torn down at shutdown."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+
+from docgen.convert import Converter, UnoserverPool
+from docgen.db import Database, migrate
+from docgen.errors import TemplateNotFound
+from docgen.manifest import Template, load_templates
+from docgen.settings import Settings
+from signing.ca import CertificateAuthority
+from storage import EmbeddedS3Server, ObjectStore, S3ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    store: ObjectStore
+    converter: Converter
+    ca: CertificateAuthority
+    templates: dict[str, Template]
+    pepper: bytes
+    trust_roots_path: Path
+    # Serialises the short registry write phases (numbers, audit chain head).
+    write_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    _document_locks: dict[str, anyio.Lock] = field(default_factory=dict)
+
+    def template(self, template_id: str) -> Template:
+        """Raises TemplateNotFound."""
+        try:
+            return self.templates[template_id]
+        except KeyError:
+            raise TemplateNotFound(f"Templat {template_id!r} tidak dikenal") from None
+
+    def document_lock(self, document_id: str) -> anyio.Lock:
+        """One signing at a time per document, so each signs the newest revision."""
+        return self._document_locks.setdefault(document_id, anyio.Lock())
+
+    def verify_url(self, code: str) -> str:
+        return f"{self.settings.public_url.rstrip('/')}/v/{code}"
+
+
+def load_pepper(settings: Settings) -> bytes:
+    """The server secret: from settings, else a random one kept in the data dir."""
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    path = settings.data_dir / "secret.key"
+    if not path.exists():
+        path.write_bytes(secrets.token_bytes(32))
+        path.chmod(0o600)
+    return path.read_bytes()
+
+
+def _object_store(settings: Settings, stack: AsyncExitStack) -> tuple[S3ObjectStore, str]:
+    if settings.s3_endpoint:
+        if not (settings.s3_access_key and settings.s3_secret_key):
+            raise RuntimeError("DOCGEN_S3_ACCESS_KEY and DOCGEN_S3_SECRET_KEY must be set")
+        endpoint, access, secret = (
+            settings.s3_endpoint,
+            settings.s3_access_key,
+            settings.s3_secret_key,
+        )
+    else:
+        server = EmbeddedS3Server(settings.data_dir / "s3")
+        server.start()
+        stack.callback(server.stop)
+        endpoint, access, secret = server.endpoint, server.access_key, server.secret_key
+    store = S3ObjectStore(
+        endpoint,
+        access,
+        secret,
+        settings.s3_bucket,
+        secure=settings.s3_secure,
+        region=settings.s3_region,
+        retention_days=settings.s3_retention_days,
+    )
+    store.ensure_bucket()
+    return store, endpoint
+
+
+def _converter(settings: Settings, stack: AsyncExitStack) -> UnoserverPool:
+    pool = UnoserverPool(
+        settings.data_dir / "converter",
+        size=settings.converter_workers,
+        python=settings.uno_python,
+        timeout=settings.converter_timeout,
+    )
+    stack.callback(pool.stop)
+    pool.start()
+    return pool
+
+
+@asynccontextmanager
+async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Start (or connect to) every part; stops what it started on exit."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with AsyncExitStack() as stack:
+        pepper = load_pepper(settings)
+        await anyio.to_thread.run_sync(migrate, settings.sqlalchemy_url)
+        ca = await anyio.to_thread.run_sync(
+            CertificateAuthority.load_or_create, Path(settings.data_dir / "ca")
+        )
+        trust_roots_path = settings.data_dir / "trust-roots.pem"
+        trust_roots_path.write_bytes(ca.root_pem())
+        templates = load_templates(settings.templates_dir)
+        parts: dict[str, object] = {}
+
+        async def start(name: str, fn) -> None:  # type: ignore[no-untyped-def]
+            parts[name] = await anyio.to_thread.run_sync(fn, settings, stack)
+
+        # LibreOffice and the S3 server take seconds each: start them side by side.
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(start, "store", _object_store)
+            tg.start_soon(start, "converter", _converter)
+        store, endpoint = parts["store"]  # type: ignore[misc]
+        db = Database(settings.sqlalchemy_url)
+        stack.push_async_callback(db.close)
+        log.info("object storage at %s, bucket %s", endpoint, settings.s3_bucket)
+        yield Runtime(
+            settings=settings,
+            db=db,
+            store=store,
+            converter=parts["converter"],  # type: ignore[arg-type]
+            ca=ca,
+            templates=templates,
+            pepper=pepper,
+            trust_roots_path=trust_roots_path,
+        )

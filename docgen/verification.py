@@ -1,0 +1,101 @@
+"""What the public sees: by verification code, and for an uploaded PDF."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from typing import Any
+
+import anyio
+from sqlalchemy import select
+
+from docgen.documents import DICABUT, SAH, find_by_code, latest_revision, pending_roles
+from docgen.errors import UploadInvalid, UploadTooLarge
+from docgen.indonesian import mask_nip
+from docgen.models import Document, Revision
+from docgen.runtime import Runtime
+
+STATUS_LABEL = {SAH: "SAH", DICABUT: "DICABUT"}
+
+
+def public_view(rt: Runtime, document: Document) -> dict[str, Any]:
+    """The document as a citizen may see it: no NIK, NIP masked."""
+    current = latest_revision(document, "pdf")
+    return {
+        "status": document.status,
+        "status_label": STATUS_LABEL.get(document.status, "MENUNGGU TANDA TANGAN"),
+        "document": {
+            "type": document.document_type.replace("_", " ").title(),
+            "title": document.title,
+            "number": document.number,
+            "date": document.document_date,
+            "template": document.template_id,
+            "issued_at": document.created_at.isoformat(),
+            "revoked_at": document.revoked_at.isoformat() if document.revoked_at else None,
+            "revoke_reason": document.revoke_reason,
+        },
+        "signatures": [
+            {
+                "role": slot.role,
+                "label": slot.label,
+                "name": slot.signer.name if slot.signer else None,
+                "jabatan": slot.signer.jabatan if slot.signer else None,
+                "nip": mask_nip(slot.signer.nip) if slot.signer and slot.signer.nip else None,
+                "signed_at": slot.signed_at.isoformat() if slot.signed_at else None,
+            }
+            for slot in document.slots
+        ],
+        "pending_roles": pending_roles(document),
+        "sha256": current.sha256,
+        "verify_url": rt.verify_url(document.verify_code),
+        "download_url": f"/v/{document.verify_code}/pdf",
+    }
+
+
+async def verify_code(rt: Runtime, code: str) -> dict[str, Any]:
+    """Raises NotFound."""
+    return public_view(rt, await find_by_code(rt, code))
+
+
+async def _validate_bounded(rt: Runtime, pdf: bytes) -> dict[str, Any]:
+    try:
+        with anyio.fail_after(rt.settings.verify_timeout):
+            result = await anyio.run_process(
+                [sys.executable, "-m", "docgen.verify_worker", str(rt.trust_roots_path)],
+                input=pdf,
+                check=False,
+            )
+    except TimeoutError:
+        raise UploadInvalid("Berkas PDF tidak dapat diperiksa dalam batas waktu") from None
+    if result.returncode != 0:
+        raise UploadInvalid("Berkas PDF tidak dapat dibaca (rusak atau terlalu rumit)")
+    report: dict[str, Any] = json.loads(result.stdout)
+    if "invalid_pdf" in report:
+        raise UploadInvalid(f"Berkas bukan PDF yang dapat dibaca: {report['invalid_pdf']}")
+    return report
+
+
+async def verify_upload(rt: Runtime, pdf: bytes) -> dict[str, Any]:
+    """Compare with what we issued and validate every signature.
+
+    Raises UploadTooLarge (413), UploadInvalid (400) for anything that is not a readable PDF.
+    """
+    if len(pdf) > rt.settings.max_upload_bytes:
+        raise UploadTooLarge(f"Berkas melebihi {rt.settings.max_upload_bytes // 2**20} MiB")
+    if not pdf.lstrip()[:5] == b"%PDF-":
+        raise UploadInvalid("Berkas bukan PDF")
+    report = await _validate_bounded(rt, pdf)
+    sha256 = hashlib.sha256(pdf).hexdigest()
+    async with rt.db.session() as session:
+        revision = await session.scalar(select(Revision).where(Revision.sha256 == sha256))
+        document = await session.get(Document, revision.document_id) if revision else None
+    return {
+        "issued_here": revision is not None,
+        "sha256": sha256,
+        "revision": {"seq": revision.seq, "kind": revision.kind} if revision else None,
+        "is_latest": bool(document and latest_revision(document, "pdf").id == revision.id),  # type: ignore[union-attr]
+        "document": public_view(rt, document) if document else None,
+        "valid": bool(report["valid"]),
+        "signatures": report["signatures"],
+    }

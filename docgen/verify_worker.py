@@ -1,0 +1,41 @@
+"""Validate one uploaded PDF in a separate, bounded process.
+
+Reads the PDF on stdin and the trust root PEM path as argv[1]; writes the report as JSON on
+stdout. The parent sets the time limit; the memory limit is set here before parsing anything.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+from dataclasses import asdict
+
+from cryptography import x509
+
+MEMORY_LIMIT = 1024 * 1024 * 1024
+
+
+def main() -> int:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    from signing.errors import InvalidPdf
+    from signing.validation import validate_pdf
+
+    with open(sys.argv[1], "rb") as fh:
+        roots = x509.load_pem_x509_certificates(fh.read())
+    pdf = sys.stdin.buffer.read()
+    try:
+        report = validate_pdf(pdf, roots)
+    except InvalidPdf as exc:
+        json.dump({"invalid_pdf": str(exc)}, sys.stdout)
+        return 0
+    json.dump(
+        {"valid": report.valid, "signatures": [asdict(s) for s in report.signatures]},
+        sys.stdout,
+        default=str,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

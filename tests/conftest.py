@@ -1,0 +1,124 @@
+"""Shared fixtures: one real docgen service (real S3 server, LibreOffice, CA) per test session."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Service:
+    url: str
+    data_dir: Path
+    log: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=120)
+
+
+def start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], Service]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / "service.log"
+    environ = {
+        **os.environ,
+        "DOCGEN_DATA_DIR": str(data_dir),
+        "DOCGEN_PORT": str(port),
+        "DOCGEN_PUBLIC_URL": url,
+        **env,
+    }
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "docgen", "serve"],
+            cwd=REPO,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"docgen exited on start:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(f"{url}/api/v1/templates", timeout=2).status_code == 200:
+                return process, Service(url, data_dir, log)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    stop_service(process)
+    raise RuntimeError(f"docgen did not start:\n{log.read_text()[-4000:]}")
+
+
+def stop_service(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)  # what Ctrl-C does
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    process, svc = start_service(tmp_path_factory.mktemp("docgen"))
+    try:
+        yield svc
+    finally:
+        stop_service(process)
+
+
+@pytest.fixture()
+def client(service: Service) -> Iterator[httpx.Client]:
+    with service.client() as c:
+        yield c
+
+
+PIN = "246810"
+
+
+def pakta_data(**overrides: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "nama": "Drs. Budi Santoso, M.Si.",
+        "nip": "198609262015051001",
+        "pangkat": "III/a",
+        "jabatan": "Kepala Subbagian Umum dan Kepegawaian",
+        "instansi": "Badan Kepegawaian dan Pengembangan Sumber Daya Manusia Kabupaten Sidoarjo",
+        "tempat": "Sidoarjo",
+        "tanggal": "2024-06-27",
+    }
+    data.update(overrides)
+    return data
+
+
+def signer_body(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "name": "Drs. Budi Santoso, M.Si.",
+        "nip": "198609262015051001",
+        "jabatan": "Kepala Subbagian Umum dan Kepegawaian",
+        "pangkat": "III/a",
+        "unit": "BKPSDM Kabupaten Sidoarjo",
+        "pin": PIN,
+    }
+    body.update(overrides)
+    return body

@@ -1,0 +1,69 @@
+"""Uploaded copies that were changed after signing must be reported as not valid."""
+
+from __future__ import annotations
+
+import io
+
+import httpx
+import pytest
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.content import RawContent, ResourceType
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+from tests.test_end_to_end import create_and_sign
+
+
+@pytest.fixture(scope="module")
+def signed_pdf(service) -> bytes:  # type: ignore[no-untyped-def]
+    with service.client() as client:
+        return create_and_sign(client)[3]
+
+
+def upload(client: httpx.Client, pdf: bytes) -> dict:
+    response = client.post("/api/v1/verify", files={"file": ("copy.pdf", pdf, "application/pdf")})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_untouched_copy_is_valid(client: httpx.Client, signed_pdf: bytes) -> None:
+    assert upload(client, signed_pdf)["valid"] is True
+
+
+def test_one_flipped_byte_is_not_valid(client: httpx.Client, signed_pdf: bytes) -> None:
+    # A byte inside the first page's content, which the signature covers.
+    offset = signed_pdf.index(b"stream", len(signed_pdf) // 10) + 20
+    tampered = bytearray(signed_pdf)
+    tampered[offset] ^= 0x01
+    result = upload(client, bytes(tampered))
+    assert result["issued_here"] is False
+    assert result["valid"] is False
+    assert not all(s["intact"] for s in result["signatures"])
+
+
+def test_incremental_update_changing_page_text_is_not_valid(
+    client: httpx.Client, signed_pdf: bytes
+) -> None:
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed_pdf))
+    font = generic.DictionaryObject(
+        {
+            generic.NameObject("/Type"): generic.NameObject("/Font"),
+            generic.NameObject("/Subtype"): generic.NameObject("/Type1"),
+            generic.NameObject("/BaseFont"): generic.NameObject("/Helvetica"),
+        }
+    )
+    content = RawContent(b"BT /FPalsu 24 Tf 72 400 Td (DIUBAH: TIDAK BERLAKU) Tj ET")
+    content.set_resource(
+        category=ResourceType.FONT,
+        name=generic.NameObject("/FPalsu"),
+        value=writer.add_object(font),
+    )
+    writer.add_content_to_page(0, content, prepend=False)
+    out = io.BytesIO()
+    writer.write(out)
+    result = upload(client, out.getvalue())
+    assert result["issued_here"] is False
+    assert result["valid"] is False
+    (sig,) = result["signatures"]
+    assert sig["intact"] is True  # the signed bytes are untouched ...
+    assert sig["modified_after"] is True  # ... but the page changed after signing
+    assert sig["reason"]
