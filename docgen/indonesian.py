@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from signing.waktu import BULAN
+
 __all__ = [
     "BULAN",
     "HARI",
@@ -26,20 +28,6 @@ __all__ = [
 
 # Index 0 is Monday, matching ``date.weekday()``.
 HARI = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
-BULAN = (
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-)
 _ROMAWI = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
 
 _SATUAN = (

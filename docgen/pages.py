@@ -5,19 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from docgen.indonesian import tanggal, tanggal_pendek
-
-WIB = ZoneInfo("Asia/Jakarta")
+from docgen.indonesian import tanggal
+from signing.waktu import format_waktu_wib
 
 
 def waktu_wib(iso: str) -> str:
-    """'2024-06-27T07:05:00+00:00' -> '27 Juni 2024 pukul 14.05 WIB'."""
-    moment = datetime.fromisoformat(iso).astimezone(WIB)
-    return f"{tanggal_pendek(moment.date())} pukul {moment:%H.%M} WIB"
+    """'2024-06-27T07:05:00+00:00' -> '27 Juni 2024 14:05 WIB'."""
+    return format_waktu_wib(datetime.fromisoformat(iso))
 
 
 class Pages:

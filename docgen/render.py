@@ -32,15 +32,11 @@ from docgen import indonesian
 from docgen.errors import TemplateInvalid
 from docgen.manifest import Template
 from docgen.validators import pangkat_golongan, validate_data
+from signing.anchors import anchor_marker
 
-__all__ = ["jinja_environment", "marker", "render_docx", "template_source", "ttd_markup"]
+__all__ = ["jinja_environment", "render_docx", "template_source", "ttd_markup"]
 
 _ROLE_RE = re.compile(r"[a-z][a-z0-9_]*")
-
-
-def marker(role: str) -> str:
-    """The text that marks a role's signature place in the rendered document and its PDF."""
-    return f"#TTD:{role}#"
 
 
 def ttd_markup(role: str) -> Markup:
@@ -53,7 +49,7 @@ def ttd_markup(role: str) -> Markup:
     return Markup(
         "</w:t></w:r>"
         '<w:r><w:rPr><w:color w:val="FFFFFF"/><w:sz w:val="4"/><w:szCs w:val="4"/></w:rPr>'
-        f'<w:t xml:space="preserve">{marker(role)}</w:t></w:r>'
+        f'<w:t xml:space="preserve">{anchor_marker(role)}</w:t></w:r>'
         '<w:r><w:t xml:space="preserve">'
     )
 
@@ -176,6 +172,8 @@ def render_docx(template: Template, data: Mapping[str, object], *, nomor: str) -
     rendered = out.getvalue()
     body_xml = doc.get_xml()
     for role in roles:
-        if marker(role) not in body_xml:
-            raise TemplateInvalid(f"templat {manifest.id}: penanda {marker(role)} tidak dirender")
+        if anchor_marker(role) not in body_xml:
+            raise TemplateInvalid(
+                f"templat {manifest.id}: penanda {anchor_marker(role)} tidak dirender"
+            )
     return rendered

@@ -16,6 +16,7 @@ from docgen.db import Database, migrate
 from docgen.errors import TemplateNotFound
 from docgen.manifest import Template, load_templates
 from docgen.settings import Settings
+from signing import pades, stamp
 from signing.ca import CertificateAuthority
 from storage import EmbeddedS3Server, ObjectStore, S3ObjectStore
 
@@ -62,7 +63,7 @@ def load_pepper(settings: Settings) -> bytes:
     return path.read_bytes()
 
 
-def _object_store(settings: Settings, stack: AsyncExitStack) -> tuple[S3ObjectStore, str]:
+def _object_store(settings: Settings, stack: AsyncExitStack) -> S3ObjectStore:
     if settings.s3_endpoint:
         if not (settings.s3_access_key and settings.s3_secret_key):
             raise RuntimeError("DOCGEN_S3_ACCESS_KEY and DOCGEN_S3_SECRET_KEY must be set")
@@ -86,7 +87,8 @@ def _object_store(settings: Settings, stack: AsyncExitStack) -> tuple[S3ObjectSt
         retention_days=settings.s3_retention_days,
     )
     store.ensure_bucket()
-    return store, endpoint
+    log.info("object storage at %s, bucket %s", endpoint, settings.s3_bucket)
+    return store
 
 
 def _converter(settings: Settings, stack: AsyncExitStack) -> UnoserverPool:
@@ -99,6 +101,11 @@ def _converter(settings: Settings, stack: AsyncExitStack) -> UnoserverPool:
     stack.callback(pool.stop)
     pool.start()
     return pool
+
+
+def _warm_up() -> None:
+    stamp.warm_up()
+    pades.warm_up()
 
 
 @asynccontextmanager
@@ -114,24 +121,31 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         trust_roots_path = settings.data_dir / "trust-roots.pem"
         trust_roots_path.write_bytes(ca.root_pem())
         templates = load_templates(settings.templates_dir)
-        parts: dict[str, object] = {}
+        store: S3ObjectStore | None = None
+        converter: UnoserverPool | None = None
 
-        async def start(name: str, fn) -> None:  # type: ignore[no-untyped-def]
-            parts[name] = await anyio.to_thread.run_sync(fn, settings, stack)
+        async def start_store() -> None:
+            nonlocal store
+            store = await anyio.to_thread.run_sync(_object_store, settings, stack)
 
-        # LibreOffice and the S3 server take seconds each: start them side by side.
+        async def start_converter() -> None:
+            nonlocal converter
+            converter = await anyio.to_thread.run_sync(_converter, settings, stack)
+
+        # LibreOffice and the S3 server take seconds each: start them side by side, and pay the
+        # one-off font preparation of stamping and signing now rather than in the first request.
         async with anyio.create_task_group() as tg:
-            tg.start_soon(start, "store", _object_store)
-            tg.start_soon(start, "converter", _converter)
-        store, endpoint = parts["store"]  # type: ignore[misc]
+            tg.start_soon(start_store)
+            tg.start_soon(start_converter)
+            tg.start_soon(anyio.to_thread.run_sync, _warm_up)
+        assert store is not None and converter is not None
         db = Database(settings.sqlalchemy_url)
         stack.push_async_callback(db.close)
-        log.info("object storage at %s, bucket %s", endpoint, settings.s3_bucket)
         yield Runtime(
             settings=settings,
             db=db,
             store=store,
-            converter=parts["converter"],  # type: ignore[arg-type]
+            converter=converter,
             ca=ca,
             templates=templates,
             pepper=pepper,

@@ -13,8 +13,7 @@ import io
 import logging
 import textwrap
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Final
 
 import anyio
@@ -23,12 +22,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from pyhanko.pdf_utils import misc
-from pyhanko.pdf_utils.font.api import FontEngine, FontEngineFactory
+from pyhanko.pdf_utils.font.api import FontEngineFactory
 from pyhanko.pdf_utils.font.basic import SimpleFontEngineFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import AxisAlignment, LayoutError, Margins, SimpleBoxLayoutRule
 from pyhanko.pdf_utils.text import TextBoxStyle
-from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter
+from pyhanko.pdf_utils.writer import PdfFileWriter
 from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
@@ -45,13 +44,14 @@ from signing.errors import (
     SignatureFieldAlreadySigned,
     SignatureFieldNotFound,
 )
+from signing.fonts import LIBERATION_SANS, EmbeddedFontFactory
 from signing.tsa import to_asn1_certificate
+from signing.waktu import format_waktu_wib
 
 __all__ = [
     "DEFAULT_REASON",
     "SignatureAppearance",
     "SigningIdentity",
-    "format_waktu_wib",
     "sign_pdf",
     "warm_up",
 ]
@@ -59,24 +59,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_REASON: Final = "Menyetujui isi dokumen"
-FONT_PATH: Final = Path("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf")
-# Western Indonesia Time has been UTC+7 without daylight saving since 1964; a fixed offset avoids
-# depending on the tz database being installed.
-WIB: Final = timezone(timedelta(hours=7), "WIB")
-NAMA_BULAN: Final = (
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-)
+FONT_PATH: Final = LIBERATION_SANS
 STAMP_TEXT: Final = "Ditandatangani secara elektronik oleh\n%(nama)s\n%(jabatan)s\n%(waktu)s"
 # pyHanko text boxes do not wrap, and a stamp shrinks as a whole to fit its field: one long
 # jabatan would make everything tiny. Wrap at about the width of the first line instead.
@@ -99,18 +82,6 @@ class SignatureAppearance:
     name: str
     jabatan: str
     verify_url: str
-
-
-def format_waktu_wib(moment: datetime) -> str:
-    """Format a time as Indonesians write it in WIB, e.g. ``27 Juni 2024 14:05 WIB``.
-
-    Raises:
-        ValueError: ``moment`` is naive (has no time zone).
-    """
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("signing time must be timezone-aware")
-    local = moment.astimezone(WIB)
-    return f"{local.day} {NAMA_BULAN[local.month - 1]} {local.year} {local:%H:%M} WIB"
 
 
 class _RsaKeySigner(Signer):
@@ -136,78 +107,14 @@ class _RsaKeySigner(Signer):
         return self._key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
 
 
-class _CachedTrueTypeFactory(FontEngineFactory):
-    """Liberation Sans embedded as a subset; the font file is read once per process."""
-
-    def __init__(self, font_bytes: bytes, font_size: int) -> None:
-        self._font_bytes = font_bytes
-        self._font_size = font_size
-
-    def create_font_engine(
-        self, writer: BasePdfFileWriter, obj_stream: object = None
-    ) -> FontEngine:
-        from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
-
-        if obj_stream is None and writer.stream_xrefs:
-            obj_stream = writer.prepare_object_stream()
-        return GlyphAccumulator(
-            writer=writer,
-            font_handle=io.BytesIO(self._font_bytes),
-            font_size=self._font_size,
-            bcp47_lang_code="id",
-            obj_stream=obj_stream,
-        )
-
-
 _FONT_SIZE: Final = 10
-
-
-# Latin-1, Latin Extended-A and common punctuation cover Indonesian names and titles; a font
-# cut down to these once makes each signature's own subsetting ~5x cheaper.
-_UNICODES: Final = [
-    *range(0x20, 0x7F),
-    *range(0xA0, 0x180),
-    *range(0x2010, 0x2027),
-    *range(0x2030, 0x203B),
-    0x20AC,
-    0x2122,
-]
-
-
-def _normalised_font_bytes(path: Path) -> bytes:
-    """The font cut to the characters above, rescaled to 1000 units per em, without hinting.
-
-    pyHanko's GlyphAccumulator writes glyph widths and TJ adjustments in font units, which PDF
-    reads as thousandths of an em: right for 1000-unit fonts, but Liberation Sans has 2048, so
-    its text would come out spaced twice too wide. Rescaling the font fixes every metric at
-    once. Hinting is dropped: rescaled TrueType instructions are unreliable and PDF renderers
-    do not need them.
-    """
-    from fontTools import subset, ttLib
-    from fontTools.ttLib.scaleUpem import scale_upem
-
-    font = ttLib.TTFont(io.BytesIO(path.read_bytes()))
-    options = subset.Options()
-    options.hinting = False
-    options.layout_features = ["kern", "liga"]
-    options.drop_tables += ["FFTM", "hdmx", "LTSH", "VDMX", "gasp"]
-    options.name_IDs = ["*"]
-    options.notdef_outline = True
-    subsetter = subset.Subsetter(options=options)
-    subsetter.populate(unicodes=_UNICODES)
-    subsetter.subset(font)
-    if font["head"].unitsPerEm != 1000:
-        scale_upem(font, 1000)
-    out = io.BytesIO()
-    font.save(out)
-    return out.getvalue()
 
 
 @functools.cache
 def _font_factory() -> FontEngineFactory:
     """The embedded TrueType font if it can be loaded and shaped here, else standard Courier."""
     try:
-        factory = _CachedTrueTypeFactory(_normalised_font_bytes(FONT_PATH), _FONT_SIZE)
+        factory = EmbeddedFontFactory(FONT_PATH, _FONT_SIZE)
         # Fail now, not in the middle of a signature, if fontTools/HarfBuzz are missing or broken.
         factory.create_font_engine(PdfFileWriter()).shape("Ditandatangani 27 Juni")
         return factory

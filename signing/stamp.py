@@ -12,7 +12,6 @@ on is clean.
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -38,6 +37,7 @@ from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
 from .anchors import AnchorPosition
 from .errors import InvalidPdf
+from .fonts import LIBERATION_SANS, EmbeddedFontFactory
 
 __all__ = [
     "LIBERATION_SANS",
@@ -53,7 +53,6 @@ logger = logging.getLogger(__name__)
 CM = 72 / 2.54
 """One centimetre in PDF points."""
 
-LIBERATION_SANS = Path("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf")
 
 # Anything a malformed or hostile input can make pyHanko's reader raise while we walk it.
 _MALFORMED_PDF_ERRORS = (
@@ -410,7 +409,8 @@ def _link_annotation(url: str, x: float, y: float, size: float) -> generic.Dicti
 def _font_engine(writer: BasePdfFileWriter, style: FooterStyle) -> FontEngine:
     if style.font_file is not None:
         try:
-            return _embedded_font_engine(writer, style.font_file, style.font_size)
+            factory = EmbeddedFontFactory(style.font_file, style.font_size)
+            return factory.create_font_engine(writer)
         except Exception:  # any failure to load the font degrades to a standard font, loudly
             logger.warning(
                 "cannot embed %s; the verification footer falls back to standard Courier",
@@ -418,47 +418,5 @@ def _font_engine(writer: BasePdfFileWriter, style: FooterStyle) -> FontEngine:
                 exc_info=True,
             )
     # Courier: the one standard font pyHanko has metrics for, so wrapping stays right
-    engine: FontEngine = SimpleFontEngineFactory.default_factory().create_font_engine(writer)
-    return engine
-
-
-def _embedded_font_engine(
-    writer: BasePdfFileWriter, font_file: Path, font_size: float
-) -> FontEngine:
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
-
-    engine: FontEngine = GlyphAccumulator(
-        writer=writer, font_handle=BytesIO(_normalized_font(font_file)), font_size=font_size
-    )
-    return engine
-
-
-# Latin scripts (Indonesian, names with diacritics), general punctuation, euro and trade mark signs
-_FOOTER_CODEPOINTS = [*range(0x20, 0x250), *range(0x2000, 0x2070), 0x20AC, 0x2122]
-
-
-@functools.cache
-def _normalized_font(font_file: Path) -> bytes:
-    """The font cut down to Latin text and rescaled to 1000 units per em, once per process.
-
-    pyHanko writes glyph widths and positions in the font's own units, while PDF CIDFonts measure
-    glyph space in thousandths of an em: a TrueType font with 2048 units per em (Liberation Sans,
-    Arial, DejaVu) comes out with every glyph spaced twice too wide. Rescaling fixes that; cutting
-    the font down first makes the rescaling cheap (~0.1 s) and every later subsetting faster.
-    """
-    from fontTools import subset, ttLib
-    from fontTools.ttLib.scaleUpem import scale_upem
-
-    font = ttLib.TTFont(BytesIO(font_file.read_bytes()))
-    options = subset.Options()
-    options.hinting = False  # hints are for screen pixels, useless at 7 pt in print
-    options.name_IDs = ["*"]  # keep copyright and licence names
-    options.drop_tables += ["FFTM"]  # fontTools cannot subset it and would warn every time
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=_FOOTER_CODEPOINTS)
-    subsetter.subset(font)
-    if font["head"].unitsPerEm != 1000:
-        scale_upem(font, 1000)
-    out = BytesIO()
-    font.save(out)
-    return out.getvalue()
+    courier: FontEngine = SimpleFontEngineFactory.default_factory().create_font_engine(writer)
+    return courier

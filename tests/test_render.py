@@ -1,5 +1,4 @@
 import io
-import shutil
 import subprocess
 import time
 import zipfile
@@ -263,9 +262,6 @@ def test_paper_size_must_match(tmp_path):
         load_template(folder)
 
 
-@pytest.mark.skipif(
-    not (shutil.which("soffice") and shutil.which("pdftotext")), reason="no soffice"
-)
 def test_pakta_pdf_is_one_page_with_findable_marker(pakta, tmp_path):
     (tmp_path / "pakta.docx").write_bytes(render_docx(pakta, sample(), nomor=NOMOR))
     subprocess.run(

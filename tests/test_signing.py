@@ -43,9 +43,10 @@ from signing.errors import (
     SignatureFieldNotFound,
 )
 from signing.keys import generate_private_key, seal_private_key, unseal_private_key
-from signing.pades import SignatureAppearance, SigningIdentity, format_waktu_wib, sign_pdf
+from signing.pades import SignatureAppearance, SigningIdentity, sign_pdf
 from signing.tsa import to_asn1_certificate
 from signing.validation import ValidationReport, validate_pdf
+from signing.waktu import format_waktu_wib
 
 T = TypeVar("T")
 

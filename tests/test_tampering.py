@@ -7,7 +7,6 @@ import io
 import httpx
 import pytest
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.content import RawContent, ResourceType
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from tests.test_end_to_end import create_and_sign
@@ -51,13 +50,19 @@ def test_incremental_update_changing_page_text_is_not_valid(
             generic.NameObject("/BaseFont"): generic.NameObject("/Helvetica"),
         }
     )
-    content = RawContent(b"BT /FPalsu 24 Tf 72 400 Td (DIUBAH: TIDAK BERLAKU) Tj ET")
-    content.set_resource(
-        category=ResourceType.FONT,
-        name=generic.NameObject("/FPalsu"),
-        value=writer.add_object(font),
+    stream = writer.add_object(
+        generic.StreamObject(
+            stream_data=b"BT /FPalsu 24 Tf 72 400 Td (DIUBAH: TIDAK BERLAKU) Tj ET"
+        )
     )
-    writer.add_content_to_page(0, content, prepend=False)
+    resources = generic.DictionaryObject(
+        {
+            generic.NameObject("/Font"): generic.DictionaryObject(
+                {generic.NameObject("/FPalsu"): writer.add_object(font)}
+            )
+        }
+    )
+    writer.add_stream_to_page(0, stream, resources=resources)
     out = io.BytesIO()
     writer.write(out)
     result = upload(client, out.getvalue())
