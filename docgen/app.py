@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from docgen.api import api, public
 from docgen.errors import DocgenError
 from docgen.pages import Pages
-from docgen.runtime import start_runtime
+from docgen.runtime import Runtime, start_runtime
 from docgen.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,11 +24,31 @@ def _error(status: int, error: str, detail: str, **extra: object) -> JSONRespons
     return JSONResponse({"error": error, "detail": detail, **extra}, status_code=status)
 
 
+def banner(rt: Runtime) -> str:
+    settings = rt.settings
+    base = f"http://{settings.host}:{settings.port}"
+    return "\n".join(
+        [
+            f"docgen siap di {base}",
+            f"  API dan dokumentasi : {base}/docs",
+            f"  verifikasi publik   : {settings.base_url}/v/<kode>",
+            f"  templat             : {', '.join(sorted(rt.templates))}",
+            f"  data                : {settings.data_dir.resolve()}",
+            f"  penyimpanan objek   : {rt.store_endpoint} (bucket {settings.s3_bucket})",
+            f"  basis data          : {settings.sqlalchemy_url.split('@')[-1]}",
+            "Tekan Ctrl-C untuk berhenti.",
+        ]
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
+    config = settings or Settings()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with start_runtime(settings or Settings()) as runtime:
+        async with start_runtime(config) as runtime:
             app.state.runtime = runtime
+            log.info(banner(runtime))
             yield
 
     app = FastAPI(

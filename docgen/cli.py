@@ -58,10 +58,11 @@ def serve(
     from docgen.app import create_app
 
     settings = Settings()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    config = uvicorn.Config(
-        create_app(settings), host=host or settings.host, port=port or settings.port
-    )
+    settings.host = host or settings.host
+    settings.port = port or settings.port
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("docgen").setLevel(logging.INFO)
+    config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port)
     with contextlib.suppress(KeyboardInterrupt):
         _Server(config).run()
 

@@ -33,6 +33,7 @@ class Runtime:
     templates: dict[str, Template]
     pepper: bytes
     trust_roots_path: Path
+    store_endpoint: str
     # Serialises the short registry write phases (numbers, audit chain head).
     write_lock: anyio.Lock = field(default_factory=anyio.Lock)
     _document_locks: dict[str, anyio.Lock] = field(default_factory=dict)
@@ -49,7 +50,7 @@ class Runtime:
         return self._document_locks.setdefault(document_id, anyio.Lock())
 
     def verify_url(self, code: str) -> str:
-        return f"{self.settings.public_url.rstrip('/')}/v/{code}"
+        return f"{self.settings.base_url}/v/{code}"
 
 
 def load_pepper(settings: Settings) -> bytes:
@@ -150,4 +151,5 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             templates=templates,
             pepper=pepper,
             trust_roots_path=trust_roots_path,
+            store_endpoint=store.endpoint,
         )

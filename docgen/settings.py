@@ -17,8 +17,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=REPO_ROOT / "var", description="state of the embedded defaults")
     templates_dir: Path = REPO_ROOT / "templates"
-    public_url: str = Field(
-        default="http://127.0.0.1:8000", description="base URL printed in QR codes"
+    public_url: str | None = Field(
+        default=None, description="base URL printed in QR codes; http://HOST:PORT if empty"
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     verify_timeout: float = 20.0
     pin_max_attempts: int = 5
     pin_lock_minutes: int = 15
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -36,7 +36,8 @@ class Service:
 
 def start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], Service]:
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = env.get("DOCGEN_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    local = f"http://127.0.0.1:{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "service.log"
     environ = {
@@ -60,8 +61,8 @@ def start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], 
         if process.poll() is not None:
             raise RuntimeError(f"docgen exited on start:\n{log.read_text()[-4000:]}")
         try:
-            if httpx.get(f"{url}/api/v1/templates", timeout=2).status_code == 200:
-                return process, Service(url, data_dir, log)
+            if httpx.get(f"{local}/api/v1/templates", timeout=2).status_code == 200:
+                return process, Service(local, data_dir, log)
         except httpx.TransportError:
             pass
         time.sleep(0.3)

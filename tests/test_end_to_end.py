@@ -6,12 +6,17 @@ import hashlib
 import io
 from pathlib import Path
 
+import anyio
 import docx
 import httpx
 from cryptography import x509
+from sqlalchemy import select
 
+from docgen import audit
+from docgen.db import Database
+from docgen.models import AuditEntry
 from signing.validation import validate_pdf
-from tests.conftest import PIN, pakta_data, signer_body
+from tests.conftest import PIN, Service, pakta_data, signer_body
 from tests.pdftools import page_text, pdfsig, qr_codes_per_page
 
 
@@ -136,3 +141,23 @@ def test_sign_download_and_verify(client: httpx.Client, tmp_path: Path) -> None:
     assert prepared["issued_here"] is True and prepared["is_latest"] is False
     assert prepared["valid"] is False  # not signed yet
     assert prepared["sha256"] == signed["revisions"][1]["sha256"]
+
+
+async def _audit_of(service: Service) -> tuple[int | None, list[str]]:
+    db = Database(f"sqlite:///{service.data_dir / 'docgen.db'}")
+    try:
+        async with db.session() as session:
+            broken = await audit.verify_chain(session)
+            actions = list(await session.scalars(select(AuditEntry.action)))
+    finally:
+        await db.close()
+    return broken, actions
+
+
+def test_every_state_change_is_in_an_intact_audit_chain(
+    service: Service, client: httpx.Client
+) -> None:
+    document, signed, _, _ = create_and_sign(client)
+    broken, actions = anyio.run(_audit_of, service)
+    assert broken is None
+    assert {"signer.enrolled", "document.created", "document.signed"} <= set(actions)

@@ -1,0 +1,62 @@
+"""`docgen serve` reuses what exists when started again, and Ctrl-C stops all it started."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests.conftest import PIN, pakta_data, signer_body, start_service, stop_service
+
+
+def processes_under(data_dir: Path) -> list[int]:
+    """Live processes whose command line names the data dir (weed, unoserver, soffice)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(data_dir).encode() in cmdline and state != "Z":
+            found.append(int(proc.name))
+    return found
+
+
+def test_restart_reuses_state_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    data_dir = tmp_path / "state"
+    process, service = start_service(data_dir)
+    try:
+        assert len(processes_under(data_dir)) >= 3  # weed, unoserver, soffice
+        with service.client() as client:
+            root = client.get("/api/v1/trust/ca.pem").content
+            signer = client.post("/api/v1/signers", json=signer_body()).json()
+            document = client.post(
+                "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
+            ).json()
+    finally:
+        stop_service(process)
+    deadline = time.monotonic() + 10
+    while processes_under(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_under(data_dir) == []
+
+    process, service = start_service(data_dir, DOCGEN_PUBLIC_URL=service.url)
+    try:
+        with service.client() as client:
+            assert client.get("/api/v1/trust/ca.pem").content == root
+            code = document["verify_code"]
+            assert client.get(f"/api/v1/verify/{code}").json()["status"] == "menunggu_tanda_tangan"
+            signed = client.post(
+                f"/api/v1/documents/{document['id']}/signatures",
+                json={"role": "pembuat_pernyataan", "signer_id": signer["id"], "pin": PIN},
+            )
+            assert signed.status_code == 200, signed.text
+            assert signed.json()["status"] == "sah"
+            again = client.post(
+                "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
+            ).json()
+            assert again["number"] != document["number"]  # the sequence went on, not back
+    finally:
+        stop_service(process)
