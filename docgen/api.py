@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from docgen import documents, signers, verification
-from docgen.errors import NotFound, UploadTooLarge
+from docgen.errors import DocgenError, NotFound, UploadTooLarge
 from docgen.models import Document, Signer
 from docgen.pages import Pages
 from docgen.runtime import Runtime
@@ -171,14 +171,18 @@ async def verify_code(rt: RuntimeDep, code: str) -> dict[str, Any]:
     return await verification.verify_code(rt, code)
 
 
-@api.post("/verify")
-async def verify_upload(rt: RuntimeDep, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+async def _read_upload(rt: Runtime, file: UploadFile) -> bytes:
     limit = rt.settings.max_upload_bytes
     # Read one byte past the limit so an oversized upload is refused without reading it all.
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise UploadTooLarge(f"Berkas melebihi {limit // 2**20} MiB")
-    return await verification.verify_upload(rt, data)
+    return data
+
+
+@api.post("/verify")
+async def verify_upload(rt: RuntimeDep, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    return await verification.verify_upload(rt, await _read_upload(rt, file))
 
 
 @public.get("/v/{code}", response_class=HTMLResponse)
@@ -189,6 +193,24 @@ async def verify_page(request: Request, rt: RuntimeDep, code: str) -> HTMLRespon
     except NotFound:
         return HTMLResponse(pages.verify(None), status_code=404)
     return HTMLResponse(pages.verify(view))
+
+
+@public.get("/v", response_class=HTMLResponse)
+async def upload_page(request: Request) -> HTMLResponse:
+    pages: Pages = request.app.state.pages
+    return HTMLResponse(pages.upload())
+
+
+@public.post("/v", response_class=HTMLResponse)
+async def upload_check(
+    request: Request, rt: RuntimeDep, file: Annotated[UploadFile, File()]
+) -> HTMLResponse:
+    pages: Pages = request.app.state.pages
+    try:
+        report = await verification.verify_upload(rt, await _read_upload(rt, file))
+    except DocgenError as exc:
+        return HTMLResponse(pages.upload(error=exc.detail), status_code=exc.status_code)
+    return HTMLResponse(pages.upload(report))
 
 
 @public.get("/v/{code}/pdf", response_class=Response)

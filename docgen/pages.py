@@ -36,3 +36,12 @@ class Pages:
             ]
             view = {**view, "document": document, "signatures": signatures}
         return self._env.get_template("verify.html").render(v=view)
+
+    def upload(self, report: dict[str, Any] | None = None, error: str | None = None) -> str:
+        if report is not None:
+            signatures = [
+                {**s, "timestamp_text": waktu_wib(s["timestamp"]) if s["timestamp"] else None}
+                for s in report["signatures"]
+            ]
+            report = {**report, "signatures": signatures}
+        return self._env.get_template("upload.html").render(r=report, error=error)

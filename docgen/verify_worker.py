@@ -10,6 +10,7 @@ import json
 import resource
 import sys
 from dataclasses import asdict
+from datetime import datetime
 
 from cryptography import x509
 
@@ -32,7 +33,7 @@ def main() -> int:
     json.dump(
         {"valid": report.valid, "signatures": [asdict(s) for s in report.signatures]},
         sys.stdout,
-        default=str,
+        default=lambda o: o.isoformat() if isinstance(o, datetime) else str(o),
     )
     return 0
 

@@ -72,3 +72,19 @@ def test_incremental_update_changing_page_text_is_not_valid(
     assert sig["intact"] is True  # the signed bytes are untouched ...
     assert sig["modified_after"] is True  # ... but the page changed after signing
     assert sig["reason"]
+
+
+def test_public_upload_page_tells_genuine_from_tampered(
+    client: httpx.Client, signed_pdf: bytes
+) -> None:
+    assert 'action="/v"' in client.get("/v").text
+    genuine = client.post("/v", files={"file": ("a.pdf", signed_pdf, "application/pdf")})
+    assert genuine.status_code == 200
+    assert "<strong>ASLI</strong>" in genuine.text and "Tanda tangan sah" in genuine.text
+    tampered = bytearray(signed_pdf)
+    tampered[signed_pdf.index(b"stream", len(signed_pdf) // 10) + 20] ^= 0x01
+    forged = client.post("/v", files={"file": ("b.pdf", bytes(tampered), "application/pdf")})
+    assert forged.status_code == 200
+    assert "<strong>TIDAK SAH</strong>" in forged.text
+    junk = client.post("/v", files={"file": ("c.pdf", b"bukan pdf", "application/pdf")})
+    assert junk.status_code == 400 and "TIDAK DAPAT DIPERIKSA" in junk.text
