@@ -149,11 +149,7 @@ async def create_document(rt: Runtime, template_id: str, data: Mapping[str, Any]
 
 async def get_document(rt: Runtime, document_id: str) -> Document:
     """Raises NotFound."""
-    async with rt.db.session() as session:
-        document = await session.get(Document, document_id)
-    if document is None:
-        raise NotFound("Dokumen tidak ditemukan")
-    return document
+    return await rt.fetch(Document, document_id, "Dokumen tidak ditemukan")
 
 
 async def find_by_code(rt: Runtime, code: str) -> Document:

@@ -8,19 +8,22 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
 
 from docgen.convert import Converter, UnoserverPool
 from docgen.db import Database, migrate
-from docgen.errors import TemplateNotFound
+from docgen.errors import NotFound, TemplateNotFound
 from docgen.manifest import Template, load_templates
+from docgen.models import Base
 from docgen.settings import Settings
 from signing import pades, stamp
 from signing.ca import CertificateAuthority
 from storage import EmbeddedS3Server, ObjectStore, S3ObjectStore
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=Base)
 
 
 @dataclass
@@ -48,6 +51,14 @@ class Runtime:
     def document_lock(self, document_id: str) -> anyio.Lock:
         """One signing at a time per document, so each signs the newest revision."""
         return self._document_locks.setdefault(document_id, anyio.Lock())
+
+    async def fetch(self, model: type[M], key: str, missing: str) -> M:
+        """The row of ``model`` with primary key ``key``; raises NotFound(missing)."""
+        async with self.db.session() as session:
+            row = await session.get(model, key)
+        if row is None:
+            raise NotFound(missing)
+        return row
 
     def verify_url(self, code: str) -> str:
         return f"{self.settings.base_url}/v/{code}"

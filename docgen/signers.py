@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from pydantic import BaseModel, Field, field_validator
 
 from docgen import audit
-from docgen.errors import NotFound, SignerLocked, WrongPin
+from docgen.errors import SignerLocked, WrongPin
 from docgen.models import Signer, utcnow
 from docgen.runtime import Runtime
 from docgen.validators import validate_nip, validate_pangkat
@@ -72,11 +72,7 @@ async def enrol_signer(rt: Runtime, data: SignerIn) -> Signer:
 
 async def get_signer(rt: Runtime, signer_id: str) -> Signer:
     """Raises NotFound."""
-    async with rt.db.session() as session:
-        signer = await session.get(Signer, signer_id)
-    if signer is None:
-        raise NotFound("Penanda tangan tidak ditemukan")
-    return signer
+    return await rt.fetch(Signer, signer_id, "Penanda tangan tidak ditemukan")
 
 
 async def unlock_identity(rt: Runtime, signer_id: str, pin: str) -> tuple[Signer, SigningIdentity]:

@@ -54,13 +54,42 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _key_ids(
-    issuer: x509.Certificate, public_key: CertificateIssuerPublicKeyTypes
-) -> tuple[x509.AuthorityKeyIdentifier, x509.SubjectKeyIdentifier]:
-    ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+def _end_entity(
+    issuer: x509.Certificate,
+    public_key: CertificateIssuerPublicKeyTypes,
+    subject: x509.Name,
+    not_after: datetime,
+) -> x509.CertificateBuilder:
+    """What every certificate the root issues shares: a non-CA key for signing, with key ids."""
+    issuer_ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     return (
-        x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
-        x509.SubjectKeyIdentifier.from_public_key(public_key),
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now() - _BACKDATE)
+        .not_valid_after(min(not_after, issuer.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,  # nonRepudiation
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
     )
 
 
@@ -261,38 +290,13 @@ class CertificateAuthority:
         if unit:
             attributes.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
         attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.organization))
-        aki, ski = _key_ids(self.root_certificate, public_key)
-        now = _now()
-        not_after = min(now + timedelta(days=valid_days), self.root_certificate.not_valid_after_utc)
+        not_after = _now() + timedelta(days=valid_days)
         return (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name(attributes))
-            .issuer_name(self.root_certificate.subject)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _BACKDATE)
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=True,  # nonRepudiation
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
+            _end_entity(self.root_certificate, public_key, x509.Name(attributes), not_after)
             .add_extension(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING_EKU]),
                 critical=False,
             )
-            .add_extension(aki, critical=False)
-            .add_extension(ski, critical=False)
             .sign(self._root_key, hashes.SHA256())
         )
 
@@ -359,34 +363,9 @@ def _make_tsa(
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
         ]
     )
-    aki, ski = _key_ids(root_cert, tsa_key.public_key())
-    now = _now()
     return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(root_cert.subject)
-        .public_key(tsa_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(min(now + TSA_VALIDITY, root_cert.not_valid_after_utc))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=True,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        _end_entity(root_cert, tsa_key.public_key(), subject, _now() + TSA_VALIDITY)
         # RFC 3161 §2.3: the TSA certificate has exactly this EKU, marked critical.
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-        .add_extension(aki, critical=False)
-        .add_extension(ski, critical=False)
         .sign(root_key, hashes.SHA256())
     )
