@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from docgen.api import api, public
 from docgen.errors import DocgenError
+from docgen.limits import BodySizeLimit
 from docgen.pages import Pages
 from docgen.runtime import Runtime, start_runtime
 from docgen.settings import Settings
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.pages = Pages()
+    # Room for multipart framing around the largest allowed upload.
+    app.add_middleware(BodySizeLimit, limit=config.max_upload_bytes + 2**20)
     app.include_router(api)
     app.include_router(public)
 

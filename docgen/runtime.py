@@ -40,6 +40,11 @@ class Runtime:
     # Serialises the short registry write phases (numbers, audit chain head).
     write_lock: anyio.Lock = field(default_factory=anyio.Lock)
     _document_locks: dict[str, anyio.Lock] = field(default_factory=dict)
+    # Each uploaded PDF is checked in its own process (up to 1 GiB): bound how many at once.
+    verify_slots: anyio.CapacityLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.verify_slots = anyio.CapacityLimiter(self.settings.verify_workers)
 
     def template(self, template_id: str) -> Template:
         """Raises TemplateNotFound."""

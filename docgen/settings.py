@@ -42,6 +42,7 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = 20 * 1024 * 1024
     verify_timeout: float = 20.0
+    verify_workers: int = Field(default=2, ge=1, le=16, description="uploads checked at once")
     pin_max_attempts: int = 5
     pin_lock_minutes: int = 15
 

@@ -60,12 +60,13 @@ async def verify_code(rt: Runtime, code: str) -> dict[str, Any]:
 
 async def _validate_bounded(rt: Runtime, pdf: bytes) -> dict[str, Any]:
     try:
-        with anyio.fail_after(rt.settings.verify_timeout):
-            result = await anyio.run_process(
-                [sys.executable, "-m", "docgen.verify_worker", str(rt.trust_roots_path)],
-                input=pdf,
-                check=False,
-            )
+        async with rt.verify_slots:
+            with anyio.fail_after(rt.settings.verify_timeout):
+                result = await anyio.run_process(
+                    [sys.executable, "-m", "docgen.verify_worker", str(rt.trust_roots_path)],
+                    input=pdf,
+                    check=False,
+                )
     except TimeoutError:
         raise UploadInvalid("Berkas PDF tidak dapat diperiksa dalam batas waktu") from None
     if result.returncode != 0:

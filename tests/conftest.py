@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from minio import Minio
+from minio.datatypes import Object
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,6 +36,21 @@ class Service:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=120)
+
+    def object_store(self) -> Minio:
+        """A raw S3 client on the service's embedded server, with its own credentials."""
+        found = re.search(r"penyimpanan objek\s+: (\S+)", self.log.read_text())
+        assert found, "start-up banner names no object storage"
+        keys = json.loads((self.data_dir / "s3" / "credentials.json").read_text())
+        return Minio(found[1], keys["access_key"], keys["secret_key"], secure=False)
+
+    def stored_objects(self, prefix: str = "") -> list[Object]:
+        """Every version of every object in the bucket under ``prefix``."""
+        return list(
+            self.object_store().list_objects(
+                "docgen", prefix=prefix, recursive=True, include_version=True
+            )
+        )
 
 
 def start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], Service]:

@@ -9,7 +9,9 @@ from pathlib import Path
 import anyio
 import docx
 import httpx
+import pytest
 from cryptography import x509
+from minio.error import S3Error
 from sqlalchemy import select
 
 from docgen import audit
@@ -81,6 +83,21 @@ def test_created_document_awaits_its_signer(client: httpx.Client, tmp_path: Path
     as_json = client.get(f"/api/v1/verify/{code}").json()
     assert as_json["status"] == "menunggu_tanda_tangan"
     assert as_json["signatures"][0]["signed_at"] is None
+
+
+def test_revisions_are_stored_and_cannot_be_deleted(service: Service, client: httpx.Client) -> None:
+    document, signed, prepared_pdf, pdf = create_and_sign(client)
+    objects = service.stored_objects(f"documents/{document['id']}/")
+    assert len(objects) == 3  # source DOCX, prepared PDF, signed PDF: one version each
+    s3 = service.object_store()
+    by_name = {o.object_name: o for o in objects}
+    signed_key = next(name for name in by_name if "signed" in name)
+    assert s3.get_object("docgen", signed_key).read() == pdf
+    retention = s3.get_object_retention("docgen", signed_key, by_name[signed_key].version_id)
+    assert retention is not None and retention.mode == "COMPLIANCE"
+    with pytest.raises(S3Error):
+        s3.remove_object("docgen", signed_key, version_id=by_name[signed_key].version_id)
+    assert s3.get_object("docgen", signed_key).read() == pdf
 
 
 def test_sign_download_and_verify(client: httpx.Client, tmp_path: Path) -> None:

@@ -28,10 +28,10 @@ def last_number(service: Service) -> int:
 
 @pytest.fixture()
 def unchanged(service: Service) -> Iterator[None]:
-    """Fails the test if it stored a document, a revision, or took a number."""
-    before = counts(service), last_number(service)
+    """Fails the test if it stored a document, a revision or an object, or took a number."""
+    before = counts(service), last_number(service), len(service.stored_objects())
     yield
-    assert (counts(service), last_number(service)) == before
+    assert (counts(service), last_number(service), len(service.stored_objects())) == before
 
 
 def create(client: httpx.Client, **data: object) -> httpx.Response:
@@ -171,6 +171,33 @@ def test_oversized_upload_is_413(client: httpx.Client) -> None:
     response = client.post("/api/v1/verify", files={"file": ("big.pdf", big, "application/pdf")})
     assert response.status_code == 413
     assert response.json()["error"] == "UploadTooLarge"
+
+
+def test_huge_json_body_is_refused(client: httpx.Client, unchanged: None) -> None:
+    huge = {"template": "pakta-integritas", "data": {"nama": "x" * (30 * 1024 * 1024)}}
+    response = client.post("/api/v1/documents", json=huge)
+    assert response.status_code == 413
+
+
+def test_streamed_upload_without_length_is_cut_off(client: httpx.Client, unchanged: None) -> None:
+    boundary = b"docgenbatas"
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield (
+            b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; '
+            b'filename="big.pdf"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.7\n'
+        )
+        for _ in range(30):
+            yield b"0" * 2**20
+        yield b"\r\n--" + boundary + b"--\r\n"
+
+    response = client.post(
+        "/api/v1/verify",
+        content=chunks(),  # a generator: sent chunked, with no Content-Length
+        headers={"content-type": f"multipart/form-data; boundary={boundary.decode()}"},
+    )
+    assert response.status_code == 413
+    assert response.json()["detail"].startswith("Permintaan melebihi batas")
 
 
 def test_missing_upload_field_is_422(client: httpx.Client) -> None:
