@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from docgen import documents, signers, verification
-from docgen.errors import DocgenError, NotFound, UploadTooLarge
-from docgen.models import Document, Signer
+from docgen.errors import DocgenError, NotFound
+from docgen.models import Document, Revision, Signer
 from docgen.pages import Pages
 from docgen.runtime import Runtime
 
@@ -99,7 +99,7 @@ async def list_templates(rt: RuntimeDep) -> list[dict[str, Any]]:
             "type": t.manifest.document_type,
             "sha256": t.sha256,
             "fields": [f.model_dump() for f in t.manifest.fields],
-            "roles": [r.model_dump() for r in sorted(t.manifest.roles, key=lambda r: r.order)],
+            "roles": [r.model_dump() for r in t.manifest.roles_in_order],
         }
         for t in rt.templates.values()
     ]
@@ -125,13 +125,11 @@ async def get_document(rt: RuntimeDep, document_id: str) -> dict[str, Any]:
     return document_view(rt, await documents.get_document(rt, document_id))
 
 
-async def _download(rt: Runtime, document: Document, kind: str) -> Response:
-    revision = documents.latest_revision(document, kind)
-    media = documents.PDF_TYPE if kind == "pdf" else documents.DOCX_TYPE
-    filename = f"{document.template_id}-{document.id[:8]}.{kind}"
+async def _download(rt: Runtime, document: Document, revision: Revision, ext: str) -> Response:
+    filename = f"{document.template_id}-{document.id[:8]}.{ext}"
     return Response(
         await documents.read_revision(rt, revision),
-        media_type=media,
+        media_type=documents.PDF_TYPE if ext == "pdf" else documents.DOCX_TYPE,
         headers={
             "Content-Disposition": f'inline; filename="{filename}"',
             "X-Content-SHA256": revision.sha256,
@@ -141,18 +139,14 @@ async def _download(rt: Runtime, document: Document, kind: str) -> Response:
 
 @api.get("/documents/{document_id}/pdf", response_class=Response)
 async def document_pdf(rt: RuntimeDep, document_id: str) -> Response:
-    return await _download(rt, await documents.get_document(rt, document_id), "pdf")
+    document = await documents.get_document(rt, document_id)
+    return await _download(rt, document, documents.latest_pdf(document), "pdf")
 
 
 @api.get("/documents/{document_id}/docx", response_class=Response)
 async def document_docx(rt: RuntimeDep, document_id: str) -> Response:
     document = await documents.get_document(rt, document_id)
-    source = next(r for r in document.revisions if r.kind == "source")
-    return Response(
-        await documents.read_revision(rt, source),
-        media_type=documents.DOCX_TYPE,
-        headers={"X-Content-SHA256": source.sha256},
-    )
+    return await _download(rt, document, documents.source_revision(document), "docx")
 
 
 @api.post("/documents/{document_id}/signatures")
@@ -172,12 +166,8 @@ async def verify_code(rt: RuntimeDep, code: str) -> dict[str, Any]:
 
 
 async def _read_upload(rt: Runtime, file: UploadFile) -> bytes:
-    limit = rt.settings.max_upload_bytes
-    # Read one byte past the limit so an oversized upload is refused without reading it all.
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise UploadTooLarge(f"Berkas melebihi {limit // 2**20} MiB")
-    return data
+    # One byte past the limit is enough for verify_upload to refuse an oversized file.
+    return await file.read(rt.settings.max_upload_bytes + 1)
 
 
 @api.post("/verify")
@@ -215,4 +205,5 @@ async def upload_check(
 
 @public.get("/v/{code}/pdf", response_class=Response)
 async def verify_download(rt: RuntimeDep, code: str) -> Response:
-    return await _download(rt, await documents.find_by_code(rt, code), "pdf")
+    document = await documents.find_by_code(rt, code)
+    return await _download(rt, document, documents.latest_pdf(document), "pdf")

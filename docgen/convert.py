@@ -26,10 +26,6 @@ from docgen.errors import ConversionFailed
 
 log = logging.getLogger(__name__)
 
-# unoserver's XML-RPC argument order: inpath, indata, outpath, convert_to, filtername,
-# filter_options, update_index, infiltername, password.
-_PDF_FILTER_OPTIONS: list[str] = []
-
 
 class Converter(Protocol):
     async def to_pdf(self, docx: bytes) -> bytes:
@@ -112,8 +108,10 @@ class _UnoServer:
         )
 
     def convert(self, docx: bytes, timeout: float) -> bytes:
+        # unoserver's XML-RPC arguments: inpath, indata, outpath, convert_to, filtername,
+        # filter_options, update_index (no index to update here), infiltername, password.
         result = self._proxy(timeout).convert(
-            None, docx, None, "pdf", "writer_pdf_Export", _PDF_FILTER_OPTIONS, False, None, None
+            None, docx, None, "pdf", "writer_pdf_Export", [], False, None, None
         )
         if not isinstance(result, xmlrpc.client.Binary):
             raise ConversionFailed("LibreOffice returned no PDF")
@@ -139,7 +137,6 @@ class UnoserverPool:
 
     def __init__(self, workdir: Path, *, size: int = 1, python: str, timeout: float = 60) -> None:
         self._workdir = workdir
-        self._python = python
         self._timeout = timeout
         self._servers = [_UnoServer(workdir, python) for _ in range(size)]
         self._idle: list[_UnoServer] = []

@@ -80,7 +80,7 @@ async def create_document(rt: Runtime, template_id: str, data: Mapping[str, Any]
 
     docx = await anyio.to_thread.run_sync(lambda: render_docx(template, clean, nomor=number))
     pdf = await rt.converter.to_pdf(docx)
-    roles = sorted(manifest.roles, key=lambda r: r.order)
+    roles = manifest.roles_in_order
     try:
         anchors = await anyio.to_thread.run_sync(locate_anchors, pdf, [r.name for r in roles])
     except AnchorNotFound as exc:
@@ -100,7 +100,7 @@ async def create_document(rt: Runtime, template_id: str, data: Mapping[str, Any]
         template_version=manifest.version,
         template_sha256=template.sha256,
         document_type=manifest.document_type,
-        title=manifest.title,
+        title=manifest.document_title(clean),
         number=number,
         document_date=on.isoformat(),
         data=_jsonable(clean),
@@ -161,12 +161,14 @@ async def find_by_code(rt: Runtime, code: str) -> Document:
     return document
 
 
-def latest_revision(document: Document, kind_prefix: str = "") -> Revision:
-    """Newest revision; with kind_prefix "pdf" the newest PDF one."""
-    revisions = document.revisions
-    if kind_prefix == "pdf":
-        revisions = [r for r in revisions if r.kind != "source"]
-    return revisions[-1]
+def latest_pdf(document: Document) -> Revision:
+    """The newest PDF revision (every revision after the DOCX source is a PDF)."""
+    return document.revisions[-1]
+
+
+def source_revision(document: Document) -> Revision:
+    """The rendered DOCX the PDF revisions were converted from."""
+    return document.revisions[0]
 
 
 async def read_revision(rt: Runtime, revision: Revision) -> bytes:
@@ -185,9 +187,7 @@ async def sign_document(
         document = await get_document(rt, document_id)
         slot = _slot_to_sign(document, role)
         template = rt.templates.get(document.template_id)
-        spec = next(
-            (r for r in (template.manifest.roles if template else []) if r.name == role), None
-        )
+        spec = template.manifest.role(role) if template else None
         signer, identity = await unlock_identity(rt, signer_id, pin)
         if spec is not None and spec.signer_nip_field:
             expected = document.data.get(spec.signer_nip_field)
@@ -196,8 +196,7 @@ async def sign_document(
                     f"Penanda tangan tidak sesuai: peran {slot.label!r} harus ditandatangani "
                     "oleh pemilik NIP yang tercantum dalam dokumen"
                 )
-        current = latest_revision(document, "pdf")
-        pdf = await read_revision(rt, current)
+        pdf = await read_revision(rt, latest_pdf(document))
         signed = await sign_pdf(
             pdf,
             field_name=slot.field_name,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+from weakref import WeakValueDictionary
 
 import anyio
 
@@ -22,7 +22,6 @@ from signing import pades, stamp
 from signing.ca import CertificateAuthority
 from storage import EmbeddedS3Server, ObjectStore, S3ObjectStore
 
-log = logging.getLogger(__name__)
 M = TypeVar("M", bound=Base)
 
 
@@ -39,7 +38,10 @@ class Runtime:
     store_endpoint: str
     # Serialises the short registry write phases (numbers, audit chain head).
     write_lock: anyio.Lock = field(default_factory=anyio.Lock)
-    _document_locks: dict[str, anyio.Lock] = field(default_factory=dict)
+    # Held only while a document is being signed, so the map empties itself.
+    _document_locks: WeakValueDictionary[str, anyio.Lock] = field(
+        default_factory=WeakValueDictionary
+    )
     # Each uploaded PDF is checked in its own process (up to 1 GiB): bound how many at once.
     verify_slots: anyio.CapacityLimiter = field(init=False)
 
@@ -55,7 +57,10 @@ class Runtime:
 
     def document_lock(self, document_id: str) -> anyio.Lock:
         """One signing at a time per document, so each signs the newest revision."""
-        return self._document_locks.setdefault(document_id, anyio.Lock())
+        lock = self._document_locks.get(document_id)
+        if lock is None:
+            lock = self._document_locks[document_id] = anyio.Lock()
+        return lock
 
     async def fetch(self, model: type[M], key: str, missing: str) -> M:
         """The row of ``model`` with primary key ``key``; raises NotFound(missing)."""
@@ -104,7 +109,6 @@ def _object_store(settings: Settings, stack: AsyncExitStack) -> S3ObjectStore:
         retention_days=settings.s3_retention_days,
     )
     store.ensure_bucket()
-    log.info("object storage at %s, bucket %s", endpoint, settings.s3_bucket)
     return store
 
 

@@ -117,5 +117,5 @@ async def unlock_identity(rt: Runtime, signer_id: str, pin: str) -> tuple[Signer
             current.failed_pins = 0
             await session.commit()
     cert = x509.load_pem_x509_certificate(signer.certificate_pem.encode())
-    identity = SigningIdentity(private_key=key, certificate=cert, chain=(rt.ca.root_certificate,))
+    identity = SigningIdentity(private_key=key, certificate=cert, chain=rt.ca.chain)
     return signer, identity

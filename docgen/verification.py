@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 from sqlalchemy import select
 
-from docgen.documents import DICABUT, SAH, find_by_code, latest_revision, pending_roles
+from docgen.documents import DICABUT, SAH, find_by_code, latest_pdf, pending_roles
 from docgen.errors import UploadInvalid, UploadTooLarge
 from docgen.indonesian import mask_nip
 from docgen.models import Document, Revision
@@ -21,7 +21,7 @@ STATUS_LABEL = {SAH: "SAH", DICABUT: "DICABUT"}
 
 def public_view(rt: Runtime, document: Document) -> dict[str, Any]:
     """The document as a citizen may see it: no NIK, NIP masked."""
-    current = latest_revision(document, "pdf")
+    current = latest_pdf(document)
     return {
         "status": document.status,
         "status_label": STATUS_LABEL.get(document.status, "MENUNGGU TANDA TANGAN"),
@@ -95,7 +95,7 @@ async def verify_upload(rt: Runtime, pdf: bytes) -> dict[str, Any]:
         "issued_here": revision is not None,
         "sha256": sha256,
         "revision": {"seq": revision.seq, "kind": revision.kind} if revision else None,
-        "is_latest": bool(document and latest_revision(document, "pdf").id == revision.id),  # type: ignore[union-attr]
+        "is_latest": document is not None and latest_pdf(document).sha256 == sha256,
         "document": public_view(rt, document) if document else None,
         "valid": bool(report["valid"]),
         "signatures": report["signatures"],

@@ -139,6 +139,19 @@ def _load_cert(path: Path) -> x509.Certificate:
     return x509.load_pem_x509_certificate(path.read_bytes())
 
 
+def _load_pair(
+    cert_path: Path, key_path: Path, what: str
+) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+    """A certificate and its key; raises CertificateAuthorityError if unreadable or mismatched."""
+    try:
+        cert, key = _load_cert(cert_path), _load_key(key_path)
+    except ValueError as exc:
+        raise CertificateAuthorityError(f"unreadable {what} files: {exc}") from exc
+    if not _same_public_key(cert, key):
+        raise CertificateAuthorityError(f"{what} key does not match the {what} certificate")
+    return cert, key
+
+
 def _same_public_key(cert: x509.Certificate, key: rsa.RSAPrivateKey) -> bool:
     return cert.public_key().public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
 
@@ -201,12 +214,7 @@ class CertificateAuthority:
                     root_cert_path, root_cert.public_bytes(serialization.Encoding.PEM), 0o644
                 )
             elif {_ROOT_CERT, _ROOT_KEY} <= have:
-                try:
-                    root_cert, root_key = _load_cert(root_cert_path), _load_key(root_key_path)
-                except ValueError as exc:
-                    raise CertificateAuthorityError(f"unreadable root CA files: {exc}") from exc
-                if not _same_public_key(root_cert, root_key):
-                    raise CertificateAuthorityError("root key does not match the root certificate")
+                root_cert, root_key = _load_pair(root_cert_path, root_key_path, "root")
             else:
                 raise CertificateAuthorityError(
                     f"{directory} holds an incomplete CA (found {sorted(have)}); "
@@ -214,12 +222,7 @@ class CertificateAuthority:
                 )
 
             if {_TSA_CERT, _TSA_KEY} <= have:
-                try:
-                    tsa_cert, tsa_key = _load_cert(tsa_cert_path), _load_key(tsa_key_path)
-                except ValueError as exc:
-                    raise CertificateAuthorityError(f"unreadable TSA files: {exc}") from exc
-                if not _same_public_key(tsa_cert, tsa_key):
-                    raise CertificateAuthorityError("TSA key does not match the TSA certificate")
+                tsa_cert, tsa_key = _load_pair(tsa_cert_path, tsa_key_path, "TSA")
                 try:
                     tsa_cert.verify_directly_issued_by(root_cert)
                 except (ValueError, TypeError, InvalidSignature) as exc:
