@@ -75,7 +75,9 @@ async def create_document(rt: Runtime, template_id: str, data: Mapping[str, Any]
 
     # The number is taken in its own transaction: a failed render leaves a gap, never a repeat.
     async with rt.write_lock, rt.db.session() as session:
-        number = await allocate_number(session, manifest.numbering, on)
+        unit_field = manifest.numbering.unit_field
+        unit = str(clean[unit_field]) if unit_field and clean.get(unit_field) else None
+        number = await allocate_number(session, manifest.numbering, on, unit)
         await session.commit()
 
     docx = await anyio.to_thread.run_sync(lambda: render_docx(template, clean, nomor=number))

@@ -32,7 +32,11 @@ __all__ = [
     "load_templates",
 ]
 
-FieldType = Literal["text", "nip", "pangkat", "date", "integer", "list"]
+FieldType = Literal[
+    "text", "nip", "ni_pppk", "nik", "pangkat", "date", "integer", "boolean", "list"
+]
+# Field types that identify a signer (a role's ``signer_nip_field`` must have one of them).
+NOMOR_INDUK_TYPES = frozenset({"nip", "ni_pppk"})
 
 _IDENT = r"^[a-z][a-z0-9_]*$"
 # Names the renderer puts into the Jinja context itself; a field may not shadow them.
@@ -56,6 +60,8 @@ class FieldSpec(_Model):
     help: str | None = None
     # Used when the caller leaves the field out (e.g. the kop line of a deployment).
     default: str | None = None
+    # For ``text`` fields: the only values allowed (e.g. the religions of an oath).
+    choices: list[str] | None = None
     # For ``list`` fields: each item is a record with these fields (e.g. the people in a
     # berita acara pelantikan). Without it, items are plain text.
     item_fields: list[FieldSpec] | None = None
@@ -67,27 +73,43 @@ class FieldSpec(_Model):
             raise ValueError(f"field {self.name!r}: item_fields only apply to type 'list'")
         if self.default is not None and self.type not in ("text", "nip", "pangkat", "date"):
             raise ValueError(f"field {self.name!r}: a default is only allowed for scalar fields")
+        if self.choices is not None:
+            if self.type != "text" or not self.choices:
+                raise ValueError(f"field {self.name!r}: choices need type 'text' and a value")
+            _unique(self.choices, f"choice of {self.name!r}")
+            if self.default is not None and self.default not in self.choices:
+                raise ValueError(f"field {self.name!r}: default is not one of the choices")
         if self.item_fields:
             _unique([f.name for f in self.item_fields], f"item field of {self.name!r}")
         return self
 
 
 class SignerRole(_Model):
-    """A signature slot; the DOCX marks its place with ``{{ ttd('<name>') }}``."""
+    """A signature slot; the DOCX marks its place with ``{{ ttd('<name>') }}``.
+
+    Roles sign in ascending ``order``; roles that share an order form a group whose members may
+    sign in any order among themselves (e.g. two witnesses), but only after every lower order.
+    """
 
     name: str = Field(pattern=_IDENT)
     label: str
     order: int = Field(ge=1)
-    # Name of the data field holding the NIP the signer of this role must have (pakta: "nip").
+    # Name of the data field holding the NIP or NI PPPK the signer of this role must have
+    # (pakta: "nip").
     signer_nip_field: str | None = None
 
 
 class NumberingSpec(_Model):
-    """Document number pattern, e.g. ``{kode}/{urut}/{unit}/{bulan_romawi}/{tahun}``."""
+    """Document number pattern, e.g. ``{kode}/{urut}/{unit}/{bulan_romawi}/{tahun}``.
+
+    The sequence runs per ``kode``, unit and year. The unit is ``unit``, or the value of the
+    data field ``unit_field`` when the template serves several units and the caller fills it.
+    """
 
     pattern: str
     kode: str
     unit: str
+    unit_field: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> NumberingSpec:
@@ -127,7 +149,6 @@ class TemplateManifest(_Model):
     def _check(self) -> TemplateManifest:
         _unique([f.name for f in self.fields], "field")
         _unique([r.name for r in self.roles], "role")
-        _unique([str(r.order) for r in self.roles], "role order")
         shadowed = RESERVED_NAMES & {f.name for f in self.fields}
         if shadowed:
             raise ValueError(f"field name(s) {sorted(shadowed)} are reserved")
@@ -136,18 +157,21 @@ class TemplateManifest(_Model):
         self._ref("date_field", self.date_field, "date")
         self._ref("place_field", self.place_field, "text")
         self._ref("title_field", self.title_field, "text")
+        self._ref("numbering unit_field", self.numbering.unit_field, "text")
         for role in self.roles:
-            self._ref(f"role {role.name!r} signer_nip_field", role.signer_nip_field, "nip")
+            self._ref(
+                f"role {role.name!r} signer_nip_field", role.signer_nip_field, *NOMOR_INDUK_TYPES
+            )
         return self
 
-    def _ref(self, what: str, name: str | None, type_: str) -> None:
+    def _ref(self, what: str, name: str | None, *types: str) -> None:
         if name is None:
             return
         spec = self.field(name)
         if spec is None:
             raise ValueError(f"{what}: no field named {name!r}")
-        if spec.type != type_:
-            raise ValueError(f"{what}: field {name!r} must have type {type_!r}")
+        if spec.type not in types:
+            raise ValueError(f"{what}: field {name!r} must have type {' or '.join(sorted(types))}")
 
     def field(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -157,6 +181,7 @@ class TemplateManifest(_Model):
 
     @property
     def roles_in_order(self) -> list[SignerRole]:
+        """Roles by signing order (stable: declaration order within a group)."""
         return sorted(self.roles, key=lambda r: r.order)
 
     def document_title(self, data: Mapping[str, object]) -> str:

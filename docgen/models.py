@@ -52,6 +52,9 @@ class Signer(Base):
     failed_pins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A revoked certificate is listed in the CRL; the signer can no longer sign.
+    revoked_at: Mapped[datetime | None]
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Document(Base):
@@ -71,6 +74,8 @@ class Document(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
     revoke_reason: Mapped[str | None] = mapped_column(Text)
+    # The document that replaces a revoked one, if any.
+    replaced_by_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
 
     revisions: Mapped[list[Revision]] = relationship(
         back_populates="document", order_by="Revision.seq", lazy="selectin"
@@ -110,12 +115,31 @@ class SignatureSlot(Base):
     order: Mapped[int]
     field_name: Mapped[str] = mapped_column(String(100))
     page: Mapped[int]
+    # Who may sign: the NIP / NI PPPK named in the document data, and/or a signer chosen by the
+    # operator when the document was made. Either, both, or neither (anyone enrolled).
+    expected_nip: Mapped[str | None] = mapped_column(String(18), index=True)
+    assigned_signer_id: Mapped[str | None] = mapped_column(ForeignKey("signers.id"), index=True)
     signer_id: Mapped[str | None] = mapped_column(ForeignKey("signers.id"))
     signed_at: Mapped[datetime | None]
     revision_id: Mapped[int | None] = mapped_column(ForeignKey("revisions.id"))
 
     document: Mapped[Document] = relationship(back_populates="slots")
-    signer: Mapped[Signer | None] = relationship(lazy="selectin")
+    signer: Mapped[Signer | None] = relationship(foreign_keys=[signer_id], lazy="selectin")
+
+
+class TemplateVersion(Base):
+    """An uploaded version of a template; its manifest and DOCX live in object storage."""
+
+    __tablename__ = "template_versions"
+
+    template_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    docx_key: Mapped[str] = mapped_column(String(300))
+    docx_version_id: Mapped[str | None] = mapped_column(String(200))
+    manifest_key: Mapped[str] = mapped_column(String(300))
+    manifest_version_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class NumberSequence(Base):

@@ -24,14 +24,18 @@ async def next_in_sequence(session: AsyncSession, scope: str) -> int:
     return int(result.scalar_one())
 
 
-async def allocate_number(session: AsyncSession, spec: NumberingSpec, on: date) -> str:
-    """Next document number for ``spec`` in the year of ``on``; resets every 1 January."""
-    scope = f"{spec.kode}|{spec.unit}|{on.year}"
+async def allocate_number(
+    session: AsyncSession, spec: NumberingSpec, on: date, unit: str | None = None
+) -> str:
+    """Next document number for ``spec`` and ``unit`` (default ``spec.unit``) in the year of
+    ``on``; the sequence resets every 1 January."""
+    unit = unit or spec.unit
+    scope = f"{spec.kode}|{unit}|{on.year}"
     urut = await next_in_sequence(session, scope)
     return spec.pattern.format(
         kode=spec.kode,
         urut=urut,
-        unit=spec.unit,
+        unit=unit,
         bulan_romawi=bulan_romawi(on.month),
         bulan=on.month,
         tahun=on.year,

@@ -15,7 +15,7 @@ from docgen import audit
 from docgen.errors import SignerLocked, WrongPin
 from docgen.models import Signer, utcnow
 from docgen.runtime import Runtime
-from docgen.validators import validate_nip, validate_pangkat
+from docgen.validators import validate_nomor_induk, validate_pangkat
 from signing.errors import InvalidPin
 from signing.keys import generate_private_key, seal_private_key, unseal_private_key
 from signing.pades import SigningIdentity
@@ -32,7 +32,7 @@ class SignerIn(BaseModel):
     @field_validator("nip")
     @classmethod
     def _nip(cls, value: str | None) -> str | None:
-        return None if value in (None, "") else validate_nip(value)
+        return None if value in (None, "") else validate_nomor_induk(value)
 
     @field_validator("pangkat")
     @classmethod

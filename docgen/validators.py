@@ -19,9 +19,13 @@ __all__ = [
     "FieldInvalid",
     "pangkat_golongan",
     "validate_data",
+    "validate_boolean",
     "validate_date",
     "validate_integer",
+    "validate_ni_pppk",
+    "validate_nik",
     "validate_nip",
+    "validate_nomor_induk",
     "validate_pangkat",
     "validate_text",
 ]
@@ -57,7 +61,7 @@ class FieldInvalid(ValueError):
     """A single value is invalid; the message is meant for the user (Bahasa Indonesia)."""
 
 
-def validate_nip(value: str) -> str:
+def validate_nip(value: object) -> str:
     """Check a PNS NIP and return its 18 digits without spaces.
 
     Layout: birth date YYYYMMDD, TMT CPNS YYYYMM, gender (1 male, 2 female), 3-digit sequence.
@@ -66,18 +70,9 @@ def validate_nip(value: str) -> str:
         FieldInvalid: wrong length or characters, impossible birth date or TMT, TMT less than
             17 years after birth, gender digit not 1 or 2.
     """
-    if not isinstance(value, str):
-        raise FieldInvalid("NIP harus berupa teks 18 digit")
-    nip = re.sub(r"\s+", "", value)
-    if len(nip) != 18 or not nip.isascii() or not nip.isdigit():
-        raise FieldInvalid("NIP harus 18 digit")
-    try:
-        lahir = date(int(nip[0:4]), int(nip[4:6]), int(nip[6:8]))
-    except ValueError:
-        raise FieldInvalid("tanggal lahir pada NIP (digit 1-8) tidak valid") from None
+    nip = _digits(value, 18, "NIP")
+    lahir = _birth_date(nip, "NIP")
     today = date.today()
-    if not NIP_MIN_BIRTH_YEAR <= lahir.year <= today.year:
-        raise FieldInvalid("tahun lahir pada NIP (digit 1-4) tidak masuk akal")
     tmt_tahun, tmt_bulan = int(nip[8:12]), int(nip[12:14])
     if not 1 <= tmt_bulan <= 12:
         raise FieldInvalid("bulan TMT CPNS pada NIP (digit 13-14) tidak valid")
@@ -93,6 +88,128 @@ def validate_nip(value: str) -> str:
     if nip[14] not in "12":
         raise FieldInvalid("digit jenis kelamin pada NIP (digit 15) harus 1 atau 2")
     return nip
+
+
+# PPPK were first appointed under PP 49/2018, in 2019.
+NI_PPPK_FIRST_YEAR = 2019
+# Kode wilayah provinsi (Kemendagri), including the Papua provinces formed in 2022.
+NIK_PROVINCES = frozenset(
+    {11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 31, 32, 33, 34, 35, 36, 51, 52, 53}
+    | {61, 62, 63, 64, 65, 71, 72, 73, 74, 75, 76, 81, 82, 91, 92, 93, 94, 95, 96, 97}
+)
+
+
+def _digits(value: object, length: int, what: str) -> str:
+    if not isinstance(value, str):
+        raise FieldInvalid(f"{what} harus berupa teks {length} digit")
+    digits = re.sub(r"\s+", "", value)
+    if len(digits) != length or not digits.isascii() or not digits.isdigit():
+        raise FieldInvalid(f"{what} harus {length} digit")
+    return digits
+
+
+def _birth_date(digits: str, what: str) -> date:
+    try:
+        lahir = date(int(digits[0:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        raise FieldInvalid(f"tanggal lahir pada {what} (digit 1-8) tidak valid") from None
+    if not NIP_MIN_BIRTH_YEAR <= lahir.year <= date.today().year:
+        raise FieldInvalid(f"tahun lahir pada {what} (digit 1-4) tidak masuk akal")
+    return lahir
+
+
+def validate_ni_pppk(value: object) -> str:
+    """Check a NI PPPK (Nomor Induk PPPK) and return its 18 digits without spaces.
+
+    Layout: birth date YYYYMMDD, year of appointment YYYY, a two-digit type code (not a month,
+    so not checked), gender (1 male, 2 female), 3-digit sequence.
+
+    Raises:
+        FieldInvalid: wrong length or characters, impossible birth date, appointment year before
+            2019, in the future or before age 17, gender digit not 1 or 2, sequence 000.
+    """
+    nomor = _digits(value, 18, "NI PPPK")
+    lahir = _birth_date(nomor, "NI PPPK")
+    tahun = int(nomor[8:12])
+    if not NI_PPPK_FIRST_YEAR <= tahun <= date.today().year + 1:
+        raise FieldInvalid(
+            f"tahun pengangkatan pada NI PPPK (digit 9-12) harus antara {NI_PPPK_FIRST_YEAR} "
+            "dan tahun ini"
+        )
+    if tahun < lahir.year + NIP_MIN_AGE_AT_TMT:
+        raise FieldInvalid(
+            f"tahun pengangkatan pada NI PPPK (digit 9-12) kurang dari {NIP_MIN_AGE_AT_TMT} "
+            "tahun setelah tahun lahir"
+        )
+    if nomor[14] not in "12":
+        raise FieldInvalid("digit jenis kelamin pada NI PPPK (digit 15) harus 1 atau 2")
+    if nomor[15:] == "000":
+        raise FieldInvalid("nomor urut pada NI PPPK (digit 16-18) tidak boleh 000")
+    return nomor
+
+
+def validate_nomor_induk(value: object) -> str:
+    """A NIP or, failing that, a NI PPPK (both 18 digits); returns the digits.
+
+    Raises:
+        FieldInvalid: neither; the message explains why it is not a NIP.
+    """
+    try:
+        return validate_nip(value)
+    except FieldInvalid as not_nip:
+        try:
+            return validate_ni_pppk(value)
+        except FieldInvalid:
+            raise not_nip from None
+
+
+def validate_nik(value: object) -> str:
+    """Check a NIK (Nomor Induk Kependudukan) and return its 16 digits without spaces.
+
+    Layout: province, regency, district (2 digits each), birth day (plus 40 for women), month,
+    two-digit year, 4-digit sequence. ``3515144508680002``: a woman born 5 August 1968.
+
+    Raises:
+        FieldInvalid: wrong length or characters, unknown province, regency or district 00,
+            impossible birth date, sequence 0000.
+    """
+    nik = _digits(value, 16, "NIK")
+    if int(nik[0:2]) not in NIK_PROVINCES:
+        raise FieldInvalid("kode provinsi pada NIK (digit 1-2) tidak dikenal")
+    if nik[2:4] == "00" or nik[4:6] == "00":
+        raise FieldInvalid("kode kabupaten/kota atau kecamatan pada NIK (digit 3-6) tidak valid")
+    day, month, yy = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
+    if day > 40:
+        day -= 40  # women
+    today = date.today()
+    # Two-digit year: the latest century that does not put the birth date in the future.
+    year = 2000 + yy if 2000 + yy <= today.year else 1900 + yy
+    try:
+        lahir = date(year, month, day)
+    except ValueError:
+        raise FieldInvalid("tanggal lahir pada NIK (digit 7-12) tidak valid") from None
+    if lahir > today:
+        raise FieldInvalid("tanggal lahir pada NIK (digit 7-12) berada di masa depan")
+    if nik[12:] == "0000":
+        raise FieldInvalid("nomor urut pada NIK (digit 13-16) tidak boleh 0000")
+    return nik
+
+
+def validate_boolean(value: object) -> bool:
+    """``true``/``false``, or the words ``ya``/``tidak`` (and ``1``/``0``) as from a spreadsheet.
+
+    Raises:
+        FieldInvalid: anything else.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in ("ya", "true", "1", "y"):
+            return True
+        if word in ("tidak", "false", "0", "t", "n"):
+            return False
+    raise FieldInvalid("harus ya atau tidak (true/false)")
 
 
 _ARABIC_TO_ROMAN = {"1": "I", "2": "II", "3": "III", "4": "IV"}
@@ -201,6 +318,10 @@ def validate_integer(value: object) -> int:
     raise FieldInvalid("harus berupa bilangan bulat")
 
 
+# What a missing optional field is in the template's context; others are None.
+_EMPTY: dict[str, object] = {"list": [], "boolean": False}
+
+
 def _is_empty(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip()) or value == []
 
@@ -210,9 +331,18 @@ def _validate_value(
 ) -> object:
     try:
         if spec.type == "text":
-            return validate_text(value)
+            text = validate_text(value)
+            if spec.choices is not None and text not in spec.choices:
+                raise FieldInvalid(f"harus salah satu dari: {', '.join(spec.choices)}")
+            return text
         if spec.type == "nip":
-            return validate_nip(value)  # type: ignore[arg-type]
+            return validate_nip(value)
+        if spec.type == "ni_pppk":
+            return validate_ni_pppk(value)
+        if spec.type == "nik":
+            return validate_nik(value)
+        if spec.type == "boolean":
+            return validate_boolean(value)
         if spec.type == "pangkat":
             return validate_pangkat(value)  # type: ignore[arg-type]
         if spec.type == "date":
@@ -265,7 +395,7 @@ def _validate_record(
         if _is_empty(value):
             if spec.required:
                 problems.append(FieldProblem(path, "wajib diisi"))
-            clean[spec.name] = [] if spec.type == "list" else None
+            clean[spec.name] = _EMPTY.get(spec.type)
             continue
         clean[spec.name] = _validate_value(spec, value, path, problems)
     return clean

@@ -98,3 +98,31 @@ async def test_deleting_an_audit_entry_breaks_the_chain(db: Database) -> None:
         await session.commit()
     async with db.session() as session:
         assert await audit.verify_chain(session) is not None
+
+
+def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from docgen.models import Base
+
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    migrate(url)
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    engine.dispose()
+
+
+async def test_unit_from_the_data_has_its_own_sequence(db: Database) -> None:
+    async with db.session() as session:
+        a = await allocate_number(session, SPEC, date(2024, 2, 1), "PANWAS")
+        b = await allocate_number(session, SPEC, date(2024, 2, 1))
+        c = await allocate_number(session, SPEC, date(2024, 2, 1), "PANWAS")
+        await session.commit()
+    assert (a, b, c) == (
+        "000.8.3.3/1/PANWAS/II/2024",
+        "000.8.3.3/1/OR/II/2024",
+        "000.8.3.3/2/PANWAS/II/2024",
+    )

@@ -232,3 +232,139 @@ def test_integer_and_list_fields():
 def test_data_must_be_a_mapping(pakta):
     with pytest.raises(DataInvalid):
         validate_data(pakta, ["nama"])  # type: ignore[arg-type]
+
+
+# --- NIK, NI PPPK, nomor induk, boolean, choices
+
+
+def test_nik_of_the_domain_example() -> None:
+    from docgen.validators import validate_nik
+
+    assert validate_nik("3515 1445 0868 0002") == "3515144508680002"  # woman, 5 Aug 1968
+    assert validate_nik("3515140508680002") == "3515140508680002"  # same date, a man
+
+
+@pytest.mark.parametrize(
+    ("nik", "message"),
+    [
+        ("351514450868000", "16 digit"),
+        ("35151445086800021", "16 digit"),
+        ("0015144508680002", "provinsi"),  # no province 00
+        ("3500144508680002", "kabupaten"),
+        ("3515143208680002", "tanggal lahir"),  # day 32
+        ("3515147208680002", "tanggal lahir"),  # day 72 - 40 = 32
+        ("3515144513680002", "tanggal lahir"),  # month 13
+        ("3515143002680002", "tanggal lahir"),  # 30 February
+        ("3515144508680000", "nomor urut"),
+    ],
+)
+def test_invalid_nik(nik: str, message: str) -> None:
+    from docgen.validators import validate_nik
+
+    with pytest.raises(FieldInvalid, match=message):
+        validate_nik(nik)
+
+
+def test_ni_pppk_is_its_own_type() -> None:
+    from docgen.validators import validate_ni_pppk, validate_nomor_induk
+
+    # Digits 13-14 are "21", which no NIP can have (month 21).
+    assert validate_ni_pppk("19900326 2023 21 2 007") == "199003262023212007"
+    with pytest.raises(FieldInvalid, match="bulan TMT"):
+        validate_nip("199003262023212007")
+    assert validate_nomor_induk("199003262023212007") == "199003262023212007"
+    assert validate_nomor_induk("198609262015051001") == "198609262015051001"
+    with pytest.raises(FieldInvalid, match="NIP"):
+        validate_nomor_induk("198613262015051001")
+
+
+@pytest.mark.parametrize(
+    ("nomor", "message"),
+    [
+        ("19900326202321200", "18 digit"),
+        ("199013262023212007", "tanggal lahir"),
+        ("199003262015212007", "tahun pengangkatan"),  # before PPPK existed
+        ("199003262099212007", "tahun pengangkatan"),  # future
+        ("201003262023212007", "kurang dari 17"),
+        ("199003262023213007", "jenis kelamin"),
+        ("199003262023212000", "nomor urut"),
+    ],
+)
+def test_invalid_ni_pppk(nomor: str, message: str) -> None:
+    from docgen.validators import validate_ni_pppk
+
+    with pytest.raises(FieldInvalid, match=message):
+        validate_ni_pppk(nomor)
+
+
+def test_boolean_choices_and_new_types_in_data() -> None:
+    manifest = TemplateManifest.model_validate(
+        {
+            "id": "contoh",
+            "version": 1,
+            "title": "Contoh",
+            "document_type": "contoh",
+            "date_field": "tanggal",
+            "numbering": {"pattern": "{kode}/{urut}/{tahun}", "kode": "1", "unit": "X"},
+            "fields": [
+                {"name": "tanggal", "type": "date", "label": "Tanggal"},
+                {"name": "nik", "type": "nik", "label": "NIK"},
+                {"name": "ni", "type": "ni_pppk", "label": "NI PPPK"},
+                {"name": "meterai", "type": "boolean", "label": "e-Meterai", "required": False},
+                {
+                    "name": "agama",
+                    "type": "text",
+                    "label": "Agama",
+                    "choices": ["Islam", "Kristen Protestan"],
+                },
+            ],
+            "roles": [{"name": "a", "label": "A", "order": 1, "signer_nip_field": "ni"}],
+        }
+    )
+    clean = validate_data(
+        manifest,
+        {
+            "tanggal": "2024-06-27",
+            "nik": "3515144508680002",
+            "ni": "199003262023212007",
+            "agama": "Islam",
+        },
+    )
+    assert clean["meterai"] is False and clean["agama"] == "Islam"
+    assert validate_data(manifest, {**clean, "meterai": "ya"})["meterai"] is True
+    with pytest.raises(DataInvalid) as caught:
+        validate_data(
+            manifest,
+            {
+                "tanggal": "2024-06-27",
+                "nik": "1",
+                "ni": "198609262015051001",
+                "agama": "Jedi",
+                "meterai": "mungkin",
+            },
+        )
+    fields = {p.field for p in caught.value.problems}
+    assert fields == {"nik", "ni", "agama", "meterai"}
+
+
+def test_roles_sharing_an_order_form_a_group() -> None:
+    base = {
+        "id": "contoh",
+        "version": 1,
+        "title": "Contoh",
+        "document_type": "contoh",
+        "date_field": "tanggal",
+        "numbering": {"pattern": "{urut}", "kode": "1", "unit": "X"},
+        "fields": [{"name": "tanggal", "type": "date", "label": "Tanggal"}],
+    }
+    manifest = TemplateManifest.model_validate(
+        {
+            **base,
+            "roles": [
+                {"name": "pejabat", "label": "Pejabat", "order": 2},
+                {"name": "saksi_1", "label": "Saksi", "order": 1},
+                {"name": "saksi_2", "label": "Saksi", "order": 1},
+            ],
+        }
+    )
+    assert [r.name for r in manifest.roles_in_order] == ["saksi_1", "saksi_2", "pejabat"]
