@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from docgen import documents, signers, verification
+from docgen import documents, revocation, signers, verification
 from docgen.errors import DocgenError, NotFound
 from docgen.models import Document, Revision, Signer
 from docgen.pages import Pages
@@ -28,6 +28,15 @@ public = APIRouter()
 class DocumentIn(BaseModel):
     template: str = Field(examples=["pakta-integritas"])
     data: dict[str, Any]
+    signers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Optional: per role, the id of the enrolled signer who must sign it",
+    )
+
+
+class RevokeIn(BaseModel):
+    reason: str = Field(min_length=3, max_length=1000, examples=["Terdapat kesalahan data"])
+    replaced_by: str | None = Field(default=None, description="id of the replacing document")
 
 
 class SignatureIn(BaseModel):
@@ -51,6 +60,9 @@ def document_view(rt: Runtime, document: Document) -> dict[str, Any]:
         "verify_code": document.verify_code,
         "verify_url": rt.verify_url(document.verify_code),
         "pending_roles": documents.pending_roles(document),
+        "revoked_at": document.revoked_at.isoformat() if document.revoked_at else None,
+        "revoke_reason": document.revoke_reason,
+        "replaced_by": document.replaced_by_id,
         "signers": [
             {
                 "role": slot.role,
@@ -58,6 +70,7 @@ def document_view(rt: Runtime, document: Document) -> dict[str, Any]:
                 "order": slot.order,
                 "status": "signed" if slot.signed_at else "pending",
                 "signer_id": slot.signer_id,
+                "assigned_signer_id": slot.assigned_signer_id,
                 "name": slot.signer.name if slot.signer else None,
                 "signed_at": slot.signed_at.isoformat() if slot.signed_at else None,
             }
@@ -117,7 +130,8 @@ async def get_signer(rt: RuntimeDep, signer_id: str) -> dict[str, Any]:
 
 @api.post("/documents", status_code=201)
 async def create_document(rt: RuntimeDep, body: DocumentIn) -> dict[str, Any]:
-    return document_view(rt, await documents.create_document(rt, body.template, body.data))
+    document = await documents.create_document(rt, body.template, body.data, body.signers)
+    return document_view(rt, document)
 
 
 @api.get("/documents/{document_id}")
@@ -153,6 +167,31 @@ async def document_docx(rt: RuntimeDep, document_id: str) -> Response:
 async def sign_document(rt: RuntimeDep, document_id: str, body: SignatureIn) -> dict[str, Any]:
     document = await documents.sign_document(rt, document_id, body.role, body.signer_id, body.pin)
     return document_view(rt, document)
+
+
+@api.post("/documents/{document_id}/revoke")
+async def revoke_document(rt: RuntimeDep, document_id: str, body: RevokeIn) -> dict[str, Any]:
+    document = await revocation.revoke_document(rt, document_id, body.reason, body.replaced_by)
+    return document_view(rt, document)
+
+
+@api.get("/signers/{signer_id}/pending")
+async def signer_pending(rt: RuntimeDep, signer_id: str) -> list[dict[str, Any]]:
+    """What this signer still has to sign; ``ready`` is false while others must sign first."""
+    return [
+        {
+            "document_id": document.id,
+            "number": document.number,
+            "title": document.title,
+            "template": document.template_id,
+            "role": slot.role,
+            "label": slot.label,
+            "ready": not documents.waiting_for(document, slot),
+            "waiting_for": [s.role for s in documents.waiting_for(document, slot)],
+            "verify_url": rt.verify_url(document.verify_code),
+        }
+        for document, slot in await documents.pending_for_signer(rt, signer_id)
+    ]
 
 
 @api.get("/trust/ca.pem", response_class=Response)

@@ -13,8 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from docgen import audit
-from docgen.errors import Conflict, NotFound, SignerMismatch, TemplateInvalid
-from docgen.models import Document, Revision, SignatureSlot, utcnow
+from docgen.errors import (
+    CertificateRevoked,
+    Conflict,
+    DataInvalid,
+    FieldProblem,
+    NotFound,
+    SignerMismatch,
+    TemplateInvalid,
+)
+from docgen.manifest import TemplateManifest
+from docgen.models import Document, Revision, SignatureSlot, Signer, utcnow
 from docgen.numbering import allocate_number
 from docgen.render import render_docx
 from docgen.runtime import Runtime
@@ -59,14 +68,56 @@ def pending_roles(document: Document) -> list[str]:
     return [slot.role for slot in document.slots if slot.signed_at is None]
 
 
-async def create_document(rt: Runtime, template_id: str, data: Mapping[str, Any]) -> Document:
+async def _assigned_signers(
+    rt: Runtime,
+    manifest: TemplateManifest,
+    clean: Mapping[str, Any],
+    assignment: Mapping[str, str],
+) -> dict[str, Signer]:
+    """Check the operator's choice of signer per role; raises DataInvalid listing every problem."""
+    problems: list[FieldProblem] = []
+    chosen: dict[str, Signer] = {}
+    async with rt.db.session() as session:
+        for role_name, signer_id in assignment.items():
+            where = f"signers.{role_name}"
+            role = manifest.role(role_name)
+            signer = await session.get(Signer, signer_id) if isinstance(signer_id, str) else None
+            if role is None:
+                problems.append(FieldProblem(where, "peran tidak ada pada templat ini"))
+            elif signer is None:
+                problems.append(FieldProblem(where, "penanda tangan tidak ditemukan"))
+            elif signer.revoked_at is not None:
+                problems.append(FieldProblem(where, "sertifikat penanda tangan telah dicabut"))
+            elif (
+                role.signer_nip_field
+                and clean.get(role.signer_nip_field)
+                and signer.nip != clean[role.signer_nip_field]
+            ):
+                message = f"NIP penanda tangan berbeda dengan isian {role.signer_nip_field}"
+                problems.append(FieldProblem(where, message))
+            else:
+                chosen[role_name] = signer
+    if problems:
+        raise DataInvalid(problems)
+    return chosen
+
+
+async def create_document(
+    rt: Runtime,
+    template_id: str,
+    data: Mapping[str, Any],
+    signers: Mapping[str, str] | None = None,
+) -> Document:
     """Validate, number, render, convert, stamp and store a new document.
+
+    ``signers`` optionally names, per role, the enrolled signer who must sign it.
 
     Raises TemplateNotFound, DataInvalid (422), TemplateInvalid, ConversionFailed.
     """
     template = rt.template(template_id)
     manifest = template.manifest
     clean = validate_data(manifest, data)
+    assigned = await _assigned_signers(rt, manifest, clean, signers or {})
     on = clean[manifest.date_field]
     assert isinstance(on, date)
     document_id = uuid.uuid4().hex
@@ -129,6 +180,8 @@ async def create_document(rt: Runtime, template_id: str, data: Mapping[str, Any]
             order=r.order,
             field_name=field_name(r.name),
             page=anchors[r.name].page,
+            expected_nip=clean.get(r.signer_nip_field) if r.signer_nip_field else None,
+            assigned_signer_id=assigned[r.name].id if r.name in assigned else None,
         )
         for r in roles
     ]
@@ -182,22 +235,15 @@ async def sign_document(
 ) -> Document:
     """Sign the role's field of the newest revision and store the result as a new revision.
 
-    Raises NotFound, Conflict (409: revoked, already signed, out of order), SignerMismatch (403),
-    WrongPin (403), SignerLocked (423).
+    Raises NotFound, Conflict (409: revoked, already signed, out of order), SignerMismatch (403:
+    not the signer the document names), CertificateRevoked (403), WrongPin (403),
+    SignerLocked (423).
     """
     async with rt.document_lock(document_id):
         document = await get_document(rt, document_id)
         slot = _slot_to_sign(document, role)
-        template = rt.templates.get(document.template_id)
-        spec = template.manifest.role(role) if template else None
         signer, identity = await unlock_identity(rt, signer_id, pin)
-        if spec is not None and spec.signer_nip_field:
-            expected = document.data.get(spec.signer_nip_field)
-            if signer.nip != expected:
-                raise SignerMismatch(
-                    f"Penanda tangan tidak sesuai: peran {slot.label!r} harus ditandatangani "
-                    "oleh pemilik NIP yang tercantum dalam dokumen"
-                )
+        _check_signer(slot, signer)
         pdf = await read_revision(rt, latest_pdf(document))
         signed = await sign_pdf(
             pdf,
@@ -251,6 +297,28 @@ async def sign_document(
     return await get_document(rt, document_id)
 
 
+def _check_signer(slot: SignatureSlot, signer: Signer) -> None:
+    if signer.revoked_at is not None:
+        raise CertificateRevoked(
+            "Sertifikat penanda tangan telah dicabut; tanda tangan baru tidak dapat dibuat"
+        )
+    if slot.assigned_signer_id is not None and slot.assigned_signer_id != signer.id:
+        raise SignerMismatch(
+            f"Penanda tangan tidak sesuai: peran {slot.label!r} ditetapkan "
+            "untuk penanda tangan lain"
+        )
+    if slot.expected_nip is not None and signer.nip != slot.expected_nip:
+        raise SignerMismatch(
+            f"Penanda tangan tidak sesuai: peran {slot.label!r} harus ditandatangani "
+            "oleh pemilik NIP yang tercantum dalam dokumen"
+        )
+
+
+def waiting_for(document: Document, slot: SignatureSlot) -> list[SignatureSlot]:
+    """Unsigned slots of a lower order: they must be signed before ``slot``."""
+    return [s for s in document.slots if s.order < slot.order and s.signed_at is None]
+
+
 def _slot_to_sign(document: Document, role: str) -> SignatureSlot:
     if document.status == DICABUT:
         raise Conflict("Dokumen telah dicabut dan tidak dapat ditandatangani")
@@ -260,7 +328,36 @@ def _slot_to_sign(document: Document, role: str) -> SignatureSlot:
         raise NotFound(f"Peran {role!r} tidak ada pada dokumen ini (peran: {roles})")
     if slot.signed_at is not None:
         raise Conflict(f"Peran {role!r} sudah ditandatangani")
-    before = [s for s in document.slots if s.order < slot.order and s.signed_at is None]
+    before = waiting_for(document, slot)
     if before:
-        raise Conflict(f"{before[0].label} ({before[0].role}) harus menandatangani lebih dahulu")
+        names = ", ".join(f"{s.label} ({s.role})" for s in before)
+        raise Conflict(f"Belum gilirannya: {names} harus menandatangani lebih dahulu")
     return slot
+
+
+async def pending_for_signer(rt: Runtime, signer_id: str) -> list[tuple[Document, SignatureSlot]]:
+    """Unsigned slots of unrevoked documents that name this signer (by id or by NIP).
+
+    Raises NotFound for an unknown signer.
+    """
+    signer = await rt.fetch(Signer, signer_id, "Penanda tangan tidak ditemukan")
+    named = SignatureSlot.assigned_signer_id == signer.id
+    if signer.nip:
+        named = named | (
+            SignatureSlot.assigned_signer_id.is_(None) & (SignatureSlot.expected_nip == signer.nip)
+        )
+    async with rt.db.session() as session:
+        slots = (
+            await session.scalars(
+                select(SignatureSlot)
+                .join(Document, Document.id == SignatureSlot.document_id)
+                .where(SignatureSlot.signed_at.is_(None), Document.status == MENUNGGU, named)
+                .order_by(Document.created_at, SignatureSlot.order)
+            )
+        ).all()
+        result = []
+        for slot in slots:
+            document = await session.get(Document, slot.document_id)
+            assert document is not None
+            result.append((document, slot))
+    return result

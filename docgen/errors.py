@@ -74,6 +74,12 @@ class SignerMismatch(DocgenError):
     status_code = 403
 
 
+class CertificateRevoked(DocgenError):
+    """The signer's certificate was revoked: no new signatures."""
+
+    status_code = 403
+
+
 class UploadInvalid(DocgenError):
     status_code = 400
 

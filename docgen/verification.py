@@ -19,8 +19,13 @@ from docgen.runtime import Runtime
 STATUS_LABEL = {SAH: "SAH", DICABUT: "DICABUT"}
 
 
-def public_view(rt: Runtime, document: Document) -> dict[str, Any]:
-    """The document as a citizen may see it: no NIK, NIP masked."""
+def public_view(
+    rt: Runtime, document: Document, replacement: Document | None = None
+) -> dict[str, Any]:
+    """The document as a citizen may see it: no NIK, NIP masked.
+
+    ``replacement`` is the document that replaces a revoked one (``document.replaced_by_id``).
+    """
     current = latest_pdf(document)
     return {
         "status": document.status,
@@ -35,6 +40,15 @@ def public_view(rt: Runtime, document: Document) -> dict[str, Any]:
             "revoked_at": document.revoked_at.isoformat() if document.revoked_at else None,
             "revoke_reason": document.revoke_reason,
         },
+        "replaced_by": (
+            {
+                "number": replacement.number,
+                "title": replacement.title,
+                "verify_url": rt.verify_url(replacement.verify_code),
+            }
+            if replacement is not None
+            else None
+        ),
         "signatures": [
             {
                 "role": slot.role,
@@ -53,9 +67,17 @@ def public_view(rt: Runtime, document: Document) -> dict[str, Any]:
     }
 
 
+async def _public_view(rt: Runtime, document: Document) -> dict[str, Any]:
+    replacement = None
+    if document.replaced_by_id is not None:
+        async with rt.db.session() as session:
+            replacement = await session.get(Document, document.replaced_by_id)
+    return public_view(rt, document, replacement)
+
+
 async def verify_code(rt: Runtime, code: str) -> dict[str, Any]:
     """Raises NotFound."""
-    return public_view(rt, await find_by_code(rt, code))
+    return await _public_view(rt, await find_by_code(rt, code))
 
 
 async def _validate_bounded(rt: Runtime, pdf: bytes) -> dict[str, Any]:
@@ -96,7 +118,7 @@ async def verify_upload(rt: Runtime, pdf: bytes) -> dict[str, Any]:
         "sha256": sha256,
         "revision": {"seq": revision.seq, "kind": revision.kind} if revision else None,
         "is_latest": document is not None and latest_pdf(document).sha256 == sha256,
-        "document": public_view(rt, document) if document else None,
+        "document": await _public_view(rt, document) if document else None,
         "valid": bool(report["valid"]),
         "signatures": report["signatures"],
     }
