@@ -19,6 +19,7 @@ from docgen.validators import validate_nomor_induk, validate_pangkat
 from signing.errors import InvalidPin
 from signing.keys import generate_private_key, seal_private_key, unseal_private_key
 from signing.pades import SigningIdentity
+from signing.waktu import format_waktu_wib
 
 
 class SignerIn(BaseModel):
@@ -87,7 +88,7 @@ async def unlock_identity(rt: Runtime, signer_id: str, pin: str) -> tuple[Signer
     if signer.locked_until is not None and signer.locked_until > now:
         raise SignerLocked(
             "Penanda tangan dikunci sementara karena PIN salah berulang kali; "
-            f"coba lagi setelah {signer.locked_until:%H:%M} UTC"
+            f"coba lagi setelah {format_waktu_wib(signer.locked_until)}"
         )
     try:
         key: RSAPrivateKey = await anyio.to_thread.run_sync(

@@ -115,6 +115,7 @@ def test_five_wrong_pins_lock_the_signer(client: httpx.Client, pending: tuple[st
     locked = sign(client, document_id, signer_id, PIN)  # even the right PIN now
     assert locked.status_code == 423, locked.text
     assert locked.json()["error"] == "SignerLocked"
+    assert locked.json()["detail"].endswith(" WIB")  # the time Indonesian signers read
     assert revisions(client, document_id) == 2
 
 
