@@ -14,7 +14,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -29,7 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from signing.errors import CertificateAuthorityError
 from signing.tsa import InternalTimeStamper
 
-__all__ = ["DOCUMENT_SIGNING_EKU", "CertificateAuthority"]
+__all__ = ["DOCUMENT_SIGNING_EKU", "CertificateAuthority", "RevokedCertificate"]
 
 ROOT_CN: Final = "docgen Root CA"
 TSA_CN: Final = "docgen Time Stamping Authority"
@@ -52,6 +53,15 @@ _LOCK = ".lock"
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RevokedCertificate:
+    """A certificate the root has revoked: its serial number, since when, and why."""
+
+    serial_number: int
+    revoked_at: datetime  # aware
+    reason: x509.ReasonFlags | None = None
 
 
 def _end_entity(
@@ -271,11 +281,13 @@ class CertificateAuthority:
         jabatan: str,
         unit: str,
         valid_days: int = 730,
+        crl_url: str | None = None,
     ) -> x509.Certificate:
         """Issue a document-signing certificate for a person.
 
         Subject: CN=name, serialNumber=NIP (when given), title=jabatan, OU=unit, O=organization.
-        The validity ends at the latest when the root's does.
+        The validity ends at the latest when the root's does. ``crl_url`` (where the CRL from
+        :meth:`issue_crl` is published) becomes the certificate's CRL distribution point.
 
         Raises:
             ValueError: ``name`` is empty, ``valid_days`` is not positive, or a subject field is
@@ -294,14 +306,81 @@ class CertificateAuthority:
             attributes.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
         attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.organization))
         not_after = _now() + timedelta(days=valid_days)
-        return (
-            _end_entity(self.root_certificate, public_key, x509.Name(attributes), not_after)
-            .add_extension(
-                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING_EKU]),
+        builder = _end_entity(
+            self.root_certificate, public_key, x509.Name(attributes), not_after
+        ).add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING_EKU]),
+            critical=False,
+        )
+        if crl_url:
+            builder = builder.add_extension(
+                x509.CRLDistributionPoints(
+                    [
+                        x509.DistributionPoint(
+                            full_name=[x509.UniformResourceIdentifier(crl_url)],
+                            relative_name=None,
+                            reasons=None,
+                            crl_issuer=None,
+                        )
+                    ]
+                ),
                 critical=False,
             )
-            .sign(self._root_key, hashes.SHA256())
+        return builder.sign(self._root_key, hashes.SHA256())
+
+    def issue_crl(
+        self,
+        revoked: Sequence[RevokedCertificate],
+        *,
+        crl_number: int,
+        next_update: timedelta = timedelta(days=7),
+    ) -> x509.CertificateRevocationList:
+        """A full CRL signed by the root, listing ``revoked``; thisUpdate is now.
+
+        The root issues every signer and TSA certificate directly, so this one list covers them
+        all. ``crl_number`` must grow with each list the root publishes (RFC 5280 §5.2.3).
+
+        Raises:
+            ValueError: ``crl_number`` is negative, ``next_update`` is not positive, a
+                ``revoked_at`` is naive, or a serial number is listed twice.
+        """
+        if crl_number < 0:
+            raise ValueError("crl_number must not be negative")
+        if next_update <= timedelta(0):
+            raise ValueError("next_update must be positive")
+        serials = [entry.serial_number for entry in revoked]
+        if len(set(serials)) != len(serials):
+            raise ValueError("a serial number is listed twice")
+        now = _now()
+        root_ski = self.root_certificate.extensions.get_extension_for_class(
+            x509.SubjectKeyIdentifier
+        ).value
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.root_certificate.subject)
+            .last_update(now)
+            .next_update(now + next_update)
+            .add_extension(x509.CRLNumber(crl_number), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski),
+                critical=False,
+            )
         )
+        for entry in revoked:
+            if entry.revoked_at.tzinfo is None or entry.revoked_at.utcoffset() is None:
+                raise ValueError("revoked_at must be timezone-aware")
+            revoked_cert = (
+                x509.RevokedCertificateBuilder()
+                .serial_number(entry.serial_number)
+                .revocation_date(entry.revoked_at.astimezone(UTC))
+            )
+            # RFC 5280 §5.3.1: leave the reason out rather than say "unspecified".
+            if entry.reason is not None and entry.reason != x509.ReasonFlags.unspecified:
+                revoked_cert = revoked_cert.add_extension(
+                    x509.CRLReason(entry.reason), critical=False
+                )
+            builder = builder.add_revoked_certificate(revoked_cert.build())
+        return builder.sign(self._root_key, hashes.SHA256())
 
     def timestamper(self) -> InternalTimeStamper:
         """The in-process RFC 3161 TSA; one instance per CA object (it caches size estimates)."""

@@ -52,3 +52,8 @@ class SignatureFieldAlreadySigned(SigningError):
 
 class SignatureCreationFailed(SigningError):
     """pyHanko could not produce the signature (appearance, timestamp, CMS, writing)."""
+
+
+class LongTermValidationFailed(SigningError):
+    """The validation data for a long-term (B-LTA) signature cannot be assembled: a certificate
+    that does not chain to a trust root, or no CRL for one of its certificates."""

@@ -28,7 +28,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import AxisAlignment, LayoutError, Margins, SimpleBoxLayoutRule
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import PdfFileWriter
-from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
+from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter, enumerate_sig_fields
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
@@ -170,6 +170,7 @@ async def sign_pdf(
     reason: str = DEFAULT_REASON,
     location: str | None = None,
     signing_time: datetime | None = None,
+    certify: bool = False,
 ) -> bytes:
     """Sign ``pdf`` into its existing empty signature field ``field_name``; return the new PDF.
 
@@ -177,12 +178,18 @@ async def sign_pdf(
     is the claimed time shown in the appearance and written as the signature's ``/M``; the
     time that counts is the one in the time stamp token from ``timestamper``.
 
+    ``certify=True`` makes this the document's certification signature (DocMDP, P=2): later
+    signatures into the existing fields, DSS updates and document time stamps stay allowed;
+    any other change shows up as a modification when the document is verified. Only the first
+    signature of a document can certify it.
+
     Raises:
         InvalidPdf: ``pdf`` cannot be parsed.
         SignatureFieldNotFound: the document has no signature field named ``field_name``.
         SignatureFieldAlreadySigned: that field already holds a signature.
         SignatureCreationFailed: pyHanko failed to build the signature (time stamp request,
-            appearance layout, a document policy that forbids further changes, ...).
+            appearance layout, a document policy that forbids further changes, ``certify``
+            on a document that is already signed, ...).
         ValueError: ``signing_time`` is naive.
     """
     moment = signing_time or datetime.now(UTC)
@@ -205,6 +212,8 @@ async def sign_pdf(
         reason=reason,
         location=location,
         name=appearance.name,
+        certify=certify,
+        docmdp_permissions=MDPPerm.FILL_FORMS,
     )
     if _stamp_style.cache_info().currsize:
         style = _stamp_style()

@@ -9,30 +9,26 @@ import zxingcpp
 from PIL import Image
 
 
+def nss_db_trusting(directory: Path, root_pem: bytes) -> str:
+    """A fresh NSS database in ``directory`` that trusts only ``root_pem``, for pdfsig."""
+    directory.mkdir(exist_ok=True)
+    root = directory / "root.pem"
+    root.write_bytes(root_pem)
+    db = f"sql:{directory}"
+    subprocess.run(["certutil", "-N", "--empty-password", "-d", db], check=True, timeout=30)
+    subprocess.run(
+        ["certutil", "-A", "-n", "docgen-root", "-t", "CT,C,C", "-i", str(root), "-d", db],
+        check=True,
+        timeout=30,
+    )
+    return db
+
+
 def pdfsig(pdf: Path, root_pem: bytes, workdir: Path) -> str:
     """pdfsig's report with our root imported into a fresh NSS database."""
-    nss = workdir / "nss"
-    nss.mkdir(exist_ok=True)
-    root = workdir / "root.pem"
-    root.write_bytes(root_pem)
-    subprocess.run(["certutil", "-N", "--empty-password", "-d", f"sql:{nss}"], check=True)
-    subprocess.run(
-        [
-            "certutil",
-            "-A",
-            "-n",
-            "docgen-root",
-            "-t",
-            "CT,C,C",
-            "-i",
-            str(root),
-            "-d",
-            f"sql:{nss}",
-        ],
-        check=True,
-    )
+    db = nss_db_trusting(workdir / "nss", root_pem)
     result = subprocess.run(
-        ["pdfsig", "-nssdir", f"sql:{nss}", str(pdf)], capture_output=True, text=True, timeout=60
+        ["pdfsig", "-nssdir", db, str(pdf)], capture_output=True, text=True, timeout=60
     )
     return result.stdout + result.stderr
 

@@ -47,6 +47,7 @@ from signing.pades import SignatureAppearance, SigningIdentity, sign_pdf
 from signing.tsa import to_asn1_certificate
 from signing.validation import ValidationReport, validate_pdf
 from signing.waktu import format_waktu_wib
+from tests.pdftools import nss_db_trusting
 
 T = TypeVar("T")
 
@@ -188,17 +189,7 @@ def signed_twice(signed_once: bytes, ca: CertificateAuthority, siti: SigningIden
 @pytest.fixture(scope="module")
 def nss_db(tmp_path_factory: pytest.TempPathFactory, ca: CertificateAuthority) -> str:
     """A fresh NSS database that trusts only our root, for pdfsig."""
-    directory = tmp_path_factory.mktemp("nss")
-    root = directory / "root.pem"
-    root.write_bytes(ca.root_pem())
-    db = f"sql:{directory}"
-    subprocess.run(["certutil", "-N", "--empty-password", "-d", db], check=True, timeout=30)
-    subprocess.run(
-        ["certutil", "-A", "-n", "docgen-root", "-t", "CT,C,C", "-i", str(root), "-d", db],
-        check=True,
-        timeout=30,
-    )
-    return db
+    return nss_db_trusting(tmp_path_factory.mktemp("nss"), ca.root_pem())
 
 
 def pdfsig(pdf: bytes, tmp_path: Path, nss_db: str | None = None) -> str:

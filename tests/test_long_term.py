@@ -1,0 +1,686 @@
+"""Several signers, certification, CRLs and long-term (PAdES B-LTA) signatures.
+
+Real keys, certificates, CRLs, time stamps and PDFs; pyHanko and poppler's pdfsig as
+validators. Signature time stamps come from the internal TSA with its clock set half an hour
+back, so that a certificate can be revoked (or expire) between signing and now.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from asn1crypto import crl as asn1_crl_module
+from asn1crypto import keys as asn1_keys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, SimpleSigner
+from pyhanko.sign.validation import DocumentSecurityStore, read_certification_data
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from signing.ca import DOCUMENT_SIGNING_EKU, CertificateAuthority, RevokedCertificate
+from signing.errors import LongTermValidationFailed, SignatureCreationFailed
+from signing.keys import generate_private_key
+from signing.long_term import add_long_term_validation
+from signing.pades import SigningIdentity, sign_pdf
+from signing.tsa import InternalTimeStamper, to_asn1_certificate
+from signing.validation import SignatureReport, ValidationReport, validate_pdf
+from signing.waktu import format_waktu_wib
+from tests.pdftools import nss_db_trusting
+from tests.test_signing import (
+    BUDI_LOOK,
+    SITI_LOOK,
+    add_page_text,
+    only,
+    pdfsig,
+    pdfsig_sections,
+    prepared_pdf,
+    run,
+)
+
+CRL_URL = "http://ttd.example.go.id/crl/root.crl"
+FIRST, SECOND = "ttd_pihak_pertama", "ttd_pihak_kedua"
+REVOKED = "Sertifikat penanda tangan telah dicabut"
+MODIFIED = "Dokumen telah diubah setelah ditandatangani"
+
+
+# -- fixtures ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ca_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ca")
+
+
+@pytest.fixture(scope="module")
+def ca(ca_dir: Path) -> CertificateAuthority:
+    return CertificateAuthority.load_or_create(ca_dir, organization="Pemkab Sidoarjo")
+
+
+@pytest.fixture(scope="module")
+def root_key(ca: CertificateAuthority, ca_dir: Path) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key((ca_dir / "root-key.pem").read_bytes(), None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+@pytest.fixture(scope="module")
+def signed_at() -> datetime:
+    """When the signature time stamps say the signers signed: half an hour ago."""
+    return datetime.now(UTC) - timedelta(minutes=30)
+
+
+@pytest.fixture(scope="module")
+def past_tsa(ca: CertificateAuthority, ca_dir: Path, signed_at: datetime) -> InternalTimeStamper:
+    """The CA's own TSA (same certificate and key) with its clock at ``signed_at``."""
+    key = serialization.load_pem_private_key((ca_dir / "tsa-key.pem").read_bytes(), None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return InternalTimeStamper(ca.tsa_certificate, key, chain=ca.chain, fixed_time=signed_at)
+
+
+def identity(ca: CertificateAuthority, name: str, jabatan: str) -> SigningIdentity:
+    key = generate_private_key()
+    cert = ca.issue_signer_certificate(
+        key.public_key(), name=name, nip=None, jabatan=jabatan, unit="Sukamaju", crl_url=CRL_URL
+    )
+    return SigningIdentity(private_key=key, certificate=cert, chain=ca.chain)
+
+
+@pytest.fixture(scope="module")
+def budi(ca: CertificateAuthority) -> SigningIdentity:
+    return identity(ca, "Drs. BUDI SANTOSO, M.Si.", "Camat Sukamaju")
+
+
+@pytest.fixture(scope="module")
+def siti(ca: CertificateAuthority) -> SigningIdentity:
+    return identity(ca, "SITI AMINAH, S.H.", "Ketua Panwaslu Kecamatan Sukamaju")
+
+
+@pytest.fixture(scope="module")
+def crl(ca: CertificateAuthority) -> x509.CertificateRevocationList:
+    """The CA's CRL with nobody revoked."""
+    return ca.issue_crl([], crl_number=1)
+
+
+def sign(
+    pdf: bytes,
+    field: str,
+    who: SigningIdentity,
+    timestamper: InternalTimeStamper,
+    *,
+    certify: bool = False,
+) -> bytes:
+    look = BUDI_LOOK if field == FIRST else SITI_LOOK
+    return run(
+        sign_pdf(
+            pdf,
+            field_name=field,
+            identity=who,
+            appearance=look,
+            timestamper=timestamper,
+            signing_time=timestamper.fixed_dt,
+            certify=certify,
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def certified(budi: SigningIdentity, past_tsa: InternalTimeStamper) -> bytes:
+    """The first signer certifies the document."""
+    return sign(prepared_pdf(), FIRST, budi, past_tsa, certify=True)
+
+
+@pytest.fixture(scope="module")
+def countersigned(certified: bytes, siti: SigningIdentity, past_tsa: InternalTimeStamper) -> bytes:
+    """The second signer signs their own (pre-existing) field."""
+    return sign(certified, SECOND, siti, past_tsa)
+
+
+def archive(
+    pdf: bytes, ca: CertificateAuthority, crls: list[x509.CertificateRevocationList]
+) -> bytes:
+    return run(
+        add_long_term_validation(
+            pdf, trust_roots=[ca.root_certificate], crls=crls, timestamper=ca.timestamper()
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def archived(
+    countersigned: bytes, ca: CertificateAuthority, crl: x509.CertificateRevocationList
+) -> bytes:
+    return archive(countersigned, ca, [crl])
+
+
+@pytest.fixture(scope="module")
+def nss_db(tmp_path_factory: pytest.TempPathFactory, ca: CertificateAuthority) -> str:
+    return nss_db_trusting(tmp_path_factory.mktemp("nss"), ca.root_pem())
+
+
+def pdfsig_accepts(pdf: bytes, tmp_path: Path, nss_db: str) -> dict[str, str]:
+    """pdfsig's sections per field, once it has found both signatures valid and trusted."""
+    output = pdfsig(pdf, tmp_path, nss_db)
+    sections = pdfsig_sections(output)
+    for field in (FIRST, SECOND):
+        assert "Signature Validation: Signature is Valid." in sections[field], output
+        assert "Certificate Validation: Certificate is Trusted." in sections[field], output
+    return sections
+
+
+def validate(
+    pdf: bytes, ca: CertificateAuthority, *crls: x509.CertificateRevocationList
+) -> ValidationReport:
+    return validate_pdf(pdf, [ca.root_certificate], crls)
+
+
+def valid_update(pdf: bytes, base: bytes, ca: CertificateAuthority) -> ValidationReport:
+    """The report on ``pdf``, once it is known to be ``base`` plus updates, and valid."""
+    assert pdf.startswith(base)
+    report = validate(pdf, ca)
+    assert report.valid, report
+    return report
+
+
+def revoke(
+    ca: CertificateAuthority, cert: x509.Certificate, at: datetime, number: int = 2
+) -> x509.CertificateRevocationList:
+    entry = RevokedCertificate(cert.serial_number, at, x509.ReasonFlags.affiliation_changed)
+    return ca.issue_crl([entry], crl_number=number)
+
+
+def add_note_annotation(pdf: bytes) -> bytes:
+    """Append an incremental update that puts a sticky note on page 1."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    page_ref, _ = writer.find_page_for_modification(0)
+    note = generic.DictionaryObject(
+        {
+            pdf_name("/Type"): pdf_name("/Annot"),
+            pdf_name("/Subtype"): pdf_name("/Text"),
+            pdf_name("/Rect"): generic.ArrayObject(
+                [generic.FloatObject(v) for v in (72, 600, 96, 624)]
+            ),
+            pdf_name("/Contents"): generic.pdf_string("BATAL"),
+        }
+    )
+    writer.register_annotation(page_ref, writer.add_object(note))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def dss_of(pdf: bytes) -> tuple[list[bytes], list[bytes]]:
+    """The DER of every certificate and CRL in the document's /DSS dictionary."""
+    dss = PdfFileReader(io.BytesIO(pdf)).root["/DSS"]
+    return (
+        [ref.get_object().data for ref in dss["/Certs"]],
+        [ref.get_object().data for ref in dss["/CRLs"]],
+    )
+
+
+def asn1_crl(crl: x509.CertificateRevocationList) -> asn1_crl_module.CertificateList:
+    return asn1_crl_module.CertificateList.load(der(crl))
+
+
+def der(item: x509.Certificate | x509.CertificateRevocationList) -> bytes:
+    return item.public_bytes(serialization.Encoding.DER)
+
+
+# -- CRLs and distribution points -----------------------------------------------------------
+
+
+def test_issue_crl_lists_revocations_signed_by_the_root(
+    ca: CertificateAuthority, budi: SigningIdentity
+) -> None:
+    budi_revoked = datetime(2024, 7, 1, 3, 0, 5, tzinfo=UTC)
+    tsa_revoked = datetime(2024, 8, 2, 10, 30, tzinfo=UTC)
+    before = datetime.now(UTC).replace(microsecond=0)
+    crl = ca.issue_crl(
+        [
+            RevokedCertificate(budi.certificate.serial_number, budi_revoked),
+            RevokedCertificate(
+                ca.tsa_certificate.serial_number, tsa_revoked, x509.ReasonFlags.key_compromise
+            ),
+        ],
+        crl_number=42,
+        next_update=timedelta(days=3),
+    )
+    assert crl.issuer == ca.root_certificate.subject
+    assert crl.is_signature_valid(ca.root_certificate.public_key())  # type: ignore[arg-type]
+    assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 42
+    assert before <= crl.last_update_utc <= datetime.now(UTC)
+    assert crl.next_update_utc == crl.last_update_utc + timedelta(days=3)
+
+    entry = crl.get_revoked_certificate_by_serial_number(budi.certificate.serial_number)
+    assert entry is not None and entry.revocation_date_utc == budi_revoked
+    with pytest.raises(x509.ExtensionNotFound):
+        entry.extensions.get_extension_for_class(x509.CRLReason)
+    tsa_entry = crl.get_revoked_certificate_by_serial_number(ca.tsa_certificate.serial_number)
+    assert tsa_entry is not None and tsa_entry.revocation_date_utc == tsa_revoked
+    reason = tsa_entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+    assert reason == x509.ReasonFlags.key_compromise
+    assert len(list(crl)) == 2
+
+
+def test_issue_crl_refuses_bad_input(ca: CertificateAuthority) -> None:
+    with pytest.raises(ValueError):  # naive time
+        ca.issue_crl([RevokedCertificate(1, datetime(2024, 7, 1))], crl_number=1)
+    aware = datetime(2024, 7, 1, tzinfo=UTC)
+    with pytest.raises(ValueError):  # the same serial twice
+        ca.issue_crl([RevokedCertificate(1, aware), RevokedCertificate(1, aware)], crl_number=1)
+    with pytest.raises(ValueError):
+        ca.issue_crl([], crl_number=-1)
+    with pytest.raises(ValueError):
+        ca.issue_crl([], crl_number=1, next_update=timedelta(0))
+
+
+def test_certificate_with_crl_url_names_the_distribution_point(
+    ca: CertificateAuthority, budi: SigningIdentity
+) -> None:
+    points = budi.certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+    assert not points.critical
+    (point,) = points.value
+    assert point.full_name == [x509.UniformResourceIdentifier(CRL_URL)]
+    without = ca.issue_signer_certificate(
+        generate_private_key().public_key(), name="A", nip=None, jabatan="B", unit="C"
+    )
+    with pytest.raises(x509.ExtensionNotFound):
+        without.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+
+
+# -- several signers and certification ----------------------------------------------------
+
+
+def test_certified_then_countersigned_is_valid_everywhere(
+    certified: bytes, countersigned: bytes, ca: CertificateAuthority, nss_db: str, tmp_path: Path
+) -> None:
+    report = valid_update(countersigned, certified, ca)
+    first, second = only(report, FIRST), only(report, SECOND)
+    assert first.certified and not second.certified
+    assert not first.modified_after and not second.modified_after
+    assert first.reason == second.reason == "Tanda tangan sah"
+    # pyHanko reads the certification (DocMDP P=2: form filling and signing allowed) too.
+    docmdp = read_certification_data(PdfFileReader(io.BytesIO(countersigned)))
+    assert docmdp is not None and docmdp.permission == MDPPerm.FILL_FORMS
+    assert set(pdfsig_accepts(countersigned, tmp_path, nss_db)) == {FIRST, SECOND}
+
+
+def test_only_the_first_signature_can_certify(
+    certified: bytes, siti: SigningIdentity, ca: CertificateAuthority
+) -> None:
+    with pytest.raises(SignatureCreationFailed):
+        sign(certified, SECOND, siti, ca.timestamper(), certify=True)
+
+
+# -- B-LTA ----------------------------------------------------------------------------------
+
+
+def test_long_term_validation_reaches_b_lta(
+    countersigned: bytes, archived: bytes, ca: CertificateAuthority, nss_db: str, tmp_path: Path
+) -> None:
+    report = valid_update(archived, countersigned, ca)
+    assert report.level == "B-LTA"
+    assert [s.level for s in report.signatures] == ["B-LTA", "B-LTA"]
+    assert not any(s.modified_after for s in report.signatures)
+    assert only(report, FIRST).certified
+    assert report.document_timestamp is not None
+    assert abs(datetime.now(UTC) - report.document_timestamp) < timedelta(minutes=5)
+
+    sections = pdfsig_accepts(archived, tmp_path, nss_db)
+    # poppler 22.12 lists the document time stamp as a third signature it cannot check:
+    # "Signature Type: unknown", "Signature has not yet been verified.", and on stderr
+    # "Unable to validate this type of signature".
+    (stamp_field,) = set(sections) - {FIRST, SECOND}
+    assert "docgen Time Stamping Authority" in sections[stamp_field]
+    assert "Total document signed" in sections[stamp_field]
+
+
+def test_the_dss_holds_the_crl_and_the_certificates(
+    archived: bytes,
+    ca: CertificateAuthority,
+    crl: x509.CertificateRevocationList,
+    budi: SigningIdentity,
+    siti: SigningIdentity,
+) -> None:
+    certs, crls = dss_of(archived)
+    assert crls == [der(crl)]
+    expected = [budi.certificate, siti.certificate, ca.tsa_certificate, ca.root_certificate]
+    assert sorted(certs) == sorted(der(c) for c in expected)
+    # One update: the document time stamp covers the revision that added the DSS.
+    reader = PdfFileReader(io.BytesIO(archived))
+    (stamp,) = reader.embedded_timestamp_signatures
+    assert stamp.sig_object["/SubFilter"] == "/ETSI.RFC3161"
+    assert stamp.signed_revision == reader.xrefs.total_revisions - 1
+    assert "/DSS" in reader.get_historical_root(stamp.signed_revision)
+
+
+def test_lower_levels_are_reported(
+    ca: CertificateAuthority,
+    budi: SigningIdentity,
+    certified: bytes,
+    crl: x509.CertificateRevocationList,
+) -> None:
+    # B-B: no signature time stamp (sign_pdf always adds one, so pyHanko signs directly).
+    signer = SimpleSigner(
+        signing_cert=to_asn1_certificate(budi.certificate),
+        signing_key=asn1_keys.PrivateKeyInfo.load(
+            budi.private_key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        ),
+        cert_registry=SimpleCertificateStore.from_certs([to_asn1_certificate(ca.root_certificate)]),
+    )
+    meta = PdfSignatureMetadata(field_name=FIRST, subfilter=SigSeedSubFilter.PADES)
+    writer = IncrementalPdfFileWriter(io.BytesIO(prepared_pdf()))
+    basic = run(PdfSigner(meta, signer).async_sign_pdf(writer, existing_fields_only=True))
+    report = validate(basic.getvalue(), ca, crl)
+    assert report.valid and report.level == "B-B"
+    assert only(report, FIRST).timestamp is None and only(report, FIRST).level == "B-B"
+
+    # B-T: a time-stamped signature without validation data.
+    report = validate(certified, ca, crl)
+    assert report.level == only(report, FIRST).level == "B-T" and report.document_timestamp is None
+
+    # B-LT: the DSS, but no document time stamp after it.
+    long_term = io.BytesIO(certified)
+    DocumentSecurityStore.add_dss(
+        long_term,
+        None,
+        certs=[to_asn1_certificate(c) for c in (budi.certificate, ca.tsa_certificate)],
+        crls=[asn1_crl(crl)],
+    )
+    report = validate(long_term.getvalue(), ca)
+    assert report.valid and report.level == only(report, FIRST).level == "B-LT"
+    assert report.document_timestamp is None
+
+    # Without the CRL in the DSS there is no B-LT, CRLs given to the validator or not.
+    certs_only = io.BytesIO(certified)
+    DocumentSecurityStore.add_dss(
+        certs_only,
+        None,
+        certs=[to_asn1_certificate(c) for c in (budi.certificate, ca.tsa_certificate)],
+    )
+    assert validate(certs_only.getvalue(), ca, crl).level == "B-T"
+
+
+def test_a_broken_or_untrusted_document_timestamp_does_not_count(
+    countersigned: bytes,
+    archived: bytes,
+    ca: CertificateAuthority,
+    crl: x509.CertificateRevocationList,
+    tmp_path: Path,
+) -> None:
+    start = archived.rindex(b"/Contents <") + len(b"/Contents <")
+    garbled = archived[:start] + b"00" * 16 + archived[start + 32 :]
+    report = validate(garbled, ca)
+    assert report.valid  # the signatures are fine ...
+    assert report.level == "B-LT" and report.document_timestamp is None  # ... the stamp is not
+
+    stranger = CertificateAuthority.load_or_create(tmp_path / "stranger")
+    foreign = run(
+        add_long_term_validation(
+            countersigned,
+            trust_roots=[ca.root_certificate],
+            crls=[crl],
+            timestamper=stranger.timestamper(),
+        )
+    )
+    report = validate(foreign, ca)
+    assert report.valid and report.level == "B-LT" and report.document_timestamp is None
+
+
+def test_long_term_validation_needs_a_crl_from_the_issuer(
+    countersigned: bytes, ca: CertificateAuthority, tmp_path: Path
+) -> None:
+    with pytest.raises(LongTermValidationFailed):
+        archive(countersigned, ca, [])
+    # Same issuer name, another key: its CRL does not count.
+    impostor = CertificateAuthority.load_or_create(
+        tmp_path / "impostor", organization="Pemkab Sidoarjo"
+    )
+    assert impostor.root_certificate.subject == ca.root_certificate.subject
+    with pytest.raises(LongTermValidationFailed):
+        archive(countersigned, ca, [impostor.issue_crl([], crl_number=1)])
+    with pytest.raises(LongTermValidationFailed):  # nothing to archive
+        archive(prepared_pdf(), ca, [ca.issue_crl([], crl_number=1)])
+
+
+# -- changes after signing --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change",
+    [lambda pdf: add_page_text(pdf, b"BATAL"), add_note_annotation],
+    ids=["page-text", "annotation"],
+)
+@pytest.mark.parametrize("base", ["certified", "countersigned", "archived"])
+def test_changes_after_signing_are_modifications(
+    change: Callable[[bytes], bytes],
+    base: str,
+    request: pytest.FixtureRequest,
+    ca: CertificateAuthority,
+) -> None:
+    pdf = request.getfixturevalue(base)
+    assert validate(pdf, ca).valid
+    report = validate(change(pdf), ca)
+    assert not report.valid
+    first = only(report, FIRST)
+    assert first.certified and first.intact
+    for sig in report.signatures:
+        assert sig.modified_after and sig.reason == MODIFIED, sig
+
+
+# -- revocation ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def budi_left_office(
+    ca: CertificateAuthority, budi: SigningIdentity, signed_at: datetime
+) -> tuple[datetime, x509.CertificateRevocationList]:
+    """Budi's certificate revoked twenty minutes after he signed, and the CRL saying so."""
+    revoked_at = (signed_at + timedelta(minutes=20)).replace(microsecond=0)
+    return revoked_at, revoke(ca, budi.certificate, revoked_at)
+
+
+def test_revoked_after_signing_stays_valid(
+    countersigned: bytes,
+    ca: CertificateAuthority,
+    budi_left_office: tuple[datetime, x509.CertificateRevocationList],
+    signed_at: datetime,
+) -> None:
+    revoked_at, crl = budi_left_office
+    assert only(validate(countersigned, ca), FIRST).revoked_at is None  # no CRL, no news
+    report = validate(countersigned, ca, crl)
+    assert report.valid, report
+    first = only(report, FIRST)
+    assert first.trusted and first.timestamp == signed_at
+    assert first.revoked_at == revoked_at
+    assert first.reason == (
+        f"Tanda tangan sah; sertifikat penanda tangan dicabut pada "
+        f"{format_waktu_wib(revoked_at)} setelah penandatanganan"
+    )
+    assert only(report, SECOND).revoked_at is None
+    assert only(report, SECOND).reason == "Tanda tangan sah"
+
+
+def test_revoked_before_signing_is_not_trusted(
+    countersigned: bytes,
+    ca: CertificateAuthority,
+    budi: SigningIdentity,
+    signed_at: datetime,
+) -> None:
+    revoked_at = (signed_at - timedelta(minutes=10)).replace(microsecond=0)
+    report = validate(countersigned, ca, revoke(ca, budi.certificate, revoked_at))
+    assert not report.valid
+    first = only(report, FIRST)
+    assert first.intact and not first.trusted and not first.modified_after
+    assert first.reason == REVOKED and first.revoked_at == revoked_at
+    assert only(report, SECOND).valid
+
+
+def test_revocation_in_the_dss_counts(
+    countersigned: bytes,
+    ca: CertificateAuthority,
+    budi_left_office: tuple[datetime, x509.CertificateRevocationList],
+) -> None:
+    """Archived after the revocation: the CRL in the file tells, no CRL needs to be given."""
+    revoked_at, crl = budi_left_office
+    archived = archive(countersigned, ca, [crl])
+    report = validate(archived, ca)
+    assert report.valid and report.level == "B-LTA"
+    assert only(report, FIRST).revoked_at == revoked_at
+
+
+def test_revoked_tsa_makes_signature_timestamps_untrusted(
+    countersigned: bytes, ca: CertificateAuthority
+) -> None:
+    """Without a document time stamp from before the revocation, a revoked TSA's tokens prove
+    nothing."""
+    crl = revoke(ca, ca.tsa_certificate, datetime.now(UTC) - timedelta(minutes=5), number=4)
+    report = validate(countersigned, ca, crl)
+    assert not report.valid
+    for sig in report.signatures:
+        assert sig.intact and not sig.trusted and sig.timestamp is None and sig.level == "B-B"
+        assert sig.reason == "Sertifikat cap waktu (timestamp) tidak dipercaya"
+
+
+def issue_by_root(
+    ca: CertificateAuthority,
+    root_key: rsa.RSAPrivateKey,
+    key: rsa.RSAPrivateKey,
+    name: str,
+    valid: tuple[datetime, datetime],
+    usages: list[x509.ObjectIdentifier],
+) -> x509.Certificate:
+    """What CertificateAuthority cannot be asked for: a certificate with a chosen validity."""
+    root_ski = ca.root_certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca.root_certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid[0])
+        .not_valid_after(valid[1])
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, True, False, False, False, False, False, False, False),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(usages),
+            critical=usages == [ExtendedKeyUsageOID.TIME_STAMPING],  # RFC 3161 wants it so
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski.value),
+            critical=False,
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+
+
+def test_document_timestamp_before_a_tsa_revocation_keeps_signature_timestamps_trusted(
+    countersigned: bytes,
+    ca: CertificateAuthority,
+    root_key: rsa.RSAPrivateKey,
+    crl: x509.CertificateRevocationList,
+) -> None:
+    """Archived (by a second TSA) ten minutes ago; the first TSA was revoked five minutes ago:
+    its tokens existed before, so they still count."""
+    now = datetime.now(UTC)
+    key = generate_private_key()
+    archive_tsa_cert = issue_by_root(
+        ca,
+        root_key,
+        key,
+        "docgen Arsip TSA",
+        (now - timedelta(hours=1), now + timedelta(days=1)),
+        [ExtendedKeyUsageOID.TIME_STAMPING],
+    )
+    archive_tsa = InternalTimeStamper(
+        archive_tsa_cert, key, chain=ca.chain, fixed_time=now - timedelta(minutes=10)
+    )
+    archived = run(
+        add_long_term_validation(
+            countersigned, trust_roots=[ca.root_certificate], crls=[crl], timestamper=archive_tsa
+        )
+    )
+    tsa_revoked = revoke(ca, ca.tsa_certificate, now - timedelta(minutes=5), number=5)
+    report = validate(archived, ca, tsa_revoked)
+    assert report.valid, report
+    assert report.level == "B-LTA"
+    # Without the document time stamp, the same tokens are judged now: revoked.
+    assert not validate(countersigned, ca, tsa_revoked).valid
+
+
+def test_certificate_expired_after_the_timestamp_stays_valid(
+    ca: CertificateAuthority,
+    root_key: rsa.RSAPrivateKey,
+    past_tsa: InternalTimeStamper,
+    crl: x509.CertificateRevocationList,
+) -> None:
+    """Valid from an hour ago until five minutes ago; time-stamped half an hour ago."""
+    key = generate_private_key()
+    now = datetime.now(UTC)
+    certificate = issue_by_root(
+        ca,
+        root_key,
+        key,
+        "PEJABAT LAMA",
+        (now - timedelta(hours=1), now - timedelta(minutes=5)),
+        [ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING_EKU],
+    )
+    signer = SigningIdentity(private_key=key, certificate=certificate, chain=ca.chain)
+    signed = sign(prepared_pdf(), FIRST, signer, past_tsa)
+    report = validate(signed, ca)
+    assert report.valid, report
+    assert only(report, FIRST).level == "B-T"
+    report = validate(archive(signed, ca, [crl]), ca)
+    assert report.valid and report.level == "B-LTA"
+
+    # The same certificate without a time stamp is judged now, when it has expired.
+    stale = sign(prepared_pdf(), FIRST, signer, ca.timestamper())
+    late: SignatureReport = only(validate(stale, ca), FIRST)
+    assert late.intact and not late.trusted
+    assert late.reason == "Sertifikat penanda tangan sudah tidak berlaku"
+
+
+# -- timings ------------------------------------------------------------------------------
+
+
+def test_long_term_timings(
+    countersigned: bytes,
+    archived: bytes,
+    ca: CertificateAuthority,
+    crl: x509.CertificateRevocationList,
+) -> None:
+    archive(countersigned, ca, [crl])  # warm: the TSA's size estimate, lazy imports
+    archiving = []
+    for _ in range(10):
+        start = time.perf_counter()
+        archive(countersigned, ca, [crl])
+        archiving.append(time.perf_counter() - start)
+    validating = []
+    for _ in range(5):
+        start = time.perf_counter()
+        validate(archived, ca, crl)
+        validating.append(time.perf_counter() - start)
+    archive_p50, validate_p50 = statistics.median(archiving), statistics.median(validating)
+    print(f"add_long_term_validation p50: {archive_p50 * 1000:.1f} ms")
+    print(f"validate_pdf (2 signatures, B-LTA) p50: {validate_p50 * 1000:.1f} ms")
+    assert archive_p50 < 0.100
+    assert validate_p50 < 1.0
