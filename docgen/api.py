@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from docgen import documents, revocation, signers, verification
+from docgen import crl, documents, revocation, signers, verification
 from docgen.errors import DocgenError, NotFound
 from docgen.models import Document, Revision, Signer
 from docgen.pages import Pages
@@ -32,6 +33,10 @@ class DocumentIn(BaseModel):
         default_factory=dict,
         description="Optional: per role, the id of the enrolled signer who must sign it",
     )
+
+
+class SignerRevokeIn(BaseModel):
+    reason: str = Field(min_length=3, max_length=1000, examples=["Pindah tugas"])
 
 
 class RevokeIn(BaseModel):
@@ -99,6 +104,8 @@ def signer_view(signer: Signer) -> dict[str, Any]:
         "pangkat": signer.pangkat,
         "unit": signer.unit,
         "certificate_pem": signer.certificate_pem,
+        "revoked_at": signer.revoked_at.isoformat() if signer.revoked_at else None,
+        "revoke_reason": signer.revoke_reason,
     }
 
 
@@ -175,6 +182,12 @@ async def revoke_document(rt: RuntimeDep, document_id: str, body: RevokeIn) -> d
     return document_view(rt, document)
 
 
+@api.post("/signers/{signer_id}/revoke")
+async def revoke_signer(rt: RuntimeDep, signer_id: str, body: SignerRevokeIn) -> dict[str, Any]:
+    """Revoke the signer's certificate (e.g. they left office): listed in the CRL at once."""
+    return signer_view(await revocation.revoke_signer(rt, signer_id, body.reason))
+
+
 @api.get("/signers/{signer_id}/pending")
 async def signer_pending(rt: RuntimeDep, signer_id: str) -> list[dict[str, Any]]:
     """What this signer still has to sign; ``ready`` is false while others must sign first."""
@@ -197,6 +210,14 @@ async def signer_pending(rt: RuntimeDep, signer_id: str) -> list[dict[str, Any]]
 @api.get("/trust/ca.pem", response_class=Response)
 async def trust_root(rt: RuntimeDep) -> Response:
     return Response(rt.ca.root_pem(), media_type="application/x-pem-file")
+
+
+@api.get("/trust/crl", response_class=Response)
+async def revocation_list(rt: RuntimeDep) -> Response:
+    current = await crl.current_crl(rt)
+    return Response(
+        current.public_bytes(serialization.Encoding.DER), media_type="application/pkix-crl"
+    )
 
 
 @api.get("/verify/{code}")

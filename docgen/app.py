@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from docgen import crl
 from docgen.api import api, public
 from docgen.errors import DocgenError
 from docgen.limits import BodySizeLimit
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with start_runtime(config) as runtime:
+            await crl.publish_crl(runtime)
             app.state.runtime = runtime
             log.info(banner(runtime))
             yield

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from docgen import audit
+from docgen.crl import current_crl
 from docgen.errors import (
     CertificateRevoked,
     Conflict,
@@ -31,11 +32,18 @@ from docgen.signers import unlock_identity
 from docgen.validators import validate_data
 from signing.anchors import locate_anchors
 from signing.errors import AnchorNotFound
+from signing.long_term import add_long_term_validation
 from signing.pades import SignatureAppearance, sign_pdf
 from signing.stamp import prepare_pdf, signature_box_at
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PDF_TYPE = "application/pdf"
+
+# Revision kinds, in the order they are made.
+SOURCE = "source"
+PREPARED = "prepared"
+SIGNED = "signed"
+LONG_TERM = "lta"  # certificates, revocation data and a document time stamp (PAdES B-LTA)
 
 MENUNGGU = "menunggu_tanda_tangan"
 SAH = "sah"
@@ -144,8 +152,8 @@ async def create_document(
             pdf, verify_url=verify_url, footer_text=FOOTER.format(url=verify_url), fields=boxes
         )
     )
-    source_obj = await rt.store.put(_object_key(document_id, 1, "source", "docx"), docx, DOCX_TYPE)
-    pdf_obj = await rt.store.put(_object_key(document_id, 2, "prepared", "pdf"), prepared, PDF_TYPE)
+    source_obj = await rt.store.put(_object_key(document_id, 1, SOURCE, "docx"), docx, DOCX_TYPE)
+    pdf_obj = await rt.store.put(_object_key(document_id, 2, PREPARED, "pdf"), prepared, PDF_TYPE)
 
     document = Document(
         id=document_id,
@@ -170,7 +178,7 @@ async def create_document(
             sha256=obj.sha256,
             size=obj.size,
         )
-        for seq, kind, obj in ((1, "source", source_obj), (2, "prepared", pdf_obj))
+        for seq, kind, obj in ((1, SOURCE, source_obj), (2, PREPARED, pdf_obj))
     ]
     slots = [
         SignatureSlot(
@@ -245,6 +253,8 @@ async def sign_document(
         signer, identity = await unlock_identity(rt, signer_id, pin)
         _check_signer(slot, signer)
         pdf = await read_revision(rt, latest_pdf(document))
+        first = not any(s.signed_at for s in document.slots)
+        last = all(s.signed_at for s in document.slots if s.id != slot.id)
         signed = await sign_pdf(
             pdf,
             field_name=slot.field_name,
@@ -256,22 +266,40 @@ async def sign_document(
             ),
             timestamper=rt.ca.timestamper(),
             reason=f"{slot.label} {document.title}",
+            # The first signature certifies: afterwards only further signatures are allowed.
+            certify=first,
         )
-        seq = document.revisions[-1].seq + 1
-        obj = await rt.store.put(
-            _object_key(document_id, seq, f"signed-{role}", "pdf"), signed, PDF_TYPE
-        )
-        async with rt.write_lock, rt.db.session() as session:
-            revision = Revision(
-                document_id=document_id,
-                seq=seq,
-                kind="signed",
-                object_key=obj.key,
-                version_id=obj.version_id,
-                sha256=obj.sha256,
-                size=obj.size,
+        outputs = [(SIGNED, f"signed-{role}", signed)]
+        if last:
+            long_term = await add_long_term_validation(
+                signed,
+                trust_roots=[rt.ca.root_certificate],
+                crls=[await current_crl(rt)],
+                timestamper=rt.ca.timestamper(),
             )
-            session.add(revision)
+            outputs.append((LONG_TERM, LONG_TERM, long_term))
+        seq = document.revisions[-1].seq + 1
+        stored = [
+            (
+                kind,
+                await rt.store.put(_object_key(document_id, seq + i, name, "pdf"), pdf, PDF_TYPE),
+            )
+            for i, (kind, name, pdf) in enumerate(outputs)
+        ]
+        async with rt.write_lock, rt.db.session() as session:
+            revisions = [
+                Revision(
+                    document_id=document_id,
+                    seq=seq + i,
+                    kind=kind,
+                    object_key=obj.key,
+                    version_id=obj.version_id,
+                    sha256=obj.sha256,
+                    size=obj.size,
+                )
+                for i, (kind, obj) in enumerate(stored)
+            ]
+            session.add_all(revisions)
             try:
                 await session.flush()
             except IntegrityError as exc:
@@ -281,8 +309,8 @@ async def sign_document(
             assert db_slot is not None and db_doc is not None
             db_slot.signer_id = signer.id
             db_slot.signed_at = utcnow()
-            db_slot.revision_id = revision.id
-            if all(s.signed_at is not None for s in db_doc.slots):
+            db_slot.revision_id = revisions[0].id
+            if last:
                 db_doc.status = SAH
             await audit.record(
                 session,
@@ -291,7 +319,8 @@ async def sign_document(
                 document_id,
                 role=role,
                 signer=signer.id,
-                sha256=obj.sha256,
+                sha256=revisions[-1].sha256,
+                level="B-LTA" if last else "B-T",
             )
             await session.commit()
     return await get_document(rt, document_id)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from docgen import audit
+from docgen.crl import publish_crl
 from docgen.documents import DICABUT, get_document
-from docgen.errors import Conflict, DataInvalid, FieldProblem
-from docgen.models import Document, utcnow
+from docgen.errors import Conflict, DataInvalid, FieldProblem, NotFound
+from docgen.models import Document, Signer, utcnow
 from docgen.runtime import Runtime
 
 
@@ -49,3 +52,29 @@ async def revoke_document(
         )
         await session.commit()
     return await get_document(rt, document_id)
+
+
+async def revoke_signer(rt: Runtime, signer_id: str, reason: str) -> Signer:
+    """Revoke the signer's certificate: it is listed in the CRL at once and cannot sign again.
+
+    Signatures made before stay valid: their time stamps prove they predate the revocation.
+
+    Raises NotFound, Conflict (409: already revoked).
+    """
+    async with rt.write_lock, rt.db.session() as session:
+        signer = await session.get(Signer, signer_id)
+        if signer is None:
+            raise NotFound("Penanda tangan tidak ditemukan")
+        if signer.revoked_at is not None:
+            raise Conflict("Sertifikat penanda tangan sudah dicabut")
+        # CRLs carry whole seconds: round up, so that a signature time-stamped a moment before
+        # the revocation is not listed as made after it.
+        now = utcnow()
+        signer.revoked_at = now.replace(microsecond=0) + timedelta(
+            seconds=1 if now.microsecond else 0
+        )
+        signer.revoke_reason = reason
+        await audit.record(session, "signer.revoked", "signer", signer_id, reason=reason)
+        await session.commit()
+    await publish_crl(rt)
+    return await rt.fetch(Signer, signer_id, "Penanda tangan tidak ditemukan")

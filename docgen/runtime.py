@@ -11,6 +11,7 @@ from typing import TypeVar
 from weakref import WeakValueDictionary
 
 import anyio
+from cryptography import x509
 
 from docgen.convert import Converter, UnoserverPool
 from docgen.db import Database, migrate
@@ -44,6 +45,8 @@ class Runtime:
     )
     # Each uploaded PDF is checked in its own process (up to 1 GiB): bound how many at once.
     verify_slots: anyio.CapacityLimiter = field(init=False)
+    # The certificate revocation list currently published (see docgen.revocation).
+    crl: x509.CertificateRevocationList | None = None
 
     def __post_init__(self) -> None:
         self.verify_slots = anyio.CapacityLimiter(self.settings.verify_workers)
@@ -72,6 +75,15 @@ class Runtime:
 
     def verify_url(self, code: str) -> str:
         return f"{self.settings.base_url}/v/{code}"
+
+    @property
+    def crl_url(self) -> str:
+        """Where the CRL is published; written into every signer certificate."""
+        return f"{self.settings.base_url}/api/v1/trust/crl"
+
+    @property
+    def crl_path(self) -> Path:
+        return self.settings.data_dir / "crl.der"
 
 
 def load_pepper(settings: Settings) -> bytes:

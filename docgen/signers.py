@@ -44,7 +44,12 @@ class SignerIn(BaseModel):
 def _issue(rt: Runtime, data: SignerIn) -> tuple[bytes, str]:
     key = generate_private_key()
     cert = rt.ca.issue_signer_certificate(
-        key.public_key(), name=data.name, nip=data.nip, jabatan=data.jabatan, unit=data.unit
+        key.public_key(),
+        name=data.name,
+        nip=data.nip,
+        jabatan=data.jabatan,
+        unit=data.unit,
+        crl_url=rt.crl_url,
     )
     sealed = seal_private_key(key, data.pin, rt.pepper)
     return sealed, cert.public_bytes(serialization.Encoding.PEM).decode()

@@ -10,11 +10,20 @@ from typing import Any
 import anyio
 from sqlalchemy import select
 
-from docgen.documents import DICABUT, SAH, find_by_code, latest_pdf, pending_roles
+from docgen.documents import (
+    DICABUT,
+    LONG_TERM,
+    SAH,
+    SIGNED,
+    find_by_code,
+    latest_pdf,
+    pending_roles,
+)
 from docgen.errors import UploadInvalid, UploadTooLarge
 from docgen.indonesian import mask_nip
-from docgen.models import Document, Revision
+from docgen.models import Document, Revision, SignatureSlot
 from docgen.runtime import Runtime
+from signing.waktu import format_waktu_wib
 
 STATUS_LABEL = {SAH: "SAH", DICABUT: "DICABUT"}
 
@@ -49,21 +58,42 @@ def public_view(
             if replacement is not None
             else None
         ),
-        "signatures": [
-            {
-                "role": slot.role,
-                "label": slot.label,
-                "name": slot.signer.name if slot.signer else None,
-                "jabatan": slot.signer.jabatan if slot.signer else None,
-                "nip": mask_nip(slot.signer.nip) if slot.signer and slot.signer.nip else None,
-                "signed_at": slot.signed_at.isoformat() if slot.signed_at else None,
-            }
-            for slot in document.slots
-        ],
+        "signatures": [_signature_view(slot) for slot in document.slots],
+        "level": signature_level(document),
         "pending_roles": pending_roles(document),
         "sha256": current.sha256,
         "verify_url": rt.verify_url(document.verify_code),
         "download_url": f"/v/{document.verify_code}/pdf",
+    }
+
+
+def signature_level(document: Document) -> str | None:
+    """The PAdES level the current revision reached: B-LTA once the last signer has signed."""
+    kinds = {r.kind for r in document.revisions}
+    if LONG_TERM in kinds:
+        return "B-LTA"
+    return "B-T" if SIGNED in kinds else None
+
+
+def _signature_view(slot: SignatureSlot) -> dict[str, Any]:
+    signer = slot.signer
+    revoked_at = signer.revoked_at if signer else None
+    note = None
+    if revoked_at is not None and slot.signed_at is not None:
+        note = (
+            f"Sertifikat penanda tangan dicabut pada {format_waktu_wib(revoked_at)}, setelah "
+            "dokumen ini ditandatangani; tanda tangan ini tetap sah karena waktunya dibuktikan "
+            "dengan cap waktu (timestamp)."
+        )
+    return {
+        "role": slot.role,
+        "label": slot.label,
+        "name": signer.name if signer else None,
+        "jabatan": signer.jabatan if signer else None,
+        "nip": mask_nip(signer.nip) if signer and signer.nip else None,
+        "signed_at": slot.signed_at.isoformat() if slot.signed_at else None,
+        "certificate_revoked_at": revoked_at.isoformat() if revoked_at else None,
+        "note": note,
     }
 
 
@@ -85,7 +115,13 @@ async def _validate_bounded(rt: Runtime, pdf: bytes) -> dict[str, Any]:
         async with rt.verify_slots:
             with anyio.fail_after(rt.settings.verify_timeout):
                 result = await anyio.run_process(
-                    [sys.executable, "-m", "docgen.verify_worker", str(rt.trust_roots_path)],
+                    [
+                        sys.executable,
+                        "-m",
+                        "docgen.verify_worker",
+                        str(rt.trust_roots_path),
+                        str(rt.crl_path),
+                    ],
                     input=pdf,
                     check=False,
                 )
@@ -120,5 +156,7 @@ async def verify_upload(rt: Runtime, pdf: bytes) -> dict[str, Any]:
         "is_latest": document is not None and latest_pdf(document).sha256 == sha256,
         "document": await _public_view(rt, document) if document else None,
         "valid": bool(report["valid"]),
+        "level": report["level"],
+        "document_timestamp": report["document_timestamp"],
         "signatures": report["signatures"],
     }

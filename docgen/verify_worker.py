@@ -1,7 +1,8 @@
 """Validate one uploaded PDF in a separate, bounded process.
 
-Reads the PDF on stdin and the trust root PEM path as argv[1]; writes the report as JSON on
-stdout. The parent sets the time limit; the memory limit is set here before parsing anything.
+Reads the PDF on stdin, the trust root PEM path as argv[1] and the current CRL (DER) path as
+argv[2]; writes the report as JSON on stdout. The parent sets the time limit; the memory limit
+is set here before parsing anything.
 """
 
 from __future__ import annotations
@@ -24,14 +25,21 @@ def main() -> int:
 
     with open(sys.argv[1], "rb") as fh:
         roots = x509.load_pem_x509_certificates(fh.read())
+    with open(sys.argv[2], "rb") as fh:
+        crls = [x509.load_der_x509_crl(fh.read())]
     pdf = sys.stdin.buffer.read()
     try:
-        report = validate_pdf(pdf, roots)
+        report = validate_pdf(pdf, roots, crls)
     except InvalidPdf as exc:
         json.dump({"invalid_pdf": str(exc)}, sys.stdout)
         return 0
     json.dump(
-        {"valid": report.valid, "signatures": [asdict(s) for s in report.signatures]},
+        {
+            "valid": report.valid,
+            "level": report.level,
+            "document_timestamp": report.document_timestamp,
+            "signatures": [asdict(s) for s in report.signatures],
+        },
         sys.stdout,
         default=lambda o: o.isoformat() if isinstance(o, datetime) else str(o),
     )

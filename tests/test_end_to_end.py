@@ -88,10 +88,12 @@ def test_created_document_awaits_its_signer(client: httpx.Client, tmp_path: Path
 def test_revisions_are_stored_and_cannot_be_deleted(service: Service, client: httpx.Client) -> None:
     document, signed, prepared_pdf, pdf = create_and_sign(client)
     objects = service.stored_objects(f"documents/{document['id']}/")
-    assert len(objects) == 3  # source DOCX, prepared PDF, signed PDF: one version each
+    # Source DOCX, prepared PDF, signed PDF, and the signed PDF with its long-term validation
+    # data (B-LTA): one version each.
+    assert len(objects) == 4
     s3 = service.object_store()
     by_name = {o.object_name: o for o in objects}
-    signed_key = next(name for name in by_name if "signed" in name)
+    signed_key = next(name for name in by_name if name.endswith("-lta.pdf"))
     assert s3.get_object("docgen", signed_key).read() == pdf
     retention = s3.get_object_retention("docgen", signed_key, by_name[signed_key].version_id)
     assert retention is not None and retention.mode == "COMPLIANCE"
@@ -105,7 +107,7 @@ def test_sign_download_and_verify(client: httpx.Client, tmp_path: Path) -> None:
     assert signed["status"] == "sah"
     assert signed["pending_roles"] == []
     kinds = [r["kind"] for r in signed["revisions"]]
-    assert kinds == ["source", "prepared", "signed"]
+    assert kinds == ["source", "prepared", "signed", "lta"]
     assert hashlib.sha256(pdf).hexdigest() == signed["revisions"][-1]["sha256"]
     # The earlier revision is still what it was: the signed file extends the prepared one.
     prepared_sha = signed["revisions"][1]["sha256"]

@@ -145,7 +145,7 @@ def test_signing_twice_is_409(client: httpx.Client, pending: tuple[str, str]) ->
     assert sign(client, document_id, signer_id, PIN).status_code == 200
     again = sign(client, document_id, signer_id, PIN)
     assert again.status_code == 409
-    assert revisions(client, document_id) == 3
+    assert revisions(client, document_id) == 4  # source, prepared, signed, B-LTA
 
 
 def test_unknown_codes_all_get_the_same_404(client: httpx.Client) -> None:
