@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from docgen import crl, documents, revocation, signers, verification
+from docgen import crl, documents, revocation, signers, template_registry, verification
 from docgen.errors import DocgenError, NotFound
+from docgen.manifest import Template
 from docgen.models import Document, Revision, Signer
 from docgen.pages import Pages
 from docgen.runtime import Runtime
@@ -109,20 +110,61 @@ def signer_view(signer: Signer) -> dict[str, Any]:
     }
 
 
+def template_view(rt: Runtime, template: Template) -> dict[str, Any]:
+    manifest = template.manifest
+    return {
+        "id": manifest.id,
+        "version": manifest.version,
+        "title": manifest.title,
+        "type": manifest.document_type,
+        "sha256": template.sha256,
+        "fields": [f.model_dump() for f in manifest.fields],
+        "roles": [r.model_dump() for r in manifest.roles_in_order],
+        "versions": rt.template_registry.versions(manifest.id),
+        "created_at": template.created_at.isoformat() if template.created_at else None,
+    }
+
+
 @api.get("/templates")
 async def list_templates(rt: RuntimeDep) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": t.manifest.id,
-            "version": t.manifest.version,
-            "title": t.manifest.title,
-            "type": t.manifest.document_type,
-            "sha256": t.sha256,
-            "fields": [f.model_dump() for f in t.manifest.fields],
-            "roles": [r.model_dump() for r in t.manifest.roles_in_order],
-        }
-        for t in rt.templates.values()
-    ]
+    """The latest version of each template."""
+    return [template_view(rt, t) for t in rt.template_registry.all_latest()]
+
+
+@api.post("/templates", status_code=201)
+async def upload_template(
+    rt: RuntimeDep,
+    manifest: Annotated[UploadFile, File(description="manifest.toml (UTF-8)")],
+    docx: Annotated[UploadFile, File(description="the template DOCX")],
+) -> dict[str, Any]:
+    """Store a template as the next version of its id.
+
+    The server assigns the version: the manifest's `version` and `docx` keys are optional and
+    ignored. Nothing is stored unless every check passes; 422 lists each problem with its place.
+    """
+    template = await template_registry.upload_template(
+        rt, await _read_upload(rt, manifest), await _read_upload(rt, docx)
+    )
+    return template_view(rt, template)
+
+
+@api.get("/templates/{template_id}")
+async def get_template(rt: RuntimeDep, template_id: str) -> dict[str, Any]:
+    """The latest version, with the numbers of all versions."""
+    return template_view(rt, rt.template(template_id))
+
+
+@api.get("/templates/{template_id}/versions/{version}/docx", response_class=Response)
+async def template_docx(rt: RuntimeDep, template_id: str, version: int) -> Response:
+    template = rt.template_registry.get(template_id, version)
+    return Response(
+        template.docx_bytes,
+        media_type=documents.DOCX_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="{template_id}-v{version}.docx"',
+            "X-Content-SHA256": template.sha256,
+        },
+    )
 
 
 @api.post("/signers", status_code=201)

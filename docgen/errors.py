@@ -6,6 +6,7 @@ in the app renders them all as ``{"error": <name>, "detail": <text>}``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -50,8 +51,39 @@ class TemplateNotFound(DocgenError):
     status_code = 404
 
 
+@dataclass(frozen=True)
+class TemplateProblem:
+    """One fault of a template; ``where`` names its place (manifest key, DOCX part, paragraph)."""
+
+    where: str
+    message: str
+
+
 class TemplateInvalid(DocgenError):
+    """A template that cannot be used; ``problems`` lists every fault found, where known."""
+
     status_code = 422
+
+    def __init__(self, detail: str, problems: Sequence[TemplateProblem] = ()) -> None:
+        super().__init__(detail)
+        self.problems = list(problems)
+
+    # A DOCX can repeat one fault in every paragraph: answer with a readable list.
+    MAX_PROBLEMS: ClassVar[int] = 100
+
+    @classmethod
+    def listing(cls, subject: str, problems: Sequence[TemplateProblem]) -> TemplateInvalid:
+        """The error for ``problems`` (at least one), with the first few in ``detail``."""
+        shown = "; ".join(f"{p.where}: {p.message}" for p in problems[:3])
+        more = f" (dan {len(problems) - 3} masalah lain)" if len(problems) > 3 else ""
+        listed = list(problems[: cls.MAX_PROBLEMS])
+        if len(problems) > cls.MAX_PROBLEMS:
+            left = len(problems) - cls.MAX_PROBLEMS
+            listed.append(TemplateProblem("templat", f"{left} masalah lain tidak ditampilkan"))
+        return cls(f"{subject} tidak valid: {shown}{more}", listed)
+
+    def extra(self) -> dict[str, Any]:
+        return {"problems": [{"where": p.where, "message": p.message} for p in self.problems]}
 
 
 class NotFound(DocgenError):

@@ -1,25 +1,28 @@
 """Template manifests: what a template needs (fields), who signs it (roles), how it is numbered.
 
-A template is a folder ``templates/<id>/`` holding ``manifest.toml`` and the DOCX it names.
-Templates are data: ``load_templates`` checks each one thoroughly at start-up so that a broken
-template is refused with ``TemplateInvalid`` instead of failing on the first request.
+A template is a folder ``templates/<id>/`` holding ``manifest.toml`` and the DOCX it names, or a
+version uploaded through the API (``docgen.template_registry``). Templates are data: both are
+checked thoroughly (``parse_manifest`` here, ``template_checks.docx_problems`` for the DOCX) so
+that a broken template is refused with ``TemplateInvalid``, listing every problem and where it
+is, instead of failing on the first request.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
-from docgen.errors import TemplateInvalid
+from docgen.errors import TemplateInvalid, TemplateProblem
 
 __all__ = [
     "FieldSpec",
@@ -30,6 +33,7 @@ __all__ = [
     "TemplateManifest",
     "load_template",
     "load_templates",
+    "parse_manifest",
 ]
 
 FieldType = Literal[
@@ -128,10 +132,11 @@ class NumberingSpec(_Model):
 class TemplateManifest(_Model):
     """The contents of ``manifest.toml``."""
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    # 64: the longest id the registry (audit log) keeps.
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)
     version: int = Field(ge=1)
-    title: str
-    document_type: str
+    title: str = Field(max_length=300)
+    document_type: str = Field(max_length=100)
     description: str | None = None
     docx: str = "template.docx"
     paper: Literal["A4", "F4"] = "A4"
@@ -201,50 +206,67 @@ def _unique(names: list[str], what: str) -> None:
 
 @dataclass(frozen=True)
 class Template:
-    """A loaded template: its manifest and the DOCX bytes, identified by their SHA-256."""
+    """A loaded template version: its manifest and the DOCX bytes, identified by their SHA-256.
+
+    ``directory`` is the folder of a folder template; ``created_at`` the upload time of an
+    uploaded version (None for folder templates).
+    """
 
     manifest: TemplateManifest
     docx_bytes: bytes
     sha256: str
-    directory: Path
+    directory: Path | None = None
+    created_at: datetime | None = None
 
     @property
     def id(self) -> str:
         return self.manifest.id
+
+    @property
+    def version(self) -> int:
+        return self.manifest.version
 
 
 def load_template(directory: Path) -> Template:
     """Load and check ``directory/manifest.toml`` and its DOCX.
 
     Raises:
-        TemplateInvalid: unreadable or inconsistent manifest, missing or broken DOCX, paper
-            size not as declared, a role without its ``ttd()`` marker, Jinja syntax errors.
+        TemplateInvalid: every problem found (see ``parse_manifest`` and
+            ``template_checks.docx_problems``), or the manifest's id differs from the folder name.
     """
-    manifest_path = directory / "manifest.toml"
+    subject = f"Templat {directory}"
     try:
-        raw = tomllib.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise TemplateInvalid(f"{manifest_path}: manifest tidak dapat dibaca: {exc}") from exc
-    try:
-        manifest = TemplateManifest.model_validate(raw)
-    except ValidationError as exc:
-        raise TemplateInvalid(f"{manifest_path}: manifest tidak valid: {exc}") from exc
-    if manifest.id != directory.name:
-        raise TemplateInvalid(
-            f"{manifest_path}: id {manifest.id!r} differs from folder name {directory.name!r}"
+        text = (directory / "manifest.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = TemplateProblem("manifest.toml", f"manifest tidak dapat dibaca: {exc}")
+        raise TemplateInvalid.listing(subject, [problem]) from exc
+    # Imported here: the DOCX checks need docx/docxtpl, heavy and only needed once per template.
+    from docgen.template_checks import docx_problems
+
+    problems: list[TemplateProblem] = []
+    manifest = parse_manifest(text, problems)
+    if manifest is not None and manifest.id != directory.name:
+        problems.append(
+            TemplateProblem(
+                "manifest.toml: id",
+                f"id {manifest.id!r} berbeda dari nama folder {directory.name!r}",
+            )
         )
+    docx_name = manifest.docx if manifest else "template.docx"
     try:
-        docx_bytes = (directory / manifest.docx).read_bytes()
+        docx_bytes = (directory / docx_name).read_bytes()
     except OSError as exc:
-        raise TemplateInvalid(f"{directory / manifest.docx}: {exc}") from exc
-    template = Template(
+        problems.append(TemplateProblem(docx_name, f"tidak dapat dibaca: {exc.strerror}"))
+    else:
+        problems.extend(docx_problems(docx_bytes, manifest, name=docx_name))
+    if problems or manifest is None:
+        raise TemplateInvalid.listing(subject, problems)
+    return Template(
         manifest=manifest,
         docx_bytes=docx_bytes,
         sha256=hashlib.sha256(docx_bytes).hexdigest(),
         directory=directory,
     )
-    _check_docx(template)
-    return template
 
 
 def load_templates(directory: Path) -> dict[str, Template]:
@@ -260,34 +282,89 @@ def load_templates(directory: Path) -> dict[str, Template]:
     return templates
 
 
-def _check_docx(template: Template) -> None:
-    # Imported here: docx/docxtpl are heavy and only needed once per template.
-    import docx
-    from jinja2 import TemplateSyntaxError
+# --- checks: each returns problems with their place rather than stopping at the first
 
-    from docgen.render import jinja_environment, template_source
 
-    name = f"{template.directory.name}/{template.manifest.docx}"
+def parse_manifest(
+    text: str,
+    problems: list[TemplateProblem],
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    where: str = "manifest.toml",
+) -> TemplateManifest | None:
+    """The manifest in ``text`` (TOML), with ``overrides`` put over its top-level keys.
+
+    Appends to ``problems`` and returns None when the TOML does not parse (its line and column)
+    or does not satisfy the schema (each key at fault).
+    """
     try:
-        document = docx.Document(io.BytesIO(template.docx_bytes))
-    except Exception as exc:  # python-docx raises assorted zip/XML/KeyError types
-        raise TemplateInvalid(f"{name}: bukan berkas DOCX yang valid: {exc}") from exc
-
-    width_mm, height_mm = PAPER_MM[template.manifest.paper]
-    for section in document.sections:
-        if section.page_width is None or section.page_height is None:
-            continue
-        w, h = section.page_width.mm, section.page_height.mm
-        if abs(w - width_mm) > 1.5 or abs(h - height_mm) > 1.5:
-            raise TemplateInvalid(
-                f"{name}: page is {w:.0f}x{h:.0f} mm, manifest says {template.manifest.paper}"
-            )
-
-    source = template_source(template)
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(_toml_problem(exc, where))
+        return None
+    raw.update(overrides or {})
     try:
-        jinja_environment().parse(source)
-    except TemplateSyntaxError as exc:
-        raise TemplateInvalid(f"{name}: Jinja syntax error: {exc.message}") from exc
-    for role in template.manifest.roles:
-        if not re.search(rf"ttd\(\s*['\"]{role.name}['\"]\s*\)", source):
-            raise TemplateInvalid(f"{name}: no {{{{ ttd('{role.name}') }}}} marker for its role")
+        return TemplateManifest.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_schema_problem(e, raw, where) for e in exc.errors(include_url=False))
+        return None
+
+
+_TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+
+
+def _toml_problem(exc: tomllib.TOMLDecodeError, where: str) -> TemplateProblem:
+    # Python 3.11's TOMLDecodeError has the position only in its message.
+    message = str(exc)
+    found = _TOML_POSITION.search(message)
+    if found:
+        message = message[: found.start()]
+        where += f" baris {found[1]}, kolom {found[2]}" if found[1] else " (akhir berkas)"
+    return TemplateProblem(where, f"manifest tidak dapat dibaca, sintaks TOML salah: {message}")
+
+
+_SCHEMA_MESSAGES = {
+    "missing": "kunci wajib ini tidak ada",
+    "extra_forbidden": "kunci ini tidak dikenal",
+    "literal_error": "harus salah satu dari {expected}",
+    "string_pattern_mismatch": "tidak sesuai pola {pattern}",
+    "string_too_long": "paling panjang {max_length} karakter",
+    "greater_than_equal": "paling kecil {ge}",
+    "too_short": "paling sedikit {min_length} butir",
+    "string_type": "harus berupa teks",
+    "int_type": "harus berupa bilangan bulat",
+    "int_parsing": "harus berupa bilangan bulat",
+    "bool_type": "harus true atau false",
+    "bool_parsing": "harus true atau false",
+    "list_type": "harus berupa daftar",
+    "model_type": "harus berupa tabel",
+}
+
+
+def _schema_problem(error: ErrorDetails, raw: Mapping[str, Any], where: str) -> TemplateProblem:
+    key = _key_path(error["loc"], raw)
+    template = _SCHEMA_MESSAGES.get(error["type"])
+    try:
+        message = template.format(**error.get("ctx", {})) if template else None
+    except (KeyError, IndexError):
+        message = None
+    if message is None:
+        message = "nilai tidak valid: " + error["msg"].removeprefix("Value error, ")
+    message = message.replace("' or '", "' atau '")  # pydantic's list of allowed values
+    return TemplateProblem(f"{where}: {key}" if key else where, message)
+
+
+def _key_path(loc: Sequence[int | str], raw: Mapping[str, Any]) -> str:
+    """``fields[3] (nip).type`` for ('fields', 2, 'type'): items count from 1, as in the file."""
+    path = ""
+    node: Any = raw
+    for part in loc:
+        if isinstance(part, int):
+            item = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            name = item.get("name") if isinstance(item, dict) else None
+            path += f"[{part + 1}]" + (f" ({name})" if isinstance(name, str) else "")
+            node = item
+        else:
+            path += f".{part}" if path else part
+            node = node.get(part) if isinstance(node, dict) else None
+    return path

@@ -17,9 +17,12 @@ re-reads the package, executes the compiled template and writes the result.
 from __future__ import annotations
 
 import functools
+import html
 import io
+import itertools
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -34,7 +37,14 @@ from docgen.manifest import Template
 from docgen.validators import pangkat_golongan, validate_data
 from signing.anchors import anchor_marker
 
-__all__ = ["jinja_environment", "render_docx", "template_source", "ttd_markup"]
+__all__ = [
+    "SourcePart",
+    "jinja_environment",
+    "render_docx",
+    "template_parts",
+    "template_source",
+    "ttd_markup",
+]
 
 _ROLE_RE = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -125,15 +135,79 @@ class _CachingDocxTemplate(DocxTemplate):
         return str(self.resolve_listing(dst_xml))
 
 
-def template_source(template: Template) -> str:
-    """The Jinja source of the template's body, headers and footers, as docxtpl sees it."""
-    doc = DocxTemplate(io.BytesIO(template.docx_bytes))
+@dataclass(frozen=True)
+class SourcePart:
+    """The Jinja source of one part of a DOCX, as docxtpl compiles it.
+
+    In a part with paragraphs (body, header, footer, footnotes) each line starts at a paragraph
+    and a ``<!--pN-->`` mark with its number (in document order, table cells included), so a
+    Jinja error's line number names a paragraph. Where docxtpl drops a whole table row or cell
+    (``{%tr ...%}``, ``{%tc ...%}``) its tag joins the line of the paragraph before it.
+    """
+
+    name: str  # e.g. "word/document.xml", "word/header1.xml", "docProps/core.xml (title)"
+    source: str
+    has_paragraphs: bool = True
+
+    def paragraph(self, lineno: int | None) -> tuple[int, str] | None:
+        """The number and plain text of the paragraph on Jinja line ``lineno``, if any."""
+        if not self.has_paragraphs or lineno is None or lineno < 1:
+            return None
+        lines = self.source.split("\n")
+        mark = _PARAGRAPH_MARK.match(lines[lineno - 1]) if lineno <= len(lines) else None
+        if mark is None:
+            return None
+        text = _XML_TAG.sub("", lines[lineno - 1])
+        return int(mark[1]), " ".join(html.unescape(text).split())
+
+
+_PARAGRAPH_START = re.compile(r"<w:p(?=[ >/])")
+_PARAGRAPH_MARK = re.compile(r"<!--p(\d+)-->")
+_XML_TAG = re.compile(r"<[^>]*>")
+# The core properties docxtpl renders as Jinja templates (DocxTemplate.render_properties).
+_CORE_PROPERTIES = ("author", "comments", "identifier", "language", "subject", "title")
+_FOOTNOTES_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
+
+
+def _by_paragraph(xml: str) -> str:
+    # Line breaks and comments between elements mean nothing to Jinja's grammar, so the parse is
+    # the one docxtpl makes; here they only mark where each paragraph starts.
+    numbers = itertools.count(1)
+    flat = xml.replace("\r", " ").replace("\n", " ")
+    marked = _PARAGRAPH_START.sub(lambda _: f"\n<!--p{next(numbers)}--><w:p", flat)
+    # Not through the render cache: these sources are only ever checked, once.
+    return str(DocxTemplate.patch_xml(_PATCHER, marked))
+
+
+def template_parts(doc: DocxTemplate) -> list[SourcePart]:
+    """Every part docxtpl renders, body first: headers, footers, footnotes, core properties.
+
+    Raises whatever python-docx raises for a file that is not a readable DOCX.
+    """
     doc.init_docx()
-    parts = [_patch(doc.get_xml())]
+    package = doc.docx.part.package
+    parts = [SourcePart(doc.docx.part.partname.lstrip("/"), _by_paragraph(doc.get_xml()))]
     for uri in (DocxTemplate.HEADER_URI, DocxTemplate.FOOTER_URI):
         for _, part in doc.get_headers_footers(uri):
-            parts.append(_patch(doc.get_part_xml(part)))
-    return "\n".join(parts)
+            parts.append(
+                SourcePart(part.partname.lstrip("/"), _by_paragraph(doc.get_part_xml(part)))
+            )
+    for part in package.parts:
+        if part.content_type == _FOOTNOTES_TYPE:
+            blob = part.blob
+            xml = blob.decode("utf-8") if isinstance(blob, bytes) else blob
+            parts.append(SourcePart(part.partname.lstrip("/"), _by_paragraph(xml)))
+    core = doc.docx.core_properties
+    for name in _CORE_PROPERTIES:
+        value = getattr(core, name) or ""
+        parts.append(SourcePart(f"docProps/core.xml ({name})", value, has_paragraphs=False))
+    return parts
+
+
+def template_source(template: Template) -> str:
+    """The Jinja source of all the template's rendered parts, as docxtpl sees it."""
+    doc = DocxTemplate(io.BytesIO(template.docx_bytes))
+    return "\n".join(part.source for part in template_parts(doc))
 
 
 def render_docx(template: Template, data: Mapping[str, object], *, nomor: str) -> bytes:

@@ -15,10 +15,11 @@ from cryptography import x509
 
 from docgen.convert import Converter, UnoserverPool
 from docgen.db import Database, migrate
-from docgen.errors import NotFound, TemplateNotFound
+from docgen.errors import NotFound
 from docgen.manifest import Template, load_templates
 from docgen.models import Base
 from docgen.settings import Settings
+from docgen.template_registry import TemplateRegistry, load_uploaded_versions
 from signing import pades, stamp
 from signing.ca import CertificateAuthority
 from storage import EmbeddedS3Server, ObjectStore, S3ObjectStore
@@ -33,7 +34,7 @@ class Runtime:
     store: ObjectStore
     converter: Converter
     ca: CertificateAuthority
-    templates: dict[str, Template]
+    template_registry: TemplateRegistry
     pepper: bytes
     trust_roots_path: Path
     store_endpoint: str
@@ -52,11 +53,17 @@ class Runtime:
         self.verify_slots = anyio.CapacityLimiter(self.settings.verify_workers)
 
     def template(self, template_id: str) -> Template:
-        """Raises TemplateNotFound."""
-        try:
-            return self.templates[template_id]
-        except KeyError:
-            raise TemplateNotFound(f"Templat {template_id!r} tidak dikenal") from None
+        """The latest version of the template, for new documents. Raises TemplateNotFound."""
+        return self.template_registry.latest(template_id)
+
+    @property
+    def templates(self) -> dict[str, Template]:
+        """The latest version of each template by id (a snapshot).
+
+        Kept for callers that look a template up by id alone; a document's own version is
+        ``template_registry.get(document.template_id, document.template_version)``.
+        """
+        return {t.id: t for t in self.template_registry.all_latest()}
 
     def document_lock(self, document_id: str) -> anyio.Lock:
         """One signing at a time per document, so each signs the newest revision."""
@@ -153,7 +160,8 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         )
         trust_roots_path = settings.data_dir / "trust-roots.pem"
         trust_roots_path.write_bytes(ca.root_pem())
-        templates = load_templates(settings.templates_dir)
+        # Folder templates first: a broken one stops the start before anything is started.
+        templates = TemplateRegistry(load_templates(settings.templates_dir).values())
         store: S3ObjectStore | None = None
         converter: UnoserverPool | None = None
 
@@ -174,13 +182,14 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         assert store is not None and converter is not None
         db = Database(settings.sqlalchemy_url)
         stack.push_async_callback(db.close)
+        await load_uploaded_versions(templates, db, store)
         yield Runtime(
             settings=settings,
             db=db,
             store=store,
             converter=converter,
             ca=ca,
-            templates=templates,
+            template_registry=templates,
             pepper=pepper,
             trust_roots_path=trust_roots_path,
             store_endpoint=store.endpoint,

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import PIN, pakta_data, signer_body, start_service, stop_service
+from tests.test_template_upload import manifest_text, pakta_docx, upload
 
 
 def processes_under(data_dir: Path) -> list[int]:
@@ -35,6 +36,8 @@ def test_restart_reuses_state_and_ctrl_c_stops_everything(tmp_path: Path) -> Non
             document = client.post(
                 "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
             ).json()
+            uploaded = upload(client, manifest_text("uji-restart"), pakta_docx())
+            assert uploaded.status_code == 201, uploaded.text
     finally:
         stop_service(process)
     deadline = time.monotonic() + 10
@@ -46,6 +49,8 @@ def test_restart_reuses_state_and_ctrl_c_stops_everything(tmp_path: Path) -> Non
     try:
         with service.client() as client:
             assert client.get("/api/v1/trust/ca.pem").content == root
+            template = client.get("/api/v1/templates/uji-restart").json()
+            assert (template["versions"], template["sha256"]) == ([1], uploaded.json()["sha256"])
             code = document["verify_code"]
             assert client.get(f"/api/v1/verify/{code}").json()["status"] == "menunggu_tanda_tangan"
             signed = client.post(

@@ -236,7 +236,7 @@ def test_load_template(tmp_path):
 @pytest.mark.parametrize(
     ("manifest", "paragraphs", "message"),
     [
-        (MANIFEST, ["{{ tanggal"], "syntax"),
+        (MANIFEST, ["{{ tanggal"], "sintaks"),
         (MANIFEST, ["{{ tanggal }}"], "ttd"),
         (MANIFEST.replace('date_field = "tanggal"', 'date_field = "tgl"'), [], "tgl"),
         (MANIFEST.replace("{urut}", "{nomor}"), [], "placeholder"),

@@ -1,0 +1,459 @@
+"""Templates are data: uploaded through the API, checked, stored as versions; old documents keep
+working after a template changes. Against the running service, on real parts."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import secrets
+import sqlite3
+import time
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import anyio
+import docx
+import httpx
+import pytest
+from docx.oxml.ns import qn
+
+from docgen.db import Database
+from docgen.errors import TemplateInvalid, TemplateProblem
+from docgen.manifest import load_templates
+from docgen.template_registry import (
+    TemplateRegistry,
+    docx_problems_bounded,
+    load_uploaded_versions,
+    with_version,
+)
+from storage import S3ObjectStore
+from tests.conftest import PIN, REPO, Service, pakta_data, signer_body
+from tests.pdftools import page_text
+
+PAKTA = REPO / "templates" / "pakta-integritas"
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+OLD_WORDING = "dengan ini menyatakan bahwa saya:"
+
+
+def manifest_text(template_id: str = "pakta-integritas", *replacements: tuple[str, str]) -> str:
+    text = (PAKTA / "manifest.toml").read_text(encoding="utf-8")
+    text = text.replace('id = "pakta-integritas"', f'id = "{template_id}"')
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text
+
+
+def pakta_docx(*replacements: tuple[str, str]) -> bytes:
+    """The pakta DOCX with text in word/document.xml replaced."""
+    source = zipfile.ZipFile(PAKTA / "template.docx")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            data = source.read(entry.filename)
+            if entry.filename == "word/document.xml":
+                xml = data.decode()
+                for old, new in replacements:
+                    assert old in xml, old
+                    xml = xml.replace(old, new, 1)
+                data = xml.encode()
+            target.writestr(entry, data)
+    return out.getvalue()
+
+
+def paragraph_number(docx_bytes: bytes, text: str) -> int:
+    """Number of the first body paragraph holding ``text``, in document order (python-docx)."""
+    body = docx.Document(io.BytesIO(docx_bytes)).element.body
+    for number, paragraph in enumerate(body.iter(qn("w:p")), 1):
+        if text in "".join(t.text or "" for t in paragraph.iter(qn("w:t"))):
+            return number
+    raise AssertionError(f"no paragraph holds {text!r}")
+
+
+def upload(client: httpx.Client, manifest: str | bytes, docx_bytes: bytes) -> httpx.Response:
+    return client.post(
+        "/api/v1/templates",
+        files={
+            "manifest": ("manifest.toml", manifest, "application/toml"),
+            "docx": ("template.docx", docx_bytes, DOCX_TYPE),
+        },
+    )
+
+
+def new_id() -> str:
+    return f"uji-{secrets.token_hex(4)}"
+
+
+def versions(client: httpx.Client, template_id: str) -> list[int]:
+    response = client.get(f"/api/v1/templates/{template_id}")
+    return response.json()["versions"] if response.status_code == 200 else []
+
+
+def recorded_versions(service: Service) -> int:
+    with sqlite3.connect(service.data_dir / "docgen.db") as db:
+        return int(db.execute("SELECT COUNT(*) FROM template_versions").fetchone()[0])
+
+
+def create(client: httpx.Client, template_id: str) -> dict:
+    response = client.post(
+        "/api/v1/documents", json={"template": template_id, "data": pakta_data()}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def pdf_text(client: httpx.Client, document_id: str, tmp_path: Path) -> str:
+    response = client.get(f"/api/v1/documents/{document_id}/pdf")
+    assert response.status_code == 200
+    path = tmp_path / f"{document_id}.pdf"
+    path.write_bytes(response.content)
+    return " ".join(page_text(path).split())
+
+
+def test_new_version_of_pakta_is_checked_stored_and_listed(
+    service: Service, client: httpx.Client
+) -> None:
+    before = client.get("/api/v1/templates/pakta-integritas").json()
+    new_docx = pakta_docx((OLD_WORDING, "dengan ini menyatakan dan berjanji bahwa saya:"))
+    # The manifest still says version = 1: the server assigns the version.
+    response = upload(client, manifest_text(), new_docx)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    version = before["version"] + 1
+    assert created["version"] == version
+    assert created["versions"] == [*before["versions"], version]
+    assert created["sha256"] != before["sha256"]
+    assert created["created_at"] is not None
+    assert [r["name"] for r in created["roles"]] == ["pembuat_pernyataan"]
+
+    listed = {t["id"]: t for t in client.get("/api/v1/templates").json()}
+    assert listed["pakta-integritas"] == created
+    assert client.get("/api/v1/templates/pakta-integritas").json() == created
+    download = client.get(f"/api/v1/templates/pakta-integritas/versions/{version}/docx")
+    assert download.content == new_docx
+    assert download.headers["x-content-sha256"] == created["sha256"]
+    old = client.get(f"/api/v1/templates/pakta-integritas/versions/{before['version']}/docx")
+    assert hashlib.sha256(old.content).hexdigest() == before["sha256"]
+
+    s3 = service.object_store()
+    prefix = f"templates/pakta-integritas/v{version}/"
+    assert {o.object_name for o in service.stored_objects(prefix)} == {
+        prefix + "template.docx",
+        prefix + "manifest.toml",
+    }
+    assert s3.get_object("docgen", prefix + "template.docx").read() == new_docx
+    stored_manifest = s3.get_object("docgen", prefix + "manifest.toml").read().decode()
+    assert re.search(rf"^version = {version}$", stored_manifest, re.MULTILINE)
+    assert "version = 1\n" not in stored_manifest
+    with sqlite3.connect(service.data_dir / "docgen.db") as db:
+        audit = db.execute(
+            "SELECT details FROM audit_log WHERE action = 'template.uploaded' "
+            "AND entity_id = 'pakta-integritas' ORDER BY id DESC"
+        ).fetchone()
+    assert audit is not None and created["sha256"] in audit[0]
+
+
+def test_new_id_starts_at_version_1_and_makes_documents(client: httpx.Client) -> None:
+    template_id = new_id()
+    manifest = manifest_text(template_id, ("version = 1", "version = 7"))
+    response = upload(client, manifest, pakta_docx())
+    assert response.status_code == 201, response.text
+    assert response.json()["version"] == 1
+    assert response.json()["versions"] == [1]
+    document = create(client, template_id)
+    assert (document["template"], document["template_version"]) == (template_id, 1)
+    assert document["template_sha256"] == response.json()["sha256"]
+
+
+def test_unknown_template_or_version_is_404(client: httpx.Client) -> None:
+    assert client.get("/api/v1/templates/surat-cinta").status_code == 404
+    missing = client.get("/api/v1/templates/pakta-integritas/versions/999/docx")
+    assert missing.status_code == 404
+    assert missing.json()["error"] == "TemplateNotFound"
+
+
+@pytest.fixture()
+def nothing_stored(service: Service, client: httpx.Client) -> Iterator[None]:
+    """Fails the test if it stored a template object or version, or changed a listing."""
+    before = (
+        len(service.stored_objects("templates/")),
+        recorded_versions(service),
+        client.get("/api/v1/templates").json(),
+    )
+    yield
+    after = (
+        len(service.stored_objects("templates/")),
+        recorded_versions(service),
+        client.get("/api/v1/templates").json(),
+    )
+    assert after == before
+
+
+def problems_of(response: httpx.Response) -> list[dict[str, str]]:
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"] == "TemplateInvalid"
+    assert body["detail"].startswith("Templat unggahan tidak valid")
+    return list(body["problems"])
+
+
+def test_toml_syntax_error_names_line_and_column(
+    client: httpx.Client, nothing_stored: None
+) -> None:
+    manifest = manifest_text(new_id(), ('title = "', 'title = "Pakta\n'))
+    (problem,) = problems_of(upload(client, manifest, pakta_docx()))
+    line = manifest.splitlines().index('title = "Pakta') + 1
+    assert problem["where"].startswith(f"manifest.toml baris {line}, kolom")
+    assert "TOML" in problem["message"]
+
+
+def test_schema_errors_name_each_key(client: httpx.Client, nothing_stored: None) -> None:
+    manifest = manifest_text(
+        new_id(), ('type = "nip"', 'type = "nomor_induk"'), ('paper = "A4"', 'kertas = "A4"')
+    )
+    problems = problems_of(upload(client, manifest, pakta_docx()))
+    by_place = {p["where"]: p["message"] for p in problems}
+    assert "'nip'" in by_place["manifest.toml: fields[2] (nip).type"]
+    assert by_place["manifest.toml: kertas"] == "kunci ini tidak dikenal"
+
+
+def test_not_a_docx(client: httpx.Client, nothing_stored: None) -> None:
+    for content in (b"", b"bukan docx", zipfile_without_word()):
+        (problem,) = problems_of(upload(client, manifest_text(new_id()), content))
+        assert problem["where"] == "template.docx"
+        assert "DOCX" in problem["message"]
+
+
+def zipfile_without_word() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("hello.txt", "halo")
+    return out.getvalue()
+
+
+def test_jinja_syntax_error_names_part_and_paragraph(
+    client: httpx.Client, nothing_stored: None
+) -> None:
+    broken = pakta_docx(("{{ jabatan }}", "{{ jabatan + }}"))
+    (problem,) = problems_of(upload(client, manifest_text(new_id()), broken))
+    number = paragraph_number(broken, "{{ jabatan + }}")
+    # The excerpt is the paragraph's text as Jinja sees it: here with the {%tr %} tag of the
+    # table row after it, which docxtpl moves onto this line.
+    place = f"word/document.xml, paragraf {number} (\u201c{{{{ jabatan + }}}}"
+    assert problem["where"].startswith(place)
+    assert problem["message"].startswith("kesalahan sintaks Jinja")
+
+
+def test_undeclared_variable_is_named_with_its_paragraph(
+    client: httpx.Client, nothing_stored: None
+) -> None:
+    broken = pakta_docx(
+        ("{{ nama }}", "{{ nama_lengkap }}"),
+        ("{{ instansi }}", "{% for p in peserta %}{{ p.nama }}{{ loop.index }}{% endfor %}"),
+    )
+    problems = problems_of(upload(client, manifest_text(new_id()), broken))
+    assert len(problems) == 2  # the loop variable and `loop` are not undeclared
+    first, second = problems
+    assert "'nama_lengkap'" in first["message"]
+    number = paragraph_number(broken, "{{ nama_lengkap }}")
+    assert first["where"].startswith(f"word/document.xml, paragraf {number} (")
+    assert "'peserta'" in second["message"]
+    number = paragraph_number(broken, "{% for p in peserta %}")
+    assert second["where"].startswith(f"word/document.xml, paragraf {number} (")
+
+
+def test_role_without_marker_and_ttd_for_unknown_role(
+    client: httpx.Client, nothing_stored: None
+) -> None:
+    manifest = manifest_text(new_id()) + (
+        '\n[[roles]]\nname = "atasan"\nlabel = "Atasan langsung"\norder = 2\n'
+    )
+    broken = pakta_docx(("{{ nama|kapital }}", "{{ nama|kapital }}{{ ttd('saksi') }}"))
+    problems = problems_of(upload(client, manifest, broken))
+    assert len(problems) == 2
+    unknown = next(p for p in problems if "'saksi'" in p["message"])
+    number = paragraph_number(broken, "{{ ttd('saksi') }}")
+    assert unknown["where"].startswith(f"word/document.xml, paragraf {number} (")
+    unmarked = next(p for p in problems if "'atasan'" in p["message"])
+    assert unmarked["where"] == "word/document.xml"
+    assert "ttd('atasan')" in unmarked["message"]
+
+
+def test_every_problem_is_reported_at_once(client: httpx.Client, nothing_stored: None) -> None:
+    # A manifest that does not validate: the DOCX is still checked for what needs no manifest.
+    manifest = manifest_text(new_id(), ('paper = "A4"', 'kertas = "A4"'))
+    broken = pakta_docx(("{{ jabatan }}", "{% if %}"))
+    schema, syntax = problems_of(upload(client, manifest, broken))
+    assert schema["where"] == "manifest.toml: kertas"
+    assert syntax["message"].startswith("kesalahan sintaks Jinja")
+    # A valid manifest: paper size, names and roles together.
+    manifest = manifest_text(new_id(), ('paper = "A4"', 'paper = "F4"'))
+    broken = pakta_docx(("{{ tempat }}", "{{ kota }}{{ ttd('saksi') }}"))
+    problems = problems_of(upload(client, manifest, broken))
+    assert len(problems) == 3
+    assert problems[0]["where"] == "word/document.xml, bagian (section) ke-1"
+    assert "F4" in problems[0]["message"]
+    assert "'kota'" in problems[1]["message"] and "'saksi'" in problems[2]["message"]
+
+
+def test_oversized_uploads_are_413(client: httpx.Client, nothing_stored: None) -> None:
+    big = pakta_docx() + b"\0" * (20 * 2**20)
+    response = upload(client, manifest_text(new_id()), big)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"] == "UploadTooLarge"
+    long_manifest = manifest_text(new_id()) + "#" * (2 * 2**20)
+    response = upload(client, long_manifest, pakta_docx())
+    assert response.status_code == 413, response.text
+
+
+def test_missing_part_is_422(client: httpx.Client, nothing_stored: None) -> None:
+    response = client.post(
+        "/api/v1/templates",
+        files={"manifest": ("manifest.toml", manifest_text(new_id()), "application/toml")},
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "DataInvalid"
+
+
+def test_old_documents_keep_working_after_a_new_version(
+    client: httpx.Client, tmp_path: Path
+) -> None:
+    template_id = new_id()
+    first = upload(client, manifest_text(template_id), pakta_docx()).json()
+    signer = client.post("/api/v1/signers", json=signer_body()).json()
+    old = create(client, template_id)
+
+    second = upload(
+        client, manifest_text(template_id), pakta_docx((OLD_WORDING, "dengan ini berikrar:"))
+    )
+    assert second.status_code == 201, second.text
+    assert second.json()["version"] == 2
+    new = create(client, template_id)
+    assert (new["template_version"], new["template_sha256"]) == (2, second.json()["sha256"])
+    assert "berikrar" in pdf_text(client, new["id"], tmp_path)
+
+    again = client.get(f"/api/v1/documents/{old['id']}").json()
+    assert (again["template_version"], again["template_sha256"]) == (1, first["sha256"])
+    old_text = pdf_text(client, old["id"], tmp_path)
+    assert OLD_WORDING in old_text and "berikrar" not in old_text
+    source = client.get(f"/api/v1/documents/{old['id']}/docx")
+    assert source.status_code == 200 and source.content[:2] == b"PK"
+    assert client.get(f"/v/{old['verify_code']}").status_code == 200
+    signed = client.post(
+        f"/api/v1/documents/{old['id']}/signatures",
+        json={"role": "pembuat_pernyataan", "signer_id": signer["id"], "pin": PIN},
+    )
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["status"] == "sah"
+    assert client.get(f"/api/v1/verify/{old['verify_code']}").json()["status"] == "sah"
+
+
+def test_concurrent_uploads_get_distinct_versions(client: httpx.Client) -> None:
+    template_id = new_id()
+    manifest = manifest_text(template_id)
+    variants = [pakta_docx((OLD_WORDING, f"dengan ini menyatakan ({n}):")) for n in range(4)]
+    with ThreadPoolExecutor(len(variants)) as pool:
+        responses = list(pool.map(lambda d: upload(client, manifest, d), variants))
+    assert [r.status_code for r in responses] == [201] * 4, [r.text for r in responses]
+    assert sorted(r.json()["version"] for r in responses) == [1, 2, 3, 4]
+    assert versions(client, template_id) == [1, 2, 3, 4]
+    for response, content in zip(responses, variants, strict=True):
+        version = response.json()["version"]
+        download = client.get(f"/api/v1/templates/{template_id}/versions/{version}/docx")
+        assert download.content == content
+
+
+def store_of(service: Service) -> S3ObjectStore:
+    found = re.search(r"penyimpanan objek\s+: (\S+)", service.log.read_text())
+    assert found
+    keys = json.loads((service.data_dir / "s3" / "credentials.json").read_text())
+    return S3ObjectStore(found[1], keys["access_key"], keys["secret_key"], "docgen")
+
+
+def start_up_registry(service: Service, db_path: Path) -> TemplateRegistry:
+    """What start-up builds: the folder templates, then every recorded upload read back."""
+
+    async def load() -> TemplateRegistry:
+        registry = TemplateRegistry(load_templates(REPO / "templates").values())
+        db = Database(f"sqlite:///{db_path}")
+        try:
+            await load_uploaded_versions(registry, db, store_of(service))
+        finally:
+            await db.close()
+        return registry
+
+    return anyio.run(load)
+
+
+def test_start_up_reads_every_version_back_and_checks_its_sha256(
+    service: Service, client: httpx.Client, tmp_path: Path
+) -> None:
+    template_id = new_id()
+    uploaded = [
+        upload(client, manifest_text(template_id), content).json()
+        for content in (pakta_docx(), pakta_docx((OLD_WORDING, "dengan ini berikrar:")))
+    ]
+    copy = tmp_path / "docgen.db"
+    with sqlite3.connect(service.data_dir / "docgen.db") as live, sqlite3.connect(copy) as target:
+        live.backup(target)
+
+    registry = start_up_registry(service, copy)
+    assert registry.versions(template_id) == [1, 2]
+    assert [registry.get(template_id, v).sha256 for v in (1, 2)] == [u["sha256"] for u in uploaded]
+    assert (
+        registry.latest("pakta-integritas").sha256
+        == client.get("/api/v1/templates/pakta-integritas").json()["sha256"]
+    )
+
+    with sqlite3.connect(copy) as db:
+        db.execute(
+            "UPDATE template_versions SET sha256 = ? WHERE template_id = ? AND version = 1",
+            ("0" * 64, template_id),
+        )
+    with pytest.raises(TemplateInvalid, match="SHA-256"):
+        start_up_registry(service, copy)
+
+
+def test_a_check_that_takes_too_long_is_cut_off() -> None:
+    # docxtpl's clean-up regexes take quadratic time on unclosed tags (~50 s here for this).
+    slow = pakta_docx(("NIP. {{ nip|nip }}", "NIP. " + "{{p x " * 20000))
+
+    async def check() -> list:
+        return await docx_problems_bounded(slow, None, timeout=2, slots=anyio.CapacityLimiter(1))
+
+    started = time.monotonic()
+    (problem,) = anyio.run(check)
+    assert time.monotonic() - started < 5
+    assert problem == TemplateProblem("template.docx", "tidak dapat diperiksa dalam 2 detik")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('id = "x"\n', 'version = 5\nid = "x"\n'),
+        ('id = "x"\nversion = 1 # lama\n[numbering]\n', 'id = "x"\nversion = 5\n[numbering]\n'),
+        ('"version" = "draft"\nid = "x"\n', 'version = 5\nid = "x"\n'),
+    ],
+)
+def test_assigned_version_is_written_into_the_manifest(text: str, expected: str) -> None:
+    assert with_version(text, 5) == expected
+
+
+def test_version_over_several_lines_cannot_be_replaced() -> None:
+    assert with_version('id = "x"\nversion = [\n  1,\n]\n', 5) is None
+
+
+def test_a_version_is_held_by_one_content_only() -> None:
+    pakta = load_templates(REPO / "templates")["pakta-integritas"]
+    registry = TemplateRegistry([pakta])
+    registry.add(replace(pakta, directory=None))  # the same content again: fine
+    with pytest.raises(TemplateInvalid, match="versi 1 ada dua kali"):
+        registry.add(replace(pakta, docx_bytes=b"lain", sha256="0" * 64))
+    assert registry.versions("pakta-integritas") == [1]
+    assert registry.versions("tidak-ada") == []
+    assert registry.all_latest() == [pakta]
