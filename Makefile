@@ -38,5 +38,7 @@ check: setup
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 
+# Against a running service (`make run` in another terminal). Each signing step in process,
+# beside its budget and without a service: uv run python bench/signing_steps.py
 bench: setup
 	$(UV) run --frozen python bench/single_document.py

@@ -8,8 +8,6 @@ back, so that a certificate can be revoked (or expire) between signing and now.
 from __future__ import annotations
 
 import io
-import statistics
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -657,30 +655,3 @@ def test_certificate_expired_after_the_timestamp_stays_valid(
     late: SignatureReport = only(validate(stale, ca), FIRST)
     assert late.intact and not late.trusted
     assert late.reason == "Sertifikat penanda tangan sudah tidak berlaku"
-
-
-# -- timings ------------------------------------------------------------------------------
-
-
-def test_long_term_timings(
-    countersigned: bytes,
-    archived: bytes,
-    ca: CertificateAuthority,
-    crl: x509.CertificateRevocationList,
-) -> None:
-    archive(countersigned, ca, [crl])  # warm: the TSA's size estimate, lazy imports
-    archiving = []
-    for _ in range(10):
-        start = time.perf_counter()
-        archive(countersigned, ca, [crl])
-        archiving.append(time.perf_counter() - start)
-    validating = []
-    for _ in range(5):
-        start = time.perf_counter()
-        validate(archived, ca, crl)
-        validating.append(time.perf_counter() - start)
-    archive_p50, validate_p50 = statistics.median(archiving), statistics.median(validating)
-    print(f"add_long_term_validation p50: {archive_p50 * 1000:.1f} ms")
-    print(f"validate_pdf (2 signatures, B-LTA) p50: {validate_p50 * 1000:.1f} ms")
-    assert archive_p50 < 0.100
-    assert validate_p50 < 1.0

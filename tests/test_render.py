@@ -1,6 +1,5 @@
 import io
 import subprocess
-import time
 import zipfile
 from dataclasses import replace
 from datetime import date
@@ -179,14 +178,11 @@ def test_filters_available_to_templates(pakta):
 def test_compiled_template_is_reused(pakta):
     render_docx(pakta, sample(), nomor=NOMOR)
     before = _compile.cache_info()
-    start = time.perf_counter()
     for i in range(5):
         render_docx(pakta, sample(tanggal=date(2024, 7, i + 1)), nomor=f"{i}")
-    per_render = (time.perf_counter() - start) / 5
     after = _compile.cache_info()
     assert after.misses == before.misses
     assert after.hits > before.hits
-    assert per_render < 0.5, per_render  # ~0.02 s on a developer machine
 
 
 # --- loading

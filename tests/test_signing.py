@@ -10,7 +10,6 @@ import asyncio
 import io
 import os
 import shutil
-import statistics
 import subprocess
 import time
 from collections.abc import Callable, Coroutine
@@ -392,17 +391,12 @@ def test_tampered_or_unknown_blobs(key_and_blob: tuple[Any, bytes]) -> None:
         unseal_private_key(blob[:20], PIN, PEPPER)
 
 
-def test_unseal_time_is_within_the_budget(key_and_blob: tuple[Any, bytes]) -> None:
+def test_sealed_blob_keeps_the_kdf_cost(key_and_blob: tuple[Any, bytes]) -> None:
+    # scrypt N=2^14, r=8, p=1 is tuned for a ~30-50 ms unseal (bench/signing_steps.py measures
+    # it); cheaper parameters in the (authenticated) header would mean the KDF got weakened.
     _, blob = key_and_blob
-    timings = []
-    for _ in range(7):
-        start = time.perf_counter()
-        unseal_private_key(blob, PIN, PEPPER)
-        timings.append(time.perf_counter() - start)
-    median = statistics.median(timings)
-    print(f"unseal p50: {median * 1000:.1f} ms")
-    # Cost is tuned for ~30-50 ms here; a much faster unseal means the KDF got weakened.
-    assert 0.010 < median < 0.100
+    log2_n, r, p = blob[1], blob[2], blob[3]
+    assert log2_n >= 14 and r >= 8 and p >= 1
 
 
 # -- signing ------------------------------------------------------------------------------
@@ -689,42 +683,6 @@ def test_unreadable_pdf_raises_invalid_pdf(
 ) -> None:
     with pytest.raises(InvalidPdf):
         validate_pdf(damage(signed_twice), [ca.root_certificate])
-
-
-# -- timings ------------------------------------------------------------------------------
-
-
-def test_sign_and_validate_timings(
-    prepared: bytes, signed_twice: bytes, ca: CertificateAuthority, budi: SigningIdentity
-) -> None:
-    timestamper = ca.timestamper()
-
-    async def sign_many(count: int) -> list[float]:
-        timings = []
-        for _ in range(count):
-            start = time.perf_counter()
-            await sign_pdf(
-                prepared,
-                field_name="ttd_pihak_pertama",
-                identity=budi,
-                appearance=BUDI_LOOK,
-                timestamper=timestamper,
-            )
-            timings.append(time.perf_counter() - start)
-        return timings
-
-    sign_p50 = statistics.median(run(sign_many(20)))
-    validations = []
-    for _ in range(5):
-        start = time.perf_counter()
-        validate_pdf(signed_twice, [ca.root_certificate])
-        validations.append(time.perf_counter() - start)
-    validate_p50 = statistics.median(validations)
-    print(f"sign_pdf p50: {sign_p50 * 1000:.1f} ms")
-    print(f"validate_pdf (2 signatures) p50: {validate_p50 * 1000:.1f} ms")
-    # The whole sign request (unseal ~35 ms + sign + storage) must stay under 150 ms p50.
-    assert sign_p50 < 0.100
-    assert validate_p50 < 1.0
 
 
 def test_tools_are_installed() -> None:
