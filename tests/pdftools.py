@@ -1,12 +1,15 @@
-"""Independent tools used by the tests: poppler's pdfsig/pdftoppm and zxing-cpp."""
+"""Tools used by the tests: poppler's pdfsig/pdftoppm, zxing-cpp, and a forged PDF change."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 from pathlib import Path
 
 import zxingcpp
 from PIL import Image
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 
 def nss_db_trusting(directory: Path, root_pem: bytes) -> str:
@@ -58,3 +61,31 @@ def page_text(pdf: Path) -> str:
         check=True,
         timeout=60,
     ).stdout
+
+
+def change_page_text(pdf: bytes) -> bytes:
+    """``pdf`` plus an incremental update that writes new text on page 1 (a forged change)."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    font = generic.DictionaryObject(
+        {
+            generic.NameObject("/Type"): generic.NameObject("/Font"),
+            generic.NameObject("/Subtype"): generic.NameObject("/Type1"),
+            generic.NameObject("/BaseFont"): generic.NameObject("/Helvetica"),
+        }
+    )
+    stream = writer.add_object(
+        generic.StreamObject(
+            stream_data=b"BT /FPalsu 24 Tf 72 400 Td (DIUBAH: TIDAK BERLAKU) Tj ET"
+        )
+    )
+    resources = generic.DictionaryObject(
+        {
+            generic.NameObject("/Font"): generic.DictionaryObject(
+                {generic.NameObject("/FPalsu"): writer.add_object(font)}
+            )
+        }
+    )
+    writer.add_stream_to_page(0, stream, resources=resources)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

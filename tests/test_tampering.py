@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import io
-
 import httpx
 import pytest
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
+from tests.pdftools import change_page_text
 from tests.test_end_to_end import create_and_sign
 
 
@@ -42,30 +39,7 @@ def test_one_flipped_byte_is_not_valid(client: httpx.Client, signed_pdf: bytes) 
 def test_incremental_update_changing_page_text_is_not_valid(
     client: httpx.Client, signed_pdf: bytes
 ) -> None:
-    writer = IncrementalPdfFileWriter(io.BytesIO(signed_pdf))
-    font = generic.DictionaryObject(
-        {
-            generic.NameObject("/Type"): generic.NameObject("/Font"),
-            generic.NameObject("/Subtype"): generic.NameObject("/Type1"),
-            generic.NameObject("/BaseFont"): generic.NameObject("/Helvetica"),
-        }
-    )
-    stream = writer.add_object(
-        generic.StreamObject(
-            stream_data=b"BT /FPalsu 24 Tf 72 400 Td (DIUBAH: TIDAK BERLAKU) Tj ET"
-        )
-    )
-    resources = generic.DictionaryObject(
-        {
-            generic.NameObject("/Font"): generic.DictionaryObject(
-                {generic.NameObject("/FPalsu"): writer.add_object(font)}
-            )
-        }
-    )
-    writer.add_stream_to_page(0, stream, resources=resources)
-    out = io.BytesIO()
-    writer.write(out)
-    result = upload(client, out.getvalue())
+    result = upload(client, change_page_text(signed_pdf))
     assert result["issued_here"] is False
     assert result["valid"] is False
     (sig,) = result["signatures"]
