@@ -54,11 +54,15 @@ def qr_codes_per_page(pdf: Path, workdir: Path, dpi: int = 150) -> list[list[str
     ]
 
 
-def page_text(pdf: Path) -> str:
+def pdftotext(pdf: Path, *options: str) -> str:
     return subprocess.run(
-        ["pdftotext", "-layout", str(pdf), "-"],
+        ["pdftotext", *options, str(pdf), "-"],
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
     ).stdout
+
+
+def page_text(pdf: Path) -> str:
+    return pdftotext(pdf, "-layout")
