@@ -15,6 +15,7 @@ from typing import Any
 import docx
 import httpx
 import pytest
+from cryptography import x509
 from docx.oxml.ns import qn
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
@@ -23,7 +24,8 @@ from docgen.documents import FOOTER
 from docgen.manifest import load_template
 from docgen.render import render_docx
 from signing.stamp import FooterStyle
-from tests.conftest import Service
+from signing.validation import validate_pdf
+from tests.conftest import PIN, Service, signer_body
 from tests.pdftools import page_text, pdftotext
 
 Rect = tuple[float, float, float, float]  # x1, y1, x2, y2; PDF points, origin bottom-left
@@ -525,6 +527,32 @@ def test_people_table_moves_to_the_annex_above_ten(count: int, annex: bool) -> N
     # inline right after the official's identity table, or last, after the signature blocks
     position = [t._tbl for t in rendered.tables].index(table._tbl)
     assert position == (len(rendered.tables) - 1 if annex else 1)
+
+
+def test_witnesses_sign_in_either_order_then_the_official(
+    client: httpx.Client, ba_1: Created, workdir: Path
+) -> None:
+    document = ba_1.document
+    people = {
+        "saksi_2": signer_body(name=BA["nama_saksi_2"], nip=BA["nip_saksi_2"]),
+        "saksi_1": signer_body(name=BA["nama_saksi_1"], nip=BA["nip_saksi_1"]),
+        "pejabat_pelantik": signer_body(name=BA["nama_pejabat_pelantik"], nip=None),
+    }
+    for role, body in people.items():  # saksi_2 before saksi_1: one group, any order
+        signer = client.post("/api/v1/signers", json=body)
+        assert signer.status_code == 201, signer.text
+        signed = client.post(
+            f"/api/v1/documents/{document['id']}/signatures",
+            json={"role": role, "signer_id": signer.json()["id"], "pin": PIN},
+        )
+        assert signed.status_code == 200, signed.text
+    assert signed.json()["status"] == "sah"
+    pdf = client.get(f"/api/v1/documents/{document['id']}/pdf").content
+    root = x509.load_pem_x509_certificate(client.get("/api/v1/trust/ca.pem").content)
+    report = validate_pdf(pdf, [root])
+    assert report.valid and len(report.signatures) == 3
+    # the signatures went into the fields the template placed
+    assert signature_fields(pdf) == ba_1.fields
 
 
 # --- bad data ----------------------------------------------------------------------------------
