@@ -53,9 +53,9 @@ def qr_codes_per_page(pdf: Path, workdir: Path, dpi: int = 150) -> list[list[str
     ]
 
 
-def page_text(pdf: Path) -> str:
+def pdftotext(pdf: Path, *options: str) -> str:
     return subprocess.run(
-        ["pdftotext", "-layout", str(pdf), "-"],
+        ["pdftotext", *options, str(pdf), "-"],
         capture_output=True,
         text=True,
         check=True,
@@ -89,3 +89,7 @@ def change_page_text(pdf: bytes) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def page_text(pdf: Path) -> str:
+    return pdftotext(pdf, "-layout")
