@@ -163,6 +163,16 @@ class _UnoServer:
             raise ConversionFailed("LibreOffice returned no PDF")
         return bytes(result.data)
 
+    def responsive(self) -> bool:
+        """Whether unoserver and the soffice behind it answer (``info`` asks LibreOffice)."""
+        if self.process is None or self.process.poll() is not None:
+            return False
+        try:
+            self._proxy(10).info()
+        except (OSError, xmlrpc.client.Error):
+            return False
+        return True
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
@@ -226,6 +236,11 @@ class UnoserverPool:
     def stop(self) -> None:
         for server in self._servers:
             server.stop()
+
+    @property
+    def workdir(self) -> Path:
+        """Where the servers keep their profiles and logs (``unoserver-<port>.log``)."""
+        return self._workdir
 
     def stats(self) -> list[ServerStats]:
         """Per server: how many LibreOffice calls and documents it has converted."""
@@ -332,6 +347,11 @@ class UnoserverPool:
                 stats.documents += documents
                 return pdf
             except xmlrpc.client.Fault as exc:
+                # LibreOffice refused the document, or soffice died behind a live unoserver
+                # (then every call faults): ask the server, and restart it if it is the latter.
+                if not await anyio.to_thread.run_sync(server.responsive):
+                    log.warning("soffice behind unoserver :%s is gone, restarting", server.port)
+                    await anyio.to_thread.run_sync(self._restart, server)
                 raise ConversionFailed(
                     f"LibreOffice could not convert the document: {exc}"
                 ) from exc

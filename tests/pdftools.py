@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from pathlib import Path
 
 import zxingcpp
@@ -62,3 +63,19 @@ def page_text(pdf: Path) -> str:
         check=True,
         timeout=60,
     ).stdout
+
+
+def pages_text(pdf: bytes) -> list[str]:
+    """``pdftotext -layout`` of each page, without trailing whitespace on any line."""
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as tmp:
+        tmp.write(pdf)
+        tmp.flush()
+        text = subprocess.run(
+            ["pdftotext", "-layout", tmp.name, "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    pages = text.split("\f")[:-1]  # pdftotext ends every page with a form feed
+    return ["\n".join(line.rstrip() for line in page.splitlines()) for page in pages]
