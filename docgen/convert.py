@@ -25,15 +25,16 @@ import unoserver
 
 from docgen.docx_merge import NotMergeable, ParsedDocx, merge_docx, parse_docx, start_bookmark
 from docgen.errors import ConversionFailed
-from docgen.pdf_split import SplitFailed, split_pdf
+from docgen.pdf_split import SplitFailed, page_counts, split_pdf
 
 log = logging.getLogger(__name__)
 
 
-# Chunk size of merged conversions, chosen by measurement (bench/convert_many.py): the cost per
-# document falls steeply up to ~25 documents per call and little after; larger chunks only delay
-# the first results and cost more when a chunk has to be redone one by one.
-DEFAULT_BATCH_SIZE = 50
+# Chunk size of merged conversions, chosen by measurement (bench/convert_many.py, pakta
+# integritas): LibreOffice CPU per document 0.10 s one by one, 0.023 s merged by 10, 0.018 by 25,
+# 0.014 by 50, 0.011 by 100, 0.011 by 200. Larger chunks gain nothing more and cost more when a
+# chunk has to be redone one by one.
+DEFAULT_BATCH_SIZE = 100
 # A merged call may take this much longer than a single one, per document it holds.
 BATCH_SECONDS_PER_DOCUMENT = 2.0
 # Bookmarks become named destinations: the split finds each document's first page by them.
@@ -257,10 +258,12 @@ class UnoserverPool:
         The documents are cut into consecutive chunks of at most ``batch_size`` (at least one per
         server, so all servers work at once); each chunk is merged into one DOCX
         (``docgen.docx_merge``), converted in one call and split at the document boundaries
-        (``docgen.pdf_split``). A document that cannot be merged (not a readable DOCX, a field
-        such as NUMPAGES that counts the whole file, a template of its own) is converted on its
-        own, and so is every document of a chunk whose merged conversion or split fails, so one
-        bad document costs its chunk time but never the other documents.
+        (``docgen.pdf_split``); a chunk whose documents show NUMPAGES ("Halaman X dari Y") is
+        converted twice, the second time with each document's own page total written in. A
+        document that cannot be merged (not a readable DOCX, a field such as SEQ or TOC that
+        depends on the whole file, a template of its own) is converted on its own, and so is
+        every document of a chunk whose merged conversion or split fails, so one bad document
+        costs its chunk time but never the other documents.
 
         Raises:
             BatchConversionFailed: some documents could not be converted; it names them by index
@@ -294,27 +297,20 @@ class UnoserverPool:
         failures: dict[int, ConversionFailed],
     ) -> None:
         batches, alone = await anyio.to_thread.run_sync(_merge_chunk, docxs, chunk)
-        for indices, merged in batches:
+        for batch in batches:
             try:
-                pdf = await self._convert(
-                    merged,
-                    documents=len(indices),
-                    timeout=self._timeout + BATCH_SECONDS_PER_DOCUMENT * len(indices),
-                    filter_options=MERGED_FILTER_OPTIONS,
-                )
-                starts = [start_bookmark(n) for n in range(len(indices))]
-                pdfs = await anyio.to_thread.run_sync(split_pdf, pdf, starts)
-            except (ConversionFailed, SplitFailed) as exc:
+                pdfs = await self._convert_batch(docxs, batch)
+            except (ConversionFailed, SplitFailed, NotMergeable) as exc:
                 log.warning(
                     "merged conversion of documents %d-%d failed, converting them one by one: %s",
-                    indices[0],
-                    indices[-1],
+                    batch.indices[0],
+                    batch.indices[-1],
                     exc,
                 )
-                alone.extend(indices)
+                alone.extend(batch.indices)
                 continue
-            for index, one in zip(indices, pdfs, strict=True):
-                results[index] = one
+            for index, pdf in zip(batch.indices, pdfs, strict=True):
+                results[index] = pdf
 
         async def convert_alone(index: int) -> None:
             try:
@@ -325,6 +321,26 @@ class UnoserverPool:
         async with anyio.create_task_group() as tg:
             for index in sorted(alone):
                 tg.start_soon(convert_alone, index)
+
+    async def _convert_batch(self, docxs: Sequence[bytes], batch: _Batch) -> list[bytes]:
+        """The PDFs of a merged batch; raises ConversionFailed, SplitFailed, NotMergeable."""
+        count = len(batch.indices)
+        starts = [start_bookmark(n) for n in range(count)]
+        timeout = self._timeout + BATCH_SECONDS_PER_DOCUMENT * count
+        pdf = await self._convert(
+            batch.merged, documents=count, timeout=timeout, filter_options=MERGED_FILTER_OPTIONS
+        )
+        if batch.page_totals:
+            # NUMPAGES counted the whole file: now that each document's page count is known,
+            # write those in and convert again (still far cheaper than one call per document).
+            totals = await anyio.to_thread.run_sync(page_counts, pdf, starts)
+            merged = await anyio.to_thread.run_sync(_merge_again, docxs, batch.indices, totals)
+            pdf = await self._convert(
+                merged, documents=count, timeout=timeout, filter_options=MERGED_FILTER_OPTIONS
+            )
+            if await anyio.to_thread.run_sync(page_counts, pdf, starts) != totals:
+                raise SplitFailed("the page totals changed the documents' page counts")
+        return await anyio.to_thread.run_sync(split_pdf, pdf, starts)
 
     async def _convert(
         self,
@@ -381,13 +397,18 @@ def _chunks(count: int, batch_size: int, servers: int) -> list[range]:
     return [range(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
-def _merge_chunk(
-    docxs: Sequence[bytes], chunk: range
-) -> tuple[list[tuple[list[int], bytes]], list[int]]:
+@dataclass(frozen=True)
+class _Batch:
+    indices: list[int]  # of the documents in the merged DOCX, in order
+    merged: bytes
+    page_totals: bool  # some document shows NUMPAGES: convert twice (see _convert_batch)
+
+
+def _merge_chunk(docxs: Sequence[bytes], chunk: range) -> tuple[list[_Batch], list[int]]:
     """Merge a chunk's documents, those of one template together (blocking: run in a thread).
 
-    Returns the merged DOCX of each group of at least two documents with their indices, and the
-    indices of the documents to convert on their own.
+    Returns the merged batches of at least two documents, and the indices of the documents to
+    convert on their own.
     """
     alone: list[int] = []
     groups: dict[str, list[tuple[int, ParsedDocx]]] = {}
@@ -399,17 +420,25 @@ def _merge_chunk(
             alone.append(index)
             continue
         groups.setdefault(parsed.fingerprint, []).append((index, parsed))
-    batches: list[tuple[list[int], bytes]] = []
+    batches: list[_Batch] = []
     for members in groups.values():
         indices = [index for index, _ in members]
         if len(members) == 1:
             alone.extend(indices)
             continue
+        page_totals = any(parsed.page_totals for _, parsed in members)
         try:
-            batches.append((indices, merge_docx([parsed for _, parsed in members])))
+            merged = merge_docx([parsed for _, parsed in members])
         except NotMergeable as exc:
             log.warning(
                 "documents %s cannot be merged, converting them one by one: %s", indices, exc
             )
             alone.extend(indices)
+            continue
+        batches.append(_Batch(indices, merged, page_totals))
     return batches, alone
+
+
+def _merge_again(docxs: Sequence[bytes], indices: list[int], page_totals: list[int]) -> bytes:
+    """The batch merged anew with its documents' page totals written in (blocking)."""
+    return merge_docx([parse_docx(docxs[index]) for index in indices], page_totals)

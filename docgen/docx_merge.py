@@ -19,17 +19,25 @@ What is handled (documents *k* > 0 are appended to document 0's package):
   predecessor's (Word semantics), since in its own file it has none;
 - numbered lists: each numbering instance a document uses (directly or through a paragraph style)
   gets a fresh ``w:num`` that restarts every level, so lists do not continue across documents;
-- footnotes and endnotes: appended to the shared part with new ids;
+- footnotes: appended to the shared part with new ids;
 - bookmarks (names get a per-document suffix, references in hyperlinks and REF/PAGEREF/NOTEREF
   fields follow), bookmark ids and drawing ``wp:docPr`` ids are made unique;
 - the start of every document is marked with an empty bookmark named :func:`start_bookmark`,
   which LibreOffice exports as a PDF named destination on that document's first page. It adds no
-  text and takes no space.
+  text and takes no space;
+- page totals ("Halaman X dari Y" with a NUMPAGES field, plain or ``\\* MERGEFORMAT``/``Arabic``)
+  would count the whole file: given each document's page count (from a first merged
+  conversion), :func:`merge_docx` writes it in place of the field, in the field's formatting.
 
 Documents are refused (:class:`NotMergeable`; the caller converts them one by one) when they hold
-something whose result would depend on the neighbouring documents: fields other than the known
-page-local ones (NUMPAGES, SECTIONPAGES, SEQ, TOC, NUMWORDS, DOCPROPERTY, ...), comments, or
-anything this module cannot read.
+something whose result would depend on the neighbouring documents: other fields that are not
+page-local (SECTIONPAGES, NUMPAGES with another number format, SEQ, TOC, NUMWORDS, DOCPROPERTY,
+...), comments, or anything this module cannot read.
+
+Also refused: endnotes (they would gather at the end of the merged file), odd/even page section
+breaks and the settings evenAndOddHeaders, mirrorMargins and bookFoldPrinting (a restarted page
+number on a page of the other parity may make LibreOffice insert a blank page). Documents whose
+core properties (PDF title, author) differ are not merged together either.
 """
 
 from __future__ import annotations
@@ -62,6 +70,10 @@ _FOOTNOTES = _REL_BASE + "footnotes"
 _ENDNOTES = _REL_BASE + "endnotes"
 _NUMBERING = _REL_BASE + "numbering"
 _STYLES = _REL_BASE + "styles"
+_CORE_PROPERTIES = (
+    "http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties"
+)
+_SETTINGS = _REL_BASE + "settings"
 _HEADER_CT = "application/vnd.openxmlformats-officedocument.wordprocessingml.header+xml"
 _FOOTER_CT = "application/vnd.openxmlformats-officedocument.wordprocessingml.footer+xml"
 
@@ -70,7 +82,7 @@ _SHARED_TYPES = frozenset(
     {
         _STYLES,
         _NUMBERING,
-        _REL_BASE + "settings",
+        _SETTINGS,
         _REL_BASE + "webSettings",
         _REL_BASE + "fontTable",
         _REL_BASE + "theme",
@@ -82,6 +94,9 @@ _SHARED_TYPES = frozenset(
 )
 # Parts whose content is merged entry by entry rather than copied.
 _NOTE_TYPES = {_FOOTNOTES: "footnote", _ENDNOTES: "endnote"}
+# Settings under which a page's number decides its layout (left/right pages): restarting page
+# numbers on a page of the other parity may make LibreOffice insert blank pages.
+_PARITY_SETTINGS = ("evenAndOddHeaders", "mirrorMargins", "bookFoldPrinting")
 
 # Fields whose result depends only on the page they are on, the document's own text, or nothing:
 # the same in the merged file as in the document's own file. NUMPAGES and friends count the
@@ -107,6 +122,8 @@ _PAGE_LOCAL_FIELDS = frozenset(
         "FORMDROPDOWN",
     }
 )
+# A page total we can write in ourselves once the document's page count is known.
+_PAGE_TOTAL_RE = re.compile(r"\s*NUMPAGES(\s+\\\*\s*(MERGEFORMAT|Arabic))*\s*", re.IGNORECASE)
 _BOOKMARK_FIELD_RE = re.compile(r"^(\s*(?:REF|PAGEREF|NOTEREF)\s+)(\S+)", re.IGNORECASE)
 _HDR_FTR_KINDS = ("headerReference", "footerReference")
 _HDR_FTR_TYPES = ("default", "first", "even")
@@ -131,6 +148,12 @@ _SECTION_BREAKS = etree.XPath(
     "./w:p/w:pPr/w:sectPr | ./w:sdt/w:sdtContent/w:p/w:pPr/w:sectPr", namespaces=_NS
 )
 _NUMBERED_CANDIDATES = etree.XPath(".//w:pPr[w:numPr or w:pStyle]", namespaces=_NS)
+_FLD_CHAR = _w("fldChar")
+_INSTR_TEXT = _w("instrText")
+# Elements that may sit between a field's runs without being part of its text.
+_RANGE_MARKS = frozenset(
+    _w(n) for n in ("bookmarkStart", "bookmarkEnd", "proofErr", "permStart", "permEnd")
+)
 _BOOKMARK_START = _w("bookmarkStart")
 _BOOKMARK_END = _w("bookmarkEnd")
 # Elements with an attribute that holds a relationship id (r:id, r:embed, r:link, o:relid, ...).
@@ -211,6 +234,8 @@ class ParsedDocx:
     rels: dict[str, _Rel]
     # Documents with equal fingerprints share styles, numbering, settings, fonts and theme.
     fingerprint: str
+    # It shows its page total (NUMPAGES): merge_docx must be told each document's page count.
+    page_totals: bool
 
 
 def parse_docx(docx: bytes) -> ParsedDocx:
@@ -240,15 +265,28 @@ def parse_docx(docx: bytes) -> ParsedDocx:
         raise NotMergeable("the document has no paragraph")
     if body.find(f".//{_w('commentReference')}") is not None:
         raise NotMergeable("comments are not merged")
-    _check_fields(document)
+    if body.find(f".//{_w('endnoteReference')}") is not None:
+        raise NotMergeable("endnotes would gather at the end of the merged file")
+    for section_type in body.iter(_W_TYPE):
+        if section_type.getparent().tag == _w("sectPr") and section_type.get(_W_VAL) in (
+            "oddPage",
+            "evenPage",
+        ):
+            raise NotMergeable("odd/even page section breaks may add blank pages when merged")
+    page_totals = _check_fields(document)
     for rel in rels.values():
         if rel.type in (_HEADER, _FOOTER, *_NOTE_TYPES) and not rel.external:
             try:
-                _check_fields(etree.fromstring(files[rel.target], _PARSER))
+                page_totals |= _check_fields(etree.fromstring(files[rel.target], _PARSER))
             except (etree.XMLSyntaxError, KeyError) as exc:
                 raise NotMergeable(f"unreadable part {rel.target}: {exc}") from exc
 
     digest = hashlib.sha256()
+    # The PDF's title, author, subject and keywords come from the core properties, which
+    # docxtpl renders too: documents merge only with documents that have the same ones.
+    for rel in package_rels.values():
+        if rel.type == _CORE_PROPERTIES and rel.target in files:
+            digest.update(b"core\0" + files.checksum(rel.target) + b"\0")
     for rel in sorted(rels.values(), key=lambda r: (r.type, r.target)):
         if rel.type in _SHARED_TYPES and not rel.external:
             checksum = files.checksum(rel.target) if rel.target in files else b"-"
@@ -262,22 +300,30 @@ def parse_docx(docx: bytes) -> ParsedDocx:
         document=document,
         rels=rels,
         fingerprint=digest.hexdigest(),
+        page_totals=page_totals,
     )
 
 
-def merge_docx(documents: Sequence[ParsedDocx]) -> bytes:
+def merge_docx(documents: Sequence[ParsedDocx], page_totals: Sequence[int] | None = None) -> bytes:
     """One DOCX holding ``documents`` in order, each in its own sections, starting a new page.
 
     The documents must share a fingerprint; they are consumed (their trees are moved into the
     result). Document ``i`` starts with the bookmark :func:`start_bookmark` ``(i)``.
 
-    Raises NotMergeable for documents that do not share the template's shared parts.
+    NUMPAGES fields would count the whole merged file. With ``page_totals`` (document ``i``
+    has ``page_totals[i]`` pages, as a first merged conversion shows) they are replaced by those
+    numbers; without it they are left as they are, which is only good for counting pages.
+
+    Raises NotMergeable for documents that do not share the template's shared parts, or a
+    NUMPAGES field this module cannot replace.
     """
     if not documents:
         raise ValueError("nothing to merge")
     if len({d.fingerprint for d in documents}) != 1:
         raise NotMergeable("the documents do not come from one template")
-    return _Merger(documents[0]).merge(documents)
+    if page_totals is not None and len(page_totals) != len(documents):
+        raise ValueError("one page total per document")
+    return _Merger(documents[0], page_totals).merge(documents)
 
 
 # --- package helpers ------------------------------------------------------------------------
@@ -344,36 +390,116 @@ def _reference_attributes(el: etree._Element) -> Iterator[str]:
             yield name
 
 
+@dataclass
+class _ComplexField:
+    begin: etree._Element  # the w:fldChar elements
+    separate: etree._Element | None
+    end: etree._Element
+    instructions: list[etree._Element]  # w:instrText
+
+
+def _complex_fields(root: etree._Element) -> Iterator[_ComplexField]:
+    """Each complete ``w:fldChar`` field in ``root``, inner fields before outer ones."""
+    stack: list[tuple[etree._Element, etree._Element | None, list[etree._Element]]] = []
+    for el in root.iter(_FLD_CHAR, _INSTR_TEXT):
+        if el.tag == _INSTR_TEXT:
+            if stack and stack[-1][1] is None:
+                stack[-1][2].append(el)
+            continue
+        kind = el.get(_w("fldCharType"))
+        if kind == "begin":
+            stack.append((el, None, []))
+        elif kind == "separate" and stack:
+            begin, _, texts = stack.pop()
+            stack.append((begin, el, texts))
+        elif kind == "end" and stack:
+            begin, separate, texts = stack.pop()
+            yield _ComplexField(begin, separate, el, texts)
+
+
 def _field_instructions(
     root: etree._Element,
 ) -> Iterator[tuple[etree._Element | None, list[etree._Element], str]]:
     """Each field in ``root``: (its ``w:fldSimple`` or None, its ``w:instrText``s, instruction)."""
     for el in root.iter(_w("fldSimple")):
         yield el, [], el.get(_w("instr"), "")
-    # Complex fields: instrText runs between a begin and its separate (or end), maybe nested.
-    stack: list[list[etree._Element] | None] = []
-    for el in root.iter(_w("fldChar"), _w("instrText")):
-        if el.tag == _w("instrText"):
-            top = stack[-1] if stack else None
-            if top is not None:
-                top.append(el)
-            continue
-        kind = el.get(_w("fldCharType"))
-        if kind == "begin":
-            stack.append([])
-        elif kind in ("separate", "end") and stack:
-            texts = stack.pop() if kind == "end" else stack[-1]
-            if kind == "separate":
-                stack[-1] = None  # the field's result follows: no more instruction text
-            if texts is not None:
-                yield None, texts, "".join(t.text or "" for t in texts)
+    for found in _complex_fields(root):
+        texts = found.instructions
+        yield None, texts, "".join(t.text or "" for t in texts)
 
 
-def _check_fields(root: etree._Element) -> None:
+def _check_fields(root: etree._Element) -> bool:
+    """Whether ``root`` has page total (NUMPAGES) fields; raises NotMergeable for fields that
+    depend on the whole file in another way."""
+    page_totals = False
     for _, _, instruction in _field_instructions(root):
         words = instruction.split()
-        if words and words[0].upper() not in _PAGE_LOCAL_FIELDS:
+        if not words or words[0].upper() in _PAGE_LOCAL_FIELDS:
+            continue
+        if not _PAGE_TOTAL_RE.fullmatch(instruction):
             raise NotMergeable(f"field {words[0]} depends on the whole file")
+        page_totals = True
+    return page_totals
+
+
+def _freeze_page_totals(root: etree._Element, total: int) -> None:
+    """Replace every NUMPAGES field in ``root`` with its value, ``total``, as plain text in the
+    field result's formatting (what LibreOffice would show in the document's own file).
+
+    Raises NotMergeable for a field whose runs are not simple siblings in one paragraph.
+    """
+    for simple in list(root.iter(_w("fldSimple"))):
+        if _PAGE_TOTAL_RE.fullmatch(simple.get(_w("instr"), "")):
+            runs = simple.findall(_w("r"))
+            if not runs:
+                runs = [etree.Element(_w("r"))]
+            _set_run_text(runs[0], str(total))
+            simple.addprevious(runs[0])
+            simple.getparent().remove(simple)
+    for found in list(_complex_fields(root)):
+        instruction = "".join(t.text or "" for t in found.instructions)
+        if not _PAGE_TOTAL_RE.fullmatch(instruction):
+            continue
+        first, last = found.begin.getparent(), found.end.getparent()
+        if first is None or last is None or first.getparent() is not last.getparent():
+            raise NotMergeable("a NUMPAGES field spans paragraphs")
+        runs = [first]
+        while runs[-1] is not last:
+            following = runs[-1].getnext()
+            if following is None:
+                raise NotMergeable("a NUMPAGES field is not a run of siblings")
+            runs.append(following)
+        separate_run = found.separate.getparent() if found.separate is not None else None
+        parent = first.getparent()
+        position = parent.index(first)
+        in_result = False
+        result: etree._Element | None = None
+        for run in runs:
+            if run is separate_run:
+                in_result = True
+            elif in_result and run is not last and run.tag == _w("r") and result is None:
+                result = run  # the first run of the shown value keeps its formatting
+                continue
+            if run.tag == _w("r"):
+                parent.remove(run)
+            elif run.tag not in _RANGE_MARKS:
+                raise NotMergeable(f"a NUMPAGES field holds {etree.QName(run).localname}")
+        if result is None:
+            result = etree.Element(_w("r"))
+            formatting = first.find(_w("rPr"))
+            if formatting is not None:
+                result.append(copy.deepcopy(formatting))
+            parent.insert(position, result)
+        _set_run_text(result, str(total))
+
+
+def _set_run_text(run: etree._Element, text: str) -> None:
+    """Keep the run's formatting (w:rPr), make its content ``text``."""
+    for child in list(run):
+        if child.tag != _w("rPr"):
+            run.remove(child)
+    t = etree.SubElement(run, _w("t"))
+    t.text = text
 
 
 # --- the merge ------------------------------------------------------------------------------
@@ -405,8 +531,9 @@ class _Import:
 
 
 class _Merger:
-    def __init__(self, base: ParsedDocx) -> None:
+    def __init__(self, base: ParsedDocx, page_totals: Sequence[int] | None) -> None:
         self.base = base
+        self.page_totals = page_totals
         self.files = dict(base.files)
         self.content_types = _ContentTypes(
             dict(base.content_types.defaults), dict(base.content_types.overrides)
@@ -431,6 +558,12 @@ class _Merger:
             elif rel.type == _STYLES:
                 styles = etree.fromstring(base.files[rel.target], _PARSER)
                 self.style_numbering = _style_numbering(styles)
+            elif rel.type == _SETTINGS:
+                settings = etree.fromstring(base.files[rel.target], _PARSER)
+                for name in _PARITY_SETTINGS:
+                    value = settings.find(_w(name))
+                    if value is not None and value.get(_W_VAL, "true") not in ("0", "false"):
+                        raise NotMergeable(f"{name}: pages would change sides when merged")
             elif rel.type in _NOTE_TYPES:
                 root = etree.fromstring(base.files[rel.target], _PARSER)
                 ids = [int(n.get(_W_ID, "0")) for n in root]
@@ -451,8 +584,12 @@ class _Merger:
         final_sect_pr = body[-1]
         # Header/footer in force per (kind, type) at the end of the previous document.
         in_force: dict[tuple[str, str], str] = {}
+        if self.page_totals is not None and documents[0].page_totals:
+            self._freeze_base_headers(self.page_totals[0])
         for index, doc in enumerate(documents):
             own_body = _body(doc)
+            if self.page_totals is not None and doc.page_totals:
+                _freeze_page_totals(own_body, self.page_totals[index])
             if index:
                 self._import_document(own_body, _Import(doc, index, self.next_bookmark_id))
             content = list(own_body)
@@ -475,6 +612,18 @@ class _Merger:
                 final_sect_pr = last_sect_pr
         body.append(final_sect_pr)
         return self._write()
+
+    def _freeze_base_headers(self, total: int) -> None:
+        """Document 0's page totals in the header, footer and note parts it shares with none."""
+        for rel in self.base.rels.values():
+            if rel.external or rel.type not in (_HEADER, _FOOTER, *_NOTE_TYPES):
+                continue
+            if rel.type in self.notes:
+                _freeze_page_totals(self.notes[rel.type].root, total)
+                continue
+            root = etree.fromstring(self.files[rel.target], _PARSER)
+            _freeze_page_totals(root, total)
+            self.files[rel.target] = _serialize(root)
 
     def _start_document(
         self, sect_pr: etree._Element, in_force: dict[tuple[str, str], str]
@@ -600,6 +749,8 @@ class _Merger:
         new_rels: dict[str, _Rel] = {}
         self._rebind(root, state, own_rels, new_rels, {})
         self._renumber_lists(root)
+        if self.page_totals is not None and state.doc.page_totals:
+            _freeze_page_totals(root, self.page_totals[state.index])
         if new_rels:
             self.files[_rels_name(name)] = _write_rels(new_rels, name)
         return self._add_part(name, _serialize(root), content_type)
@@ -712,6 +863,8 @@ class _Merger:
                 ref.set(_W_ID, new_id)
                 self._rebind(note, state, own_rels, merged.rels, mapping)
                 self._renumber_lists(note)
+                if self.page_totals is not None and doc.page_totals:
+                    _freeze_page_totals(note, self.page_totals[state.index])
                 merged.root.append(note)
 
     def _write(self) -> bytes:

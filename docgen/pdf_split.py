@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import pikepdf
 
-__all__ = ["SplitFailed", "split_pdf"]
+__all__ = ["SplitFailed", "page_counts", "split_pdf"]
 
 # Catalogue entries LibreOffice writes in a single conversion that are the same for every part.
 _CATALOG_KEYS = ("/Lang", "/ViewerPreferences", "/PageMode", "/PageLayout", "/MarkInfo")
@@ -41,6 +41,20 @@ def split_pdf(pdf: bytes, starts: Sequence[str]) -> list[bytes]:
         first_pages = _start_pages(merged, starts)
         bounds = [*first_pages, len(merged.pages)]
         return [_extract(merged, bounds[i], bounds[i + 1]) for i in range(len(first_pages))]
+
+
+def page_counts(pdf: bytes, starts: Sequence[str]) -> list[int]:
+    """How many pages each document has (the split's page ranges, without splitting).
+
+    Raises SplitFailed as :func:`split_pdf` does.
+    """
+    try:
+        merged = pikepdf.open(io.BytesIO(pdf))
+    except pikepdf.PdfError as exc:
+        raise SplitFailed(f"cannot read the merged PDF: {exc}") from exc
+    with merged:
+        bounds = [*_start_pages(merged, starts), len(merged.pages)]
+    return [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 def _start_pages(merged: pikepdf.Pdf, starts: Sequence[str]) -> list[int]:

@@ -233,9 +233,22 @@ def field(paragraph: Paragraph, instruction: str) -> None:
         run.append(el)
 
 
-def letter(number: int, paragraphs: int, total_field: str = "PAGE") -> bytes:
+def simple_field(paragraph: Paragraph, instruction: str) -> None:
+    """A w:fldSimple field with a cached result."""
+    el = OxmlElement("w:fldSimple")
+    el.set(qn("w:instr"), f" {instruction} ")
+    run = OxmlElement("w:r")
+    text = OxmlElement("w:t")
+    text.text = "1"
+    run.append(text)
+    el.append(run)
+    paragraph._p.append(el)
+
+
+def letter(number: int, paragraphs: int, total: str = "") -> bytes:
     """A document of the shape templates have: a kop with a logo and its own text in the
-    header, "Halaman X" in the footer, a numbered list, and body text of some length."""
+    header, "Halaman X dari Y" in the footer (Y: ``total``, a NUMPAGES field, simple or
+    complex), a numbered list, and body text of some length."""
     doc = docx.Document()
     section = doc.sections[0]
     logo = io.BytesIO()
@@ -246,8 +259,9 @@ def letter(number: int, paragraphs: int, total_field: str = "PAGE") -> bytes:
     footer = section.footer.paragraphs[0]
     footer.add_run("Halaman ")
     field(footer, "PAGE")
-    footer.add_run(" dari ")
-    field(footer, total_field)
+    if total:
+        footer.add_run(" dari ")
+        (simple_field if total == "simple" else field)(footer, "NUMPAGES \\* MERGEFORMAT")
     doc.add_paragraph(f"Surat nomor {number}", style="Title")
     for item in range(3):
         doc.add_paragraph(f"Butir {item} surat {number}", style="List Number")
@@ -261,33 +275,43 @@ def letter(number: int, paragraphs: int, total_field: str = "PAGE") -> bytes:
 def test_headers_images_page_numbers_and_lists_restart_per_document(
     pool: UnoserverPool,
 ) -> None:
-    # NUMPAGES counts the whole merged file: that letter must be converted on its own.
-    letters = [
-        letter(0, 0, "PAGE"),
-        letter(1, 8, "PAGE"),
-        letter(2, 14, "NUMPAGES"),
-        letter(3, 14, "PAGE"),
-        letter(4, 2, "PAGE"),
-    ]
+    letters = [letter(0, 0), letter(1, 8), letter(2, 14), letter(3, 14), letter(4, 2)]
 
     async def convert() -> tuple[list[bytes], list[bytes]]:
         return [await pool.to_pdf(d) for d in letters], await pool.to_pdfs(letters)
 
     calls = libreoffice_calls(pool)
     singles, merged = anyio.run(convert)
-    # 5 single calls, then the NUMPAGES letter alone and two merged chunks of the other four.
-    assert libreoffice_calls(pool) - calls == 5 + 3
+    assert libreoffice_calls(pool) - calls == 5 + 2, "5 single calls, 2 merged chunks"
     assert [page_count(pdf) for pdf in merged] == [page_count(pdf) for pdf in singles]
     assert page_count(singles[3]) == 3
     for single, split in zip(singles, merged, strict=True):
         assert pages_text(split) == pages_text(single)
-    last_pages = pages_text(merged[3])[-1]
-    assert "KOP SURAT NOMOR 3" in last_pages and "Halaman 3 dari 3" in last_pages
+    last_page = pages_text(merged[3])[-1]
+    assert "KOP SURAT NOMOR 3" in last_page and "Halaman 3" in last_page
     assert "1. Butir 0 surat 4" in pages_text(merged[4])[0].replace("  ", " ")
-    assert "Halaman 1 dari 3" in pages_text(merged[2])[0]
     with pikepdf.open(io.BytesIO(merged[1])) as doc:
         images = [image for page in doc.pages for image in page.get_images()]
         assert images, "the logo in the header is missing"
+
+
+@pytest.mark.parametrize("total", ["complex", "simple"])
+def test_page_totals_count_each_document(pool: UnoserverPool, total: str) -> None:
+    # NUMPAGES would count the whole merged file: each document's own total is written in
+    # after a first merged conversion (so two LibreOffice calls per chunk).
+    letters = [letter(n, paragraphs, total) for n, paragraphs in enumerate((0, 14, 6, 2))]
+
+    async def convert() -> tuple[list[bytes], list[bytes]]:
+        return [await pool.to_pdf(d) for d in letters], await pool.to_pdfs(letters)
+
+    calls = libreoffice_calls(pool)
+    singles, merged = anyio.run(convert)
+    assert libreoffice_calls(pool) - calls == 4 + 2 * 2
+    for single, split in zip(singles, merged, strict=True):
+        assert pages_text(split) == pages_text(single)
+    assert [page_count(pdf) for pdf in merged] == [1, 3, 2, 1]
+    assert "Halaman 2 dari 3" in pages_text(merged[1])[1]
+    assert "Halaman 1 dari 1" in pages_text(merged[3])[0]
 
 
 def processes_using(directory: Path) -> list[int]:
