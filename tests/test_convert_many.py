@@ -30,6 +30,7 @@ from docgen.render import render_docx
 from docgen.settings import Settings
 from tests.conftest import pakta_data
 from tests.pdftools import pages_text
+from tests.test_lifecycle import processes_under
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LONG_JABATAN = " merangkap ".join(["Kepala Bidang Pengadaan, Pemberhentian dan Informasi"] * 14)
@@ -206,7 +207,7 @@ def test_a_chunk_whose_libreoffice_dies_is_redone_one_by_one(
     try:
         # Kill the soffice behind the only server: the merged call fails, the server restarts
         # and every document of the chunk is converted on its own.
-        for pid in processes_using(tmp_path):
+        for pid in soffice_processes(tmp_path):
             os.kill(pid, signal.SIGKILL)
         pdfs = anyio.run(converter.to_pdfs, documents[:4])
         assert [pages_text(pdf) for pdf in pdfs] == [pages_text(pdf) for pdf in singles[:4]]
@@ -314,17 +315,12 @@ def test_page_totals_count_each_document(pool: UnoserverPool, total: str) -> Non
     assert "Halaman 1 dari 1" in pages_text(merged[3])[0]
 
 
-def processes_using(directory: Path) -> list[int]:
+def soffice_processes(directory: Path) -> list[int]:
     """Our soffice processes: their command line names a profile inside ``directory``."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if "soffice" in cmdline and str(directory) in cmdline:
-            pids.append(int(entry.name))
+    pids = [
+        pid
+        for pid in processes_under(directory)
+        if b"soffice" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
     assert pids, "no soffice found for the pool"
     return pids
