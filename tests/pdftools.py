@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import tempfile
 from pathlib import Path
 
 import zxingcpp
@@ -93,3 +94,13 @@ def change_page_text(pdf: bytes) -> bytes:
 
 def page_text(pdf: Path) -> str:
     return pdftotext(pdf, "-layout")
+
+
+def pages_text(pdf: bytes) -> list[str]:
+    """``pdftotext -layout`` of each page, without trailing whitespace on any line."""
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as tmp:
+        tmp.write(pdf)
+        tmp.flush()
+        text = pdftotext(Path(tmp.name), "-layout")
+    pages = text.split("\f")[:-1]  # pdftotext ends every page with a form feed
+    return ["\n".join(line.rstrip() for line in page.splitlines()) for page in pages]
