@@ -7,6 +7,7 @@ it over XML-RPC ourselves (the stock client has no timeout), one request per ser
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -135,6 +136,8 @@ class _UnoServer:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env=env,
+            # Its own directory: a stray uno.py in the caller's directory would shadow `uno`.
+            cwd=self.workdir,
             start_new_session=True,
         )
         log_file.close()
@@ -176,18 +179,21 @@ class _UnoServer:
         return True
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        # soffice is a grandchild: signal the whole session we started. oosplash can linger
-        # after SIGTERM; the profile is disposable, so don't wait long before SIGKILL.
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(3)
-        except subprocess.TimeoutExpired:
+        # soffice is a grandchild: signal the whole session we started. oosplash ignores
+        # SIGTERM and can outlive unoserver, so the group always gets SIGKILL afterwards (the
+        # profile is disposable).
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(3)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                pass
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(5)
-        except ProcessLookupError:
-            pass
 
 
 @dataclass
