@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from docgen import crl, documents, revocation, signers, template_registry, verification
 from docgen.errors import DocgenError, NotFound
 from docgen.manifest import Template
-from docgen.models import Document, Revision, Signer
+from docgen.models import Document, Revision, SignatureSlot, Signer
 from docgen.pages import Pages
 from docgen.runtime import Runtime
 
@@ -93,6 +93,21 @@ def document_view(rt: Runtime, document: Document) -> dict[str, Any]:
             for r in document.revisions
         ],
         "created_at": document.created_at.isoformat(),
+    }
+
+
+def pending_view(rt: Runtime, document: Document, slot: SignatureSlot) -> dict[str, Any]:
+    before = documents.waiting_for(document, slot)
+    return {
+        "document_id": document.id,
+        "number": document.number,
+        "title": document.title,
+        "template": document.template_id,
+        "role": slot.role,
+        "label": slot.label,
+        "ready": not before,
+        "waiting_for": [s.role for s in before],
+        "verify_url": rt.verify_url(document.verify_code),
     }
 
 
@@ -233,20 +248,8 @@ async def revoke_signer(rt: RuntimeDep, signer_id: str, body: SignerRevokeIn) ->
 @api.get("/signers/{signer_id}/pending")
 async def signer_pending(rt: RuntimeDep, signer_id: str) -> list[dict[str, Any]]:
     """What this signer still has to sign; ``ready`` is false while others must sign first."""
-    return [
-        {
-            "document_id": document.id,
-            "number": document.number,
-            "title": document.title,
-            "template": document.template_id,
-            "role": slot.role,
-            "label": slot.label,
-            "ready": not documents.waiting_for(document, slot),
-            "waiting_for": [s.role for s in documents.waiting_for(document, slot)],
-            "verify_url": rt.verify_url(document.verify_code),
-        }
-        for document, slot in await documents.pending_for_signer(rt, signer_id)
-    ]
+    pending = await documents.pending_for_signer(rt, signer_id)
+    return [pending_view(rt, document, slot) for document, slot in pending]
 
 
 @api.get("/trust/ca.pem", response_class=Response)

@@ -28,7 +28,7 @@ from docgen.models import Document, Revision, SignatureSlot, Signer, utcnow
 from docgen.numbering import allocate_number
 from docgen.render import render_docx
 from docgen.runtime import Runtime
-from docgen.signers import unlock_identity
+from docgen.signers import get_signer, unlock_identity
 from docgen.validators import validate_data
 from signing.anchors import locate_anchors
 from signing.errors import AnchorNotFound
@@ -369,24 +369,17 @@ async def pending_for_signer(rt: Runtime, signer_id: str) -> list[tuple[Document
 
     Raises NotFound for an unknown signer.
     """
-    signer = await rt.fetch(Signer, signer_id, "Penanda tangan tidak ditemukan")
+    signer = await get_signer(rt, signer_id)
     named = SignatureSlot.assigned_signer_id == signer.id
     if signer.nip:
         named = named | (
             SignatureSlot.assigned_signer_id.is_(None) & (SignatureSlot.expected_nip == signer.nip)
         )
     async with rt.db.session() as session:
-        slots = (
-            await session.scalars(
-                select(SignatureSlot)
-                .join(Document, Document.id == SignatureSlot.document_id)
-                .where(SignatureSlot.signed_at.is_(None), Document.status == MENUNGGU, named)
-                .order_by(Document.created_at, SignatureSlot.order)
-            )
-        ).all()
-        result = []
-        for slot in slots:
-            document = await session.get(Document, slot.document_id)
-            assert document is not None
-            result.append((document, slot))
-    return result
+        rows = await session.execute(
+            select(Document, SignatureSlot)
+            .join(SignatureSlot, Document.id == SignatureSlot.document_id)
+            .where(SignatureSlot.signed_at.is_(None), Document.status == MENUNGGU, named)
+            .order_by(Document.created_at, SignatureSlot.order)
+        )
+        return [(document, slot) for document, slot in rows.all()]

@@ -10,6 +10,7 @@ from docgen.documents import DICABUT, get_document
 from docgen.errors import Conflict, DataInvalid, FieldProblem, NotFound
 from docgen.models import Document, Signer, utcnow
 from docgen.runtime import Runtime
+from docgen.signers import get_signer
 
 
 async def revoke_document(
@@ -25,8 +26,7 @@ async def revoke_document(
     async with rt.document_lock(document_id), rt.write_lock, rt.db.session() as session:
         document = await session.get(Document, document_id)
         if document is None:
-            await get_document(rt, document_id)  # raises the usual NotFound
-        assert document is not None
+            raise NotFound("Dokumen tidak ditemukan")
         if document.status == DICABUT:
             raise Conflict("Dokumen sudah dicabut")
         if replaced_by is not None:
@@ -77,4 +77,4 @@ async def revoke_signer(rt: Runtime, signer_id: str, reason: str) -> Signer:
         await audit.record(session, "signer.revoked", "signer", signer_id, reason=reason)
         await session.commit()
     await publish_crl(rt)
-    return await rt.fetch(Signer, signer_id, "Penanda tangan tidak ditemukan")
+    return await get_signer(rt, signer_id)

@@ -137,3 +137,20 @@ def signer_body(**overrides: object) -> dict[str, object]:
     }
     body.update(overrides)
     return body
+
+
+def create_pakta(client: httpx.Client, nip: str, **body: object) -> dict[str, object]:
+    """A new pakta integritas for ``nip`` (``body`` adds request keys such as ``signers``)."""
+    response = client.post(
+        "/api/v1/documents",
+        json={"template": "pakta-integritas", "data": pakta_data(nip=nip), **body},
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def sign_pakta(client: httpx.Client, document_id: str, signer_id: str) -> httpx.Response:
+    return client.post(
+        f"/api/v1/documents/{document_id}/signatures",
+        json={"role": "pembuat_pernyataan", "signer_id": signer_id, "pin": PIN},
+    )

@@ -10,25 +10,14 @@ import httpx
 import pytest
 from cryptography import x509
 
-from tests.conftest import PIN, Service, pakta_data, signer_body
+from tests.conftest import Service, create_pakta, pakta_data, sign_pakta, signer_body
 from tests.pdftools import pdfsig
 
 NIP = "196803151994031004"  # used by no other test module
 
 
-def create_pakta(client: httpx.Client) -> dict:
-    response = client.post(
-        "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data(nip=NIP)}
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-def sign(client: httpx.Client, document_id: str, signer_id: str) -> httpx.Response:
-    return client.post(
-        f"/api/v1/documents/{document_id}/signatures",
-        json={"role": "pembuat_pernyataan", "signer_id": signer_id, "pin": PIN},
-    )
+def create(client: httpx.Client) -> dict:
+    return create_pakta(client, NIP)
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +25,9 @@ def revoked(service: Service) -> dict:
     """A signer who signed one document and was then revoked; a second document waits."""
     with service.client() as client:
         signer = client.post("/api/v1/signers", json=signer_body(nip=NIP)).json()
-        signed = create_pakta(client)
-        assert sign(client, signed["id"], signer["id"]).status_code == 200
-        waiting = create_pakta(client)
+        signed = create(client)
+        assert sign_pakta(client, signed["id"], signer["id"]).status_code == 200
+        waiting = create(client)
         response = client.post(f"/api/v1/signers/{signer['id']}/revoke", json={"reason": "Pensiun"})
         assert response.status_code == 200, response.text
         return {"signer": signer, "revoked": response.json(), "signed": signed, "waiting": waiting}
@@ -92,7 +81,7 @@ def test_new_signatures_with_a_revoked_certificate_are_refused(
     client: httpx.Client, revoked: dict
 ) -> None:
     signer_id = revoked["signer"]["id"]
-    refused = sign(client, revoked["waiting"]["id"], signer_id)
+    refused = sign_pakta(client, revoked["waiting"]["id"], signer_id)
     assert refused.status_code == 403 and refused.json()["error"] == "CertificateRevoked"
     assert (
         client.get(f"/api/v1/documents/{revoked['waiting']['id']}").json()["revisions"][-1]["kind"]
@@ -111,7 +100,7 @@ def test_new_signatures_with_a_revoked_certificate_are_refused(
     assert assigned.status_code == 422
     # The same person with a new certificate can sign the waiting document.
     renewed = client.post("/api/v1/signers", json=signer_body(nip=NIP)).json()
-    assert sign(client, revoked["waiting"]["id"], renewed["id"]).status_code == 200
+    assert sign_pakta(client, revoked["waiting"]["id"], renewed["id"]).status_code == 200
     assert (
         client.post("/api/v1/signers/" + "0" * 32 + "/revoke", json={"reason": "x y z"}).status_code
         == 404

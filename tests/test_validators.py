@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -297,8 +298,13 @@ def test_invalid_ni_pppk(nomor: str, message: str) -> None:
         validate_ni_pppk(nomor)
 
 
-def test_boolean_choices_and_new_types_in_data() -> None:
-    manifest = TemplateManifest.model_validate(
+def contoh_manifest(
+    *,
+    roles: list[dict[str, object]],
+    fields: Sequence[dict[str, object]] = (),
+) -> TemplateManifest:
+    """A minimal manifest with a ``tanggal`` date field plus ``fields`` and ``roles``."""
+    return TemplateManifest.model_validate(
         {
             "id": "contoh",
             "version": 1,
@@ -306,20 +312,26 @@ def test_boolean_choices_and_new_types_in_data() -> None:
             "document_type": "contoh",
             "date_field": "tanggal",
             "numbering": {"pattern": "{kode}/{urut}/{tahun}", "kode": "1", "unit": "X"},
-            "fields": [
-                {"name": "tanggal", "type": "date", "label": "Tanggal"},
-                {"name": "nik", "type": "nik", "label": "NIK"},
-                {"name": "ni", "type": "ni_pppk", "label": "NI PPPK"},
-                {"name": "meterai", "type": "boolean", "label": "e-Meterai", "required": False},
-                {
-                    "name": "agama",
-                    "type": "text",
-                    "label": "Agama",
-                    "choices": ["Islam", "Kristen Protestan"],
-                },
-            ],
-            "roles": [{"name": "a", "label": "A", "order": 1, "signer_nip_field": "ni"}],
+            "fields": [{"name": "tanggal", "type": "date", "label": "Tanggal"}, *fields],
+            "roles": roles,
         }
+    )
+
+
+def test_boolean_choices_and_new_types_in_data() -> None:
+    manifest = contoh_manifest(
+        fields=[
+            {"name": "nik", "type": "nik", "label": "NIK"},
+            {"name": "ni", "type": "ni_pppk", "label": "NI PPPK"},
+            {"name": "meterai", "type": "boolean", "label": "e-Meterai", "required": False},
+            {
+                "name": "agama",
+                "type": "text",
+                "label": "Agama",
+                "choices": ["Islam", "Kristen Protestan"],
+            },
+        ],
+        roles=[{"name": "a", "label": "A", "order": 1, "signer_nip_field": "ni"}],
     )
     clean = validate_data(
         manifest,
@@ -348,23 +360,11 @@ def test_boolean_choices_and_new_types_in_data() -> None:
 
 
 def test_roles_sharing_an_order_form_a_group() -> None:
-    base = {
-        "id": "contoh",
-        "version": 1,
-        "title": "Contoh",
-        "document_type": "contoh",
-        "date_field": "tanggal",
-        "numbering": {"pattern": "{urut}", "kode": "1", "unit": "X"},
-        "fields": [{"name": "tanggal", "type": "date", "label": "Tanggal"}],
-    }
-    manifest = TemplateManifest.model_validate(
-        {
-            **base,
-            "roles": [
-                {"name": "pejabat", "label": "Pejabat", "order": 2},
-                {"name": "saksi_1", "label": "Saksi", "order": 1},
-                {"name": "saksi_2", "label": "Saksi", "order": 1},
-            ],
-        }
+    manifest = contoh_manifest(
+        roles=[
+            {"name": "pejabat", "label": "Pejabat", "order": 2},
+            {"name": "saksi_1", "label": "Saksi", "order": 1},
+            {"name": "saksi_2", "label": "Saksi", "order": 1},
+        ]
     )
     assert [r.name for r in manifest.roles_in_order] == ["saksi_1", "saksi_2", "pejabat"]

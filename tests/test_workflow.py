@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.conftest import PIN, Service, pakta_data, signer_body
+from tests.conftest import PIN, Service, create_pakta, pakta_data, sign_pakta, signer_body
 
 # NIPs no other test module uses, so the pending lists here are this module's own.
 NIP_A = "197705172006041002"
@@ -23,19 +23,7 @@ def enrol(client: httpx.Client, nip: str, name: str = "Siti Aminah, S.H.") -> st
 
 
 def create(client: httpx.Client, **body: object) -> dict:
-    response = client.post(
-        "/api/v1/documents",
-        json={"template": "pakta-integritas", "data": pakta_data(nip=NIP_A), **body},
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-def sign(client: httpx.Client, document_id: str, signer_id: str) -> httpx.Response:
-    return client.post(
-        f"/api/v1/documents/{document_id}/signatures",
-        json={"role": "pembuat_pernyataan", "signer_id": signer_id, "pin": PIN},
-    )
+    return create_pakta(client, NIP_A, **body)
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +53,10 @@ def test_pending_lists_what_names_the_signer(client: httpx.Client, signers: dict
     assert client.get(f"/api/v1/signers/{signers['b']}/pending").json() == []
 
     # The assigned signer is the only one who may sign; then the document leaves the lists.
-    refused = sign(client, assigned["id"], signers["a"])
+    refused = sign_pakta(client, assigned["id"], signers["a"])
     assert refused.status_code == 403 and refused.json()["error"] == "SignerMismatch"
-    assert sign(client, assigned["id"], signers["a_again"]).status_code == 200
-    assert sign(client, by_nip["id"], signers["a"]).status_code == 200
+    assert sign_pakta(client, assigned["id"], signers["a_again"]).status_code == 200
+    assert sign_pakta(client, by_nip["id"], signers["a"]).status_code == 200
     left = client.get(f"/api/v1/signers/{signers['a']}/pending").json()
     assert by_nip["id"] not in {p["document_id"] for p in left}
     again = client.get(f"/api/v1/signers/{signers['a_again']}/pending").json()
@@ -129,7 +117,7 @@ def test_revoked_document_shows_reason_date_and_replacement(
 ) -> None:
     old = create(client)
     new = create(client)
-    assert sign(client, old["id"], signers["a"]).status_code == 200
+    assert sign_pakta(client, old["id"], signers["a"]).status_code == 200
     before = client.get(f"/api/v1/documents/{old['id']}").json()
 
     revoked = client.post(
@@ -161,7 +149,7 @@ def test_revoked_document_shows_reason_date_and_replacement(
 
     again = client.post(f"/api/v1/documents/{old['id']}/revoke", json={"reason": "lagi lagi"})
     assert again.status_code == 409
-    assert sign(client, new["id"], signers["a"]).status_code == 200  # an ordinary document
+    assert sign_pakta(client, new["id"], signers["a"]).status_code == 200  # an ordinary document
 
 
 def test_revoke_checks_its_input(client: httpx.Client) -> None:
