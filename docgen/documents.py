@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import anyio
+from cryptography import x509
+from pyhanko.sign.timestamps.api import TimeStamper
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from docgen import audit
 from docgen.crl import current_crl
@@ -23,7 +27,7 @@ from docgen.errors import (
     SignerMismatch,
     TemplateInvalid,
 )
-from docgen.manifest import TemplateManifest
+from docgen.manifest import Template, TemplateManifest
 from docgen.models import Document, Revision, SignatureSlot, Signer, utcnow
 from docgen.numbering import allocate_number
 from docgen.render import render_docx
@@ -33,8 +37,9 @@ from docgen.validators import validate_data
 from signing.anchors import locate_anchors
 from signing.errors import AnchorNotFound
 from signing.long_term import add_long_term_validation
-from signing.pades import SignatureAppearance, sign_pdf
+from signing.pades import SignatureAppearance, SigningIdentity, sign_pdf
 from signing.stamp import prepare_pdf, signature_box_at
+from storage import StoredObject
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PDF_TYPE = "application/pdf"
@@ -76,15 +81,18 @@ def pending_roles(document: Document) -> list[str]:
     return [slot.role for slot in document.slots if slot.signed_at is None]
 
 
-async def _assigned_signers(
+async def assigned_signers(
     rt: Runtime,
     manifest: TemplateManifest,
     clean: Mapping[str, Any],
     assignment: Mapping[str, str],
-) -> dict[str, Signer]:
-    """Check the operator's choice of signer per role; raises DataInvalid listing every problem."""
+) -> dict[str, str]:
+    """Check the operator's choice of signer per role and return it (role -> signer id).
+
+    Raises DataInvalid listing every problem.
+    """
     problems: list[FieldProblem] = []
-    chosen: dict[str, Signer] = {}
+    chosen: dict[str, str] = {}
     async with rt.db.session() as session:
         for role_name, signer_id in assignment.items():
             where = f"signers.{role_name}"
@@ -104,10 +112,124 @@ async def _assigned_signers(
                 message = f"NIP penanda tangan berbeda dengan isian {role.signer_nip_field}"
                 problems.append(FieldProblem(where, message))
             else:
-                chosen[role_name] = signer
+                chosen[role_name] = signer.id
     if problems:
         raise DataInvalid(problems)
     return chosen
+
+
+@dataclass(frozen=True)
+class DocumentDraft:
+    """A document decided but not yet made: template, clean data, number, who signs."""
+
+    template: Template
+    data: Mapping[str, Any]
+    number: str
+    assigned: Mapping[str, str] = field(default_factory=dict)  # role -> signer id
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    verify_code: str = field(default_factory=new_verify_code)
+
+
+def numbering_unit(manifest: TemplateManifest, clean: Mapping[str, Any]) -> str | None:
+    """The unit of the document's number sequence (None: the template's own unit)."""
+    unit_field = manifest.numbering.unit_field
+    return str(clean[unit_field]) if unit_field and clean.get(unit_field) else None
+
+
+def document_date(manifest: TemplateManifest, clean: Mapping[str, Any]) -> date:
+    on = clean[manifest.date_field]
+    assert isinstance(on, date)
+    return on
+
+
+def stamp_converted(
+    pdf: bytes, template_id: str, roles: Sequence[str], verify_url: str
+) -> tuple[bytes, dict[str, int]]:
+    """The converted PDF with QR code, footer and one empty signature field per role at its
+    anchor; and the page of each role's field. CPU only (runs in worker processes too).
+
+    Raises TemplateInvalid when a role's anchor is missing from the PDF.
+    """
+    try:
+        anchors = locate_anchors(pdf, list(roles))
+    except AnchorNotFound as exc:
+        raise TemplateInvalid(f"Templat {template_id}: {exc}") from exc
+    boxes = [signature_box_at(anchors[role], field_name(role)) for role in roles]
+    prepared = prepare_pdf(
+        pdf, verify_url=verify_url, footer_text=FOOTER.format(url=verify_url), fields=boxes
+    )
+    return prepared, {role: anchors[role].page for role in roles}
+
+
+async def store_sources(
+    rt: Runtime, draft: DocumentDraft, docx: bytes, prepared: bytes
+) -> list[tuple[str, StoredObject]]:
+    """Put the DOCX source and the prepared PDF into object storage, as revisions 1 and 2."""
+    source = await rt.store.put(_object_key(draft.id, 1, SOURCE, "docx"), docx, DOCX_TYPE)
+    pdf = await rt.store.put(_object_key(draft.id, 2, PREPARED, "pdf"), prepared, PDF_TYPE)
+    return [(SOURCE, source), (PREPARED, pdf)]
+
+
+async def register_created(
+    session: AsyncSession,
+    draft: DocumentDraft,
+    pages: Mapping[str, int],
+    stored: Sequence[tuple[str, StoredObject]],
+) -> None:
+    """Add the document, its revisions, its signature slots and the audit entry to ``session``
+    (the caller holds the write lock and commits)."""
+    manifest = draft.template.manifest
+    clean = draft.data
+    session.add(
+        Document(
+            id=draft.id,
+            template_id=manifest.id,
+            template_version=manifest.version,
+            template_sha256=draft.template.sha256,
+            document_type=manifest.document_type,
+            title=manifest.document_title(clean),
+            number=draft.number,
+            document_date=document_date(manifest, clean).isoformat(),
+            data=_jsonable(clean),
+            verify_code=draft.verify_code,
+            status=MENUNGGU,
+        )
+    )
+    session.add_all(
+        Revision(
+            document_id=draft.id,
+            seq=seq,
+            kind=kind,
+            object_key=obj.key,
+            version_id=obj.version_id,
+            sha256=obj.sha256,
+            size=obj.size,
+        )
+        for seq, (kind, obj) in enumerate(stored, start=1)
+    )
+    session.add_all(
+        SignatureSlot(
+            document_id=draft.id,
+            role=r.name,
+            label=r.label,
+            order=r.order,
+            field_name=field_name(r.name),
+            page=pages[r.name],
+            expected_nip=clean.get(r.signer_nip_field) if r.signer_nip_field else None,
+            assigned_signer_id=draft.assigned.get(r.name),
+        )
+        for r in manifest.roles_in_order
+    )
+    await audit.record(
+        session,
+        "document.created",
+        "document",
+        draft.id,
+        template=manifest.id,
+        version=manifest.version,
+        number=draft.number,
+        sha256=stored[-1][1].sha256,
+    )
 
 
 async def create_document(
@@ -125,89 +247,27 @@ async def create_document(
     template = rt.template(template_id)
     manifest = template.manifest
     clean = validate_data(manifest, data)
-    assigned = await _assigned_signers(rt, manifest, clean, signers or {})
-    on = clean[manifest.date_field]
-    assert isinstance(on, date)
-    document_id = uuid.uuid4().hex
-    code = new_verify_code()
-    verify_url = rt.verify_url(code)
+    assigned = await assigned_signers(rt, manifest, clean, signers or {})
 
     # The number is taken in its own transaction: a failed render leaves a gap, never a repeat.
     async with rt.write_lock, rt.db.session() as session:
-        unit_field = manifest.numbering.unit_field
-        unit = str(clean[unit_field]) if unit_field and clean.get(unit_field) else None
+        unit = numbering_unit(manifest, clean)
+        on = document_date(manifest, clean)
         number = await allocate_number(session, manifest.numbering, on, unit)
         await session.commit()
 
+    draft = DocumentDraft(template, clean, number, assigned)
     docx = await anyio.to_thread.run_sync(lambda: render_docx(template, clean, nomor=number))
     pdf = await rt.converter.to_pdf(docx)
-    roles = manifest.roles_in_order
-    try:
-        anchors = await anyio.to_thread.run_sync(locate_anchors, pdf, [r.name for r in roles])
-    except AnchorNotFound as exc:
-        raise TemplateInvalid(f"Templat {manifest.id}: {exc}") from exc
-    boxes = [signature_box_at(anchors[r.name], field_name(r.name)) for r in roles]
-    prepared = await anyio.to_thread.run_sync(
-        lambda: prepare_pdf(
-            pdf, verify_url=verify_url, footer_text=FOOTER.format(url=verify_url), fields=boxes
-        )
+    roles = [r.name for r in manifest.roles_in_order]
+    prepared, pages = await anyio.to_thread.run_sync(
+        stamp_converted, pdf, manifest.id, roles, rt.verify_url(draft.verify_code)
     )
-    source_obj = await rt.store.put(_object_key(document_id, 1, SOURCE, "docx"), docx, DOCX_TYPE)
-    pdf_obj = await rt.store.put(_object_key(document_id, 2, PREPARED, "pdf"), prepared, PDF_TYPE)
-
-    document = Document(
-        id=document_id,
-        template_id=manifest.id,
-        template_version=manifest.version,
-        template_sha256=template.sha256,
-        document_type=manifest.document_type,
-        title=manifest.document_title(clean),
-        number=number,
-        document_date=on.isoformat(),
-        data=_jsonable(clean),
-        verify_code=code,
-        status=MENUNGGU,
-    )
-    revisions = [
-        Revision(
-            document_id=document_id,
-            seq=seq,
-            kind=kind,
-            object_key=obj.key,
-            version_id=obj.version_id,
-            sha256=obj.sha256,
-            size=obj.size,
-        )
-        for seq, kind, obj in ((1, SOURCE, source_obj), (2, PREPARED, pdf_obj))
-    ]
-    slots = [
-        SignatureSlot(
-            document_id=document_id,
-            role=r.name,
-            label=r.label,
-            order=r.order,
-            field_name=field_name(r.name),
-            page=anchors[r.name].page,
-            expected_nip=clean.get(r.signer_nip_field) if r.signer_nip_field else None,
-            assigned_signer_id=assigned[r.name].id if r.name in assigned else None,
-        )
-        for r in roles
-    ]
+    stored = await store_sources(rt, draft, docx, prepared)
     async with rt.write_lock, rt.db.session() as session:
-        session.add(document)
-        session.add_all([*revisions, *slots])
-        await audit.record(
-            session,
-            "document.created",
-            "document",
-            document_id,
-            template=manifest.id,
-            version=manifest.version,
-            number=number,
-            sha256=pdf_obj.sha256,
-        )
+        await register_created(session, draft, pages, stored)
         await session.commit()
-    return await get_document(rt, document_id)
+    return await get_document(rt, draft.id)
 
 
 async def get_document(rt: Runtime, document_id: str) -> Document:
@@ -238,6 +298,128 @@ async def read_revision(rt: Runtime, revision: Revision) -> bytes:
     return await rt.store.get(revision.object_key, revision.version_id)
 
 
+@dataclass(frozen=True)
+class SignatureRequest:
+    """What signing one slot of one document needs besides the key: picklable, so a worker
+    process can do it (see docgen.workers)."""
+
+    field_name: str
+    appearance: SignatureAppearance
+    reason: str
+    certify: bool  # the first signature certifies: afterwards only further signatures
+    archive: bool  # the last signature is followed by the B-LTA revision
+
+
+def signature_request(
+    rt: Runtime, document: Document, slot: SignatureSlot, signer: Signer
+) -> SignatureRequest:
+    return SignatureRequest(
+        field_name=slot.field_name,
+        appearance=SignatureAppearance(
+            name=signer.name,
+            jabatan=signer.jabatan,
+            verify_url=rt.verify_url(document.verify_code),
+        ),
+        reason=f"{slot.label} {document.title}",
+        certify=not any(s.signed_at for s in document.slots),
+        archive=all(s.signed_at for s in document.slots if s.id != slot.id),
+    )
+
+
+async def apply_signature(
+    pdf: bytes,
+    request: SignatureRequest,
+    identity: SigningIdentity,
+    timestamper: TimeStamper,
+    trust_roots: Sequence[x509.Certificate],
+    crls: Sequence[x509.CertificateRevocationList],
+) -> list[tuple[str, bytes]]:
+    """The new revisions, (kind, PDF): the signed one, then the B-LTA one after the last signer."""
+    signed = await sign_pdf(
+        pdf,
+        field_name=request.field_name,
+        identity=identity,
+        appearance=request.appearance,
+        timestamper=timestamper,
+        reason=request.reason,
+        certify=request.certify,
+    )
+    outputs = [(SIGNED, signed)]
+    if request.archive:
+        long_term = await add_long_term_validation(
+            signed, trust_roots=trust_roots, crls=crls, timestamper=timestamper
+        )
+        outputs.append((LONG_TERM, long_term))
+    return outputs
+
+
+async def store_signed(
+    rt: Runtime, document: Document, role: str, outputs: Sequence[tuple[str, bytes]]
+) -> list[tuple[str, StoredObject]]:
+    seq = document.revisions[-1].seq + 1
+    names = {SIGNED: f"signed-{role}", LONG_TERM: LONG_TERM}
+    return [
+        (
+            kind,
+            await rt.store.put(
+                _object_key(document.id, seq + i, names[kind], "pdf"), pdf, PDF_TYPE
+            ),
+        )
+        for i, (kind, pdf) in enumerate(outputs)
+    ]
+
+
+async def register_signed(
+    session: AsyncSession,
+    document: Document,
+    slot: SignatureSlot,
+    signer: Signer,
+    stored: Sequence[tuple[str, StoredObject]],
+) -> None:
+    """Add the new revisions, fill the slot, and make the document SAH after its last signer
+    (the caller holds the write lock and commits).
+
+    Raises Conflict when another signature got there first (the revision numbers are taken).
+    """
+    seq = document.revisions[-1].seq + 1
+    revisions = [
+        Revision(
+            document_id=document.id,
+            seq=seq + i,
+            kind=kind,
+            object_key=obj.key,
+            version_id=obj.version_id,
+            sha256=obj.sha256,
+            size=obj.size,
+        )
+        for i, (kind, obj) in enumerate(stored)
+    ]
+    session.add_all(revisions)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("Dokumen sedang ditandatangani; coba lagi") from exc
+    db_slot = await session.get(SignatureSlot, slot.id)
+    db_doc = await session.get(Document, document.id)
+    assert db_slot is not None and db_doc is not None
+    db_slot.signer_id = signer.id
+    db_slot.signed_at = utcnow()
+    db_slot.revision_id = revisions[0].id
+    last = stored[-1][0] == LONG_TERM
+    if last:
+        db_doc.status = SAH
+    await audit.record(
+        session,
+        "document.signed",
+        "document",
+        document.id,
+        role=slot.role,
+        signer=signer.id,
+        sha256=revisions[-1].sha256,
+        level="B-LTA" if last else "B-T",
+    )
+
+
 async def sign_document(
     rt: Runtime, document_id: str, role: str, signer_id: str, pin: str
 ) -> Document:
@@ -249,84 +431,23 @@ async def sign_document(
     """
     async with rt.document_lock(document_id):
         document = await get_document(rt, document_id)
-        slot = _slot_to_sign(document, role)
+        slot = slot_to_sign(document, role)
         signer, identity = await unlock_identity(rt, signer_id, pin)
-        _check_signer(slot, signer)
+        check_signer(slot, signer)
+        request = signature_request(rt, document, slot, signer)
         pdf = await read_revision(rt, latest_pdf(document))
-        first = not any(s.signed_at for s in document.slots)
-        last = all(s.signed_at for s in document.slots if s.id != slot.id)
-        signed = await sign_pdf(
-            pdf,
-            field_name=slot.field_name,
-            identity=identity,
-            appearance=SignatureAppearance(
-                name=signer.name,
-                jabatan=signer.jabatan,
-                verify_url=rt.verify_url(document.verify_code),
-            ),
-            timestamper=rt.ca.timestamper(),
-            reason=f"{slot.label} {document.title}",
-            # The first signature certifies: afterwards only further signatures are allowed.
-            certify=first,
+        crls = [await current_crl(rt)] if request.archive else []
+        outputs = await apply_signature(
+            pdf, request, identity, rt.ca.timestamper(), [rt.ca.root_certificate], crls
         )
-        outputs = [(SIGNED, f"signed-{role}", signed)]
-        if last:
-            long_term = await add_long_term_validation(
-                signed,
-                trust_roots=[rt.ca.root_certificate],
-                crls=[await current_crl(rt)],
-                timestamper=rt.ca.timestamper(),
-            )
-            outputs.append((LONG_TERM, LONG_TERM, long_term))
-        seq = document.revisions[-1].seq + 1
-        stored = [
-            (
-                kind,
-                await rt.store.put(_object_key(document_id, seq + i, name, "pdf"), pdf, PDF_TYPE),
-            )
-            for i, (kind, name, pdf) in enumerate(outputs)
-        ]
+        stored = await store_signed(rt, document, role, outputs)
         async with rt.write_lock, rt.db.session() as session:
-            revisions = [
-                Revision(
-                    document_id=document_id,
-                    seq=seq + i,
-                    kind=kind,
-                    object_key=obj.key,
-                    version_id=obj.version_id,
-                    sha256=obj.sha256,
-                    size=obj.size,
-                )
-                for i, (kind, obj) in enumerate(stored)
-            ]
-            session.add_all(revisions)
-            try:
-                await session.flush()
-            except IntegrityError as exc:
-                raise Conflict("Dokumen sedang ditandatangani; coba lagi") from exc
-            db_slot = await session.get(SignatureSlot, slot.id)
-            db_doc = await session.get(Document, document_id)
-            assert db_slot is not None and db_doc is not None
-            db_slot.signer_id = signer.id
-            db_slot.signed_at = utcnow()
-            db_slot.revision_id = revisions[0].id
-            if last:
-                db_doc.status = SAH
-            await audit.record(
-                session,
-                "document.signed",
-                "document",
-                document_id,
-                role=role,
-                signer=signer.id,
-                sha256=revisions[-1].sha256,
-                level="B-LTA" if last else "B-T",
-            )
+            await register_signed(session, document, slot, signer, stored)
             await session.commit()
     return await get_document(rt, document_id)
 
 
-def _check_signer(slot: SignatureSlot, signer: Signer) -> None:
+def check_signer(slot: SignatureSlot, signer: Signer) -> None:
     if signer.revoked_at is not None:
         raise CertificateRevoked(
             "Sertifikat penanda tangan telah dicabut; tanda tangan baru tidak dapat dibuat"
@@ -348,7 +469,7 @@ def waiting_for(document: Document, slot: SignatureSlot) -> list[SignatureSlot]:
     return [s for s in document.slots if s.order < slot.order and s.signed_at is None]
 
 
-def _slot_to_sign(document: Document, role: str) -> SignatureSlot:
+def slot_to_sign(document: Document, role: str) -> SignatureSlot:
     if document.status == DICABUT:
         raise Conflict("Dokumen telah dicabut dan tidak dapat ditandatangani")
     slot = next((s for s in document.slots if s.role == role), None)
