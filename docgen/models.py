@@ -164,3 +164,71 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Batch(Base):
+    """A bulk job: one document per row of an uploaded staff list (CSV or XLSX)."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    template_id: Mapped[str] = mapped_column(String(100))
+    template_version: Mapped[int]
+    filename: Mapped[str] = mapped_column(String(300))
+    # The uploaded file as received, kept in object storage for the record.
+    source_key: Mapped[str] = mapped_column(String(300))
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    # Per role, the signer chosen for every document of the batch.
+    signers: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20))  # antre | berjalan | selesai
+    total: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class BatchRow(Base):
+    """One row of a batch: its data, its reserved number, and the document made from it."""
+
+    __tablename__ = "batch_rows"
+    __table_args__ = (UniqueConstraint("batch_id", "row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    row: Mapped[int]  # the row number the operator sees in the spreadsheet (header = 1)
+    data: Mapped[dict[str, Any]]
+    # Reserved when the batch is accepted, so a resumed batch reuses it: never a second number.
+    number: Mapped[str | None] = mapped_column(String(100), unique=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # menunggu | selesai | gagal
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"), unique=True)
+
+
+class BatchSigning(Base):
+    """One bulk signing of a batch: one signer signs one role of every waiting document."""
+
+    __tablename__ = "batch_signings"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    role: Mapped[str] = mapped_column(String(100))
+    signer_id: Mapped[str] = mapped_column(ForeignKey("signers.id"))
+    status: Mapped[str] = mapped_column(String(20))  # berjalan | selesai | terputus
+    total: Mapped[int]
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class IdempotencyKey(Base):
+    """A client's Idempotency-Key: a retried request gets the resource the first one made."""
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(30), primary_key=True)  # documents | batches
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    # Empty while the first request is still being served.
+    resource_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
