@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from cryptography.hazmat.primitives import serialization
-from fastapi import APIRouter, Depends, File, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from docgen import crl, documents, revocation, signers, template_registry, verification
-from docgen.errors import DocgenError, NotFound
+from docgen import (
+    batch_archive,
+    batches,
+    bulk_signing,
+    crl,
+    documents,
+    idempotency,
+    revocation,
+    signers,
+    template_registry,
+    verification,
+)
+from docgen.errors import DataInvalid, DocgenError, FieldProblem, NotFound, UploadTooLarge
 from docgen.manifest import Template
-from docgen.models import Document, Revision, SignatureSlot, Signer
+from docgen.models import BatchSigning, Document, Revision, SignatureSlot, Signer
 from docgen.pages import Pages
 from docgen.runtime import Runtime
 
@@ -23,6 +35,13 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Retrying with the same key returns what the first request made",
+    ),
+]
 api = APIRouter(prefix="/api/v1")
 public = APIRouter()
 
@@ -111,6 +130,54 @@ def pending_view(rt: Runtime, document: Document, slot: SignatureSlot) -> dict[s
     }
 
 
+def signing_view(signing: BatchSigning) -> dict[str, Any]:
+    return {
+        "id": signing.id,
+        "role": signing.role,
+        "signer_id": signing.signer_id,
+        "status": signing.status,
+        "total": signing.total,
+        "done": signing.done,
+        "failed": signing.failed,
+        "errors": signing.errors,
+        "created_at": signing.created_at.isoformat(),
+        "finished_at": signing.finished_at.isoformat() if signing.finished_at else None,
+    }
+
+
+def batch_view(rt: Runtime, state: batches.BatchState) -> dict[str, Any]:
+    batch = state.batch
+    return {
+        "id": batch.id,
+        "template": batch.template_id,
+        "template_version": batch.template_version,
+        "filename": batch.filename,
+        "source_sha256": batch.source_sha256,
+        "status": batch.status,
+        "total": batch.total,
+        "done": state.counts.get(batches.ROW_SELESAI, 0),
+        "failed": state.counts.get(batches.ROW_GAGAL, 0),
+        "pending": state.counts.get(batches.ROW_MENUNGGU, 0),
+        "errors": [error for row, _ in state.rows for error in row.errors],
+        "documents": [
+            {
+                "row": row.row,
+                "id": document.id,
+                "number": document.number,
+                "status": document.status,
+                "pending_roles": documents.pending_roles(document),
+                "verify_url": rt.verify_url(document.verify_code),
+            }
+            for row, document in state.rows
+            if document is not None
+        ],
+        "signings": [signing_view(s) for s in state.signings],
+        "zip_url": f"/api/v1/batches/{batch.id}/zip",
+        "created_at": batch.created_at.isoformat(),
+        "finished_at": batch.finished_at.isoformat() if batch.finished_at else None,
+    }
+
+
 def signer_view(signer: Signer) -> dict[str, Any]:
     return {
         "id": signer.id,
@@ -193,9 +260,18 @@ async def get_signer(rt: RuntimeDep, signer_id: str) -> dict[str, Any]:
 
 
 @api.post("/documents", status_code=201)
-async def create_document(rt: RuntimeDep, body: DocumentIn) -> dict[str, Any]:
-    document = await documents.create_document(rt, body.template, body.data, body.signers)
-    return document_view(rt, document)
+async def create_document(
+    rt: RuntimeDep, body: DocumentIn, response: Response, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    async def make() -> str:
+        document = await documents.create_document(rt, body.template, body.data, body.signers)
+        return document.id
+
+    digest = idempotency.request_digest(body.model_dump_json())
+    document_id, replayed = await idempotency.once(rt, "documents", idempotency_key, digest, make)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return document_view(rt, await documents.get_document(rt, document_id))
 
 
 @api.get("/documents/{document_id}")
@@ -250,6 +326,86 @@ async def signer_pending(rt: RuntimeDep, signer_id: str) -> list[dict[str, Any]]
     """What this signer still has to sign; ``ready`` is false while others must sign first."""
     pending = await documents.pending_for_signer(rt, signer_id)
     return [pending_view(rt, document, slot) for document, slot in pending]
+
+
+def _signers_form(value: str | None) -> dict[str, str]:
+    if not value:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
+    ):
+        raise DataInvalid([FieldProblem("signers", 'harus JSON {"peran": "id penanda tangan"}')])
+    return parsed
+
+
+@api.post("/batches", status_code=202)
+async def create_batch(
+    rt: RuntimeDep,
+    response: Response,
+    template: Annotated[str, Form(examples=["pakta-integritas"])],
+    file: Annotated[UploadFile, File(description="CSV or XLSX; header row = field names")],
+    signers_json: Annotated[
+        str | None,
+        Form(alias="signers", description='Optional JSON {"role": signer_id} for every row'),
+    ] = None,
+    dry_run: Annotated[bool, Query(description="check every row, create nothing")] = False,
+    dry_run_form: Annotated[bool | None, Form(alias="dry_run")] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """One document per row. A dry run answers 200 with every problem (row, column, message)
+    and creates nothing; otherwise the batch is accepted (202) and made in the background:
+    follow it at ``GET /api/v1/batches/{id}``. Rows with problems fail; the others go on."""
+    content = await _read_upload(rt, file)
+    if len(content) > rt.settings.max_upload_bytes:
+        raise UploadTooLarge(f"Berkas melebihi {rt.settings.max_upload_bytes // 2**20} MiB")
+    filename = file.filename or ""
+    chosen = _signers_form(signers_json)
+    if dry_run or dry_run_form:
+        response.status_code = 200
+        return await batches.check_batch(rt, template, filename, content, chosen)
+
+    async def make() -> str:
+        return await batches.create_batch(rt, template, filename, content, chosen)
+
+    digest = idempotency.request_digest(template, json.dumps(chosen, sort_keys=True), content)
+    batch_id, replayed = await idempotency.once(rt, "batches", idempotency_key, digest, make)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/api/v1/batches/{batch_id}"
+    return batch_view(rt, await batches.batch_state(rt, batch_id))
+
+
+@api.get("/batches/{batch_id}")
+async def get_batch(rt: RuntimeDep, batch_id: str) -> dict[str, Any]:
+    """Progress (done / failed / pending of total), each row's problems, the documents made,
+    and the bulk signings with their progress."""
+    return batch_view(rt, await batches.batch_state(rt, batch_id))
+
+
+@api.post("/batches/{batch_id}/signatures", status_code=202)
+async def sign_batch(rt: RuntimeDep, batch_id: str, body: SignatureIn) -> dict[str, Any]:
+    """Sign ``role`` of every document of the batch that waits for it and names this signer,
+    with one PIN check. Runs in the background: progress under ``signings`` of the batch."""
+    signing, skipped = await bulk_signing.start_bulk_signing(
+        rt, batch_id, body.role, body.signer_id, body.pin
+    )
+    return {**signing_view(signing), "skipped": skipped}
+
+
+@api.get("/batches/{batch_id}/zip", response_class=StreamingResponse)
+async def batch_zip(rt: RuntimeDep, batch_id: str) -> StreamingResponse:
+    """Every document's current PDF and ``daftar.csv`` (number, name, NIP, status, verify_url,
+    SHA-256, file name)."""
+    pieces = await batch_archive.batch_zip(rt, batch_id)
+    return StreamingResponse(
+        pieces,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="batch-{batch_id[:8]}.zip"'},
+    )
 
 
 @api.get("/trust/ca.pem", response_class=Response)

@@ -6,12 +6,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from docgen import crl
+from docgen import batch_runner, bulk_signing, crl
 from docgen.api import api, public
 from docgen.errors import DocgenError
 from docgen.limits import BodySizeLimit
@@ -48,11 +49,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with start_runtime(config) as runtime:
+        async with start_runtime(config) as runtime, anyio.create_task_group() as jobs:
             await crl.publish_crl(runtime)
+            await bulk_signing.interrupt_signings(runtime)
+            runtime.jobs = jobs
+            jobs.start_soon(batch_runner.run_batches, runtime)
             app.state.runtime = runtime
             log.info(banner(runtime))
             yield
+            runtime.jobs = None
+            jobs.cancel_scope.cancel()
 
     app = FastAPI(
         title="docgen",

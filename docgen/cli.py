@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -30,13 +33,20 @@ def _client(url: str) -> httpx.Client:
     return httpx.Client(base_url=url, timeout=120)
 
 
+def _problem_line(problem: dict[str, Any]) -> str:
+    if "row" in problem:
+        return f"baris {problem['row']}, kolom {problem['column']}: {problem['message']}"
+    place = problem.get("field") or problem.get("where")
+    return f"{place}: {problem['message']}"
+
+
 def _check(response: httpx.Response) -> Any:
     if response.is_error:
         try:
             body = response.json()
             message = f"{body.get('error')}: {body.get('detail')}"
             for problem in body.get("problems", []):
-                message += f"\n  - {problem['field']}: {problem['message']}"
+                message += f"\n  - {_problem_line(problem)}"
         except ValueError:
             message = response.text
         typer.secho(f"Gagal ({response.status_code}) {message}", fg="red", err=True)
@@ -136,6 +146,114 @@ def sign(
         if out:
             out.write_bytes(_check(client.get(f"/api/v1/documents/{document_id}/pdf")).content)
     _show({k: document[k] for k in ("id", "number", "status", "verify_url", "pending_roles")})
+
+
+POLL_SECONDS = 0.5
+Progress = Callable[[dict[str, Any]], tuple[int, int, bool]]  # batch -> handled, total, finished
+
+
+def _poll(client: httpx.Client, batch_id: str, label: str, progress: Progress) -> dict[str, Any]:
+    """Follow the batch with a progress bar until ``progress`` says finished; the last batch."""
+    with typer.progressbar(length=1, label=label, file=sys.stderr) as bar:
+        shown = 0
+        while True:
+            batch: dict[str, Any] = _check(client.get(f"/api/v1/batches/{batch_id}"))
+            handled, total, finished = progress(batch)
+            bar.length = max(total, 1)
+            bar.update(handled - shown)
+            shown = handled
+            if finished:
+                return batch
+            time.sleep(POLL_SECONDS)
+
+
+def _rows_progress(batch: dict[str, Any]) -> tuple[int, int, bool]:
+    return batch["done"] + batch["failed"], batch["total"], batch["status"] == "selesai"
+
+
+def _signing_of(batch: dict[str, Any], signing_id: str) -> dict[str, Any]:
+    return next(s for s in batch["signings"] if s["id"] == signing_id)
+
+
+def _role_assignment(item: str) -> tuple[str, str]:
+    role, sep, signer_id = item.partition("=")
+    if not sep or not role or not signer_id:
+        raise typer.BadParameter(f"{item!r}: expected ROLE=SIGNER_ID")
+    return role, signer_id
+
+
+@app.command()
+def bulk(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV or XLSX, one row per document")
+    ],
+    template: Annotated[str, typer.Option(help="template id, e.g. pakta-integritas")],
+    signer: Annotated[
+        list[str] | None,
+        typer.Option(help="ROLE=SIGNER_ID, the signer of a role in every document (repeatable)"),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="only check every row; create nothing")] = False,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="send again with the same key: never a second batch")
+    ] = None,
+    url: Url = "http://127.0.0.1:8000",
+) -> None:
+    """Make one document per row of a staff list, with a progress bar; prints the batch."""
+    chosen = dict(_role_assignment(item) for item in signer or [])
+    form = {"template": template, "signers": json.dumps(chosen)}
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    with _client(url) as client, file.open("rb") as fh:
+        answer = _check(
+            client.post(
+                "/api/v1/batches",
+                params={"dry_run": "true"} if dry_run else None,
+                data=form,
+                files={"file": (file.name, fh)},
+                headers=headers,
+            )
+        )
+        if dry_run:
+            for problem in answer["problems"]:
+                typer.echo(_problem_line(problem), err=True)
+            _show({k: answer[k] for k in ("template", "total", "valid", "invalid")})
+            raise typer.Exit(1 if answer["invalid"] else 0)
+        batch = _poll(client, answer["id"], "Membuat dokumen", _rows_progress)
+    for error in batch["errors"]:
+        typer.echo(_problem_line(error), err=True)
+    _show({k: batch[k] for k in ("id", "status", "total", "done", "failed", "zip_url")})
+    if batch["failed"]:
+        raise typer.Exit(2)
+
+
+@app.command("bulk-sign")
+def bulk_sign(
+    batch_id: Annotated[str, typer.Argument(metavar="BATCH")],
+    role: Annotated[str, typer.Option()],
+    signer: Annotated[str, typer.Option(help="signer id")],
+    pin: Annotated[str, typer.Option(prompt="PIN", hide_input=True, envvar="DOCGEN_PIN")] = "",
+    url: Url = "http://127.0.0.1:8000",
+) -> None:
+    """Sign ROLE in every document of the batch that waits for it (one PIN), with a progress
+    bar; prints the signing."""
+    body = {"role": role, "signer_id": signer, "pin": pin}
+    with _client(url) as client:
+        started = _check(client.post(f"/api/v1/batches/{batch_id}/signatures", json=body))
+        if started["skipped"]:
+            first = started["skipped"][0]["reason"]
+            typer.echo(f"{len(started['skipped'])} dokumen dilewati, mis.: {first}", err=True)
+
+        def progress(batch: dict[str, Any]) -> tuple[int, int, bool]:
+            signing = _signing_of(batch, started["id"])
+            handled = signing["done"] + signing["failed"]
+            return handled, signing["total"], signing["status"] != "berjalan"
+
+        batch = _poll(client, batch_id, "Menandatangani", progress)
+        signing = _signing_of(batch, started["id"])
+    for error in signing["errors"]:
+        typer.echo(f"{error['number']}: {error['message']}", err=True)
+    _show({k: signing[k] for k in ("id", "role", "status", "total", "done", "failed")})
+    if signing["status"] != "selesai" or signing["failed"]:
+        raise typer.Exit(2)
 
 
 @app.command()

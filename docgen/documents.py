@@ -81,41 +81,44 @@ def pending_roles(document: Document) -> list[str]:
     return [slot.role for slot in document.slots if slot.signed_at is None]
 
 
-async def assigned_signers(
-    rt: Runtime,
-    manifest: TemplateManifest,
-    clean: Mapping[str, Any],
-    assignment: Mapping[str, str],
-) -> dict[str, str]:
-    """Check the operator's choice of signer per role and return it (role -> signer id).
+async def load_assignment(
+    rt: Runtime, manifest: TemplateManifest, assignment: Mapping[str, str]
+) -> dict[str, Signer]:
+    """The signers the operator chose per role (``{"role": signer_id}``).
 
-    Raises DataInvalid listing every problem.
+    Raises DataInvalid listing every unknown role, unknown signer and revoked certificate.
     """
     problems: list[FieldProblem] = []
-    chosen: dict[str, str] = {}
+    chosen: dict[str, Signer] = {}
     async with rt.db.session() as session:
         for role_name, signer_id in assignment.items():
             where = f"signers.{role_name}"
-            role = manifest.role(role_name)
             signer = await session.get(Signer, signer_id) if isinstance(signer_id, str) else None
-            if role is None:
+            if manifest.role(role_name) is None:
                 problems.append(FieldProblem(where, "peran tidak ada pada templat ini"))
             elif signer is None:
                 problems.append(FieldProblem(where, "penanda tangan tidak ditemukan"))
             elif signer.revoked_at is not None:
                 problems.append(FieldProblem(where, "sertifikat penanda tangan telah dicabut"))
-            elif (
-                role.signer_nip_field
-                and clean.get(role.signer_nip_field)
-                and signer.nip != clean[role.signer_nip_field]
-            ):
-                message = f"NIP penanda tangan berbeda dengan isian {role.signer_nip_field}"
-                problems.append(FieldProblem(where, message))
             else:
-                chosen[role_name] = signer.id
+                chosen[role_name] = signer
     if problems:
         raise DataInvalid(problems)
     return chosen
+
+
+def assignment_problems(
+    manifest: TemplateManifest, clean: Mapping[str, Any], chosen: Mapping[str, Signer]
+) -> list[FieldProblem]:
+    """Chosen signers whose NIP differs from the one the document's data names for the role."""
+    problems = []
+    for role_name, signer in chosen.items():
+        role = manifest.role(role_name)
+        nip_field = role.signer_nip_field if role else None
+        if nip_field and clean.get(nip_field) and signer.nip != clean[nip_field]:
+            message = f"NIP penanda tangan berbeda dengan isian {nip_field}"
+            problems.append(FieldProblem(f"signers.{role_name}", message))
+    return problems
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,10 @@ async def create_document(
     template = rt.template(template_id)
     manifest = template.manifest
     clean = validate_data(manifest, data)
-    assigned = await assigned_signers(rt, manifest, clean, signers or {})
+    chosen = await load_assignment(rt, manifest, signers or {})
+    if problems := assignment_problems(manifest, clean, chosen):
+        raise DataInvalid(problems)
+    assigned = {role: signer.id for role, signer in chosen.items()}
 
     # The number is taken in its own transaction: a failed render leaves a gap, never a repeat.
     async with rt.write_lock, rt.db.session() as session:

@@ -146,6 +146,10 @@ class TemplateManifest(_Model):
     # When set, the document's title is this field's value (e.g. an MoU's "TENTANG ...");
     # otherwise ``title``.
     title_field: str | None = None
+    # Whom a document concerns, for listings of many (the manifest in a batch's ZIP): a field
+    # name, or a list field's item field such as "peserta.nama" (every item, joined).
+    person_name_field: str | None = None
+    person_nip_field: str | None = None
     numbering: NumberingSpec
     fields: list[FieldSpec]
     roles: list[SignerRole] = Field(min_length=1)
@@ -167,7 +171,26 @@ class TemplateManifest(_Model):
             self._ref(
                 f"role {role.name!r} signer_nip_field", role.signer_nip_field, *NOMOR_INDUK_TYPES
             )
+        self._path_ref("person_name_field", self.person_name_field, "text")
+        self._path_ref("person_nip_field", self.person_nip_field, *NOMOR_INDUK_TYPES)
         return self
+
+    def _path_ref(self, what: str, path: str | None, *types: str) -> None:
+        if path is None or "." not in path:
+            self._ref(what, path, *types)
+            return
+        name, item_name = path.split(".", 1)
+        spec = self.field(name)
+        items = spec.item_fields if spec else None
+        item = next((f for f in items or [] if f.name == item_name), None)
+        if item is None or item.type not in types:
+            raise ValueError(
+                f"{what}: {path!r} must name a {' or '.join(sorted(types))} item field of a list"
+            )
+
+    def person_of(self, data: Mapping[str, object]) -> tuple[str, str]:
+        """The name and NIP the document concerns (``person_*_field``), "" where not declared."""
+        return _listed(data, self.person_name_field), _listed(data, self.person_nip_field)
 
     def _ref(self, what: str, name: str | None, *types: str) -> None:
         if name is None:
@@ -194,6 +217,18 @@ class TemplateManifest(_Model):
         if self.title_field and data.get(self.title_field):
             return str(data[self.title_field])
         return self.title
+
+
+def _listed(data: Mapping[str, object], path: str | None) -> str:
+    if path is None:
+        return ""
+    name, _, item_name = path.partition(".")
+    value = data.get(name)
+    if item_name and isinstance(value, list):
+        return "; ".join(
+            str(item.get(item_name) or "") for item in value if isinstance(item, Mapping)
+        )
+    return "" if value is None else str(value)
 
 
 def _unique(names: list[str], what: str) -> None:

@@ -11,6 +11,7 @@ from typing import TypeVar
 from weakref import WeakValueDictionary
 
 import anyio
+from anyio.abc import TaskGroup
 from cryptography import x509
 
 from docgen.convert import Converter, UnoserverPool
@@ -20,6 +21,7 @@ from docgen.manifest import Template, load_templates
 from docgen.models import Base
 from docgen.settings import Settings
 from docgen.template_registry import TemplateRegistry, load_uploaded_versions
+from docgen.workers import WorkerPool
 from signing import pades, stamp
 from signing.ca import CertificateAuthority
 from storage import EmbeddedS3Server, ObjectStore, S3ObjectStore
@@ -38,6 +40,7 @@ class Runtime:
     pepper: bytes
     trust_roots_path: Path
     store_endpoint: str
+    workers: WorkerPool
     # Serialises the short registry write phases (numbers, audit chain head).
     write_lock: anyio.Lock = field(default_factory=anyio.Lock)
     # Held only while a document is being signed, so the map empties itself.
@@ -48,6 +51,10 @@ class Runtime:
     verify_slots: anyio.CapacityLimiter = field(init=False)
     # The certificate revocation list currently published (see docgen.revocation).
     crl: x509.CertificateRevocationList | None = None
+    # Where background jobs (bulk generation and signing) run; set by the app while it serves.
+    jobs: TaskGroup | None = None
+    # Set when a batch is accepted, so the batch runner need not wait for its next look.
+    batch_posted: anyio.Event = field(default_factory=anyio.Event)
 
     def __post_init__(self) -> None:
         self.verify_slots = anyio.CapacityLimiter(self.settings.verify_workers)
@@ -180,6 +187,8 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             tg.start_soon(start_converter)
             tg.start_soon(anyio.to_thread.run_sync, _warm_up)
         assert store is not None and converter is not None
+        workers = WorkerPool(settings.bulk_workers, settings.data_dir / "ca")
+        stack.callback(workers.stop)
         db = Database(settings.sqlalchemy_url)
         stack.push_async_callback(db.close)
         await load_uploaded_versions(templates, db, store)
@@ -193,4 +202,5 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             pepper=pepper,
             trust_roots_path=trust_roots_path,
             store_endpoint=store.endpoint,
+            workers=workers,
         )

@@ -36,9 +36,15 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         default=None, description="server secret mixed into key sealing; generated if empty"
     )
-    converter_workers: int = Field(default=1, ge=1, le=8)
+    converter_workers: int = Field(
+        default=2, ge=1, le=8, description="LibreOffice servers (bulk work keeps all busy)"
+    )
     converter_timeout: float = 60.0
     uno_python: str = Field(default="/usr/bin/python3", description="Python that has `uno`")
+
+    bulk_workers: int = Field(
+        default=2, ge=1, le=16, description="processes that render, stamp and sign bulk work"
+    )
 
     max_upload_bytes: int = 20 * 1024 * 1024
     verify_timeout: float = 20.0

@@ -1,0 +1,207 @@
+"""Making the documents of accepted batches, in the background, fast, and exactly once.
+
+Rows go through in chunks: render them all in the worker processes, convert the chunk merged
+into few LibreOffice calls (``Converter.to_pdfs``), stamp them in the workers, store them, and
+register the chunk's documents and row states in one transaction. Two chunks are in flight at
+once, so LibreOffice converts one while the workers render or stamp the other.
+
+Exactly once: a row's number was reserved when the batch was accepted, and a row becomes done
+in the same transaction that registers its document. A crash before that commit leaves the row
+waiting; after a restart it is made again, with the same number and a new document id (objects
+already stored for the lost attempt stay in storage, unreferenced, as object lock demands).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+from sqlalchemy import select, update
+
+from docgen import audit
+from docgen.batches import (
+    ANTRE,
+    BERJALAN,
+    ROW_GAGAL,
+    ROW_MENUNGGU,
+    ROW_SELESAI,
+    SELESAI,
+)
+from docgen.convert import BatchConversionFailed
+from docgen.documents import DocumentDraft, register_created, store_sources
+from docgen.errors import DataInvalid
+from docgen.manifest import Template
+from docgen.models import Batch, BatchRow, utcnow
+from docgen.runtime import Runtime
+from docgen.validators import validate_data
+from docgen.workers import Failed, render_rows, stamp_pdfs
+
+__all__ = ["generate_batch", "run_batches"]
+
+log = logging.getLogger(__name__)
+
+CHUNK_ROWS = 50
+CHUNKS_IN_FLIGHT = 2
+# Concurrent object storage writes per chunk.
+STORE_CONCURRENCY = 8
+# After an unexpected failure (storage unreachable...), wait before trying the batch again.
+RETRY_AFTER = 5.0
+IDLE_POLL = 1.0
+
+
+async def run_batches(rt: Runtime) -> None:
+    """Forever: make the documents of waiting batches, oldest first (also those a previous run
+    of the service left unfinished)."""
+    while True:
+        batch_id = await _next_batch(rt)
+        if batch_id is None:
+            with anyio.move_on_after(IDLE_POLL):
+                await rt.batch_posted.wait()
+            rt.batch_posted = anyio.Event()
+            continue
+        try:
+            await generate_batch(rt, batch_id)
+        except Exception:
+            log.exception("batch %s stopped; trying again in %.0f s", batch_id, RETRY_AFTER)
+            await anyio.sleep(RETRY_AFTER)
+
+
+async def _next_batch(rt: Runtime) -> str | None:
+    async with rt.db.session() as session:
+        return await session.scalar(
+            select(Batch.id)
+            .where(Batch.status.in_((ANTRE, BERJALAN)))
+            .order_by(Batch.created_at)
+            .limit(1)
+        )
+
+
+async def generate_batch(rt: Runtime, batch_id: str) -> None:
+    """Make every waiting row's document; the batch is done when no row waits."""
+    async with rt.write_lock, rt.db.session() as session:
+        batch = await session.get(Batch, batch_id)
+        assert batch is not None
+        batch.status = BERJALAN
+        await session.commit()
+    template = rt.template_registry.get(batch.template_id, batch.template_version)
+    signers: dict[str, str] = batch.signers
+    async with rt.db.session() as session:
+        rows = list(
+            await session.scalars(
+                select(BatchRow)
+                .where(BatchRow.batch_id == batch_id, BatchRow.status == ROW_MENUNGGU)
+                .order_by(BatchRow.row)
+            )
+        )
+    in_flight = anyio.Semaphore(CHUNKS_IN_FLIGHT)
+
+    async def chunk_done(chunk: Sequence[BatchRow]) -> None:
+        try:
+            await _generate_chunk(rt, template, signers, chunk)
+        finally:
+            in_flight.release()
+
+    async with anyio.create_task_group() as tg:
+        for start in range(0, len(rows), CHUNK_ROWS):
+            await in_flight.acquire()
+            tg.start_soon(chunk_done, rows[start : start + CHUNK_ROWS])
+
+    async with rt.write_lock, rt.db.session() as session:
+        await session.execute(
+            update(Batch).where(Batch.id == batch_id).values(status=SELESAI, finished_at=utcnow())
+        )
+        await audit.record(session, "batch.finished", "batch", batch_id)
+        await session.commit()
+
+
+async def _generate_chunk(
+    rt: Runtime, template: Template, signers: dict[str, str], rows: Sequence[BatchRow]
+) -> None:
+    manifest = template.manifest
+    failed: dict[int, str] = {}  # row id -> why
+    drafts: dict[int, DocumentDraft] = {}
+    for row in rows:
+        try:
+            clean = validate_data(manifest, row.data)
+        except DataInvalid as exc:  # checked on acceptance; only a changed validator gets here
+            failed[row.id] = "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
+            continue
+        assert row.number is not None
+        drafts[row.id] = DocumentDraft(template, clean, row.number, signers)
+
+    docxs = _keep_done(
+        failed,
+        drafts,
+        await rt.workers.map(render_rows, [(d.data, d.number) for d in drafts.values()], template),
+    )
+    pdfs = await _convert(rt, failed, docxs)
+    roles = [r.name for r in manifest.roles_in_order]
+    stamped = _keep_done(
+        failed,
+        pdfs,
+        await rt.workers.map(
+            stamp_pdfs,
+            [(pdf, rt.verify_url(drafts[row_id].verify_code)) for row_id, pdf in pdfs.items()],
+            template.id,
+            roles,
+        ),
+    )
+
+    stored: dict[int, Any] = {}
+    limit = anyio.CapacityLimiter(STORE_CONCURRENCY)
+
+    async def store(row_id: int) -> None:
+        async with limit:
+            prepared, _ = stamped[row_id]
+            stored[row_id] = await store_sources(rt, drafts[row_id], docxs[row_id], prepared)
+
+    async with anyio.create_task_group() as tg:
+        for row_id in stamped:
+            tg.start_soon(store, row_id)
+
+    async with rt.write_lock, rt.db.session() as session:
+        for row_id, objects in stored.items():
+            draft = drafts[row_id]
+            await register_created(session, draft, stamped[row_id][1], objects)
+            await session.execute(
+                update(BatchRow)
+                .where(BatchRow.id == row_id)
+                .values(status=ROW_SELESAI, document_id=draft.id)
+            )
+        row_of = {row.id: row.row for row in rows}
+        for row_id, message in failed.items():
+            error = {"row": row_of[row_id], "column": "-", "message": message}
+            await session.execute(
+                update(BatchRow)
+                .where(BatchRow.id == row_id)
+                .values(status=ROW_GAGAL, errors=[error])
+            )
+        await session.commit()
+
+
+def _keep_done(
+    failed: dict[int, str], inputs: dict[int, Any], results: Sequence[Any]
+) -> dict[int, Any]:
+    """The results by row id, moving each ``Failed`` one into ``failed``."""
+    done: dict[int, Any] = {}
+    for row_id, result in zip(inputs, results, strict=True):
+        if isinstance(result, Failed):
+            failed[row_id] = result.message
+        else:
+            done[row_id] = result
+    return done
+
+
+async def _convert(
+    rt: Runtime, failed: dict[int, str], docxs: dict[int, bytes]
+) -> dict[int, bytes]:
+    row_ids = list(docxs)
+    try:
+        pdfs: list[bytes | None] = list(await rt.converter.to_pdfs(list(docxs.values())))
+    except BatchConversionFailed as exc:
+        pdfs = exc.pdfs
+        for index, problem in exc.failures.items():
+            failed[row_ids[index]] = f"konversi PDF gagal: {problem.detail}"
+    return {row_id: pdf for row_id, pdf in zip(row_ids, pdfs, strict=True) if pdf is not None}

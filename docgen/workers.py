@@ -1,0 +1,211 @@
+"""Worker processes for the CPU-bound steps of bulk work: render, stamp, sign.
+
+Python runs one thread at a time per process, and rendering, stamping and signing are pure
+Python work, so bulk jobs hand them to a pool of processes (``bulk_workers``, default 2: the
+cores of our machines) while the service process keeps the I/O: LibreOffice, object storage, the
+registry. The pool starts on first use and stays warm. Every function here takes and returns
+only picklable values; a failure of one item comes back as its message, never as an exception
+that would lose the rest of the chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from docgen.errors import DocgenError
+from docgen.manifest import Template
+
+__all__ = ["Failed", "SigningKey", "WorkerPool"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Failed:
+    """One item that could not be done, and why (in Bahasa Indonesia where it is ours)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """An unsealed signer key on its way to a worker: DER, never written anywhere."""
+
+    private_key_der: bytes
+    certificate_der: bytes
+
+    @classmethod
+    def of(cls, private_key: RSAPrivateKey, certificate: x509.Certificate) -> SigningKey:
+        return cls(
+            private_key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+            certificate.public_bytes(serialization.Encoding.DER),
+        )
+
+
+class WorkerPool:
+    """``size`` worker processes, started on first use; ``stop`` ends them."""
+
+    def __init__(self, size: int, ca_dir: Path) -> None:
+        self._size = size
+        self._ca_dir = ca_dir
+        self._pool: ProcessPoolExecutor | None = None
+        self._starting = anyio.Lock()
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    async def _executor(self) -> ProcessPoolExecutor:
+        async with self._starting:
+            if self._pool is None:
+                # spawn: the service process has threads and an event loop; forking it is unsafe.
+                self._pool = ProcessPoolExecutor(
+                    self._size,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_initialize,
+                    initargs=(str(self._ca_dir),),
+                )
+            return self._pool
+
+    async def _run(self, fn: Callable[..., list[T]], *args: Any) -> list[T]:
+        pool = await self._executor()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): start afresh for the next call.
+            async with self._starting:
+                if self._pool is pool:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = None
+            raise
+
+    async def map(self, fn: Callable[..., list[T]], items: Sequence[Any], *args: Any) -> list[T]:
+        """``fn(slice, *args)`` over ``items`` cut into one slice per worker, in order."""
+        if not items:
+            return []
+        step = -(-len(items) // self._size)
+        slices = [items[i : i + step] for i in range(0, len(items), step)]
+        results: list[list[T]] = [[] for _ in slices]
+
+        async def one(i: int) -> None:
+            results[i] = await self._run(fn, slices[i], *args)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(len(slices)):
+                tg.start_soon(one, i)
+        return [result for part in results for result in part]
+
+    def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+# -- in the worker processes -------------------------------------------------------------
+
+_ca_dir: Path | None = None
+
+
+def _initialize(ca_dir: str) -> None:
+    global _ca_dir
+    _ca_dir = Path(ca_dir)
+    # Pay the one-off font preparation before the first chunk arrives.
+    from signing import pades, stamp
+
+    stamp.warm_up()
+    pades.warm_up()
+
+
+@functools.cache
+def _certificate_authority() -> Any:
+    from signing.ca import CertificateAuthority
+
+    assert _ca_dir is not None, "worker not initialised"
+    return CertificateAuthority.load_or_create(_ca_dir)
+
+
+def _failed(exc: Exception) -> Failed:
+    if isinstance(exc, DocgenError):
+        return Failed(exc.detail)
+    return Failed(f"{type(exc).__name__}: {exc}")
+
+
+def render_rows(items: Sequence[tuple[dict[str, object], str]], template: Template) -> list[Any]:
+    """The DOCX of each ``(clean data, number)``; ``Failed`` for a row that cannot render."""
+    from docgen.render import render_docx
+
+    results: list[bytes | Failed] = []
+    for data, number in items:
+        try:
+            results.append(render_docx(template, data, nomor=number))
+        except Exception as exc:  # one bad row must not cost the others
+            results.append(_failed(exc))
+    return results
+
+
+def stamp_pdfs(
+    items: Sequence[tuple[bytes, str]], template_id: str, roles: Sequence[str]
+) -> list[Any]:
+    """Per ``(converted PDF, verify URL)``: the prepared PDF and the page of each role."""
+    from docgen.documents import stamp_converted
+
+    results: list[tuple[bytes, dict[str, int]] | Failed] = []
+    for pdf, verify_url in items:
+        try:
+            results.append(stamp_converted(pdf, template_id, roles, verify_url))
+        except Exception as exc:
+            results.append(_failed(exc))
+    return results
+
+
+def sign_pdfs(
+    items: Sequence[tuple[bytes, Any]],
+    key: SigningKey,
+    trust_roots_der: Sequence[bytes],
+    crls_der: Sequence[bytes],
+) -> list[Any]:
+    """Per ``(PDF, SignatureRequest)``: the new revisions as ``apply_signature`` makes them."""
+    from docgen.documents import apply_signature
+    from signing.pades import SigningIdentity
+
+    ca = _certificate_authority()
+    private_key = serialization.load_der_private_key(key.private_key_der, password=None)
+    assert isinstance(private_key, RSAPrivateKey)
+    identity = SigningIdentity(
+        private_key=private_key,
+        certificate=x509.load_der_x509_certificate(key.certificate_der),
+        chain=ca.chain,
+    )
+    roots = [x509.load_der_x509_certificate(der) for der in trust_roots_der]
+    crls = [x509.load_der_x509_crl(der) for der in crls_der]
+    timestamper = ca.timestamper()
+
+    async def sign_all() -> list[Any]:
+        results: list[Any] = []
+        for pdf, request in items:
+            try:
+                results.append(
+                    await apply_signature(pdf, request, identity, timestamper, roots, crls)
+                )
+            except Exception as exc:
+                results.append(_failed(exc))
+        return results
+
+    return asyncio.run(sign_all())
