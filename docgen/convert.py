@@ -99,6 +99,9 @@ class _TimeoutTransport(xmlrpc.client.Transport):
         return conn
 
 
+PID_FILE = "servers.pid"
+
+
 @dataclass
 class _UnoServer:
     """One unoserver + soffice pair on loopback ports."""
@@ -141,6 +144,9 @@ class _UnoServer:
             start_new_session=True,
         )
         log_file.close()
+        # Its process group, for the next start should this service be killed without stop().
+        with (self.workdir / PID_FILE).open("a", encoding="ascii") as groups:
+            groups.write(f"{self.process.pid}\n")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -234,8 +240,12 @@ class UnoserverPool:
         self.peak_busy = 0  # the most servers converting at the same time so far
 
     def start(self, timeout: float = 90) -> None:
-        """Start every server and wait until each answers; raises ConversionFailed."""
+        """Start every server and wait until each answers; raises ConversionFailed.
+
+        Servers that a killed service left running on this workdir are stopped first.
+        """
         self._workdir.mkdir(parents=True, exist_ok=True)
+        _stop_orphans(self._workdir / PID_FILE, self._workdir)
         for server in self._servers:
             server.start(timeout)
         self._idle = list(self._servers)
@@ -244,6 +254,7 @@ class UnoserverPool:
     def stop(self) -> None:
         for server in self._servers:
             server.stop()
+        (self._workdir / PID_FILE).unlink(missing_ok=True)
 
     @property
     def workdir(self) -> Path:
@@ -390,6 +401,28 @@ class UnoserverPool:
     def _restart(self, server: _UnoServer) -> None:
         server.stop()
         server.start(90)
+
+
+def _stop_orphans(pid_file: Path, workdir: Path) -> None:
+    """SIGKILL what is left of the process groups in ``pid_file`` (unoserver, soffice,
+    oosplash): only processes of those groups whose command line names ``workdir``."""
+    try:
+        groups = {int(line) for line in pid_file.read_text(encoding="ascii").split()}
+    except (OSError, ValueError):
+        groups = set()
+    marker = str(workdir.resolve()).encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            group = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[2])
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if group in groups and marker in cmdline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(proc.name), signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
 
 
 def _chunks(count: int, batch_size: int, servers: int) -> list[range]:

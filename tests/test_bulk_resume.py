@@ -1,0 +1,132 @@
+"""Crash safety of bulk work: kill the service in the middle, start it again, nothing is lost
+and nothing is done twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import PIN, signer_body, start_service, stop_service
+from tests.test_bulk import bulk_sign, generated, inauguration_csv, post_batch
+from tests.test_templates_content import BA
+
+ROWS = 100
+
+
+def kill_when(
+    process: Any, client: httpx.Client, batch_id: str, ready: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """SIGKILL the service (only its own process, as the OOM killer would) once ``ready``."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        batch: dict[str, Any] = client.get(f"/api/v1/batches/{batch_id}").json()
+        if ready(batch):
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(10)
+            return batch
+        time.sleep(0.05)
+    raise AssertionError(f"never got there: {batch}")
+
+
+def processes_naming(path: Path) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and str(path).encode() in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: Path) -> None:
+    data_dir = tmp_path / "docgen"
+    process, service = start_service(data_dir)
+    try:
+        with service.client() as client:
+            witness = client.post(
+                "/api/v1/signers",
+                json=signer_body(name=BA["nama_saksi_1"], nip=BA["nip_saksi_1"]),
+            ).json()["id"]
+            batch_id = post_batch(client, inauguration_csv(ROWS)).json()["id"]
+            before = kill_when(process, client, batch_id, lambda b: 0 < b["done"] < ROWS)
+        made_before = {d["row"]: d for d in before["documents"]}
+
+        process, service = start_service(data_dir)
+        with service.client() as client:
+            batch = generated(client, batch_id)
+            assert (batch["total"], batch["done"], batch["failed"]) == (ROWS, ROWS, 0)
+            docs = batch["documents"]
+            assert [d["row"] for d in docs] == list(range(2, ROWS + 2))
+            # What was made before the crash is kept as it was, not made again.
+            for doc in docs:
+                if doc["row"] in made_before:
+                    assert doc["id"] == made_before[doc["row"]]["id"]
+            # Numbers were reserved on acceptance: 1..ROWS, in row order, no gap, no repeat.
+            assert [int(d["number"].split("/")[1]) for d in docs] == list(range(1, ROWS + 1))
+            assert_registry_holds_each_row_once(data_dir / "docgen.db", batch_id)
+
+            # Kill again in the middle of a bulk signing.
+            response = client.post(
+                f"/api/v1/batches/{batch_id}/signatures",
+                json={"role": "saksi_1", "signer_id": witness, "pin": PIN},
+            )
+            assert response.status_code == 202
+            signing_id = response.json()["id"]
+
+            def halfway(b: dict[str, Any]) -> bool:
+                signing = next(s for s in b["signings"] if s["id"] == signing_id)
+                return 0 < signing["done"] < ROWS
+
+            kill_when(process, client, batch_id, halfway)
+
+        process, service = start_service(data_dir)
+        with service.client() as client:
+            batch = client.get(f"/api/v1/batches/{batch_id}").json()
+            [interrupted] = batch["signings"]
+            assert interrupted["status"] == "terputus"  # the key went with the process
+            signed_before = sum(
+                1 for d in batch["documents"] if "saksi_1" not in d["pending_roles"]
+            )
+            assert 0 < signed_before < ROWS
+            # Posting it again signs exactly the rest.
+            rest = bulk_sign(client, batch_id, "saksi_1", witness)
+            assert (rest["status"], rest["done"], rest["failed"]) == (
+                "selesai",
+                ROWS - signed_before,
+                0,
+            )
+            batch = client.get(f"/api/v1/batches/{batch_id}").json()
+            assert all(
+                d["pending_roles"] == ["saksi_2", "pejabat_pelantik"] for d in batch["documents"]
+            )
+        with sqlite3.connect(data_dir / "docgen.db") as db:
+            per_document = db.execute(
+                "SELECT r.document_id, count(*) FROM revisions r JOIN batch_rows b "
+                "ON b.document_id = r.document_id WHERE r.kind = 'signed' GROUP BY r.document_id"
+            ).fetchall()
+        assert len(per_document) == ROWS and {n for _, n in per_document} == {1}
+    finally:
+        stop_service(process)
+    # The LibreOffice servers and worker processes of the killed runs are gone too.
+    time.sleep(1)
+    assert processes_naming(data_dir) == []
+
+
+def assert_registry_holds_each_row_once(db_path: Path, batch_id: str) -> None:
+    with sqlite3.connect(db_path) as db:
+        rows = db.execute(
+            "SELECT count(*), count(DISTINCT document_id), count(DISTINCT number) "
+            "FROM batch_rows WHERE batch_id = ?",
+            (batch_id,),
+        ).fetchone()
+        documents = db.execute("SELECT count(*), count(DISTINCT number) FROM documents").fetchone()
+    assert rows == (ROWS, ROWS, ROWS)
+    assert documents == (ROWS, ROWS)  # no document made twice for a row
