@@ -153,14 +153,23 @@ Progress = Callable[[dict[str, Any]], tuple[int, int, bool]]  # batch -> handled
 
 
 def _poll(client: httpx.Client, batch_id: str, label: str, progress: Progress) -> dict[str, Any]:
-    """Follow the batch with a progress bar until ``progress`` says finished; the last batch."""
-    with typer.progressbar(length=1, label=label, file=sys.stderr) as bar:
-        shown = 0
+    """Follow the batch until ``progress`` says finished, and return it. A terminal gets a
+    progress bar; a log or pipe gets a line each time the count changes."""
+    with contextlib.ExitStack() as stack:
+        bar = (
+            stack.enter_context(typer.progressbar(length=1, label=label, file=sys.stderr))
+            if sys.stderr.isatty()
+            else None
+        )
+        shown = -1
         while True:
             batch: dict[str, Any] = _check(client.get(f"/api/v1/batches/{batch_id}"))
             handled, total, finished = progress(batch)
-            bar.length = max(total, 1)
-            bar.update(handled - shown)
+            if bar is not None:
+                bar.length = max(total, 1)
+                bar.update(handled - max(shown, 0))
+            elif handled != shown:
+                typer.echo(f"{label}: {handled}/{total}", err=True)
             shown = handled
             if finished:
                 return batch

@@ -68,3 +68,41 @@ def test_errors_are_reported_in_words(service: Service, tmp_path: Path) -> None:
     result = docgen(service, "generate", "pakta-integritas", str(data))
     assert result.returncode == 1
     assert "422" in result.stderr and "nip" in result.stderr
+
+
+def test_bulk_and_bulk_sign_with_progress(service: Service, tmp_path: Path) -> None:
+    from tests.test_bulk import inauguration_csv
+    from tests.test_templates_content import BA
+
+    witness = docgen(
+        service, "signer", "add", "--name", str(BA["nama_saksi_2"]),
+        "--nip", str(BA["nip_saksi_2"]), "--jabatan", "Asisten Administrasi Umum",
+        "--unit", "Sekretariat Daerah",
+    )  # fmt: skip
+    witness_id = json.loads(witness.stdout)["id"]
+    staff = tmp_path / "pelantikan.csv"
+    staff.write_bytes(inauguration_csv(3))
+
+    checked = docgen(service, "bulk", str(staff), "--template", "berita-acara-pelantikan",
+                     "--dry-run")  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    assert json.loads(checked.stdout) == {
+        "template": "berita-acara-pelantikan", "total": 3, "valid": 3, "invalid": 0,
+    }  # fmt: skip
+
+    made = docgen(service, "bulk", str(staff), "--template", "berita-acara-pelantikan")
+    assert made.returncode == 0, made.stderr
+    batch = json.loads(made.stdout)
+    assert (batch["status"], batch["done"], batch["failed"]) == ("selesai", 3, 0)
+    assert "Membuat dokumen: 3/3" in made.stderr
+
+    signed = docgen(service, "bulk-sign", batch["id"], "--role", "saksi_2", "--signer", witness_id)
+    assert signed.returncode == 0, signed.stderr
+    assert json.loads(signed.stdout)["done"] == 3
+    assert "Menandatangani: 3/3" in signed.stderr
+
+    broken = tmp_path / "rusak.csv"
+    broken.write_text("nama,nip\nBudi,12345\n", encoding="utf-8")
+    refused = docgen(service, "bulk", str(broken), "--template", "pakta-integritas")
+    assert refused.returncode == 1
+    assert "baris 1, kolom pangkat" in refused.stderr  # the missing column, in words

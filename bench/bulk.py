@@ -1,0 +1,367 @@
+"""Bulk work at scale: 1,000 documents generated and signed, against the straightforward way.
+
+    uv run python bench/bulk.py [-n 1000] [--naive 50]
+
+Makes a CSV of n realistic rows for the berita acara pelantikan, one document per person (a
+mass inauguration of PPPK staff: the same official and two witnesses sign every document), then
+against a fresh `docgen serve` on its embedded defaults in a temporary directory:
+
+1. generate: POST /api/v1/batches and wait until every row is made (render, convert, stamp,
+   store, register);
+2. bulk-sign: the two witnesses, then the official (whose signature is followed by the B-LTA
+   revision), each one POST /api/v1/batches/{id}/signatures and wait until done.
+
+It prints documents per second for each phase, the total wall time, and the peak memory (RSS)
+of the app (the service process and its worker processes) with LibreOffice and the S3 server
+beside it, sampled every 0.1 s. Then, with the service stopped, it times the straightforward
+way on --naive documents of the same rows, in one process: docxtpl per document, a warm
+unoserver per document, the key unsealed from its PIN per signature, pyHanko per signature and
+the B-LTA revision, one S3 put per revision, and prints the ratio per document. A measurement,
+not a test: it exits 0 whatever the figures (but 1 if a document is missing or failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+PIN = "246810"
+TEMPLATE = "berita-acara-pelantikan"
+ROLES = ("saksi_1", "saksi_2", "pejabat_pelantik")
+
+DEPAN = ["Budi", "Siti", "Agus", "Dewi", "Rudi", "Sri", "Eko", "Rina", "Hendra", "Nur", "Yusuf"]
+BELAKANG = ["Santoso", "Wahyuni", "Hidayat", "Lestari", "Saputra", "Rahmawati", "Nugroho", "Putri"]
+GELAR = ["", "", ", S.Pd.", ", S.Kom.", ", S.Kep., Ns.", ", A.Md.", ", S.E."]
+JABATAN = [
+    "Guru Ahli Pertama pada SD Negeri Pucang 1",
+    "Perawat Terampil pada UPTD Puskesmas Waru",
+    "Pranata Komputer Ahli Pertama",
+    "Penata Kelola Sistem dan Teknologi Informasi",
+    "Pengadministrasi Perkantoran pada Kecamatan Buduran",
+]
+CEREMONY = {
+    "penetap_keputusan": "Bupati Sidoarjo",
+    "nomor_keputusan": "800.1.13.2/412/438.1.1.3/2024",
+    "tanggal_keputusan": "2024-06-20",
+    "tentang_keputusan": "Pengangkatan Pegawai Pemerintah dengan Perjanjian Kerja Formasi 2023",
+    "nama_pejabat_pelantik": "Dr. H. Ahmad Muhdlor, S.IP., M.Si.",
+    "jabatan_pejabat_pelantik": "Bupati Sidoarjo",
+    "nama_saksi_1": "Drs. Budi Santoso, M.Si.",
+    "nip_saksi_1": "198609262015051001",
+    "pangkat_saksi_1": "IV/a",
+    "jabatan_saksi_1": "Kepala Badan Kepegawaian dan Pengembangan Sumber Daya Manusia",
+    "nama_saksi_2": "Ir. Sri Rahayu, M.T.",
+    "nip_saksi_2": "197501012000032002",
+    "jabatan_saksi_2": "Asisten Administrasi Umum Sekretariat Daerah",
+    "agama": "Islam",
+    "instansi": "Badan Kepegawaian dan Pengembangan Sumber Daya Manusia",
+    "tempat": "Sidoarjo",
+    "tanggal": "2024-06-27",
+}
+PEOPLE = ["peserta.nama", "peserta.nip", "peserta.pangkat", "peserta.jabatan"]
+AGAMA = ["Islam", "Islam", "Islam", "Kristen Protestan", "Katolik", "Hindu", "Buddha"]
+
+
+def nip(i: int, rng: random.Random) -> str:
+    """A valid NIP, unique per ``i`` (its last three digits and month encode it)."""
+    born = 1975 + rng.randrange(0, 25)
+    lahir = f"{born}{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}"
+    tmt = f"{born + rng.randrange(20, 25)}{1 + i // 1000 % 12:02d}"
+    return f"{lahir}{tmt}{rng.choice('12')}{i % 1000:03d}"
+
+
+def staff_csv(count: int, seed: int = 7) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        name = f"{rng.choice(DEPAN)} {rng.choice(BELAKANG)}{rng.choice(GELAR)}"
+        person = [name, nip(i, rng), rng.choice(["III/a", "III/b", "II/c"]), rng.choice(JABATAN)]
+        rows.append(
+            {**CEREMONY, "agama": rng.choice(AGAMA), **dict(zip(PEOPLE, person, strict=True))}
+        )
+    return rows
+
+
+def to_csv(rows: list[dict[str, str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+# -- memory -------------------------------------------------------------------------------
+
+
+@dataclass
+class MemoryPeaks:
+    """Peak RSS, in MiB, of the app and of its helpers, sampled from the process tree."""
+
+    app: float = 0.0
+    libreoffice: float = 0.0
+    s3: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def watch(self, pid: int) -> None:
+        def sample() -> None:
+            root = psutil.Process(pid)
+            while not self._stop.wait(0.1):
+                sums = {"app": 0.0, "libreoffice": 0.0, "s3": 0.0}
+                try:
+                    tree = [root, *root.children(recursive=True)]
+                except psutil.Error:
+                    return
+                for proc in tree:
+                    try:
+                        name = " ".join(proc.cmdline())
+                        rss = proc.memory_info().rss / 2**20
+                    except psutil.Error:
+                        continue
+                    kind = (
+                        "s3" if "weed" in name
+                        else "libreoffice" if ("soffice" in name or "unoserver" in name
+                                               or "oosplash" in name)
+                        else "app"
+                    )  # fmt: skip
+                    sums[kind] += rss
+                self.app = max(self.app, sums["app"])
+                self.libreoffice = max(self.libreoffice, sums["libreoffice"])
+                self.s3 = max(self.s3, sums["s3"])
+
+        threading.Thread(target=sample, daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+# -- the service --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_service(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "DOCGEN_DATA_DIR": str(data_dir), "DOCGEN_PORT": str(port)}
+    log = (data_dir / "service.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "docgen", "serve"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"docgen exited on start; see {data_dir / 'service.log'}")
+        try:
+            if httpx.get(f"{url}/api/v1/templates", timeout=2).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("docgen did not start")
+
+
+def stop_service(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait(client: httpx.Client, batch_id: str, done: Any) -> dict[str, Any]:
+    while True:
+        batch: dict[str, Any] = client.get(f"/api/v1/batches/{batch_id}").json()
+        if done(batch):
+            return batch
+        time.sleep(0.1)
+
+
+def signing_done(batch: dict[str, Any], signing_id: str) -> bool:
+    return bool(next(s for s in batch["signings"] if s["id"] == signing_id)["status"] != "berjalan")
+
+
+def bulk(url: str, rows: list[dict[str, str]]) -> dict[str, float]:
+    """Seconds of each phase."""
+    timings: dict[str, float] = {}
+    with httpx.Client(base_url=url, timeout=300) as client:
+
+        def enrol(name: str, nip_: str | None, jabatan: str) -> str:
+            body = {"name": name, "nip": nip_, "jabatan": jabatan, "pangkat": None,
+                    "unit": "Pemerintah Kabupaten Sidoarjo", "pin": PIN}  # fmt: skip
+            return str(client.post("/api/v1/signers", json=body).raise_for_status().json()["id"])
+
+        signers = {
+            "saksi_1": enrol(CEREMONY["nama_saksi_1"], CEREMONY["nip_saksi_1"], "Kepala BKPSDM"),
+            "saksi_2": enrol(CEREMONY["nama_saksi_2"], CEREMONY["nip_saksi_2"], "Asisten"),
+            "pejabat_pelantik": enrol(CEREMONY["nama_pejabat_pelantik"], None, "Bupati Sidoarjo"),
+        }
+        start = time.perf_counter()
+        response = client.post(
+            "/api/v1/batches",
+            data={"template": TEMPLATE,
+                  "signers": json.dumps({"pejabat_pelantik": signers["pejabat_pelantik"]})},
+            files={"file": ("daftar-pppk.csv", to_csv(rows), "text/csv")},
+        ).raise_for_status()  # fmt: skip
+        batch_id = response.json()["id"]
+        made = wait(client, batch_id, lambda b: b["status"] == "selesai")
+        timings["generate"] = time.perf_counter() - start
+        if made["done"] != len(rows):
+            print(f"NOT ALL MADE: {made['done']} of {len(rows)}; {made['errors'][:3]}")
+            raise SystemExit(1)
+        for role in ROLES:
+            start = time.perf_counter()
+            body = {"role": role, "signer_id": signers[role], "pin": PIN}
+            signing = client.post(f"/api/v1/batches/{batch_id}/signatures", json=body)
+            signing_id = signing.raise_for_status().json()["id"]
+            batch = wait(client, batch_id, lambda b, i=signing_id: signing_done(b, i))
+            timings[f"sign {role}"] = time.perf_counter() - start
+            result = next(s for s in batch["signings"] if s["id"] == signing_id)
+            if result["done"] != len(rows):
+                print(f"NOT ALL SIGNED ({role}): {result}")
+                raise SystemExit(1)
+        final = client.get(f"/api/v1/batches/{batch_id}").json()
+        if {d["status"] for d in final["documents"]} != {"sah"}:
+            raise SystemExit("some documents are not SAH")
+    return timings
+
+
+# -- the straightforward way ---------------------------------------------------------------
+
+
+def naive(rows: list[dict[str, str]], workdir: Path) -> float:
+    """Seconds for these rows one document after the other, each step on its own."""
+    from docgen.convert import UnoserverPool
+    from docgen.documents import field_name, stamp_converted
+    from docgen.manifest import load_template
+    from docgen.render import render_docx
+    from docgen.staff_list import read_staff_list
+    from docgen.validators import validate_data
+    from signing.ca import CertificateAuthority
+    from signing.keys import generate_private_key, seal_private_key, unseal_private_key
+    from signing.long_term import add_long_term_validation
+    from signing.pades import SignatureAppearance, SigningIdentity, sign_pdf
+    from storage import EmbeddedS3Server, S3ObjectStore
+
+    template = load_template(REPO / "templates" / TEMPLATE)
+    staff = read_staff_list("daftar.csv", to_csv(rows), template.manifest)
+    ca = CertificateAuthority.load_or_create(workdir / "ca")
+    crl = ca.issue_crl([], crl_number=1)
+    pepper = b"bench-pepper-0123456789abcdef012"
+    sealed = {}
+    certificates = {}
+    for role in ROLES:
+        key = generate_private_key()
+        certificates[role] = ca.issue_signer_certificate(
+            key.public_key(), name=role, nip=None, jabatan=role, unit="Sidoarjo",
+            crl_url="http://127.0.0.1/crl",
+        )  # fmt: skip
+        sealed[role] = seal_private_key(key, PIN, pepper)
+    converter = UnoserverPool(workdir / "converter", size=1, python="/usr/bin/python3")
+    converter.start()
+    s3 = EmbeddedS3Server(workdir / "s3")
+    s3.start()
+    try:
+        store = S3ObjectStore(s3.endpoint, s3.access_key, s3.secret_key, "naive")
+        store.ensure_bucket()
+
+        async def one(i: int, data: dict[str, object]) -> None:
+            clean = validate_data(template.manifest, data)
+            docx = render_docx(template, clean, nomor=f"800.1/{i}/BKPSDM/VI/2024")
+            await store.put(f"{i}/source.docx", docx, "application/octet-stream")
+            pdf = await converter.to_pdf(docx)
+            url = f"http://127.0.0.1/v/{i:024d}"
+            roles = [r.name for r in template.manifest.roles_in_order]
+            pdf, _ = stamp_converted(pdf, TEMPLATE, roles, url)
+            await store.put(f"{i}/prepared.pdf", pdf, "application/pdf")
+            for n, role in enumerate(ROLES):
+                identity = SigningIdentity(
+                    private_key=unseal_private_key(sealed[role], PIN, pepper),
+                    certificate=certificates[role],
+                    chain=ca.chain,
+                )
+                pdf = await sign_pdf(
+                    pdf, field_name=field_name(role), identity=identity,
+                    appearance=SignatureAppearance(role, role, url),
+                    timestamper=ca.timestamper(), certify=n == 0,
+                )  # fmt: skip
+                await store.put(f"{i}/signed-{role}.pdf", pdf, "application/pdf")
+            pdf = await add_long_term_validation(
+                pdf, trust_roots=[ca.root_certificate], crls=[crl], timestamper=ca.timestamper()
+            )
+            await store.put(f"{i}/lta.pdf", pdf, "application/pdf")
+
+        async def all_of_them() -> float:
+            await one(0, staff.rows[0].data)  # warm-up, not counted
+            start = time.perf_counter()
+            for i, row in enumerate(staff.rows[1:], start=1):
+                await one(i, row.data)
+            return time.perf_counter() - start
+
+        return asyncio.run(all_of_them())
+    finally:
+        converter.stop()
+        s3.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=1000, help="rows in the batch (default 1000)")
+    parser.add_argument("--naive", type=int, default=50, help="documents the straightforward way")
+    args = parser.parse_args()
+    rows = staff_csv(args.n)
+    with tempfile.TemporaryDirectory(prefix="docgen-bench-bulk-") as tmp:
+        data_dir = Path(tmp) / "service"
+        data_dir.mkdir()
+        process, url = start_service(data_dir)
+        memory = MemoryPeaks()
+        memory.watch(process.pid)
+        try:
+            timings = bulk(url, rows)
+        finally:
+            memory.stop()
+            stop_service(process)
+        naive_seconds = naive(staff_csv(args.naive + 1, seed=11), Path(tmp) / "naive")
+
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    total = sum(timings.values())
+    print(f"{args.n} documents ({TEMPLATE}, 3 signers each); {os.cpu_count()} CPUs, "
+          f"load average after the run {load}")  # fmt: skip
+    for phase, seconds in timings.items():
+        print(f"  {phase:26s} {seconds:7.1f} s  {args.n / seconds:7.1f} documents/s")
+    print(f"  {'total (generated, signed, stored)':26s} {total:7.1f} s  "
+          f"{args.n / total:7.1f} documents/s")  # fmt: skip
+    print(f"  peak memory: app {memory.app:.0f} MiB (service and its workers); "
+          f"LibreOffice {memory.libreoffice:.0f} MiB; S3 server {memory.s3:.0f} MiB")  # fmt: skip
+    per_naive = naive_seconds / args.naive
+    per_bulk = total / args.n
+    print(f"  straightforward way, {args.naive} documents: {naive_seconds:.1f} s, "
+          f"{per_naive * 1000:.0f} ms per document")  # fmt: skip
+    print(f"  bulk: {per_bulk * 1000:.1f} ms per document, {per_naive / per_bulk:.1f} times faster")
+
+
+if __name__ == "__main__":
+    main()
