@@ -10,8 +10,12 @@ Signature places: ``{{ ttd('<role>') }}`` emits the marker text ``#TTD:<role>#``
 run, white and 2 pt high, so it is invisible on paper but found by PDF text extraction. Templates
 put it at the top-left corner of the empty signature area (at least 72 pt high).
 
-Speed: the Jinja compilation of each DOCX part is cached (keyed by its source), so a render only
-re-reads the package, executes the compiled template and writes the result.
+Speed: bulk generation renders hundreds of documents from one template, so a template's DOCX is
+read once (``TemplateRenderer``, kept by ``renderer_for``). A render then only executes the
+compiled Jinja source of each part docxtpl renders (body, headers, footers, core properties,
+footnotes), serialises those parts as python-docx would, and adds them to a ZIP of the other
+parts, deflated once. The result is the document docxtpl gives, part for part (the tests compare
+them); a template the fast path cannot render that way goes through docxtpl end to end.
 """
 
 from __future__ import annotations
