@@ -53,6 +53,7 @@ from docgen.validators import pangkat_golongan, validate_data
 from signing.anchors import anchor_marker
 
 __all__ = [
+    "RENDERER_CACHE_BYTES",
     "RENDERER_CACHE_SIZE",
     "SourcePart",
     "TemplateRenderer",
@@ -363,6 +364,18 @@ class TemplateRenderer:
         self.template = template
         self._package = _read_package(template.docx_bytes)
 
+    @property
+    def held_bytes(self) -> int:
+        """Roughly the memory this renderer holds: the template's DOCX and its prepared parts."""
+        held = len(self.template.docx_bytes)
+        if self._package is not None:
+            package = self._package
+            sources = (package.body, *(p.source for p in package.headers_footers))
+            held += len(package.static_zip) + len(package.document_shell)
+            held += sum(len(source) for source in sources)
+            held += sum(len(p.source) for p in package.footnotes)
+        return held
+
     def serves(self, template: Template) -> bool:
         """Whether this renderer renders ``template``: the same manifest and DOCX."""
         mine = self.template
@@ -479,10 +492,12 @@ class _DocPrIds:
 
 
 class _RendererCache:
-    """At most ``size`` renderers, the least recently used dropped first; shared by threads."""
+    """At most ``size`` renderers holding at most ``budget`` bytes together (the newest one
+    stays whatever its size), the least recently used dropped first; shared by threads."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, budget: int) -> None:
         self._size = size
+        self._budget = budget
         self._lock = threading.Lock()
         self._renderers: OrderedDict[tuple[str, int, str], TemplateRenderer] = OrderedDict()
 
@@ -499,24 +514,32 @@ class _RendererCache:
         with self._lock:
             self._renderers[key] = renderer
             self._renderers.move_to_end(key)
-            while len(self._renderers) > self._size:
-                self._renderers.popitem(last=False)
+            held = sum(r.held_bytes for r in self._renderers.values())
+            while len(self._renderers) > 1 and (
+                len(self._renderers) > self._size or held > self._budget
+            ):
+                _, dropped = self._renderers.popitem(last=False)
+                held -= dropped.held_bytes
         return renderer
 
 
 RENDERER_CACHE_SIZE = 32
+# Uploaded DOCX files may have up to 20 MiB; ours have 40 kB. Bound the bytes too.
+RENDERER_CACHE_BYTES = 256 * 2**20
 
 
 @functools.cache
 def _renderer_cache() -> _RendererCache:
-    return _RendererCache(RENDERER_CACHE_SIZE)
+    return _RendererCache(RENDERER_CACHE_SIZE, RENDERER_CACHE_BYTES)
 
 
 def renderer_for(template: Template) -> TemplateRenderer:
     """The renderer of ``template``, from a cache of the last ``RENDERER_CACHE_SIZE`` templates
-    used, keyed by (id, version, sha256). A cached renderer serves only the very same manifest
-    and DOCX: a template that shares its key but differs (a folder template edited without a
-    new version, say) gets a renderer of its own, which replaces the cached one.
+    used (fewer where they hold over ``RENDERER_CACHE_BYTES``), keyed by (id, version, sha256).
+
+    A cached renderer serves only the very same manifest and DOCX: a template that shares its
+    key but differs (a folder template edited without a new version, say) gets a renderer of
+    its own, which replaces the cached one.
 
     Raises whatever python-docx raises for a DOCX it cannot read (checked templates are
     readable).

@@ -22,6 +22,7 @@ from docgen.render import (
     RENDERER_CACHE_SIZE,
     TemplateRenderer,
     _compile,
+    _RendererCache,
     jinja_environment,
     render_docx,
     renderer_for,
@@ -544,3 +545,18 @@ def test_renderer_for_reuses_renderers_within_its_bound(pakta):
     for i in range(1, RENDERER_CACHE_SIZE + 1):
         renderer_for(replace(pakta, sha256=str(i)))
     assert renderer_for(replace(pakta, sha256="0")) is not first  # dropped, read again
+
+
+def test_renderer_cache_bounds_the_bytes_held(pakta):
+    one = TemplateRenderer(pakta).held_bytes
+    assert one > len(pakta.docx_bytes)
+    cache = _RendererCache(size=10, budget=int(one * 2.5))
+    first = cache.get(replace(pakta, sha256="0"))
+    second = cache.get(replace(pakta, sha256="1"))
+    assert cache.get(replace(pakta, sha256="0")) is first  # two fit
+    third = cache.get(replace(pakta, sha256="2"))  # three do not: the least recently used goes
+    assert cache.get(replace(pakta, sha256="2")) is third
+    assert cache.get(replace(pakta, sha256="0")) is first
+    assert cache.get(replace(pakta, sha256="1")) is not second
+    alone = _RendererCache(size=10, budget=1)  # the newest stays, whatever its size
+    assert alone.get(pakta) is alone.get(pakta)
