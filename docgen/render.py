@@ -21,7 +21,6 @@ them); a template the fast path cannot render that way goes through docxtpl end 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import html
 import io
@@ -261,11 +260,6 @@ class _TemplatePackage:
     footnotes: tuple[_PartSource, ...]
     footnote_passes: int  # docxtpl renders footnotes once per section, each pass on the last
 
-    @property
-    def dynamic_names(self) -> tuple[str, ...]:
-        parts = (*self.headers_footers, *self.footnotes)
-        return (self.document_name, self.core_name, *(part.name for part in parts))
-
 
 def _read_package(docx_bytes: bytes) -> _TemplatePackage | None:
     """The template taken apart for ``TemplateRenderer``; None where its fast path cannot give
@@ -313,29 +307,35 @@ def _read_package(docx_bytes: bytes) -> _TemplatePackage | None:
     for child in list(shell.body):
         shell.body.remove(child)
 
-    prepared = _TemplatePackage(
-        static_zip=b"",
+    document_name = document.part.partname.lstrip("/")
+    core_name = core_part.partname.lstrip("/")
+    rendered = {document_name, core_name, *(p.name for p in (*headers_footers, *footnotes))}
+    return _TemplatePackage(
+        static_zip=_deflated_unrendered(document, rendered),
         body=_jinja_source(DocxTemplate.patch_xml(_PATCHER, doc.get_xml())),
-        document_name=document.part.partname.lstrip("/"),
+        document_name=document_name,
         document_shell=serialize_part_xml(shell),
         headers_footers=tuple(headers_footers),
-        core_name=core_part.partname.lstrip("/"),
+        core_name=core_name,
         core_xml=core_part.blob if has_core else None,
         footnotes=tuple(footnotes),
         footnote_passes=len(document.sections),
     )
+
+
+def _deflated_unrendered(document: Any, rendered: set[str]) -> bytes:
+    """A ZIP of the parts python-docx writes for ``document`` as it is, but those ``rendered``."""
     saved = io.BytesIO()
     document.save(saved)
-    static = io.BytesIO()
-    dynamic = set(prepared.dynamic_names)
+    out = io.BytesIO()
     with (
         zipfile.ZipFile(saved) as unrendered,
-        zipfile.ZipFile(static, "w", zipfile.ZIP_DEFLATED) as archive,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive,
     ):
         for info in unrendered.infolist():
-            if info.filename not in dynamic:
+            if info.filename not in rendered:
                 archive.writestr(info.filename, unrendered.read(info))
-    return dataclasses.replace(prepared, static_zip=static.getvalue())
+    return out.getvalue()
 
 
 def _has_core_properties(package: Any) -> bool:
