@@ -1,17 +1,36 @@
+import hashlib
+import html
 import io
+import pickle
+import re
 import subprocess
 import zipfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import docx
 import pytest
+from docxtpl import DocxTemplate
 from jinja2.exceptions import SecurityError, UndefinedError
 
 from docgen.errors import DataInvalid, TemplateInvalid
 from docgen.manifest import Template, load_template, load_templates
-from docgen.render import _compile, render_docx
+from docgen.render import (
+    RENDERER_CACHE_SIZE,
+    TemplateRenderer,
+    _compile,
+    _RendererCache,
+    jinja_environment,
+    render_docx,
+    renderer_for,
+    ttd_markup,
+)
+from docgen.validators import validate_data
+from tests.conftest import pakta_data
+from tests.test_templates_content import ba_data, mou_data
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 NOMOR = "800.1.12/15/BKPSDM/VI/2024"
@@ -283,3 +302,261 @@ def test_pakta_pdf_is_one_page_with_findable_marker(pakta, tmp_path):
     ).stdout
     assert MARKER in text
     assert "19860926 201505 1 001" in text
+
+
+# --- TemplateRenderer: the document docxtpl gives, with the template read once
+
+PAKTA_FOOTNOTES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n'
+    '<w:footnotes xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+    '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>'
+    '<w:footnote w:id="1"><w:p><w:r><w:t>Catatan untuk {{ nama|kapital }}, '
+    "nomor {{ nomor }}</w:t></w:r></w:p></w:footnote></w:footnotes>"
+)
+FOOTNOTES_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
+FOOTNOTES_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/footnotes"
+
+
+def docxtpl_render(template: Template, data, nomor: str) -> bytes:
+    """What render_docx gave before TemplateRenderer: docxtpl end to end, nothing cached."""
+    clean = validate_data(template.manifest, data)
+    doc = DocxTemplate(io.BytesIO(template.docx_bytes))
+    context = {**clean, "nomor": nomor, "ttd": ttd_markup}
+    doc.render(context, jinja_env=jinja_environment())
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def package_parts(docx_bytes: bytes) -> list[tuple[str, bytes]]:
+    with zipfile.ZipFile(io.BytesIO(docx_bytes)) as archive:
+        assert archive.testzip() is None  # every CRC right
+        return [(info.filename, archive.read(info)) for info in archive.infolist()]
+
+
+def assert_same_package(rendered: bytes, reference: bytes) -> dict[str, bytes]:
+    """Same part names, and every part byte for byte the same; returns the parts by name."""
+    got, expected = dict(package_parts(rendered)), dict(package_parts(reference))
+    assert sorted(got) == sorted(expected)
+    for name, content in expected.items():
+        assert got[name] == content, name
+    return got
+
+
+def with_parts(template: Template, docx_bytes: bytes) -> Template:
+    return replace(template, docx_bytes=docx_bytes, sha256=hashlib.sha256(docx_bytes).hexdigest())
+
+
+def rewrite_zip(docx_bytes: bytes, change: Callable[[dict[str, bytes]], None]) -> bytes:
+    """The package with ``change(parts)`` applied to its {name: bytes}."""
+    parts = dict(package_parts(docx_bytes))
+    change(parts)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in parts.items():
+            archive.writestr(name, content)
+    return out.getvalue()
+
+
+def add_footnotes(parts: dict[str, bytes]) -> None:
+    parts["word/footnotes.xml"] = PAKTA_FOOTNOTES.encode()
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>",
+        f'<Override PartName="/word/footnotes.xml" ContentType="{FOOTNOTES_TYPE}"/>'
+        "</Types>".encode(),
+    )
+    parts["word/_rels/document.xml.rels"] = parts["word/_rels/document.xml.rels"].replace(
+        b"</Relationships>",
+        f'<Relationship Id="rIdCatatan" Type="{FOOTNOTES_REL}" Target="footnotes.xml"/>'
+        "</Relationships>".encode(),
+    )
+
+
+def drop_core_properties(parts: dict[str, bytes]) -> None:
+    del parts["docProps/core.xml"]
+    parts["_rels/.rels"] = re.sub(
+        rb"<Relationship [^>]*core-properties[^>]*/>", b"", parts["_rels/.rels"]
+    )
+    parts["[Content_Types].xml"] = re.sub(
+        rb'<Override PartName="/docProps/core.xml"[^>]*/>', b"", parts["[Content_Types].xml"]
+    )
+
+
+@pytest.fixture(scope="module")
+def rich(pakta: Template) -> Template:
+    """The pakta with every kind of part docxtpl renders: headers and footers (one with a
+    picture) in two sections, in the body a picture, ``{%tr %}`` and ``{%tc %}`` loops and a
+    listing (line break and tab), Jinja in the core properties, and footnotes."""
+    document = docx.Document(io.BytesIO(pakta.docx_bytes))
+    picture = zipfile.ZipFile(io.BytesIO(pakta.docx_bytes)).read("docProps/thumbnail.jpeg")
+    header = document.sections[0].header.paragraphs[0]
+    header.text = "Nomor {{ nomor }} "
+    header.add_run().add_picture(io.BytesIO(picture), width=docx.shared.Mm(8))
+    document.sections[0].footer.paragraphs[0].text = "{{ nama|kapital }}, {{ tanggal|tanggal }}"
+    document.add_picture(io.BytesIO(picture), width=docx.shared.Mm(20))
+    table = document.add_table(rows=3, cols=2)
+    table.cell(0, 0).text = "{%tr for baris in ['satu', 'dua', 'tiga'] %}"
+    table.cell(1, 0).text = "{{ loop.index }}. {{ baris }}"
+    table.cell(1, 1).text = "{{ jabatan }}"
+    table.cell(2, 0).text = "{%tr endfor %}"
+    columns = document.add_table(rows=1, cols=3)  # {%tc %}: fix_tables widens the grid
+    columns.cell(0, 0).text = "{%tc for kolom in ['a', 'b', 'c', 'd'] %}"
+    columns.cell(0, 1).text = "{{ kolom }}"
+    columns.cell(0, 2).text = "{%tc endfor %}"
+    document.add_paragraph("{{ 'baris satu\\nbaris dua\\ttab' }}")  # a listing
+    second = document.add_section()
+    second.header.is_linked_to_previous = False
+    second.header.paragraphs[0].text = "Lampiran pakta {{ nip|nip }}"
+    document.core_properties.title = "Pakta Integritas {{ nama }}"
+    document.core_properties.subject = "{{ nomor }}"
+    document.core_properties.comments = "{{ tanggal|tanggal }}"
+    out = io.BytesIO()
+    document.save(out)
+    return with_parts(pakta, rewrite_zip(out.getvalue(), add_footnotes))
+
+
+def test_rich_template_has_every_rendered_part(rich):
+    """The reference itself renders headers, footers, footnotes, pictures, core properties and
+    row loops: the comparisons below cover them."""
+    parts = dict(package_parts(docxtpl_render(rich, sample(), nomor=NOMOR)))
+    headers = [parts[n].decode() for n in sorted(parts) if n.startswith("word/header")]
+    assert len(headers) == 2 and f"Nomor {NOMOR}" in headers[0]
+    assert "Lampiran pakta 19860926 201505 1 001" in headers[1]
+    footer = next(parts[n].decode() for n in parts if n.startswith("word/footer"))
+    assert "Drs. BUDI SANTOSO, M.Si., Kamis, 27 Juni 2024" in footer
+    assert (
+        f"Catatan untuk Drs. BUDI SANTOSO, M.Si., nomor {NOMOR}"
+        in parts["word/footnotes.xml"].decode()
+    )
+    assert [n for n in parts if n.startswith("word/media/")]
+    assert f"<dc:subject>{NOMOR}</dc:subject>" in parts["docProps/core.xml"].decode()
+    body = parts["word/document.xml"].decode()
+    assert "1. satu" in body and "3. tiga" in body and "{%" not in body and MARKER in body
+    assert "baris satu</w:t><w:br/>" in body and "<w:tab/>" in body
+    columns = next(t for t in re.findall(r"<w:tbl>.*?</w:tbl>", body) if ">d</w:t>" in t)
+    assert columns.count("<w:gridCol ") == 4  # fix_tables widened the grid of 3
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("pakta-integritas", pakta_data()),
+        ("pakta-integritas", sample(unit_kerja="", alamat_instansi="", jabatan="A & <B>")),
+        ("nota-kesepahaman", mou_data()),
+        ("nota-kesepahaman", mou_data(emeterai=True, nomor_pihak_kedua="")),
+        ("berita-acara-pelantikan", ba_data(1)),
+        ("berita-acara-pelantikan", ba_data(12)),  # the {%tr %} rows move to an annex
+    ],
+)
+def test_renderer_gives_the_docxtpl_document(name, data):
+    template = load_templates(TEMPLATES)[name]
+    renderer = TemplateRenderer(template)
+    for nomor in (NOMOR, "1/<2>&3"):  # the same renderer, again
+        parts = assert_same_package(
+            renderer.render(data, nomor=nomor), docxtpl_render(template, data, nomor)
+        )
+        assert html.escape(nomor, quote=False).encode() in parts["word/document.xml"]
+    assert_same_package(
+        render_docx(template, data, nomor=NOMOR), renderer.render(data, nomor=NOMOR)
+    )
+
+
+def test_renderer_gives_the_docxtpl_document_of_every_part(rich):
+    renderer = TemplateRenderer(rich)
+    assert_same_package(
+        renderer.render(sample(), nomor=NOMOR), docxtpl_render(rich, sample(), nomor=NOMOR)
+    )
+
+
+def test_template_without_core_properties(rich):
+    """python-docx adds its default core part with the time of the render."""
+    bare = with_parts(rich, rewrite_zip(rich.docx_bytes, drop_core_properties))
+    rendered = TemplateRenderer(bare).render(sample(), nomor=NOMOR)
+    reference = docxtpl_render(bare, sample(), nomor=NOMOR)
+
+    def core(docx_bytes: bytes) -> bytes:
+        xml = zipfile.ZipFile(io.BytesIO(docx_bytes)).read("docProps/core.xml")
+        return re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>", b"", xml)
+
+    assert core(rendered) == core(reference)
+    assert b"<dc:title>Word Document</dc:title>" in core(rendered)
+    fixed = rewrite_zip(rendered, lambda parts: parts.update({"docProps/core.xml": core(rendered)}))
+    expected = rewrite_zip(
+        reference, lambda parts: parts.update({"docProps/core.xml": core(reference)})
+    )
+    assert_same_package(fixed, expected)
+
+
+def test_header_shared_by_two_sections_goes_through_docxtpl(rich):
+    """One header part behind two relationships: docxtpl writes it twice, under one name. The
+    renderer leaves such a template to docxtpl, so the package is docxtpl's, in its order."""
+
+    def share_header(parts: dict[str, bytes]) -> None:
+        rels = parts["word/_rels/document.xml.rels"].decode()
+        targets = re.findall(r'Id="(rId\d+)" Type="[^"]*/header" Target="([^"]+)"', rels)
+        assert len(targets) == 2
+        (_, first), (second_id, second) = sorted(targets, key=lambda t: t[1])
+        parts["word/_rels/document.xml.rels"] = rels.replace(
+            f'Target="{second}"', f'Target="{first}"'
+        ).encode()
+        del parts[f"word/{second}"]
+        assert second_id.encode() in parts["word/document.xml"]
+
+    shared = with_parts(rich, rewrite_zip(rich.docx_bytes, share_header))
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        reference = docxtpl_render(shared, sample(), nomor=NOMOR)
+        rendered = TemplateRenderer(shared).render(sample(), nomor=NOMOR)
+    assert package_parts(rendered) == package_parts(reference)
+
+
+def test_renderer_is_safe_to_share_between_threads(rich):
+    renderer = TemplateRenderer(rich)
+    rows = [sample(nama=f"Budi Santoso {i}", tanggal=date(2024, 6, 1 + i)) for i in range(24)]
+    alone = [renderer.render(row, nomor=f"{i}/2024") for i, row in enumerate(rows)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(lambda i: renderer.render(rows[i], nomor=f"{i}/2024"), range(24)))
+    for i, (one, other) in enumerate(zip(alone, together, strict=True)):
+        parts = assert_same_package(other, one)
+        assert f"Budi Santoso {i}".upper().encode() in parts["word/footer1.xml"]
+
+
+def test_renderer_goes_to_worker_processes(rich):
+    renderer = TemplateRenderer(rich)
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        in_worker = pool.submit(renderer.render, sample(), nomor=NOMOR).result(timeout=120)
+    assert_same_package(in_worker, docxtpl_render(rich, sample(), nomor=NOMOR))
+    assert pickle.loads(pickle.dumps(rich)) == rich  # a worker may build its own from this
+
+
+def test_renderer_for_reuses_renderers_within_its_bound(pakta):
+    renderer = renderer_for(pakta)
+    assert renderer_for(pakta) is renderer
+    assert renderer_for(replace(pakta, directory=None)) is renderer  # same manifest and DOCX
+
+    # Same id, version and sha256 but another DOCX: never the cached renderer's document.
+    other = replace(
+        pakta, docx_bytes=with_body(pakta, "{{ ttd('pembuat_pernyataan') }}").docx_bytes
+    )
+    assert renderer_for(other) is not renderer
+    assert "PAKTA INTEGRITAS" not in document_text(render_docx(other, sample(), nomor=NOMOR))
+    assert "PAKTA INTEGRITAS" in document_text(render_docx(pakta, sample(), nomor=NOMOR))
+
+    first = renderer_for(replace(pakta, sha256="0"))
+    for i in range(1, RENDERER_CACHE_SIZE + 1):
+        renderer_for(replace(pakta, sha256=str(i)))
+    assert renderer_for(replace(pakta, sha256="0")) is not first  # dropped, read again
+
+
+def test_renderer_cache_bounds_the_bytes_held(pakta):
+    one = TemplateRenderer(pakta).held_bytes
+    assert one > len(pakta.docx_bytes)
+    cache = _RendererCache(size=10, budget=int(one * 2.5))
+    first = cache.get(replace(pakta, sha256="0"))
+    second = cache.get(replace(pakta, sha256="1"))
+    assert cache.get(replace(pakta, sha256="0")) is first  # two fit
+    third = cache.get(replace(pakta, sha256="2"))  # three do not: the least recently used goes
+    assert cache.get(replace(pakta, sha256="2")) is third
+    assert cache.get(replace(pakta, sha256="0")) is first
+    assert cache.get(replace(pakta, sha256="1")) is not second
+    alone = _RendererCache(size=10, budget=1)  # the newest stays, whatever its size
+    assert alone.get(pakta) is alone.get(pakta)
