@@ -46,6 +46,7 @@ from signing.errors import (
 )
 from signing.fonts import LIBERATION_SANS, EmbeddedFontFactory
 from signing.tsa import to_asn1_certificate
+from signing.validation_data import der
 from signing.waktu import format_waktu_wib
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_REASON: Final = "Menyetujui isi dokumen"
+_MD_ALGORITHM: Final = "sha256"
 FONT_PATH: Final = LIBERATION_SANS
 STAMP_TEXT: Final = "Ditandatangani secara elektronik oleh\n%(nama)s\n%(jabatan)s\n%(waktu)s"
 # pyHanko text boxes do not wrap, and a stamp shrinks as a whole to fit its field: one long
@@ -109,6 +111,12 @@ class _RsaKeySigner(Signer):
 
 _FONT_SIZE: Final = 10
 
+# What the signature container holds besides the certificates, the RSA signature, the time stamp
+# token and the signer's issuer and serial number: version numbers, algorithm identifiers,
+# attribute types, the message digest and the DER headers around them (278 bytes measured for a
+# PAdES signature with SHA-256; this leaves room to spare).
+_CMS_STRUCTURE_BYTES: Final = 512
+
 
 @functools.cache
 def _font_factory() -> FontEngineFactory:
@@ -151,6 +159,30 @@ def _wrap(text: str) -> str:
     return "\n".join(textwrap.wrap(text, _WRAP_COLUMNS, break_on_hyphens=False)) or " "
 
 
+async def _contents_size(identity: SigningIdentity, timestamper: TimeStamper) -> int:
+    """The space to reserve in /Contents for the signature container, computed from what goes
+    into it, with a margin.
+
+    pyHanko would find it by building the whole container once more before signing (a dry run,
+    time stamp included), which costs as much as the real one. The time stamp token is measured
+    on the TSA's dummy token, which pyHanko caches per time stamper.
+    """
+    token = await timestamper.async_dummy_response(_MD_ALGORITHM)
+    certificates = {der(c) for c in (identity.certificate, *identity.chain)}
+    signer = identity.certificate
+    # Issuer name and serial number, in the SignerIdentifier and in signingCertificateV2.
+    issuer_serial = len(signer.issuer.public_bytes()) + (signer.serial_number.bit_length() + 8) // 8
+    size = (
+        sum(len(c) for c in certificates)
+        + len(token.dump())
+        + identity.private_key.key_size // 8
+        + 2 * issuer_serial
+        + _CMS_STRUCTURE_BYTES
+    )
+    # Tokens differ by a few bytes (nonce, serial number, fractions of a second); hex doubles.
+    return 2 * (size + size // 16)
+
+
 def _check_field(writer: IncrementalPdfFileWriter, field_name: str) -> None:
     found = list(enumerate_sig_fields(writer.prev, with_name=field_name))
     if not found:
@@ -171,6 +203,7 @@ async def sign_pdf(
     location: str | None = None,
     signing_time: datetime | None = None,
     certify: bool = False,
+    bytes_reserved: int | None = None,
 ) -> bytes:
     """Sign ``pdf`` into its existing empty signature field ``field_name``; return the new PDF.
 
@@ -183,6 +216,11 @@ async def sign_pdf(
     any other change shows up as a modification when the document is verified. Only the first
     signature of a document can certify it.
 
+    ``bytes_reserved`` is the room for the signature container in the file (hex digits, even);
+    by default it is computed from the certificates and the time stamper. Should the container
+    not fit, the document is signed again with room measured by a dry run, so a wrong value
+    costs time, never a broken file.
+
     Raises:
         InvalidPdf: ``pdf`` cannot be parsed.
         SignatureFieldNotFound: the document has no signature field named ``field_name``.
@@ -194,20 +232,13 @@ async def sign_pdf(
     """
     moment = signing_time or datetime.now(UTC)
     waktu = format_waktu_wib(moment)
-    try:
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    except Exception as exc:  # pyHanko raises assorted errors for garbage
-        raise InvalidPdf(f"cannot read the PDF to sign: {exc}") from exc
-    try:
-        _check_field(writer, field_name)
-    except (SignatureFieldNotFound, SignatureFieldAlreadySigned):
-        raise
-    except Exception as exc:
-        raise InvalidPdf(f"cannot read the signature fields: {exc}") from exc
+    if bytes_reserved is not None and (bytes_reserved <= 0 or bytes_reserved % 2):
+        raise ValueError(f"bytes_reserved must be positive and even, not {bytes_reserved}")
+    writer = _open(pdf, field_name)
 
     meta = PdfSignatureMetadata(
         field_name=field_name,
-        md_algorithm="sha256",
+        md_algorithm=_MD_ALGORITHM,
         subfilter=SigSeedSubFilter.PADES,
         reason=reason,
         location=location,
@@ -229,24 +260,79 @@ async def sign_pdf(
         "waktu": waktu,
     }
     try:
-        # pyHanko's async_sign_pdf, step by step, so that /M is the signing time we show.
-        session = pdf_signer.init_signing_session(writer, existing_fields_only=True)
-        session.system_time = moment
-        validation_info = await session.perform_presign_validation(writer)
-        bytes_reserved = await session.estimate_signature_container_size(validation_info)
-        tbs = session.prepare_tbs_document(
-            validation_info=validation_info,
-            bytes_reserved=bytes_reserved,
-            appearance_text_params=text_params,
+        if bytes_reserved is None:
+            bytes_reserved = await _contents_size(identity, timestamper)
+        try:
+            return await _sign_once(
+                writer, pdf_signer, moment=moment, text_params=text_params, reserved=bytes_reserved
+            )
+        except _ContainerTooLarge as exc:
+            logger.warning("%s; signing field %r again with measured room", exc, field_name)
+        return await _sign_once(
+            _open(pdf, field_name), pdf_signer, moment=moment, text_params=text_params
         )
-        prepared, output = tbs.digest_tbs_document()
+    except (
+        PyHankoSigningError,
+        TimestampRequestError,
+        LayoutError,
+        misc.PdfError,
+        _ContainerTooLarge,
+    ) as exc:
+        raise SignatureCreationFailed(f"could not sign field {field_name!r}: {exc}") from exc
+
+
+class _ContainerTooLarge(Exception):
+    """The signature container did not fit in the room reserved for it."""
+
+
+def _open(pdf: bytes, field_name: str) -> IncrementalPdfFileWriter:
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    except Exception as exc:  # pyHanko raises assorted errors for garbage
+        raise InvalidPdf(f"cannot read the PDF to sign: {exc}") from exc
+    try:
+        _check_field(writer, field_name)
+    except (SignatureFieldNotFound, SignatureFieldAlreadySigned):
+        raise
+    except Exception as exc:
+        raise InvalidPdf(f"cannot read the signature fields: {exc}") from exc
+    return writer
+
+
+async def _sign_once(
+    writer: IncrementalPdfFileWriter,
+    pdf_signer: PdfSigner,
+    *,
+    moment: datetime,
+    text_params: dict[str, str],
+    reserved: int | None = None,
+) -> bytes:
+    """pyHanko's async_sign_pdf, step by step, so that /M is the signing time we show.
+
+    ``reserved`` None lets pyHanko measure the container with a dry run. Raises
+    _ContainerTooLarge when the container does not fit in ``reserved``.
+    """
+    session = pdf_signer.init_signing_session(writer, existing_fields_only=True)
+    session.system_time = moment
+    validation_info = await session.perform_presign_validation(writer)
+    if reserved is None:
+        reserved = await session.estimate_signature_container_size(validation_info)
+    tbs = session.prepare_tbs_document(
+        validation_info=validation_info,
+        bytes_reserved=reserved,
+        appearance_text_params=text_params,
+    )
+    prepared, output = tbs.digest_tbs_document()
+    try:
         post_signing = await tbs.perform_signature(
             document_digest=prepared.document_digest,
             pdf_cms_signed_attrs=PdfCMSSignedAttributes(signing_time=moment),
         )
-        await post_signing.post_signature_processing(output)
-    except (PyHankoSigningError, TimestampRequestError, LayoutError, misc.PdfError) as exc:
-        raise SignatureCreationFailed(f"could not sign field {field_name!r}: {exc}") from exc
+    except PyHankoSigningError as exc:
+        # By now the document is laid out and hashed: what fails here is writing the container
+        # into its room (pyHanko checks the size and refuses, it never truncates).
+        raise _ContainerTooLarge(str(exc)) from exc
+    await post_signing.post_signature_processing(output)
     result = misc.finalise_output(None, output)
     assert isinstance(result, io.BytesIO)
     return result.getvalue()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import shutil
 import subprocess
@@ -530,6 +531,54 @@ def test_signing_errors(
                 signing_time=datetime(2024, 6, 27, 14, 5),
             )
         )
+
+
+def contents_room(pdf: bytes, field: str) -> tuple[int, int]:
+    """(bytes reserved for the signature container, bytes the container takes)."""
+    reader = PdfFileReader(io.BytesIO(pdf))
+    (sig,) = (s for s in reader.embedded_signatures if s.field_name == field)
+    return len(sig.pkcs7_content), len(sig.signed_data.dump()) + 19  # ContentInfo around it
+
+
+def test_signature_room_is_computed_not_doubled(signed_once: bytes) -> None:
+    # pyHanko's own estimate (a dry-run signature) leaves half as much again unused; the room
+    # computed from the certificates and the TSA token is close to what the container takes.
+    reserved, used = contents_room(signed_once, "ttd_pihak_pertama")
+    assert used <= reserved < 1.2 * used
+
+
+def test_too_little_room_signs_again_instead_of_breaking_the_file(
+    prepared: bytes,
+    ca: CertificateAuthority,
+    budi: SigningIdentity,
+    nss_db: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def attempt(bytes_reserved: int) -> bytes:
+        return run(
+            sign_pdf(
+                prepared,
+                field_name="ttd_pihak_pertama",
+                identity=budi,
+                appearance=BUDI_LOOK,
+                timestamper=ca.timestamper(),
+                bytes_reserved=bytes_reserved,
+            )
+        )
+
+    with caplog.at_level(logging.WARNING, logger="signing.pades"):
+        signed = attempt(64)
+    assert "signing field 'ttd_pihak_pertama' again" in caplog.text
+    reserved, used = contents_room(signed, "ttd_pihak_pertama")
+    assert used <= reserved
+    report = validate_pdf(signed, [ca.root_certificate])
+    assert report.valid, report
+    section = pdfsig_sections(pdfsig(signed, tmp_path, nss_db))["ttd_pihak_pertama"]
+    assert "Signature Validation: Signature is Valid." in section
+    for odd in (0, 6001, -2):
+        with pytest.raises(ValueError):
+            attempt(odd)
 
 
 # -- validation ---------------------------------------------------------------------------
