@@ -14,27 +14,33 @@ import logging
 import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 import anyio
 from asn1crypto import algos
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from pyhanko.pdf_utils import misc
+from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.font.api import FontEngineFactory
 from pyhanko.pdf_utils.font.basic import SimpleFontEngineFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.layout import AxisAlignment, LayoutError, Margins, SimpleBoxLayoutRule
+from pyhanko.pdf_utils.layout import (
+    AxisAlignment,
+    BoxConstraints,
+    LayoutError,
+    Margins,
+    SimpleBoxLayoutRule,
+)
 from pyhanko.pdf_utils.text import TextBoxStyle
-from pyhanko.pdf_utils.writer import PdfFileWriter
+from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter, init_xobject_dictionary
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter, enumerate_sig_fields
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
-from pyhanko.stamp import QRStampStyle
+from pyhanko.stamp import QRStamp, QRStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
@@ -45,6 +51,7 @@ from signing.errors import (
     SignatureFieldNotFound,
 )
 from signing.fonts import LIBERATION_SANS, EmbeddedFontFactory
+from signing.qr import qr_matrix, qr_stream
 from signing.tsa import to_asn1_certificate
 from signing.validation_data import der
 from signing.waktu import format_waktu_wib
@@ -133,6 +140,38 @@ def _font_factory() -> FontEngineFactory:
         return SimpleFontEngineFactory.default_factory()
 
 
+class _VerificationQRStamp(QRStamp):
+    """pyHanko's QR stamp, with the symbol from :mod:`signing.qr` (made once per URL, with the
+    mask chosen cheaply) instead of one made by ``qrcode`` for every appearance."""
+
+    # Overrides a private method: QRStamp builds its QR form there and offers no other way in.
+    # tests/test_signing.py pins that it is still called and what it must return.
+    def _qr_xobject(self) -> tuple[generic.IndirectObject, int]:
+        # What QRStamp._qr_xobject makes: qrcode's default 4-module border and 10 units per
+        # module, the form's box around symbol and border.
+        border, box_size = 4, 10
+        size = (qr_matrix(self.url).size + 2 * border) * box_size
+        form = init_xobject_dictionary(
+            qr_stream(self.url, border=border, box_size=box_size), size, size
+        )
+        form.compress()
+        writer = self.writer
+        assert writer is not None  # a stamp always has one by the time it is rendered
+        return writer.add_object(form), size
+
+
+@dataclass(frozen=True)
+class _VerificationQRStyle(QRStampStyle):
+    def create_stamp(
+        self, writer: BasePdfFileWriter, box: BoxConstraints, text_params: dict[str, Any]
+    ) -> QRStamp:
+        try:
+            url = text_params.pop("url")
+        except KeyError:
+            raise LayoutError("Using a QR stamp style requires a 'url' text parameter.") from None
+        return _VerificationQRStamp(writer, style=self, url=url, text_params=text_params, box=box)
+
+
 @functools.cache
 def _stamp_style() -> QRStampStyle:
     text_layout = SimpleBoxLayoutRule(
@@ -140,7 +179,7 @@ def _stamp_style() -> QRStampStyle:
         y_align=AxisAlignment.ALIGN_MID,
         margins=Margins(left=6, right=2, top=2, bottom=2),
     )
-    return QRStampStyle(
+    return _VerificationQRStyle(
         stamp_text=STAMP_TEXT,
         text_box_style=TextBoxStyle(
             font=_font_factory(), font_size=_FONT_SIZE, leading=13, box_layout_rule=text_layout

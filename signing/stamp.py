@@ -38,6 +38,7 @@ from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 from .anchors import AnchorPosition
 from .errors import InvalidPdf
 from .fonts import LIBERATION_SANS, EmbeddedFontFactory
+from .qr import qr_matrix, qr_stream
 
 __all__ = [
     "LIBERATION_SANS",
@@ -369,18 +370,11 @@ def _break_word(word: str, max_width: float, width: Callable[[str], float]) -> l
 
 
 def _qr_xobject(url: str) -> generic.StreamObject:
-    import qrcode
-    from pyhanko.pdf_utils.qr import PdfStreamQRImage
-
     # No border: the quiet zone is the blank page around the code. One unit per module, so the
     # form is scaled to its printed size where it is drawn.
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0, box_size=1)
-    qr.add_data(url)
-    qr.make(fit=True)
-    image = qr.make_image(image_factory=PdfStreamQRImage)
-    n = qr.modules_count
+    n = qr_matrix(url).size
     # the form's unit square holds the whole symbol
-    stream = b"q %g 0 0 %g 0 0 cm %s Q" % (1 / n, 1 / n, image.render_command_stream())
+    stream = b"q %g 0 0 %g 0 0 cm %s Q" % (1 / n, 1 / n, qr_stream(url, border=0, box_size=1))
     form = init_xobject_dictionary(stream, 1, 1)
     form.compress()
     return form

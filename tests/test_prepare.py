@@ -8,12 +8,14 @@ import asyncio
 import datetime as dt
 import io
 import re
+import secrets
 import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import qrcode
 import zxingcpp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -26,6 +28,7 @@ from docx.shared import Cm, Pt, RGBColor
 from docx.text.paragraph import Paragraph
 from PIL import Image
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.qr import PdfStreamQRImage
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.fields import enumerate_sig_fields
@@ -34,6 +37,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from signing.anchors import AnchorPosition, anchor_marker, locate_anchors
 from signing.errors import AnchorNotFound, InvalidPdf
+from signing.qr import qr_matrix, qr_stream
 from signing.stamp import FooterStyle, SignatureBox, prepare_pdf, signature_box_at
 
 ROLE = "pembuat_pernyataan"
@@ -297,6 +301,53 @@ def test_mark_on_pages_of_different_sizes(pdfs: dict[str, bytes], tmp_path: Path
     path.write_bytes(prepared)
     for page in range(2):
         assert FOOTER in _page_text(path, page)
+
+
+def _qrcode_symbol(url: str, border: int = 0) -> qrcode.QRCode:  # type: ignore[type-arg]
+    """The symbol as the qrcode package makes it on its own (mask chosen by trying all eight)."""
+    qr: qrcode.QRCode = qrcode.QRCode(  # type: ignore[type-arg]
+        error_correction=qrcode.constants.ERROR_CORRECT_M, border=border
+    )
+    qr.add_data(url)
+    qr.make(fit=True)
+    return qr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        *(f"https://docgen.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in range(40)),
+        "https://docgen.example.go.id/v/" + secrets.token_urlsafe(90),  # version 7+: version bits
+        "HTTPS://DOCGEN.EXAMPLE.GO.ID/V/12345",  # alphanumeric mode
+        "https://ttd.example.go.id/v/" + "0123456789" * 3,  # a numeric segment
+        "x",
+    ],
+)
+def test_qr_matrix_is_the_symbol_qrcode_makes(url: str) -> None:
+    expected = _qrcode_symbol(url)
+    matrix = qr_matrix(url)
+
+    assert matrix.size == expected.modules_count
+    assert [
+        [matrix.is_dark(r, c) for c in range(matrix.size)] for r in range(matrix.size)
+    ] == expected.modules
+    # and drawn as pyHanko's QR stamps draw qrcode's symbols
+    drawn = _qrcode_symbol(url, border=4).make_image(image_factory=PdfStreamQRImage)
+    assert qr_stream(url, border=4, box_size=10) == drawn.render_command_stream()
+
+
+def test_qr_cache_keeps_each_url_to_its_own_symbol(pdfs: dict[str, bytes], tmp_path: Path) -> None:
+    urls = [f"https://docgen.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in range(3)]
+    first = [qr_matrix(url) for url in urls]
+    # asked again, interleaved: each URL gets its own symbol back, not the last one made
+    assert [qr_matrix(url) for url in reversed(urls)] == list(reversed(first))
+    assert len(set(first)) == 3
+
+    for run, url in enumerate((urls[0], urls[1], urls[0])):
+        prepared = prepare_pdf(pdfs["pakta"], verify_url=url, footer_text=FOOTER, fields=[])
+        workdir = tmp_path / f"run{run}"
+        workdir.mkdir()
+        assert _qr_texts_per_page(prepared, workdir) == [[url], [url]]
 
 
 @pytest.mark.parametrize("font_file", [None, Path("/nonexistent/font.ttf")])

@@ -10,6 +10,7 @@ import asyncio
 import io
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -31,8 +32,10 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+from pyhanko.stamp import QRStamp
 from pyhanko_certvalidator import ValidationContext
 
+import signing.qr
 from signing.ca import DOCUMENT_SIGNING_EKU, CertificateAuthority
 from signing.errors import (
     CertificateAuthorityError,
@@ -468,6 +471,28 @@ def test_visible_appearance_renders(prepared: bytes, signed_once: bytes, tmp_pat
         r.text for r in zxingcpp.read_barcodes(after) if r.format == zxingcpp.BarcodeFormat.QRCode
     ]
     assert codes == [VERIFY_URL]
+
+
+def test_appearance_draws_the_qr_symbol_of_its_own_url(
+    prepared: bytes, ca: CertificateAuthority, budi: SigningIdentity, tmp_path: Path
+) -> None:
+    # signing.pades overrides QRStamp._qr_xobject (private in pyHanko) to draw the symbol from
+    # signing.qr's cache: pin that pyHanko still has it and still calls it for an appearance.
+    assert "_qr_xobject" in vars(QRStamp)
+    url = f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}"
+    misses = signing.qr._cached_matrix.cache_info().misses
+    signed = run(
+        sign_pdf(
+            prepared,
+            field_name="ttd_pihak_pertama",
+            identity=budi,
+            appearance=SignatureAppearance(BUDI_LOOK.name, BUDI_LOOK.jabatan, url),
+            timestamper=ca.timestamper(),
+        )
+    )
+    assert signing.qr._cached_matrix.cache_info().misses == misses + 1
+    field = field_region(render(signed, tmp_path, 150), FIELD_1, 150)
+    assert [r.text for r in zxingcpp.read_barcodes(field)] == [url]
 
 
 def pdftotext(pdf: bytes, tmp_path: Path) -> str:
