@@ -37,7 +37,7 @@ from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
 from .anchors import AnchorPosition
 from .errors import InvalidPdf
-from .fonts import LIBERATION_SANS, EmbeddedFontFactory
+from .fonts import LIBERATION_SANS, EmbeddedFontEngine, EmbeddedFontFactory
 from .qr import qr_matrix, qr_stream
 
 __all__ = [
@@ -330,10 +330,12 @@ def _footer_xobject(
 def _wrap(font: FontEngine, text: str, max_width: float, font_size: float) -> list[str]:
     """Greedy word wrap; a word wider than a line (a long URL) is broken between characters."""
     cache: dict[str, float] = {}
+    # Measuring with the embedded font skips writing the text out (and marking its glyphs as used).
+    advance = font.measure if isinstance(font, EmbeddedFontEngine) else _shaped_advance(font)
 
     def width(s: str) -> float:
         if s not in cache:
-            cache[s] = font.shape(s).x_advance * font_size
+            cache[s] = advance(s) * font_size
         return cache[s]
 
     space = width(" ")
@@ -352,6 +354,10 @@ def _wrap(font: FontEngine, text: str, max_width: float, font_size: float) -> li
                 line.append(piece)
         lines.append(" ".join(line))
     return lines
+
+
+def _shaped_advance(font: FontEngine) -> Callable[[str], float]:
+    return lambda s: font.shape(s).x_advance
 
 
 def _break_word(word: str, max_width: float, width: Callable[[str], float]) -> list[str]:

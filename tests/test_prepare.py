@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import re
 import secrets
+import struct
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -26,7 +27,8 @@ from docx.document import Document as DocxDocument
 from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.shared import Cm, Pt, RGBColor
 from docx.text.paragraph import Paragraph
-from PIL import Image
+from fontTools.ttLib import TTFont
+from PIL import Image, ImageDraw, ImageFont
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.qr import PdfStreamQRImage
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -380,6 +382,76 @@ def test_footer_font_is_embedded_liberation_sans(prepared: bytes, tmp_path: Path
     line = next(ln for ln in fonts.splitlines() if "LiberationSans" in ln)
     emb, sub, uni = line.split()[-5:-2]
     assert (emb, sub, uni) == ("yes", "yes", "yes")
+
+
+def _footer_font_program(pdf: bytes) -> bytes:
+    """The TrueType program embedded for the verification footer's text."""
+    reader = PdfFileReader(io.BytesIO(pdf))
+    _, resources = reader.find_page_for_modification(0)
+    xobjects = resources.get_object()["/XObject"]
+    (form,) = (xobjects[name] for name in xobjects if name.startswith("/DocgenVerif"))
+    font = form["/Resources"]["/Font"]["/F1"]
+    descriptor = font["/DescendantFonts"][0]["/FontDescriptor"]
+    return bytes(descriptor["/FontFile2"].data)
+
+
+def _outlined(program: bytes) -> set[str]:
+    """The characters whose glyph has an outline in ``program`` (space has none anyway)."""
+    font = TTFont(io.BytesIO(program))
+    glyf = font["glyf"]
+    return {chr(code) for code, name in font.getBestCmap().items() if glyf[name].numberOfContours}
+
+
+def test_footer_font_program_is_a_valid_truetype_subset(prepared: bytes) -> None:
+    program = _footer_font_program(prepared)
+    font = TTFont(io.BytesIO(program), checkChecksums=2)  # raises on a wrong table checksum
+    font.ensureDecompiled()
+    padded = program + bytes(-len(program) % 4)
+    assert sum(struct.unpack(f">{len(padded) // 4}I", padded)) & 0xFFFFFFFF == 0xB1B0AFBA
+    assert font["head"].unitsPerEm == 1000
+    assert "GSUB" not in font and "GPOS" not in font
+    # the footer's glyphs have their outlines, the rest of the font does not
+    assert _outlined(program) == set(FOOTER) - {" "}
+    # FreeType (through Pillow) draws from it
+    image = Image.new("L", (300, 40))
+    ImageDraw.Draw(image).text(
+        (0, 0), "Dokumen", font=ImageFont.truetype(io.BytesIO(program), 24), fill=255
+    )
+    assert image.getbbox() is not None
+
+
+def test_each_footer_embeds_the_glyphs_of_its_own_text(
+    pdfs: dict[str, bytes], tmp_path: Path
+) -> None:
+    texts = ["Bupati Sidoarjo", "ŽÉ QXYZ 789 — façade"]  # É, Ž and ç are composite glyphs
+    for text in [*texts, texts[0]]:
+        prepared = prepare_pdf(pdfs["pakta"], verify_url=VERIFY_URL, footer_text=text, fields=[])
+        path = tmp_path / "footer.pdf"
+        path.write_bytes(prepared)
+        assert text in _page_text(path, 0)
+        outlined = _outlined(_footer_font_program(prepared))
+        assert set(text) - {" "} <= outlined
+        other = texts[1] if text == texts[0] else texts[0]
+        assert not (set(other) - set(text)) & outlined
+
+
+def test_footer_in_another_font(pdfs: dict[str, bytes], tmp_path: Path) -> None:
+    style = FooterStyle(font_file=Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"))
+    for prepared, name in [
+        (prepare_pdf(pdfs["pakta"], verify_url=VERIFY_URL, footer_text=FOOTER, fields=[]), ""),
+        (
+            prepare_pdf(
+                pdfs["pakta"], verify_url=VERIFY_URL, footer_text=FOOTER, fields=[], style=style
+            ),
+            "DejaVuSans",
+        ),
+    ]:
+        path = tmp_path / "font.pdf"
+        path.write_bytes(prepared)
+        fonts = _run(["pdffonts", str(path)]).stdout.decode()
+        footer_font = next(ln for ln in fonts.splitlines() if "Identity-H" in ln)
+        assert (name or "LiberationSans") in footer_font
+        assert FOOTER in _page_text(path, 1)
 
 
 def test_empty_signature_field_where_requested(prepared: bytes, pakta_box: SignatureBox) -> None:
