@@ -21,8 +21,12 @@ from typing import Any, TypeVar
 
 import pytest
 import zxingcpp
+from asn1crypto import keys as asn1_keys
+from asn1crypto import tsp
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
 from pyhanko.pdf_utils import generic
@@ -32,6 +36,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+from pyhanko.sign.timestamps.common_utils import handle_tsp_response
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.stamp import QRStamp
 from pyhanko_certvalidator import ValidationContext
 
@@ -47,7 +53,7 @@ from signing.errors import (
 )
 from signing.keys import generate_private_key, seal_private_key, unseal_private_key
 from signing.pades import SignatureAppearance, SigningIdentity, sign_pdf
-from signing.tsa import to_asn1_certificate
+from signing.tsa import DOCGEN_TSA_POLICY_OID, InternalTimeStamper, to_asn1_certificate
 from signing.validation import ValidationReport, validate_pdf
 from signing.waktu import format_waktu_wib
 from tests.pdftools import nss_db_trusting
@@ -114,8 +120,13 @@ def add_page_text(pdf: bytes, text: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
-    return CertificateAuthority.load_or_create(tmp_path_factory.mktemp("ca"), organization="Pemkab")
+def ca_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ca")
+
+
+@pytest.fixture(scope="module")
+def ca(ca_dir: Path) -> CertificateAuthority:
+    return CertificateAuthority.load_or_create(ca_dir, organization="Pemkab")
 
 
 @pytest.fixture(scope="module")
@@ -335,6 +346,67 @@ def test_signer_certificate(ca: CertificateAuthority, budi: SigningIdentity) -> 
 
 def test_signer_without_nip_has_no_serial_number(siti: SigningIdentity) -> None:
     assert not siti.certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+
+
+def _comparable(response: tsp.TimeStampResp) -> dict[str, Any]:
+    """The response's content, less what differs from token to token by design (serial
+    number, and with it the message digest and the signature) and the policy we set."""
+    native: dict[str, Any] = response.native
+    token = native["time_stamp_token"]["content"]
+    tst_info = token["encap_content_info"]["content"]
+    tst_info["serial_number"] = tst_info["policy"] = None
+    signer_info = token["signer_infos"][0]
+    signer_info["signature"] = None
+    for attribute in signer_info["signed_attrs"]:
+        if attribute["type"] == "message_digest":
+            attribute["values"] = None
+    return native
+
+
+def test_tsa_tokens_are_what_pyhanko_dummy_tsa_makes(
+    ca: CertificateAuthority, ca_dir: Path
+) -> None:
+    """The TSA assembles its tokens from DER pieces; they say what DummyTimeStamper's say."""
+    key = serialization.load_pem_private_key((ca_dir / "tsa-key.pem").read_bytes(), None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    moment = datetime(2024, 6, 27, 7, 5, 1, 123400, tzinfo=UTC)
+    ours = InternalTimeStamper(ca.tsa_certificate, key, chain=ca.chain, fixed_time=moment)
+    reference = DummyTimeStamper(
+        tsa_cert=to_asn1_certificate(ca.tsa_certificate),
+        tsa_key=asn1_keys.PrivateKeyInfo.load(
+            key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        ),
+        certs_to_embed=[to_asn1_certificate(c) for c in ca.chain],  # type: ignore[arg-type]
+        fixed_dt=moment,
+    )
+    for md_algorithm in ("sha256", "sha512"):
+        digest = hashes.Hash(getattr(hashes, md_algorithm.upper())())
+        digest.update(b"isi dokumen")
+        nonce, request = ours.request_cms(digest.finalize(), md_algorithm)
+        response = ours.request_tsa_response(request)
+        assert _comparable(response) == _comparable(reference.request_tsa_response(request))
+        token = handle_tsp_response(response, nonce)  # granted, our nonce, parseable
+        content = token["content"]["encap_content_info"]["content"]
+        assert content.parsed["policy"].dotted == DOCGEN_TSA_POLICY_OID
+        # signed by the TSA over the signed attributes, which hold the TSTInfo's digest
+        signer_info = token["content"]["signer_infos"][0]
+        signed_attrs = signer_info["signed_attrs"]
+        ca.tsa_certificate.public_key().verify(  # type: ignore[union-attr]
+            signer_info["signature"].native,
+            b"\x31" + signed_attrs.dump()[1:],  # as a SET, not [0] IMPLICIT
+            PKCS1v15(),
+            getattr(hashes, md_algorithm.upper())(),
+        )
+        (message_digest,) = (
+            a["values"][0].native for a in signed_attrs if a["type"].native == "message_digest"
+        )
+        tst_digest = hashes.Hash(getattr(hashes, md_algorithm.upper())())
+        tst_digest.update(content.contents)
+        assert message_digest == tst_digest.finalize()
 
 
 # -- sealed keys --------------------------------------------------------------------------
