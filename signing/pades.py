@@ -9,6 +9,7 @@ chain embedded. The visible appearance is a QR code of the verification URL besi
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import logging
 import textwrap
@@ -17,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import anyio
-from asn1crypto import algos
+from asn1crypto import algos, cms, core
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -36,6 +38,7 @@ from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter, init_xobject_dictionary
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter, enumerate_sig_fields
 from pyhanko.sign.general import SigningError as PyHankoSigningError
+from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
 from pyhanko.sign.timestamps.api import TimeStamper
@@ -44,6 +47,8 @@ from pyhanko.stamp import QRStamp, QRStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from signing.der import CONTEXT_0, CONTEXT_1, OCTET_STRING, SEQUENCE, SET, set_of
+from signing.der import element as der_element
 from signing.errors import (
     InvalidPdf,
     SignatureCreationFailed,
@@ -52,7 +57,6 @@ from signing.errors import (
 )
 from signing.fonts import LIBERATION_SANS, EmbeddedFontFactory
 from signing.qr import qr_matrix, qr_stream
-from signing.tsa import to_asn1_certificate
 from signing.validation_data import der
 from signing.waktu import format_waktu_wib
 
@@ -98,15 +102,19 @@ class _RsaKeySigner(Signer):
 
     pyHanko's SimpleSigner re-parses the key from DER on every signature, which costs ~35 ms
     for the RSA consistency check; this signs with the key object as given.
+
+    The PAdES container that sign_pdf asks for is assembled from DER pieces prepared once per
+    signer (see :func:`_signer_parts`): the same SignedData pyHanko's Signer.async_sign builds,
+    without its ~7 ms of asn1crypto re-encoding. Any other request goes to pyHanko.
     """
 
     def __init__(self, identity: SigningIdentity) -> None:
         self._key = identity.private_key
+        chain = tuple(der(c) for c in identity.chain)
+        self._parts = _signer_parts(der(identity.certificate), chain)
         super().__init__(
-            signing_cert=to_asn1_certificate(identity.certificate),
-            cert_registry=SimpleCertificateStore.from_certs(
-                [to_asn1_certificate(c) for c in identity.chain]
-            ),
+            signing_cert=self._parts.signing_cert,
+            cert_registry=SimpleCertificateStore.from_certs(list(self._parts.chain)),
             signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"}),
         )
 
@@ -114,6 +122,131 @@ class _RsaKeySigner(Signer):
         self, data: bytes, digest_algorithm: str, dry_run: bool = False
     ) -> bytes:
         return self._key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
+
+    async def async_sign(
+        self,
+        data_digest: bytes,
+        digest_algorithm: str,
+        dry_run: bool = False,
+        use_pades: bool = False,
+        timestamper: TimeStamper | None = None,
+        signed_attr_settings: PdfCMSSignedAttributes | None = None,
+        is_pdf_sig: bool = True,
+        encap_content_info: Any = None,
+    ) -> cms.ContentInfo:
+        settings = signed_attr_settings or PdfCMSSignedAttributes()
+        if not (
+            use_pades
+            and is_pdf_sig
+            and not dry_run
+            and timestamper is not None
+            and digest_algorithm == _MD_ALGORITHM
+            and encap_content_info is None
+            and settings.adobe_revinfo_attr is None
+            and settings.cades_signed_attrs is None
+            and self.signed_attr_prov_spec is None
+            and self.unsigned_attr_prov_spec is None
+            and not self.attribute_certs
+        ):
+            return await super().async_sign(
+                data_digest,
+                digest_algorithm,
+                dry_run=dry_run,
+                use_pades=use_pades,
+                timestamper=timestamper,
+                signed_attr_settings=signed_attr_settings,
+                is_pdf_sig=is_pdf_sig,
+                encap_content_info=encap_content_info,
+            )
+        parts = self._parts
+        # PAdES: content type, message digest and signingCertificateV2; no signing time (the
+        # claimed time is the signature dictionary's /M).
+        signed_attrs = [
+            _CONTENT_TYPE_DATA_ATTR,
+            _attribute(_MESSAGE_DIGEST, der_element(OCTET_STRING, data_digest)),
+            parts.signing_certificate_v2_attr,
+        ]
+        signature = self._key.sign(
+            set_of(SET, signed_attrs), PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm)
+        )
+        # The signature time stamp: a token over the signature value (RFC 3161 / CAdES-T).
+        token = await timestamper.async_timestamp(
+            hashlib.sha256(signature).digest(), digest_algorithm
+        )
+        signer_info = der_element(
+            SEQUENCE,
+            _V1,
+            parts.signer_id,
+            _SHA256,
+            set_of(CONTEXT_0, signed_attrs),  # [0] IMPLICIT SET OF Attribute
+            _SHA256_RSA,
+            der_element(OCTET_STRING, signature),
+            set_of(CONTEXT_1, [_attribute(_TIME_STAMP_TOKEN, token.dump())]),  # [1] IMPLICIT
+        )
+        signed_data = der_element(
+            SEQUENCE,
+            _V1,
+            der_element(SET, _SHA256),
+            _DATA_CONTENT_INFO,
+            parts.certificates,
+            der_element(SET, signer_info),
+        )
+        return cms.ContentInfo.load(
+            der_element(SEQUENCE, _SIGNED_DATA, der_element(CONTEXT_0, signed_data))
+        )
+
+
+@dataclass(frozen=True)
+class _SignerParts:
+    """What a signer's containers share, parsed and encoded once."""
+
+    signing_cert: asn1_x509.Certificate
+    chain: tuple[asn1_x509.Certificate, ...]
+    signer_id: bytes
+    """IssuerAndSerialNumber of the signing certificate."""
+    signing_certificate_v2_attr: bytes
+    certificates: bytes
+    """[0] IMPLICIT CertificateSet: the signer's certificate and the chain (roots included)."""
+
+
+@functools.lru_cache(maxsize=256)  # signers active in a bulk run; each entry a few KB
+def _signer_parts(certificate: bytes, chain: tuple[bytes, ...]) -> _SignerParts:
+    """Keyed by the DER of the certificate and of the chain, so a signer never gets another's."""
+    signing_cert = asn1_x509.Certificate.load(certificate)
+    chain_certs = tuple(asn1_x509.Certificate.load(c) for c in chain)
+    return _SignerParts(
+        signing_cert=signing_cert,
+        chain=chain_certs,
+        signer_id=cms.IssuerAndSerialNumber(
+            {"issuer": signing_cert.issuer, "serial_number": signing_cert.serial_number}
+        ).dump(),
+        signing_certificate_v2_attr=simple_cms_attribute(
+            "signing_certificate_v2", as_signing_certificate_v2(signing_cert)
+        ).dump(),
+        certificates=set_of(
+            CONTEXT_0,
+            list(
+                {
+                    cms.CertificateChoices(name="certificate", value=c).dump()
+                    for c in (signing_cert, *chain_certs)
+                }
+            ),
+        ),
+    )
+
+
+def _attribute(attribute_type: bytes, value: bytes) -> bytes:
+    return der_element(SEQUENCE, attribute_type, der_element(SET, value))
+
+
+_V1: Final = core.Integer(1).dump()
+_SHA256: Final = algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
+_SHA256_RSA: Final = algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"}).dump()
+_SIGNED_DATA: Final = cms.ContentType("signed_data").dump()
+_DATA_CONTENT_INFO: Final = cms.EncapsulatedContentInfo({"content_type": "data"}).dump()
+_CONTENT_TYPE_DATA_ATTR: Final = simple_cms_attribute("content_type", "data").dump()
+_MESSAGE_DIGEST: Final = cms.CMSAttributeType("message_digest").dump()
+_TIME_STAMP_TOKEN: Final = cms.CMSAttributeType("signature_time_stamp_token").dump()
 
 
 _FONT_SIZE: Final = 10

@@ -28,6 +28,8 @@ from pyhanko.sign.timestamps.common_utils import get_nonce
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from signing import der
+
 __all__ = ["DOCGEN_TSA_POLICY_OID", "InternalTimeStamper", "to_asn1_certificate"]
 
 # A UUID-derived OID (ITU-T X.667, arc 2.25): ours without a registration.
@@ -78,8 +80,8 @@ class InternalTimeStamper(DummyTimeStamper):
         parts = self._token_parts(md_algorithm)
         moment = self.fixed_dt or datetime.now(UTC)
         nonce = req["nonce"]
-        tst_info = _der(
-            _SEQUENCE,
+        tst_info = der.element(
+            der.SEQUENCE,
             _V1,
             parts.policy,
             imprint.dump(),
@@ -95,44 +97,48 @@ class InternalTimeStamper(DummyTimeStamper):
             sorted(
                 [
                     parts.content_type_attr,
-                    _der(
-                        _SEQUENCE,
+                    der.element(
+                        der.SEQUENCE,
                         _SIGNING_TIME,
-                        _der(_SET, cms.Time({"utc_time": core.UTCTime(moment)}).dump()),
+                        der.element(der.SET, cms.Time({"utc_time": core.UTCTime(moment)}).dump()),
                     ),
                     parts.signing_certificate_attr,
-                    _der(
-                        _SEQUENCE,
+                    der.element(
+                        der.SEQUENCE,
                         _MESSAGE_DIGEST,
-                        _der(_SET, _der(_OCTET_STRING, digest.finalize())),
+                        der.element(der.SET, der.element(der.OCTET_STRING, digest.finalize())),
                     ),
                 ]
             )
         )
         signature = self._rsa_key.sign(
-            _der(_SET, signed_attrs),
+            der.element(der.SET, signed_attrs),
             PKCS1v15(),
             get_pyca_cryptography_hash(md_algorithm.upper()),
         )
-        signer_info = _der(
-            _SEQUENCE,
+        signer_info = der.element(
+            der.SEQUENCE,
             _V1,
             parts.signer_id,
             parts.digest_algorithm,
-            _der(_CONTEXT_0, signed_attrs),  # [0] IMPLICIT SET OF Attribute
+            der.element(der.CONTEXT_0, signed_attrs),  # [0] IMPLICIT SET OF Attribute
             parts.signature_algorithm,
-            _der(_OCTET_STRING, signature),
+            der.element(der.OCTET_STRING, signature),
         )
-        signed_data = _der(
-            _SEQUENCE,
+        signed_data = der.element(
+            der.SEQUENCE,
             _V3,
-            _der(_SET, parts.digest_algorithm),
-            _der(_SEQUENCE, _TST_INFO, _der(_CONTEXT_0, _der(_OCTET_STRING, tst_info))),
+            der.element(der.SET, parts.digest_algorithm),
+            der.element(
+                der.SEQUENCE,
+                _TST_INFO,
+                der.element(der.CONTEXT_0, der.element(der.OCTET_STRING, tst_info)),
+            ),
             parts.certificates,
-            _der(_SET, signer_info),
+            der.element(der.SET, signer_info),
         )
-        token = _der(_SEQUENCE, _SIGNED_DATA, _der(_CONTEXT_0, signed_data))
-        return tsp.TimeStampResp.load(_der(_SEQUENCE, _GRANTED, token))
+        token = der.element(der.SEQUENCE, _SIGNED_DATA, der.element(der.CONTEXT_0, signed_data))
+        return tsp.TimeStampResp.load(der.element(der.SEQUENCE, _GRANTED, token))
 
     def _token_parts(self, md_algorithm: str) -> _TokenParts:
         if md_algorithm in self._parts:
@@ -158,7 +164,7 @@ class InternalTimeStamper(DummyTimeStamper):
             signature_algorithm=algos.SignedDigestAlgorithm(
                 {"algorithm": "rsassa_pkcs1v15"}
             ).dump(),
-            certificates=_der(_CONTEXT_0, *certificates),  # [0] IMPLICIT CertificateSet
+            certificates=der.element(der.CONTEXT_0, *certificates),  # [0] IMPLICIT CertificateSet
         )
         self._parts[md_algorithm] = parts
         return parts
@@ -179,10 +185,6 @@ class _TokenParts:
     certificates: bytes
 
 
-_SEQUENCE: Final = 0x30
-_SET: Final = 0x31
-_OCTET_STRING: Final = 0x04
-_CONTEXT_0: Final = 0xA0  # [0], constructed
 _V1: Final = core.Integer(1).dump()
 _V3: Final = core.Integer(3).dump()
 _GRANTED: Final = tsp.PKIStatusInfo({"status": tsp.PKIStatus("granted")}).dump()
@@ -190,13 +192,3 @@ _SIGNED_DATA: Final = cms.ContentType("signed_data").dump()
 _TST_INFO: Final = cms.ContentType("tst_info").dump()
 _SIGNING_TIME: Final = cms.CMSAttributeType("signing_time").dump()
 _MESSAGE_DIGEST: Final = cms.CMSAttributeType("message_digest").dump()
-
-
-def _der(tag: int, *content: bytes) -> bytes:
-    """One DER element: ``tag``, the definite length of ``content``, then ``content``."""
-    body = b"".join(content)
-    size = len(body)
-    if size < 0x80:
-        return bytes((tag, size)) + body
-    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(length))) + length + body

@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 
 import pytest
 import zxingcpp
+from asn1crypto import cms, tsp
 from asn1crypto import keys as asn1_keys
-from asn1crypto import tsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -35,6 +35,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.timestamps.common_utils import handle_tsp_response
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
@@ -52,7 +53,7 @@ from signing.errors import (
     SignatureFieldNotFound,
 )
 from signing.keys import generate_private_key, seal_private_key, unseal_private_key
-from signing.pades import SignatureAppearance, SigningIdentity, sign_pdf
+from signing.pades import SignatureAppearance, SigningIdentity, _RsaKeySigner, sign_pdf
 from signing.tsa import DOCGEN_TSA_POLICY_OID, InternalTimeStamper, to_asn1_certificate
 from signing.validation import ValidationReport, validate_pdf
 from signing.waktu import format_waktu_wib
@@ -407,6 +408,48 @@ def test_tsa_tokens_are_what_pyhanko_dummy_tsa_makes(
         tst_digest = hashes.Hash(getattr(hashes, md_algorithm.upper())())
         tst_digest.update(content.contents)
         assert message_digest == tst_digest.finalize()
+
+
+def _comparable_container(container: cms.ContentInfo) -> dict[str, Any]:
+    """The container's content, less the time stamp tokens (serial number and time differ from
+    token to token), with the certificate set in a fixed order."""
+    native: dict[str, Any] = container.native
+    for attribute in native["content"]["signer_infos"][0]["unsigned_attrs"]:
+        attribute["values"] = [
+            token["content"]["encap_content_info"]["content_type"] for token in attribute["values"]
+        ]
+    native["content"]["certificates"] = sorted(repr(c) for c in native["content"]["certificates"])
+    return native
+
+
+def test_signature_containers_are_what_pyhanko_builds(
+    ca: CertificateAuthority, budi: SigningIdentity, siti: SigningIdentity
+) -> None:
+    """sign_pdf's containers are assembled from DER pieces kept per signer; they are the
+    SignedData pyHanko's Signer.async_sign builds, for each signer (never another's pieces)."""
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(b"isi dokumen")
+    document_digest = digest.finalize()
+    settings = PdfCMSSignedAttributes(signing_time=SIGNING_TIME)
+    for identity in (budi, siti, budi):
+        signer = _RsaKeySigner(identity)
+
+        async def both(signer: Signer = signer) -> tuple[cms.ContentInfo, cms.ContentInfo]:
+            kwargs: dict[str, Any] = {
+                "use_pades": True,
+                "timestamper": ca.timestamper(),
+                "signed_attr_settings": settings,
+            }
+            return (
+                await signer.async_sign(document_digest, "sha256", **kwargs),
+                await Signer.async_sign(signer, document_digest, "sha256", **kwargs),
+            )
+
+        ours, pyhanko = run(both())
+        assert _comparable_container(ours) == _comparable_container(pyhanko)
+        signer_info = ours["content"]["signer_infos"][0]
+        serial = signer_info["sid"].chosen["serial_number"].native
+        assert serial == identity.certificate.serial_number
 
 
 # -- sealed keys --------------------------------------------------------------------------
