@@ -1,7 +1,7 @@
 """QR codes of verification URLs, the same symbols the ``qrcode`` package makes, made cheaply.
 
 A document shows its verification URL twice (the footer on every page and each signature's
-appearance), and ``qrcode`` spends most of a symbol's ~15 ms choosing the mask: it lays the data
+appearance), and ``qrcode`` spends most of a symbol's ~5 ms choosing the mask: it lays the data
 out eight times and scores each layout in pure Python. :func:`qr_matrix` lays the data out once,
 derives the eight candidates with integer bit operations (one int per row and per column) and
 scores them with the same penalty rules, so it picks the mask ``qrcode`` picks; the matrices of
