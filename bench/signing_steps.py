@@ -5,9 +5,12 @@ Needs no running service, only LibreOffice (`soffice`) and poppler, as `make run
     uv run python bench/signing_steps.py [--runs 20]
 
 Everything is made afresh in a temporary directory: a CA with its TSA, two signers with PIN-sealed
-keys, and the pakta integritas rendered from templates/ and converted by LibreOffice. Each step
-runs once to warm up (lazy imports, fonts, caches), then --runs times; the table shows p50 and p95
-beside the budget for p50, and marks the steps outside it. The figures are only as quiet as the
+keys, and the pakta integritas rendered from templates/ and converted by LibreOffice. Prepare, sign
+and archive run on that real pakta, the way the service handles it: the mark and the signer's field
+are added, the signer certifies the document into that field, and the one-signature result gets
+its validation data and document time stamp. Each step runs once to warm up (lazy imports, fonts,
+caches), then --runs times; the table shows p50 and p95 beside the budget for p50, and marks the
+steps outside it. The figures are only as quiet as the
 machine: the header gives its load average. A measurement, not a test: it exits 0 whatever the
 figures.
 """
@@ -83,13 +86,14 @@ class Budget:
         return "ok"
 
 
-# The limits the test suite used to assert; the unseal floor guards the scrypt cost.
+# The limits the test suite used to assert; the unseal floor guards the scrypt cost. Prepare,
+# sign and archive have the per-document CPU that 1,000 documents in ~30 s on two cores allow.
 BUDGETS = {
     "unseal": Budget(100, floor=10),
     "render": Budget(500),
-    "prepare": Budget(200),
-    "sign": Budget(100),
-    "archive": Budget(100),
+    "prepare": Budget(6),
+    "sign": Budget(12),
+    "archive": Budget(10),
     "validate": Budget(1000),
 }
 
@@ -171,9 +175,11 @@ def bench(runs: int, workdir: Path) -> list[tuple[str, str, list[float]]]:
     template = load_template(TEMPLATE)
     data = validate_data(template.manifest, DATA)
     pdf = convert_to_pdf(render_docx(template, data, nomor=NOMOR), workdir)
-    box = signature_box_at(locate_anchors(pdf, [ROLE])[ROLE], f"ttd_{ROLE}")
+    pakta_field = f"ttd_{ROLE}"
+    box = signature_box_at(locate_anchors(pdf, [ROLE])[ROLE], pakta_field)
     footer = FOOTER.format(url=VERIFY_URL)
     blank = two_field_pdf()
+    looks[pakta_field] = SignatureAppearance(DATA["nama"], DATA["jabatan"], VERIFY_URL)
 
     with asyncio.Runner() as loop:
 
@@ -203,6 +209,13 @@ def bench(runs: int, workdir: Path) -> list[tuple[str, str, list[float]]]:
         report = validate_pdf(archived, roots, [crl])
         if not (report.valid and report.level == "B-LTA" and len(report.signatures) == 2):
             raise SystemExit(f"the two-signer document is not a valid B-LTA: {report}")
+        # And of the pakta: one signer, who certifies it.
+        prepared = prepare_pdf(pdf, verify_url=VERIFY_URL, footer_text=footer, fields=[box])
+        certified = sign(prepared, pakta_field, budi, certify=True)
+        pakta_archived = archive(certified)
+        report = validate_pdf(pakta_archived, roots, [crl])
+        if not (report.valid and report.level == "B-LTA" and report.signatures[0].certified):
+            raise SystemExit(f"the pakta is not a certified, valid B-LTA: {report}")
 
         return [
             (
@@ -227,13 +240,13 @@ def bench(runs: int, workdir: Path) -> list[tuple[str, str, list[float]]]:
             ),
             (
                 "sign",
-                "sign_pdf (1 of 2 fields, with TSA)",
-                measure(lambda: sign(blank, FIRST, budi), runs),
+                "sign_pdf (pakta, certify, with TSA)",
+                measure(lambda: sign(prepared, pakta_field, budi, certify=True), runs),
             ),
             (
                 "archive",
-                "add_long_term_validation (2 signatures)",
-                measure(lambda: archive(countersigned), runs),
+                "add_long_term_validation (pakta, 1 sig)",
+                measure(lambda: archive(certified), runs),
             ),
             (
                 "validate",

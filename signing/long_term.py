@@ -29,6 +29,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.validation import DocumentSecurityStore, EmbeddedPdfSignature
 
 from signing.errors import InvalidPdf, LongTermValidationFailed, SignatureCreationFailed
+from signing.signature_reading import preload_signature_dictionaries
 from signing.tsa import to_asn1_certificate
 from signing.validation_data import (
     CrlStore,
@@ -68,6 +69,7 @@ async def add_long_term_validation(
     """
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        preload_signature_dictionaries(writer.prev, pdf)
         signatures = list(writer.prev.embedded_signatures)
     except Exception as exc:  # pyHanko raises assorted errors for garbage
         raise InvalidPdf(f"cannot read the PDF: {exc}") from exc

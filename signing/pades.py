@@ -9,35 +9,46 @@ chain embedded. The visible appearance is a QR code of the verification URL besi
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import logging
 import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 import anyio
-from asn1crypto import algos
+from asn1crypto import algos, cms, core
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from pyhanko.pdf_utils import misc
+from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.font.api import FontEngineFactory
 from pyhanko.pdf_utils.font.basic import SimpleFontEngineFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.layout import AxisAlignment, LayoutError, Margins, SimpleBoxLayoutRule
+from pyhanko.pdf_utils.layout import (
+    AxisAlignment,
+    BoxConstraints,
+    LayoutError,
+    Margins,
+    SimpleBoxLayoutRule,
+)
 from pyhanko.pdf_utils.text import TextBoxStyle
-from pyhanko.pdf_utils.writer import PdfFileWriter
+from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter, init_xobject_dictionary
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter, enumerate_sig_fields
 from pyhanko.sign.general import SigningError as PyHankoSigningError
+from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
-from pyhanko.stamp import QRStampStyle
+from pyhanko.stamp import QRStamp, QRStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from signing.der import CONTEXT_0, CONTEXT_1, OCTET_STRING, SEQUENCE, SET, set_of
+from signing.der import element as der_element
 from signing.errors import (
     InvalidPdf,
     SignatureCreationFailed,
@@ -45,7 +56,8 @@ from signing.errors import (
     SignatureFieldNotFound,
 )
 from signing.fonts import LIBERATION_SANS, EmbeddedFontFactory
-from signing.tsa import to_asn1_certificate
+from signing.qr import qr_matrix, qr_stream
+from signing.validation_data import der
 from signing.waktu import format_waktu_wib
 
 __all__ = [
@@ -59,6 +71,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_REASON: Final = "Menyetujui isi dokumen"
+_MD_ALGORITHM: Final = "sha256"
 FONT_PATH: Final = LIBERATION_SANS
 STAMP_TEXT: Final = "Ditandatangani secara elektronik oleh\n%(nama)s\n%(jabatan)s\n%(waktu)s"
 # pyHanko text boxes do not wrap, and a stamp shrinks as a whole to fit its field: one long
@@ -89,15 +102,19 @@ class _RsaKeySigner(Signer):
 
     pyHanko's SimpleSigner re-parses the key from DER on every signature, which costs ~35 ms
     for the RSA consistency check; this signs with the key object as given.
+
+    The PAdES container that sign_pdf asks for is assembled from DER pieces prepared once per
+    signer (see :func:`_signer_parts`): the same SignedData pyHanko's Signer.async_sign builds,
+    without its ~7 ms of asn1crypto re-encoding. Any other request goes to pyHanko.
     """
 
     def __init__(self, identity: SigningIdentity) -> None:
         self._key = identity.private_key
+        chain = tuple(der(c) for c in identity.chain)
+        self._parts = _signer_parts(der(identity.certificate), chain)
         super().__init__(
-            signing_cert=to_asn1_certificate(identity.certificate),
-            cert_registry=SimpleCertificateStore.from_certs(
-                [to_asn1_certificate(c) for c in identity.chain]
-            ),
+            signing_cert=self._parts.signing_cert,
+            cert_registry=SimpleCertificateStore.from_certs(list(self._parts.chain)),
             signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"}),
         )
 
@@ -106,8 +123,139 @@ class _RsaKeySigner(Signer):
     ) -> bytes:
         return self._key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
 
+    async def async_sign(
+        self,
+        data_digest: bytes,
+        digest_algorithm: str,
+        dry_run: bool = False,
+        use_pades: bool = False,
+        timestamper: TimeStamper | None = None,
+        signed_attr_settings: PdfCMSSignedAttributes | None = None,
+        is_pdf_sig: bool = True,
+        encap_content_info: Any = None,
+    ) -> cms.ContentInfo:
+        settings = signed_attr_settings or PdfCMSSignedAttributes()
+        if not (
+            use_pades
+            and is_pdf_sig
+            and not dry_run
+            and timestamper is not None
+            and digest_algorithm == _MD_ALGORITHM
+            and encap_content_info is None
+            and settings.adobe_revinfo_attr is None
+            and settings.cades_signed_attrs is None
+            and self.signed_attr_prov_spec is None
+            and self.unsigned_attr_prov_spec is None
+            and not self.attribute_certs
+        ):
+            return await super().async_sign(
+                data_digest,
+                digest_algorithm,
+                dry_run=dry_run,
+                use_pades=use_pades,
+                timestamper=timestamper,
+                signed_attr_settings=signed_attr_settings,
+                is_pdf_sig=is_pdf_sig,
+                encap_content_info=encap_content_info,
+            )
+        parts = self._parts
+        # PAdES: content type, message digest and signingCertificateV2; no signing time (the
+        # claimed time is the signature dictionary's /M).
+        signed_attrs = [
+            _CONTENT_TYPE_DATA_ATTR,
+            _attribute(_MESSAGE_DIGEST, der_element(OCTET_STRING, data_digest)),
+            parts.signing_certificate_v2_attr,
+        ]
+        signature = self._key.sign(
+            set_of(SET, signed_attrs), PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm)
+        )
+        # The signature time stamp: a token over the signature value (RFC 3161 / CAdES-T).
+        token = await timestamper.async_timestamp(
+            hashlib.sha256(signature).digest(), digest_algorithm
+        )
+        signer_info = der_element(
+            SEQUENCE,
+            _V1,
+            parts.signer_id,
+            _SHA256,
+            set_of(CONTEXT_0, signed_attrs),  # [0] IMPLICIT SET OF Attribute
+            _SHA256_RSA,
+            der_element(OCTET_STRING, signature),
+            set_of(CONTEXT_1, [_attribute(_TIME_STAMP_TOKEN, token.dump())]),  # [1] IMPLICIT
+        )
+        signed_data = der_element(
+            SEQUENCE,
+            _V1,
+            der_element(SET, _SHA256),
+            _DATA_CONTENT_INFO,
+            parts.certificates,
+            der_element(SET, signer_info),
+        )
+        return cms.ContentInfo.load(
+            der_element(SEQUENCE, _SIGNED_DATA, der_element(CONTEXT_0, signed_data))
+        )
+
+
+@dataclass(frozen=True)
+class _SignerParts:
+    """What a signer's containers share, parsed and encoded once."""
+
+    signing_cert: asn1_x509.Certificate
+    chain: tuple[asn1_x509.Certificate, ...]
+    signer_id: bytes
+    """IssuerAndSerialNumber of the signing certificate."""
+    signing_certificate_v2_attr: bytes
+    certificates: bytes
+    """[0] IMPLICIT CertificateSet: the signer's certificate and the chain (roots included)."""
+
+
+@functools.lru_cache(maxsize=256)  # signers active in a bulk run; each entry a few KB
+def _signer_parts(certificate: bytes, chain: tuple[bytes, ...]) -> _SignerParts:
+    """Keyed by the DER of the certificate and of the chain, so a signer never gets another's."""
+    signing_cert = asn1_x509.Certificate.load(certificate)
+    chain_certs = tuple(asn1_x509.Certificate.load(c) for c in chain)
+    return _SignerParts(
+        signing_cert=signing_cert,
+        chain=chain_certs,
+        signer_id=cms.IssuerAndSerialNumber(
+            {"issuer": signing_cert.issuer, "serial_number": signing_cert.serial_number}
+        ).dump(),
+        signing_certificate_v2_attr=simple_cms_attribute(
+            "signing_certificate_v2", as_signing_certificate_v2(signing_cert)
+        ).dump(),
+        certificates=set_of(
+            CONTEXT_0,
+            list(
+                {
+                    cms.CertificateChoices(name="certificate", value=c).dump()
+                    for c in (signing_cert, *chain_certs)
+                }
+            ),
+        ),
+    )
+
+
+def _attribute(attribute_type: bytes, value: bytes) -> bytes:
+    return der_element(SEQUENCE, attribute_type, der_element(SET, value))
+
+
+_V1: Final = core.Integer(1).dump()
+_SHA256: Final = algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
+_SHA256_RSA: Final = algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"}).dump()
+_SIGNED_DATA: Final = cms.ContentType("signed_data").dump()
+_DATA_CONTENT_INFO: Final = cms.EncapsulatedContentInfo({"content_type": "data"}).dump()
+_CONTENT_TYPE_DATA_ATTR: Final = simple_cms_attribute("content_type", "data").dump()
+_MESSAGE_DIGEST: Final = cms.CMSAttributeType("message_digest").dump()
+_TIME_STAMP_TOKEN: Final = cms.CMSAttributeType("signature_time_stamp_token").dump()
+
 
 _FONT_SIZE: Final = 10
+
+# What the signature container holds besides the certificates, the RSA signature, the time stamp
+# token and the signer's issuer and serial number: version numbers, algorithm identifiers,
+# attribute types, the message digest and the DER headers around them (278 bytes measured for a
+# PAdES signature with SHA-256; this leaves room to spare).
+_CMS_STRUCTURE_BYTES: Final = 512
 
 
 @functools.cache
@@ -125,6 +273,38 @@ def _font_factory() -> FontEngineFactory:
         return SimpleFontEngineFactory.default_factory()
 
 
+class _VerificationQRStamp(QRStamp):
+    """pyHanko's QR stamp, with the symbol from :mod:`signing.qr` (made once per URL, with the
+    mask chosen cheaply) instead of one made by ``qrcode`` for every appearance."""
+
+    # Overrides a private method: QRStamp builds its QR form there and offers no other way in.
+    # tests/test_signing.py pins that it is still called and what it must return.
+    def _qr_xobject(self) -> tuple[generic.IndirectObject, int]:
+        # What QRStamp._qr_xobject makes: qrcode's default 4-module border and 10 units per
+        # module, the form's box around symbol and border.
+        border, box_size = 4, 10
+        size = (qr_matrix(self.url).size + 2 * border) * box_size
+        form = init_xobject_dictionary(
+            qr_stream(self.url, border=border, box_size=box_size), size, size
+        )
+        form.compress()
+        writer = self.writer
+        assert writer is not None  # a stamp always has one by the time it is rendered
+        return writer.add_object(form), size
+
+
+@dataclass(frozen=True)
+class _VerificationQRStyle(QRStampStyle):
+    def create_stamp(
+        self, writer: BasePdfFileWriter, box: BoxConstraints, text_params: dict[str, Any]
+    ) -> QRStamp:
+        try:
+            url = text_params.pop("url")
+        except KeyError:
+            raise LayoutError("Using a QR stamp style requires a 'url' text parameter.") from None
+        return _VerificationQRStamp(writer, style=self, url=url, text_params=text_params, box=box)
+
+
 @functools.cache
 def _stamp_style() -> QRStampStyle:
     text_layout = SimpleBoxLayoutRule(
@@ -132,7 +312,7 @@ def _stamp_style() -> QRStampStyle:
         y_align=AxisAlignment.ALIGN_MID,
         margins=Margins(left=6, right=2, top=2, bottom=2),
     )
-    return QRStampStyle(
+    return _VerificationQRStyle(
         stamp_text=STAMP_TEXT,
         text_box_style=TextBoxStyle(
             font=_font_factory(), font_size=_FONT_SIZE, leading=13, box_layout_rule=text_layout
@@ -149,6 +329,30 @@ def warm_up() -> None:
 
 def _wrap(text: str) -> str:
     return "\n".join(textwrap.wrap(text, _WRAP_COLUMNS, break_on_hyphens=False)) or " "
+
+
+async def _contents_size(identity: SigningIdentity, timestamper: TimeStamper) -> int:
+    """The space to reserve in /Contents for the signature container, computed from what goes
+    into it, with a margin.
+
+    pyHanko would find it by building the whole container once more before signing (a dry run,
+    time stamp included), which costs as much as the real one. The time stamp token is measured
+    on the TSA's dummy token, which pyHanko caches per time stamper.
+    """
+    token = await timestamper.async_dummy_response(_MD_ALGORITHM)
+    certificates = {der(c) for c in (identity.certificate, *identity.chain)}
+    signer = identity.certificate
+    # Issuer name and serial number, in the SignerIdentifier and in signingCertificateV2.
+    issuer_serial = len(signer.issuer.public_bytes()) + (signer.serial_number.bit_length() + 8) // 8
+    size = (
+        sum(len(c) for c in certificates)
+        + len(token.dump())
+        + identity.private_key.key_size // 8
+        + 2 * issuer_serial
+        + _CMS_STRUCTURE_BYTES
+    )
+    # Tokens differ by a few bytes (nonce, serial number, fractions of a second); hex doubles.
+    return 2 * (size + size // 16)
 
 
 def _check_field(writer: IncrementalPdfFileWriter, field_name: str) -> None:
@@ -171,6 +375,7 @@ async def sign_pdf(
     location: str | None = None,
     signing_time: datetime | None = None,
     certify: bool = False,
+    bytes_reserved: int | None = None,
 ) -> bytes:
     """Sign ``pdf`` into its existing empty signature field ``field_name``; return the new PDF.
 
@@ -183,6 +388,11 @@ async def sign_pdf(
     any other change shows up as a modification when the document is verified. Only the first
     signature of a document can certify it.
 
+    ``bytes_reserved`` is the room for the signature container in the file (hex digits, even);
+    by default it is computed from the certificates and the time stamper. Should the container
+    not fit, the document is signed again with room measured by a dry run, so a wrong value
+    costs time, never a broken file.
+
     Raises:
         InvalidPdf: ``pdf`` cannot be parsed.
         SignatureFieldNotFound: the document has no signature field named ``field_name``.
@@ -194,20 +404,13 @@ async def sign_pdf(
     """
     moment = signing_time or datetime.now(UTC)
     waktu = format_waktu_wib(moment)
-    try:
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    except Exception as exc:  # pyHanko raises assorted errors for garbage
-        raise InvalidPdf(f"cannot read the PDF to sign: {exc}") from exc
-    try:
-        _check_field(writer, field_name)
-    except (SignatureFieldNotFound, SignatureFieldAlreadySigned):
-        raise
-    except Exception as exc:
-        raise InvalidPdf(f"cannot read the signature fields: {exc}") from exc
+    if bytes_reserved is not None and (bytes_reserved <= 0 or bytes_reserved % 2):
+        raise ValueError(f"bytes_reserved must be positive and even, not {bytes_reserved}")
+    writer = _open(pdf, field_name)
 
     meta = PdfSignatureMetadata(
         field_name=field_name,
-        md_algorithm="sha256",
+        md_algorithm=_MD_ALGORITHM,
         subfilter=SigSeedSubFilter.PADES,
         reason=reason,
         location=location,
@@ -229,24 +432,79 @@ async def sign_pdf(
         "waktu": waktu,
     }
     try:
-        # pyHanko's async_sign_pdf, step by step, so that /M is the signing time we show.
-        session = pdf_signer.init_signing_session(writer, existing_fields_only=True)
-        session.system_time = moment
-        validation_info = await session.perform_presign_validation(writer)
-        bytes_reserved = await session.estimate_signature_container_size(validation_info)
-        tbs = session.prepare_tbs_document(
-            validation_info=validation_info,
-            bytes_reserved=bytes_reserved,
-            appearance_text_params=text_params,
+        if bytes_reserved is None:
+            bytes_reserved = await _contents_size(identity, timestamper)
+        try:
+            return await _sign_once(
+                writer, pdf_signer, moment=moment, text_params=text_params, reserved=bytes_reserved
+            )
+        except _ContainerTooLarge as exc:
+            logger.warning("%s; signing field %r again with measured room", exc, field_name)
+        return await _sign_once(
+            _open(pdf, field_name), pdf_signer, moment=moment, text_params=text_params
         )
-        prepared, output = tbs.digest_tbs_document()
+    except (
+        PyHankoSigningError,
+        TimestampRequestError,
+        LayoutError,
+        misc.PdfError,
+        _ContainerTooLarge,
+    ) as exc:
+        raise SignatureCreationFailed(f"could not sign field {field_name!r}: {exc}") from exc
+
+
+class _ContainerTooLarge(Exception):
+    """The signature container did not fit in the room reserved for it."""
+
+
+def _open(pdf: bytes, field_name: str) -> IncrementalPdfFileWriter:
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    except Exception as exc:  # pyHanko raises assorted errors for garbage
+        raise InvalidPdf(f"cannot read the PDF to sign: {exc}") from exc
+    try:
+        _check_field(writer, field_name)
+    except (SignatureFieldNotFound, SignatureFieldAlreadySigned):
+        raise
+    except Exception as exc:
+        raise InvalidPdf(f"cannot read the signature fields: {exc}") from exc
+    return writer
+
+
+async def _sign_once(
+    writer: IncrementalPdfFileWriter,
+    pdf_signer: PdfSigner,
+    *,
+    moment: datetime,
+    text_params: dict[str, str],
+    reserved: int | None = None,
+) -> bytes:
+    """pyHanko's async_sign_pdf, step by step, so that /M is the signing time we show.
+
+    ``reserved`` None lets pyHanko measure the container with a dry run. Raises
+    _ContainerTooLarge when the container does not fit in ``reserved``.
+    """
+    session = pdf_signer.init_signing_session(writer, existing_fields_only=True)
+    session.system_time = moment
+    validation_info = await session.perform_presign_validation(writer)
+    if reserved is None:
+        reserved = await session.estimate_signature_container_size(validation_info)
+    tbs = session.prepare_tbs_document(
+        validation_info=validation_info,
+        bytes_reserved=reserved,
+        appearance_text_params=text_params,
+    )
+    prepared, output = tbs.digest_tbs_document()
+    try:
         post_signing = await tbs.perform_signature(
             document_digest=prepared.document_digest,
             pdf_cms_signed_attrs=PdfCMSSignedAttributes(signing_time=moment),
         )
-        await post_signing.post_signature_processing(output)
-    except (PyHankoSigningError, TimestampRequestError, LayoutError, misc.PdfError) as exc:
-        raise SignatureCreationFailed(f"could not sign field {field_name!r}: {exc}") from exc
+    except PyHankoSigningError as exc:
+        # By now the document is laid out and hashed: what fails here is writing the container
+        # into its room (pyHanko checks the size and refuses, it never truncates).
+        raise _ContainerTooLarge(str(exc)) from exc
+    await post_signing.post_signature_processing(output)
     result = misc.finalise_output(None, output)
     assert isinstance(result, io.BytesIO)
     return result.getvalue()

@@ -37,7 +37,8 @@ from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
 from .anchors import AnchorPosition
 from .errors import InvalidPdf
-from .fonts import LIBERATION_SANS, EmbeddedFontFactory
+from .fonts import LIBERATION_SANS, EmbeddedFontEngine, EmbeddedFontFactory
+from .qr import qr_matrix, qr_stream
 
 __all__ = [
     "LIBERATION_SANS",
@@ -329,10 +330,12 @@ def _footer_xobject(
 def _wrap(font: FontEngine, text: str, max_width: float, font_size: float) -> list[str]:
     """Greedy word wrap; a word wider than a line (a long URL) is broken between characters."""
     cache: dict[str, float] = {}
+    # Measuring with the embedded font skips writing the text out (and marking its glyphs as used).
+    advance = font.measure if isinstance(font, EmbeddedFontEngine) else _shaped_advance(font)
 
     def width(s: str) -> float:
         if s not in cache:
-            cache[s] = font.shape(s).x_advance * font_size
+            cache[s] = advance(s) * font_size
         return cache[s]
 
     space = width(" ")
@@ -353,6 +356,10 @@ def _wrap(font: FontEngine, text: str, max_width: float, font_size: float) -> li
     return lines
 
 
+def _shaped_advance(font: FontEngine) -> Callable[[str], float]:
+    return lambda s: font.shape(s).x_advance
+
+
 def _break_word(word: str, max_width: float, width: Callable[[str], float]) -> list[str]:
     pieces: list[str] = []
     current = ""
@@ -369,18 +376,11 @@ def _break_word(word: str, max_width: float, width: Callable[[str], float]) -> l
 
 
 def _qr_xobject(url: str) -> generic.StreamObject:
-    import qrcode
-    from pyhanko.pdf_utils.qr import PdfStreamQRImage
-
     # No border: the quiet zone is the blank page around the code. One unit per module, so the
     # form is scaled to its printed size where it is drawn.
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0, box_size=1)
-    qr.add_data(url)
-    qr.make(fit=True)
-    image = qr.make_image(image_factory=PdfStreamQRImage)
-    n = qr.modules_count
+    n = qr_matrix(url).size
     # the form's unit square holds the whole symbol
-    stream = b"q %g 0 0 %g 0 0 cm %s Q" % (1 / n, 1 / n, image.render_command_stream())
+    stream = b"q %g 0 0 %g 0 0 cm %s Q" % (1 / n, 1 / n, qr_stream(url, border=0, box_size=1))
     form = init_xobject_dictionary(stream, 1, 1)
     form.compress()
     return form

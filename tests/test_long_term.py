@@ -31,8 +31,9 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from signing.ca import DOCUMENT_SIGNING_EKU, CertificateAuthority, RevokedCertificate
 from signing.errors import LongTermValidationFailed, SignatureCreationFailed
 from signing.keys import generate_private_key
-from signing.long_term import add_long_term_validation
+from signing.long_term import DOCUMENT_TIMESTAMP_FIELD, add_long_term_validation
 from signing.pades import SigningIdentity, sign_pdf
+from signing.signature_reading import preload_signature_dictionaries
 from signing.tsa import InternalTimeStamper, to_asn1_certificate
 from signing.validation import SignatureReport, ValidationReport, validate_pdf
 from signing.waktu import format_waktu_wib
@@ -362,6 +363,46 @@ def test_the_dss_holds_the_crl_and_the_certificates(
     assert stamp.sig_object["/SubFilter"] == "/ETSI.RFC3161"
     assert stamp.signed_revision == reader.xrefs.total_revisions - 1
     assert "/DSS" in reader.get_historical_root(stamp.signed_revision)
+
+
+def signature_dictionaries(reader: PdfFileReader) -> dict[str, generic.DictionaryObject]:
+    return {sig.field_name: sig.sig_object for sig in reader.embedded_signatures}
+
+
+def test_preloaded_signature_dictionaries_are_what_pyhanko_reads(archived: bytes) -> None:
+    reader = PdfFileReader(io.BytesIO(archived))
+    assert preload_signature_dictionaries(reader, archived) == 3  # two signatures, one stamp
+    preloaded = signature_dictionaries(reader)
+    expected = signature_dictionaries(PdfFileReader(io.BytesIO(archived)))
+    assert preloaded.keys() == expected.keys() == {FIRST, SECOND, f"{DOCUMENT_TIMESTAMP_FIELD}1"}
+    for field, sig_object in preloaded.items():
+        assert sig_object == expected[field]
+        assert len(sig_object["/Contents"]) > 1000
+
+
+def with_contents_padding(pdf: bytes, replacement: bytes) -> bytes:
+    """``pdf`` with the last two digits of the first /Contents (zero padding) replaced, in place
+    so that every offset stays right."""
+    start = pdf.index(b"/Contents <")
+    end = pdf.index(b">", start)
+    assert pdf[end - 2 : end] == b"00" and len(replacement) == 2
+    return pdf[: end - 2] + replacement + pdf[end:]
+
+
+@pytest.mark.parametrize(("padding", "fast"), [(b" \n", True), (b"%\n", False)])
+def test_unusual_contents_strings_are_read_as_pyhanko_reads_them(
+    countersigned: bytes, padding: bytes, fast: bool
+) -> None:
+    """Whitespace in the hex string is decoded here; a comment is left to pyHanko."""
+    pdf = with_contents_padding(countersigned, padding)
+    reader = PdfFileReader(io.BytesIO(pdf))
+    assert preload_signature_dictionaries(reader, pdf) == (2 if fast else 1)
+    preloaded = signature_dictionaries(reader)
+    assert preloaded == signature_dictionaries(PdfFileReader(io.BytesIO(pdf)))
+    assert (
+        preloaded[FIRST]["/Contents"]
+        == signature_dictionaries(PdfFileReader(io.BytesIO(countersigned)))[FIRST]["/Contents"][:-1]
+    )  # one zero byte less (an odd digit count is padded with 0)
 
 
 def test_lower_levels_are_reported(

@@ -8,12 +8,15 @@ import asyncio
 import datetime as dt
 import io
 import re
+import secrets
+import struct
 import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import qrcode
 import zxingcpp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -24,8 +27,10 @@ from docx.document import Document as DocxDocument
 from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.shared import Cm, Pt, RGBColor
 from docx.text.paragraph import Paragraph
-from PIL import Image
+from fontTools.ttLib import TTFont
+from PIL import Image, ImageDraw, ImageFont
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.qr import PdfStreamQRImage
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.fields import enumerate_sig_fields
@@ -34,6 +39,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from signing.anchors import AnchorPosition, anchor_marker, locate_anchors
 from signing.errors import AnchorNotFound, InvalidPdf
+from signing.qr import qr_matrix, qr_stream
 from signing.stamp import FooterStyle, SignatureBox, prepare_pdf, signature_box_at
 
 ROLE = "pembuat_pernyataan"
@@ -299,6 +305,53 @@ def test_mark_on_pages_of_different_sizes(pdfs: dict[str, bytes], tmp_path: Path
         assert FOOTER in _page_text(path, page)
 
 
+def _qrcode_symbol(url: str, border: int = 0) -> qrcode.QRCode:  # type: ignore[type-arg]
+    """The symbol as the qrcode package makes it on its own (mask chosen by trying all eight)."""
+    qr: qrcode.QRCode = qrcode.QRCode(  # type: ignore[type-arg]
+        error_correction=qrcode.constants.ERROR_CORRECT_M, border=border
+    )
+    qr.add_data(url)
+    qr.make(fit=True)
+    return qr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        *(f"https://docgen.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in range(40)),
+        "https://docgen.example.go.id/v/" + secrets.token_urlsafe(90),  # version 7+: version bits
+        "HTTPS://DOCGEN.EXAMPLE.GO.ID/V/12345",  # alphanumeric mode
+        "https://ttd.example.go.id/v/" + "0123456789" * 3,  # a numeric segment
+        "x",
+    ],
+)
+def test_qr_matrix_is_the_symbol_qrcode_makes(url: str) -> None:
+    expected = _qrcode_symbol(url)
+    matrix = qr_matrix(url)
+
+    assert matrix.size == expected.modules_count
+    assert [
+        [matrix.is_dark(r, c) for c in range(matrix.size)] for r in range(matrix.size)
+    ] == expected.modules
+    # and drawn as pyHanko's QR stamps draw qrcode's symbols
+    drawn = _qrcode_symbol(url, border=4).make_image(image_factory=PdfStreamQRImage)
+    assert qr_stream(url, border=4, box_size=10) == drawn.render_command_stream()
+
+
+def test_qr_cache_keeps_each_url_to_its_own_symbol(pdfs: dict[str, bytes], tmp_path: Path) -> None:
+    urls = [f"https://docgen.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in range(3)]
+    first = [qr_matrix(url) for url in urls]
+    # asked again, interleaved: each URL gets its own symbol back, not the last one made
+    assert [qr_matrix(url) for url in reversed(urls)] == list(reversed(first))
+    assert len(set(first)) == 3
+
+    for run, url in enumerate((urls[0], urls[1], urls[0])):
+        prepared = prepare_pdf(pdfs["pakta"], verify_url=url, footer_text=FOOTER, fields=[])
+        workdir = tmp_path / f"run{run}"
+        workdir.mkdir()
+        assert _qr_texts_per_page(prepared, workdir) == [[url], [url]]
+
+
 @pytest.mark.parametrize("font_file", [None, Path("/nonexistent/font.ttf")])
 def test_standard_font_fallback(
     pdfs: dict[str, bytes], tmp_path: Path, font_file: Path | None
@@ -329,6 +382,76 @@ def test_footer_font_is_embedded_liberation_sans(prepared: bytes, tmp_path: Path
     line = next(ln for ln in fonts.splitlines() if "LiberationSans" in ln)
     emb, sub, uni = line.split()[-5:-2]
     assert (emb, sub, uni) == ("yes", "yes", "yes")
+
+
+def _footer_font_program(pdf: bytes) -> bytes:
+    """The TrueType program embedded for the verification footer's text."""
+    reader = PdfFileReader(io.BytesIO(pdf))
+    _, resources = reader.find_page_for_modification(0)
+    xobjects = resources.get_object()["/XObject"]
+    (form,) = (xobjects[name] for name in xobjects if name.startswith("/DocgenVerif"))
+    font = form["/Resources"]["/Font"]["/F1"]
+    descriptor = font["/DescendantFonts"][0]["/FontDescriptor"]
+    return bytes(descriptor["/FontFile2"].data)
+
+
+def _outlined(program: bytes) -> set[str]:
+    """The characters whose glyph has an outline in ``program`` (space has none anyway)."""
+    font = TTFont(io.BytesIO(program))
+    glyf = font["glyf"]
+    return {chr(code) for code, name in font.getBestCmap().items() if glyf[name].numberOfContours}
+
+
+def test_footer_font_program_is_a_valid_truetype_subset(prepared: bytes) -> None:
+    program = _footer_font_program(prepared)
+    font = TTFont(io.BytesIO(program), checkChecksums=2)  # raises on a wrong table checksum
+    font.ensureDecompiled()
+    padded = program + bytes(-len(program) % 4)
+    assert sum(struct.unpack(f">{len(padded) // 4}I", padded)) & 0xFFFFFFFF == 0xB1B0AFBA
+    assert font["head"].unitsPerEm == 1000
+    assert "GSUB" not in font and "GPOS" not in font
+    # the footer's glyphs have their outlines, the rest of the font does not
+    assert _outlined(program) == set(FOOTER) - {" "}
+    # FreeType (through Pillow) draws from it
+    image = Image.new("L", (300, 40))
+    ImageDraw.Draw(image).text(
+        (0, 0), "Dokumen", font=ImageFont.truetype(io.BytesIO(program), 24), fill=255
+    )
+    assert image.getbbox() is not None
+
+
+def test_each_footer_embeds_the_glyphs_of_its_own_text(
+    pdfs: dict[str, bytes], tmp_path: Path
+) -> None:
+    texts = ["Bupati Sidoarjo", "ŽÉ QXYZ 789 — façade"]  # É, Ž and ç are composite glyphs
+    for text in [*texts, texts[0]]:
+        prepared = prepare_pdf(pdfs["pakta"], verify_url=VERIFY_URL, footer_text=text, fields=[])
+        path = tmp_path / "footer.pdf"
+        path.write_bytes(prepared)
+        assert text in _page_text(path, 0)
+        outlined = _outlined(_footer_font_program(prepared))
+        assert set(text) - {" "} <= outlined
+        other = texts[1] if text == texts[0] else texts[0]
+        assert not (set(other) - set(text)) & outlined
+
+
+def test_footer_in_another_font(pdfs: dict[str, bytes], tmp_path: Path) -> None:
+    style = FooterStyle(font_file=Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"))
+    for prepared, name in [
+        (prepare_pdf(pdfs["pakta"], verify_url=VERIFY_URL, footer_text=FOOTER, fields=[]), ""),
+        (
+            prepare_pdf(
+                pdfs["pakta"], verify_url=VERIFY_URL, footer_text=FOOTER, fields=[], style=style
+            ),
+            "DejaVuSans",
+        ),
+    ]:
+        path = tmp_path / "font.pdf"
+        path.write_bytes(prepared)
+        fonts = _run(["pdffonts", str(path)]).stdout.decode()
+        footer_font = next(ln for ln in fonts.splitlines() if "Identity-H" in ln)
+        assert (name or "LiberationSans") in footer_font
+        assert FOOTER in _page_text(path, 1)
 
 
 def test_empty_signature_field_where_requested(prepared: bytes, pakta_box: SignatureBox) -> None:

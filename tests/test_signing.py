@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -19,8 +21,12 @@ from typing import Any, TypeVar
 
 import pytest
 import zxingcpp
+from asn1crypto import cms, tsp
+from asn1crypto import keys as asn1_keys
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
 from pyhanko.pdf_utils import generic
@@ -29,9 +35,14 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+from pyhanko.sign.timestamps.common_utils import handle_tsp_response
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+from pyhanko.stamp import QRStamp
 from pyhanko_certvalidator import ValidationContext
 
+import signing.qr
 from signing.ca import DOCUMENT_SIGNING_EKU, CertificateAuthority
 from signing.errors import (
     CertificateAuthorityError,
@@ -42,8 +53,8 @@ from signing.errors import (
     SignatureFieldNotFound,
 )
 from signing.keys import generate_private_key, seal_private_key, unseal_private_key
-from signing.pades import SignatureAppearance, SigningIdentity, sign_pdf
-from signing.tsa import to_asn1_certificate
+from signing.pades import SignatureAppearance, SigningIdentity, _RsaKeySigner, sign_pdf
+from signing.tsa import DOCGEN_TSA_POLICY_OID, InternalTimeStamper, to_asn1_certificate
 from signing.validation import ValidationReport, validate_pdf
 from signing.waktu import format_waktu_wib
 from tests.pdftools import nss_db_trusting
@@ -110,8 +121,13 @@ def add_page_text(pdf: bytes, text: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
-    return CertificateAuthority.load_or_create(tmp_path_factory.mktemp("ca"), organization="Pemkab")
+def ca_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ca")
+
+
+@pytest.fixture(scope="module")
+def ca(ca_dir: Path) -> CertificateAuthority:
+    return CertificateAuthority.load_or_create(ca_dir, organization="Pemkab")
 
 
 @pytest.fixture(scope="module")
@@ -333,6 +349,109 @@ def test_signer_without_nip_has_no_serial_number(siti: SigningIdentity) -> None:
     assert not siti.certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
 
 
+def _comparable(response: tsp.TimeStampResp) -> dict[str, Any]:
+    """The response's content, less what differs from token to token by design (serial
+    number, and with it the message digest and the signature) and the policy we set."""
+    native: dict[str, Any] = response.native
+    token = native["time_stamp_token"]["content"]
+    tst_info = token["encap_content_info"]["content"]
+    tst_info["serial_number"] = tst_info["policy"] = None
+    signer_info = token["signer_infos"][0]
+    signer_info["signature"] = None
+    for attribute in signer_info["signed_attrs"]:
+        if attribute["type"] == "message_digest":
+            attribute["values"] = None
+    return native
+
+
+def test_tsa_tokens_are_what_pyhanko_dummy_tsa_makes(
+    ca: CertificateAuthority, ca_dir: Path
+) -> None:
+    """The TSA assembles its tokens from DER pieces; they say what DummyTimeStamper's say."""
+    key = serialization.load_pem_private_key((ca_dir / "tsa-key.pem").read_bytes(), None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    moment = datetime(2024, 6, 27, 7, 5, 1, 123400, tzinfo=UTC)
+    ours = InternalTimeStamper(ca.tsa_certificate, key, chain=ca.chain, fixed_time=moment)
+    reference = DummyTimeStamper(
+        tsa_cert=to_asn1_certificate(ca.tsa_certificate),
+        tsa_key=asn1_keys.PrivateKeyInfo.load(
+            key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        ),
+        certs_to_embed=[to_asn1_certificate(c) for c in ca.chain],  # type: ignore[arg-type]
+        fixed_dt=moment,
+    )
+    for md_algorithm in ("sha256", "sha512"):
+        digest = hashes.Hash(getattr(hashes, md_algorithm.upper())())
+        digest.update(b"isi dokumen")
+        nonce, request = ours.request_cms(digest.finalize(), md_algorithm)
+        response = ours.request_tsa_response(request)
+        assert _comparable(response) == _comparable(reference.request_tsa_response(request))
+        token = handle_tsp_response(response, nonce)  # granted, our nonce, parseable
+        content = token["content"]["encap_content_info"]["content"]
+        assert content.parsed["policy"].dotted == DOCGEN_TSA_POLICY_OID
+        # signed by the TSA over the signed attributes, which hold the TSTInfo's digest
+        signer_info = token["content"]["signer_infos"][0]
+        signed_attrs = signer_info["signed_attrs"]
+        ca.tsa_certificate.public_key().verify(  # type: ignore[union-attr]
+            signer_info["signature"].native,
+            b"\x31" + signed_attrs.dump()[1:],  # as a SET, not [0] IMPLICIT
+            PKCS1v15(),
+            getattr(hashes, md_algorithm.upper())(),
+        )
+        (message_digest,) = (
+            a["values"][0].native for a in signed_attrs if a["type"].native == "message_digest"
+        )
+        tst_digest = hashes.Hash(getattr(hashes, md_algorithm.upper())())
+        tst_digest.update(content.contents)
+        assert message_digest == tst_digest.finalize()
+
+
+def _comparable_container(container: cms.ContentInfo) -> dict[str, Any]:
+    """The container's content, less the time stamp tokens (serial number and time differ from
+    token to token), with the certificate set in a fixed order."""
+    native: dict[str, Any] = container.native
+    for attribute in native["content"]["signer_infos"][0]["unsigned_attrs"]:
+        attribute["values"] = [
+            token["content"]["encap_content_info"]["content_type"] for token in attribute["values"]
+        ]
+    native["content"]["certificates"] = sorted(repr(c) for c in native["content"]["certificates"])
+    return native
+
+
+def test_signature_containers_are_what_pyhanko_builds(
+    ca: CertificateAuthority, budi: SigningIdentity, siti: SigningIdentity
+) -> None:
+    """sign_pdf's containers are assembled from DER pieces kept per signer; they are the
+    SignedData pyHanko's Signer.async_sign builds, for each signer (never another's pieces)."""
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(b"isi dokumen")
+    document_digest = digest.finalize()
+    settings = PdfCMSSignedAttributes(signing_time=SIGNING_TIME)
+    for identity in (budi, siti, budi):
+        signer = _RsaKeySigner(identity)
+
+        async def both(signer: Signer = signer) -> tuple[cms.ContentInfo, cms.ContentInfo]:
+            kwargs: dict[str, Any] = {
+                "use_pades": True,
+                "timestamper": ca.timestamper(),
+                "signed_attr_settings": settings,
+            }
+            return (
+                await signer.async_sign(document_digest, "sha256", **kwargs),
+                await Signer.async_sign(signer, document_digest, "sha256", **kwargs),
+            )
+
+        ours, pyhanko = run(both())
+        assert _comparable_container(ours) == _comparable_container(pyhanko)
+        signer_info = ours["content"]["signer_infos"][0]
+        serial = signer_info["sid"].chosen["serial_number"].native
+        assert serial == identity.certificate.serial_number
+
+
 # -- sealed keys --------------------------------------------------------------------------
 
 
@@ -469,6 +588,28 @@ def test_visible_appearance_renders(prepared: bytes, signed_once: bytes, tmp_pat
     assert codes == [VERIFY_URL]
 
 
+def test_appearance_draws_the_qr_symbol_of_its_own_url(
+    prepared: bytes, ca: CertificateAuthority, budi: SigningIdentity, tmp_path: Path
+) -> None:
+    # signing.pades overrides QRStamp._qr_xobject (private in pyHanko) to draw the symbol from
+    # signing.qr's cache: pin that pyHanko still has it and still calls it for an appearance.
+    assert "_qr_xobject" in vars(QRStamp)
+    url = f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}"
+    misses = signing.qr._cached_matrix.cache_info().misses
+    signed = run(
+        sign_pdf(
+            prepared,
+            field_name="ttd_pihak_pertama",
+            identity=budi,
+            appearance=SignatureAppearance(BUDI_LOOK.name, BUDI_LOOK.jabatan, url),
+            timestamper=ca.timestamper(),
+        )
+    )
+    assert signing.qr._cached_matrix.cache_info().misses == misses + 1
+    field = field_region(render(signed, tmp_path, 150), FIELD_1, 150)
+    assert [r.text for r in zxingcpp.read_barcodes(field)] == [url]
+
+
 def pdftotext(pdf: bytes, tmp_path: Path) -> str:
     path = tmp_path / f"text-{time.monotonic_ns()}.pdf"
     path.write_bytes(pdf)
@@ -530,6 +671,54 @@ def test_signing_errors(
                 signing_time=datetime(2024, 6, 27, 14, 5),
             )
         )
+
+
+def contents_room(pdf: bytes, field: str) -> tuple[int, int]:
+    """(bytes reserved for the signature container, bytes the container takes)."""
+    reader = PdfFileReader(io.BytesIO(pdf))
+    (sig,) = (s for s in reader.embedded_signatures if s.field_name == field)
+    return len(sig.pkcs7_content), len(sig.signed_data.dump()) + 19  # ContentInfo around it
+
+
+def test_signature_room_is_computed_not_doubled(signed_once: bytes) -> None:
+    # pyHanko's own estimate (a dry-run signature) leaves half as much again unused; the room
+    # computed from the certificates and the TSA token is close to what the container takes.
+    reserved, used = contents_room(signed_once, "ttd_pihak_pertama")
+    assert used <= reserved < 1.2 * used
+
+
+def test_too_little_room_signs_again_instead_of_breaking_the_file(
+    prepared: bytes,
+    ca: CertificateAuthority,
+    budi: SigningIdentity,
+    nss_db: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def attempt(bytes_reserved: int) -> bytes:
+        return run(
+            sign_pdf(
+                prepared,
+                field_name="ttd_pihak_pertama",
+                identity=budi,
+                appearance=BUDI_LOOK,
+                timestamper=ca.timestamper(),
+                bytes_reserved=bytes_reserved,
+            )
+        )
+
+    with caplog.at_level(logging.WARNING, logger="signing.pades"):
+        signed = attempt(64)
+    assert "signing field 'ttd_pihak_pertama' again" in caplog.text
+    reserved, used = contents_room(signed, "ttd_pihak_pertama")
+    assert used <= reserved
+    report = validate_pdf(signed, [ca.root_certificate])
+    assert report.valid, report
+    section = pdfsig_sections(pdfsig(signed, tmp_path, nss_db))["ttd_pihak_pertama"]
+    assert "Signature Validation: Signature is Valid." in section
+    for odd in (0, 6001, -2):
+        with pytest.raises(ValueError):
+            attempt(odd)
 
 
 # -- validation ---------------------------------------------------------------------------
