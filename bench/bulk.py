@@ -194,9 +194,10 @@ def stop_service(process: subprocess.Popen[bytes]) -> None:
 
 def wait(client: httpx.Client, batch_id: str, done: Any) -> dict[str, Any]:
     while True:
-        batch: dict[str, Any] = client.get(f"/api/v1/batches/{batch_id}").json()
+        progress = client.get(f"/api/v1/batches/{batch_id}", params={"documents": "false"})
+        batch: dict[str, Any] = progress.json()
         if done(batch):
-            return batch
+            return dict(client.get(f"/api/v1/batches/{batch_id}").json())
         time.sleep(0.1)
 
 

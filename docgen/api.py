@@ -380,10 +380,16 @@ async def create_batch(
 
 
 @api.get("/batches/{batch_id}")
-async def get_batch(rt: RuntimeDep, batch_id: str) -> dict[str, Any]:
+async def get_batch(
+    rt: RuntimeDep,
+    batch_id: str,
+    documents: Annotated[
+        bool, Query(description="false: progress and signings only (for polling)")
+    ] = True,
+) -> dict[str, Any]:
     """Progress (done / failed / pending of total), each row's problems, the documents made,
     and the bulk signings with their progress."""
-    return batch_view(rt, await batches.batch_state(rt, batch_id))
+    return batch_view(rt, await batches.batch_state(rt, batch_id, rows=documents))
 
 
 @api.post("/batches/{batch_id}/signatures", status_code=202)

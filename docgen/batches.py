@@ -206,8 +206,9 @@ class BatchState:
     signings: list[BatchSigning]
 
 
-async def batch_state(rt: Runtime, batch_id: str) -> BatchState:
-    """The batch with its rows (and their documents) in row order. Raises NotFound."""
+async def batch_state(rt: Runtime, batch_id: str, *, rows: bool = True) -> BatchState:
+    """The batch with its rows (and their documents) in row order, or only its counts and
+    signings when ``rows`` is false. Raises NotFound."""
     batch = await get_batch(rt, batch_id)
     async with rt.db.session() as session:
         counted = await session.execute(
@@ -216,24 +217,21 @@ async def batch_state(rt: Runtime, batch_id: str) -> BatchState:
             .group_by(BatchRow.status)
         )
         counts = {status: n for status, n in counted.tuples().all()}
-        rows = (
-            (
-                await session.execute(
-                    select(BatchRow, Document)
-                    .outerjoin(Document, BatchRow.document_id == Document.id)
-                    .where(BatchRow.batch_id == batch_id)
-                    .order_by(BatchRow.row)
-                )
+        listed: list[tuple[BatchRow, Document | None]] = []
+        if rows:
+            found = await session.execute(
+                select(BatchRow, Document)
+                .outerjoin(Document, BatchRow.document_id == Document.id)
+                .where(BatchRow.batch_id == batch_id)
+                .order_by(BatchRow.row)
             )
-            .tuples()
-            .all()
-        )
+            listed = list(found.tuples().all())
         signings = await session.scalars(
             select(BatchSigning)
             .where(BatchSigning.batch_id == batch_id)
             .order_by(BatchSigning.created_at)
         )
-        return BatchState(batch, counts, list(rows), list(signings))
+        return BatchState(batch, counts, listed, list(signings))
 
 
 async def batch_documents(rt: Runtime, batch_id: str) -> list[Document]:

@@ -163,7 +163,9 @@ def _poll(client: httpx.Client, batch_id: str, label: str, progress: Progress) -
         )
         shown = -1
         while True:
-            batch: dict[str, Any] = _check(client.get(f"/api/v1/batches/{batch_id}"))
+            batch: dict[str, Any] = _check(
+                client.get(f"/api/v1/batches/{batch_id}", params={"documents": "false"})
+            )
             handled, total, finished = progress(batch)
             if bar is not None:
                 bar.length = max(total, 1)
@@ -226,7 +228,8 @@ def bulk(
                 typer.echo(_problem_line(problem), err=True)
             _show({k: answer[k] for k in ("template", "total", "valid", "invalid")})
             raise typer.Exit(1 if answer["invalid"] else 0)
-        batch = _poll(client, answer["id"], "Membuat dokumen", _rows_progress)
+        _poll(client, answer["id"], "Membuat dokumen", _rows_progress)
+        batch = _check(client.get(f"/api/v1/batches/{answer['id']}"))
     for error in batch["errors"]:
         typer.echo(_problem_line(error), err=True)
     _show({k: batch[k] for k in ("id", "status", "total", "done", "failed", "zip_url")})

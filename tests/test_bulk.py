@@ -72,9 +72,10 @@ def wait_for(
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        batch: dict[str, Any] = client.get(f"/api/v1/batches/{batch_id}").json()
+        progress = client.get(f"/api/v1/batches/{batch_id}", params={"documents": "false"})
+        batch: dict[str, Any] = progress.json()
         if done(batch):
-            return batch
+            return dict(client.get(f"/api/v1/batches/{batch_id}").json())
         time.sleep(0.2)
     raise AssertionError(f"batch {batch_id} did not get there: {batch}")
 
