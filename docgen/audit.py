@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from docgen.models import AuditEntry, utcnow
 
 GENESIS = "0" * 64
+_HEAD = "docgen.audit.head"  # session.info: (transaction, hash of its newest entry)
 
 
 def entry_hash(
@@ -32,9 +33,17 @@ async def record(
     """Append an entry in the caller's transaction.
 
     Callers hold the registry write lock, so the head read here is still the head at commit.
+    Within one transaction the head is read once and then carried along, so a transaction that
+    records a whole chunk of a batch costs one query, not one per entry (entries are inserted in
+    the order they are added).
     """
-    head = await session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
-    prev = head or GENESIS
+    transaction = session.sync_session.get_transaction()
+    carried = session.info.get(_HEAD)
+    if carried is not None and carried[0] is transaction:
+        prev = carried[1]
+    else:
+        head = await session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+        prev = head or GENESIS
     at = utcnow()
     entry = AuditEntry(
         at=at,
@@ -46,7 +55,7 @@ async def record(
         hash=entry_hash(prev, at.isoformat(), action, entity, entity_id, details),
     )
     session.add(entry)
-    await session.flush()
+    session.info[_HEAD] = (transaction, entry.hash)
     return entry
 
 

@@ -26,7 +26,7 @@ from docgen.batches import SELESAI, batch_documents, get_batch
 from docgen.crl import current_crl
 from docgen.documents import (
     check_signer,
-    get_document,
+    documents_by_id,
     latest_pdf,
     read_revision,
     register_signed,
@@ -178,13 +178,12 @@ async def _sign_chunk(
             await locks.enter_async_context(rt.document_lock(document_id))
         documents: list[Document] = []
         numbers: dict[str, str] = {}
-        for document_id in document_ids:
-            document = await get_document(rt, document_id)
-            numbers[document_id] = document.number
+        for document in await documents_by_id(rt, document_ids):
+            numbers[document.id] = document.number
             try:
                 check_signer(slot_to_sign(document, role), signer)
             except (Conflict, NotFound, SignerMismatch) as exc:  # changed since the start
-                failed[document_id] = exc.detail
+                failed[document.id] = exc.detail
             else:
                 documents.append(document)
         slots = {d.id: next(s for s in d.slots if s.role == role) for d in documents}

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 from cryptography import x509
 from pyhanko.sign.timestamps.api import TimeStamper
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -281,6 +281,14 @@ async def get_document(rt: Runtime, document_id: str) -> Document:
     return await rt.fetch(Document, document_id, "Dokumen tidak ditemukan")
 
 
+async def documents_by_id(rt: Runtime, document_ids: Sequence[str]) -> list[Document]:
+    """The documents with these ids, in that order (unknown ids are left out)."""
+    async with rt.db.session() as session:
+        found = await session.scalars(select(Document).where(Document.id.in_(document_ids)))
+        by_id = {document.id: document for document in found}
+    return [by_id[i] for i in document_ids if i in by_id]
+
+
 async def find_by_code(rt: Runtime, code: str) -> Document:
     """Raises NotFound, the same for every unknown code."""
     async with rt.db.session() as session:
@@ -405,15 +413,14 @@ async def register_signed(
         await session.flush()
     except IntegrityError as exc:
         raise Conflict("Dokumen sedang ditandatangani; coba lagi") from exc
-    db_slot = await session.get(SignatureSlot, slot.id)
-    db_doc = await session.get(Document, document.id)
-    assert db_slot is not None and db_doc is not None
-    db_slot.signer_id = signer.id
-    db_slot.signed_at = utcnow()
-    db_slot.revision_id = revisions[0].id
     last = stored[-1][0] == LONG_TERM
+    await session.execute(
+        update(SignatureSlot)
+        .where(SignatureSlot.id == slot.id)
+        .values(signer_id=signer.id, signed_at=utcnow(), revision_id=revisions[0].id)
+    )
     if last:
-        db_doc.status = SAH
+        await session.execute(update(Document).where(Document.id == document.id).values(status=SAH))
     await audit.record(
         session,
         "document.signed",

@@ -57,6 +57,7 @@ from signing.errors import (
 )
 from signing.fonts import LIBERATION_SANS, EmbeddedFontFactory
 from signing.qr import qr_matrix, qr_stream
+from signing.signature_reading import preload_signature_dictionaries
 from signing.validation_data import der
 from signing.waktu import format_waktu_wib
 
@@ -460,6 +461,8 @@ class _ContainerTooLarge(Exception):
 def _open(pdf: bytes, field_name: str) -> IncrementalPdfFileWriter:
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        # Earlier signatures are read to check fields and the certification: read them fast.
+        preload_signature_dictionaries(writer.prev, pdf)
     except Exception as exc:  # pyHanko raises assorted errors for garbage
         raise InvalidPdf(f"cannot read the PDF to sign: {exc}") from exc
     try:
