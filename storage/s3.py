@@ -161,15 +161,13 @@ class S3ObjectStore:
             _SHA256_HEADER: sha256,
             # The server recomputes this and rejects the upload if the bytes changed in transit.
             "x-amz-checksum-sha256": base64.b64encode(digest.digest()).decode("ascii"),
-            # Atomic "create only": closes the race between the exists() check and the write.
+            # Atomic "create only", enforced by the server (SeaweedFS; MinIO since 2024-11):
+            # no separate existence check, which would cost a request per object and race.
             "If-None-Match": "*",
             "x-amz-object-lock-mode": COMPLIANCE,
             "x-amz-object-lock-retain-until-date": retain_until.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         with _translated(f"storing {key!r}"):
-            # The explicit check gives ObjectExists on servers that ignore If-None-Match.
-            if self._exists(key):
-                raise ObjectExists(key)
             try:
                 # Public put_object() would rename If-None-Match into user metadata, so we
                 # use the single-request PUT it is built on.

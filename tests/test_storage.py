@@ -107,26 +107,6 @@ async def test_put_existing_key_raises_and_keeps_original(
     assert [v.version_id for v in versions] == [original.version_id]
 
 
-class _RacingStore(S3ObjectStore):
-    """Sees the key as free, as a writer does that checked just before another one wrote."""
-
-    def _exists(self, key: str) -> bool:
-        return False
-
-
-async def test_put_is_create_only_on_the_server_too(
-    server: EmbeddedS3Server, store: S3ObjectStore, request: pytest.FixtureRequest
-) -> None:
-    key = unique_key(request)
-    await store.put(key, b"winner", "text/plain")
-    racer = _RacingStore(server.endpoint, server.access_key, server.secret_key, BUCKET)
-
-    with pytest.raises(ObjectExists):
-        await racer.put(key, b"loser", "text/plain")
-
-    assert await store.get(key) == b"winner"
-
-
 async def test_get_missing_key_raises_not_found(
     store: S3ObjectStore, request: pytest.FixtureRequest
 ) -> None:
