@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -31,6 +32,7 @@ from docgen.manifest import Template
 __all__ = ["Failed", "SigningKey", "WorkerPool"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -96,16 +98,29 @@ class WorkerPool:
                     self._pool = None
             raise
 
-    async def map(self, fn: Callable[..., list[T]], items: Sequence[Any], *args: Any) -> list[T]:
-        """``fn(slice, *args)`` over ``items`` cut into one slice per worker, in order."""
+    async def map(
+        self, fn: Callable[..., list[T]], items: Sequence[Any], *args: Any
+    ) -> list[T | Failed]:
+        """``fn(slice, *args)`` over ``items`` cut into one slice per worker, in order.
+
+        A slice whose worker dies is tried once more in a fresh pool; if that dies too (an item
+        that kills its process), each of its items comes back ``Failed``.
+        """
         if not items:
             return []
         step = -(-len(items) // self._size)
         slices = [items[i : i + step] for i in range(0, len(items), step)]
-        results: list[list[T]] = [[] for _ in slices]
+        results: list[list[T | Failed]] = [[] for _ in slices]
 
         async def one(i: int) -> None:
-            results[i] = await self._run(fn, slices[i], *args)
+            for attempt in (1, 2):
+                try:
+                    done: list[T] = await self._run(fn, slices[i], *args)
+                    results[i] = list(done)
+                    return
+                except BrokenProcessPool:
+                    log.warning("worker process died (attempt %d of 2)", attempt)
+            results[i] = [Failed("proses pekerja berhenti tak terduga")] * len(slices[i])
 
         async with anyio.create_task_group() as tg:
             for i in range(len(slices)):
