@@ -70,7 +70,9 @@ def field_name(role: str) -> str:
 
 
 def _object_key(document_id: str, seq: int, kind: str, ext: str) -> str:
-    return f"documents/{document_id}/{seq:02d}-{kind}.{ext}"
+    """A key no earlier attempt can have used: a write cut short by a crash leaves its object
+    behind (object lock keeps it), and the next attempt must not collide with it."""
+    return f"documents/{document_id}/{seq:02d}-{kind}-{secrets.token_hex(4)}.{ext}"
 
 
 def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
