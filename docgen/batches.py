@@ -76,7 +76,9 @@ async def check_rows(
     """
     manifest = template.manifest
     staff = await anyio.to_thread.run_sync(read_staff_list, filename, content, manifest)
-    chosen = await load_assignment(rt, manifest, signers)
+    chosen, refused = await load_assignment(rt, manifest, signers)
+    if refused:
+        raise DataInvalid(refused)
     cell_problems: dict[int, list[RowProblem]] = {}
     for problem in staff.problems:
         cell_problems.setdefault(problem.row, []).append(problem)

@@ -85,11 +85,9 @@ def pending_roles(document: Document) -> list[str]:
 
 async def load_assignment(
     rt: Runtime, manifest: TemplateManifest, assignment: Mapping[str, str]
-) -> dict[str, Signer]:
-    """The signers the operator chose per role (``{"role": signer_id}``).
-
-    Raises DataInvalid listing every unknown role, unknown signer and revoked certificate.
-    """
+) -> tuple[dict[str, Signer], list[FieldProblem]]:
+    """The signers the operator chose per role (``{"role": signer_id}``), and the problems of
+    the choice: unknown roles, unknown signers, revoked certificates."""
     problems: list[FieldProblem] = []
     chosen: dict[str, Signer] = {}
     async with rt.db.session() as session:
@@ -104,9 +102,7 @@ async def load_assignment(
                 problems.append(FieldProblem(where, "sertifikat penanda tangan telah dicabut"))
             else:
                 chosen[role_name] = signer
-    if problems:
-        raise DataInvalid(problems)
-    return chosen
+    return chosen, problems
 
 
 def assignment_problems(
@@ -252,8 +248,9 @@ async def create_document(
     template = rt.template(template_id)
     manifest = template.manifest
     clean = validate_data(manifest, data)
-    chosen = await load_assignment(rt, manifest, signers or {})
-    if problems := assignment_problems(manifest, clean, chosen):
+    chosen, problems = await load_assignment(rt, manifest, signers or {})
+    problems += assignment_problems(manifest, clean, chosen)
+    if problems:
         raise DataInvalid(problems)
     assigned = {role: signer.id for role, signer in chosen.items()}
 
