@@ -31,7 +31,7 @@ from docgen.batches import (
 )
 from docgen.convert import BatchConversionFailed
 from docgen.documents import DocumentDraft, register_created, store_sources
-from docgen.errors import DataInvalid
+from docgen.errors import DataInvalid, TemplateNotFound
 from docgen.manifest import Template
 from docgen.models import Batch, BatchRow, utcnow
 from docgen.runtime import Runtime
@@ -85,8 +85,25 @@ async def generate_batch(rt: Runtime, batch_id: str) -> None:
         assert batch is not None
         batch.status = BERJALAN
         await session.commit()
-    template = rt.template_registry.get(batch.template_id, batch.template_version)
-    signers: dict[str, str] = batch.signers
+    try:
+        template = rt.template_registry.get(batch.template_id, batch.template_version)
+    except TemplateNotFound:
+        # Its folder was changed since the batch was accepted: nothing can be made from it.
+        message = f"templat {batch.template_id} versi {batch.template_version} tidak ada lagi"
+        await _fail_waiting_rows(rt, batch_id, message)
+    else:
+        await _generate_rows(rt, batch_id, template, batch.signers)
+    async with rt.write_lock, rt.db.session() as session:
+        await session.execute(
+            update(Batch).where(Batch.id == batch_id).values(status=SELESAI, finished_at=utcnow())
+        )
+        await audit.record(session, "batch.finished", "batch", batch_id)
+        await session.commit()
+
+
+async def _generate_rows(
+    rt: Runtime, batch_id: str, template: Template, signers: dict[str, str]
+) -> None:
     async with rt.db.session() as session:
         rows = list(
             await session.scalars(
@@ -107,13 +124,6 @@ async def generate_batch(rt: Runtime, batch_id: str) -> None:
         for start in range(0, len(rows), CHUNK_ROWS):
             await in_flight.acquire()
             tg.start_soon(chunk_done, rows[start : start + CHUNK_ROWS])
-
-    async with rt.write_lock, rt.db.session() as session:
-        await session.execute(
-            update(Batch).where(Batch.id == batch_id).values(status=SELESAI, finished_at=utcnow())
-        )
-        await audit.record(session, "batch.finished", "batch", batch_id)
-        await session.commit()
 
 
 async def _generate_chunk(
@@ -178,6 +188,17 @@ async def _generate_chunk(
                 .where(BatchRow.id == row_id)
                 .values(status=ROW_GAGAL, errors=[error])
             )
+        await session.commit()
+
+
+async def _fail_waiting_rows(rt: Runtime, batch_id: str, message: str) -> None:
+    async with rt.write_lock, rt.db.session() as session:
+        waiting = await session.scalars(
+            select(BatchRow).where(BatchRow.batch_id == batch_id, BatchRow.status == ROW_MENUNGGU)
+        )
+        for row in waiting:
+            row.status = ROW_GAGAL
+            row.errors = [{"row": row.row, "column": "-", "message": message}]
         await session.commit()
 
 
