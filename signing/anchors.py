@@ -3,41 +3,38 @@
 A template writes ``{{ ttd('pihak_pertama') }}`` where a signer's signature belongs; rendering turns
 that into the marker text ``#TTD:pihak_pertama#`` in a tiny white font, so it is invisible on paper
 but present in the PDF text layer after LibreOffice has converted the document.
-:func:`locate_anchors` finds those markers with poppler's ``pdftotext -bbox``.
+:func:`locate_anchors` finds those markers with PDFium's text layer (pypdfium2), in process.
 
-Coordinates are returned in PDF user space (points, origin bottom-left). ``pdftotext`` reports them
-relative to the page's crop box, top-left origin, after applying ``/Rotate``; LibreOffice writes
-unrotated pages whose boxes start at the origin, where the two agree after flipping the y axis.
+Coordinates are PDF user space (points, origin bottom-left), whatever the page's ``/Rotate`` or
+crop box: the space in which the signature field's ``/Rect`` is written.
 """
 
 from __future__ import annotations
 
-import html
+import ctypes
 import re
-import subprocess
-import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from .errors import AnchorNotFound, InvalidPdf
 
 __all__ = ["AnchorPosition", "anchor_marker", "locate_anchors"]
 
-PDFTOTEXT = "pdftotext"
-
 _MARKER_PREFIX = "#TTD:"
 _MARKER_SUFFIX = "#"
 
-# pdftotext -bbox writes one <page> element per page and one <word> element per word, in reading
-# order. Parsed with a regex rather than an XML parser: the text comes from an arbitrary PDF and may
-# hold characters that are not legal XML, which must not make the whole lookup fail.
-_TOKEN_RE = re.compile(
-    r'<page width="(?P<pw>[-+.\deE]+)" height="(?P<ph>[-+.\deE]+)">'
-    r'|<word xMin="(?P<x0>[-+.\deE]+)" yMin="(?P<y0>[-+.\deE]+)"'
-    r' xMax="(?P<x1>[-+.\deE]+)" yMax="(?P<y1>[-+.\deE]+)">(?P<text>.*?)</word>',
-    re.DOTALL,
-)
+# How far below its baseline a marker's box starts, in em. LibreOffice writes /Descent 0 into
+# every font descriptor; poppler then assumes 0.35 em, and the signature boxes have always hung
+# from the bottom of poppler's word box (this module ran `pdftotext -bbox` before). Keeping that
+# depth keeps the fields where they were: 0.7 pt below the baseline of a 2 pt marker.
+_DESCENT_EM = 0.35
+
+# PDFium is not thread-safe: no two of its calls may run at once in a process, not even on
+# different documents, and pypdfium2 does not serialise them. Every use of it here holds this lock
+# (the service calls locate_anchors from worker threads).
+_PDFIUM_LOCK = threading.Lock()
 
 
 def anchor_marker(role: str) -> str:
@@ -58,113 +55,116 @@ class AnchorPosition:
     page: int  # 0-based
     x: float
     y: float
-    page_width: float
+    page_width: float  # of the visible area (crop box within media box), before /Rotate
     page_height: float
 
 
-@dataclass(frozen=True)
-class _Word:
-    text: str  # whitespace removed
-    x0: float
-    y1: float  # bottom edge, top-left origin (pdftotext's yMax)
-    x1: float
-
-
-@dataclass
-class _Page:
-    width: float
-    height: float
-    words: list[_Word]
-
-
-def locate_anchors(
-    pdf: bytes, roles: Sequence[str], *, timeout: float = 20
-) -> dict[str, AnchorPosition]:
+def locate_anchors(pdf: bytes, roles: Sequence[str]) -> dict[str, AnchorPosition]:
     """Find the signature anchor of every role in ``pdf``; the first occurrence wins.
 
-    Runs ``pdftotext -bbox`` in a subprocess (blocking: call it from a worker thread in async code).
-    Markers are matched on the page's words joined without whitespace, so a marker that pdftotext
-    splits into several words, or glues to neighbouring text, is still found.
+    Reads the PDF with PDFium in this process (blocking, CPU only: call it from a worker thread in
+    async code; safe from several threads at once, which take turns). A marker is matched on the
+    page's text with whitespace ignored, so a marker split over several runs or lines, or glued to
+    neighbouring text, is still found. Its position is the origin of its first character, lowered
+    by the font's descent.
 
     :raises AnchorNotFound: for the first role whose marker is not in the document.
-    :raises InvalidPdf: if poppler cannot read ``pdf``, or takes longer than ``timeout`` seconds.
+    :raises InvalidPdf: if PDFium cannot read ``pdf`` (not a PDF, damaged beyond repair,
+        encrypted, no pages).
     :raises ValueError: for an invalid role name.
     """
     markers = {role: anchor_marker(role) for role in roles}
-    pages = _extract_words(pdf, timeout=timeout)
-
-    found: dict[str, AnchorPosition] = {}
-    for page_index, page in enumerate(pages):
-        pending = {role: marker for role, marker in markers.items() if role not in found}
-        if not pending:
-            break
-        joined, owners = _join_words(page.words)
-        for role, marker in pending.items():
-            start = joined.find(marker)
-            if start < 0:
-                continue
-            word_index, offset = owners[start]
-            word = page.words[word_index]
-            # The marker may start inside a word; interpolate within that word's box.
-            x = word.x0 + (word.x1 - word.x0) * offset / len(word.text)
-            found[role] = AnchorPosition(
-                page=page_index,
-                x=x,
-                y=page.height - word.y1,
-                page_width=page.width,
-                page_height=page.height,
-            )
-
+    patterns = {role: _spaced_pattern(marker) for role, marker in markers.items()}
+    with _PDFIUM_LOCK:
+        found = _search(pdf, patterns)
     for role, marker in markers.items():
         if role not in found:
             raise AnchorNotFound(marker)
     return found
 
 
-def _join_words(words: Sequence[_Word]) -> tuple[str, list[tuple[int, int]]]:
-    """Concatenate the words and map each character back to (word index, offset in the word)."""
-    parts: list[str] = []
-    owners: list[tuple[int, int]] = []
-    for index, word in enumerate(words):
-        parts.append(word.text)
-        owners.extend((index, offset) for offset in range(len(word.text)))
-    return "".join(parts), owners
+def _spaced_pattern(marker: str) -> re.Pattern[str]:
+    """``marker`` with any whitespace allowed between its characters (PDFium puts spaces and line
+    breaks between text runs that do not touch)."""
+    return re.compile(r"\s*".join(re.escape(ch) for ch in marker))
 
 
-def _extract_words(pdf: bytes, *, timeout: float) -> list[_Page]:
-    with tempfile.TemporaryDirectory(prefix="docgen-anchors-") as tmp:
-        source = Path(tmp) / "document.pdf"
-        source.write_bytes(pdf)
+def _search(pdf: bytes, patterns: dict[str, re.Pattern[str]]) -> dict[str, AnchorPosition]:
+    # Imported here: loading the bindings takes ~0.1 s and initialises PDFium for the process,
+    # which only the callers that locate anchors need.
+    import pypdfium2 as pdfium
+    import pypdfium2.internal as pdfium_i
+    import pypdfium2.raw as pdfium_c
+
+    # Loaded through the raw API so that a document PDFium opens but finds no page in is still
+    # closed (pypdfium2's PdfDocument raises for it without closing the handle). ``pdf`` outlives
+    # the handle: PDFium reads it in place.
+    raw = pdfium_c.FPDF_LoadMemDocument64(pdf, len(pdf), None)
+    if not raw:
+        reason = pdfium_i.ErrorToStr.get(pdfium_c.FPDF_GetLastError(), "unknown error")
+        raise InvalidPdf(f"PDFium cannot read the document: {reason}")
+    document = pdfium.PdfDocument(raw)
+    found: dict[str, AnchorPosition] = {}
+    try:
+        pages = len(document)
+        if pages < 1:
+            raise InvalidPdf("PDFium cannot read the document: it has no pages")
+        for page_index in range(pages):
+            pending = {role: p for role, p in patterns.items() if role not in found}
+            if not pending:
+                break
+            found.update(_search_page(document, page_index, pending))
+    except pdfium.PdfiumError as exc:
+        raise InvalidPdf(f"PDFium cannot read the document: {exc}") from exc
+    finally:
+        # Closed here, under the lock, rather than by pypdfium2's finalizers: those run whenever
+        # the garbage collector gets to them, on whatever thread that is, without the lock.
+        document.close()
+    return found
+
+
+def _search_page(
+    document: Any, page_index: int, patterns: dict[str, re.Pattern[str]]
+) -> dict[str, AnchorPosition]:
+    import pypdfium2.raw as pdfium_c
+
+    found: dict[str, AnchorPosition] = {}
+    page = document[page_index]
+    try:
+        left, bottom, right, top = page.get_bbox()
+        textpage = page.get_textpage()
         try:
-            proc = subprocess.run(
-                [PDFTOTEXT, "-bbox", "-enc", "UTF-8", str(source), "-"],
-                capture_output=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise InvalidPdf(f"pdftotext did not finish within {timeout:g} s") from exc
-    if proc.returncode != 0:
-        # poppler repeats itself on broken files; the last lines say what finally failed
-        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        detail = "; ".join(lines[-2:])[:300] or "no diagnostics"
-        raise InvalidPdf(f"pdftotext cannot read the document (exit {proc.returncode}): {detail}")
-    return _parse_bbox(proc.stdout.decode("utf-8", "replace"))
-
-
-def _parse_bbox(output: str) -> list[_Page]:
-    pages: list[_Page] = []
-    for match in _TOKEN_RE.finditer(output):
-        if match["pw"] is not None:
-            pages.append(_Page(float(match["pw"]), float(match["ph"]), []))
-            continue
-        if not pages:  # a word outside any page: not pdftotext's format
-            continue
-        text = "".join(html.unescape(match["text"]).split())
-        if text:
-            pages[-1].words.append(
-                _Word(
-                    text=text, x0=float(match["x0"]), y1=float(match["y1"]), x1=float(match["x1"])
+            # surrogatepass: a lone surrogate stays one character, so indices keep counting
+            # UTF-16 units (see _utf16_index)
+            text = textpage.get_text_range(errors="surrogatepass")
+            for role, pattern in patterns.items():
+                match = pattern.search(text)
+                if match is None:
+                    continue
+                char = pdfium_c.FPDFText_GetCharIndexFromTextIndex(
+                    textpage, _utf16_index(text, match.start())
                 )
-            )
-    return pages
+                x, y = ctypes.c_double(), ctypes.c_double()
+                if char < 0 or not pdfium_c.FPDFText_GetCharOrigin(textpage, char, x, y):
+                    raise InvalidPdf(f"PDFium gives no position for {match[0]!r}")
+                size = pdfium_c.FPDFText_GetFontSize(textpage, char)
+                found[role] = AnchorPosition(
+                    page=page_index,
+                    x=x.value,
+                    y=y.value - _DESCENT_EM * size,
+                    page_width=right - left,
+                    page_height=top - bottom,
+                )
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+    return found
+
+
+def _utf16_index(text: str, index: int) -> int:
+    """The position of ``text[index]`` in PDFium's UTF-16 text: characters outside the BMP take
+    two units there but one character in ``text``."""
+    if text.isascii():
+        return index
+    return index + sum(1 for ch in text[:index] if ord(ch) > 0xFFFF)
