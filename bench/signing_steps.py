@@ -1,6 +1,6 @@
 """Latency of the signing steps, in process: unseal, render, prepare, sign, archive, validate.
 
-Needs no running service, only LibreOffice (`soffice`) and poppler, as `make run` installs them:
+Needs no running service, only LibreOffice (`soffice`), as `make run` installs it:
 
     uv run python bench/signing_steps.py [--runs 20]
 
