@@ -17,8 +17,9 @@ beside it, sampled every 0.1 s. Then, with the service stopped, it times the str
 way on --naive documents of the same rows, in one process: the template read and rendered per
 document, a warm unoserver per document, the key unsealed from its PIN per signature, pyHanko
 per signature and the B-LTA revision, one S3 put per revision (the same library code as the
-service, so its per-step speed-ups count for both), and prints the ratio per document. A measurement,
-not a test: it exits 0 whatever the figures (but 1 if a document is missing or failed).
+service, so its per-step speed-ups count for both), and prints the ratio per document.
+A measurement, not a test: it exits 0 whatever the figures (but 1 if a document is missing or
+failed).
 """
 
 from __future__ import annotations
