@@ -114,6 +114,29 @@ def to_csv(rows: list[dict[str, str]]) -> bytes:
 # -- memory -------------------------------------------------------------------------------
 
 
+def kind_of(proc: psutil.Process) -> str:
+    """app (the service and its worker processes), libreoffice or s3."""
+    name = " ".join(proc.cmdline())
+    if "weed" in name:
+        return "s3"
+    if "soffice" in name or "unoserver" in name or "oosplash" in name:
+        return "libreoffice"
+    return "app"
+
+
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time so far (user + system) of the service's process tree, by kind."""
+    sums = {"app": 0.0, "libreoffice": 0.0, "s3": 0.0}
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            sums[kind_of(proc)] += times.user + times.system
+        except psutil.Error:
+            continue
+    return sums
+
+
 @dataclass
 class MemoryPeaks:
     """Peak RSS, in MiB, of the app and of its helpers, sampled from the process tree."""
@@ -134,16 +157,10 @@ class MemoryPeaks:
                     return
                 for proc in tree:
                     try:
-                        name = " ".join(proc.cmdline())
+                        kind = kind_of(proc)
                         rss = proc.memory_info().rss / 2**20
                     except psutil.Error:
                         continue
-                    kind = (
-                        "s3" if "weed" in name
-                        else "libreoffice" if ("soffice" in name or "unoserver" in name
-                                               or "oosplash" in name)
-                        else "app"
-                    )  # fmt: skip
                     sums[kind] += rss
                 self.app = max(self.app, sums["app"])
                 self.libreoffice = max(self.libreoffice, sums["libreoffice"])
@@ -207,9 +224,21 @@ def signing_done(batch: dict[str, Any], signing_id: str) -> bool:
     return bool(next(s for s in batch["signings"] if s["id"] == signing_id)["status"] != "berjalan")
 
 
-def bulk(url: str, rows: list[dict[str, str]]) -> dict[str, float]:
-    """Seconds of each phase."""
-    timings: dict[str, float] = {}
+@dataclass
+class Phase:
+    seconds: float
+    cpu: dict[str, float]  # CPU seconds by kind of process
+
+
+def bulk(url: str, pid: int, rows: list[dict[str, str]]) -> dict[str, Phase]:
+    """Wall time and CPU time of each phase."""
+    timings: dict[str, Phase] = {}
+
+    def phase(name: str, start: float, cpu_before: dict[str, float]) -> None:
+        after = cpu_seconds(pid)
+        used = {kind: after[kind] - cpu_before[kind] for kind in after}
+        timings[name] = Phase(time.perf_counter() - start, used)
+
     with httpx.Client(base_url=url, timeout=300) as client:
 
         def enrol(name: str, nip_: str | None, jabatan: str) -> str:
@@ -222,7 +251,7 @@ def bulk(url: str, rows: list[dict[str, str]]) -> dict[str, float]:
             "saksi_2": enrol(CEREMONY["nama_saksi_2"], CEREMONY["nip_saksi_2"], "Asisten"),
             "pejabat_pelantik": enrol(CEREMONY["nama_pejabat_pelantik"], None, "Bupati Sidoarjo"),
         }
-        start = time.perf_counter()
+        start, cpu_before = time.perf_counter(), cpu_seconds(pid)
         response = client.post(
             "/api/v1/batches",
             data={"template": TEMPLATE,
@@ -231,17 +260,17 @@ def bulk(url: str, rows: list[dict[str, str]]) -> dict[str, float]:
         ).raise_for_status()  # fmt: skip
         batch_id = response.json()["id"]
         made = wait(client, batch_id, lambda b: b["status"] == "selesai")
-        timings["generate"] = time.perf_counter() - start
+        phase("generate", start, cpu_before)
         if made["done"] != len(rows):
             print(f"NOT ALL MADE: {made['done']} of {len(rows)}; {made['errors'][:3]}")
             raise SystemExit(1)
         for role in ROLES:
-            start = time.perf_counter()
+            start, cpu_before = time.perf_counter(), cpu_seconds(pid)
             body = {"role": role, "signer_id": signers[role], "pin": PIN}
             signing = client.post(f"/api/v1/batches/{batch_id}/signatures", json=body)
             signing_id = signing.raise_for_status().json()["id"]
             batch = wait(client, batch_id, lambda b, i=signing_id: signing_done(b, i))
-            timings[f"sign {role}"] = time.perf_counter() - start
+            phase(f"sign {role}", start, cpu_before)
             result = next(s for s in batch["signings"] if s["id"] == signing_id)
             if result["done"] != len(rows):
                 print(f"NOT ALL SIGNED ({role}): {result}")
@@ -345,18 +374,21 @@ def main() -> None:
         memory = MemoryPeaks()
         memory.watch(process.pid)
         try:
-            timings = bulk(url, rows)
+            timings = bulk(url, process.pid, rows)
         finally:
             memory.stop()
             stop_service(process)
         naive_seconds = naive(staff_csv(args.naive + 1, seed=11), Path(tmp) / "naive")
 
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    total = sum(timings.values())
+    total = sum(p.seconds for p in timings.values())
     print(f"{args.n} documents ({TEMPLATE}, 3 signers each); {os.cpu_count()} CPUs, "
           f"load average after the run {load}")  # fmt: skip
-    for phase, seconds in timings.items():
-        print(f"  {phase:26s} {seconds:7.1f} s  {args.n / seconds:7.1f} documents/s")
+    print(f"  {'phase':26s} {'wall':>9s}  {'documents/s':>11s}   CPU ms per document: "
+          "app, LibreOffice, S3 server")  # fmt: skip
+    for name, p in timings.items():
+        cpu = ", ".join(f"{p.cpu[k] * 1000 / args.n:.1f}" for k in ("app", "libreoffice", "s3"))
+        print(f"  {name:26s} {p.seconds:7.1f} s  {args.n / p.seconds:11.1f}   {cpu}")
     print(f"  {'total (generated, signed, stored)':26s} {total:7.1f} s  "
           f"{args.n / total:7.1f} documents/s")  # fmt: skip
     print(f"  peak memory: app {memory.app:.0f} MiB (service and its workers); "

@@ -49,6 +49,16 @@ class Service:
 
 
 def start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], Service]:
+    """Start `docgen serve` on a free port; tried again on another port if the one picked was
+    taken in the meantime (the service's own parts pick free ports while it starts)."""
+    for _ in range(3):
+        started = _start_service(data_dir, **env)
+        if started is not None:
+            return started
+    raise RuntimeError("docgen found no free port in three tries")
+
+
+def _start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], Service] | None:
     port = free_port()
     url = env.get("DOCGEN_PUBLIC_URL", f"http://127.0.0.1:{port}")
     local = f"http://127.0.0.1:{port}"
@@ -62,6 +72,7 @@ def start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], 
         **env,
     }
     with log.open("ab") as out:
+        offset = out.tell()
         process = subprocess.Popen(
             [sys.executable, "-m", "docgen", "serve"],
             cwd=REPO,
@@ -73,7 +84,10 @@ def start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], 
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"docgen exited on start:\n{log.read_text()[-4000:]}")
+            output = log.read_bytes()[offset:].decode(errors="replace")
+            if "address already in use" in output:
+                return None
+            raise RuntimeError(f"docgen exited on start:\n{output[-4000:]}")
         try:
             if httpx.get(f"{local}/api/v1/templates", timeout=2).status_code == 200:
                 return process, Service(local, data_dir, log)
