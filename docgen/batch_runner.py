@@ -173,21 +173,24 @@ async def _generate_chunk(
 
     async with rt.write_lock, rt.db.session() as session:
         for row_id, objects in stored.items():
-            draft = drafts[row_id]
-            await register_created(session, draft, stamped[row_id][1], objects)
-            await session.execute(
-                update(BatchRow)
-                .where(BatchRow.id == row_id)
-                .values(status=ROW_SELESAI, document_id=draft.id)
-            )
+            await register_created(session, drafts[row_id], stamped[row_id][1], objects)
+        # The documents first: the rows point to them.
+        await session.flush()
         row_of = {row.id: row.row for row in rows}
-        for row_id, message in failed.items():
-            error = {"row": row_of[row_id], "column": "-", "message": message}
-            await session.execute(
-                update(BatchRow)
-                .where(BatchRow.id == row_id)
-                .values(status=ROW_GAGAL, errors=[error])
-            )
+        states = [
+            {"id": row_id, "status": ROW_SELESAI, "document_id": drafts[row_id].id}
+            for row_id in stored
+        ] + [
+            {
+                "id": row_id,
+                "status": ROW_GAGAL,
+                "errors": [{"row": row_of[row_id], "column": "-", "message": message}],
+            }
+            for row_id, message in failed.items()
+        ]
+        if states:
+            # One UPDATE per chunk (executemany by primary key), not one per row.
+            await session.execute(update(BatchRow), states)
         await session.commit()
 
 

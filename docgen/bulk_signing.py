@@ -25,6 +25,7 @@ from docgen import audit
 from docgen.batches import SELESAI, batch_documents, get_batch
 from docgen.crl import current_crl
 from docgen.documents import (
+    NewSignature,
     check_signer,
     documents_by_id,
     latest_pdf,
@@ -218,9 +219,13 @@ async def _sign_chunk(
 
         by_id = {d.id: d for d in documents}
         async with rt.write_lock, rt.db.session() as session:
-            for document_id, objects in stored.items():
-                document = by_id[document_id]
-                await register_signed(session, document, slots[document_id], signer, objects)
+            await register_signed(
+                session,
+                [
+                    NewSignature(by_id[document_id], slots[document_id], signer, objects)
+                    for document_id, objects in stored.items()
+                ],
+            )
             job = await session.scalar(select(BatchSigning).where(BatchSigning.id == job_id))
             assert job is not None
             job.done += len(stored)

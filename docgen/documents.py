@@ -382,54 +382,72 @@ async def store_signed(
     ]
 
 
-async def register_signed(
-    session: AsyncSession,
-    document: Document,
-    slot: SignatureSlot,
-    signer: Signer,
-    stored: Sequence[tuple[str, StoredObject]],
-) -> None:
-    """Add the new revisions, fill the slot, and make the document SAH after its last signer
-    (the caller holds the write lock and commits).
+@dataclass(frozen=True)
+class NewSignature:
+    """A signature made and stored, to be registered."""
+
+    document: Document
+    slot: SignatureSlot
+    signer: Signer
+    stored: Sequence[tuple[str, StoredObject]]  # (kind, object): signed, then lta if last
+
+
+async def register_signed(session: AsyncSession, signatures: Sequence[NewSignature]) -> None:
+    """Add each signature's revisions, fill its slot, and make its document SAH after the last
+    signer; a whole chunk of a bulk signing in a few statements (the caller holds the write lock
+    and commits).
 
     Raises Conflict when another signature got there first (the revision numbers are taken).
     """
-    seq = document.revisions[-1].seq + 1
-    revisions = [
-        Revision(
-            document_id=document.id,
-            seq=seq + i,
-            kind=kind,
-            object_key=obj.key,
-            version_id=obj.version_id,
-            sha256=obj.sha256,
-            size=obj.size,
-        )
-        for i, (kind, obj) in enumerate(stored)
-    ]
-    session.add_all(revisions)
+    if not signatures:
+        return
+    revisions = {
+        new.document.id: [
+            Revision(
+                document_id=new.document.id,
+                seq=new.document.revisions[-1].seq + 1 + i,
+                kind=kind,
+                object_key=obj.key,
+                version_id=obj.version_id,
+                sha256=obj.sha256,
+                size=obj.size,
+            )
+            for i, (kind, obj) in enumerate(new.stored)
+        ]
+        for new in signatures
+    }
+    session.add_all(r for made in revisions.values() for r in made)
     try:
         await session.flush()
     except IntegrityError as exc:
         raise Conflict("Dokumen sedang ditandatangani; coba lagi") from exc
-    last = stored[-1][0] == LONG_TERM
+    now = utcnow()
     await session.execute(
-        update(SignatureSlot)
-        .where(SignatureSlot.id == slot.id)
-        .values(signer_id=signer.id, signed_at=utcnow(), revision_id=revisions[0].id)
+        update(SignatureSlot),
+        [
+            {
+                "id": new.slot.id,
+                "signer_id": new.signer.id,
+                "signed_at": now,
+                "revision_id": revisions[new.document.id][0].id,
+            }
+            for new in signatures
+        ],
     )
-    if last:
-        await session.execute(update(Document).where(Document.id == document.id).values(status=SAH))
-    await audit.record(
-        session,
-        "document.signed",
-        "document",
-        document.id,
-        role=slot.role,
-        signer=signer.id,
-        sha256=revisions[-1].sha256,
-        level="B-LTA" if last else "B-T",
-    )
+    completed = [new.document.id for new in signatures if new.stored[-1][0] == LONG_TERM]
+    if completed:
+        await session.execute(update(Document), [{"id": i, "status": SAH} for i in completed])
+    for new in signatures:
+        await audit.record(
+            session,
+            "document.signed",
+            "document",
+            new.document.id,
+            role=new.slot.role,
+            signer=new.signer.id,
+            sha256=revisions[new.document.id][-1].sha256,
+            level="B-LTA" if new.document.id in completed else "B-T",
+        )
 
 
 async def sign_document(
@@ -454,7 +472,7 @@ async def sign_document(
         )
         stored = await store_signed(rt, document, role, outputs)
         async with rt.write_lock, rt.db.session() as session:
-            await register_signed(session, document, slot, signer, stored)
+            await register_signed(session, [NewSignature(document, slot, signer, stored)])
             await session.commit()
     return await get_document(rt, document_id)
 
