@@ -11,9 +11,12 @@ that would lose the rest of the chunk.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import functools
 import logging
 import multiprocessing
+import os
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -82,7 +85,7 @@ class WorkerPool:
                     self._size,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_initialize,
-                    initargs=(str(self._ca_dir),),
+                    initargs=(str(self._ca_dir), os.getpid()),
                 )
             return self._pool
 
@@ -138,14 +141,30 @@ class WorkerPool:
 _ca_dir: Path | None = None
 
 
-def _initialize(ca_dir: str) -> None:
+def _initialize(ca_dir: str, service_pid: int) -> None:
     global _ca_dir
     _ca_dir = Path(ca_dir)
+    _die_with(service_pid)
     # Pay the one-off font preparation before the first chunk arrives.
     from signing import pades, stamp
 
     stamp.warm_up()
     pades.warm_up()
+
+
+def _die_with(service_pid: int) -> None:
+    """Have the kernel kill this worker when the service dies, even by SIGKILL: an idle worker
+    would otherwise wait on its queue forever (Linux; elsewhere the service's stop() is all)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != service_pid:  # it died before the request took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 @functools.cache

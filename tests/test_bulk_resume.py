@@ -28,11 +28,49 @@ def kill_when(
     while time.monotonic() < deadline:
         batch: dict[str, Any] = client.get(f"/api/v1/batches/{batch_id}").json()
         if ready(batch):
+            workers = [
+                pid for pid in children_of(process.pid) if b"multiprocessing" in cmdline(pid)
+            ]
+            assert workers, "bulk work runs in worker processes"
             os.kill(process.pid, signal.SIGKILL)
             process.wait(10)
+            # The workers die with the service, even idle ones waiting for work.
+            deadline = time.monotonic() + 10
+            while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not any(alive(pid) for pid in workers)
             return batch
         time.sleep(0.05)
     raise AssertionError(f"never got there: {batch}")
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if (
+                proc.name.isdigit()
+                and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
+            ):
+                found.append(int(proc.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def processes_naming(path: Path) -> list[int]:
