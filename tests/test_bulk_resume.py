@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from tests.conftest import PIN, signer_body, start_service, stop_service
 from tests.test_bulk import bulk_sign, generated, inauguration_csv, post_batch
@@ -28,49 +29,33 @@ def kill_when(
     while time.monotonic() < deadline:
         batch: dict[str, Any] = client.get(f"/api/v1/batches/{batch_id}").json()
         if ready(batch):
-            workers = [
-                pid for pid in children_of(process.pid) if b"multiprocessing" in cmdline(pid)
-            ]
+            workers = worker_processes(process.pid)
             assert workers, "bulk work runs in worker processes"
             os.kill(process.pid, signal.SIGKILL)
             process.wait(10)
             # The workers die with the service, even idle ones waiting for work.
             deadline = time.monotonic() + 10
-            while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            while any(alive(w) for w in workers) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert not any(alive(pid) for pid in workers)
+            assert not any(alive(w) for w in workers)
             return batch
         time.sleep(0.05)
     raise AssertionError(f"never got there: {batch}")
 
 
-def cmdline(pid: int) -> bytes:
+def worker_processes(pid: int) -> list[psutil.Process]:
+    return [
+        child
+        for child in psutil.Process(pid).children()
+        if "multiprocessing" in " ".join(child.cmdline())
+    ]
+
+
+def alive(proc: psutil.Process) -> bool:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if (
-                proc.name.isdigit()
-                and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
-            ):
-                found.append(int(proc.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    return state != "Z"
 
 
 def processes_naming(path: Path) -> list[int]:
