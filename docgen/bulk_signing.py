@@ -150,6 +150,9 @@ async def _sign_all(
                 await in_flight.acquire()
                 tg.start_soon(chunk_done, document_ids[start : start + CHUNK_DOCUMENTS])
         status = SELESAI_TTD
+    except anyio.get_cancelled_exc_class():
+        status = TERPUTUS  # the service is stopping: posting it again signs the rest
+        raise
     except Exception:
         log.exception("bulk signing %s stopped", job_id)
     finally:

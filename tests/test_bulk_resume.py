@@ -153,3 +153,38 @@ def assert_registry_holds_each_row_once(db_path: Path, batch_id: str) -> None:
         documents = db.execute("SELECT count(*), count(DISTINCT number) FROM documents").fetchone()
     assert rows == (ROWS, ROWS, ROWS)
     assert documents == (ROWS, ROWS)  # no document made twice for a row
+
+
+def test_a_service_stopped_with_ctrl_c_marks_its_bulk_signing_interrupted(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "docgen"
+    process, service = start_service(data_dir)
+    try:
+        with service.client() as client:
+            witness = client.post(
+                "/api/v1/signers",
+                json=signer_body(name=BA["nama_saksi_1"], nip=BA["nip_saksi_1"]),
+            ).json()["id"]
+            batch_id = post_batch(client, inauguration_csv(ROWS)).json()["id"]
+            generated(client, batch_id)
+            response = client.post(
+                f"/api/v1/batches/{batch_id}/signatures",
+                json={"role": "saksi_1", "signer_id": witness, "pin": PIN},
+            )
+            signing_id = response.json()["id"]
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                batch = client.get(
+                    f"/api/v1/batches/{batch_id}", params={"documents": "false"}
+                ).json()
+                if batch["signings"][0]["done"] > 0:
+                    break
+                time.sleep(0.05)
+    finally:
+        stop_service(process)  # SIGINT, as Ctrl-C
+    with sqlite3.connect(data_dir / "docgen.db") as db:
+        status, done = db.execute(
+            "SELECT status, done FROM batch_signings WHERE id = ?", (signing_id,)
+        ).fetchone()
+    assert (status, 0 < done < ROWS) == ("terputus", True)
