@@ -58,6 +58,14 @@ def alive(proc: psutil.Process) -> bool:
         return False
 
 
+def witness_and_batch(client: httpx.Client) -> tuple[str, str]:
+    """The first witness enrolled, and a batch of ROWS berita acara accepted."""
+    witness = client.post(
+        "/api/v1/signers", json=signer_body(name=BA["nama_saksi_1"], nip=BA["nip_saksi_1"])
+    ).json()["id"]
+    return witness, post_batch(client, inauguration_csv(ROWS)).json()["id"]
+
+
 def processes_naming(path: Path) -> list[int]:
     found = []
     for proc in Path("/proc").iterdir():
@@ -74,11 +82,7 @@ def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: P
     process, service = start_service(data_dir)
     try:
         with service.client() as client:
-            witness = client.post(
-                "/api/v1/signers",
-                json=signer_body(name=BA["nama_saksi_1"], nip=BA["nip_saksi_1"]),
-            ).json()["id"]
-            batch_id = post_batch(client, inauguration_csv(ROWS)).json()["id"]
+            witness, batch_id = witness_and_batch(client)
             before = kill_when(process, client, batch_id, lambda b: 0 < b["done"] < ROWS)
         made_before = {d["row"]: d for d in before["documents"]}
 
@@ -162,11 +166,7 @@ def test_a_service_stopped_with_ctrl_c_marks_its_bulk_signing_interrupted(
     process, service = start_service(data_dir)
     try:
         with service.client() as client:
-            witness = client.post(
-                "/api/v1/signers",
-                json=signer_body(name=BA["nama_saksi_1"], nip=BA["nip_saksi_1"]),
-            ).json()["id"]
-            batch_id = post_batch(client, inauguration_csv(ROWS)).json()["id"]
+            witness, batch_id = witness_and_batch(client)
             generated(client, batch_id)
             response = client.post(
                 f"/api/v1/batches/{batch_id}/signatures",
