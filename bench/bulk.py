@@ -31,10 +31,6 @@ import io
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -44,6 +40,9 @@ from typing import Any
 
 import httpx
 import psutil
+
+from tests.conftest import start_service, stop_service
+from tests.test_templates_content import BA
 
 REPO = Path(__file__).resolve().parent.parent
 PIN = "246810"
@@ -60,24 +59,11 @@ JABATAN = [
     "Penata Kelola Sistem dan Teknologi Informasi",
     "Pengadministrasi Perkantoran pada Kecamatan Buduran",
 ]
-CEREMONY = {
-    "penetap_keputusan": "Bupati Sidoarjo",
+# The test suite's berita acara, for an inauguration of PPPK staff.
+CEREMONY: dict[str, str] = {
+    **{k: str(v) for k, v in BA.items() if k != "peserta"},
     "nomor_keputusan": "800.1.13.2/412/438.1.1.3/2024",
-    "tanggal_keputusan": "2024-06-20",
     "tentang_keputusan": "Pengangkatan Pegawai Pemerintah dengan Perjanjian Kerja Formasi 2023",
-    "nama_pejabat_pelantik": "Dr. H. Ahmad Muhdlor, S.IP., M.Si.",
-    "jabatan_pejabat_pelantik": "Bupati Sidoarjo",
-    "nama_saksi_1": "Drs. Budi Santoso, M.Si.",
-    "nip_saksi_1": "198609262015051001",
-    "pangkat_saksi_1": "IV/a",
-    "jabatan_saksi_1": "Kepala Badan Kepegawaian dan Pengembangan Sumber Daya Manusia",
-    "nama_saksi_2": "Ir. Sri Rahayu, M.T.",
-    "nip_saksi_2": "197501012000032002",
-    "jabatan_saksi_2": "Asisten Administrasi Umum Sekretariat Daerah",
-    "agama": "Islam",
-    "instansi": "Badan Kepegawaian dan Pengembangan Sumber Daya Manusia",
-    "tempat": "Sidoarjo",
-    "tanggal": "2024-06-27",
 }
 PEOPLE = ["peserta.nama", "peserta.nip", "peserta.pangkat", "peserta.jabatan"]
 AGAMA = ["Islam", "Islam", "Islam", "Kristen Protestan", "Katolik", "Hindu", "Buddha"]
@@ -173,42 +159,6 @@ class MemoryPeaks:
 
 
 # -- the service --------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_service(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DOCGEN_DATA_DIR": str(data_dir), "DOCGEN_PORT": str(port)}
-    log = (data_dir / "service.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "docgen", "serve"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"docgen exited on start; see {data_dir / 'service.log'}")
-        try:
-            if httpx.get(f"{url}/api/v1/templates", timeout=2).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("docgen did not start")
-
-
-def stop_service(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(60)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def wait(client: httpx.Client, batch_id: str, done: Any) -> dict[str, Any]:
@@ -370,7 +320,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="docgen-bench-bulk-") as tmp:
         data_dir = Path(tmp) / "service"
         data_dir.mkdir()
-        process, url = start_service(data_dir)
+        process, service = start_service(data_dir)
+        url = service.url
         memory = MemoryPeaks()
         memory.watch(process.pid)
         try:

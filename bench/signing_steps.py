@@ -1,6 +1,6 @@
 """Latency of the signing steps, in process: unseal, render, prepare, sign, archive, validate.
 
-Needs no running service, only LibreOffice (`soffice`), as `make run` installs it:
+Needs no running service, only LibreOffice (`soffice`) and the tests' helpers (tests/pdftools.py):
 
     uv run python bench/signing_steps.py [--runs 20]
 
@@ -23,7 +23,6 @@ import io
 import os
 import platform
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -45,6 +44,7 @@ from signing.long_term import add_long_term_validation
 from signing.pades import SignatureAppearance, SigningIdentity, sign_pdf
 from signing.stamp import prepare_pdf, signature_box_at
 from signing.validation import validate_pdf
+from tests.pdftools import soffice_convert
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "templates" / "pakta-integritas"
@@ -118,22 +118,7 @@ def convert_to_pdf(docx: bytes, workdir: Path) -> bytes:
     """LibreOffice's PDF of ``docx``: one headless soffice, with a profile of its own."""
     source = workdir / "pakta.docx"
     source.write_bytes(docx)
-    profile = workdir / "lo-profile"
-    subprocess.run(
-        [
-            "soffice",
-            f"-env:UserInstallation={profile.as_uri()}",
-            "--headless",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(workdir),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
+    soffice_convert(workdir, [source])
     return (workdir / "pakta.pdf").read_bytes()
 
 

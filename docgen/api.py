@@ -22,7 +22,8 @@ from docgen import (
     template_registry,
     verification,
 )
-from docgen.errors import DataInvalid, DocgenError, FieldProblem, NotFound, UploadTooLarge
+from docgen.errors import DataInvalid, DocgenError, FieldProblem, NotFound
+from docgen.limits import refuse_oversized
 from docgen.manifest import Template
 from docgen.models import BatchSigning, Document, Revision, SignatureSlot, Signer
 from docgen.pages import Pages
@@ -360,8 +361,7 @@ async def create_batch(
     and creates nothing; otherwise the batch is accepted (202) and made in the background:
     follow it at ``GET /api/v1/batches/{id}``. Rows with problems fail; the others go on."""
     content = await _read_upload(rt, file)
-    if len(content) > rt.settings.max_upload_bytes:
-        raise UploadTooLarge(f"Berkas melebihi {rt.settings.max_upload_bytes // 2**20} MiB")
+    refuse_oversized("Daftar", content, rt.settings.max_upload_bytes)
     filename = file.filename or ""
     chosen = _signers_form(signers_json)
     if dry_run or dry_run_form:

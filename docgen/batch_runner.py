@@ -36,7 +36,7 @@ from docgen.manifest import Template
 from docgen.models import Batch, BatchRow, utcnow
 from docgen.runtime import Runtime
 from docgen.validators import validate_data
-from docgen.workers import Failed, render_rows, stamp_pdfs
+from docgen.workers import Failed, in_chunks, render_rows, stamp_pdfs
 
 __all__ = ["generate_batch", "run_batches"]
 
@@ -112,18 +112,11 @@ async def _generate_rows(
                 .order_by(BatchRow.row)
             )
         )
-    in_flight = anyio.Semaphore(CHUNKS_IN_FLIGHT)
 
-    async def chunk_done(chunk: Sequence[BatchRow]) -> None:
-        try:
-            await _generate_chunk(rt, template, signers, chunk)
-        finally:
-            in_flight.release()
+    async def generate(chunk: Sequence[BatchRow]) -> None:
+        await _generate_chunk(rt, template, signers, chunk)
 
-    async with anyio.create_task_group() as tg:
-        for start in range(0, len(rows), CHUNK_ROWS):
-            await in_flight.acquire()
-            tg.start_soon(chunk_done, rows[start : start + CHUNK_ROWS])
+    await in_chunks(rows, CHUNK_ROWS, CHUNKS_IN_FLIGHT, generate)
 
 
 async def _generate_chunk(

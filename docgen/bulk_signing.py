@@ -39,7 +39,7 @@ from docgen.errors import Conflict, NotFound, SignerMismatch
 from docgen.models import BatchSigning, Document, Signer, utcnow
 from docgen.runtime import Runtime
 from docgen.signers import unlock_identity
-from docgen.workers import Failed, SigningKey, sign_pdfs
+from docgen.workers import Failed, SigningKey, in_chunks, sign_pdfs
 
 __all__ = ["interrupt_signings", "start_bulk_signing"]
 
@@ -137,18 +137,11 @@ async def _sign_all(
             [rt.ca.root_certificate.public_bytes(serialization.Encoding.DER)],
             [crl.public_bytes(serialization.Encoding.DER)],
         )
-        in_flight = anyio.Semaphore(CHUNKS_IN_FLIGHT)
 
-        async def chunk_done(chunk: Sequence[str]) -> None:
-            try:
-                await _sign_chunk(rt, job_id, role, signer, key, trust, chunk)
-            finally:
-                in_flight.release()
+        async def sign(chunk: Sequence[str]) -> None:
+            await _sign_chunk(rt, job_id, role, signer, key, trust, chunk)
 
-        async with anyio.create_task_group() as tg:
-            for start in range(0, len(document_ids), CHUNK_DOCUMENTS):
-                await in_flight.acquire()
-                tg.start_soon(chunk_done, document_ids[start : start + CHUNK_DOCUMENTS])
+        await in_chunks(document_ids, CHUNK_DOCUMENTS, CHUNKS_IN_FLIGHT, sign)
         status = SELESAI_TTD
     except anyio.get_cancelled_exc_class():
         status = TERPUTUS  # the service is stopping: posting it again signs the rest

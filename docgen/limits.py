@@ -9,6 +9,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from docgen.errors import UploadTooLarge
 
 
+def refuse_oversized(what: str, data: bytes, limit: int) -> None:
+    """Raises UploadTooLarge (413) when an upload is over ``limit`` bytes."""
+    if len(data) > limit:
+        raise UploadTooLarge(f"{what} melebihi batas {limit / 2**20:g} MiB")
+
+
 class BodySizeLimit:
     """Refuse bodies over ``limit`` bytes: at once by Content-Length, else while streaming."""
 

@@ -33,8 +33,8 @@ from docgen.errors import (
     TemplateInvalid,
     TemplateNotFound,
     TemplateProblem,
-    UploadTooLarge,
 )
+from docgen.limits import refuse_oversized
 from docgen.manifest import Template, TemplateManifest, parse_manifest
 from docgen.models import TemplateVersion, utcnow
 from storage import ObjectExists, ObjectStore, StorageError, StoredObject
@@ -195,8 +195,8 @@ async def upload_template(rt: Runtime, manifest_upload: bytes, docx_upload: byte
         Conflict: another process recorded the same version at the same moment (409).
         StorageUnavailable: object storage failed.
     """
-    _limit("manifest.toml", manifest_upload, MAX_MANIFEST_BYTES)
-    _limit("Berkas DOCX", docx_upload, rt.settings.max_upload_bytes)
+    refuse_oversized("manifest.toml", manifest_upload, MAX_MANIFEST_BYTES)
+    refuse_oversized("Berkas DOCX", docx_upload, rt.settings.max_upload_bytes)
     checked = await _check_upload(rt, manifest_upload, docx_upload)
     registry = rt.template_registry
     template_id = checked.manifest.id
@@ -213,11 +213,6 @@ async def upload_template(rt: Runtime, manifest_upload: bytes, docx_upload: byte
         await _record(rt, template, docx_obj, manifest_obj)
         registry.add(template)
     return template
-
-
-def _limit(what: str, data: bytes, limit: int) -> None:
-    if len(data) > limit:
-        raise UploadTooLarge(f"{what} melebihi batas {limit / 2**20:g} MiB")
 
 
 async def _check_upload(rt: Runtime, manifest_upload: bytes, docx_upload: bytes) -> _Checked:

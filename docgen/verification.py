@@ -19,8 +19,9 @@ from docgen.documents import (
     latest_pdf,
     pending_roles,
 )
-from docgen.errors import UploadInvalid, UploadTooLarge
+from docgen.errors import UploadInvalid
 from docgen.indonesian import mask_nip
+from docgen.limits import refuse_oversized
 from docgen.models import Document, Revision, SignatureSlot
 from docgen.runtime import Runtime
 from signing.waktu import format_waktu_wib
@@ -140,8 +141,7 @@ async def verify_upload(rt: Runtime, pdf: bytes) -> dict[str, Any]:
 
     Raises UploadTooLarge (413), UploadInvalid (400) for anything that is not a readable PDF.
     """
-    if len(pdf) > rt.settings.max_upload_bytes:
-        raise UploadTooLarge(f"Berkas melebihi {rt.settings.max_upload_bytes // 2**20} MiB")
+    refuse_oversized("Berkas PDF", pdf, rt.settings.max_upload_bytes)
     if not pdf.lstrip()[:5] == b"%PDF-":
         raise UploadInvalid("Berkas bukan PDF")
     report = await _validate_bounded(rt, pdf)

@@ -17,7 +17,7 @@ import logging
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -134,6 +134,25 @@ class WorkerPool:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+async def in_chunks(
+    items: Sequence[T], size: int, at_once: int, work: Callable[[Sequence[T]], Awaitable[None]]
+) -> None:
+    """``work`` on consecutive chunks of ``size`` items, ``at_once`` chunks in flight: while the
+    workers or LibreOffice do one chunk, the service stores and registers another."""
+    in_flight = anyio.Semaphore(at_once)
+
+    async def one(chunk: Sequence[T]) -> None:
+        try:
+            await work(chunk)
+        finally:
+            in_flight.release()
+
+    async with anyio.create_task_group() as tg:
+        for start in range(0, len(items), size):
+            await in_flight.acquire()
+            tg.start_soon(one, items[start : start + size])
 
 
 # -- in the worker processes -------------------------------------------------------------

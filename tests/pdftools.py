@@ -1,16 +1,39 @@
-"""Tools used by the tests: poppler's pdfsig/pdftoppm, zxing-cpp, and a forged PDF change."""
+"""Tools used by the tests: LibreOffice once, poppler's pdfsig/pdftoppm, zxing-cpp, and a forged
+PDF change."""
 
 from __future__ import annotations
 
 import io
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 
 import zxingcpp
 from PIL import Image
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+
+def soffice_convert(workdir: Path, docx_files: list[Path]) -> None:
+    """Convert the DOCX files to PDF beside them: one cold headless soffice, a profile of its
+    own (so it runs beside the service's servers)."""
+    profile = workdir / f"lo-profile-{uuid.uuid4().hex}"
+    subprocess.run(
+        [
+            "soffice",
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(workdir),
+            *map(str, docx_files),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
 
 
 def nss_db_trusting(directory: Path, root_pem: bytes) -> str:

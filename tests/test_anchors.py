@@ -9,7 +9,6 @@ import random
 import re
 import subprocess
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from docgen.validators import validate_data
 from signing.anchors import AnchorPosition, anchor_marker, locate_anchors
 from signing.errors import AnchorNotFound, InvalidPdf
 from tests.conftest import pakta_data
+from tests.pdftools import soffice_convert
 from tests.test_templates_content import ba_data, mou_data
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -36,25 +36,6 @@ NOMOR = "800.1.3.3/17/438.1.1.3/2024"
 class Converted:
     pdf: bytes
     roles: list[str]
-
-
-def _convert(workdir: Path, docx_files: list[Path]) -> None:
-    profile = workdir / f"lo-profile-{uuid.uuid4().hex}"
-    subprocess.run(
-        [
-            "soffice",
-            f"-env:UserInstallation={profile.as_uri()}",
-            "--headless",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(workdir),
-            *map(str, docx_files),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +55,7 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Converted]:
         docx = render_docx(template, clean, nomor=NOMOR)
         (workdir / f"{template_id}.docx").write_bytes(docx)
         roles[template_id] = [role.name for role in template.manifest.roles]
-    _convert(workdir, [workdir / f"{t}.docx" for t in data])
+    soffice_convert(workdir, [workdir / f"{t}.docx" for t in data])
     return {t: Converted((workdir / f"{t}.pdf").read_bytes(), roles[t]) for t in data}
 
 
@@ -252,7 +233,7 @@ def test_marker_after_text_outside_the_bmp(tmp_path: Path) -> None:
     run.font.size = Pt(2)
     run.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
     doc.save(str(tmp_path / "wide.docx"))
-    _convert(tmp_path, [tmp_path / "wide.docx"])
+    soffice_convert(tmp_path, [tmp_path / "wide.docx"])
     pdf = (tmp_path / "wide.pdf").read_bytes()
 
     anchor = locate_anchors(pdf, ["saksi"])["saksi"]

@@ -11,7 +11,6 @@ import re
 import secrets
 import struct
 import subprocess
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from signing.anchors import AnchorPosition, anchor_marker, locate_anchors
 from signing.errors import AnchorNotFound, InvalidPdf
 from signing.qr import qr_matrix, qr_stream
 from signing.stamp import FooterStyle, SignatureBox, prepare_pdf, signature_box_at
+from tests.pdftools import soffice_convert
 
 ROLE = "pembuat_pernyataan"
 VERIFY_URL = "https://docgen.example.go.id/v/Q7KXW3M2ZP4N8R6T5YH9CJ2DVAE4"
@@ -127,22 +127,7 @@ def pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     sources = {"pakta": _pakta_docx, "mou": _mou_docx, "mixed": _mixed_docx}
     for name, make in sources.items():
         make(workdir / f"{name}.docx")
-    profile = workdir / f"lo-profile-{uuid.uuid4().hex}"
-    subprocess.run(
-        [
-            "soffice",
-            f"-env:UserInstallation={profile.as_uri()}",
-            "--headless",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(workdir),
-            *(str(workdir / f"{name}.docx") for name in sources),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
+    soffice_convert(workdir, [workdir / f"{name}.docx" for name in sources])
     return {name: (workdir / f"{name}.pdf").read_bytes() for name in sources}
 
 
