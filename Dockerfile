@@ -15,7 +15,11 @@ COPY docgen ./docgen
 COPY signing ./signing
 COPY storage ./storage
 COPY templates ./templates
-RUN uv sync --frozen --no-dev
+# Bytecode compiled at build time: the service and each of its worker processes would
+# otherwise compile every module (pyHanko, fontTools...) again on start, as the app user cannot
+# write next to them.
+RUN uv sync --frozen --no-dev --compile-bytecode \
+ && .venv/bin/python -m compileall -q docgen signing storage
 
 RUN useradd --system --home /var/lib/docgen docgen && mkdir -p /var/lib/docgen \
  && chown docgen /var/lib/docgen

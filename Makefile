@@ -22,7 +22,10 @@ endef
 setup:
 	$(call apt_install,$(APT_RUN))
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
+	@# Our own modules too: with PYTHONDONTWRITEBYTECODE set, every process (the service, its
+	@# worker processes, each test's service) would compile them again on start.
+	$(UV) run --frozen python -m compileall -q docgen signing storage
 
 setup-test: setup
 	$(call apt_install,$(APT_TEST))
