@@ -24,7 +24,7 @@ from docgen.template_registry import TemplateRegistry, load_uploaded_versions
 from docgen.workers import WorkerPool
 from signing import pades, stamp
 from signing.ca import CertificateAuthority
-from storage import EmbeddedS3Server, ObjectStore, S3ObjectStore
+from storage import CachedObjectStore, EmbeddedS3Server, ObjectStore, S3ObjectStore
 
 M = TypeVar("M", bound=Base)
 
@@ -187,6 +187,11 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             tg.start_soon(start_converter)
             tg.start_soon(anyio.to_thread.run_sync, _warm_up)
         assert store is not None and converter is not None
+        cached: ObjectStore = store
+        if settings.revision_cache_mb:
+            cached = CachedObjectStore(
+                store, settings.data_dir / "cache" / "revisions", settings.revision_cache_mb << 20
+            )
         workers = WorkerPool(settings.bulk_workers, settings.data_dir / "ca")
         stack.callback(workers.stop)
         db = Database(settings.sqlalchemy_url)
@@ -195,7 +200,7 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         yield Runtime(
             settings=settings,
             db=db,
-            store=store,
+            store=cached,
             converter=converter,
             ca=ca,
             template_registry=templates,

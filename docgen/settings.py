@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         default=2, ge=1, le=16, description="processes that render, stamp and sign bulk work"
     )
 
+    revision_cache_mb: int = Field(
+        default=512,
+        ge=0,
+        description="local disk kept for revisions being signed, spares object storage reads",
+    )
+
     max_upload_bytes: int = 20 * 1024 * 1024
     verify_timeout: float = 20.0
     verify_workers: int = Field(default=2, ge=1, le=16, description="uploads checked at once")

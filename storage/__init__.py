@@ -1,6 +1,7 @@
 """Object storage for document revisions: an S3 store and an embedded S3 server."""
 
 from storage.api import ObjectStore, StoredObject
+from storage.cache import CachedObjectStore
 from storage.embedded import EmbeddedS3Server
 from storage.errors import (
     BucketMisconfigured,
@@ -14,6 +15,7 @@ from storage.s3 import S3ObjectStore
 
 __all__ = [
     "BucketMisconfigured",
+    "CachedObjectStore",
     "EmbeddedS3Server",
     "ObjectCorrupted",
     "ObjectExists",

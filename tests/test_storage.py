@@ -23,12 +23,14 @@ from minio.versioningconfig import VersioningConfig
 
 from storage import (
     BucketMisconfigured,
+    CachedObjectStore,
     EmbeddedS3Server,
     ObjectCorrupted,
     ObjectExists,
     ObjectNotFound,
     S3ObjectStore,
     StorageUnavailable,
+    StoredObject,
 )
 
 BUCKET = "docgen-test"
@@ -401,3 +403,109 @@ def _process_exists(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+# -- the revision cache in front of the store -------------------------------------------------
+
+
+class CountingStore:
+    """The real store, counting the reads that reach it."""
+
+    def __init__(self, inner: S3ObjectStore) -> None:
+        self.inner = inner
+        self.gets = 0
+
+    async def put(self, key: str, data: bytes, content_type: str) -> StoredObject:
+        return await self.inner.put(key, data, content_type)
+
+    async def get(self, key: str, version_id: str | None = None) -> bytes:
+        self.gets += 1
+        return await self.inner.get(key, version_id)
+
+    async def exists(self, key: str) -> bool:
+        return await self.inner.exists(key)
+
+
+@pytest.fixture
+def counting(store: S3ObjectStore) -> CountingStore:
+    return CountingStore(store)
+
+
+async def test_cache_serves_a_written_version_without_reading_the_store(
+    counting: CountingStore, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    cache = CachedObjectStore(counting, tmp_path / "cache", max_bytes=1 << 20)
+    key = unique_key(request)
+    data = os.urandom(4096)
+    first = await cache.put(key, data, "application/pdf")
+    second = await counting.inner.put(key + ".2", os.urandom(10), "application/pdf")
+
+    assert await cache.get(key, first.version_id) == data
+    assert counting.gets == 0
+    # Without a version ("the latest") the store answers: it may have changed behind us.
+    assert await cache.get(key) == data
+    assert counting.gets == 1
+    # A version written by someone else is read once, then kept.
+    assert await cache.get(second.key, second.version_id) == await store_bytes(counting, second)
+    gets = counting.gets
+    await cache.get(second.key, second.version_id)
+    assert counting.gets == gets
+
+
+async def store_bytes(counting: CountingStore, stored: StoredObject) -> bytes:
+    return await counting.inner.get(stored.key, stored.version_id)
+
+
+async def test_cache_drops_a_damaged_copy_and_reads_the_store(
+    counting: CountingStore, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    cache = CachedObjectStore(counting, tmp_path / "cache", max_bytes=1 << 20)
+    key = unique_key(request)
+    data = os.urandom(4096)
+    stored = await cache.put(key, data, "application/pdf")
+    (copy,) = (tmp_path / "cache").iterdir()
+    copy.write_bytes(b"%PDF-1.7 forged" + data[15:])
+
+    assert await cache.get(key, stored.version_id) == data
+    assert counting.gets == 1
+    assert (tmp_path / "cache").joinpath(copy.name).read_bytes() == data  # kept anew, intact
+    assert await cache.get(key, stored.version_id) == data
+    assert counting.gets == 1
+
+
+async def test_cache_stays_within_its_bound_forgetting_the_least_recently_used(
+    counting: CountingStore, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    cache = CachedObjectStore(counting, tmp_path / "cache", max_bytes=3 * 1000)
+    key = unique_key(request)
+    stored = [await cache.put(f"{key}.{i}", os.urandom(1000), "application/pdf") for i in range(3)]
+    await cache.get(stored[0].key, stored[0].version_id)  # now the most recently used
+    stored.append(await cache.put(f"{key}.3", os.urandom(1000), "application/pdf"))
+
+    assert cache.cached_bytes == 3000
+    assert len(list((tmp_path / "cache").iterdir())) == 3
+    for kept in (0, 2, 3):
+        await cache.get(stored[kept].key, stored[kept].version_id)
+    assert counting.gets == 0
+    await cache.get(stored[1].key, stored[1].version_id)  # the one forgotten
+    assert counting.gets == 1
+    # Larger than the whole cache: stored, never kept.
+    big = await cache.put(f"{key}.big", os.urandom(4000), "application/pdf")
+    assert cache.cached_bytes == 3000
+    await cache.get(big.key, big.version_id)
+    assert counting.gets == 2
+
+
+async def test_cache_starts_empty_and_refused_writes_leave_nothing(
+    counting: CountingStore, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "left-by-an-earlier-run").write_bytes(b"stale")
+    cache = CachedObjectStore(counting, tmp_path / "cache", max_bytes=1 << 20)
+    assert list((tmp_path / "cache").iterdir()) == []
+
+    key = unique_key(request)
+    await cache.put(key, b"first", "application/pdf")
+    with pytest.raises(ObjectExists):
+        await cache.put(key, b"second", "application/pdf")
+    assert cache.cached_bytes == len(b"first")
