@@ -550,6 +550,13 @@ def test_prepare_rejects_a_signed_pdf(prepared: bytes, tmp_path: Path) -> None:
         prepare_pdf(out.getvalue(), verify_url=VERIFY_URL, footer_text=FOOTER, fields=[])
 
 
+def test_prepare_refuses_a_field_the_pdf_already_has(
+    prepared: bytes, pakta_box: SignatureBox
+) -> None:
+    with pytest.raises(ValueError, match="already has a form field"):
+        prepare_pdf(prepared, verify_url=VERIFY_URL, footer_text=FOOTER, fields=[pakta_box])
+
+
 @pytest.mark.parametrize(
     "fields",
     [
