@@ -15,12 +15,13 @@ import codecs
 import functools
 import struct
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import pikepdf
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.font.api import FontEngine, FontEngineFactory, ShapeResult
 from pyhanko.pdf_utils.generic import pdf_name
@@ -268,10 +269,29 @@ def _text_string(text: str) -> bytes:
     return b"(" + b"".join(map(_LITERAL_BYTES.__getitem__, encoded)) + b")"
 
 
+@dataclass(frozen=True)
+class SubsetParts:
+    """What the PDF objects of an embedded font subset hold."""
+
+    name: str
+    """Subset tag and PostScript name: the CIDFont's /BaseFont."""
+    font_file: bytes
+    """The TrueType program, Flate-compressed."""
+    widths: list[int | list[int]]
+    """/W: the first glyph id of each run of consecutive ids used, then their widths."""
+    to_unicode: bytes
+    """The ToUnicode CMap, Flate-compressed."""
+    metrics: dict[str, Any]
+    """For the font descriptor (:attr:`FontProgram.descriptor`)."""
+
+
 class EmbeddedFontEngine(FontEngine):
     """Shapes text with HarfBuzz and embeds the glyphs used as a CIDFontType2 (Identity-H) with
     a ToUnicode map, like pyHanko's GlyphAccumulator, from a :class:`FontProgram` prepared once
-    per process instead of a font parsed and subset with fontTools for every document."""
+    per process instead of a font parsed and subset with fontTools for every document.
+
+    The font goes into pyHanko's writer (:meth:`prepare_write`, for signature appearances) or,
+    the same objects, into a pikepdf document (:meth:`embed_in`, for the prepared PDF)."""
 
     def __init__(
         self,
@@ -336,20 +356,30 @@ class EmbeddedFontEngine(FontEngine):
     def as_resource(self) -> generic.IndirectObject:
         return self._font_ref
 
+    def subset_parts(self) -> SubsetParts:
+        """The embedded subset of the glyphs shaped so far, as its PDF objects hold it."""
+        program = self.program
+        return SubsetParts(
+            name=f"{self.subset_prefix}+{program.postscript_name}",
+            font_file=zlib.compress(program.subset(self._used)),
+            widths=self._widths(),
+            to_unicode=zlib.compress(self._to_unicode_cmap()),
+            metrics=program.descriptor,
+        )
+
     def prepare_write(self) -> None:
         if self._written:
             return
-        writer, obj_stream, program = self.writer, self.obj_stream, self.program
-        name = f"{self.subset_prefix}+{program.postscript_name}"
+        writer, obj_stream = self.writer, self.obj_stream
+        parts = self.subset_parts()
+        metrics = parts.metrics
         font_file = generic.StreamObject(
-            {pdf_name("/Filter"): pdf_name("/FlateDecode")},
-            encoded_data=zlib.compress(program.subset(self._used)),
+            {pdf_name("/Filter"): pdf_name("/FlateDecode")}, encoded_data=parts.font_file
         )
-        metrics = program.descriptor
         descriptor = generic.DictionaryObject(
             {
                 pdf_name("/Type"): pdf_name("/FontDescriptor"),
-                pdf_name("/FontName"): pdf_name("/" + name),
+                pdf_name("/FontName"): pdf_name("/" + parts.name),
                 pdf_name("/Ascent"): generic.NumberObject(metrics["ascent"]),
                 pdf_name("/Descent"): generic.NumberObject(metrics["descent"]),
                 pdf_name("/FontBBox"): generic.ArrayObject(
@@ -367,7 +397,7 @@ class EmbeddedFontEngine(FontEngine):
             {
                 pdf_name("/Type"): pdf_name("/Font"),
                 pdf_name("/Subtype"): pdf_name("/CIDFontType2"),
-                pdf_name("/BaseFont"): pdf_name("/" + name),
+                pdf_name("/BaseFont"): pdf_name("/" + parts.name),
                 pdf_name("/CIDSystemInfo"): generic.DictionaryObject(
                     {
                         pdf_name("/Registry"): generic.pdf_string("Adobe"),
@@ -377,16 +407,22 @@ class EmbeddedFontEngine(FontEngine):
                 ),
                 pdf_name("/FontDescriptor"): writer.add_object(descriptor, obj_stream),
                 pdf_name("/CIDToGIDMap"): pdf_name("/Identity"),
-                pdf_name("/W"): generic.ArrayObject(self._widths()),
+                pdf_name("/W"): generic.ArrayObject(
+                    generic.ArrayObject(map(generic.NumberObject, item))
+                    if isinstance(item, list)
+                    else generic.NumberObject(item)
+                    for item in parts.widths
+                ),
             }
         )
-        to_unicode = generic.StreamObject(stream_data=self._to_unicode_cmap())
-        to_unicode.compress()
+        to_unicode = generic.StreamObject(
+            {pdf_name("/Filter"): pdf_name("/FlateDecode")}, encoded_data=parts.to_unicode
+        )
         type0 = generic.DictionaryObject(
             {
                 pdf_name("/Type"): pdf_name("/Font"),
                 pdf_name("/Subtype"): pdf_name("/Type0"),
-                pdf_name("/BaseFont"): pdf_name(f"/{name}-Identity-H"),
+                pdf_name("/BaseFont"): pdf_name(f"/{parts.name}-Identity-H"),
                 pdf_name("/Encoding"): pdf_name("/Identity-H"),
                 pdf_name("/DescendantFonts"): generic.ArrayObject(
                     [writer.add_object(cid_font, obj_stream)]
@@ -396,6 +432,56 @@ class EmbeddedFontEngine(FontEngine):
         )
         writer.add_object(type0, obj_stream, idnum=self._font_ref.idnum)
         self._written = True
+
+    def embed_in(self, doc: pikepdf.Pdf) -> pikepdf.Object:
+        """The font with the glyphs shaped so far, added to a pikepdf document: the objects
+        :meth:`prepare_write` gives pyHanko's writer (for a document made with qpdf, as the
+        prepared PDF is). Returns the Type 0 font, for resource dictionaries."""
+        parts = self.subset_parts()
+        metrics = parts.metrics
+        flate = {"/Filter": pikepdf.Name.FlateDecode}
+        descriptor = pikepdf.Dictionary(
+            {
+                "/Type": pikepdf.Name.FontDescriptor,
+                "/FontName": pikepdf.Name("/" + parts.name),
+                "/Ascent": metrics["ascent"],
+                "/Descent": metrics["descent"],
+                "/FontBBox": pikepdf.Array(metrics["bbox"]),
+                "/Flags": 4,
+                "/StemV": metrics["stem_v"],
+                "/ItalicAngle": metrics["italic_angle"],
+                "/CapHeight": metrics["cap_height"],
+                "/FontFile2": doc.make_indirect(pikepdf.Stream(doc, parts.font_file, flate)),
+            }
+        )
+        cid_font = pikepdf.Dictionary(
+            {
+                "/Type": pikepdf.Name.Font,
+                "/Subtype": pikepdf.Name.CIDFontType2,
+                "/BaseFont": pikepdf.Name("/" + parts.name),
+                "/CIDSystemInfo": pikepdf.Dictionary(
+                    {
+                        "/Registry": pikepdf.String("Adobe"),
+                        "/Ordering": pikepdf.String("Identity"),
+                        "/Supplement": 0,
+                    }
+                ),
+                "/FontDescriptor": doc.make_indirect(descriptor),
+                "/CIDToGIDMap": pikepdf.Name.Identity,
+                "/W": pikepdf.Array(parts.widths),
+            }
+        )
+        type0 = pikepdf.Dictionary(
+            {
+                "/Type": pikepdf.Name.Font,
+                "/Subtype": pikepdf.Name.Type0,
+                "/BaseFont": pikepdf.Name(f"/{parts.name}-Identity-H"),
+                "/Encoding": pikepdf.Name("/Identity-H"),
+                "/DescendantFonts": pikepdf.Array([doc.make_indirect(cid_font)]),
+                "/ToUnicode": doc.make_indirect(pikepdf.Stream(doc, parts.to_unicode, flate)),
+            }
+        )
+        return doc.make_indirect(type0)
 
     # -- shaping --------------------------------------------------------------------------
 
@@ -479,20 +565,19 @@ class EmbeddedFontEngine(FontEngine):
 
     # -- font dictionaries ----------------------------------------------------------------
 
-    def _widths(self) -> Iterator[generic.PdfObject]:
+    def _widths(self) -> list[int | list[int]]:
         """/W: widths of the glyphs used, in runs of consecutive glyph ids."""
+        advances = self.program.advances
+        widths: list[int | list[int]] = []
         run: list[int] = []
+        previous = -2
         for gid in sorted(self._used):
-            if run and gid != run[-1] + 1:
-                yield from self._width_run(run)
+            if gid != previous + 1:
                 run = []
-            run.append(gid)
-        if run:
-            yield from self._width_run(run)
-
-    def _width_run(self, run: list[int]) -> Iterator[generic.PdfObject]:
-        yield generic.NumberObject(run[0])
-        yield generic.ArrayObject(generic.NumberObject(self.program.advances[g]) for g in run)
+                widths += [gid, run]
+            run.append(advances[gid])
+            previous = gid
+        return widths
 
     def _to_unicode_cmap(self) -> bytes:
         entries = [

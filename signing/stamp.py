@@ -9,15 +9,16 @@ The output is a fresh single-revision PDF: qpdf (pikepdf) reads the input, the m
 are added to that document, and it is saved as a new file -- every object still in use renumbered
 and written out again with one classic cross-reference table, no object streams, no incremental
 updates -- so whatever quirks the input's cross-reference data had, the prepared file that all
-signatures build on is clean. The small footer objects (the QR code form, the text with its
-embedded font subset) are built with pyHanko's PDF objects and font engine on a scratch writer and
-then moved into the document.
+signatures build on is clean. The footer's text is shaped through pyHanko's font engine interface
+(our engine, :mod:`signing.fonts`, on a scratch pyHanko writer), and its font subset, the QR code
+and the footer forms are then written straight into the qpdf document.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,13 +31,8 @@ import pikepdf
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.font.api import FontEngine
 from pyhanko.pdf_utils.font.basic import SimpleFontEngineFactory
-from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.metadata.model import VENDOR as PYHANKO
-from pyhanko.pdf_utils.writer import (
-    BasePdfFileWriter,
-    PdfFileWriter,
-    init_xobject_dictionary,
-)
+from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter
 
 from .anchors import AnchorPosition
 from .errors import InvalidPdf
@@ -74,6 +70,9 @@ _MALFORMED_PDF_ERRORS = (
 
 # How far up the page tree (or down the form's field tree) a walk goes before giving up.
 _MAX_DEPTH = 64
+
+# Page boxes beyond this (in points, ~350 m) are damage: PDF readers limit pages to 200 inches.
+_MAX_COORDINATE = 1e6
 
 # pyHanko's flags for a visible signature widget: print (4) and locked (128).
 _WIDGET_FLAGS = 132
@@ -298,6 +297,8 @@ def _page_geometry(page: pikepdf.Dictionary, page_ix: int) -> _PageGeometry:
     if box is None:
         raise InvalidPdf(f"page {page_ix + 1} has no /MediaBox")
     x1, y1, x2, y2 = (float(v) for v in box)
+    if not all(abs(v) <= _MAX_COORDINATE for v in (x1, y1, x2, y2)):  # NaN fails this too
+        raise InvalidPdf(f"page {page_ix + 1} has an unusable page box")
     return _PageGeometry(page=page, x0=min(x1, x2), y0=min(y1, y2), width=abs(x2 - x1))
 
 
@@ -307,9 +308,10 @@ def _inherited(page: pikepdf.Dictionary, key: str) -> pikepdf.Object | None:
     for _ in range(_MAX_DEPTH):
         if not isinstance(node, pikepdf.Dictionary):
             return None
-        value = node.get(key)
-        if value is not None:
-            return value
+        if key in node:  # (cheaper than get for a missing key)
+            value = node.get(key)
+            if value is not None:
+                return value
         node = node.get("/Parent")
     raise InvalidPdf("the PDF's page tree is too deep")
 
@@ -324,24 +326,67 @@ def _footer_forms(
     """The footer form for each page width (rounded to 0.01 pt), and the name to paint it by.
 
     One font subset, one QR image, and one footer form per distinct page width, shared by all
-    pages: a 100-page annex costs hardly more than a one-page letter. They are made with pyHanko's
-    objects on a scratch writer (which its font engines need) and then moved into ``doc``.
+    pages: a 100-page annex costs hardly more than a one-page letter. The text is shaped with
+    pyHanko's font engine API (on a scratch writer, which font engines need) and the font
+    embedded in ``doc`` once all of it is shaped.
     """
-    scratch = PdfFileWriter(init_page_tree=False, stream_xrefs=False)
-    font = _font_engine(scratch, style)
-    qr_ref = scratch.add_object(_qr_xobject(verify_url))
-    forms: dict[float, tuple[str, generic.StreamObject]] = {}
+    font = _font_engine(PdfFileWriter(init_page_tree=False, stream_xrefs=False), style)
+    contents: dict[float, tuple[float, bytes, float]] = {}
     for width in widths:
         key = round(width, 2)
-        if key not in forms:
-            form = _footer_xobject(font, qr_ref, width, footer_text, style)
-            forms[key] = ("/DocgenVerif" + uuid.uuid4().hex[:12], form)
-    font.prepare_write()  # the font subset, now that the text is shaped
-    to_doc = _Importer(doc)
-    return {
-        key: (pikepdf.Name(name), doc.make_indirect(to_doc(form)))
-        for key, (name, form) in forms.items()
-    }
+        if key not in contents:
+            contents[key] = (width, *_footer_content(font, width, footer_text, style))
+    font_ref = _embedded_font(doc, font)
+    qr_ref = _qr_form(doc, verify_url)
+    forms = {}
+    for key, (width, content, top) in contents.items():
+        resources = pikepdf.Dictionary(
+            {
+                "/Font": pikepdf.Dictionary({"/F1": font_ref}),
+                "/XObject": pikepdf.Dictionary({"/QR": qr_ref}),
+            }
+        )
+        name = pikepdf.Name("/DocgenVerif" + uuid.uuid4().hex[:12])
+        forms[key] = (name, _form_xobject(doc, content, width, top, resources))
+    return forms
+
+
+def _form_xobject(
+    doc: pikepdf.Pdf,
+    content: bytes,
+    width: float,
+    height: float,
+    resources: pikepdf.Dictionary | None = None,
+) -> pikepdf.Object:
+    """A compressed form XObject, as pyHanko's ``init_xobject_dictionary`` and ``compress``
+    make it (the box's y from ``height`` to 0)."""
+    form = pikepdf.Stream(
+        doc,
+        zlib.compress(content),
+        {
+            "/BBox": pikepdf.Array([0, _number(height), _number(width), 0]),
+            "/Resources": resources if resources is not None else pikepdf.Dictionary(),
+            "/Type": pikepdf.Name.XObject,
+            "/Subtype": pikepdf.Name.Form,
+            "/Filter": pikepdf.Name.FlateDecode,
+        },
+    )
+    return doc.make_indirect(form)
+
+
+def _number(value: float) -> int | Decimal:
+    """``value`` for a PDF number: an integer if it is one, otherwise all its digits (pikepdf
+    writes a float with only a few)."""
+    if value == int(value):
+        return int(value)
+    return Decimal(repr(value))
+
+
+def _embedded_font(doc: pikepdf.Pdf, font: FontEngine) -> pikepdf.Object:
+    if isinstance(font, EmbeddedFontEngine):
+        return font.embed_in(doc)
+    font.prepare_write()  # the standard font: its dictionary, from pyHanko's objects
+    return _Importer(doc)(font.as_resource())
 
 
 class _Importer:
@@ -529,13 +574,10 @@ def _update_info(doc: pikepdf.Pdf) -> None:
         info.Producer = pikepdf.String(f"{producer}; {PYHANKO}")
 
 
-def _footer_xobject(
-    font: FontEngine,
-    qr_ref: generic.IndirectObject,
-    page_width: float,
-    footer_text: str,
-    style: FooterStyle,
-) -> generic.StreamObject:
+def _footer_content(
+    font: FontEngine, page_width: float, footer_text: str, style: FooterStyle
+) -> tuple[bytes, float]:
+    """The footer's drawing (QR code form /QR, text in font /F1) and its height."""
     qr_x, qr_y, size = style.side_margin, style.bottom, style.qr_size
     text_x = qr_x + size + style.gap
     text_width = max(page_width - style.side_margin - text_x, 10 * style.font_size)
@@ -560,15 +602,7 @@ def _footer_xobject(
     ops.append(b"Q")
 
     top = max(qr_y + size, qr_y + size / 2 + block_height / 2) + 1
-    resources = generic.DictionaryObject(
-        {
-            pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): font.as_resource()}),
-            pdf_name("/XObject"): generic.DictionaryObject({pdf_name("/QR"): qr_ref}),
-        }
-    )
-    form = init_xobject_dictionary(b"\n".join(ops), page_width, top, resources)
-    form.compress()
-    return form
+    return b"\n".join(ops), top
 
 
 def _wrap(font: FontEngine, text: str, max_width: float, font_size: float) -> list[str]:
@@ -619,15 +653,13 @@ def _break_word(word: str, max_width: float, width: Callable[[str], float]) -> l
     return pieces
 
 
-def _qr_xobject(url: str) -> generic.StreamObject:
+def _qr_form(doc: pikepdf.Pdf, url: str) -> pikepdf.Object:
     # No border: the quiet zone is the blank page around the code. One unit per module, so the
     # form is scaled to its printed size where it is drawn.
     n = qr_matrix(url).size
     # the form's unit square holds the whole symbol
     stream = b"q %g 0 0 %g 0 0 cm %s Q" % (1 / n, 1 / n, qr_stream(url, border=0, box_size=1))
-    form = init_xobject_dictionary(stream, 1, 1)
-    form.compress()
-    return form
+    return _form_xobject(doc, stream, 1, 1)
 
 
 def _link_annotation(url: str, x: float, y: float, size: float) -> pikepdf.Dictionary:
