@@ -192,6 +192,11 @@ def prepare_pdf(
                 preserve_pdfa=False,
                 fix_metadata_version=False,
             )
+            # qpdf reads past damage with a warning (an object it cannot parse becomes null,
+            # which can drop a page): refused, as pyHanko's reader refused such files
+            damage = doc.get_warnings()
+            if damage:
+                raise InvalidPdf(f"damaged PDF: {damage[0]}")
         except InvalidPdf:
             raise
         except _MALFORMED_PDF_ERRORS as exc:
@@ -225,9 +230,15 @@ class _PageGeometry:
 
 def _open(pdf: bytes) -> pikepdf.Pdf:
     try:
-        # the page tree as it is: pyHanko's reader did not push inherited attributes down either
-        # (and qpdf spends most of its opening time doing that)
-        return pikepdf.open(BytesIO(pdf), inherit_page_attributes=False)
+        return pikepdf.open(
+            BytesIO(pdf),
+            # the page tree as it is: pyHanko's reader did not push inherited attributes down
+            # either (and qpdf spends most of its opening time doing that)
+            inherit_page_attributes=False,
+            # a file whose cross-reference data is broken is refused, as pyHanko refused it,
+            # rather than rebuilt from what qpdf finds (which can leave out a damaged page)
+            attempt_recovery=False,
+        )
     except pikepdf.PasswordError as exc:
         raise InvalidPdf("encrypted PDFs cannot be prepared for signing") from exc
     except _MALFORMED_PDF_ERRORS as exc:
@@ -551,10 +562,12 @@ def _add_signature_fields(
 def _clean_trailer(doc: pikepdf.Pdf) -> None:
     """Leave out what the input's trailer holds about the input file itself (LibreOffice's
     /DocChecksum): the new file's trailer has its catalogue, information, ID and size, as
-    pyHanko's writer made it (qpdf fills in the size and the second half of the ID)."""
+    pyHanko's writer made it."""
     for key in list(doc.trailer.keys()):
-        if key not in ("/Root", "/Info", "/ID", "/Size"):
+        if key not in ("/Root", "/Info", "/ID"):
             del doc.trailer[key]
+    # qpdf writes the right /Size, but only in place of one (and a damaged trailer may have none)
+    doc.trailer.Size = 0
 
 
 def _update_info(doc: pikepdf.Pdf) -> None:
