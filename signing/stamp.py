@@ -174,9 +174,11 @@ def prepare_pdf(
             if spec.field_name in existing_fields:
                 raise ValueError(f"the PDF already has a form field named {spec.field_name!r}")
 
-        footers = _footer_forms(doc, [page.width for page in pages], verify_url, footer_text, style)
         out = BytesIO()
         try:
+            # (qpdf reads the rest of the input when the first new object is added, here)
+            widths = [page.width for page in pages]
+            footers = _footer_forms(doc, widths, verify_url, footer_text, style)
             _stamp_pages(doc, pages, footers, verify_url=verify_url, style=style)
             _add_signature_fields(doc, pages, fields)
             _update_info(doc)
