@@ -11,15 +11,17 @@ font with fontTools took ~7 ms for every footer and every signature.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import struct
 import zlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import pikepdf
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.font.api import FontEngine, FontEngineFactory, ShapeResult
 from pyhanko.pdf_utils.generic import pdf_name
@@ -47,6 +49,9 @@ _LATIN: Final = [*range(0x20, 0x250), *range(0x2000, 0x2070), 0x20AC, 0x2122]
 # HarfBuzz before the text is written, and PDF viewers only draw glyphs by id.
 _LAYOUT_TABLES: Final = frozenset({"GDEF", "GPOS", "GSUB", "kern"})
 _CHECKSUM_MAGIC: Final = 0xB1B0AFBA
+
+# Texts whose advance a font program remembers (a footer's words, document after document).
+_MEASURED_TEXTS: Final = 4096
 
 
 @functools.cache
@@ -101,6 +106,12 @@ class FontProgram:
     """Code points that map to each glyph id (ToUnicode for ligatures and other clusters)."""
     descriptor: dict[str, Any]
     """Metrics for the PDF font descriptor."""
+    checksums: dict[str, int] = field(default_factory=dict)
+    """The checksum of each of :attr:`tables` (the same in every subset)."""
+    glyph_hex: tuple[str, ...] = ()
+    """Each glyph id as four hex digits, as the text shows it."""
+    advances_of: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    """Shaped advance of texts measured lately (the words of footers), in font units."""
 
     def subset(self, glyph_ids: Iterable[int]) -> bytes:
         """The font program with outlines for ``glyph_ids`` (and their components) only.
@@ -112,18 +123,23 @@ class FontProgram:
         for gid in glyph_ids:
             keep.add(gid)
             keep.update(self.components.get(gid, ()))
-        glyf = bytearray()
-        loca = [0]
-        for gid, data in enumerate(self.glyph_data):
-            if gid in keep:
-                glyf += data
-            loca.append(len(glyf))
+        data = self.glyph_data
+        kept = sorted(gid for gid in keep if 0 <= gid < len(data))
+        # loca: where each glyph starts (the empty glyphs between kept ones start where the
+        # next kept one does), and where the last one ends
+        loca: list[int] = []
+        offset = 0
+        for gid in kept:
+            loca += [offset] * (gid + 1 - len(loca))
+            offset += len(data[gid])
+        loca += [offset] * (len(data) + 1 - len(loca))
         return _sfnt(
             {
                 **self.tables,
-                "glyf": bytes(glyf),
+                "glyf": b"".join(data[gid] for gid in kept),
                 "loca": struct.pack(f">{len(loca)}I", *loca),
-            }
+            },
+            self.checksums,
         )
 
 
@@ -193,6 +209,8 @@ def font_program(font_file: Path) -> FontProgram:
         tables=tables,
         unicodes={ix: frozenset(codes) for ix, codes in unicodes.items()},
         descriptor=descriptor,
+        checksums={tag: _checksum(table) for tag, table in tables.items()},
+        glyph_hex=tuple(f"{gid:04x}" for gid in range(len(order))),
     )
 
 
@@ -201,8 +219,10 @@ def _checksum(data: bytes) -> int:
     return sum(struct.unpack(f">{len(padded) // 4}I", padded)) & 0xFFFFFFFF
 
 
-def _sfnt(tables: dict[str, bytes]) -> bytes:
-    """A TrueType file of ``tables`` (``head`` with a zero checksum adjustment, filled in)."""
+def _sfnt(tables: dict[str, bytes], checksums: dict[str, int] | None = None) -> bytes:
+    """A TrueType file of ``tables`` (``head`` with a zero checksum adjustment, filled in);
+    ``checksums`` has those of the tables already known."""
+    known = checksums or {}
     tags = sorted(tables)
     count = len(tags)
     power = 1 << (count.bit_length() - 1)
@@ -211,23 +231,67 @@ def _sfnt(tables: dict[str, bytes]) -> bytes:
     )
     offset = len(header) + 16 * count
     records, bodies = [], []
+    total = 0
     for tag in tags:
         data = tables[tag]
-        record = struct.pack(">4sIII", tag.encode("latin-1"), _checksum(data), offset, len(data))
-        records.append(record)
+        checksum = known.get(tag)
+        if checksum is None:
+            checksum = _checksum(data)
+        total += checksum
+        records.append(struct.pack(">4sIII", tag.encode("latin-1"), checksum, offset, len(data)))
         bodies.append(data + bytes(-len(data) % 4))
         offset += len(bodies[-1])
-    font = bytearray(header + b"".join(records) + b"".join(bodies))
-    head_at = len(header) + 16 * count + sum(len(b) for b in bodies[: tags.index("head")])
-    adjustment = (_CHECKSUM_MAGIC - _checksum(bytes(font))) & 0xFFFFFFFF
-    font[head_at + 8 : head_at + 12] = struct.pack(">I", adjustment)
-    return bytes(font)
+    directory = header + b"".join(records)
+    # Every table starts on a 4-byte boundary, so the whole file's checksum is the directory's
+    # plus the tables'.
+    adjustment = (_CHECKSUM_MAGIC - _checksum(directory) - total) & 0xFFFFFFFF
+    head = tags.index("head")
+    bodies[head] = bodies[head][:8] + struct.pack(">I", adjustment) + bodies[head][12:]
+    return directory + b"".join(bodies)
+
+
+# A PDF literal string as pyHanko writes one: letters, digits and spaces as they are, every other
+# byte as an octal escape.
+_LITERAL_BYTES: Final = tuple(
+    bytes([c]) if bytes([c]).isalnum() or c == 0x20 else b"\\%03o" % c for c in range(256)
+)
+
+
+def _text_string(text: str) -> bytes:
+    """``text`` as pyHanko writes a text string: PDFDocEncoding if it can, else UTF-16BE."""
+    if text.isascii() and text.isprintable():  # PDFDocEncoding is ASCII there
+        encoded = text.encode("ascii")
+    else:
+        try:
+            encoded = generic.encode_pdfdocencoding(text)
+        except UnicodeEncodeError:
+            encoded = codecs.BOM_UTF16_BE + text.encode("utf-16be")
+    return b"(" + b"".join(map(_LITERAL_BYTES.__getitem__, encoded)) + b")"
+
+
+@dataclass(frozen=True)
+class SubsetParts:
+    """What the PDF objects of an embedded font subset hold."""
+
+    name: str
+    """Subset tag and PostScript name: the CIDFont's /BaseFont."""
+    font_file: bytes
+    """The TrueType program, Flate-compressed."""
+    widths: list[int | list[int]]
+    """/W: the first glyph id of each run of consecutive ids used, then their widths."""
+    to_unicode: bytes
+    """The ToUnicode CMap, Flate-compressed."""
+    metrics: dict[str, Any]
+    """For the font descriptor (:attr:`FontProgram.descriptor`)."""
 
 
 class EmbeddedFontEngine(FontEngine):
     """Shapes text with HarfBuzz and embeds the glyphs used as a CIDFontType2 (Identity-H) with
     a ToUnicode map, like pyHanko's GlyphAccumulator, from a :class:`FontProgram` prepared once
-    per process instead of a font parsed and subset with fontTools for every document."""
+    per process instead of a font parsed and subset with fontTools for every document.
+
+    The font goes into pyHanko's writer (:meth:`prepare_write`, for signature appearances) or,
+    the same objects, into a pikepdf document (:meth:`embed_in`, for the prepared PDF)."""
 
     def __init__(
         self,
@@ -256,9 +320,14 @@ class EmbeddedFontEngine(FontEngine):
         """The advance of ``txt`` in ems, as :meth:`shape` would report it, without writing."""
         if not txt:
             return 0.0
-        return sum(pos.x_advance for pos in self._shaped(txt).glyph_positions) / (
-            self.program.units_per_em
-        )
+        measured = self.program.advances_of
+        advance = measured.get(txt)
+        if advance is None:
+            advance = sum(pos.x_advance for pos in self._shaped(txt).glyph_positions)
+            if len(measured) >= _MEASURED_TEXTS:
+                measured.clear()
+            measured[txt] = advance
+        return advance / self.program.units_per_em
 
     def shape(self, txt: str) -> ShapeResult:
         if not txt:
@@ -274,15 +343,12 @@ class EmbeddedFontEngine(FontEngine):
             ops, total = self._glyph_run(gids, positions)
             # end with the cursor after the text, as the positioned form does
             text_ops = b"%s %g 0 Td" % (ops, total / self.program.units_per_em * self.font_size)
-        properties = generic.DictionaryObject({pdf_name("/ActualText"): generic.pdf_string(txt)})
+        # the marked-content properties as pyHanko writes the dictionary
+        properties = b"<<\n/ActualText %s\n" % _text_string(txt)
         if self.bcp47_lang_code is not None:
-            properties["/Lang"] = generic.pdf_string(self.bcp47_lang_code)
-        marked = BytesIO()
-        marked.write(b"/Span ")
-        properties.write_to_stream(marked)
-        marked.write(b" BDC %s EMC" % text_ops)
+            properties += b"/Lang %s\n" % _text_string(self.bcp47_lang_code)
         return ShapeResult(
-            graphics_ops=marked.getvalue(),
+            graphics_ops=b"/Span %s>> BDC %s EMC" % (properties, text_ops),
             x_advance=total / self.program.units_per_em,
             y_advance=0,
         )
@@ -290,20 +356,30 @@ class EmbeddedFontEngine(FontEngine):
     def as_resource(self) -> generic.IndirectObject:
         return self._font_ref
 
+    def subset_parts(self) -> SubsetParts:
+        """The embedded subset of the glyphs shaped so far, as its PDF objects hold it."""
+        program = self.program
+        return SubsetParts(
+            name=f"{self.subset_prefix}+{program.postscript_name}",
+            font_file=zlib.compress(program.subset(self._used)),
+            widths=self._widths(),
+            to_unicode=zlib.compress(self._to_unicode_cmap()),
+            metrics=program.descriptor,
+        )
+
     def prepare_write(self) -> None:
         if self._written:
             return
-        writer, obj_stream, program = self.writer, self.obj_stream, self.program
-        name = f"{self.subset_prefix}+{program.postscript_name}"
+        writer, obj_stream = self.writer, self.obj_stream
+        parts = self.subset_parts()
+        metrics = parts.metrics
         font_file = generic.StreamObject(
-            {pdf_name("/Filter"): pdf_name("/FlateDecode")},
-            encoded_data=zlib.compress(program.subset(self._used)),
+            {pdf_name("/Filter"): pdf_name("/FlateDecode")}, encoded_data=parts.font_file
         )
-        metrics = program.descriptor
         descriptor = generic.DictionaryObject(
             {
                 pdf_name("/Type"): pdf_name("/FontDescriptor"),
-                pdf_name("/FontName"): pdf_name("/" + name),
+                pdf_name("/FontName"): pdf_name("/" + parts.name),
                 pdf_name("/Ascent"): generic.NumberObject(metrics["ascent"]),
                 pdf_name("/Descent"): generic.NumberObject(metrics["descent"]),
                 pdf_name("/FontBBox"): generic.ArrayObject(
@@ -321,7 +397,7 @@ class EmbeddedFontEngine(FontEngine):
             {
                 pdf_name("/Type"): pdf_name("/Font"),
                 pdf_name("/Subtype"): pdf_name("/CIDFontType2"),
-                pdf_name("/BaseFont"): pdf_name("/" + name),
+                pdf_name("/BaseFont"): pdf_name("/" + parts.name),
                 pdf_name("/CIDSystemInfo"): generic.DictionaryObject(
                     {
                         pdf_name("/Registry"): generic.pdf_string("Adobe"),
@@ -331,16 +407,22 @@ class EmbeddedFontEngine(FontEngine):
                 ),
                 pdf_name("/FontDescriptor"): writer.add_object(descriptor, obj_stream),
                 pdf_name("/CIDToGIDMap"): pdf_name("/Identity"),
-                pdf_name("/W"): generic.ArrayObject(self._widths()),
+                pdf_name("/W"): generic.ArrayObject(
+                    generic.ArrayObject(map(generic.NumberObject, item))
+                    if isinstance(item, list)
+                    else generic.NumberObject(item)
+                    for item in parts.widths
+                ),
             }
         )
-        to_unicode = generic.StreamObject(stream_data=self._to_unicode_cmap())
-        to_unicode.compress()
+        to_unicode = generic.StreamObject(
+            {pdf_name("/Filter"): pdf_name("/FlateDecode")}, encoded_data=parts.to_unicode
+        )
         type0 = generic.DictionaryObject(
             {
                 pdf_name("/Type"): pdf_name("/Font"),
                 pdf_name("/Subtype"): pdf_name("/Type0"),
-                pdf_name("/BaseFont"): pdf_name(f"/{name}-Identity-H"),
+                pdf_name("/BaseFont"): pdf_name(f"/{parts.name}-Identity-H"),
                 pdf_name("/Encoding"): pdf_name("/Identity-H"),
                 pdf_name("/DescendantFonts"): generic.ArrayObject(
                     [writer.add_object(cid_font, obj_stream)]
@@ -350,6 +432,56 @@ class EmbeddedFontEngine(FontEngine):
         )
         writer.add_object(type0, obj_stream, idnum=self._font_ref.idnum)
         self._written = True
+
+    def embed_in(self, doc: pikepdf.Pdf) -> pikepdf.Object:
+        """The font with the glyphs shaped so far, added to a pikepdf document: the objects
+        :meth:`prepare_write` gives pyHanko's writer (for a document made with qpdf, as the
+        prepared PDF is). Returns the Type 0 font, for resource dictionaries."""
+        parts = self.subset_parts()
+        metrics = parts.metrics
+        flate = {"/Filter": pikepdf.Name.FlateDecode}
+        descriptor = pikepdf.Dictionary(
+            {
+                "/Type": pikepdf.Name.FontDescriptor,
+                "/FontName": pikepdf.Name("/" + parts.name),
+                "/Ascent": metrics["ascent"],
+                "/Descent": metrics["descent"],
+                "/FontBBox": pikepdf.Array(metrics["bbox"]),
+                "/Flags": 4,
+                "/StemV": metrics["stem_v"],
+                "/ItalicAngle": metrics["italic_angle"],
+                "/CapHeight": metrics["cap_height"],
+                "/FontFile2": doc.make_indirect(pikepdf.Stream(doc, parts.font_file, flate)),
+            }
+        )
+        cid_font = pikepdf.Dictionary(
+            {
+                "/Type": pikepdf.Name.Font,
+                "/Subtype": pikepdf.Name.CIDFontType2,
+                "/BaseFont": pikepdf.Name("/" + parts.name),
+                "/CIDSystemInfo": pikepdf.Dictionary(
+                    {
+                        "/Registry": pikepdf.String("Adobe"),
+                        "/Ordering": pikepdf.String("Identity"),
+                        "/Supplement": 0,
+                    }
+                ),
+                "/FontDescriptor": doc.make_indirect(descriptor),
+                "/CIDToGIDMap": pikepdf.Name.Identity,
+                "/W": pikepdf.Array(parts.widths),
+            }
+        )
+        type0 = pikepdf.Dictionary(
+            {
+                "/Type": pikepdf.Name.Font,
+                "/Subtype": pikepdf.Name.Type0,
+                "/BaseFont": pikepdf.Name(f"/{parts.name}-Identity-H"),
+                "/Encoding": pikepdf.Name("/Identity-H"),
+                "/DescendantFonts": pikepdf.Array([doc.make_indirect(cid_font)]),
+                "/ToUnicode": doc.make_indirect(pikepdf.Stream(doc, parts.to_unicode, flate)),
+            }
+        )
+        return doc.make_indirect(type0)
 
     # -- shaping --------------------------------------------------------------------------
 
@@ -365,28 +497,26 @@ class EmbeddedFontEngine(FontEngine):
     def _glyph_run(self, gids: list[int], positions: list[Any]) -> tuple[bytes, int]:
         """One TJ with kerning adjustments, as pyHanko writes horizontal text."""
         advances = self.program.advances
+        hexes = self.program.glyph_hex
         segments: list[str] = []
-        run: list[int] = []
+        run: list[str] = []
         adjust = 0
         total = 0
-
-        def emit() -> None:
-            nonlocal run
-            segments.append("<" + "".join(f"{gid:04x}" for gid in run) + ">")
-            run = []
+        for gid, pos in zip(gids, positions, strict=True):
+            x_offset, x_advance = pos.x_offset, pos.x_advance
+            # TJ moves by the glyph's width minus the adjustment; HarfBuzz gives the advance.
+            adjust -= x_offset
+            if adjust:
+                segments.append("<" + "".join(run) + ">")
+                segments.append(str(adjust))
+                run = []
+            run.append(hexes[gid])
+            adjust = advances[gid] - x_advance + x_offset
+            total += x_advance
+        if run:
+            segments.append("<" + "".join(run) + ">")
             if adjust:
                 segments.append(str(adjust))
-
-        for gid, pos in zip(gids, positions, strict=True):
-            # TJ moves by the glyph's width minus the adjustment; HarfBuzz gives the advance.
-            adjust -= pos.x_offset
-            if adjust:
-                emit()
-            run.append(gid)
-            adjust = advances[gid] - pos.x_advance + pos.x_offset
-            total += pos.x_advance
-        if run:
-            emit()
         return f"[{' '.join(segments)}] TJ".encode("ascii"), total
 
     def _positioned_glyphs(self, gids: list[int], positions: list[Any]) -> tuple[bytes, int]:
@@ -410,6 +540,11 @@ class EmbeddedFontEngine(FontEngine):
 
     def _map_clusters(self, txt: str, clusters: list[int], gids: list[int]) -> None:
         """Record which text each glyph shows, for the ToUnicode map (copy and search)."""
+        if len(gids) == len(txt) and clusters == list(range(len(txt))):
+            # one glyph per character, in order (most text): each glyph shows its character
+            self._to_unicode.update(zip(gids, txt, strict=True))
+            self._to_unicode.pop(0, None)  # .notdef shows nothing
+            return
         groups: dict[int, list[int]] = {}
         for cluster, gid in zip(clusters, gids, strict=True):
             groups.setdefault(cluster, []).append(gid)
@@ -430,20 +565,19 @@ class EmbeddedFontEngine(FontEngine):
 
     # -- font dictionaries ----------------------------------------------------------------
 
-    def _widths(self) -> Iterator[generic.PdfObject]:
+    def _widths(self) -> list[int | list[int]]:
         """/W: widths of the glyphs used, in runs of consecutive glyph ids."""
+        advances = self.program.advances
+        widths: list[int | list[int]] = []
         run: list[int] = []
+        previous = -2
         for gid in sorted(self._used):
-            if run and gid != run[-1] + 1:
-                yield from self._width_run(run)
+            if gid != previous + 1:
                 run = []
-            run.append(gid)
-        if run:
-            yield from self._width_run(run)
-
-    def _width_run(self, run: list[int]) -> Iterator[generic.PdfObject]:
-        yield generic.NumberObject(run[0])
-        yield generic.ArrayObject(generic.NumberObject(self.program.advances[g]) for g in run)
+                widths += [gid, run]
+            run.append(advances[gid])
+            previous = gid
+        return widths
 
     def _to_unicode_cmap(self) -> bytes:
         entries = [

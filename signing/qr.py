@@ -59,20 +59,50 @@ def qr_matrix(url: str) -> QrMatrix:
 
 def qr_stream(url: str, *, border: int, box_size: int) -> bytes:
     """PDF drawing operators of ``url``'s symbol, as pyHanko's ``PdfStreamQRImage`` renders it:
-    one ``box_size`` square per dark module, ``border`` modules from the origin, y upwards."""
-    from pyhanko.pdf_utils.qr import PdfStreamQRImage
+    one ``box_size`` square per dark module, ``border`` modules from the origin, y upwards.
 
+    Written here directly, byte for byte what ``PdfStreamQRImage`` writes (black fill and stroke,
+    a ``cm`` that scales modules to ``box_size`` and flips y, one ``re`` per dark module in row
+    order, one ``f``), a row's dark modules found a byte of the row at a time rather than with a
+    Python call per module.
+    """
     matrix = qr_matrix(url)
-    # qrcode's images keep the module list only for drawers that look at neighbours; this
-    # one draws each dark module on its own.
-    image = PdfStreamQRImage(border, matrix.size, box_size, qrcode_modules=None)
-    for row in range(matrix.size):
-        bits = matrix.rows[row]
-        for col in range(matrix.size):
-            if bits >> (matrix.size - 1 - col) & 1:
-                image.drawrect(row, col)
-    stream: bytes = image.render_command_stream()
-    return stream
+    size = matrix.size
+    offset = round(border * box_size, 4)
+    scale = round(box_size, 4)
+    header = b"0 0 0 rg\n0 0 0 RG\n%s 0 0 %s %s %s cm\n" % tuple(
+        str(v).encode("ascii") for v in (scale, -scale, offset, offset + round(size * box_size, 4))
+    )
+    chunks = _dark_columns(size)
+    width = len(chunks)
+    rows = []
+    for row, bits in enumerate(matrix.rows):
+        columns: list[bytes] = []
+        for table, byte in zip(chunks, bits.to_bytes(width, "big"), strict=True):
+            columns += table[byte]
+        end = b"%d 1 1 re\n" % row
+        if columns:
+            rows.append(end.join(columns) + end)
+    return header + b"".join(rows) + b"f"
+
+
+@functools.lru_cache(maxsize=40)  # one per QR version
+def _dark_columns(size: int) -> tuple[tuple[tuple[bytes, ...], ...], ...]:
+    """For each byte of a row's bits (``int.to_bytes``, big-endian) and each value of it, the
+    ``"<column> "`` text of the dark modules it holds."""
+    width = (size + 7) // 8
+    first = size - 8 * width  # column of the first byte's top bit (negative: padding)
+    return tuple(
+        tuple(
+            tuple(
+                b"%d " % (first + 8 * k + i)
+                for i in range(8)
+                if value >> (7 - i) & 1 and first + 8 * k + i >= 0
+            )
+            for value in range(256)
+        )
+        for k in range(width)
+    )
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)

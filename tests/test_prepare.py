@@ -535,6 +535,19 @@ def test_prepare_rejects_unreadable_pdf(garbage: bytes) -> None:
         prepare_pdf(garbage, verify_url=VERIFY_URL, footer_text=FOOTER, fields=[])
 
 
+def test_prepare_rejects_a_pdf_with_a_damaged_page(pdfs: dict[str, bytes]) -> None:
+    """A page object that cannot be parsed (its cross-reference entry still right): refused,
+    not left out of the prepared file."""
+    pdf = pdfs["pakta"]
+    box = re.search(rb"/Type\s*/Page\b.*?(/MediaBox\s*\[[^\]]*\])", pdf, re.S)
+    assert box is not None
+    start, end = box.span(1)
+    damaged = pdf[:start] + b")))(((".ljust(end - start) + pdf[end:]
+    assert len(damaged) == len(pdf)
+    with pytest.raises(InvalidPdf):
+        prepare_pdf(damaged, verify_url=VERIFY_URL, footer_text=FOOTER, fields=[])
+
+
 def test_prepare_rejects_a_signed_pdf(prepared: bytes, tmp_path: Path) -> None:
     _, signer = _throwaway_signer(tmp_path)
     out = io.BytesIO()
@@ -548,6 +561,13 @@ def test_prepare_rejects_a_signed_pdf(prepared: bytes, tmp_path: Path) -> None:
     )
     with pytest.raises(InvalidPdf, match="already signed"):
         prepare_pdf(out.getvalue(), verify_url=VERIFY_URL, footer_text=FOOTER, fields=[])
+
+
+def test_prepare_refuses_a_field_the_pdf_already_has(
+    prepared: bytes, pakta_box: SignatureBox
+) -> None:
+    with pytest.raises(ValueError, match="already has a form field"):
+        prepare_pdf(prepared, verify_url=VERIFY_URL, footer_text=FOOTER, fields=[pakta_box])
 
 
 @pytest.mark.parametrize(
