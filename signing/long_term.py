@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import misc
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.timestamps.api import TimeStamper
@@ -29,7 +30,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.validation import DocumentSecurityStore, EmbeddedPdfSignature
 
 from signing.errors import InvalidPdf, LongTermValidationFailed, SignatureCreationFailed
-from signing.signature_reading import preload_signature_dictionaries
+from signing.signature_reading import preload_first_page, preload_signature_dictionaries
 from signing.tsa import to_asn1_certificate
 from signing.validation_data import (
     CrlStore,
@@ -68,9 +69,13 @@ async def add_long_term_validation(
         SignatureCreationFailed: the document time stamp could not be obtained or written.
     """
     try:
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-        preload_signature_dictionaries(writer.prev, pdf)
-        signatures = list(writer.prev.embedded_signatures)
+        reader = PdfFileReader(io.BytesIO(pdf))
+        # What is read to find the signatures and to add the DSS and the time stamp field (on
+        # the first page): read it fast.
+        preload_signature_dictionaries(reader, pdf)
+        preload_first_page(reader, pdf)
+        writer = IncrementalPdfFileWriter.from_reader(reader)
+        signatures = list(reader.embedded_signatures)
     except Exception as exc:  # pyHanko raises assorted errors for garbage
         raise InvalidPdf(f"cannot read the PDF: {exc}") from exc
     if not signatures:

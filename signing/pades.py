@@ -34,6 +34,7 @@ from pyhanko.pdf_utils.layout import (
     Margins,
     SimpleBoxLayoutRule,
 )
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter, init_xobject_dictionary
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter, enumerate_sig_fields
@@ -460,9 +461,11 @@ class _ContainerTooLarge(Exception):
 
 def _open(pdf: bytes, field_name: str) -> IncrementalPdfFileWriter:
     try:
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-        # Earlier signatures are read to check fields and the certification: read them fast.
-        preload_signature_dictionaries(writer.prev, pdf)
+        reader = PdfFileReader(io.BytesIO(pdf))
+        # The catalog, the fields and earlier signatures are read to check the field and the
+        # certification, and to add this signature: read them fast.
+        preload_signature_dictionaries(reader, pdf)
+        writer = IncrementalPdfFileWriter.from_reader(reader)
     except Exception as exc:  # pyHanko raises assorted errors for garbage
         raise InvalidPdf(f"cannot read the PDF to sign: {exc}") from exc
     try:
