@@ -112,12 +112,11 @@ class _RsaKeySigner(Signer):
 
     def __init__(self, identity: SigningIdentity) -> None:
         self._key = identity.private_key
-        chain = tuple(der(c) for c in identity.chain)
-        self._parts = _signer_parts(der(identity.certificate), chain)
+        self._parts = _signer_parts(identity.certificate, identity.chain)
         super().__init__(
             signing_cert=self._parts.signing_cert,
-            cert_registry=SimpleCertificateStore.from_certs(list(self._parts.chain)),
-            signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"}),
+            cert_registry=self._parts.cert_registry,
+            signature_mechanism=_SHA256_RSA_MECHANISM,
         )
 
     async def async_sign_raw(
@@ -209,13 +208,18 @@ class _SignerParts:
     signing_certificate_v2_attr: bytes
     certificates: bytes
     """[0] IMPLICIT CertificateSet: the signer's certificate and the chain (roots included)."""
+    cert_registry: SimpleCertificateStore
+    """The chain, as pyHanko's Signer keeps it (only read while signing)."""
 
 
 @functools.lru_cache(maxsize=256)  # signers active in a bulk run; each entry a few KB
-def _signer_parts(certificate: bytes, chain: tuple[bytes, ...]) -> _SignerParts:
-    """Keyed by the DER of the certificate and of the chain, so a signer never gets another's."""
-    signing_cert = asn1_x509.Certificate.load(certificate)
-    chain_certs = tuple(asn1_x509.Certificate.load(c) for c in chain)
+def _signer_parts(
+    certificate: x509.Certificate, chain: tuple[x509.Certificate, ...]
+) -> _SignerParts:
+    """Keyed by the certificate and the chain (``cryptography`` certificates compare and hash
+    by their DER), so a signer never gets another's."""
+    signing_cert = asn1_x509.Certificate.load(der(certificate))
+    chain_certs = tuple(asn1_x509.Certificate.load(der(c)) for c in chain)
     return _SignerParts(
         signing_cert=signing_cert,
         chain=chain_certs,
@@ -234,6 +238,7 @@ def _signer_parts(certificate: bytes, chain: tuple[bytes, ...]) -> _SignerParts:
                 }
             ),
         ),
+        cert_registry=SimpleCertificateStore.from_certs(list(chain_certs)),
     )
 
 
@@ -243,7 +248,8 @@ def _attribute(attribute_type: bytes, value: bytes) -> bytes:
 
 _V1: Final = core.Integer(1).dump()
 _SHA256: Final = algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
-_SHA256_RSA: Final = algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"}).dump()
+_SHA256_RSA_MECHANISM: Final = algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"})
+_SHA256_RSA: Final = _SHA256_RSA_MECHANISM.dump()
 _SIGNED_DATA: Final = cms.ContentType("signed_data").dump()
 _DATA_CONTENT_INFO: Final = cms.EncapsulatedContentInfo({"content_type": "data"}).dump()
 _CONTENT_TYPE_DATA_ATTR: Final = simple_cms_attribute("content_type", "data").dump()
