@@ -22,7 +22,7 @@ import binascii
 import logging
 import re
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, Final
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PDF_WHITESPACE
@@ -36,19 +36,15 @@ _MAX_FIELD_DEPTH: Final = 16
 _MAX_PAGE_TREE_DEPTH: Final = 32
 
 _WS: Final = rb"[ \n\r\t\f\x00]"
-_SKIP_WS: Final = re.compile(_WS + rb"*")
 # "12 0 obj", as pyHanko's object header reader takes it (one whitespace byte between the parts:
 # more makes it warn, so such a header is left to it).
 _HEADER: Final = re.compile(rb"([0-9]+)" + _WS + rb"([0-9]+)" + _WS + rb"obj")
 # A name runs to the next whitespace or delimiter; a '#' escape or a byte outside printable
 # ASCII is pyHanko's business (it decodes the one and refuses the other).
-_NAME: Final = re.compile(rb"/([^ \n\r\t\f\x00()<>\[\]{}/%]*)")
 _PLAIN_NAME: Final = re.compile(rb"[!-\"$-~]*")
 # What pyHanko's NumberObject reader takes ('[^+-.0-9]' ends it: '+' to '.' is a range).
-_NUMBER: Final = re.compile(rb"[+,\-.0-9]+")
 _INTEGER: Final = re.compile(rb"[+-]?[0-9]+")
 _DECIMAL: Final = re.compile(rb"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+)")
-_HEX_STRING: Final = re.compile(rb"[0-9A-Fa-f" + re.escape(PDF_WHITESPACE) + rb"]*")
 _STRING_SPECIALS: Final = re.compile(rb"[()\\]")
 _ESCAPE: Final = re.compile(rb"\\([0-9]{1,3}|[\r\n][\r\n]?|.)", re.DOTALL)
 _ESCAPED: Final = {
@@ -190,190 +186,174 @@ def _read_indirect(reader: PdfFileReader, pdf: bytes, ref: generic.Reference) ->
     header = _HEADER.match(pdf, offset)
     if header is None or (int(header[1]), int(header[2])) != (ref.idnum, ref.generation):
         raise _Unusual
-    parser = _Parser(pdf, generic.Reference(ref.idnum, ref.generation, reader))
-    start = parser.skip(header.end())
-    obj: generic.PdfObject
-    if pdf.startswith(b"<<", start):  # a dictionary, or a stream
-        found, pos = parser.dictionary(start)
-        obj, pos = parser.maybe_stream(found, pos)
-        obj.container_ref = parser.container
-    else:
-        obj, pos = parser.value(start)
-    pos = parser.skip(pos)
-    if not pdf.startswith(b"endobj", pos):
+    container = generic.Reference(ref.idnum, ref.generation, reader)
+    obj, pos = _read_value(pdf, header.end(), container)
+    if isinstance(obj, generic.DictionaryObject):
+        obj, pos = _maybe_stream(pdf, obj, pos)
+        obj.container_ref = container
+    if not _ENDOBJ.match(pdf, pos):
         raise _Unusual
     return obj
 
 
-class _Parser:
-    """Objects inside one indirect object: what ``generic.read_object`` makes of them."""
+_TOKEN: Final = re.compile(
+    _WS
+    + rb"""*(?:
+    (?P<name>/[^ \n\r\t\f\x00()<>\[\]{}/%]*)
+    |(?P<ref>([0-9]+)[ \n\r\t\f]+([0-9]+)[ \n\r\t\f]+R)(?=[^a-zA-Z])
+    |(?P<number>[+,\-.0-9]+)
+    |(?P<open_dict><<)
+    |(?P<close_dict>>>)
+    |(?P<open_array>\[)
+    |(?P<close_array>\])
+    |(?P<hex><[0-9A-Fa-f \n\r\t\f\x00]*>)
+    |(?P<string>\((?:[^()\\]|\\.)*\))
+    |(?P<true>true)
+    |(?P<false>false)
+    |(?P<null>null)
+    |(?P<other>.)
+    )""",
+    re.VERBOSE | re.DOTALL,
+)
+"""One token after whitespace. A reference is what pyHanko takes for one (generic's
+INDIRECT_PATTERN) less the odd whitespace it does not skip before the R; a string has no
+unescaped parentheses inside (one with is read by :func:`_nested_string`)."""
+_STREAM_AHEAD: Final = re.compile(_WS + rb"*stream")
+_STREAM_START: Final = re.compile(_WS + rb"*stream(?:\r\n|\n)")
+_ENDSTREAM: Final = re.compile(_WS + rb"*endstream")
+_ENDOBJ: Final = re.compile(_WS + rb"*endobj")
 
-    def __init__(self, pdf: bytes, container: generic.Reference) -> None:
-        self.pdf = pdf
-        self.container = container
 
-    def skip(self, pos: int) -> int:
-        """Past whitespace; a comment is pyHanko's (it skips comments where it skips space)."""
-        end = _SKIP_WS.match(self.pdf, pos).end()  # type: ignore[union-attr]  # matches ""
-        if self.pdf[end : end + 1] == b"%":
+def _read_value(
+    pdf: bytes, pos: int, container: generic.Reference
+) -> tuple[generic.PdfObject, int]:
+    """The object starting at ``pos`` (after whitespace) and where it ends: what
+    ``generic.read_object`` makes of it, every part with ``container`` as its container."""
+    # Open dictionaries and arrays: [dictionary entries, key waiting for its value] or [items].
+    stack: list[list[Any]] = []
+    match_token = _TOKEN.match
+    while True:
+        token = match_token(pdf, pos)
+        if token is None:  # the end of the file
             raise _Unusual
-        return end
-
-    def value(self, pos: int) -> tuple[generic.PdfObject, int]:
-        pdf = self.pdf
-        first = pdf[pos : pos + 1]
+        kind = token.lastgroup
+        pos = token.end()
         obj: generic.PdfObject
-        if first == b"/":
-            obj, pos = self.name(pos)
-        elif first == b"<":
-            if pdf[pos + 1 : pos + 2] == b"<":
-                obj, pos = self.dictionary(pos)
-                if pdf.startswith(b"stream", self.skip(pos)):  # a stream inside an object
-                    raise _Unusual
+        if kind == "name":
+            raw = token["name"]
+            if not _PLAIN_NAME.fullmatch(raw, 1):
+                raise _Unusual
+            name = generic.NameObject(raw.decode("ascii"))
+            if stack and len(stack[-1]) == 2 and stack[-1][1] is None:  # a dictionary key
+                stack[-1][1] = name
+                continue
+            obj = name
+        elif kind == "ref":
+            idnum, generation = int(token[3]), int(token[4])
+            # pyHanko looks for the reference pattern in the next 20 bytes only
+            if idnum <= 0 or token.end() + 1 - token.start("ref") > 20:
+                raise _Unusual
+            obj = generic.IndirectObject(idnum, generation, container.pdf)
+        elif kind == "number":
+            number = token["number"]
+            if _INTEGER.fullmatch(number):
+                obj = generic.NumberObject(number.decode("ascii"))
+            elif _DECIMAL.fullmatch(number):
+                obj = generic.FloatObject(number.decode("ascii"))
             else:
-                obj, pos = self.hex_string(pos)
-        elif first == b"[":
-            obj, pos = self.array(pos)
-        elif first == b"(":
-            obj, pos = self.literal_string(pos)
-        elif first == b"t":  # pyHanko reads four bytes for true, five for false, no delimiter
-            if not pdf.startswith(b"true", pos):
                 raise _Unusual
-            obj, pos = generic.BooleanObject(True), pos + 4
-        elif first == b"f":
-            if not pdf.startswith(b"false", pos):
+        elif kind == "open_dict":
+            stack.append([{}, None])
+            continue
+        elif kind == "close_dict":
+            if not stack or len(stack[-1]) != 2 or stack[-1][1] is not None:
                 raise _Unusual
-            obj, pos = generic.BooleanObject(False), pos + 5
-        elif first == b"n":
-            if not pdf.startswith(b"null", pos):
+            obj = generic.DictionaryObject(stack.pop()[0])
+            if stack and _STREAM_AHEAD.match(pdf, pos):  # a stream inside an object
                 raise _Unusual
-            obj, pos = generic.NullObject(), pos + 4
-        elif first and first in b"0123456789":
-            # pyHanko decides between a number and "12 0 R" on the next 20 bytes
-            reference = generic.INDIRECT_PATTERN.match(pdf, pos, pos + 20)
-            if reference is None:
-                obj, pos = self.number(pos)
-            else:
-                idnum, generation = int(reference[1]), int(reference[2])
-                # pyHanko skips PDF whitespace before the R (the pattern takes \v, not \0)
-                if idnum <= 0 or pdf[reference.end(2) : reference.end() - 2].strip(PDF_WHITESPACE):
-                    raise _Unusual
-                obj = generic.IndirectObject(idnum, generation, self.container.pdf)
-                pos = reference.end() - 1  # the pattern includes the byte after the R
-        elif first and first in b"+-.":
-            obj, pos = self.number(pos)
-        else:
+        elif kind == "open_array":
+            stack.append([[]])
+            continue
+        elif kind == "close_array":
+            if not stack or len(stack[-1]) != 1:
+                raise _Unusual
+            obj = generic.ArrayObject(stack.pop()[0])
+        elif kind == "hex":
+            digits = token["hex"][1:-1].translate(None, PDF_WHITESPACE)
+            if len(digits) % 2:
+                digits += b"0"
+            obj = generic.pdf_string(binascii.unhexlify(digits))
+        elif kind == "string":
+            raw = token["string"][1:-1]
+            if b"\\" in raw:
+                raw = _ESCAPE.sub(_unescape, raw)
+            obj = generic.pdf_string(raw)
+        elif kind == "true":
+            obj = generic.BooleanObject(True)
+        elif kind == "false":
+            obj = generic.BooleanObject(False)
+        elif kind == "null":
+            obj = generic.NullObject()
+        elif token["other"] == b"(":
+            obj, pos = _nested_string(pdf, token.start("other"))
+        else:  # a comment, a keyword, a stray delimiter
             raise _Unusual
-        obj.container_ref = self.container
-        return obj, pos
-
-    def name(self, pos: int) -> tuple[generic.NameObject, int]:
-        found = _NAME.match(self.pdf, pos)
-        assert found is not None  # matches "/" at least
-        raw = found[1]
-        if not _PLAIN_NAME.fullmatch(raw):
-            raise _Unusual
-        return generic.NameObject("/" + raw.decode("ascii")), found.end()
-
-    def number(self, pos: int) -> tuple[generic.PdfObject, int]:
-        found = _NUMBER.match(self.pdf, pos)
-        if found is None:
-            raise _Unusual
-        token = found[0]
-        if _INTEGER.fullmatch(token):
-            return generic.NumberObject(token.decode("ascii")), found.end()
-        if _DECIMAL.fullmatch(token):
-            return generic.FloatObject(token.decode("ascii")), found.end()
-        raise _Unusual
-
-    def array(self, pos: int) -> tuple[generic.ArrayObject, int]:
-        items = []
-        pos = self.skip(pos + 1)
-        while self.pdf[pos : pos + 1] != b"]":
-            item, pos = self.value(pos)
-            items.append(item)
-            pos = self.skip(pos)
-        return generic.ArrayObject(items), pos + 1
-
-    def dictionary(self, pos: int) -> tuple[generic.DictionaryObject, int]:
-        pdf = self.pdf
-        data: dict[generic.NameObject, generic.PdfObject] = {}
-        pos = self.skip(pos + 2)
-        while pdf[pos : pos + 1] != b">":
-            if pdf[pos : pos + 1] != b"/":
-                raise _Unusual
-            key, pos = self.name(pos)
-            value, pos = self.value(self.skip(pos))
-            if key in data:  # pyHanko warns or refuses, depending on strictness: let it
-                raise _Unusual
-            data[key] = value
-            pos = self.skip(pos)
-        if pdf[pos + 1 : pos + 2] != b">":
-            raise _Unusual
-        return generic.DictionaryObject(data), pos + 2
-
-    def maybe_stream(
-        self, obj: generic.DictionaryObject, pos: int
-    ) -> tuple[generic.DictionaryObject, int]:
-        """The stream the dictionary ``obj`` (ending at ``pos``) introduces, if it does."""
-        pdf = self.pdf
-        start = self.skip(pos)
-        if not pdf.startswith(b"stream", start):
+        obj.container_ref = container
+        if not stack:
             return obj, pos
-        start += len(b"stream")
-        if pdf.startswith(b"\r\n", start):
-            start += 2
-        elif pdf.startswith(b"\n", start):
-            start += 1
+        top = stack[-1]
+        if len(top) == 1:
+            top[0].append(obj)
         else:
-            raise _Unusual
-        length = obj.raw_get("/Length")  # an indirect length is pyHanko's to resolve
-        if type(length) is not generic.NumberObject or length < 0:
-            raise _Unusual
-        end = start + length
-        after = self.skip(end)
-        if end > len(pdf) or not pdf.startswith(b"endstream", after):
-            raise _Unusual
-        stream = generic.StreamObject(dict(obj), encoded_data=pdf[start:end])
-        stream.container_ref = self.container
-        return stream, after + len(b"endstream")
-
-    def hex_string(self, pos: int) -> tuple[generic.PdfObject, int]:
-        end = self.pdf.find(b">", pos + 1)
-        if end < 0:
-            raise _Unusual
-        digits = self.pdf[pos + 1 : end]
-        if not _HEX_STRING.fullmatch(digits):  # a comment or a stray character: pyHanko decides
-            raise _Unusual
-        digits = digits.translate(None, PDF_WHITESPACE)
-        if len(digits) % 2:
-            digits += b"0"
-        return generic.pdf_string(binascii.unhexlify(digits)), end + 1
-
-    def literal_string(self, pos: int) -> tuple[generic.PdfObject, int]:
-        pdf = self.pdf
-        depth = 1
-        escapes = False
-        at = pos + 1
-        while True:
-            special = _STRING_SPECIALS.search(pdf, at)
-            if special is None:
+            entries, key = top
+            if key is None or key in entries:  # a value for no key; a key twice: pyHanko's
                 raise _Unusual
-            char = special[0]
-            at = special.end()
-            if char == b"\\":
-                escapes = True
-                at += 1  # the escaped byte is never a delimiter of the string
-            elif char == b"(":
-                depth += 1
-            else:
-                depth -= 1
-                if depth == 0:
-                    break
-        raw = pdf[pos + 1 : at - 1]
-        if escapes:
-            raw = _ESCAPE.sub(_unescape, raw)
-        return generic.pdf_string(raw), at
+            entries[key] = obj
+            top[1] = None
+
+
+def _maybe_stream(
+    pdf: bytes, obj: generic.DictionaryObject, pos: int
+) -> tuple[generic.DictionaryObject, int]:
+    """The stream the dictionary ``obj`` (ending at ``pos``) introduces, if it does, and where
+    it ends."""
+    start = _STREAM_START.match(pdf, pos)
+    if start is None:
+        if _STREAM_AHEAD.match(pdf, pos):  # "stream" without the end of line right after
+            raise _Unusual
+        return obj, pos
+    length = obj.raw_get("/Length") if "/Length" in obj else None
+    if type(length) is not generic.NumberObject or length < 0:  # an indirect one is pyHanko's
+        raise _Unusual
+    end = start.end() + length
+    after = _ENDSTREAM.match(pdf, end)
+    if end > len(pdf) or after is None:
+        raise _Unusual
+    return generic.StreamObject(dict(obj), encoded_data=pdf[start.end() : end]), after.end()
+
+
+def _nested_string(pdf: bytes, pos: int) -> tuple[generic.PdfObject, int]:
+    """The literal string at ``pos`` that has balanced parentheses inside, and where it ends."""
+    depth = 1
+    at = pos + 1
+    while True:
+        special = _STRING_SPECIALS.search(pdf, at)
+        if special is None:
+            raise _Unusual
+        char = special[0]
+        at = special.end()
+        if char == b"\\":
+            at += 1  # the escaped byte is never a delimiter of the string
+        elif char == b"(":
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 0:
+                break
+    raw = pdf[pos + 1 : at - 1]
+    if b"\\" in raw:
+        raw = _ESCAPE.sub(_unescape, raw)
+    return generic.pdf_string(raw), at
 
 
 def _unescape(escape: re.Match[bytes]) -> bytes:
