@@ -48,6 +48,7 @@ from pyhanko.stamp import QRStamp, QRStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from signing import stamp
 from signing.der import CONTEXT_0, CONTEXT_1, OCTET_STRING, SEQUENCE, SET, set_of
 from signing.der import element as der_element
 from signing.errors import (
@@ -58,7 +59,7 @@ from signing.errors import (
 )
 from signing.fonts import LIBERATION_SANS, EmbeddedFontFactory
 from signing.qr import qr_matrix, qr_stream
-from signing.signature_reading import preload_signature_dictionaries
+from signing.signature_reading import preload_objects, preload_signature_dictionaries
 from signing.validation_data import der
 from signing.waktu import format_waktu_wib
 
@@ -283,7 +284,21 @@ def _font_factory() -> FontEngineFactory:
 
 class _VerificationQRStamp(QRStamp):
     """pyHanko's QR stamp, with the symbol from :mod:`signing.qr` (made once per URL, with the
-    mask chosen cheaply) instead of one made by ``qrcode`` for every appearance."""
+    mask chosen cheaply) instead of one made by ``qrcode`` for every appearance; or, when the
+    document's footer already holds the symbol of the stamp's URL (``footer_qr``, see
+    :func:`_footer_qr`), that symbol, drawn where QRStamp draws its own."""
+
+    def __init__(
+        self,
+        writer: BasePdfFileWriter,
+        url: str,
+        style: QRStampStyle,
+        text_params: dict[str, Any],
+        box: BoxConstraints,
+        footer_qr: generic.IndirectObject | None,
+    ) -> None:
+        super().__init__(writer, url=url, style=style, text_params=text_params, box=box)
+        self.footer_qr = footer_qr
 
     # Overrides a private method: QRStamp builds its QR form there and offers no other way in.
     # tests/test_signing.py pins that it is still called and what it must return.
@@ -291,11 +306,24 @@ class _VerificationQRStamp(QRStamp):
         # What QRStamp._qr_xobject makes: qrcode's default 4-module border and 10 units per
         # module, the form's box around symbol and border.
         border, box_size = 4, 10
-        size = (qr_matrix(self.url).size + 2 * border) * box_size
-        form = init_xobject_dictionary(
-            qr_stream(self.url, border=border, box_size=box_size), size, size
-        )
-        form.compress()
+        modules = qr_matrix(self.url).size
+        size = (modules + 2 * border) * box_size
+        if self.footer_qr is None:
+            form = init_xobject_dictionary(
+                qr_stream(self.url, border=border, box_size=box_size), size, size
+            )
+            form.compress()
+        else:
+            # The footer's form holds the symbol in its unit square, without border.
+            side, offset = modules * box_size, border * box_size
+            form = init_xobject_dictionary(
+                b"q %d 0 0 %d %d %d cm /QR Do Q" % (side, side, offset, offset),
+                size,
+                size,
+                generic.DictionaryObject(
+                    {_XOBJECT: generic.DictionaryObject({_QR: self.footer_qr})}
+                ),
+            )
         writer = self.writer
         assert writer is not None  # a stamp always has one by the time it is rendered
         return writer.add_object(form), size
@@ -310,7 +338,106 @@ class _VerificationQRStyle(QRStampStyle):
             url = text_params.pop("url")
         except KeyError:
             raise LayoutError("Using a QR stamp style requires a 'url' text parameter.") from None
-        return _VerificationQRStamp(writer, style=self, url=url, text_params=text_params, box=box)
+        footer_qr = text_params.pop(_FOOTER_QR_PARAM, None)
+        return _VerificationQRStamp(
+            writer, url=url, style=self, text_params=text_params, box=box, footer_qr=footer_qr
+        )
+
+
+_FOOTER_QR_PARAM: Final = "footer_qr"
+"""The appearance's text parameter with the footer's QR form of the URL (or None)."""
+_FOOTER_FORM_PREFIX: Final = "/DocgenVerif"
+"""signing.stamp paints each page's verification mark with a form named so; the form's
+resources name the QR code /QR."""
+_XOBJECT: Final = generic.NameObject("/XObject")
+_QR: Final = generic.NameObject("/QR")
+_STREAM_KEYS: Final = frozenset({"/Length", "/Filter", "/DecodeParms"})
+_MAX_PAGE_TREE_DEPTH: Final = 32
+
+
+@dataclass(frozen=True)
+class _FooterQrForm:
+    """What signing.stamp's QR form of a URL is: its dictionary (less the stream encoding) and
+    the SHA-256 of its decoded content."""
+
+    entries: object
+    digest: bytes
+
+
+@functools.lru_cache(maxsize=1024)  # the URLs of a bulk run's documents; ~200 bytes each
+def _footer_qr_form(url: str) -> _FooterQrForm:
+    """Keyed by the URL: what the footer of a document prepared for ``url`` holds."""
+    form = stamp._qr_xobject(url)
+    return _FooterQrForm(_plain_entries(form), hashlib.sha256(form.data).digest())
+
+
+def _plain_entries(form: generic.DictionaryObject) -> object:
+    return sorted((str(key), _plain(form.raw_get(key))) for key in form if key not in _STREAM_KEYS)
+
+
+def _plain(obj: generic.PdfObject) -> object:
+    """``obj`` as comparable Python values (numbers by value); ValueError for a reference."""
+    if isinstance(obj, generic.IndirectObject):
+        raise ValueError("a reference")
+    if isinstance(obj, generic.NameObject):
+        return ("name", str(obj))
+    if isinstance(obj, generic.NumberObject | generic.FloatObject):
+        return ("number", float(obj))
+    if isinstance(obj, generic.DictionaryObject):
+        return ("dict", _plain_entries(obj))
+    if isinstance(obj, generic.ArrayObject):
+        return ("array", [_plain(item) for item in obj])
+    return (type(obj).__name__, repr(obj))
+
+
+def _footer_qr(
+    writer: IncrementalPdfFileWriter, pdf: bytes, field_name: str, url: str
+) -> generic.IndirectObject | None:
+    """The QR form of ``url`` in the verification mark of the page of ``field_name``, if
+    signing.stamp put it there: a form named /QR in the resources of a footer form of that page
+    whose dictionary and decoded content are exactly what signing.stamp makes for ``url``.
+    None when there is none or it shows anything else (another URL, another drawing)."""
+    reader = writer.prev
+    try:
+        (_, _, field_ref), *_ = enumerate_sig_fields(reader, with_name=field_name)
+        field = field_ref.get_object()
+        page_ref = field.raw_get("/P") if "/P" in field else field["/Kids"][0].raw_get("/P")
+        resources = None
+        node = page_ref
+        for _ in range(_MAX_PAGE_TREE_DEPTH):  # resources may be inherited from the page tree
+            preload_objects(reader, pdf, _references([node]))
+            page = node.get_object()
+            if "/Resources" in page:
+                resources = page.raw_get("/Resources")
+                break
+            node = page.raw_get("/Parent")
+        preload_objects(reader, pdf, _references([resources]))
+        xobjects = resources.get_object().raw_get("/XObject")  # type: ignore[union-attr]
+        preload_objects(reader, pdf, _references([xobjects]))
+        xobjects = xobjects.get_object()
+        names = [name for name in xobjects if name.startswith(_FOOTER_FORM_PREFIX)]
+        forms = [xobjects.raw_get(name) for name in names]
+        preload_objects(reader, pdf, _references(forms))
+        expected = _footer_qr_form(url)
+        for form in forms:
+            qr = form.get_object()["/Resources"]["/XObject"].raw_get(_QR)
+            if not isinstance(qr, generic.IndirectObject):
+                continue
+            preload_objects(reader, pdf, [qr.reference])
+            found = qr.get_object()
+            if (
+                isinstance(found, generic.StreamObject)
+                and _plain_entries(found) == expected.entries
+                and hashlib.sha256(found.data).digest() == expected.digest
+            ):
+                return qr
+    except Exception:  # no mark, or not ours: the appearance draws its own symbol
+        logger.debug("no footer QR code to reuse for field %r", field_name, exc_info=True)
+    return None
+
+
+def _references(objects: list[Any]) -> list[generic.Reference]:
+    return [obj.reference for obj in objects if isinstance(obj, generic.IndirectObject)]
 
 
 @functools.cache
@@ -439,17 +566,28 @@ async def sign_pdf(
         "jabatan": _wrap(appearance.jabatan),
         "waktu": waktu,
     }
+
+    def with_footer_qr(writer: IncrementalPdfFileWriter) -> dict[str, Any]:
+        """The text parameters and the footer's QR code of the URL in ``writer``'s document."""
+        footer_qr = _footer_qr(writer, pdf, field_name, appearance.verify_url)
+        return {**text_params, _FOOTER_QR_PARAM: footer_qr}
+
     try:
         if bytes_reserved is None:
             bytes_reserved = await _contents_size(identity, timestamper)
         try:
             return await _sign_once(
-                writer, pdf_signer, moment=moment, text_params=text_params, reserved=bytes_reserved
+                writer,
+                pdf_signer,
+                moment=moment,
+                text_params=with_footer_qr(writer),
+                reserved=bytes_reserved,
             )
         except _ContainerTooLarge as exc:
             logger.warning("%s; signing field %r again with measured room", exc, field_name)
+        writer = _open(pdf, field_name)
         return await _sign_once(
-            _open(pdf, field_name), pdf_signer, moment=moment, text_params=text_params
+            writer, pdf_signer, moment=moment, text_params=with_footer_qr(writer)
         )
     except (
         PyHankoSigningError,
@@ -488,7 +626,7 @@ async def _sign_once(
     pdf_signer: PdfSigner,
     *,
     moment: datetime,
-    text_params: dict[str, str],
+    text_params: dict[str, Any],
     reserved: int | None = None,
 ) -> bytes:
     """pyHanko's async_sign_pdf, step by step, so that /M is the signing time we show.

@@ -43,6 +43,7 @@ from pyhanko.stamp import QRStamp
 from pyhanko_certvalidator import ValidationContext
 
 import signing.qr
+import signing.stamp
 from signing.ca import DOCUMENT_SIGNING_EKU, CertificateAuthority
 from signing.errors import (
     CertificateAuthorityError,
@@ -74,8 +75,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def prepared_pdf() -> bytes:
-    """A one-page PDF with two empty signature fields, the way signing/stamp.py leaves it.
+def prepared_pdf(fields: bool = True) -> bytes:
+    """A one-page PDF with two empty signature fields, the way signing/stamp.py leaves it
+    (without fields: the page alone).
 
     The page text sits in an uncompressed content stream, so a test can flip a byte of it.
     """
@@ -98,11 +100,48 @@ def prepared_pdf() -> bytes:
     writer.insert_page(
         PageObject(contents=content, media_box=(0, 0, 595, 842), resources=resources)
     )
-    append_signature_field(writer, SigFieldSpec("ttd_pihak_pertama", box=FIELD_1))
-    append_signature_field(writer, SigFieldSpec("ttd_pihak_kedua", box=FIELD_2))
+    if fields:
+        append_signature_field(writer, SigFieldSpec("ttd_pihak_pertama", box=FIELD_1))
+        append_signature_field(writer, SigFieldSpec("ttd_pihak_kedua", box=FIELD_2))
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def marked_pdf(url: str) -> bytes:
+    """The page with signing.stamp's verification mark for ``url`` and the two fields."""
+    return signing.stamp.prepare_pdf(
+        prepared_pdf(fields=False),
+        verify_url=url,
+        footer_text=f"Verifikasi: {url}",
+        fields=[
+            signing.stamp.SignatureBox("ttd_pihak_pertama", 0, FIELD_1),
+            signing.stamp.SignatureBox("ttd_pihak_kedua", 0, FIELD_2),
+        ],
+    )
+
+
+def footer_qr(pdf: bytes) -> generic.IndirectObject:
+    """The QR form of the verification mark on the first page."""
+    page = PdfFileReader(io.BytesIO(pdf)).root["/Pages"]["/Kids"][0]
+    xobjects = page["/Resources"]["/XObject"]
+    (mark,) = [xobjects[name] for name in xobjects if name.startswith("/DocgenVerif")]
+    qr = mark["/Resources"]["/XObject"].raw_get("/QR")
+    assert isinstance(qr, generic.IndirectObject)
+    return qr
+
+
+def appearance_qr(pdf: bytes, field: str) -> generic.StreamObject:
+    """What the QR form of ``field``'s appearance draws: the footer's form it refers to, or
+    its own symbol."""
+    (sig,) = [
+        s for s in PdfFileReader(io.BytesIO(pdf)).embedded_signatures if s.field_name == field
+    ]
+    form = sig.sig_field["/AP"]["/N"]["/Resources"]["/XObject"]["/QR"]
+    try:
+        return form["/Resources"]["/XObject"]["/QR"]  # type: ignore[no-any-return]
+    except KeyError:
+        return form  # type: ignore[no-any-return]
 
 
 def add_page_text(pdf: bytes, text: bytes) -> bytes:
@@ -620,6 +659,63 @@ def pdftotext(pdf: bytes, tmp_path: Path) -> str:
         check=True,
         timeout=60,
     ).stdout
+
+
+def test_appearance_shows_the_footer_qr_of_its_own_document(
+    ca: CertificateAuthority, budi: SigningIdentity, siti: SigningIdentity, tmp_path: Path
+) -> None:
+    # Two documents with their own verification URLs, signed in turns in one process: each
+    # appearance draws its own document's footer symbol (the same object, not a copy), never
+    # the other's.
+    urls = [f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in range(2)]
+    pdfs = [marked_pdf(url) for url in urls]
+    for field, who, look in (
+        ("ttd_pihak_pertama", budi, BUDI_LOOK),
+        ("ttd_pihak_kedua", siti, SITI_LOOK),
+    ):
+        for ix, url in enumerate(urls):
+            appearance = SignatureAppearance(look.name, look.jabatan, url)
+            pdfs[ix] = run(
+                sign_pdf(
+                    pdfs[ix],
+                    field_name=field,
+                    identity=who,
+                    appearance=appearance,
+                    timestamper=ca.timestamper(),
+                )
+            )
+    symbols = [signing.stamp._qr_xobject(url).data for url in urls]
+    assert symbols[0] != symbols[1]
+    for pdf, url, symbol in zip(pdfs, urls, symbols, strict=True):
+        report = validate_pdf(pdf, [ca.root_certificate])
+        assert report.valid and len(report.signatures) == 2, report
+        page = render(pdf, tmp_path, 150)
+        for field, box in (("ttd_pihak_pertama", FIELD_1), ("ttd_pihak_kedua", FIELD_2)):
+            qr = appearance_qr(pdf, field)
+            assert qr.container_ref.idnum == footer_qr(pdf).idnum  # type: ignore[union-attr]
+            assert qr.data == symbol
+            assert [r.text for r in zxingcpp.read_barcodes(field_region(page, box, 150))] == [url]
+
+
+def test_appearance_of_another_url_draws_its_own_qr(
+    ca: CertificateAuthority, budi: SigningIdentity, tmp_path: Path
+) -> None:
+    # The mark was made for one URL, the signature shows another: the footer's symbol is not
+    # the appearance's, so the appearance draws its own.
+    marked_for, shown = (f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in "ab")
+    signed = run(
+        sign_pdf(
+            marked_pdf(marked_for),
+            field_name="ttd_pihak_pertama",
+            identity=budi,
+            appearance=SignatureAppearance(BUDI_LOOK.name, BUDI_LOOK.jabatan, shown),
+            timestamper=ca.timestamper(),
+        )
+    )
+    qr = appearance_qr(signed, "ttd_pihak_pertama")
+    assert qr.container_ref.idnum != footer_qr(signed).idnum  # type: ignore[union-attr]
+    field = field_region(render(signed, tmp_path, 150), FIELD_1, 150)
+    assert [r.text for r in zxingcpp.read_barcodes(field)] == [shown]
 
 
 def test_appearance_text(signed_once: bytes, tmp_path: Path) -> None:
