@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto import cms
 from asn1crypto import crl as asn1_crl_module
 from asn1crypto import keys as asn1_keys
 from cryptography import x509
@@ -40,6 +41,7 @@ from signing.signature_reading import (
 )
 from signing.tsa import InternalTimeStamper, to_asn1_certificate
 from signing.validation import SignatureReport, ValidationReport, validate_pdf
+from signing.validation_data import certificates_of
 from signing.waktu import format_waktu_wib
 from tests.pdftools import nss_db_trusting
 from tests.test_signing import (
@@ -367,6 +369,28 @@ def test_the_dss_holds_the_crl_and_the_certificates(
     assert stamp.sig_object["/SubFilter"] == "/ETSI.RFC3161"
     assert stamp.signed_revision == reader.xrefs.total_revisions - 1
     assert "/DSS" in reader.get_historical_root(stamp.signed_revision)
+
+
+def test_the_signer_certificate_is_found_per_certificate_set_and_signer(
+    countersigned: bytes, budi: SigningIdentity, siti: SigningIdentity
+) -> None:
+    # certificates_of keeps its answers per certificate set and signer identifier: the same
+    # set signed by either signer gives each their own certificate.
+    signatures = PdfFileReader(io.BytesIO(countersigned)).embedded_signatures
+    first, second = (signature.signed_data for signature in signatures)
+    both = [c.dump() for c in first["certificates"]]
+    both += [c.dump() for c in second["certificates"] if c.dump() not in both]
+
+    def with_all_certificates(signed_data: cms.SignedData) -> cms.SignedData:
+        copy = signed_data.untag()
+        copy["certificates"] = [cms.CertificateChoices.load(c) for c in both]
+        return cms.SignedData.load(copy.dump(force=True))
+
+    for _ in range(2):  # found, then kept
+        for signed_data, who in ((first, budi), (second, siti)):
+            found = certificates_of(with_all_certificates(signed_data))
+            assert found.signer == who.certificate
+            assert who.certificate not in found.others and len(found.others) == len(both) - 1
 
 
 def signature_dictionaries(reader: PdfFileReader) -> dict[str, generic.DictionaryObject]:
