@@ -46,6 +46,7 @@ _PLAIN_NAME: Final = re.compile(rb"[!-\"$-~]*")
 _INTEGER: Final = re.compile(rb"[+-]?[0-9]+")
 _DECIMAL: Final = re.compile(rb"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+)")
 _STRING_SPECIALS: Final = re.compile(rb"[()\\]")
+_HEX_DIGITS: Final = b"0123456789abcdefABCDEF" + PDF_WHITESPACE
 _ESCAPE: Final = re.compile(rb"\\([0-9]{1,3}|[\r\n][\r\n]?|.)", re.DOTALL)
 _ESCAPED: Final = {
     **{bytes([c]): bytes([c]) for c in b"() /%<>[]#_&$\\"},
@@ -206,7 +207,7 @@ _TOKEN: Final = re.compile(
     |(?P<close_dict>>>)
     |(?P<open_array>\[)
     |(?P<close_array>\])
-    |(?P<hex><[0-9A-Fa-f \n\r\t\f\x00]*>)
+    |(?P<hex><)
     |(?P<string>\((?:[^()\\]|\\.)*\))
     |(?P<true>true)
     |(?P<false>false)
@@ -217,7 +218,8 @@ _TOKEN: Final = re.compile(
 )
 """One token after whitespace. A reference is what pyHanko takes for one (generic's
 INDIRECT_PATTERN) less the odd whitespace it does not skip before the R; a string has no
-unescaped parentheses inside (one with is read by :func:`_nested_string`)."""
+unescaped parentheses inside (one with is read by :func:`_nested_string`); a hex string is only
+its "<" (its digits are checked and decoded in one go)."""
 _STREAM_AHEAD: Final = re.compile(_WS + rb"*stream")
 _STREAM_START: Final = re.compile(_WS + rb"*stream(?:\r\n|\n)")
 _ENDSTREAM: Final = re.compile(_WS + rb"*endstream")
@@ -229,23 +231,24 @@ def _read_value(
 ) -> tuple[generic.PdfObject, int]:
     """The object starting at ``pos`` (after whitespace) and where it ends: what
     ``generic.read_object`` makes of it, every part with ``container`` as its container."""
-    # Open dictionaries and arrays: [dictionary entries, key waiting for its value] or [items].
+    # The dictionaries and arrays open around the current token: a dictionary as
+    # [entries, key waiting for its value], an array as [items].
     stack: list[list[Any]] = []
-    match_token = _TOKEN.match
+    top: list[Any] | None = None
+    tokens = _TOKEN.finditer(pdf, pos)  # contiguous: every byte starts some token
     while True:
-        token = match_token(pdf, pos)
+        token = next(tokens, None)
         if token is None:  # the end of the file
             raise _Unusual
         kind = token.lastgroup
-        pos = token.end()
         obj: generic.PdfObject
         if kind == "name":
             raw = token["name"]
             if not _PLAIN_NAME.fullmatch(raw, 1):
                 raise _Unusual
             name = generic.NameObject(raw.decode("ascii"))
-            if stack and len(stack[-1]) == 2 and stack[-1][1] is None:  # a dictionary key
-                stack[-1][1] = name
+            if top is not None and len(top) == 2 and top[1] is None:  # a dictionary key
+                top[1] = name
                 continue
             obj = name
         elif kind == "ref":
@@ -254,6 +257,17 @@ def _read_value(
             if idnum <= 0 or token.end() + 1 - token.start("ref") > 20:
                 raise _Unusual
             obj = generic.IndirectObject(idnum, generation, container.pdf)
+        elif kind == "close_dict":
+            if top is None or len(top) != 2 or top[1] is not None:
+                raise _Unusual
+            obj = generic.DictionaryObject(stack.pop()[0])
+            top = stack[-1] if stack else None
+            if top is not None and _STREAM_AHEAD.match(pdf, token.end()):  # a nested stream
+                raise _Unusual
+        elif kind == "open_dict":
+            top = [{}, None]
+            stack.append(top)
+            continue
         elif kind == "number":
             number = token["number"]
             if _INTEGER.fullmatch(number):
@@ -262,32 +276,30 @@ def _read_value(
                 obj = generic.FloatObject(number.decode("ascii"))
             else:
                 raise _Unusual
-        elif kind == "open_dict":
-            stack.append([{}, None])
-            continue
-        elif kind == "close_dict":
-            if not stack or len(stack[-1]) != 2 or stack[-1][1] is not None:
-                raise _Unusual
-            obj = generic.DictionaryObject(stack.pop()[0])
-            if stack and _STREAM_AHEAD.match(pdf, pos):  # a stream inside an object
-                raise _Unusual
-        elif kind == "open_array":
-            stack.append([[]])
-            continue
-        elif kind == "close_array":
-            if not stack or len(stack[-1]) != 1:
-                raise _Unusual
-            obj = generic.ArrayObject(stack.pop()[0])
-        elif kind == "hex":
-            digits = token["hex"][1:-1].translate(None, PDF_WHITESPACE)
-            if len(digits) % 2:
-                digits += b"0"
-            obj = generic.pdf_string(binascii.unhexlify(digits))
         elif kind == "string":
             raw = token["string"][1:-1]
             if b"\\" in raw:
                 raw = _ESCAPE.sub(_unescape, raw)
             obj = generic.pdf_string(raw)
+        elif kind == "open_array":
+            top = [[]]
+            stack.append(top)
+            continue
+        elif kind == "close_array":
+            if top is None or len(top) != 1:
+                raise _Unusual
+            obj = generic.ArrayObject(stack.pop()[0])
+            top = stack[-1] if stack else None
+        elif kind == "hex":  # checked and decoded here: a signature's is thousands of digits
+            after = pdf.find(b">", token.end()) + 1
+            digits = pdf[token.end() : after - 1]
+            if not after or digits.translate(None, _HEX_DIGITS):  # a comment, a stray byte
+                raise _Unusual
+            digits = digits.translate(None, PDF_WHITESPACE)
+            if len(digits) % 2:
+                digits += b"0"
+            obj = generic.pdf_string(binascii.unhexlify(digits))
+            tokens = _TOKEN.finditer(pdf, after)
         elif kind == "true":
             obj = generic.BooleanObject(True)
         elif kind == "false":
@@ -295,13 +307,13 @@ def _read_value(
         elif kind == "null":
             obj = generic.NullObject()
         elif token["other"] == b"(":
-            obj, pos = _nested_string(pdf, token.start("other"))
+            obj, after = _nested_string(pdf, token.start("other"))
+            tokens = _TOKEN.finditer(pdf, after)
         else:  # a comment, a keyword, a stray delimiter
             raise _Unusual
         obj.container_ref = container
-        if not stack:
-            return obj, pos
-        top = stack[-1]
+        if top is None:
+            return obj, after if kind in ("hex", "other") else token.end()
         if len(top) == 1:
             top[0].append(obj)
         else:
