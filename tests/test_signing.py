@@ -403,6 +403,22 @@ def _comparable(response: tsp.TimeStampResp) -> dict[str, Any]:
     return native
 
 
+def _comparable_token(token: cms.ContentInfo) -> dict[str, Any]:
+    """The token, less what differs from token to token (serial number, nonce, and with them the
+    message digest and the signature)."""
+    native: dict[str, Any] = cms.ContentInfo.load(token.dump()).native  # a copy to change
+    tst_info = native["content"]["encap_content_info"]["content"]
+    tst_info["serial_number"] = tst_info["nonce"] = None
+    signer_info = native["content"]["signer_infos"][0]
+    signer_info["signature"] = None
+    for attribute in signer_info["signed_attrs"]:
+        if attribute["type"] == "message_digest":
+            attribute["values"] = None
+    # DER orders the attributes by their encoding, which the message digest is part of
+    signer_info["signed_attrs"].sort(key=lambda attribute: attribute["type"])
+    return native
+
+
 def test_tsa_tokens_are_what_pyhanko_dummy_tsa_makes(
     ca: CertificateAuthority, ca_dir: Path
 ) -> None:
@@ -426,10 +442,16 @@ def test_tsa_tokens_are_what_pyhanko_dummy_tsa_makes(
     for md_algorithm in ("sha256", "sha512"):
         digest = hashes.Hash(getattr(hashes, md_algorithm.upper())())
         digest.update(b"isi dokumen")
-        nonce, request = ours.request_cms(digest.finalize(), md_algorithm)
+        nonce, request = ours.request_cms(digest.copy().finalize(), md_algorithm)
         response = ours.request_tsa_response(request)
         assert _comparable(response) == _comparable(reference.request_tsa_response(request))
         token = handle_tsp_response(response, nonce)  # granted, our nonce, parseable
+        # A signature's time stamp skips the request and response: the same token otherwise.
+        direct = run(ours.async_timestamp(digest.copy().finalize(), md_algorithm))
+        assert _comparable_token(direct) == _comparable_token(token)
+        direct_info = direct["content"]["encap_content_info"]["content"].parsed
+        assert direct_info["message_imprint"].dump() == request["message_imprint"].dump()
+        assert isinstance(direct_info["nonce"].native, int)
         content = token["content"]["encap_content_info"]["content"]
         assert content.parsed["policy"].dotted == DOCGEN_TSA_POLICY_OID
         # signed by the TSA over the signed attributes, which hold the TSTInfo's digest
