@@ -48,7 +48,6 @@ from pyhanko.stamp import QRStamp, QRStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
-from signing import stamp
 from signing.der import CONTEXT_0, CONTEXT_1, OCTET_STRING, SEQUENCE, SET, set_of
 from signing.der import element as der_element
 from signing.errors import (
@@ -351,43 +350,47 @@ _FOOTER_FORM_PREFIX: Final = "/DocgenVerif"
 resources name the QR code /QR."""
 _XOBJECT: Final = generic.NameObject("/XObject")
 _QR: Final = generic.NameObject("/QR")
-_STREAM_KEYS: Final = frozenset({"/Length", "/Filter", "/DecodeParms"})
+_UNIT_FORM_KEYS: Final = frozenset(
+    {"/Type", "/Subtype", "/BBox", "/Resources", "/Matrix", "/FormType"}
+    | {"/Length", "/Filter", "/DecodeParms"}  # the stream's encoding
+)
 _MAX_PAGE_TREE_DEPTH: Final = 32
 
 
-@dataclass(frozen=True)
-class _FooterQrForm:
-    """What signing.stamp's QR form of a URL is: its dictionary (less the stream encoding) and
-    the SHA-256 of its decoded content."""
-
-    entries: object
-    digest: bytes
-
-
-@functools.lru_cache(maxsize=1024)  # the URLs of a bulk run's documents; ~200 bytes each
-def _footer_qr_form(url: str) -> _FooterQrForm:
-    """Keyed by the URL: what the footer of a document prepared for ``url`` holds."""
-    form = stamp._qr_xobject(url)
-    return _FooterQrForm(_plain_entries(form), hashlib.sha256(form.data).digest())
-
-
-def _plain_entries(form: generic.DictionaryObject) -> object:
-    return sorted((str(key), _plain(form.raw_get(key))) for key in form if key not in _STREAM_KEYS)
+@functools.lru_cache(maxsize=1024)  # the URLs of a bulk run's documents; 32 bytes each
+def _footer_qr_digest(url: str) -> bytes:
+    """Keyed by the URL: the SHA-256 of what the QR form in the verification mark of a document
+    prepared for ``url`` draws. signing.stamp draws the symbol without border in the form's
+    unit square, this way (tests/test_signing.py checks that signatures on its documents do
+    find their footer's symbol)."""
+    modules = qr_matrix(url).size
+    content = b"q %g 0 0 %g 0 0 cm %s Q" % (
+        1 / modules,
+        1 / modules,
+        qr_stream(url, border=0, box_size=1),
+    )
+    return hashlib.sha256(content).digest()
 
 
-def _plain(obj: generic.PdfObject) -> object:
-    """``obj`` as comparable Python values (numbers by value); ValueError for a reference."""
-    if isinstance(obj, generic.IndirectObject):
-        raise ValueError("a reference")
-    if isinstance(obj, generic.NameObject):
-        return ("name", str(obj))
-    if isinstance(obj, generic.NumberObject | generic.FloatObject):
-        return ("number", float(obj))
-    if isinstance(obj, generic.DictionaryObject):
-        return ("dict", _plain_entries(obj))
-    if isinstance(obj, generic.ArrayObject):
-        return ("array", [_plain(item) for item in obj])
-    return (type(obj).__name__, repr(obj))
+def _is_unit_form(form: generic.PdfObject) -> bool:
+    """Whether ``form`` is a form XObject drawing its content in the unit square as it is: no
+    transformation, resources, transparency group, optional content or the like."""
+    if not isinstance(form, generic.StreamObject) or not set(form) <= _UNIT_FORM_KEYS:
+        return False
+    bbox = [float(value) for value in form.raw_get("/BBox")]
+    matrix = form.raw_get("/Matrix") if "/Matrix" in form else [1, 0, 0, 1, 0, 0]
+    resources = form.raw_get("/Resources") if "/Resources" in form else {}
+    return (
+        form.raw_get("/Subtype") == "/Form"
+        and ("/Type" not in form or form.raw_get("/Type") == "/XObject")
+        and ("/FormType" not in form or form.raw_get("/FormType") == 1)
+        and len(bbox) == 4
+        and (min(bbox[0], bbox[2]), min(bbox[1], bbox[3])) == (0, 0)
+        and (max(bbox[0], bbox[2]), max(bbox[1], bbox[3])) == (1, 1)
+        and [float(value) for value in matrix] == [1, 0, 0, 1, 0, 0]
+        and isinstance(resources, dict)
+        and not resources
+    )
 
 
 def _footer_qr(
@@ -395,8 +398,8 @@ def _footer_qr(
 ) -> generic.IndirectObject | None:
     """The QR form of ``url`` in the verification mark of the page of ``field_name``, if
     signing.stamp put it there: a form named /QR in the resources of a footer form of that page
-    whose dictionary and decoded content are exactly what signing.stamp makes for ``url``.
-    None when there is none or it shows anything else (another URL, another drawing)."""
+    that draws exactly ``url``'s symbol (:func:`_footer_qr_digest`) and nothing else. None when
+    there is none or it shows anything else (another URL, another drawing)."""
     reader = writer.prev
     try:
         (_, _, field_ref), *_ = enumerate_sig_fields(reader, with_name=field_name)
@@ -418,18 +421,14 @@ def _footer_qr(
         names = [name for name in xobjects if name.startswith(_FOOTER_FORM_PREFIX)]
         forms = [xobjects.raw_get(name) for name in names]
         preload_objects(reader, pdf, _references(forms))
-        expected = _footer_qr_form(url)
+        expected = _footer_qr_digest(url)
         for form in forms:
             qr = form.get_object()["/Resources"]["/XObject"].raw_get(_QR)
             if not isinstance(qr, generic.IndirectObject):
                 continue
             preload_objects(reader, pdf, [qr.reference])
             found = qr.get_object()
-            if (
-                isinstance(found, generic.StreamObject)
-                and _plain_entries(found) == expected.entries
-                and hashlib.sha256(found.data).digest() == expected.digest
-            ):
+            if _is_unit_form(found) and hashlib.sha256(found.data).digest() == expected:
                 return qr
     except Exception:  # no mark, or not ours: the appearance draws its own symbol
         logger.debug("no footer QR code to reuse for field %r", field_name, exc_info=True)

@@ -691,6 +691,8 @@ def test_appearance_shows_the_footer_qr_of_its_own_document(
     # the other's.
     urls = [f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in range(2)]
     pdfs = [marked_pdf(url) for url in urls]
+    symbols = [footer_qr(pdf).get_object().data for pdf in pdfs]
+    assert symbols[0] != symbols[1]
     for field, who, look in (
         ("ttd_pihak_pertama", budi, BUDI_LOOK),
         ("ttd_pihak_kedua", siti, SITI_LOOK),
@@ -706,8 +708,6 @@ def test_appearance_shows_the_footer_qr_of_its_own_document(
                     timestamper=ca.timestamper(),
                 )
             )
-    symbols = [signing.stamp._qr_xobject(url).data for url in urls]
-    assert symbols[0] != symbols[1]
     for pdf, url, symbol in zip(pdfs, urls, symbols, strict=True):
         report = validate_pdf(pdf, [ca.root_certificate])
         assert report.valid and len(report.signatures) == 2, report
@@ -738,6 +738,38 @@ def test_appearance_of_another_url_draws_its_own_qr(
     assert qr.container_ref.idnum != footer_qr(signed).idnum  # type: ignore[union-attr]
     field = field_region(render(signed, tmp_path, 150), FIELD_1, 150)
     assert [r.text for r in zxingcpp.read_barcodes(field)] == [shown]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("/Matrix", generic.ArrayObject(generic.NumberObject(n) for n in (2, 0, 0, 2, 0, 0))),
+        ("/Group", generic.DictionaryObject({pdf_name("/S"): pdf_name("/Transparency")})),
+    ],
+)
+def test_a_footer_qr_form_drawn_otherwise_is_not_reused(
+    ca: CertificateAuthority, budi: SigningIdentity, key: str, value: generic.PdfObject
+) -> None:
+    url = f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}"
+    marked = marked_pdf(url)
+    writer = IncrementalPdfFileWriter(io.BytesIO(marked))
+    ref = generic.Reference(footer_qr(marked).idnum, 0, writer.prev)
+    form = writer.get_object(ref)
+    form[pdf_name(key)] = value
+    writer.mark_update(ref)
+    changed = io.BytesIO()
+    writer.write(changed)
+    signed = run(
+        sign_pdf(
+            changed.getvalue(),
+            field_name="ttd_pihak_pertama",
+            identity=budi,
+            appearance=SignatureAppearance(BUDI_LOOK.name, BUDI_LOOK.jabatan, url),
+            timestamper=ca.timestamper(),
+        )
+    )
+    qr = appearance_qr(signed, "ttd_pihak_pertama")
+    assert qr.container_ref.idnum != footer_qr(signed).idnum  # type: ignore[union-attr]
 
 
 def test_appearance_text(signed_once: bytes, tmp_path: Path) -> None:
