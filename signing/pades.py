@@ -58,7 +58,7 @@ from signing.errors import (
 )
 from signing.fonts import LIBERATION_SANS, EmbeddedFontFactory
 from signing.qr import qr_matrix, qr_stream
-from signing.signature_reading import preload_objects, preload_signature_dictionaries
+from signing.signature_reading import preload_signature_dictionaries
 from signing.validation_data import der
 from signing.waktu import format_waktu_wib
 
@@ -283,49 +283,36 @@ def _font_factory() -> FontEngineFactory:
 
 class _VerificationQRStamp(QRStamp):
     """pyHanko's QR stamp, with the symbol from :mod:`signing.qr` (made once per URL, with the
-    mask chosen cheaply) instead of one made by ``qrcode`` for every appearance; or, when the
-    document's footer already holds the symbol of the stamp's URL (``footer_qr``, see
-    :func:`_footer_qr`), that symbol, drawn where QRStamp draws its own."""
-
-    def __init__(
-        self,
-        writer: BasePdfFileWriter,
-        url: str,
-        style: QRStampStyle,
-        text_params: dict[str, Any],
-        box: BoxConstraints,
-        footer_qr: generic.IndirectObject | None,
-    ) -> None:
-        super().__init__(writer, url=url, style=style, text_params=text_params, box=box)
-        self.footer_qr = footer_qr
+    mask chosen cheaply) instead of one made by ``qrcode`` for every appearance, drawn and
+    compressed once per URL (:func:`_qr_symbol_form`)."""
 
     # Overrides a private method: QRStamp builds its QR form there and offers no other way in.
     # tests/test_signing.py pins that it is still called and what it must return.
     def _qr_xobject(self) -> tuple[generic.IndirectObject, int]:
-        # What QRStamp._qr_xobject makes: qrcode's default 4-module border and 10 units per
-        # module, the form's box around symbol and border.
-        border, box_size = 4, 10
-        modules = qr_matrix(self.url).size
-        size = (modules + 2 * border) * box_size
-        if self.footer_qr is None:
-            form = init_xobject_dictionary(
-                qr_stream(self.url, border=border, box_size=box_size), size, size
-            )
-            form.compress()
-        else:
-            # The footer's form holds the symbol in its unit square, without border.
-            side, offset = modules * box_size, border * box_size
-            form = init_xobject_dictionary(
-                b"q %d 0 0 %d %d %d cm /QR Do Q" % (side, side, offset, offset),
-                size,
-                size,
-                generic.DictionaryObject(
-                    {_XOBJECT: generic.DictionaryObject({_QR: self.footer_qr})}
-                ),
-            )
+        encoded, size = _qr_symbol_form(self.url)
+        form = generic.StreamObject(
+            {**init_xobject_dictionary(b"", size, size), _FILTER: _FLATE_DECODE},
+            encoded_data=encoded,
+        )
         writer = self.writer
         assert writer is not None  # a stamp always has one by the time it is rendered
         return writer.add_object(form), size
+
+
+_FILTER: Final = generic.NameObject("/Filter")
+_FLATE_DECODE: Final = generic.NameObject("/FlateDecode")
+
+
+@functools.lru_cache(maxsize=1024)  # the URLs of a bulk run's documents; ~1.3 KB each
+def _qr_symbol_form(url: str) -> tuple[bytes, int]:
+    """Keyed by the URL: the QR form's content, compressed as StreamObject.compress does it, and
+    the side of its box; what QRStamp._qr_xobject makes, with qrcode's default 4-module border
+    and 10 units per module (the box holds symbol and border)."""
+    border, box_size = 4, 10
+    size = (qr_matrix(url).size + 2 * border) * box_size
+    form = init_xobject_dictionary(qr_stream(url, border=border, box_size=box_size), size, size)
+    form.compress()
+    return form.encoded_data, size
 
 
 @dataclass(frozen=True)
@@ -337,106 +324,7 @@ class _VerificationQRStyle(QRStampStyle):
             url = text_params.pop("url")
         except KeyError:
             raise LayoutError("Using a QR stamp style requires a 'url' text parameter.") from None
-        footer_qr = text_params.pop(_FOOTER_QR_PARAM, None)
-        return _VerificationQRStamp(
-            writer, url=url, style=self, text_params=text_params, box=box, footer_qr=footer_qr
-        )
-
-
-_FOOTER_QR_PARAM: Final = "footer_qr"
-"""The appearance's text parameter with the footer's QR form of the URL (or None)."""
-_FOOTER_FORM_PREFIX: Final = "/DocgenVerif"
-"""signing.stamp paints each page's verification mark with a form named so; the form's
-resources name the QR code /QR."""
-_XOBJECT: Final = generic.NameObject("/XObject")
-_QR: Final = generic.NameObject("/QR")
-_UNIT_FORM_KEYS: Final = frozenset(
-    {"/Type", "/Subtype", "/BBox", "/Resources", "/Matrix", "/FormType"}
-    | {"/Length", "/Filter", "/DecodeParms"}  # the stream's encoding
-)
-_MAX_PAGE_TREE_DEPTH: Final = 32
-
-
-@functools.lru_cache(maxsize=1024)  # the URLs of a bulk run's documents; 32 bytes each
-def _footer_qr_digest(url: str) -> bytes:
-    """Keyed by the URL: the SHA-256 of what the QR form in the verification mark of a document
-    prepared for ``url`` draws. signing.stamp draws the symbol without border in the form's
-    unit square, this way (tests/test_signing.py checks that signatures on its documents do
-    find their footer's symbol)."""
-    modules = qr_matrix(url).size
-    content = b"q %g 0 0 %g 0 0 cm %s Q" % (
-        1 / modules,
-        1 / modules,
-        qr_stream(url, border=0, box_size=1),
-    )
-    return hashlib.sha256(content).digest()
-
-
-def _is_unit_form(form: generic.PdfObject) -> bool:
-    """Whether ``form`` is a form XObject drawing its content in the unit square as it is: no
-    transformation, resources, transparency group, optional content or the like."""
-    if not isinstance(form, generic.StreamObject) or not set(form) <= _UNIT_FORM_KEYS:
-        return False
-    bbox = [float(value) for value in form.raw_get("/BBox")]
-    matrix = form.raw_get("/Matrix") if "/Matrix" in form else [1, 0, 0, 1, 0, 0]
-    resources = form.raw_get("/Resources") if "/Resources" in form else {}
-    return (
-        form.raw_get("/Subtype") == "/Form"
-        and ("/Type" not in form or form.raw_get("/Type") == "/XObject")
-        and ("/FormType" not in form or form.raw_get("/FormType") == 1)
-        and len(bbox) == 4
-        and (min(bbox[0], bbox[2]), min(bbox[1], bbox[3])) == (0, 0)
-        and (max(bbox[0], bbox[2]), max(bbox[1], bbox[3])) == (1, 1)
-        and [float(value) for value in matrix] == [1, 0, 0, 1, 0, 0]
-        and isinstance(resources, dict)
-        and not resources
-    )
-
-
-def _footer_qr(
-    writer: IncrementalPdfFileWriter, pdf: bytes, field_name: str, url: str
-) -> generic.IndirectObject | None:
-    """The QR form of ``url`` in the verification mark of the page of ``field_name``, if
-    signing.stamp put it there: a form named /QR in the resources of a footer form of that page
-    that draws exactly ``url``'s symbol (:func:`_footer_qr_digest`) and nothing else. None when
-    there is none or it shows anything else (another URL, another drawing)."""
-    reader = writer.prev
-    try:
-        (_, _, field_ref), *_ = enumerate_sig_fields(reader, with_name=field_name)
-        field = field_ref.get_object()
-        page_ref = field.raw_get("/P") if "/P" in field else field["/Kids"][0].raw_get("/P")
-        resources = None
-        node = page_ref
-        for _ in range(_MAX_PAGE_TREE_DEPTH):  # resources may be inherited from the page tree
-            preload_objects(reader, pdf, _references([node]))
-            page = node.get_object()
-            if "/Resources" in page:
-                resources = page.raw_get("/Resources")
-                break
-            node = page.raw_get("/Parent")
-        preload_objects(reader, pdf, _references([resources]))
-        xobjects = resources.get_object().raw_get("/XObject")  # type: ignore[union-attr]
-        preload_objects(reader, pdf, _references([xobjects]))
-        xobjects = xobjects.get_object()
-        names = [name for name in xobjects if name.startswith(_FOOTER_FORM_PREFIX)]
-        forms = [xobjects.raw_get(name) for name in names]
-        preload_objects(reader, pdf, _references(forms))
-        expected = _footer_qr_digest(url)
-        for form in forms:
-            qr = form.get_object()["/Resources"]["/XObject"].raw_get(_QR)
-            if not isinstance(qr, generic.IndirectObject):
-                continue
-            preload_objects(reader, pdf, [qr.reference])
-            found = qr.get_object()
-            if _is_unit_form(found) and hashlib.sha256(found.data).digest() == expected:
-                return qr
-    except Exception:  # no mark, or not ours: the appearance draws its own symbol
-        logger.debug("no footer QR code to reuse for field %r", field_name, exc_info=True)
-    return None
-
-
-def _references(objects: list[Any]) -> list[generic.Reference]:
-    return [obj.reference for obj in objects if isinstance(obj, generic.IndirectObject)]
+        return _VerificationQRStamp(writer, style=self, url=url, text_params=text_params, box=box)
 
 
 @functools.cache
@@ -566,27 +454,17 @@ async def sign_pdf(
         "waktu": waktu,
     }
 
-    def with_footer_qr(writer: IncrementalPdfFileWriter) -> dict[str, Any]:
-        """The text parameters and the footer's QR code of the URL in ``writer``'s document."""
-        footer_qr = _footer_qr(writer, pdf, field_name, appearance.verify_url)
-        return {**text_params, _FOOTER_QR_PARAM: footer_qr}
-
     try:
         if bytes_reserved is None:
             bytes_reserved = await _contents_size(identity, timestamper)
         try:
             return await _sign_once(
-                writer,
-                pdf_signer,
-                moment=moment,
-                text_params=with_footer_qr(writer),
-                reserved=bytes_reserved,
+                writer, pdf_signer, moment=moment, text_params=text_params, reserved=bytes_reserved
             )
         except _ContainerTooLarge as exc:
             logger.warning("%s; signing field %r again with measured room", exc, field_name)
-        writer = _open(pdf, field_name)
         return await _sign_once(
-            writer, pdf_signer, moment=moment, text_params=with_footer_qr(writer)
+            _open(pdf, field_name), pdf_signer, moment=moment, text_params=text_params
         )
     except (
         PyHankoSigningError,
@@ -625,7 +503,7 @@ async def _sign_once(
     pdf_signer: PdfSigner,
     *,
     moment: datetime,
-    text_params: dict[str, Any],
+    text_params: dict[str, str],
     reserved: int | None = None,
 ) -> bytes:
     """pyHanko's async_sign_pdf, step by step, so that /M is the signing time we show.

@@ -33,7 +33,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter, init_xobject_dictionary
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
@@ -54,7 +54,13 @@ from signing.errors import (
     SignatureFieldNotFound,
 )
 from signing.keys import generate_private_key, seal_private_key, unseal_private_key
-from signing.pades import SignatureAppearance, SigningIdentity, _RsaKeySigner, sign_pdf
+from signing.pades import (
+    SignatureAppearance,
+    SigningIdentity,
+    _RsaKeySigner,
+    _VerificationQRStamp,
+    sign_pdf,
+)
 from signing.tsa import DOCGEN_TSA_POLICY_OID, InternalTimeStamper, to_asn1_certificate
 from signing.validation import ValidationReport, validate_pdf
 from signing.waktu import format_waktu_wib
@@ -121,27 +127,11 @@ def marked_pdf(url: str) -> bytes:
     )
 
 
-def footer_qr(pdf: bytes) -> generic.IndirectObject:
-    """The QR form of the verification mark on the first page."""
-    page = PdfFileReader(io.BytesIO(pdf)).root["/Pages"]["/Kids"][0]
-    xobjects = page["/Resources"]["/XObject"]
-    (mark,) = [xobjects[name] for name in xobjects if name.startswith("/DocgenVerif")]
-    qr = mark["/Resources"]["/XObject"].raw_get("/QR")
-    assert isinstance(qr, generic.IndirectObject)
-    return qr
-
-
 def appearance_qr(pdf: bytes, field: str) -> generic.StreamObject:
-    """What the QR form of ``field``'s appearance draws: the footer's form it refers to, or
-    its own symbol."""
-    (sig,) = [
-        s for s in PdfFileReader(io.BytesIO(pdf)).embedded_signatures if s.field_name == field
-    ]
-    form = sig.sig_field["/AP"]["/N"]["/Resources"]["/XObject"]["/QR"]
-    try:
-        return form["/Resources"]["/XObject"]["/QR"]  # type: ignore[no-any-return]
-    except KeyError:
-        return form  # type: ignore[no-any-return]
+    """The QR form of ``field``'s appearance."""
+    signatures = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    (sig,) = [s for s in signatures if s.field_name == field]
+    return sig.sig_field["/AP"]["/N"]["/Resources"]["/XObject"]["/QR"]  # type: ignore[no-any-return]
 
 
 def add_page_text(pdf: bytes, text: bytes) -> bytes:
@@ -683,20 +673,16 @@ def pdftotext(pdf: bytes, tmp_path: Path) -> str:
     ).stdout
 
 
-def test_appearance_shows_the_footer_qr_of_its_own_document(
+def test_appearances_of_two_documents_show_their_own_urls(
     ca: CertificateAuthority, budi: SigningIdentity, siti: SigningIdentity, tmp_path: Path
 ) -> None:
-    # Two documents with their own verification URLs, signed in turns in one process: each
-    # appearance draws its own document's footer symbol (the same object, not a copy), never
-    # the other's.
+    # The QR form of an appearance is kept per URL: two documents with their own verification
+    # URLs, signed in turns in one process, each show their own URL in every appearance (the
+    # same form twice in one document), never the other's.
     urls = [f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in range(2)]
     pdfs = [marked_pdf(url) for url in urls]
-    symbols = [footer_qr(pdf).get_object().data for pdf in pdfs]
-    assert symbols[0] != symbols[1]
-    for field, who, look in (
-        ("ttd_pihak_pertama", budi, BUDI_LOOK),
-        ("ttd_pihak_kedua", siti, SITI_LOOK),
-    ):
+    fields = (("ttd_pihak_pertama", budi, BUDI_LOOK), ("ttd_pihak_kedua", siti, SITI_LOOK))
+    for field, who, look in fields:
         for ix, url in enumerate(urls):
             appearance = SignatureAppearance(look.name, look.jabatan, url)
             pdfs[ix] = run(
@@ -708,22 +694,36 @@ def test_appearance_shows_the_footer_qr_of_its_own_document(
                     timestamper=ca.timestamper(),
                 )
             )
-    for pdf, url, symbol in zip(pdfs, urls, symbols, strict=True):
+    drawn = []
+    for pdf, url in zip(pdfs, urls, strict=True):
         report = validate_pdf(pdf, [ca.root_certificate])
         assert report.valid and len(report.signatures) == 2, report
         page = render(pdf, tmp_path, 150)
-        for field, box in (("ttd_pihak_pertama", FIELD_1), ("ttd_pihak_kedua", FIELD_2)):
-            qr = appearance_qr(pdf, field)
-            assert qr.container_ref.idnum == footer_qr(pdf).idnum  # type: ignore[union-attr]
-            assert qr.data == symbol
+        forms = [appearance_qr(pdf, field) for field, _, _ in fields]
+        assert forms[0].data == forms[1].data
+        drawn.append(forms[0].data)
+        for box in (FIELD_1, FIELD_2):
             assert [r.text for r in zxingcpp.read_barcodes(field_region(page, box, 150))] == [url]
+    assert drawn[0] != drawn[1]
 
 
-def test_appearance_of_another_url_draws_its_own_qr(
+def test_the_qr_form_kept_for_a_url_is_the_one_drawn_for_it() -> None:
+    url = f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}"
+    size = (signing.qr.qr_matrix(url).size + 8) * 10
+    expected = init_xobject_dictionary(signing.qr.qr_stream(url, border=4, box_size=10), size, size)
+    expected.compress()
+    stamp = _VerificationQRStamp.__new__(_VerificationQRStamp)  # just what _qr_xobject reads
+    stamp.url, stamp.writer = url, PdfFileWriter()
+    for _ in range(2):  # drawn, then kept
+        ref, side = stamp._qr_xobject()
+        form = ref.get_object()
+        assert side == size
+        assert dict(form) == dict(expected) and form.encoded_data == expected.encoded_data
+
+
+def test_appearance_shows_its_url_whatever_the_mark_says(
     ca: CertificateAuthority, budi: SigningIdentity, tmp_path: Path
 ) -> None:
-    # The mark was made for one URL, the signature shows another: the footer's symbol is not
-    # the appearance's, so the appearance draws its own.
     marked_for, shown = (f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in "ab")
     signed = run(
         sign_pdf(
@@ -734,42 +734,8 @@ def test_appearance_of_another_url_draws_its_own_qr(
             timestamper=ca.timestamper(),
         )
     )
-    qr = appearance_qr(signed, "ttd_pihak_pertama")
-    assert qr.container_ref.idnum != footer_qr(signed).idnum  # type: ignore[union-attr]
     field = field_region(render(signed, tmp_path, 150), FIELD_1, 150)
     assert [r.text for r in zxingcpp.read_barcodes(field)] == [shown]
-
-
-@pytest.mark.parametrize(
-    ("key", "value"),
-    [
-        ("/Matrix", generic.ArrayObject(generic.NumberObject(n) for n in (2, 0, 0, 2, 0, 0))),
-        ("/Group", generic.DictionaryObject({pdf_name("/S"): pdf_name("/Transparency")})),
-    ],
-)
-def test_a_footer_qr_form_drawn_otherwise_is_not_reused(
-    ca: CertificateAuthority, budi: SigningIdentity, key: str, value: generic.PdfObject
-) -> None:
-    url = f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}"
-    marked = marked_pdf(url)
-    writer = IncrementalPdfFileWriter(io.BytesIO(marked))
-    ref = generic.Reference(footer_qr(marked).idnum, 0, writer.prev)
-    form = writer.get_object(ref)
-    form[pdf_name(key)] = value
-    writer.mark_update(ref)
-    changed = io.BytesIO()
-    writer.write(changed)
-    signed = run(
-        sign_pdf(
-            changed.getvalue(),
-            field_name="ttd_pihak_pertama",
-            identity=budi,
-            appearance=SignatureAppearance(BUDI_LOOK.name, BUDI_LOOK.jabatan, url),
-            timestamper=ca.timestamper(),
-        )
-    )
-    qr = appearance_qr(signed, "ttd_pihak_pertama")
-    assert qr.container_ref.idnum != footer_qr(signed).idnum  # type: ignore[union-attr]
 
 
 def test_appearance_text(signed_once: bytes, tmp_path: Path) -> None:
