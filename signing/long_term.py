@@ -13,15 +13,18 @@ themselves are not validated again: that is :func:`signing.validation.validate_p
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 from typing import Final
 
 from asn1crypto import crl as asn1_crl
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import misc
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.timestamps.api import TimeStamper
@@ -29,8 +32,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.validation import DocumentSecurityStore, EmbeddedPdfSignature
 
 from signing.errors import InvalidPdf, LongTermValidationFailed, SignatureCreationFailed
-from signing.signature_reading import preload_signature_dictionaries
-from signing.tsa import to_asn1_certificate
+from signing.signature_reading import preload_first_page, preload_signature_dictionaries
 from signing.validation_data import (
     CrlStore,
     build_chain,
@@ -68,9 +70,13 @@ async def add_long_term_validation(
         SignatureCreationFailed: the document time stamp could not be obtained or written.
     """
     try:
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-        preload_signature_dictionaries(writer.prev, pdf)
-        signatures = list(writer.prev.embedded_signatures)
+        reader = PdfFileReader(io.BytesIO(pdf))
+        # What is read to find the signatures and to add the DSS and the time stamp field (on
+        # the first page): read it fast.
+        preload_signature_dictionaries(reader, pdf)
+        preload_first_page(reader, pdf)
+        writer = IncrementalPdfFileWriter.from_reader(reader)
+        signatures = list(reader.embedded_signatures)
     except Exception as exc:  # pyHanko raises assorted errors for garbage
         raise InvalidPdf(f"cannot read the PDF: {exc}") from exc
     if not signatures:
@@ -80,8 +86,8 @@ async def add_long_term_validation(
     DocumentSecurityStore.supply_dss_in_writer(
         writer,
         None,  # no /VRI: ETSI EN 319 142-1 no longer asks for it, and it costs a hash per sig
-        certs=[to_asn1_certificate(c) for c in certificates],
-        crls=[_to_asn1_crl(crl) for crl in revocation_lists],
+        certs=[_asn1_certificate(der(c)) for c in certificates],
+        crls=[_asn1_crl(crl.public_bytes(serialization.Encoding.DER)) for crl in revocation_lists],
     )
     # In the same revision as the DSS, so that the document time stamp covers it.
     try:
@@ -151,5 +157,16 @@ def _unique_certificates(certificates: list[x509.Certificate]) -> list[x509.Cert
     return list({der(c): c for c in certificates}.values())
 
 
-def _to_asn1_crl(crl: x509.CertificateRevocationList) -> asn1_crl.CertificateList:
-    return asn1_crl.CertificateList.load(crl.public_bytes(serialization.Encoding.DER))
+# pyHanko's DSS reads each certificate's issuer and serial number (parsing and hashing the
+# issuer) and the encoding of each; the same few certificates and CRLs go into every document's
+# DSS, so their asn1crypto objects are kept, keyed by their DER (and only read).
+
+
+@functools.lru_cache(maxsize=256)  # signers, TSAs, CAs of a bulk run
+def _asn1_certificate(der: bytes) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(der)
+
+
+@functools.lru_cache(maxsize=16)  # the current CRL of each CA
+def _asn1_crl(der: bytes) -> asn1_crl.CertificateList:
+    return asn1_crl.CertificateList.load(der)

@@ -34,6 +34,7 @@ from pyhanko.pdf_utils.layout import (
     Margins,
     SimpleBoxLayoutRule,
 )
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter, init_xobject_dictionary
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter, enumerate_sig_fields
@@ -111,12 +112,11 @@ class _RsaKeySigner(Signer):
 
     def __init__(self, identity: SigningIdentity) -> None:
         self._key = identity.private_key
-        chain = tuple(der(c) for c in identity.chain)
-        self._parts = _signer_parts(der(identity.certificate), chain)
+        self._parts = _signer_parts(identity.certificate, identity.chain)
         super().__init__(
             signing_cert=self._parts.signing_cert,
-            cert_registry=SimpleCertificateStore.from_certs(list(self._parts.chain)),
-            signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"}),
+            cert_registry=self._parts.cert_registry,
+            signature_mechanism=_SHA256_RSA_MECHANISM,
         )
 
     async def async_sign_raw(
@@ -208,13 +208,18 @@ class _SignerParts:
     signing_certificate_v2_attr: bytes
     certificates: bytes
     """[0] IMPLICIT CertificateSet: the signer's certificate and the chain (roots included)."""
+    cert_registry: SimpleCertificateStore
+    """The chain, as pyHanko's Signer keeps it (only read while signing)."""
 
 
 @functools.lru_cache(maxsize=256)  # signers active in a bulk run; each entry a few KB
-def _signer_parts(certificate: bytes, chain: tuple[bytes, ...]) -> _SignerParts:
-    """Keyed by the DER of the certificate and of the chain, so a signer never gets another's."""
-    signing_cert = asn1_x509.Certificate.load(certificate)
-    chain_certs = tuple(asn1_x509.Certificate.load(c) for c in chain)
+def _signer_parts(
+    certificate: x509.Certificate, chain: tuple[x509.Certificate, ...]
+) -> _SignerParts:
+    """Keyed by the certificate and the chain (``cryptography`` certificates compare and hash
+    by their DER), so a signer never gets another's."""
+    signing_cert = asn1_x509.Certificate.load(der(certificate))
+    chain_certs = tuple(asn1_x509.Certificate.load(der(c)) for c in chain)
     return _SignerParts(
         signing_cert=signing_cert,
         chain=chain_certs,
@@ -233,6 +238,7 @@ def _signer_parts(certificate: bytes, chain: tuple[bytes, ...]) -> _SignerParts:
                 }
             ),
         ),
+        cert_registry=SimpleCertificateStore.from_certs(list(chain_certs)),
     )
 
 
@@ -242,7 +248,8 @@ def _attribute(attribute_type: bytes, value: bytes) -> bytes:
 
 _V1: Final = core.Integer(1).dump()
 _SHA256: Final = algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
-_SHA256_RSA: Final = algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"}).dump()
+_SHA256_RSA_MECHANISM: Final = algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"})
+_SHA256_RSA: Final = _SHA256_RSA_MECHANISM.dump()
 _SIGNED_DATA: Final = cms.ContentType("signed_data").dump()
 _DATA_CONTENT_INFO: Final = cms.EncapsulatedContentInfo({"content_type": "data"}).dump()
 _CONTENT_TYPE_DATA_ATTR: Final = simple_cms_attribute("content_type", "data").dump()
@@ -276,22 +283,36 @@ def _font_factory() -> FontEngineFactory:
 
 class _VerificationQRStamp(QRStamp):
     """pyHanko's QR stamp, with the symbol from :mod:`signing.qr` (made once per URL, with the
-    mask chosen cheaply) instead of one made by ``qrcode`` for every appearance."""
+    mask chosen cheaply) instead of one made by ``qrcode`` for every appearance, drawn and
+    compressed once per URL (:func:`_qr_symbol_form`)."""
 
     # Overrides a private method: QRStamp builds its QR form there and offers no other way in.
     # tests/test_signing.py pins that it is still called and what it must return.
     def _qr_xobject(self) -> tuple[generic.IndirectObject, int]:
-        # What QRStamp._qr_xobject makes: qrcode's default 4-module border and 10 units per
-        # module, the form's box around symbol and border.
-        border, box_size = 4, 10
-        size = (qr_matrix(self.url).size + 2 * border) * box_size
-        form = init_xobject_dictionary(
-            qr_stream(self.url, border=border, box_size=box_size), size, size
+        encoded, size = _qr_symbol_form(self.url)
+        form = generic.StreamObject(
+            {**init_xobject_dictionary(b"", size, size), _FILTER: _FLATE_DECODE},
+            encoded_data=encoded,
         )
-        form.compress()
         writer = self.writer
         assert writer is not None  # a stamp always has one by the time it is rendered
         return writer.add_object(form), size
+
+
+_FILTER: Final = generic.NameObject("/Filter")
+_FLATE_DECODE: Final = generic.NameObject("/FlateDecode")
+
+
+@functools.lru_cache(maxsize=1024)  # the URLs of a bulk run's documents; ~1.3 KB each
+def _qr_symbol_form(url: str) -> tuple[bytes, int]:
+    """Keyed by the URL: the QR form's content, compressed as StreamObject.compress does it, and
+    the side of its box; what QRStamp._qr_xobject makes, with qrcode's default 4-module border
+    and 10 units per module (the box holds symbol and border)."""
+    border, box_size = 4, 10
+    size = (qr_matrix(url).size + 2 * border) * box_size
+    form = init_xobject_dictionary(qr_stream(url, border=border, box_size=box_size), size, size)
+    form.compress()
+    return form.encoded_data, size
 
 
 @dataclass(frozen=True)
@@ -432,6 +453,7 @@ async def sign_pdf(
         "jabatan": _wrap(appearance.jabatan),
         "waktu": waktu,
     }
+
     try:
         if bytes_reserved is None:
             bytes_reserved = await _contents_size(identity, timestamper)
@@ -460,9 +482,11 @@ class _ContainerTooLarge(Exception):
 
 def _open(pdf: bytes, field_name: str) -> IncrementalPdfFileWriter:
     try:
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-        # Earlier signatures are read to check fields and the certification: read them fast.
-        preload_signature_dictionaries(writer.prev, pdf)
+        reader = PdfFileReader(io.BytesIO(pdf))
+        # The catalog, the fields and earlier signatures are read to check the field and the
+        # certification, and to add this signature: read them fast.
+        preload_signature_dictionaries(reader, pdf)
+        writer = IncrementalPdfFileWriter.from_reader(reader)
     except Exception as exc:  # pyHanko raises assorted errors for garbage
         raise InvalidPdf(f"cannot read the PDF to sign: {exc}") from exc
     try:

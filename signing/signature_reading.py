@@ -1,14 +1,19 @@
-"""Reading signature dictionaries without pyHanko's per-character hex string parser.
+"""Reading the objects that signing looks at without pyHanko's per-character parser.
 
-A signature dictionary's ``/Contents`` is a hex string of several kilobytes (the CMS container
-and its reserved room); pyHanko's reader decodes it one character at a time in Python, ~0.5 µs a
-digit, which made reading the signatures of a document cost more than time-stamping it.
-:func:`preload_signature_dictionaries` parses the signature dictionaries the way pyHanko's
-``DictionaryObject.read_from_stream`` does, except that a ``/Contents`` hex string is decoded with
-``binascii`` in one go, and puts them in the reader's object cache, where pyHanko finds them
-instead of parsing them again. Anything unusual (comments or foreign characters in the hex string,
-an encrypted file, an object stream, a stream instead of a dictionary, an object header that does
-not match) leaves the object to pyHanko's own parser.
+pyHanko's reader parses objects one byte at a time through generators: a small dictionary such as
+a catalog or a signature field costs 0.1-0.2 ms, and a signature dictionary's ``/Contents`` (a hex
+string of several kilobytes, ~0.5 µs a digit) more than time-stamping the document. Signing a
+document reads the same dozen objects every time (catalog, ``/Info``, form, fields, the earlier
+signatures' dictionaries, for an archive time stamp the first page).
+
+:func:`preload_objects` parses objects with regular expressions and slices of the file, building
+the same pyHanko objects that ``generic.read_object`` builds (same types, values and
+``container_ref``), and puts them in the reader's object cache, where pyHanko finds them instead
+of parsing them again. Anything unusual is left to pyHanko's own parser, object by object:
+comments, escapes in names, octal escapes beyond a byte, a stream whose ``/Length`` is indirect,
+an encrypted file, an object in an object stream, an object header that does not match, a
+repeated dictionary key. :func:`preload_signature_dictionaries` preloads what signing and
+archiving read: the catalog, ``/Info``, the form, its fields and their values.
 """
 
 from __future__ import annotations
@@ -16,53 +21,134 @@ from __future__ import annotations
 import binascii
 import logging
 import re
-from io import BytesIO
-from typing import Final
+from collections.abc import Iterable
+from typing import Any, Final
 
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.misc import PDF_WHITESPACE, read_non_whitespace
+from pyhanko.pdf_utils.misc import PDF_WHITESPACE
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.xref import read_object_header
 
-__all__ = ["preload_signature_dictionaries"]
+__all__ = ["preload_first_page", "preload_objects", "preload_signature_dictionaries"]
 
 logger = logging.getLogger(__name__)
 
-_CONTENTS: Final = generic.NameObject("/Contents")
-_HEX_STRING: Final = re.compile(rb"[0-9A-Fa-f" + re.escape(PDF_WHITESPACE) + rb"]*")
 _MAX_FIELD_DEPTH: Final = 16
+_MAX_PAGE_TREE_DEPTH: Final = 32
+
+_WS: Final = rb"[ \n\r\t\f\x00]"
+# "12 0 obj", as pyHanko's object header reader takes it (one whitespace byte between the parts:
+# more makes it warn, so such a header is left to it).
+_HEADER: Final = re.compile(rb"([0-9]+)" + _WS + rb"([0-9]+)" + _WS + rb"obj")
+# A name runs to the next whitespace or delimiter; a '#' escape or a byte outside printable
+# ASCII is pyHanko's business (it decodes the one and refuses the other).
+_PLAIN_NAME: Final = re.compile(rb"[!-\"$-~]*")
+# What pyHanko's NumberObject reader takes ('[^+-.0-9]' ends it: '+' to '.' is a range).
+_INTEGER: Final = re.compile(rb"[+-]?[0-9]+")
+_DECIMAL: Final = re.compile(rb"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+)")
+_STRING_SPECIALS: Final = re.compile(rb"[()\\]")
+_HEX_DIGITS: Final = b"0123456789abcdefABCDEF" + PDF_WHITESPACE
+_ESCAPE: Final = re.compile(rb"\\([0-9]{1,3}|[\r\n][\r\n]?|.)", re.DOTALL)
+_ESCAPED: Final = {
+    **{bytes([c]): bytes([c]) for c in b"() /%<>[]#_&$\\"},
+    b"n": b"\n",
+    b"r": b"\r",
+    b"t": b"\t",
+    b"b": b"\b",
+    b"f": b"\f",
+}
 
 
-def preload_signature_dictionaries(reader: PdfFileReader, pdf: bytes) -> int:
-    """Parse the signature dictionaries that ``reader``'s form fields point to (``/V``) and
-    cache them in ``reader``; return how many were cached. ``pdf`` is the file ``reader`` reads.
+class _Unusual(Exception):
+    """Syntax left to pyHanko's parser."""
+
+
+def preload_objects(
+    reader: PdfFileReader, pdf: bytes, refs: Iterable[generic.Reference]
+) -> list[generic.Reference]:
+    """Parse the objects ``refs`` (of ``reader``, which reads the file ``pdf``) that are not in
+    its cache yet and cache them; return the references of those cached here.
 
     Never raises for a damaged file: whatever cannot be read here is left to pyHanko, which
     reports it when the object is used.
     """
     if reader.encrypted:
-        return 0
-    try:
-        fields = reader.root["/AcroForm"]["/Fields"]
-    except Exception:  # no form, or a broken one: nothing to preload
-        return 0
-    cached = 0
-    for ref in _value_refs(fields):
+        return []
+    cached = []
+    for ref in refs:
         if reader.cache_get_indirect_object(ref.generation, ref.idnum) is not None:
             continue
         try:
-            found = _read_signature_dictionary(reader, pdf, ref)
-        except Exception:  # pyHanko will read it (and complain) on its own
-            logger.debug("signature dictionary %s left to pyHanko", ref, exc_info=True)
+            found = _read_indirect(reader, pdf, ref)
+        except _Unusual:
+            logger.debug("object %s left to pyHanko", ref)
             continue
-        if found is not None:
-            reader.cache_indirect_object(ref.generation, ref.idnum, found)
-            cached += 1
+        except Exception:  # pyHanko will read it (and complain) on its own
+            logger.debug("object %s left to pyHanko", ref, exc_info=True)
+            continue
+        reader.cache_indirect_object(ref.generation, ref.idnum, found)
+        cached.append(ref)
     return cached
 
 
-def _value_refs(fields: generic.PdfObject) -> list[generic.Reference]:
-    """The indirect ``/V`` entries of the fields and their kids (without resolving them)."""
+def preload_signature_dictionaries(reader: PdfFileReader, pdf: bytes) -> int:
+    """Preload the catalog, ``/Info``, the form and its fields, and the signature dictionaries
+    the fields point to (``/V``); return how many of the latter were cached here. ``pdf`` is
+    the file ``reader`` reads.
+
+    Never raises for a damaged file (see :func:`preload_objects`).
+    """
+    if reader.encrypted:
+        return 0
+    try:
+        trailer = reader.trailer
+        preload_objects(reader, pdf, _refs([_raw(trailer, "/Root"), _raw(trailer, "/Info")]))
+        root = reader.root
+        preload_objects(reader, pdf, _refs([_raw(root, "/AcroForm")]))
+        fields = root["/AcroForm"].raw_get("/Fields")
+        preload_objects(reader, pdf, _refs([fields]))
+        values = _value_refs(reader, pdf, fields.get_object())
+    except Exception:  # no form, or a broken one: nothing (more) to preload
+        return 0
+    return len(preload_objects(reader, pdf, values))
+
+
+def preload_first_page(reader: PdfFileReader, pdf: bytes) -> None:
+    """Preload the page tree nodes down to the first page, and their resource dictionaries
+    (what pyHanko reads to put an annotation on the first page)."""
+    if reader.encrypted:
+        return
+    try:
+        node = reader.root.raw_get("/Pages")
+        for _ in range(_MAX_PAGE_TREE_DEPTH):
+            if not isinstance(node, generic.IndirectObject):
+                return
+            preload_objects(reader, pdf, [node.reference])
+            page = node.get_object()
+            preload_objects(reader, pdf, _refs([_raw(page, "/Resources")]))
+            if "/Kids" not in page:
+                return
+            node = page["/Kids"].raw_get(0)
+    except Exception:  # a broken page tree: pyHanko will have its say
+        return
+
+
+def _refs(objects: Iterable[object]) -> list[generic.Reference]:
+    return [obj.reference for obj in objects if isinstance(obj, generic.IndirectObject)]
+
+
+def _raw(container: generic.PdfObject, key: str) -> generic.PdfObject | None:
+    """``container``'s entry ``key`` as it stands (a reference is not followed), if any."""
+    try:
+        return container.raw_get(key)  # type: ignore[attr-defined, no-any-return]
+    except (KeyError, AttributeError):
+        return None
+
+
+def _value_refs(
+    reader: PdfFileReader, pdf: bytes, fields: generic.PdfObject
+) -> list[generic.Reference]:
+    """The indirect ``/V`` entries of the fields and their kids (without resolving them); the
+    fields are preloaded on the way."""
     found: list[generic.Reference] = []
     seen: set[generic.Reference] = set()
     todo: list[tuple[generic.PdfObject, int]] = [(fields, 0)]
@@ -70,83 +156,231 @@ def _value_refs(fields: generic.PdfObject) -> list[generic.Reference]:
         kids, depth = todo.pop()
         if not isinstance(kids, generic.ArrayObject) or depth > _MAX_FIELD_DEPTH:
             continue
+        items = []
         for item in kids:
-            if not isinstance(item, generic.IndirectObject) or item.reference in seen:
-                continue
-            seen.add(item.reference)
+            if isinstance(item, generic.IndirectObject) and item.reference not in seen:
+                seen.add(item.reference)
+                items.append(item)
+        preload_objects(reader, pdf, [item.reference for item in items])
+        for item in items:
             try:
                 field = item.get_object()
                 if not isinstance(field, generic.DictionaryObject):
                     continue
-                value = field.raw_get("/V")
+                value = _raw(field, "/V")
                 if isinstance(value, generic.IndirectObject):
                     found.append(value.reference)
-            except KeyError:
-                pass
+                if "/Kids" in field:
+                    todo.append((field["/Kids"], depth + 1))
             except Exception:  # a broken field: pyHanko will have its say
                 continue
-            if "/Kids" in field:
-                todo.append((field.raw_get("/Kids"), depth + 1))
     return found
 
 
-def _read_signature_dictionary(
-    reader: PdfFileReader, pdf: bytes, ref: generic.Reference
-) -> generic.DictionaryObject | None:
+def _read_indirect(reader: PdfFileReader, pdf: bytes, ref: generic.Reference) -> generic.PdfObject:
     # PdfFileReader.xrefs is documented; its class (XRefCache) calls itself internal. Where an
     # object starts is what every reader of the file needs: tests/test_long_term.py checks that
     # the objects found this way are the ones pyHanko reads.
     offset = reader.xrefs[ref]
     if not isinstance(offset, int):  # in an object stream, or missing
-        return None
-    stream = BytesIO(pdf)
-    stream.seek(offset)
-    idnum, generation = read_object_header(stream, strict=reader.strict)
-    if (idnum, generation) != (ref.idnum, ref.generation):
-        return None
-    container = generic.Reference(idnum, generation, reader)
-    read_non_whitespace(stream, seek_back=True)
-    if stream.read(2) != b"<<":
-        return None
-    data: dict[generic.NameObject, generic.PdfObject] = {}
+        raise _Unusual
+    header = _HEADER.match(pdf, offset)
+    if header is None or (int(header[1]), int(header[2])) != (ref.idnum, ref.generation):
+        raise _Unusual
+    container = generic.Reference(ref.idnum, ref.generation, reader)
+    obj, pos = _read_value(pdf, header.end(), container)
+    if isinstance(obj, generic.DictionaryObject):
+        obj, pos = _maybe_stream(pdf, obj, pos)
+        obj.container_ref = container
+    if not _ENDOBJ.match(pdf, pos):
+        raise _Unusual
+    return obj
+
+
+_TOKEN: Final = re.compile(
+    _WS
+    + rb"""*(?:
+    (?P<name>/[^ \n\r\t\f\x00()<>\[\]{}/%]*)
+    |(?P<ref>([0-9]+)[ \n\r\t\f]+([0-9]+)[ \n\r\t\f]+R)(?=[^a-zA-Z])
+    |(?P<number>[+,\-.0-9]+)
+    |(?P<open_dict><<)
+    |(?P<close_dict>>>)
+    |(?P<open_array>\[)
+    |(?P<close_array>\])
+    |(?P<hex><)
+    |(?P<string>\((?:[^()\\]|\\.)*\))
+    |(?P<true>true)
+    |(?P<false>false)
+    |(?P<null>null)
+    |(?P<other>.)
+    )""",
+    re.VERBOSE | re.DOTALL,
+)
+"""One token after whitespace. A reference is what pyHanko takes for one (generic's
+INDIRECT_PATTERN) less the odd whitespace it does not skip before the R; a string has no
+unescaped parentheses inside (one with is read by :func:`_nested_string`); a hex string is only
+its "<" (its digits are checked and decoded in one go)."""
+_STREAM_AHEAD: Final = re.compile(_WS + rb"*stream")
+_STREAM_START: Final = re.compile(_WS + rb"*stream(?:\r\n|\n)")
+_ENDSTREAM: Final = re.compile(_WS + rb"*endstream")
+_ENDOBJ: Final = re.compile(_WS + rb"*endobj")
+
+
+def _read_value(
+    pdf: bytes, pos: int, container: generic.Reference
+) -> tuple[generic.PdfObject, int]:
+    """The object starting at ``pos`` (after whitespace) and where it ends: what
+    ``generic.read_object`` makes of it, every part with ``container`` as its container."""
+    # The dictionaries and arrays open around the current token: a dictionary as
+    # [entries, key waiting for its value], an array as [items].
+    stack: list[list[Any]] = []
+    top: list[Any] | None = None
+    tokens = _TOKEN.finditer(pdf, pos)  # contiguous: every byte starts some token
     while True:
-        if read_non_whitespace(stream) == b">":
-            if stream.read(1) != b">":
-                return None
-            break
-        stream.seek(-1, 1)
-        key = generic.NameObject.read_from_stream(stream)
-        read_non_whitespace(stream, seek_back=True)
-        if (
-            key == _CONTENTS
-            and pdf[stream.tell() : stream.tell() + 2][:1] == b"<"
-            and (pdf[stream.tell() + 1 : stream.tell() + 2] != b"<")
-        ):
-            value = _read_hex_string(pdf, stream)
-            if value is None:
-                return None
+        token = next(tokens, None)
+        if token is None:  # the end of the file
+            raise _Unusual
+        kind = token.lastgroup
+        obj: generic.PdfObject
+        if kind == "name":
+            raw = token["name"]
+            if not _PLAIN_NAME.fullmatch(raw, 1):
+                raise _Unusual
+            name = generic.NameObject(raw.decode("ascii"))
+            if top is not None and len(top) == 2 and top[1] is None:  # a dictionary key
+                top[1] = name
+                continue
+            obj = name
+        elif kind == "ref":
+            idnum, generation = int(token[3]), int(token[4])
+            # pyHanko looks for the reference pattern in the next 20 bytes only
+            if idnum <= 0 or token.end() + 1 - token.start("ref") > 20:
+                raise _Unusual
+            obj = generic.IndirectObject(idnum, generation, container.pdf)
+        elif kind == "close_dict":
+            if top is None or len(top) != 2 or top[1] is not None:
+                raise _Unusual
+            obj = generic.DictionaryObject(stack.pop()[0])
+            top = stack[-1] if stack else None
+            if top is not None and _STREAM_AHEAD.match(pdf, token.end()):  # a nested stream
+                raise _Unusual
+        elif kind == "open_dict":
+            top = [{}, None]
+            stack.append(top)
+            continue
+        elif kind == "number":
+            number = token["number"]
+            if _INTEGER.fullmatch(number):
+                obj = generic.NumberObject(number.decode("ascii"))
+            elif _DECIMAL.fullmatch(number):
+                obj = generic.FloatObject(number.decode("ascii"))
+            else:
+                raise _Unusual
+        elif kind == "string":
+            raw = token["string"][1:-1]
+            if b"\\" in raw:
+                raw = _ESCAPE.sub(_unescape, raw)
+            obj = generic.pdf_string(raw)
+        elif kind == "open_array":
+            top = [[]]
+            stack.append(top)
+            continue
+        elif kind == "close_array":
+            if top is None or len(top) != 1:
+                raise _Unusual
+            obj = generic.ArrayObject(stack.pop()[0])
+            top = stack[-1] if stack else None
+        elif kind == "hex":  # checked and decoded here: a signature's is thousands of digits
+            after = pdf.find(b">", token.end()) + 1
+            digits = pdf[token.end() : after - 1]
+            if not after or digits.translate(None, _HEX_DIGITS):  # a comment, a stray byte
+                raise _Unusual
+            digits = digits.translate(None, PDF_WHITESPACE)
+            if len(digits) % 2:
+                digits += b"0"
+            obj = generic.pdf_string(binascii.unhexlify(digits))
+            tokens = _TOKEN.finditer(pdf, after)
+        elif kind == "true":
+            obj = generic.BooleanObject(True)
+        elif kind == "false":
+            obj = generic.BooleanObject(False)
+        elif kind == "null":
+            obj = generic.NullObject()
+        elif token["other"] == b"(":
+            obj, after = _nested_string(pdf, token.start("other"))
+            tokens = _TOKEN.finditer(pdf, after)
+        else:  # a comment, a keyword, a stray delimiter
+            raise _Unusual
+        obj.container_ref = container
+        if top is None:
+            return obj, after if kind in ("hex", "other") else token.end()
+        if len(top) == 1:
+            top[0].append(obj)
         else:
-            value = generic.read_object(stream, container)
-        if key in data:  # pyHanko warns or refuses, depending on strictness: let it
-            return None
-        data[key] = value
-    # what follows must end the object: a stream payload or anything else is pyHanko's business
-    read_non_whitespace(stream, seek_back=True)
-    if stream.read(6) != b"endobj":
-        return None
-    return generic.DictionaryObject(data)
+            entries, key = top
+            if key is None or key in entries:  # a value for no key; a key twice: pyHanko's
+                raise _Unusual
+            entries[key] = obj
+            top[1] = None
 
 
-def _read_hex_string(pdf: bytes, stream: BytesIO) -> generic.PdfObject | None:
-    start = stream.tell() + 1
-    end = pdf.find(b">", start)
-    if end < 0:
-        return None
-    digits = pdf[start:end]
-    if not _HEX_STRING.fullmatch(digits):  # a comment or a stray character: pyHanko decides
-        return None
-    digits = digits.translate(None, PDF_WHITESPACE)
-    if len(digits) % 2:
-        digits += b"0"
-    stream.seek(end + 1)
-    return generic.pdf_string(binascii.unhexlify(digits))
+def _maybe_stream(
+    pdf: bytes, obj: generic.DictionaryObject, pos: int
+) -> tuple[generic.DictionaryObject, int]:
+    """The stream the dictionary ``obj`` (ending at ``pos``) introduces, if it does, and where
+    it ends."""
+    start = _STREAM_START.match(pdf, pos)
+    if start is None:
+        if _STREAM_AHEAD.match(pdf, pos):  # "stream" without the end of line right after
+            raise _Unusual
+        return obj, pos
+    length = obj.raw_get("/Length") if "/Length" in obj else None
+    if type(length) is not generic.NumberObject or length < 0:  # an indirect one is pyHanko's
+        raise _Unusual
+    end = start.end() + length
+    after = _ENDSTREAM.match(pdf, end)
+    if end > len(pdf) or after is None:
+        raise _Unusual
+    return generic.StreamObject(dict(obj), encoded_data=pdf[start.end() : end]), after.end()
+
+
+def _nested_string(pdf: bytes, pos: int) -> tuple[generic.PdfObject, int]:
+    """The literal string at ``pos`` that has balanced parentheses inside, and where it ends."""
+    depth = 1
+    at = pos + 1
+    while True:
+        special = _STRING_SPECIALS.search(pdf, at)
+        if special is None:
+            raise _Unusual
+        char = special[0]
+        at = special.end()
+        if char == b"\\":
+            at += 1  # the escaped byte is never a delimiter of the string
+        elif char == b"(":
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 0:
+                break
+    raw = pdf[pos + 1 : at - 1]
+    if b"\\" in raw:
+        raw = _ESCAPE.sub(_unescape, raw)
+    return generic.pdf_string(raw), at
+
+
+def _unescape(escape: re.Match[bytes]) -> bytes:
+    """One backslash escape, as pyHanko's literal string reader takes it."""
+    code = escape[1]
+    if code[0] in b"0123456789":
+        if b"8" in code or b"9" in code:  # pyHanko fails on these
+            raise _Unusual
+        value = int(code, 8)
+        if value > 0xFF:
+            raise _Unusual
+        return bytes((value,))
+    if code[0] in b"\r\n":  # an escaped line break: nothing
+        return b""
+    try:
+        return _ESCAPED[code]
+    except KeyError:
+        raise _Unusual from None

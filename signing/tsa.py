@@ -77,17 +77,38 @@ class InternalTimeStamper(DummyTimeStamper):
         policy), assembled from DER."""
         imprint = req["message_imprint"]
         md_algorithm = self.override_md or imprint["hash_algorithm"]["algorithm"].native
+        nonce = req["nonce"]
+        token = self._token(
+            imprint.dump(), md_algorithm, nonce.dump() if nonce.native is not None else b""
+        )
+        return tsp.TimeStampResp.load(der.element(der.SEQUENCE, _GRANTED, token))
+
+    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
+        """The token TimeStamper.async_timestamp gets for ``message_digest`` (with a fresh nonce
+        in it), without building a TimeStampReq for :meth:`request_tsa_response` and taking its
+        TimeStampResp apart again with asn1crypto (~0.25 ms a token)."""
+        imprint = der.element(
+            der.SEQUENCE,
+            self._token_parts(md_algorithm).digest_algorithm,
+            der.element(der.OCTET_STRING, message_digest),
+        )
+        nonce = core.Integer(get_nonce()).dump() if self.include_nonce else b""
+        token = self._token(imprint, self.override_md or md_algorithm, nonce)
+        return cms.ContentInfo.load(token)
+
+    def _token(self, imprint: bytes, md_algorithm: str, nonce: bytes) -> bytes:
+        """The DER of a token (ContentInfo) for the MessageImprint ``imprint``, signed with
+        ``md_algorithm``, with ``nonce`` (an INTEGER's DER, or nothing)."""
         parts = self._token_parts(md_algorithm)
         moment = self.fixed_dt or datetime.now(UTC)
-        nonce = req["nonce"]
         tst_info = der.element(
             der.SEQUENCE,
             _V1,
             parts.policy,
-            imprint.dump(),
+            imprint,
             core.Integer(get_nonce()).dump(),  # serial number
             core.GeneralizedTime(moment).dump(),
-            nonce.dump() if nonce.native is not None else b"",
+            nonce,
             parts.tsa_name,
         )
         digest = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
@@ -137,8 +158,7 @@ class InternalTimeStamper(DummyTimeStamper):
             parts.certificates,
             der.element(der.SET, signer_info),
         )
-        token = der.element(der.SEQUENCE, _SIGNED_DATA, der.element(der.CONTEXT_0, signed_data))
-        return tsp.TimeStampResp.load(der.element(der.SEQUENCE, _GRANTED, token))
+        return der.element(der.SEQUENCE, _SIGNED_DATA, der.element(der.CONTEXT_0, signed_data))
 
     def _token_parts(self, md_algorithm: str) -> _TokenParts:
         if md_algorithm in self._parts:

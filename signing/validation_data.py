@@ -9,7 +9,9 @@ issuer name is the certificate's issuer and its signature verifies with that iss
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,11 +67,37 @@ class SignedDataCertificates:
 
 def certificates_of(signed_data: cms.SignedData) -> SignedDataCertificates:
     """Raises pyHanko's CMSExtractionError or ValueError when the signer certificate is missing
-    or a certificate is malformed."""
-    info = extract_certificate_info(signed_data)
-    return SignedDataCertificates(
-        signer=from_asn1(info.signer_cert), others=tuple(from_asn1(c) for c in info.other_certs)
-    )
+    or a certificate is malformed.
+
+    What pyHanko's extract_certificate_info finds depends on the SignedData's certificates and
+    its (single) signer's identifier only: the answer is kept per those (as DER), since the same
+    signers and time stamp authorities sign document after document.
+    """
+    signer_infos = signed_data["signer_infos"]
+    if len(signer_infos) != 1:
+        extract_certificate_info(signed_data)  # raises as pyHanko does
+    certificates = signed_data["certificates"]
+    key = (certificates.dump() if certificates else b"", signer_infos[0]["sid"].dump())
+    with _certificates_lock:
+        found = _certificates_by_der.get(key)
+    if found is None:
+        info = extract_certificate_info(signed_data)
+        found = SignedDataCertificates(
+            signer=from_asn1(info.signer_cert),
+            others=tuple(from_asn1(c) for c in info.other_certs),
+        )
+        with _certificates_lock:
+            if len(_certificates_by_der) >= _CACHED_SIGNED_DATA:
+                del _certificates_by_der[next(iter(_certificates_by_der))]  # the oldest
+            _certificates_by_der[key] = found
+    return found
+
+
+_CACHED_SIGNED_DATA: Final = 256
+"""Certificate sets (with a signer identifier) whose classification is kept: the signers and
+time stamp authorities of a bulk run."""
+_certificates_by_der: dict[tuple[bytes, bytes], SignedDataCertificates] = {}
+_certificates_lock = threading.Lock()
 
 
 def signature_timestamp_tokens(signer_info: cms.SignerInfo) -> list[cms.SignedData]:
@@ -92,6 +120,7 @@ def token_time(token: cms.SignedData) -> datetime | None:
     return moment if isinstance(moment, datetime) else None
 
 
+@functools.lru_cache(maxsize=1024)  # links of the chains in use; certificates hash by their DER
 def _is_issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(issuer)
@@ -143,7 +172,7 @@ class CrlStore:
     """CRLs from several sources (given by the caller, found in a DSS), without duplicates.
 
     A CRL is used for a certificate only after its signature has been checked against the
-    certificate's issuer; each check is done once per store.
+    certificate's issuer; each check is done once per process (see :func:`_crl_signed_by`).
     """
 
     def __init__(self, crls: Iterable[x509.CertificateRevocationList]) -> None:
@@ -151,7 +180,7 @@ class CrlStore:
         for crl in crls:
             unique.setdefault(crl.public_bytes(serialization.Encoding.DER), crl)
         self._crls = list(unique.values())
-        self._verified: dict[tuple[int, bytes], bool] = {}
+        self._ders = list(unique)
 
     def __len__(self) -> int:
         return len(self._crls)
@@ -160,19 +189,10 @@ class CrlStore:
         """The CRLs that ``issuer`` signed, newest first."""
         if not _may_sign_crls(issuer):
             return []
-        key = cast(CertificateIssuerPublicKeyTypes, issuer.public_key())
         issuer_der = der(issuer)
         found = []
-        for index, crl in enumerate(self._crls):
-            if crl.issuer != issuer.subject:
-                continue
-            cache_key = (index, issuer_der)
-            if cache_key not in self._verified:
-                try:
-                    self._verified[cache_key] = crl.is_signature_valid(key)
-                except (ValueError, TypeError):  # a key type the CRL's algorithm does not fit
-                    self._verified[cache_key] = False
-            if self._verified[cache_key]:
+        for crl, crl_der in zip(self._crls, self._ders, strict=True):
+            if crl.issuer == issuer.subject and _crl_signed_by(crl_der, issuer_der):
                 found.append(crl)
         found.sort(key=lambda crl: crl.last_update_utc, reverse=True)
         return found
@@ -195,6 +215,19 @@ class CrlStore:
             if earliest is None or entry.revocation_date_utc < earliest.revoked_at:
                 earliest = RevokedCertificate(cert.serial_number, entry.revocation_date_utc, reason)
         return earliest
+
+
+@functools.lru_cache(maxsize=256)  # (CRL, issuer) pairs in use: a few per CA
+def _crl_signed_by(crl_der: bytes, issuer_der: bytes) -> bool:
+    """Whether the CRL's signature verifies with the issuer's key: checked once per process for
+    each pair (keyed by their DER, so a CRL is never taken for another)."""
+    crl = x509.load_der_x509_crl(crl_der)
+    issuer = x509.load_der_x509_certificate(issuer_der)
+    key = cast(CertificateIssuerPublicKeyTypes, issuer.public_key())
+    try:
+        return crl.is_signature_valid(key)
+    except (ValueError, TypeError):  # a key type the CRL's algorithm does not fit
+        return False
 
 
 @dataclass(frozen=True)

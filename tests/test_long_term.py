@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto import cms
 from asn1crypto import crl as asn1_crl_module
 from asn1crypto import keys as asn1_keys
 from cryptography import x509
@@ -33,9 +34,14 @@ from signing.errors import LongTermValidationFailed, SignatureCreationFailed
 from signing.keys import generate_private_key
 from signing.long_term import DOCUMENT_TIMESTAMP_FIELD, add_long_term_validation
 from signing.pades import SigningIdentity, sign_pdf
-from signing.signature_reading import preload_signature_dictionaries
+from signing.signature_reading import (
+    preload_first_page,
+    preload_objects,
+    preload_signature_dictionaries,
+)
 from signing.tsa import InternalTimeStamper, to_asn1_certificate
 from signing.validation import SignatureReport, ValidationReport, validate_pdf
+from signing.validation_data import certificates_of
 from signing.waktu import format_waktu_wib
 from tests.pdftools import nss_db_trusting
 from tests.test_signing import (
@@ -365,6 +371,28 @@ def test_the_dss_holds_the_crl_and_the_certificates(
     assert "/DSS" in reader.get_historical_root(stamp.signed_revision)
 
 
+def test_the_signer_certificate_is_found_per_certificate_set_and_signer(
+    countersigned: bytes, budi: SigningIdentity, siti: SigningIdentity
+) -> None:
+    # certificates_of keeps its answers per certificate set and signer identifier: the same
+    # set signed by either signer gives each their own certificate.
+    signatures = PdfFileReader(io.BytesIO(countersigned)).embedded_signatures
+    first, second = (signature.signed_data for signature in signatures)
+    both = [c.dump() for c in first["certificates"]]
+    both += [c.dump() for c in second["certificates"] if c.dump() not in both]
+
+    def with_all_certificates(signed_data: cms.SignedData) -> cms.SignedData:
+        copy = signed_data.untag()
+        copy["certificates"] = [cms.CertificateChoices.load(c) for c in both]
+        return cms.SignedData.load(copy.dump(force=True))
+
+    for _ in range(2):  # found, then kept
+        for signed_data, who in ((first, budi), (second, siti)):
+            found = certificates_of(with_all_certificates(signed_data))
+            assert found.signer == who.certificate
+            assert who.certificate not in found.others and len(found.others) == len(both) - 1
+
+
 def signature_dictionaries(reader: PdfFileReader) -> dict[str, generic.DictionaryObject]:
     return {sig.field_name: sig.sig_object for sig in reader.embedded_signatures}
 
@@ -378,6 +406,167 @@ def test_preloaded_signature_dictionaries_are_what_pyhanko_reads(archived: bytes
     for field, sig_object in preloaded.items():
         assert sig_object == expected[field]
         assert len(sig_object["/Contents"]) > 1000
+
+
+def same_object(got: generic.PdfObject, expected: generic.PdfObject, where: str = "") -> None:
+    """``got`` is what pyHanko made of the same bytes: types, values, the container each object
+    reports for incremental updates (by object number) and stream data."""
+    assert type(got) is type(expected), where
+    for obj in (got, expected):
+        assert obj.container_ref is not None, where
+    assert (got.container_ref.idnum, got.container_ref.generation) == (  # type: ignore[union-attr]
+        expected.container_ref.idnum,  # type: ignore[union-attr]
+        expected.container_ref.generation,  # type: ignore[union-attr]
+    ), where
+    if isinstance(got, generic.StreamObject):
+        assert isinstance(expected, generic.StreamObject)
+        assert got.encoded_data == expected.encoded_data, where
+    if isinstance(got, generic.DictionaryObject):
+        assert isinstance(expected, generic.DictionaryObject)
+        assert list(got) == list(expected), where
+        for key in got:
+            same_object(got.raw_get(key), expected.raw_get(key), f"{where}{key}")
+    elif isinstance(got, generic.ArrayObject):
+        assert isinstance(expected, generic.ArrayObject)
+        assert len(got) == len(expected), where
+        for ix, (item, expected_item) in enumerate(zip(got, expected, strict=True)):
+            same_object(item, expected_item, f"{where}[{ix}]")
+    elif isinstance(got, generic.IndirectObject):
+        assert isinstance(expected, generic.IndirectObject)
+        assert (got.idnum, got.generation) == (expected.idnum, expected.generation), where
+    elif isinstance(got, generic.TextStringObject | generic.ByteStringObject):
+        assert got == expected and got.original_bytes == expected.original_bytes, where
+    elif not isinstance(got, generic.NullObject):
+        assert got == expected and repr(got) == repr(expected), where
+
+
+def every_object(reader: PdfFileReader) -> list[generic.Reference]:
+    found = set()
+    for revision in range(reader.xrefs.total_revisions):
+        found |= {(r.idnum, r.generation) for r in reader.xrefs.explicit_refs_in_revision(revision)}
+    return [generic.Reference(idnum, generation, reader) for idnum, generation in sorted(found)]
+
+
+def read_fast_and_slow(pdf: bytes) -> tuple[list[generic.Reference], PdfFileReader, PdfFileReader]:
+    """Every object of ``pdf`` read by preload_objects and by pyHanko, compared; the objects
+    preload_objects left to pyHanko."""
+    fast, slow = PdfFileReader(io.BytesIO(pdf)), PdfFileReader(io.BytesIO(pdf))
+    refs = every_object(fast)
+    cached = preload_objects(fast, pdf, refs)
+    for ref in cached:
+        same_object(
+            fast.get_object(ref),
+            slow.get_object(generic.Reference(ref.idnum, ref.generation, slow)),
+            str(ref),
+        )
+    return [ref for ref in refs if ref not in cached], fast, slow
+
+
+def test_every_object_of_our_documents_is_read_fast_as_pyhanko_reads_it(
+    archived: bytes, countersigned: bytes
+) -> None:
+    for pdf in (archived, countersigned):
+        left, _, _ = read_fast_and_slow(pdf)
+        assert left == []
+
+
+def test_the_objects_signing_reads_are_preloaded(archived: bytes) -> None:
+    reader = PdfFileReader(io.BytesIO(archived))
+    preload_signature_dictionaries(reader, archived)
+    preload_first_page(reader, archived)
+    read_before = set(reader.resolved_objects)
+    root = reader.root
+    fields = [root["/AcroForm"]["/Fields"].raw_get(ix) for ix in range(3)]
+    values = [field.get_object().raw_get("/V") for field in fields]
+    assert {(0, ref.idnum) for ref in fields + values} <= read_before
+    assert (0, reader.trailer.raw_get("/Info").idnum) in read_before
+    first_page, _ = reader.find_page_for_modification(0)
+    assert (0, first_page.idnum) in read_before
+    assert set(reader.resolved_objects) == read_before  # walking them read nothing more
+
+
+UNUSUAL_OBJECTS = rb"""%PDF-1.7
+1 0 obj
+<< /Type /Catalog /Pages 2 0 R /Strings [ (plain) (a\\b\(c\)d) (nested (parens) here)
+ (\101\0617\7x\n\r\t\b\f\/\%) (line\
+joined) (two\
+\r lines) <FEFF00410042> (\376\377\000C) <48 65 6c 6C 6> () ] >>
+endobj
+2 0 obj
+<< /Type /Pages /Kids [ 3 0 R ] /Count 1 /Numbers [ 0 -1 +2 3.5 -.25 4. 0.0 ]
+/Flags [ true false null ]
+/Refs [ 3 0 R 4
+0
+R 12 ] /Empty << >> /EmptyArray [] /Deep [ [ << /A [ /B << /C 1 >> ] >> ] ] >>
+endobj
+3 0 obj
+<< /Type /Page /Parent 2 0 R /MediaBox [ 0 0 595 842 ] /Contents 4 0 R >>
+endobj
+4 0 obj
+<< /Length 8 >>
+stream
+BT ET q 
+endstream
+endobj
+5 0 obj
+<< /Length 6 0 R >>
+stream
+q Q
+endstream
+endobj
+6 0 obj
+4
+endobj
+7 0 obj
+<< /Commented true % a comment
+>>
+endobj
+8 0 obj
+<< /Escaped /A#20B >>
+endobj
+9 0 obj
+(a string) endobj
+10 0 obj
+[ 1 2 R ]
+endobj
+11 0 obj
+<< /Twice 1 /Twice 2 >>
+endobj
+"""
+
+
+def pdf_with_xref(body: bytes) -> bytes:
+    offsets = {}
+    for line_start in range(len(body)):
+        if (line_start == 0 or body[line_start - 1 : line_start] == b"\n") and body[
+            line_start:
+        ].split(b"\n", 1)[0].endswith(b" 0 obj"):
+            offsets[int(body[line_start:].split(b" ", 1)[0])] = line_start
+    count = max(offsets) + 1
+    xref = b"xref\n0 %d\n0000000000 65535 f \n" % count
+    xref += b"".join(b"%010d 00000 n \n" % offsets[n] for n in range(1, count))
+    trailer = b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (count, len(body))
+    return body + xref + trailer
+
+
+def test_unusual_syntax_is_read_as_pyhanko_reads_it_or_left_to_it() -> None:
+    pdf = pdf_with_xref(UNUSUAL_OBJECTS)
+    left, fast, _ = read_fast_and_slow(pdf)
+    # an indirect /Length, a comment, an escape in a name, a repeated key: pyHanko's to read
+    assert [ref.idnum for ref in left] == [5, 7, 8, 11]
+    strings = [string.original_bytes for string in fast.root["/Strings"]]
+    assert strings == [
+        b"plain",
+        b"a\\b(c)d",
+        b"nested (parens) here",
+        b"A17\x07x\n\r\t\b\f/%",
+        b"linejoined",
+        b"two\r lines",
+        b"\xfe\xff\x00A\x00B",
+        b"\xfe\xff\x00C",
+        b"Hell`",
+        b"",
+    ]
 
 
 def with_contents_padding(pdf: bytes, replacement: bytes) -> bytes:

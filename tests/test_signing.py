@@ -33,7 +33,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter, init_xobject_dictionary
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
@@ -43,6 +43,7 @@ from pyhanko.stamp import QRStamp
 from pyhanko_certvalidator import ValidationContext
 
 import signing.qr
+import signing.stamp
 from signing.ca import DOCUMENT_SIGNING_EKU, CertificateAuthority
 from signing.errors import (
     CertificateAuthorityError,
@@ -53,7 +54,13 @@ from signing.errors import (
     SignatureFieldNotFound,
 )
 from signing.keys import generate_private_key, seal_private_key, unseal_private_key
-from signing.pades import SignatureAppearance, SigningIdentity, _RsaKeySigner, sign_pdf
+from signing.pades import (
+    SignatureAppearance,
+    SigningIdentity,
+    _RsaKeySigner,
+    _VerificationQRStamp,
+    sign_pdf,
+)
 from signing.tsa import DOCGEN_TSA_POLICY_OID, InternalTimeStamper, to_asn1_certificate
 from signing.validation import ValidationReport, validate_pdf
 from signing.waktu import format_waktu_wib
@@ -74,8 +81,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def prepared_pdf() -> bytes:
-    """A one-page PDF with two empty signature fields, the way signing/stamp.py leaves it.
+def prepared_pdf(fields: bool = True) -> bytes:
+    """A one-page PDF with two empty signature fields, the way signing/stamp.py leaves it
+    (without fields: the page alone).
 
     The page text sits in an uncompressed content stream, so a test can flip a byte of it.
     """
@@ -98,11 +106,32 @@ def prepared_pdf() -> bytes:
     writer.insert_page(
         PageObject(contents=content, media_box=(0, 0, 595, 842), resources=resources)
     )
-    append_signature_field(writer, SigFieldSpec("ttd_pihak_pertama", box=FIELD_1))
-    append_signature_field(writer, SigFieldSpec("ttd_pihak_kedua", box=FIELD_2))
+    if fields:
+        append_signature_field(writer, SigFieldSpec("ttd_pihak_pertama", box=FIELD_1))
+        append_signature_field(writer, SigFieldSpec("ttd_pihak_kedua", box=FIELD_2))
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def marked_pdf(url: str) -> bytes:
+    """The page with signing.stamp's verification mark for ``url`` and the two fields."""
+    return signing.stamp.prepare_pdf(
+        prepared_pdf(fields=False),
+        verify_url=url,
+        footer_text=f"Verifikasi: {url}",
+        fields=[
+            signing.stamp.SignatureBox("ttd_pihak_pertama", 0, FIELD_1),
+            signing.stamp.SignatureBox("ttd_pihak_kedua", 0, FIELD_2),
+        ],
+    )
+
+
+def appearance_qr(pdf: bytes, field: str) -> generic.StreamObject:
+    """The QR form of ``field``'s appearance."""
+    signatures = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    (sig,) = [s for s in signatures if s.field_name == field]
+    return sig.sig_field["/AP"]["/N"]["/Resources"]["/XObject"]["/QR"]  # type: ignore[no-any-return]
 
 
 def add_page_text(pdf: bytes, text: bytes) -> bytes:
@@ -364,6 +393,22 @@ def _comparable(response: tsp.TimeStampResp) -> dict[str, Any]:
     return native
 
 
+def _comparable_token(token: cms.ContentInfo) -> dict[str, Any]:
+    """The token, less what differs from token to token (serial number, nonce, and with them the
+    message digest and the signature)."""
+    native: dict[str, Any] = cms.ContentInfo.load(token.dump()).native  # a copy to change
+    tst_info = native["content"]["encap_content_info"]["content"]
+    tst_info["serial_number"] = tst_info["nonce"] = None
+    signer_info = native["content"]["signer_infos"][0]
+    signer_info["signature"] = None
+    for attribute in signer_info["signed_attrs"]:
+        if attribute["type"] == "message_digest":
+            attribute["values"] = None
+    # DER orders the attributes by their encoding, which the message digest is part of
+    signer_info["signed_attrs"].sort(key=lambda attribute: attribute["type"])
+    return native
+
+
 def test_tsa_tokens_are_what_pyhanko_dummy_tsa_makes(
     ca: CertificateAuthority, ca_dir: Path
 ) -> None:
@@ -387,10 +432,16 @@ def test_tsa_tokens_are_what_pyhanko_dummy_tsa_makes(
     for md_algorithm in ("sha256", "sha512"):
         digest = hashes.Hash(getattr(hashes, md_algorithm.upper())())
         digest.update(b"isi dokumen")
-        nonce, request = ours.request_cms(digest.finalize(), md_algorithm)
+        nonce, request = ours.request_cms(digest.copy().finalize(), md_algorithm)
         response = ours.request_tsa_response(request)
         assert _comparable(response) == _comparable(reference.request_tsa_response(request))
         token = handle_tsp_response(response, nonce)  # granted, our nonce, parseable
+        # A signature's time stamp skips the request and response: the same token otherwise.
+        direct = run(ours.async_timestamp(digest.copy().finalize(), md_algorithm))
+        assert _comparable_token(direct) == _comparable_token(token)
+        direct_info = direct["content"]["encap_content_info"]["content"].parsed
+        assert direct_info["message_imprint"].dump() == request["message_imprint"].dump()
+        assert isinstance(direct_info["nonce"].native, int)
         content = token["content"]["encap_content_info"]["content"]
         assert content.parsed["policy"].dotted == DOCGEN_TSA_POLICY_OID
         # signed by the TSA over the signed attributes, which hold the TSTInfo's digest
@@ -620,6 +671,71 @@ def pdftotext(pdf: bytes, tmp_path: Path) -> str:
         check=True,
         timeout=60,
     ).stdout
+
+
+def test_appearances_of_two_documents_show_their_own_urls(
+    ca: CertificateAuthority, budi: SigningIdentity, siti: SigningIdentity, tmp_path: Path
+) -> None:
+    # The QR form of an appearance is kept per URL: two documents with their own verification
+    # URLs, signed in turns in one process, each show their own URL in every appearance (the
+    # same form twice in one document), never the other's.
+    urls = [f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in range(2)]
+    pdfs = [marked_pdf(url) for url in urls]
+    fields = (("ttd_pihak_pertama", budi, BUDI_LOOK), ("ttd_pihak_kedua", siti, SITI_LOOK))
+    for field, who, look in fields:
+        for ix, url in enumerate(urls):
+            appearance = SignatureAppearance(look.name, look.jabatan, url)
+            pdfs[ix] = run(
+                sign_pdf(
+                    pdfs[ix],
+                    field_name=field,
+                    identity=who,
+                    appearance=appearance,
+                    timestamper=ca.timestamper(),
+                )
+            )
+    drawn = []
+    for pdf, url in zip(pdfs, urls, strict=True):
+        report = validate_pdf(pdf, [ca.root_certificate])
+        assert report.valid and len(report.signatures) == 2, report
+        page = render(pdf, tmp_path, 150)
+        forms = [appearance_qr(pdf, field) for field, _, _ in fields]
+        assert forms[0].data == forms[1].data
+        drawn.append(forms[0].data)
+        for box in (FIELD_1, FIELD_2):
+            assert [r.text for r in zxingcpp.read_barcodes(field_region(page, box, 150))] == [url]
+    assert drawn[0] != drawn[1]
+
+
+def test_the_qr_form_kept_for_a_url_is_the_one_drawn_for_it() -> None:
+    url = f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}"
+    size = (signing.qr.qr_matrix(url).size + 8) * 10
+    expected = init_xobject_dictionary(signing.qr.qr_stream(url, border=4, box_size=10), size, size)
+    expected.compress()
+    stamp = _VerificationQRStamp.__new__(_VerificationQRStamp)  # just what _qr_xobject reads
+    stamp.url, stamp.writer = url, PdfFileWriter()
+    for _ in range(2):  # drawn, then kept
+        ref, side = stamp._qr_xobject()
+        form = ref.get_object()
+        assert side == size
+        assert dict(form) == dict(expected) and form.encoded_data == expected.encoded_data
+
+
+def test_appearance_shows_its_url_whatever_the_mark_says(
+    ca: CertificateAuthority, budi: SigningIdentity, tmp_path: Path
+) -> None:
+    marked_for, shown = (f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in "ab")
+    signed = run(
+        sign_pdf(
+            marked_pdf(marked_for),
+            field_name="ttd_pihak_pertama",
+            identity=budi,
+            appearance=SignatureAppearance(BUDI_LOOK.name, BUDI_LOOK.jabatan, shown),
+            timestamper=ca.timestamper(),
+        )
+    )
+    field = field_region(render(signed, tmp_path, 150), FIELD_1, 150)
+    assert [r.text for r in zxingcpp.read_barcodes(field)] == [shown]
 
 
 def test_appearance_text(signed_once: bytes, tmp_path: Path) -> None:
