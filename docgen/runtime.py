@@ -189,8 +189,12 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         assert store is not None and converter is not None
         cached: ObjectStore = store
         if settings.revision_cache_mb:
-            cached = CachedObjectStore(
-                store, settings.data_dir / "cache" / "revisions", settings.revision_cache_mb << 20
+            # (in a thread: it empties what a previous run left in its directory)
+            cached = await anyio.to_thread.run_sync(
+                CachedObjectStore,
+                store,
+                settings.data_dir / "cache" / "revisions",
+                settings.revision_cache_mb << 20,
             )
         workers = WorkerPool(settings.bulk_workers, settings.data_dir / "ca")
         stack.callback(workers.stop)

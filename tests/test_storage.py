@@ -431,14 +431,19 @@ def counting(store: S3ObjectStore) -> CountingStore:
     return CountingStore(store)
 
 
+@pytest.fixture
+def cache(counting: CountingStore, tmp_path: Path) -> CachedObjectStore:
+    return CachedObjectStore(counting, tmp_path / "cache", max_bytes=1 << 20)
+
+
 async def test_cache_serves_a_written_version_without_reading_the_store(
-    counting: CountingStore, tmp_path: Path, request: pytest.FixtureRequest
+    cache: CachedObjectStore, counting: CountingStore, request: pytest.FixtureRequest
 ) -> None:
-    cache = CachedObjectStore(counting, tmp_path / "cache", max_bytes=1 << 20)
     key = unique_key(request)
     data = os.urandom(4096)
     first = await cache.put(key, data, "application/pdf")
-    second = await counting.inner.put(key + ".2", os.urandom(10), "application/pdf")
+    other = os.urandom(10)
+    second = await counting.inner.put(key + ".2", other, "application/pdf")
 
     assert await cache.get(key, first.version_id) == data
     assert counting.gets == 0
@@ -446,20 +451,18 @@ async def test_cache_serves_a_written_version_without_reading_the_store(
     assert await cache.get(key) == data
     assert counting.gets == 1
     # A version written by someone else is read once, then kept.
-    assert await cache.get(second.key, second.version_id) == await store_bytes(counting, second)
+    assert await cache.get(second.key, second.version_id) == other
     gets = counting.gets
     await cache.get(second.key, second.version_id)
     assert counting.gets == gets
 
 
-async def store_bytes(counting: CountingStore, stored: StoredObject) -> bytes:
-    return await counting.inner.get(stored.key, stored.version_id)
-
-
 async def test_cache_drops_a_damaged_copy_and_reads_the_store(
-    counting: CountingStore, tmp_path: Path, request: pytest.FixtureRequest
+    cache: CachedObjectStore,
+    counting: CountingStore,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
-    cache = CachedObjectStore(counting, tmp_path / "cache", max_bytes=1 << 20)
     key = unique_key(request)
     data = os.urandom(4096)
     stored = await cache.put(key, data, "application/pdf")
