@@ -266,9 +266,9 @@ def naive(rows: list[dict[str, str]], workdir: Path, *, plain: bool) -> float:
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
     from docgen.convert import UnoserverPool
-    from docgen.documents import field_name, stamp_converted
     from docgen.manifest import load_template
     from docgen.render import TemplateRenderer, jinja_environment, ttd_markup
+    from docgen.revisions import field_name, stamp_converted
     from docgen.staff_list import read_staff_list
     from docgen.validators import validate_data
     from signing.ca import CertificateAuthority

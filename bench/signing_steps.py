@@ -33,9 +33,9 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
-from docgen.documents import FOOTER
 from docgen.manifest import load_template
 from docgen.render import render_docx
+from docgen.revisions import FOOTER
 from docgen.validators import validate_data
 from signing.anchors import locate_anchors
 from signing.ca import CertificateAuthority

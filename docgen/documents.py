@@ -10,8 +10,6 @@ from datetime import date
 from typing import Any
 
 import anyio
-from cryptography import x509
-from pyhanko.sign.timestamps.api import TimeStamper
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,48 +23,38 @@ from docgen.errors import (
     FieldProblem,
     NotFound,
     SignerMismatch,
-    TemplateInvalid,
 )
 from docgen.manifest import Template, TemplateManifest
 from docgen.models import Document, Revision, SignatureSlot, Signer, utcnow
 from docgen.numbering import allocate_number
 from docgen.render import render_docx
+from docgen.revisions import (
+    LONG_TERM,
+    PREPARED,
+    SIGNED,
+    SOURCE,
+    SignatureRequest,
+    apply_signature,
+    field_name,
+    stamp_converted,
+)
 from docgen.runtime import Runtime
 from docgen.signers import get_signer, unlock_identity
 from docgen.validators import validate_data
-from signing.anchors import locate_anchors
-from signing.errors import AnchorNotFound
-from signing.long_term import add_long_term_validation
-from signing.pades import SignatureAppearance, SigningIdentity, sign_pdf
-from signing.stamp import prepare_pdf, signature_box_at
+from signing.pades import SignatureAppearance
 from storage import StoredObject
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PDF_TYPE = "application/pdf"
 
-# Revision kinds, in the order they are made.
-SOURCE = "source"
-PREPARED = "prepared"
-SIGNED = "signed"
-LONG_TERM = "lta"  # certificates, revocation data and a document time stamp (PAdES B-LTA)
-
 MENUNGGU = "menunggu_tanda_tangan"
 SAH = "sah"
 DICABUT = "dicabut"
-
-FOOTER = (
-    "Dokumen ini telah ditandatangani secara elektronik menggunakan sertifikat elektronik. "
-    "Keaslian dokumen dapat diverifikasi dengan memindai kode QR atau melalui {url}"
-)
 
 
 def new_verify_code() -> str:
     """144 random bits, URL-safe."""
     return secrets.token_urlsafe(18)
-
-
-def field_name(role: str) -> str:
-    return f"ttd_{role}"
 
 
 def _object_key(document_id: str, seq: int, kind: str, ext: str) -> str:
@@ -141,25 +129,6 @@ def document_date(manifest: TemplateManifest, clean: Mapping[str, Any]) -> date:
     on = clean[manifest.date_field]
     assert isinstance(on, date)
     return on
-
-
-def stamp_converted(
-    pdf: bytes, template_id: str, roles: Sequence[str], verify_url: str
-) -> tuple[bytes, dict[str, int]]:
-    """The converted PDF with QR code, footer and one empty signature field per role at its
-    anchor; and the page of each role's field. CPU only (runs in worker processes too).
-
-    Raises TemplateInvalid when a role's anchor is missing from the PDF.
-    """
-    try:
-        anchors = locate_anchors(pdf, list(roles))
-    except AnchorNotFound as exc:
-        raise TemplateInvalid(f"Templat {template_id}: {exc}") from exc
-    boxes = [signature_box_at(anchors[role], field_name(role)) for role in roles]
-    prepared = prepare_pdf(
-        pdf, verify_url=verify_url, footer_text=FOOTER.format(url=verify_url), fields=boxes
-    )
-    return prepared, {role: anchors[role].page for role in roles}
 
 
 async def store_sources(
@@ -311,18 +280,6 @@ async def read_revision(rt: Runtime, revision: Revision) -> bytes:
     return await rt.store.get(revision.object_key, revision.version_id)
 
 
-@dataclass(frozen=True)
-class SignatureRequest:
-    """What signing one slot of one document needs besides the key: picklable, so a worker
-    process can do it (see docgen.workers)."""
-
-    field_name: str
-    appearance: SignatureAppearance
-    reason: str
-    certify: bool  # the first signature certifies: afterwards only further signatures
-    archive: bool  # the last signature is followed by the B-LTA revision
-
-
 def signature_request(
     rt: Runtime, document: Document, slot: SignatureSlot, signer: Signer
 ) -> SignatureRequest:
@@ -337,33 +294,6 @@ def signature_request(
         certify=not any(s.signed_at for s in document.slots),
         archive=all(s.signed_at for s in document.slots if s.id != slot.id),
     )
-
-
-async def apply_signature(
-    pdf: bytes,
-    request: SignatureRequest,
-    identity: SigningIdentity,
-    timestamper: TimeStamper,
-    trust_roots: Sequence[x509.Certificate],
-    crls: Sequence[x509.CertificateRevocationList],
-) -> list[tuple[str, bytes]]:
-    """The new revisions, (kind, PDF): the signed one, then the B-LTA one after the last signer."""
-    signed = await sign_pdf(
-        pdf,
-        field_name=request.field_name,
-        identity=identity,
-        appearance=request.appearance,
-        timestamper=timestamper,
-        reason=request.reason,
-        certify=request.certify,
-    )
-    outputs = [(SIGNED, signed)]
-    if request.archive:
-        long_term = await add_long_term_validation(
-            signed, trust_roots=trust_roots, crls=crls, timestamper=timestamper
-        )
-        outputs.append((LONG_TERM, long_term))
-    return outputs
 
 
 async def store_signed(

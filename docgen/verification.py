@@ -10,19 +10,12 @@ from typing import Any
 import anyio
 from sqlalchemy import select
 
-from docgen.documents import (
-    DICABUT,
-    LONG_TERM,
-    SAH,
-    SIGNED,
-    find_by_code,
-    latest_pdf,
-    pending_roles,
-)
+from docgen.documents import DICABUT, SAH, find_by_code, latest_pdf, pending_roles
 from docgen.errors import UploadInvalid
 from docgen.indonesian import mask_nip
 from docgen.limits import refuse_oversized
 from docgen.models import Document, Revision, SignatureSlot
+from docgen.revisions import LONG_TERM, SIGNED
 from docgen.runtime import Runtime
 from signing.waktu import format_waktu_wib
 

@@ -217,7 +217,7 @@ def stamp_pdfs(
     items: Sequence[tuple[bytes, str]], template_id: str, roles: Sequence[str]
 ) -> list[Any]:
     """Per ``(converted PDF, verify URL)``: the prepared PDF and the page of each role."""
-    from docgen.documents import stamp_converted
+    from docgen.revisions import stamp_converted
 
     results: list[tuple[bytes, dict[str, int]] | Failed] = []
     for pdf, verify_url in items:
@@ -235,7 +235,7 @@ def sign_pdfs(
     crls_der: Sequence[bytes],
 ) -> list[Any]:
     """Per ``(PDF, SignatureRequest)``: the new revisions as ``apply_signature`` makes them."""
-    from docgen.documents import apply_signature
+    from docgen.revisions import apply_signature
     from signing.pades import SigningIdentity
 
     ca = _certificate_authority()

@@ -20,9 +20,9 @@ from docx.oxml.ns import qn
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 
-from docgen.documents import FOOTER
 from docgen.manifest import load_template
 from docgen.render import render_docx
+from docgen.revisions import FOOTER
 from signing.stamp import FooterStyle
 from signing.validation import validate_pdf
 from tests.conftest import PIN, Service, signer_body
