@@ -59,8 +59,9 @@ def new_verify_code() -> str:
 
 def _object_key(document_id: str, seq: int, kind: str, ext: str) -> str:
     """A key no earlier attempt can have used: a write cut short by a crash leaves its object
-    behind (object lock keeps it), and the next attempt must not collide with it."""
-    return f"documents/{document_id}/{seq:02d}-{kind}-{secrets.token_hex(4)}.{ext}"
+    behind (object lock keeps it), and the next attempt must not collide with it. 64 random
+    bits under the document's own prefix, so revisions are stored with ``unique_key``."""
+    return f"documents/{document_id}/{seq:02d}-{kind}-{secrets.token_hex(8)}.{ext}"
 
 
 def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,8 +136,12 @@ async def store_sources(
     rt: Runtime, draft: DocumentDraft, docx: bytes, prepared: bytes
 ) -> list[tuple[str, StoredObject]]:
     """Put the DOCX source and the prepared PDF into object storage, as revisions 1 and 2."""
-    source = await rt.store.put(_object_key(draft.id, 1, SOURCE, "docx"), docx, DOCX_TYPE)
-    pdf = await rt.store.put(_object_key(draft.id, 2, PREPARED, "pdf"), prepared, PDF_TYPE)
+    source = await rt.store.put(
+        _object_key(draft.id, 1, SOURCE, "docx"), docx, DOCX_TYPE, unique_key=True
+    )
+    pdf = await rt.store.put(
+        _object_key(draft.id, 2, PREPARED, "pdf"), prepared, PDF_TYPE, unique_key=True
+    )
     return [(SOURCE, source), (PREPARED, pdf)]
 
 
@@ -305,7 +310,10 @@ async def store_signed(
         (
             kind,
             await rt.store.put(
-                _object_key(document.id, seq + i, names[kind], "pdf"), pdf, PDF_TYPE
+                _object_key(document.id, seq + i, names[kind], "pdf"),
+                pdf,
+                PDF_TYPE,
+                unique_key=True,
             ),
         )
         for i, (kind, pdf) in enumerate(outputs)

@@ -19,11 +19,18 @@ class StoredObject:
 class ObjectStore(Protocol):
     """Write-once storage for document revisions."""
 
-    async def put(self, key: str, data: bytes, content_type: str) -> StoredObject:
+    async def put(
+        self, key: str, data: bytes, content_type: str, *, unique_key: bool = False
+    ) -> StoredObject:
         """Store ``data`` under ``key``.
 
+        ``unique_key=True`` says the caller made ``key`` unique itself (a random part no other
+        write can pick), so the store need not check that the key is free: a write to it can
+        only be the first. Stored versions stay write-once either way.
+
         Raises:
-            ObjectExists: the key already holds an object; revisions are never overwritten.
+            ObjectExists: the key already holds an object (checked unless ``unique_key``);
+                revisions are never overwritten.
             StorageUnavailable: the store cannot be reached or refused the request.
         """
         ...

@@ -56,9 +56,11 @@ class CachedObjectStore:
     def cached_bytes(self) -> int:
         return self._bytes
 
-    async def put(self, key: str, data: bytes, content_type: str) -> StoredObject:
+    async def put(
+        self, key: str, data: bytes, content_type: str, *, unique_key: bool = False
+    ) -> StoredObject:
         """As the inner store's ``put``; the bytes are kept for later reads of this version."""
-        stored = await self._inner.put(key, data, content_type)
+        stored = await self._inner.put(key, data, content_type, unique_key=unique_key)
         if stored.version_id is not None:
             await self._keep(key, stored.version_id, data, stored.sha256)
         return stored

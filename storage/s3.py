@@ -143,16 +143,23 @@ class S3ObjectStore:
                 self.bucket, f"has versioning {status or 'never enabled'!s}, expected Enabled"
             )
 
-    async def put(self, key: str, data: bytes, content_type: str) -> StoredObject:
+    async def put(
+        self, key: str, data: bytes, content_type: str, *, unique_key: bool = False
+    ) -> StoredObject:
         """Store ``data`` under ``key``, never replacing an existing object.
 
+        With ``unique_key`` (the caller's key has a random part) the server is not asked to
+        check that the key is free: in a versioned bucket that check is a lookup per write,
+        measured at ~1.4 ms of SeaweedFS CPU on a ~5 ms write. Object lock keeps every version
+        either way.
+
         Raises:
-            ObjectExists: the key already holds an object.
+            ObjectExists: the key already holds an object (checked unless ``unique_key``).
             StorageUnavailable: the server cannot be reached or refused the request.
         """
-        return await self._run(partial(self._put, key, data, content_type))
+        return await self._run(partial(self._put, key, data, content_type, unique_key))
 
-    def _put(self, key: str, data: bytes, content_type: str) -> StoredObject:
+    def _put(self, key: str, data: bytes, content_type: str, unique_key: bool) -> StoredObject:
         digest = hashlib.sha256(data)
         sha256 = digest.hexdigest()
         retain_until = datetime.now(UTC) + timedelta(days=self.retention_days)
@@ -161,12 +168,13 @@ class S3ObjectStore:
             _SHA256_HEADER: sha256,
             # The server recomputes this and rejects the upload if the bytes changed in transit.
             "x-amz-checksum-sha256": base64.b64encode(digest.digest()).decode("ascii"),
-            # Atomic "create only", enforced by the server (SeaweedFS; MinIO since 2024-11):
-            # no separate existence check, which would cost a request per object and race.
-            "If-None-Match": "*",
             "x-amz-object-lock-mode": COMPLIANCE,
             "x-amz-object-lock-retain-until-date": retain_until.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
+        if not unique_key:
+            # Atomic "create only", enforced by the server (SeaweedFS; MinIO since 2024-11):
+            # no separate existence check, which would cost a request per object and race.
+            headers["If-None-Match"] = "*"
         with _translated(f"storing {key!r}"):
             try:
                 # Public put_object() would rename If-None-Match into user metadata, so we

@@ -109,6 +109,22 @@ async def test_put_existing_key_raises_and_keeps_original(
     assert [v.version_id for v in versions] == [original.version_id]
 
 
+async def test_put_with_unique_key_skips_the_check_and_still_keeps_every_version(
+    store: S3ObjectStore, raw: Minio, request: pytest.FixtureRequest
+) -> None:
+    # The caller vouches that the key is new, so the server is not asked; were the caller
+    # wrong, the first version would still be there, locked, under its own version id.
+    key = unique_key(request)
+    first = await store.put(key, b"first revision", "text/plain", unique_key=True)
+    second = await store.put(key, b"second revision", "text/plain", unique_key=True)
+
+    assert first.version_id != second.version_id
+    assert await store.get(key, first.version_id) == b"first revision"
+    assert await store.get(key, second.version_id) == b"second revision"
+    versions = {v.version_id for v in raw.list_objects(BUCKET, prefix=key, include_version=True)}
+    assert versions == {first.version_id, second.version_id}
+
+
 async def test_get_missing_key_raises_not_found(
     store: S3ObjectStore, request: pytest.FixtureRequest
 ) -> None:
@@ -415,8 +431,10 @@ class CountingStore:
         self.inner = inner
         self.gets = 0
 
-    async def put(self, key: str, data: bytes, content_type: str) -> StoredObject:
-        return await self.inner.put(key, data, content_type)
+    async def put(
+        self, key: str, data: bytes, content_type: str, *, unique_key: bool = False
+    ) -> StoredObject:
+        return await self.inner.put(key, data, content_type, unique_key=unique_key)
 
     async def get(self, key: str, version_id: str | None = None) -> bytes:
         self.gets += 1
