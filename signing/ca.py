@@ -23,19 +23,22 @@ from typing import Final
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from signing.errors import CertificateAuthorityError
-from signing.tsa import InternalTimeStamper
+from signing.tsa import InternalTimeStamper, TsaKey
 
 __all__ = ["DOCUMENT_SIGNING_EKU", "CertificateAuthority", "RevokedCertificate"]
 
 ROOT_CN: Final = "docgen Root CA"
 TSA_CN: Final = "docgen Time Stamping Authority"
 ROOT_KEY_BITS: Final = 3072
-TSA_KEY_BITS: Final = 3072
+# The TSA signs four time stamps per document with three signers (one per signature, one for
+# the archive): P-256 (128-bit security, as RSA-3072) signs in ~0.02 ms, RSA-3072 in ~0.9 ms.
+# A TSA key made before (RSA) is loaded as it is.
+TSA_CURVE: Final = ec.SECP256R1()
 ROOT_VALIDITY: Final = timedelta(days=3652)
 TSA_VALIDITY: Final = timedelta(days=5 * 365)
 # Backdate notBefore a little so a verifier whose clock is slightly behind still accepts it.
@@ -130,7 +133,7 @@ def _write_atomically(path: Path, data: bytes, mode: int) -> None:
         raise
 
 
-def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
+def _key_pem(key: TsaKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -138,10 +141,10 @@ def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
     )
 
 
-def _load_key(path: Path) -> rsa.RSAPrivateKey:
+def _load_key(path: Path) -> TsaKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise CertificateAuthorityError(f"{path} does not hold an RSA private key")
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise CertificateAuthorityError(f"{path} does not hold an RSA or EC private key")
     return key
 
 
@@ -149,9 +152,7 @@ def _load_cert(path: Path) -> x509.Certificate:
     return x509.load_pem_x509_certificate(path.read_bytes())
 
 
-def _load_pair(
-    cert_path: Path, key_path: Path, what: str
-) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+def _load_pair(cert_path: Path, key_path: Path, what: str) -> tuple[x509.Certificate, TsaKey]:
     """A certificate and its key; raises CertificateAuthorityError if unreadable or mismatched."""
     try:
         cert, key = _load_cert(cert_path), _load_key(key_path)
@@ -162,7 +163,7 @@ def _load_pair(
     return cert, key
 
 
-def _same_public_key(cert: x509.Certificate, key: rsa.RSAPrivateKey) -> bool:
+def _same_public_key(cert: x509.Certificate, key: TsaKey) -> bool:
     return cert.public_key().public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
 
 
@@ -179,7 +180,7 @@ class CertificateAuthority:
         root_certificate: x509.Certificate,
         root_key: rsa.RSAPrivateKey,
         tsa_certificate: x509.Certificate,
-        tsa_key: rsa.RSAPrivateKey,
+        tsa_key: TsaKey,
     ) -> None:
         self.organization = organization
         self.root_certificate = root_certificate
@@ -224,7 +225,10 @@ class CertificateAuthority:
                     root_cert_path, root_cert.public_bytes(serialization.Encoding.PEM), 0o644
                 )
             elif {_ROOT_CERT, _ROOT_KEY} <= have:
-                root_cert, root_key = _load_pair(root_cert_path, root_key_path, "root")
+                root_cert, loaded_root_key = _load_pair(root_cert_path, root_key_path, "root")
+                if not isinstance(loaded_root_key, rsa.RSAPrivateKey):
+                    raise CertificateAuthorityError(f"{root_key_path} is not an RSA key")
+                root_key = loaded_root_key
             else:
                 raise CertificateAuthorityError(
                     f"{directory} holds an incomplete CA (found {sorted(have)}); "
@@ -245,7 +249,7 @@ class CertificateAuthority:
                 )
             else:
                 org = _organization_of(root_cert, default=organization)
-                tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=TSA_KEY_BITS)
+                tsa_key = ec.generate_private_key(TSA_CURVE)
                 tsa_cert = _make_tsa(root_cert, root_key, tsa_key, org)
                 _write_atomically(tsa_key_path, _key_pem(tsa_key), 0o600)
                 _write_atomically(
@@ -436,7 +440,7 @@ def _make_root(key: rsa.RSAPrivateKey, organization: str) -> x509.Certificate:
 def _make_tsa(
     root_cert: x509.Certificate,
     root_key: rsa.RSAPrivateKey,
-    tsa_key: rsa.RSAPrivateKey,
+    tsa_key: TsaKey,
     organization: str,
 ) -> x509.Certificate:
     subject = x509.Name(

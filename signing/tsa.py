@@ -1,11 +1,12 @@
 """An in-process RFC 3161 time-stamping authority signed by the internal CA's TSA certificate.
 
 pyHanko's :class:`DummyTimeStamper` defines the tokens: the same TimeStampResp structure, with
-three things changed. The TSA policy OID is ours rather than the example one it ships with; the
+four things changed. The TSA policy OID is ours rather than the example one it ships with; the
 TSA key is kept as a loaded ``cryptography`` key (the dummy reloads it from DER for every token,
-~0.1 s for RSA-3072 because of the key consistency check); and the response is assembled from
-DER pieces prepared once per TSA (certificates, signer identifier, signingCertificate attribute,
-algorithm identifiers), because building the whole structure with asn1crypto took ~5 ms a token.
+~0.1 s for RSA-3072 because of the key consistency check); the key may be ECDSA as well as RSA
+(the dummy signs with RSA only); and the response is assembled from DER pieces prepared once per
+TSA (certificates, signer identifier, signingCertificate attribute, algorithm identifiers),
+because building the whole structure with asn1crypto took ~5 ms a token.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from pyhanko.sign import general
@@ -30,7 +32,9 @@ from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from signing import der
 
-__all__ = ["DOCGEN_TSA_POLICY_OID", "InternalTimeStamper", "to_asn1_certificate"]
+__all__ = ["DOCGEN_TSA_POLICY_OID", "InternalTimeStamper", "TsaKey", "to_asn1_certificate"]
+
+TsaKey = RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 # A UUID-derived OID (ITU-T X.667, arc 2.25): ours without a registration.
 DOCGEN_TSA_POLICY_OID: Final = "2.25.168790458318212397093624125584418626017"
@@ -51,12 +55,12 @@ class InternalTimeStamper(DummyTimeStamper):
     def __init__(
         self,
         tsa_certificate: x509.Certificate,
-        tsa_key: RSAPrivateKey,
+        tsa_key: TsaKey,
         chain: Sequence[x509.Certificate] = (),
         *,
         fixed_time: datetime | None = None,
     ) -> None:
-        self._rsa_key = tsa_key
+        self._key = tsa_key
         key_info = asn1_keys.PrivateKeyInfo.load(
             tsa_key.private_bytes(
                 serialization.Encoding.DER,
@@ -132,11 +136,12 @@ class InternalTimeStamper(DummyTimeStamper):
                 ]
             )
         )
-        signature = self._rsa_key.sign(
-            der.element(der.SET, signed_attrs),
-            PKCS1v15(),
-            get_pyca_cryptography_hash(md_algorithm.upper()),
-        )
+        to_sign = der.element(der.SET, signed_attrs)
+        hash_algorithm = get_pyca_cryptography_hash(md_algorithm.upper())
+        if isinstance(self._key, RSAPrivateKey):
+            signature = self._key.sign(to_sign, PKCS1v15(), hash_algorithm)
+        else:
+            signature = self._key.sign(to_sign, ec.ECDSA(hash_algorithm))
         signer_info = der.element(
             der.SEQUENCE,
             _V1,
@@ -182,7 +187,12 @@ class InternalTimeStamper(DummyTimeStamper):
             ).dump(),
             digest_algorithm=digest_algorithm.dump(),
             signature_algorithm=algos.SignedDigestAlgorithm(
-                {"algorithm": "rsassa_pkcs1v15"}
+                # RSA's names the padding (the digest is digest_algorithm's); ECDSA's the pair
+                {
+                    "algorithm": "rsassa_pkcs1v15"
+                    if isinstance(self._key, RSAPrivateKey)
+                    else f"{md_algorithm}_ecdsa"
+                }
             ).dump(),
             certificates=der.element(der.CONTEXT_0, *certificates),  # [0] IMPLICIT CertificateSet
         )

@@ -18,7 +18,7 @@ from asn1crypto import crl as asn1_crl_module
 from asn1crypto import keys as asn1_keys
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
@@ -91,7 +91,7 @@ def signed_at() -> datetime:
 def past_tsa(ca: CertificateAuthority, ca_dir: Path, signed_at: datetime) -> InternalTimeStamper:
     """The CA's own TSA (same certificate and key) with its clock at ``signed_at``."""
     key = serialization.load_pem_private_key((ca_dir / "tsa-key.pem").read_bytes(), None)
-    assert isinstance(key, rsa.RSAPrivateKey)
+    assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
     return InternalTimeStamper(ca.tsa_certificate, key, chain=ca.chain, fixed_time=signed_at)
 
 

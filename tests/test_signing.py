@@ -25,7 +25,7 @@ from asn1crypto import cms, tsp
 from asn1crypto import keys as asn1_keys
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
@@ -39,6 +39,7 @@ from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.timestamps.common_utils import handle_tsp_response
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko.stamp import QRStamp
 from pyhanko_certvalidator import ValidationContext
 
@@ -409,11 +410,77 @@ def _comparable_token(token: cms.ContentInfo) -> dict[str, Any]:
     return native
 
 
-def test_tsa_tokens_are_what_pyhanko_dummy_tsa_makes(
-    ca: CertificateAuthority, ca_dir: Path
-) -> None:
-    """The TSA assembles its tokens from DER pieces; they say what DummyTimeStamper's say."""
-    key = serialization.load_pem_private_key((ca_dir / "tsa-key.pem").read_bytes(), None)
+@pytest.fixture(scope="module")
+def rsa_tsa_ca_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA directory as docgen made them before its TSA keys were P-256: an RSA-3072 TSA."""
+    directory = tmp_path_factory.mktemp("ca-rsa-tsa")
+    root = CertificateAuthority.load_or_create(directory, organization="Pemkab").root_certificate
+    root_key = serialization.load_pem_private_key((directory / "root-key.pem").read_bytes(), None)
+    assert isinstance(root_key, rsa.RSAPrivateKey)
+    tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    now = datetime.now(UTC)
+    tsa_cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "docgen TSA (RSA)")]))
+        .issuer_name(root.subject)
+        .public_key(tsa_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .sign(root_key, hashes.SHA256())
+    )
+    (directory / "tsa-key.pem").write_bytes(
+        tsa_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    (directory / "tsa.pem").write_bytes(tsa_cert.public_bytes(serialization.Encoding.PEM))
+    return directory
+
+
+def test_new_tsa_keys_are_p256_and_their_tokens_validate(ca: CertificateAuthority) -> None:
+    public_key = ca.tsa_certificate.public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    assert public_key.curve.name == "secp256r1"
+    message_digest = hashes.Hash(hashes.SHA256())
+    message_digest.update(b"isi dokumen")
+    imprint = message_digest.finalize()
+    token = run(ca.timestamper().async_timestamp(imprint, "sha256"))
+    signer_info = token["content"]["signer_infos"][0]
+    assert signer_info["signature_algorithm"]["algorithm"].native == "sha256_ecdsa"
+    public_key.verify(
+        signer_info["signature"].native,
+        b"\x31" + signer_info["signed_attrs"].dump()[1:],  # as a SET, not [0] IMPLICIT
+        ec.ECDSA(hashes.SHA256()),
+    )
+    # pyHanko's own check of a time stamp token: intact, trusted, for this imprint
+    status = run(
+        validate_tst_signed_data(
+            token["content"],
+            ValidationContext(trust_roots=[to_asn1_certificate(ca.root_certificate)]),
+            expected_tst_imprint=lambda md_algorithm: imprint,
+        )
+    )
+    assert status["intact"] and status["valid"]
+    assert status["trust_problem_indic"] is None and status["validation_path"] is not None
+
+
+def test_a_ca_with_an_rsa_tsa_keeps_it(rsa_tsa_ca_dir: Path) -> None:
+    ca = CertificateAuthority.load_or_create(rsa_tsa_ca_dir)
+    assert isinstance(ca.tsa_certificate.public_key(), rsa.RSAPublicKey)
+    token = run(ca.timestamper().async_timestamp(b"\x00" * 32, "sha256"))
+    signature_algorithm = token["content"]["signer_infos"][0]["signature_algorithm"]
+    assert signature_algorithm["algorithm"].native == "rsassa_pkcs1v15"
+
+
+def test_tsa_tokens_are_what_pyhanko_dummy_tsa_makes(rsa_tsa_ca_dir: Path) -> None:
+    """The TSA assembles its tokens from DER pieces; they say what DummyTimeStamper's say
+    (which signs with RSA only, so this compares an RSA TSA)."""
+    ca = CertificateAuthority.load_or_create(rsa_tsa_ca_dir)
+    key = serialization.load_pem_private_key((rsa_tsa_ca_dir / "tsa-key.pem").read_bytes(), None)
     assert isinstance(key, rsa.RSAPrivateKey)
     moment = datetime(2024, 6, 27, 7, 5, 1, 123400, tzinfo=UTC)
     ours = InternalTimeStamper(ca.tsa_certificate, key, chain=ca.chain, fixed_time=moment)
