@@ -101,6 +101,33 @@ class _TimeoutTransport(xmlrpc.client.Transport):
 
 PID_FILE = "servers.pid"
 
+# Settings for each server's fresh profile: interactive features that cost LibreOffice CPU while
+# a document is open and change nothing in its PDF. Measured on 100 berita acara merged (perf):
+# the status bar's word count (its idle statistics job counts every word) took 5-8 % of the
+# LibreOffice CPU, collecting words for autocompletion ~4 %. Online spelling is off too.
+PROFILE_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry"
+ xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Writer/AutoFunction/Completion">\
+<prop oor:name="Enable" oor:op="fuse"><value>false</value></prop></item>
+<item oor:path="/org.openoffice.Office.Writer/AutoFunction/Completion">\
+<prop oor:name="CollectWords" oor:op="fuse"><value>false</value></prop></item>
+<item oor:path="/org.openoffice.Office.Linguistic/SpellChecking">\
+<prop oor:name="IsSpellAuto" oor:op="fuse"><value>false</value></prop></item>
+<item oor:path="/org.openoffice.Office.UI.WriterWindowState/UIElements/States">\
+<node oor:name="private:resource/statusbar/statusbar" oor:op="replace">\
+<prop oor:name="Visible" oor:op="fuse"><value>false</value></prop></node></item>
+</oor:items>
+"""
+
+
+def _prepare_profile(profile: Path) -> None:
+    """Give a new LibreOffice profile our settings (LibreOffice adds its own on first start)."""
+    settings = profile / "user" / "registrymodifications.xcu"
+    if not settings.exists():
+        settings.parent.mkdir(parents=True, exist_ok=True)
+        settings.write_text(PROFILE_SETTINGS, encoding="utf-8")
+
 
 @dataclass
 class _UnoServer:
@@ -116,6 +143,7 @@ class _UnoServer:
         if shutil.which("soffice") is None:
             raise ConversionFailed("LibreOffice (soffice) is not installed; run `make setup`")
         profile = self.workdir / f"profile-{self.port}"
+        _prepare_profile(profile)
         env = dict(os.environ)
         # Only the unoserver package is needed from our venv; the system Python supplies uno.
         env["PYTHONPATH"] = str(Path(unoserver.__file__).resolve().parent.parent)

@@ -180,6 +180,21 @@ def test_two_servers_convert_at_once(pool: UnoserverPool, merged: list[bytes]) -
         assert "Opening " in log.read_text()
 
 
+def test_servers_run_without_word_count_and_word_collection(
+    pool: UnoserverPool, merged: list[bytes]
+) -> None:
+    # After LibreOffice has started on it and converted, each profile still holds the settings
+    # we gave it (LibreOffice would rewrite the file without them had it refused them).
+    profiles = sorted(pool.workdir.glob("profile-*/user/registrymodifications.xcu"))
+    assert len(profiles) == 2
+    for settings in profiles:
+        text = settings.read_text(encoding="utf-8")
+        assert re.search(r'"CollectWords" oor:op="fuse"><value>false<', text)
+        statusbar = re.search(r'"private:resource/statusbar/statusbar".*?</node>', text, re.S)
+        assert statusbar
+        assert '"Visible" oor:op="fuse"><value>false<' in statusbar.group(0)
+
+
 def test_a_broken_document_is_reported_and_the_others_convert(
     pool: UnoserverPool, documents: list[bytes], singles: list[bytes]
 ) -> None:
