@@ -406,11 +406,17 @@ def _child_environment() -> dict[str, str]:
     # weed mini turns AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY into an extra admin identity,
     # S3_* into buckets and WEED_* into configuration: none of that may leak in from the
     # developer's shell.
-    return {
+    environment = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("AWS_", "S3_", "WEED_"))
     }
+    # One Go scheduler thread: every request passes S3 -> filer -> master -> volume server
+    # inside this one process, and with more the runtime spins up and wakes idle threads at
+    # each hand-off. Measured on 2 cores, 80 KB objects: ~2.8 -> ~2.0 ms of CPU per PUT and
+    # ~1.2 -> ~0.85 ms per GET, and no slower. A GOMAXPROCS set by the caller still wins.
+    environment.setdefault("GOMAXPROCS", "1")
+    return environment
 
 
 def _stop_orphan(pid_file: Path, store_dir: Path) -> None:

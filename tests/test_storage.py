@@ -351,6 +351,13 @@ def test_credential_files_are_private(server: EmbeddedS3Server) -> None:
         assert mode == 0o600, f"{name} has mode {mode:o}"
 
 
+def test_server_schedules_go_code_on_one_thread(server: EmbeddedS3Server) -> None:
+    # weed's components hand each request to one another; a second Go thread only spins.
+    environ = Path(f"/proc/{server.pid}/environ").read_bytes().split(b"\0")
+    expected = os.environ.get("GOMAXPROCS", "1")
+    assert f"GOMAXPROCS={expected}".encode() in environ
+
+
 async def test_restart_keeps_objects_and_credentials(
     tmp_path: Path, server: EmbeddedS3Server
 ) -> None:
