@@ -109,7 +109,12 @@ def _dark_columns(size: int) -> tuple[tuple[tuple[bytes, ...], ...], ...]:
 def _cached_matrix(url: str) -> QrMatrix:
     qr = qrcode.QRCode(error_correction=ERROR_CORRECTION, border=0)
     qr.add_data(url)
-    qr.best_fit()
+    try:
+        qr.best_fit()
+    except ValueError as exc:  # best_fit sets version 41, which QRCode.version refuses
+        raise qrcode.exceptions.DataOverflowError(
+            f"{len(url)} characters do not fit in a QR code"
+        ) from exc
     version = qr.version
     layout = _layout(version)
     # One layout of the data with mask 0 (test mode: format information blank, as qrcode

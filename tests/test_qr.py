@@ -9,6 +9,7 @@ import secrets
 
 import pytest
 import qrcode
+import qrcode.exceptions
 from pyhanko.pdf_utils.qr import PdfStreamQRImage
 from qrcode import util as qr_util
 
@@ -118,6 +119,10 @@ def test_urls_in_several_segments_are_the_symbols_qrcode_makes(url: str) -> None
     _assert_same_symbol(url)
 
 
-def test_nothing_to_encode_raises() -> None:
+def test_nothing_or_too_much_to_encode_raises() -> None:
     with pytest.raises(ValueError):
         qr_matrix("")
+    with pytest.raises(qrcode.exceptions.DataOverflowError):
+        qr_matrix(_token(_byte_capacity(40) + 1))
+    with pytest.raises(qrcode.exceptions.DataOverflowError):
+        qr_matrix("https://docgen.example.go.id/v/" + "7" * 6000)  # numeric, still too long
