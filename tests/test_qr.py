@@ -13,7 +13,7 @@ import qrcode.exceptions
 from pyhanko.pdf_utils.qr import PdfStreamQRImage
 from qrcode import util as qr_util
 
-from signing.qr import qr_matrix, qr_stream
+from signing.qr import _layout, _penalty, qr_matrix, qr_stream
 
 _M = qrcode.constants.ERROR_CORRECT_M
 
@@ -117,6 +117,28 @@ def test_data_around_each_version_capacity(version: int) -> None:
 )
 def test_urls_in_several_segments_are_the_symbols_qrcode_makes(url: str) -> None:
     _assert_same_symbol(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        *(f"https://docgen.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in range(20)),
+        *(_token(_byte_capacity(version)) for version in (1, 2, 7, 10, 14, 27, 40)),
+    ],
+)
+def test_each_mask_scores_what_qrcode_scores(url: str) -> None:
+    """All eight penalties, not only the winner's: a rule miscounted by a constant would still
+    pick qrcode's mask."""
+    qr: qrcode.QRCode = qrcode.QRCode(error_correction=_M)  # type: ignore[type-arg]
+    qr.add_data(url)
+    layout = _layout(qr.best_fit())
+    for mask in range(8):
+        qr.makeImpl(True, mask)  # as best_mask_pattern scores it
+        rows = ["".join("01"[bool(dark)] for dark in row) for row in qr.modules]
+        lines = [*rows, *("".join(column) for column in zip(*rows, strict=True))]
+        # the layout _Layout describes: each line followed by a guard bit
+        dark = int("".join(line + "0" for line in lines), 2)
+        assert _penalty(dark, layout) == qr_util.lost_point(qr.modules), (url, mask)
 
 
 def test_nothing_or_too_much_to_encode_raises() -> None:
