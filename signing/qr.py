@@ -1,28 +1,36 @@
 """QR codes of verification URLs, the same symbols the ``qrcode`` package makes, made cheaply.
 
 A document shows its verification URL twice (the footer on every page and each signature's
-appearance), and bulk work makes its symbols in every worker process. ``qrcode`` spends most of a
-symbol's ~5 ms choosing the mask: it lays the data out eight times and scores each layout in pure
-Python. :func:`qr_matrix` takes the codewords from ``qrcode`` and then:
+appearance), and bulk work makes its symbols in every worker process. ``qrcode`` takes ~5 ms a
+symbol in pure Python: bit by bit buffers, Reed-Solomon division on lists, the data laid out and
+scored eight times to choose the mask. :func:`qr_matrix` makes the same symbol in ~0.1 ms:
 
+- A URL that ``qrcode`` puts in one byte-mode segment (its own ``optimal_data_chunks`` says) is
+  encoded here: header, bytes, terminator, pad codewords, then each block's error correction by
+  long division with a table of the generator polynomial's multiples, the remainder one integer.
+  Other URLs (a run of 20 digits or capitals, which get a denser segment, or too long for any
+  version) get their codewords from ``qrcode``.
 - The codeword bits go to their modules with one precomputed permutation per version, into one
   integer that holds every row and every column of the symbol (:class:`_Layout`).
 - Each of the eight masks is one XOR on that integer, scored with shifts and popcounts by the
   penalty rules ``qrcode`` applies, so the same mask wins.
 
-Per version tables are built on first use from ``qrcode``'s own drawing code; the matrices of
-recent URLs are kept in a small cache.
+Per version tables are built on first use from ``qrcode``'s own drawing code and tables; the
+matrices of recent URLs are kept in a small cache.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 import qrcode
+from qrcode import base as qr_base
 from qrcode import util as qr_util
 
 __all__ = ["QrMatrix", "qr_matrix", "qr_stream"]
@@ -32,6 +40,12 @@ ERROR_CORRECTION: Final = qrcode.constants.ERROR_CORRECT_M
 
 _CACHE_SIZE: Final = 1024
 """URLs whose matrix is kept: a bulk run prepares a batch of documents, then signs them."""
+
+_OPTIMIZE: Final = 20
+"""``QRCode.add_data``'s default: a run of this many characters that a denser mode than bytes
+can encode gets a segment of its own."""
+
+_PADDING: Final = bytes((qr_util.PAD0, qr_util.PAD1))
 
 
 @dataclass(frozen=True)
@@ -134,6 +148,14 @@ def _cached_matrix(url: str) -> QrMatrix:
 def _codewords(url: str) -> tuple[int, bytes]:
     """The version of ``url``'s symbol and its codewords, data and error correction interleaved,
     as ``qrcode`` makes them."""
+    segments = list(qr_util.optimal_data_chunks(url, minimum=_OPTIMIZE))
+    if len(segments) == 1 and segments[0].mode == qr_util.MODE_8BIT_BYTE:
+        data: bytes = segments[0].data
+        version = bisect.bisect_left(_byte_capacities(), len(data)) + 1
+        if version <= 40:
+            return version, _byte_mode_codewords(data, version)
+    # Several segments (a run of digits or capitals qrcode encodes in a denser mode), or too
+    # long for any version.
     qr = qrcode.QRCode(error_correction=ERROR_CORRECTION)
     qr.add_data(url)
     try:
@@ -143,6 +165,107 @@ def _codewords(url: str) -> tuple[int, bytes]:
             f"{len(url)} characters do not fit in a QR code"
         ) from exc
     return version, bytes(qr_util.create_data(version, ERROR_CORRECTION, qr.data_list))
+
+
+@functools.cache
+def _byte_capacities() -> tuple[int, ...]:
+    """Bytes one byte-mode segment can hold at level M, versions 1 to 40."""
+    return tuple(
+        (
+            qr_util.BIT_LIMIT_TABLE[ERROR_CORRECTION][version]
+            - 4
+            - qr_util.length_in_bits(qr_util.MODE_8BIT_BYTE, version)
+        )
+        // 8
+        for version in range(1, 41)
+    )
+
+
+def _byte_mode_codewords(data: bytes, version: int) -> bytes:
+    """``data`` as one byte-mode segment of a ``version`` symbol, as ``qr_util.create_data``
+    writes it: mode, length, the bytes, a 4-bit terminator (a byte segment ends 4 bits short of
+    a byte boundary, and at least 4 bits short of the capacity), pad codewords, then each block's
+    error correction, interleaved."""
+    blocks = _blocks(version)
+    length_bits = qr_util.length_in_bits(qr_util.MODE_8BIT_BYTE, version)
+    header = qr_util.MODE_8BIT_BYTE << length_bits | len(data)
+    segment = (header << 8 * len(data) | int.from_bytes(data, "big")) << 4
+    stream = segment.to_bytes((length_bits + 8 * len(data) + 8) // 8, "big")
+    padding = blocks.data_count - len(stream)
+    stream += (_PADDING * (padding // 2 + 1))[:padding]
+    corrections = []
+    start = 0
+    for count, ec_count in blocks.counts:
+        corrections.append(_error_correction(stream[start : start + count], ec_count))
+        start += count
+    return bytes(blocks.interleave(stream + b"".join(corrections)))
+
+
+def _error_correction(block: bytes, ec_count: int) -> bytes:
+    """The Reed-Solomon remainder of ``block``: long division by the generator polynomial, the
+    remainder held as one integer of ``ec_count`` bytes."""
+    multiples = _generator_multiples(ec_count)
+    top = 8 * (ec_count - 1)
+    below_top = (1 << top) - 1
+    remainder = 0
+    for byte in block:
+        remainder = ((remainder & below_top) << 8) ^ multiples[(remainder >> top) ^ byte]
+    return remainder.to_bytes(ec_count, "big")
+
+
+@functools.lru_cache(maxsize=8)  # level M uses 8 lengths, 10 to 30
+def _generator_multiples(ec_count: int) -> tuple[int, ...]:
+    """For each GF(256) value, the generator polynomial of ``ec_count`` error correction
+    codewords times it, leading term left out, as an integer of ``ec_count`` bytes."""
+
+    def times(a: int, b: int) -> int:
+        return 0 if a == 0 or b == 0 else qr_base.gexp(qr_base.glog(a) + qr_base.glog(b))
+
+    generator = [1]  # coefficients, highest power first: (x - a^0)(x - a^1)...
+    for i in range(ec_count):
+        root = qr_base.gexp(i)
+        generator = [
+            a ^ times(b, root) for a, b in zip([*generator, 0], [0, *generator], strict=True)
+        ]
+    return tuple(
+        int.from_bytes(bytes(times(value, c) for c in generator[1:]), "big") for value in range(256)
+    )
+
+
+@dataclass(frozen=True)
+class _Blocks:
+    counts: tuple[tuple[int, int], ...]
+    """Each block's data and error correction codeword counts."""
+    data_count: int
+    interleave: Callable[[bytes], tuple[int, ...]]
+    """From all data blocks then all error correction blocks, to the order in the symbol."""
+
+
+@functools.lru_cache(maxsize=40)  # one per QR version
+def _blocks(version: int) -> _Blocks:
+    counts = tuple(
+        (block.data_count, block.total_count - block.data_count)
+        for block in qr_base.rs_blocks(version, ERROR_CORRECTION)
+    )
+    ranges: list[range] = []  # each block's codewords, data blocks then error correction blocks
+    for part in (0, 1):
+        for block in counts:
+            start = ranges[-1].stop if ranges else 0
+            ranges.append(range(start, start + block[part]))
+    data_ranges, ec_ranges = ranges[: len(counts)], ranges[len(counts) :]
+    # The first codeword of each block, then the second..., as qr_util.create_bytes orders them.
+    order = [
+        i
+        for part in (data_ranges, ec_ranges)
+        for nth in itertools.zip_longest(*part)
+        for i in nth
+        if i is not None
+    ]
+    return _Blocks(
+        counts=counts,
+        data_count=sum(count for count, _ in counts),
+        interleave=operator.itemgetter(*order),
+    )
 
 
 @dataclass(frozen=True)
@@ -195,7 +318,9 @@ def _layout(version: int) -> _Layout:
     lines += [[(r, c) for r in range(size)] for c in range(size)]
 
     def as_bits(dark: Callable[[int, int], bool]) -> int:
-        return int("".join("".join("01"[dark(*cell)] for cell in line) + "0" for line in lines), 2)
+        rows = ["".join("01"[dark(r, c)] for c in range(size)) for r in range(size)]
+        columns = ("".join(column) for column in zip(*rows, strict=True))
+        return int("".join(line + "0" for line in (*rows, *columns)), 2)
 
     def pattern(mask: int) -> int:
         flips = qr_util.mask_func(mask)

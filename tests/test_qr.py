@@ -141,6 +141,26 @@ def test_each_mask_scores_what_qrcode_scores(url: str) -> None:
         assert _penalty(dark, layout) == qr_util.lost_point(qr.modules), (url, mask)
 
 
+def test_urls_in_one_byte_segment_are_encoded_without_qrcode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cheap way is the one taken: only URLs qrcode splits into segments go through its
+    encoder."""
+    encoded: list[object] = []
+    create_data = qr_util.create_data
+
+    def counted(*args: object) -> object:
+        encoded.append(args)
+        return create_data(*args)
+
+    monkeypatch.setattr(qr_util, "create_data", counted)
+    qr_matrix(f"https://docgen.example.go.id/v/{secrets.token_urlsafe(18)}")
+    qr_matrix(f"https://docgen.example.go.id/v/{_token(2000)}")
+    assert encoded == []
+    qr_matrix(f"https://docgen.example.go.id/v/{'1234567890' * 2}/{secrets.token_urlsafe(8)}")
+    assert len(encoded) == 1
+
+
 def test_nothing_or_too_much_to_encode_raises() -> None:
     with pytest.raises(ValueError):
         qr_matrix("")
