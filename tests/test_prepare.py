@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import qrcode
 import zxingcpp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -29,7 +28,6 @@ from docx.text.paragraph import Paragraph
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.qr import PdfStreamQRImage
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.fields import enumerate_sig_fields
@@ -38,7 +36,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from signing.anchors import AnchorPosition, anchor_marker, locate_anchors
 from signing.errors import AnchorNotFound, InvalidPdf
-from signing.qr import qr_matrix, qr_stream
+from signing.qr import qr_matrix
 from signing.stamp import FooterStyle, SignatureBox, prepare_pdf, signature_box_at
 from tests.pdftools import soffice_convert
 
@@ -288,39 +286,6 @@ def test_mark_on_pages_of_different_sizes(pdfs: dict[str, bytes], tmp_path: Path
     path.write_bytes(prepared)
     for page in range(2):
         assert FOOTER in _page_text(path, page)
-
-
-def _qrcode_symbol(url: str, border: int = 0) -> qrcode.QRCode:  # type: ignore[type-arg]
-    """The symbol as the qrcode package makes it on its own (mask chosen by trying all eight)."""
-    qr: qrcode.QRCode = qrcode.QRCode(  # type: ignore[type-arg]
-        error_correction=qrcode.constants.ERROR_CORRECT_M, border=border
-    )
-    qr.add_data(url)
-    qr.make(fit=True)
-    return qr
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        *(f"https://docgen.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in range(40)),
-        "https://docgen.example.go.id/v/" + secrets.token_urlsafe(90),  # version 7+: version bits
-        "HTTPS://DOCGEN.EXAMPLE.GO.ID/V/12345",  # alphanumeric mode
-        "https://ttd.example.go.id/v/" + "0123456789" * 3,  # a numeric segment
-        "x",
-    ],
-)
-def test_qr_matrix_is_the_symbol_qrcode_makes(url: str) -> None:
-    expected = _qrcode_symbol(url)
-    matrix = qr_matrix(url)
-
-    assert matrix.size == expected.modules_count
-    assert [
-        [matrix.is_dark(r, c) for c in range(matrix.size)] for r in range(matrix.size)
-    ] == expected.modules
-    # and drawn as pyHanko's QR stamps draw qrcode's symbols
-    drawn = _qrcode_symbol(url, border=4).make_image(image_factory=PdfStreamQRImage)
-    assert qr_stream(url, border=4, box_size=10) == drawn.render_command_stream()
 
 
 def test_qr_cache_keeps_each_url_to_its_own_symbol(pdfs: dict[str, bytes], tmp_path: Path) -> None:

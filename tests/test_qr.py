@@ -1,0 +1,170 @@
+"""signing/qr.py against the qrcode package, built here on its own: the same symbol, module for
+module (mask included), for verification URLs of realistic shape, for data around every version's
+capacity, for URLs that qrcode splits into segments of denser modes; drawn as pyHanko draws
+qrcode's symbols."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+import qrcode
+import qrcode.exceptions
+from pyhanko.pdf_utils.qr import PdfStreamQRImage
+from qrcode import util as qr_util
+
+from signing.qr import _layout, _penalty, qr_matrix, qr_stream
+
+_M = qrcode.constants.ERROR_CORRECT_M
+
+
+def _qrcode_symbol(url: str, border: int = 0) -> qrcode.QRCode:  # type: ignore[type-arg]
+    """The symbol as the qrcode package makes it on its own (mask chosen by trying all eight)."""
+    qr: qrcode.QRCode = qrcode.QRCode(error_correction=_M, border=border)  # type: ignore[type-arg]
+    qr.add_data(url)
+    qr.make(fit=True)
+    return qr
+
+
+def _assert_same_symbol(url: str) -> qrcode.QRCode:  # type: ignore[type-arg]
+    expected = _qrcode_symbol(url)
+    matrix = qr_matrix(url)
+    assert matrix.size == expected.modules_count, url
+    modules = [[matrix.is_dark(r, c) for c in range(matrix.size)] for r in range(matrix.size)]
+    assert modules == expected.modules, url
+    return expected
+
+
+def _byte_capacity(version: int) -> int:
+    """Bytes of one byte-mode segment that fit a ``version`` symbol at level M: the data bits
+    less the mode indicator and the character count (8 bits below version 10, 16 from it)."""
+    count_bits = 8 if version < 10 else 16
+    return (qr_util.BIT_LIMIT_TABLE[_M][version] - 4 - count_bits) // 8
+
+
+def _token(length: int) -> str:
+    """URL-safe characters with no run of 20 that qrcode would give a denser segment."""
+    text = secrets.token_urlsafe(length)[:length]
+    return "".join(c if i % 16 else "x" for i, c in enumerate(text))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        *(f"https://docgen.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in range(40)),
+        "https://docgen.example.go.id/v/" + secrets.token_urlsafe(90),  # version 7+: version bits
+        "HTTPS://DOCGEN.EXAMPLE.GO.ID/V/12345",  # alphanumeric mode
+        "https://ttd.example.go.id/v/" + "0123456789" * 3,  # a numeric segment
+        "x",
+    ],
+)
+def test_qr_matrix_is_the_symbol_qrcode_makes(url: str) -> None:
+    _assert_same_symbol(url)
+    # and drawn as pyHanko's QR stamps draw qrcode's symbols
+    drawn = _qrcode_symbol(url, border=4).make_image(image_factory=PdfStreamQRImage)
+    assert qr_stream(url, border=4, box_size=10) == drawn.render_command_stream()
+
+
+def test_verification_urls_are_the_symbols_qrcode_makes() -> None:
+    prefixes = [
+        "http://127.0.0.1:8000/v/",
+        "https://docgen.example.go.id/v/",
+        "http://localhost:8000/v/",
+        "https://tte.kemendagri.go.id/dokumen/v/",
+    ]
+    versions = set()
+    for n in range(400):
+        url = prefixes[n % len(prefixes)] + secrets.token_urlsafe(12 + n % 24)
+        versions.add(_assert_same_symbol(url).version)
+    assert versions == {3, 4, 5, 6}
+
+
+@pytest.mark.parametrize("version", range(1, 41))
+def test_data_around_each_version_capacity(version: int) -> None:
+    capacity = _byte_capacity(version)
+    for length in (capacity - 1, capacity):
+        assert _assert_same_symbol(_token(length)).version == version
+    if version < 40:  # one byte more takes the next version
+        assert _assert_same_symbol(_token(capacity + 1)).version == version + 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # runs of 20 or more digits or capitals get a segment of their own
+        "https://docgen.example.go.id/v/" + "1234567890" * 2,
+        "https://docgen.example.go.id/v/12345678901234567890abc",
+        "12345678901234567890/v/abc",
+        "https://docgen.example.go.id/V/ABCDEFGHIJKLMNOPQRST",
+        "HTTPS://DOCGEN.EXAMPLE.GO.ID/v/abc",
+        "https://docgen.example.go.id/v/" + "AB12" * 30 + "xyz" + "9" * 45,
+        "https://docgen.example.go.id/v/" + _token(300) + "4" * 20,  # version 10+: longer counts
+        "https://docgen.example.go.id/v/" + _token(1000) + "Q" * 21 + _token(400),  # 27+
+        # data this short that is all digits or capitals (or that and a last newline) too
+        "12345",
+        "HTTP://A.GO.ID/V/1",
+        "123\n",
+        "ABC\n",
+        # and runs one short of that stay in the byte segment
+        "https://docgen.example.go.id/v/" + "1234567890123456789",
+        "https://docgen.example.go.id/V/ABCDEFGHIJKLMNOPQRS",
+        "https://docgen.example.go.id/v/" + "1" * 19 + "x" + "A" * 19,
+        "1234567890123456789x",
+        # bytes of UTF-8, as qrcode encodes text
+        "https://docgen.example.go.id/v/surat-keterangan-ñandú-ü",
+        "https://docgen.example.go.id/v/" + "é" * 1100,
+    ],
+)
+def test_urls_in_several_segments_are_the_symbols_qrcode_makes(url: str) -> None:
+    _assert_same_symbol(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        *(f"https://docgen.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in range(20)),
+        *(_token(_byte_capacity(version)) for version in (1, 2, 7, 10, 14, 27, 40)),
+    ],
+)
+def test_each_mask_scores_what_qrcode_scores(url: str) -> None:
+    """All eight penalties, not only the winner's: a rule miscounted by a constant would still
+    pick qrcode's mask."""
+    qr: qrcode.QRCode = qrcode.QRCode(error_correction=_M)  # type: ignore[type-arg]
+    qr.add_data(url)
+    layout = _layout(qr.best_fit())
+    for mask in range(8):
+        qr.makeImpl(True, mask)  # as best_mask_pattern scores it
+        rows = ["".join("01"[bool(dark)] for dark in row) for row in qr.modules]
+        lines = [*rows, *("".join(column) for column in zip(*rows, strict=True))]
+        # the layout _Layout describes: each line followed by a guard bit
+        dark = int("".join(line + "0" for line in lines), 2)
+        assert _penalty(dark, layout) == qr_util.lost_point(qr.modules), (url, mask)
+
+
+def test_urls_in_one_byte_segment_are_encoded_without_qrcode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cheap way is the one taken: only URLs qrcode splits into segments go through its
+    encoder."""
+    encoded: list[object] = []
+    create_data = qr_util.create_data
+
+    def counted(*args: object) -> object:
+        encoded.append(args)
+        return create_data(*args)
+
+    monkeypatch.setattr(qr_util, "create_data", counted)
+    qr_matrix(f"https://docgen.example.go.id/v/{secrets.token_urlsafe(18)}")
+    qr_matrix(f"https://docgen.example.go.id/v/{_token(2000)}")
+    assert encoded == []
+    qr_matrix(f"https://docgen.example.go.id/v/{'1234567890' * 2}/{secrets.token_urlsafe(8)}")
+    assert len(encoded) == 1
+
+
+def test_nothing_or_too_much_to_encode_raises() -> None:
+    with pytest.raises(ValueError):
+        qr_matrix("")
+    with pytest.raises(qrcode.exceptions.DataOverflowError):
+        qr_matrix(_token(_byte_capacity(40) + 1))
+    with pytest.raises(qrcode.exceptions.DataOverflowError):
+        qr_matrix("https://docgen.example.go.id/v/" + "7" * 6000)  # numeric, still too long
