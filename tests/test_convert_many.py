@@ -212,6 +212,9 @@ def test_a_broken_document_is_reported_and_the_others_convert(
         pdf = failed.pdfs[i]
         assert pdf is not None
         assert pages_text(pdf) == pages_text(singles[i])
+    # Documents reach LibreOffice as files; none is left behind, also of the failed calls.
+    assert (pool.workdir / "exchange").is_dir()
+    assert list((pool.workdir / "exchange").iterdir()) == []
 
 
 def test_a_chunk_whose_libreoffice_dies_is_redone_one_by_one(
