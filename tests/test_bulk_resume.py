@@ -14,11 +14,14 @@ from typing import Any
 import httpx
 import psutil
 
+from docgen.batch_runner import CHUNK_ROWS
 from tests.conftest import PIN, signer_body, start_service, stop_service
 from tests.test_bulk import bulk_sign, generated, inauguration_csv, post_batch
 from tests.test_templates_content import BA
 
-ROWS = 100
+# Three chunks: two run at once, so the third is still to come when the first are done and the
+# kill lands between chunks.
+ROWS = 3 * CHUNK_ROWS
 
 
 def kill_when(
@@ -162,7 +165,7 @@ def assert_registry_holds_each_row_once(db_path: Path, batch_id: str) -> None:
 def test_a_service_stopped_with_ctrl_c_marks_its_bulk_signing_interrupted(
     tmp_path: Path,
 ) -> None:
-    rows = 3 * ROWS  # long enough to still be signing when the stop comes
+    rows = 300  # long enough to still be signing when the stop comes
     data_dir = tmp_path / "docgen"
     process, service = start_service(data_dir)
     try:
