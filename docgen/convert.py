@@ -293,10 +293,14 @@ class UnoserverPool:
     def start(self, timeout: float = 90) -> None:
         """Start every server and wait until each answers; raises ConversionFailed.
 
-        Servers that a killed service left running on this workdir are stopped first.
+        Servers that a killed service left running on this workdir are stopped first, and
+        what they left behind is removed: documents in the exchange directory and the profiles
+        (each server starts with a new one, named after its port).
         """
         self._workdir.mkdir(parents=True, exist_ok=True)
         _stop_orphans(self._workdir / PID_FILE, self._workdir)
+        for leftover in [self._workdir / "exchange", *self._workdir.glob("profile-*")]:
+            shutil.rmtree(leftover, ignore_errors=True)
         for server in self._servers:
             server.start(timeout)
         self._idle = list(self._servers)

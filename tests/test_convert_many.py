@@ -235,6 +235,22 @@ def test_a_chunk_whose_libreoffice_dies_is_redone_one_by_one(
         converter.stop()
 
 
+def test_a_start_removes_what_a_killed_service_left_behind(tmp_path: Path) -> None:
+    (tmp_path / "exchange").mkdir()
+    (tmp_path / "exchange" / "0123abcd.docx").write_bytes(b"PK\x03\x04 a document")
+    (tmp_path / "profile-40000" / "user").mkdir(parents=True)
+    converter = UnoserverPool(tmp_path, size=1, python=Settings().uno_python)
+    converter.start()
+    try:
+        assert not (tmp_path / "exchange").exists()
+        # only the running server's own profile
+        assert [p.name for p in tmp_path.glob("profile-*")] == [
+            f"profile-{converter.stats()[0].port}"
+        ]
+    finally:
+        converter.stop()
+
+
 def field(paragraph: Paragraph, instruction: str) -> None:
     """A complex field (begin, instruction, separate, cached result, end) in a new run."""
     run = paragraph.add_run()._r
