@@ -21,6 +21,7 @@ from bench.convert_many import libreoffice_cpu_seconds
 from docgen.convert import UnoserverPool
 from docgen.manifest import load_template
 from docgen.render import render_docx
+from docgen.settings import Settings
 from docgen.staff_list import read_staff_list
 from docgen.validators import validate_data
 
@@ -39,7 +40,7 @@ def documents(n: int) -> list[bytes]:
 async def measure(docxs: list[bytes], repeats: int, batch_size: int) -> list[float]:
     with tempfile.TemporaryDirectory(prefix="docgen-lo-cpu-") as tmp:
         workdir = Path(tmp)
-        pool = UnoserverPool(workdir, python="/usr/bin/python3", batch_size=batch_size)
+        pool = UnoserverPool(workdir, python=Settings().uno_python, batch_size=batch_size)
         pool.start()
         try:
             await pool.to_pdfs(docxs[:20])  # warm-up: the first loads cost extra

@@ -102,6 +102,8 @@ class _TimeoutTransport(xmlrpc.client.Transport):
 
 
 PID_FILE = "servers.pid"
+# Where documents wait for LibreOffice and its PDFs for us, one pair of files per call.
+EXCHANGE_DIR = "exchange"
 
 # Settings for each server's fresh profile: interactive features that cost LibreOffice CPU while
 # a document is open and change nothing in its PDF. Measured on 100 berita acara merged (perf):
@@ -198,7 +200,7 @@ class _UnoServer:
         # By file paths, as the server runs beside us: as XML-RPC data, a merged chunk (~2 MB of
         # DOCX, ~2 MB of PDF) was base64-encoded and parsed out of XML on both sides, which cost
         # the service ~3 ms of CPU per document (unoserver writes a temporary file either way).
-        exchange = self.workdir / "exchange"
+        exchange = self.workdir / EXCHANGE_DIR
         exchange.mkdir(mode=0o700, exist_ok=True)
         name = uuid.uuid4().hex
         source, target = exchange / f"{name}.docx", exchange / f"{name}.pdf"
@@ -299,7 +301,7 @@ class UnoserverPool:
         """
         self._workdir.mkdir(parents=True, exist_ok=True)
         _stop_orphans(self._workdir / PID_FILE, self._workdir)
-        for leftover in [self._workdir / "exchange", *self._workdir.glob("profile-*")]:
+        for leftover in [self._workdir / EXCHANGE_DIR, *self._workdir.glob("profile-*")]:
             shutil.rmtree(leftover, ignore_errors=True)
         for server in self._servers:
             server.start(timeout)
