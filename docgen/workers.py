@@ -266,4 +266,16 @@ def sign_pdfs(
                 results.append(_failed(exc))
         return results
 
-    return asyncio.run(sign_all())
+    return _event_loop().run_until_complete(sign_all())
+
+
+@functools.cache
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """One event loop per worker process for its signing chunks.
+
+    Not ``asyncio.run``: in a process's main thread it puts its own SIGINT handler in place and
+    back, and ``signal.signal`` then builds the message of a ValueError from the repr of the
+    replaced handler, which holds the finished task and so every signed PDF of the chunk: ~38 ms
+    per chunk of 40 (py-spy, bench/bulk.py), ~3 ms per document over three signatures.
+    """
+    return asyncio.new_event_loop()
