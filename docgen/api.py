@@ -159,18 +159,17 @@ def batch_view(rt: Runtime, state: batches.BatchState) -> dict[str, Any]:
         "done": state.counts.get(batches.ROW_SELESAI, 0),
         "failed": state.counts.get(batches.ROW_GAGAL, 0),
         "pending": state.counts.get(batches.ROW_MENUNGGU, 0),
-        "errors": [error for row, _ in state.rows for error in row.errors],
+        "errors": state.errors,
         "documents": [
             {
-                "row": row.row,
+                "row": document.row,
                 "id": document.id,
                 "number": document.number,
                 "status": document.status,
-                "pending_roles": documents.pending_roles(document),
+                "pending_roles": document.pending_roles,
                 "verify_url": rt.verify_url(document.verify_code),
             }
-            for row, document in state.rows
-            if document is not None
+            for document in state.documents
         ],
         "signings": [signing_view(s) for s in state.signings],
         "zip_url": f"/api/v1/batches/{batch.id}/zip",

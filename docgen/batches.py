@@ -19,6 +19,8 @@ from sqlalchemy import func, select
 
 from docgen import audit
 from docgen.documents import (
+    SLOTS_ONLY,
+    WITHOUT_SLOT_SIGNERS,
     assignment_problems,
     document_date,
     load_assignment,
@@ -26,7 +28,7 @@ from docgen.documents import (
 )
 from docgen.errors import DataInvalid
 from docgen.manifest import Template
-from docgen.models import Batch, BatchRow, BatchSigning, Document
+from docgen.models import Batch, BatchRow, BatchSigning, Document, SignatureSlot
 from docgen.numbering import allocate_numbers
 from docgen.runtime import Runtime
 from docgen.staff_list import RowProblem, is_xlsx, read_staff_list
@@ -201,17 +203,36 @@ async def get_batch(rt: Runtime, batch_id: str) -> Batch:
 
 
 @dataclass(frozen=True)
+class BatchDocument:
+    """A document of a batch as its listing shows it."""
+
+    row: int
+    id: str
+    number: str
+    status: str
+    verify_code: str
+    pending_roles: list[str]  # unsigned, in signing order
+
+
+@dataclass(frozen=True)
 class BatchState:
     batch: Batch
     counts: dict[str, int]  # row status -> rows
-    rows: list[tuple[BatchRow, Document | None]]
+    errors: list[dict[str, Any]]  # of the rows, in row order
+    documents: list[BatchDocument]  # in row order
     signings: list[BatchSigning]
 
 
 async def batch_state(rt: Runtime, batch_id: str, *, rows: bool = True) -> BatchState:
-    """The batch with its rows (and their documents) in row order, or only its counts and
-    signings when ``rows`` is false. Raises NotFound."""
+    """The batch with its rows' errors and documents in row order, or only its counts and
+    signings when ``rows`` is false. Raises NotFound.
+
+    Columns, not ORM objects: a listing of 1,000 documents built from their entities and slots
+    took ~0.3 s of the service's CPU.
+    """
     batch = await get_batch(rt, batch_id)
+    errors: list[dict[str, Any]] = []
+    listed: list[BatchDocument] = []
     async with rt.db.session() as session:
         counted = await session.execute(
             select(BatchRow.status, func.count())
@@ -219,30 +240,54 @@ async def batch_state(rt: Runtime, batch_id: str, *, rows: bool = True) -> Batch
             .group_by(BatchRow.status)
         )
         counts = {status: n for status, n in counted.tuples().all()}
-        listed: list[tuple[BatchRow, Document | None]] = []
         if rows:
+            pending: dict[str, list[str]] = {}
+            unsigned = await session.execute(
+                select(SignatureSlot.document_id, SignatureSlot.role)
+                .join(BatchRow, BatchRow.document_id == SignatureSlot.document_id)
+                .where(BatchRow.batch_id == batch_id, SignatureSlot.signed_at.is_(None))
+                .order_by(SignatureSlot.document_id, SignatureSlot.order)
+            )
+            for document_id, role in unsigned.tuples():
+                pending.setdefault(document_id, []).append(role)
             found = await session.execute(
-                select(BatchRow, Document)
+                select(
+                    BatchRow.row,
+                    BatchRow.errors,
+                    Document.id,
+                    Document.number,
+                    Document.status,
+                    Document.verify_code,
+                )
                 .outerjoin(Document, BatchRow.document_id == Document.id)
                 .where(BatchRow.batch_id == batch_id)
                 .order_by(BatchRow.row)
             )
-            listed = list(found.tuples().all())
+            for row, row_errors, document_id, number, status, code in found.tuples():
+                errors += row_errors
+                if document_id is not None:
+                    listed.append(
+                        BatchDocument(
+                            row, document_id, number, status, code, pending.get(document_id, [])
+                        )
+                    )
         signings = await session.scalars(
             select(BatchSigning)
             .where(BatchSigning.batch_id == batch_id)
             .order_by(BatchSigning.created_at)
         )
-        return BatchState(batch, counts, listed, list(signings))
+        return BatchState(batch, counts, errors, listed, list(signings))
 
 
-async def batch_documents(rt: Runtime, batch_id: str) -> list[Document]:
-    """The documents made so far for the batch, in row order."""
+async def batch_documents(rt: Runtime, batch_id: str, *, revisions: bool = True) -> list[Document]:
+    """The documents made so far for the batch, in row order, with their slots (not who signed
+    them) and, unless ``revisions`` is false, their revisions."""
     async with rt.db.session() as session:
         documents = await session.scalars(
             select(Document)
             .join(BatchRow, BatchRow.document_id == Document.id)
             .where(BatchRow.batch_id == batch_id)
             .order_by(BatchRow.row)
+            .options(*(WITHOUT_SLOT_SIGNERS if revisions else SLOTS_ONLY))
         )
         return list(documents)

@@ -72,7 +72,7 @@ async def start_bulk_signing(
     signer, identity = await unlock_identity(rt, signer_id, pin)
     eligible: list[str] = []
     skipped: list[dict[str, Any]] = []
-    for document in await batch_documents(rt, batch_id):
+    for document in await batch_documents(rt, batch_id, revisions=False):
         try:
             check_signer(slot_to_sign(document, role), signer)
         except (Conflict, NotFound, SignerMismatch) as exc:

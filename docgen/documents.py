@@ -13,6 +13,8 @@ import anyio
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload, selectinload
+from sqlalchemy.orm.interfaces import ORMOption
 
 from docgen import audit
 from docgen.crl import current_crl
@@ -254,10 +256,22 @@ async def get_document(rt: Runtime, document_id: str) -> Document:
     return await rt.fetch(Document, document_id, "Dokumen tidak ditemukan")
 
 
+# Loader options for the many documents of a batch: signing turns and statuses need the slots
+# but not who signed them (a query per slot signer), and listings no revisions (six per signed
+# berita acara). What is not loaded raises when touched instead of querying behind our back.
+WITHOUT_SLOT_SIGNERS: tuple[ORMOption, ...] = (
+    selectinload(Document.slots).raiseload(SignatureSlot.signer),
+)
+SLOTS_ONLY: tuple[ORMOption, ...] = (*WITHOUT_SLOT_SIGNERS, raiseload(Document.revisions))
+
+
 async def documents_by_id(rt: Runtime, document_ids: Sequence[str]) -> list[Document]:
-    """The documents with these ids, in that order (unknown ids are left out)."""
+    """The documents with these ids, in that order (unknown ids are left out); their slots
+    without their signers."""
     async with rt.db.session() as session:
-        found = await session.scalars(select(Document).where(Document.id.in_(document_ids)))
+        found = await session.scalars(
+            select(Document).where(Document.id.in_(document_ids)).options(*WITHOUT_SLOT_SIGNERS)
+        )
         by_id = {document.id: document for document in found}
     return [by_id[i] for i in document_ids if i in by_id]
 
