@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import psutil
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -39,6 +40,23 @@ async def test_a_worker_that_dies_fails_its_items_and_the_pool_goes_on(tmp_path:
         assert result[:2] == ["A", "B"]
         assert all(isinstance(r, Failed) and "berhenti" in r.message for r in result[2:])
         assert await pool.map(shout_or_die, ["x"]) == ["X"]
+    finally:
+        pool.stop()
+
+
+def worker_pids() -> set[int]:
+    return {p.pid for p in psutil.Process().children() if "spawn_main" in " ".join(p.cmdline())}
+
+
+@pytest.mark.anyio
+async def test_start_spawns_every_worker_before_any_work(tmp_path: Path) -> None:
+    pool = WorkerPool(2, tmp_path / "ca")
+    try:
+        await pool.start()
+        started = worker_pids()
+        assert len(started) == 2
+        assert await pool.map(shout_or_die, ["a", "b"]) == ["A", "B"]
+        assert worker_pids() == started  # the work went to them
     finally:
         pool.stop()
 
