@@ -27,6 +27,7 @@ from docgen.limits import refuse_oversized
 from docgen.manifest import Template
 from docgen.models import BatchSigning, Document, Revision, SignatureSlot, Signer
 from docgen.pages import Pages
+from docgen.revisions import SOURCE
 from docgen.runtime import Runtime
 
 
@@ -301,6 +302,15 @@ async def document_pdf(rt: RuntimeDep, document_id: str) -> Response:
 async def document_docx(rt: RuntimeDep, document_id: str) -> Response:
     document = await documents.get_document(rt, document_id)
     return await _download(rt, document, documents.source_revision(document), "docx")
+
+
+@api.get("/documents/{document_id}/revisions/{seq}", response_class=Response)
+async def document_revision(rt: RuntimeDep, document_id: str, seq: int) -> Response:
+    """One revision as it was issued (``seq`` as listed under ``revisions``): the DOCX source,
+    the prepared PDF, or the PDF after a signature."""
+    document = await documents.get_document(rt, document_id)
+    revision = documents.revision_at(document, seq)
+    return await _download(rt, document, revision, "docx" if revision.kind == SOURCE else "pdf")
 
 
 @api.post("/documents/{document_id}/signatures")

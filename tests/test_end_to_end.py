@@ -88,13 +88,35 @@ def test_created_document_awaits_its_signer(client: httpx.Client, tmp_path: Path
 def test_revisions_are_stored_and_cannot_be_deleted(service: Service, client: httpx.Client) -> None:
     document, signed, prepared_pdf, pdf = create_and_sign(client)
     objects = service.stored_objects(f"documents/{document['id']}/")
-    # Source DOCX, prepared PDF, signed PDF, and the signed PDF with its long-term validation
-    # data (B-LTA): one version each.
-    assert len(objects) == 4
+    # Source DOCX, prepared PDF, and the signed PDF with its long-term validation data (B-LTA),
+    # one version each; the signed PDF before that is the B-LTA object's beginning.
+    assert len(objects) == 3
     s3 = service.object_store()
     by_name = {o.object_name: o for o in objects}
     signed_key = next(name for name in by_name if "-lta-" in name)
     assert s3.get_object("docgen", signed_key).read() == pdf
+    before_lta = signed["revisions"][2]
+    assert before_lta["kind"] == "signed" and before_lta["size"] < len(pdf)
+    assert hashlib.sha256(pdf[: before_lta["size"]]).hexdigest() == before_lta["sha256"]
+    root = x509.load_pem_x509_certificate(client.get("/api/v1/trust/ca.pem").content)
+    assert validate_pdf(pdf[: before_lta["size"]], [root]).valid
+    upload = {"file": ("ttd.pdf", pdf[: before_lta["size"]], "application/pdf")}
+    report = client.post("/api/v1/verify", files=upload).json()
+    assert report["issued_here"] and report["revision"] == {"seq": 3, "kind": "signed"}
+    each = [
+        client.get(f"/api/v1/documents/{document['id']}/revisions/{r['seq']}")
+        for r in signed["revisions"]
+    ]
+    assert [hashlib.sha256(r.content).hexdigest() for r in each] == [
+        r["sha256"] for r in signed["revisions"]
+    ]
+    assert [r.headers["content-type"] for r in each] == [
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        *["application/pdf"] * 3,
+    ]
+    assert each[2].content == pdf[: before_lta["size"]]
+    missing = client.get(f"/api/v1/documents/{document['id']}/revisions/9")
+    assert missing.status_code == 404 and missing.json()["error"] == "NotFound"
     retention = s3.get_object_retention("docgen", signed_key, by_name[signed_key].version_id)
     assert retention is not None and retention.mode == "COMPLIANCE"
     with pytest.raises(S3Error):
