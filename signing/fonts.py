@@ -303,6 +303,17 @@ class SubsetParts:
     """For the font descriptor (:attr:`FontProgram.descriptor`)."""
 
 
+@functools.lru_cache(maxsize=16)  # the always_embed sets: one per kind of text
+def _nominal_glyphs(program: FontProgram, chars: str) -> dict[int, str]:
+    """The glyph id of each character of ``chars`` the font has, and the (first) character."""
+    glyphs: dict[int, str] = {}
+    for ch in chars:
+        gid = program.glyph_of.get(ord(ch))
+        if gid:  # (a character the font lacks would show .notdef, which shows nothing)
+            glyphs.setdefault(gid, ch)
+    return glyphs
+
+
 @functools.lru_cache(maxsize=SUBSETS_KEPT)
 def _compressed_subset(
     program: FontProgram, glyph_ids: frozenset[int], to_unicode: tuple[tuple[int, str], ...]
@@ -386,14 +397,11 @@ class EmbeddedFontEngine(FontEngine):
 
     def embed_glyphs(self, chars: str) -> None:
         """Embed the glyphs of ``chars`` (each on its own, as the font's cmap maps it), whether
-        or not any text shows them. Text shaped later keeps its own ToUnicode entries, so what a
-        reader copies out of it stays what it shows."""
-        glyph_of = self.program.glyph_of
-        for ch in chars:
-            gid = glyph_of.get(ord(ch))
-            if gid:  # (a character the font lacks would show .notdef, which shows nothing)
-                self._used.add(gid)
-                self._to_unicode.setdefault(gid, ch)
+        or not any text shows them. Text shaped before or after keeps its own ToUnicode entries,
+        so what a reader copies out of it stays what it shows."""
+        glyphs = _nominal_glyphs(self.program, chars)
+        self._used.update(glyphs)
+        self._to_unicode = {**glyphs, **self._to_unicode}
 
     def measure(self, txt: str) -> float:
         """The advance of ``txt`` in ems, as :meth:`shape` would report it, without writing."""
