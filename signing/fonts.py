@@ -7,6 +7,11 @@ uses are copied byte for byte into an otherwise empty glyph table (glyph ids unc
 subsets TrueType fonts for CIDFontType2 with ``/CIDToGIDMap /Identity``), and the other tables
 are copied as they are. That costs a fraction of a millisecond where subsetting and saving the
 font with fontTools took ~7 ms for every footer and every signature.
+
+The compressed subset (font program, widths, ToUnicode map) is kept for the last
+:data:`SUBSETS_KEPT` glyph sets, and engines can be told to embed a fixed set of characters
+whatever the text (``always_embed``): footers whose URLs differ only in their random code, or
+appearances whose times differ only in their digits, then embed the same subset, compressed once.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LIBERATION_SANS",
+    "SUBSETS_KEPT",
     "EmbeddedFontEngine",
     "EmbeddedFontFactory",
     "FontProgram",
+    "SubsetParts",
     "font_program",
     "normalized_font",
 ]
@@ -52,6 +59,10 @@ _CHECKSUM_MAGIC: Final = 0xB1B0AFBA
 
 # Texts whose advance a font program remembers (a footer's words, document after document).
 _MEASURED_TEXTS: Final = 4096
+
+SUBSETS_KEPT: Final = 64
+"""Compressed subsets kept for reuse (see :class:`EmbeddedFontEngine`): a bulk run has one
+footer subset and one per signer; each entry is a few KB."""
 
 
 @functools.cache
@@ -86,9 +97,12 @@ def normalized_font(font_file: Path) -> bytes:
     return out.getvalue()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FontProgram:
-    """A normalized TrueType font, parsed once: what shaping, measuring and embedding need."""
+    """A normalized TrueType font, parsed once: what shaping, measuring and embedding need.
+
+    Equal and hashed by identity (one per font file and process), so that subsets made from it
+    can be remembered under it."""
 
     postscript_name: str
     units_per_em: int
@@ -110,6 +124,8 @@ class FontProgram:
     """The checksum of each of :attr:`tables` (the same in every subset)."""
     glyph_hex: tuple[str, ...] = ()
     """Each glyph id as four hex digits, as the text shows it."""
+    glyph_of: dict[int, int] = field(default_factory=dict)
+    """The glyph id each code point maps to (the font's cmap)."""
     advances_of: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
     """Shaped advance of texts measured lately (the words of footers), in font units."""
 
@@ -185,9 +201,10 @@ def font_program(font_file: Path) -> FontProgram:
     }
     tables["head"] = bytes(head)
 
+    cmap = {code: gid[name] for code, name in font.getBestCmap().items()}
     unicodes: dict[int, set[int]] = {}
-    for code, name in font.getBestCmap().items():
-        unicodes.setdefault(gid[name], set()).add(code)
+    for code, ix in cmap.items():
+        unicodes.setdefault(ix, set()).add(code)
 
     hhea, os2, post, head_table = font["hhea"], font["OS/2"], font["post"], font["head"]
     descriptor = {
@@ -211,6 +228,7 @@ def font_program(font_file: Path) -> FontProgram:
         descriptor=descriptor,
         checksums={tag: _checksum(table) for tag, table in tables.items()},
         glyph_hex=tuple(f"{gid:04x}" for gid in range(len(order))),
+        glyph_of=cmap,
     )
 
 
@@ -277,12 +295,66 @@ class SubsetParts:
     """Subset tag and PostScript name: the CIDFont's /BaseFont."""
     font_file: bytes
     """The TrueType program, Flate-compressed."""
-    widths: list[int | list[int]]
+    widths: tuple[int | tuple[int, ...], ...]
     """/W: the first glyph id of each run of consecutive ids used, then their widths."""
     to_unicode: bytes
     """The ToUnicode CMap, Flate-compressed."""
     metrics: dict[str, Any]
     """For the font descriptor (:attr:`FontProgram.descriptor`)."""
+
+
+@functools.lru_cache(maxsize=16)  # the always_embed sets: one per kind of text
+def _nominal_glyphs(program: FontProgram, chars: str) -> dict[int, str]:
+    """The glyph id of each character of ``chars`` the font has, and the (first) character."""
+    glyphs: dict[int, str] = {}
+    for ch in chars:
+        gid = program.glyph_of.get(ord(ch))
+        if gid:  # (a character the font lacks would show .notdef, which shows nothing)
+            glyphs.setdefault(gid, ch)
+    return glyphs
+
+
+@functools.lru_cache(maxsize=SUBSETS_KEPT)
+def _compressed_subset(
+    program: FontProgram, glyph_ids: frozenset[int], to_unicode: tuple[tuple[int, str], ...]
+) -> tuple[bytes, tuple[int | tuple[int, ...], ...], bytes]:
+    """The font program (compressed), /W and ToUnicode CMap (compressed) of a subset: the same
+    for every engine that used the same glyphs to show the same text, so made once for them.
+    ``to_unicode`` is the text of each glyph id, in order of glyph id."""
+    return (
+        zlib.compress(program.subset(glyph_ids)),
+        _widths(program, glyph_ids),
+        zlib.compress(_to_unicode_cmap(to_unicode)),
+    )
+
+
+def _widths(program: FontProgram, glyph_ids: Iterable[int]) -> tuple[int | tuple[int, ...], ...]:
+    """/W: widths of the glyphs used, in runs of consecutive glyph ids."""
+    advances = program.advances
+    runs: list[tuple[int, list[int]]] = []
+    previous = -2
+    for gid in sorted(glyph_ids):
+        if gid != previous + 1:
+            runs.append((gid, []))
+        runs[-1][1].append(advances[gid])
+        previous = gid
+    return tuple(item for first, run in runs for item in (first, tuple(run)))
+
+
+def _to_unicode_cmap(to_unicode: Iterable[tuple[int, str]]) -> bytes:
+    entries = [f"<{gid:04x}> <{text.encode('utf-16-be').hex()}>" for gid, text in to_unicode]
+    blocks = []
+    for start in range(0, len(entries), 100):  # at most 100 entries per block
+        chunk = entries[start : start + 100]
+        blocks.append(f"{len(chunk)} beginbfchar\n" + "\n".join(chunk) + "\nendbfchar")
+    return (
+        "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+        "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+        "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+        "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
+        + "\n".join(blocks)
+        + "\nendcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n"
+    ).encode("ascii")
 
 
 class EmbeddedFontEngine(FontEngine):
@@ -291,7 +363,12 @@ class EmbeddedFontEngine(FontEngine):
     per process instead of a font parsed and subset with fontTools for every document.
 
     The font goes into pyHanko's writer (:meth:`prepare_write`, for signature appearances) or,
-    the same objects, into a pikepdf document (:meth:`embed_in`, for the prepared PDF)."""
+    the same objects, into a pikepdf document (:meth:`embed_in`, for the prepared PDF).
+
+    The glyphs of ``always_embed`` are embedded whatever the text shows (see
+    :meth:`embed_glyphs`): the characters by which texts that are otherwise the same differ (the
+    digits of a time, the random code of a URL), so that such texts embed the same subset, which
+    is then compressed once for all of them (the last :data:`SUBSETS_KEPT` subsets are kept)."""
 
     def __init__(
         self,
@@ -301,6 +378,7 @@ class EmbeddedFontEngine(FontEngine):
         *,
         bcp47_lang_code: str | None = None,
         obj_stream: generic.StreamObject | None = None,
+        always_embed: str = "",
     ) -> None:
         super().__init__(
             writer,
@@ -315,6 +393,15 @@ class EmbeddedFontEngine(FontEngine):
         self._used: set[int] = set()
         self._to_unicode: dict[int, str] = {}
         self._written = False
+        self.embed_glyphs(always_embed)
+
+    def embed_glyphs(self, chars: str) -> None:
+        """Embed the glyphs of ``chars`` (each on its own, as the font's cmap maps it), whether
+        or not any text shows them. Text shaped before or after keeps its own ToUnicode entries,
+        so what a reader copies out of it stays what it shows."""
+        glyphs = _nominal_glyphs(self.program, chars)
+        self._used.update(glyphs)
+        self._to_unicode = {**glyphs, **self._to_unicode}
 
     def measure(self, txt: str) -> float:
         """The advance of ``txt`` in ems, as :meth:`shape` would report it, without writing."""
@@ -359,11 +446,14 @@ class EmbeddedFontEngine(FontEngine):
     def subset_parts(self) -> SubsetParts:
         """The embedded subset of the glyphs shaped so far, as its PDF objects hold it."""
         program = self.program
+        font_file, widths, to_unicode = _compressed_subset(
+            program, frozenset(self._used), tuple(sorted(self._to_unicode.items()))
+        )
         return SubsetParts(
             name=f"{self.subset_prefix}+{program.postscript_name}",
-            font_file=zlib.compress(program.subset(self._used)),
-            widths=self._widths(),
-            to_unicode=zlib.compress(self._to_unicode_cmap()),
+            font_file=font_file,
+            widths=widths,
+            to_unicode=to_unicode,
             metrics=program.descriptor,
         )
 
@@ -409,7 +499,7 @@ class EmbeddedFontEngine(FontEngine):
                 pdf_name("/CIDToGIDMap"): pdf_name("/Identity"),
                 pdf_name("/W"): generic.ArrayObject(
                     generic.ArrayObject(map(generic.NumberObject, item))
-                    if isinstance(item, list)
+                    if isinstance(item, tuple)
                     else generic.NumberObject(item)
                     for item in parts.widths
                 ),
@@ -563,47 +653,14 @@ class EmbeddedFontEngine(FontEngine):
                     if found:
                         self._to_unicode[gid] = chr(found[0])
 
-    # -- font dictionaries ----------------------------------------------------------------
-
-    def _widths(self) -> list[int | list[int]]:
-        """/W: widths of the glyphs used, in runs of consecutive glyph ids."""
-        advances = self.program.advances
-        widths: list[int | list[int]] = []
-        run: list[int] = []
-        previous = -2
-        for gid in sorted(self._used):
-            if gid != previous + 1:
-                run = []
-                widths += [gid, run]
-            run.append(advances[gid])
-            previous = gid
-        return widths
-
-    def _to_unicode_cmap(self) -> bytes:
-        entries = [
-            f"<{gid:04x}> <{text.encode('utf-16-be').hex()}>"
-            for gid, text in sorted(self._to_unicode.items())
-        ]
-        blocks = []
-        for start in range(0, len(entries), 100):  # at most 100 entries per block
-            chunk = entries[start : start + 100]
-            blocks.append(f"{len(chunk)} beginbfchar\n" + "\n".join(chunk) + "\nendbfchar")
-        return (
-            "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
-            "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
-            "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
-            "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
-            + "\n".join(blocks)
-            + "\nendcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n"
-        ).encode("ascii")
-
 
 class EmbeddedFontFactory(FontEngineFactory):
     """Font engines that embed a subset of ``font_file`` (normalized as above)."""
 
-    def __init__(self, font_file: Path, font_size: float) -> None:
+    def __init__(self, font_file: Path, font_size: float, *, always_embed: str = "") -> None:
         self._font_file = font_file
         self._font_size = font_size
+        self._always_embed = always_embed
 
     def create_font_engine(
         self, writer: BasePdfFileWriter, obj_stream: object = None
@@ -616,4 +673,5 @@ class EmbeddedFontFactory(FontEngineFactory):
             self._font_size,
             bcp47_lang_code="id",
             obj_stream=obj_stream,  # type: ignore[arg-type]
+            always_embed=self._always_embed,
         )

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import io
 import logging
+import string
 import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -270,7 +271,9 @@ _CMS_STRUCTURE_BYTES: Final = 512
 def _font_factory() -> FontEngineFactory:
     """The embedded TrueType font if it can be loaded and shaped here, else standard Courier."""
     try:
-        factory = EmbeddedFontFactory(FONT_PATH, _FONT_SIZE)
+        # All ten digits whatever the time shows: one signer's appearances then embed the same
+        # subset all day (and month), compressed once (see signing.fonts).
+        factory = EmbeddedFontFactory(FONT_PATH, _FONT_SIZE, always_embed=string.digits)
         # Fail now, not in the middle of a signature, if fontTools/HarfBuzz are missing or broken.
         factory.create_font_engine(PdfFileWriter()).shape("Ditandatangani 27 Juni")
         return factory

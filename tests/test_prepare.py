@@ -34,10 +34,17 @@ from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from docgen.documents import new_verify_code
 from signing.anchors import AnchorPosition, anchor_marker, locate_anchors
 from signing.errors import AnchorNotFound, InvalidPdf
 from signing.qr import qr_matrix
-from signing.stamp import FooterStyle, SignatureBox, prepare_pdf, signature_box_at
+from signing.stamp import (
+    URL_SAFE_CHARACTERS,
+    FooterStyle,
+    SignatureBox,
+    prepare_pdf,
+    signature_box_at,
+)
 from tests.pdftools import soffice_convert
 
 ROLE = "pembuat_pernyataan"
@@ -360,8 +367,9 @@ def test_footer_font_program_is_a_valid_truetype_subset(prepared: bytes) -> None
     assert sum(struct.unpack(f">{len(padded) // 4}I", padded)) & 0xFFFFFFFF == 0xB1B0AFBA
     assert font["head"].unitsPerEm == 1000
     assert "GSUB" not in font and "GPOS" not in font
-    # the footer's glyphs have their outlines, the rest of the font does not
-    assert _outlined(program) == set(FOOTER) - {" "}
+    # the footer's glyphs and those every footer embeds have their outlines, no others (the soft
+    # hyphen has the hyphen's glyph)
+    assert _outlined(program) == (set(FOOTER) | set(URL_SAFE_CHARACTERS) | {"\xad"}) - {" "}
     # FreeType (through Pillow) draws from it
     image = Image.new("L", (300, 40))
     ImageDraw.Draw(image).text(
@@ -382,7 +390,43 @@ def test_each_footer_embeds_the_glyphs_of_its_own_text(
         outlined = _outlined(_footer_font_program(prepared))
         assert set(text) - {" "} <= outlined
         other = texts[1] if text == texts[0] else texts[0]
-        assert not (set(other) - set(text)) & outlined
+        assert not (set(other) - set(text) - set(URL_SAFE_CHARACTERS)) & outlined
+
+
+def test_footers_for_different_codes_embed_one_font_subset(
+    pdfs: dict[str, bytes], tmp_path: Path
+) -> None:
+    # Verification codes differ from document to document; the footer's font subset does not
+    # (it has every character a code can hold), so it is compressed once for all documents.
+    programs = []
+    for _ in range(2):
+        code = new_verify_code()
+        assert set(code) <= set(URL_SAFE_CHARACTERS)
+        url = f"https://docgen.example.go.id/v/{code}"
+        text = f"Keaslian dokumen dapat diverifikasi melalui {url}"
+        prepared = prepare_pdf(pdfs["pakta"], verify_url=url, footer_text=text, fields=[])
+        path = tmp_path / "footer.pdf"
+        path.write_bytes(prepared)
+        assert text in _page_text(path, 0)
+        programs.append(_footer_font_program(prepared))
+    assert programs[0] == programs[1]
+
+
+def test_footer_characters_outside_the_url_alphabet_are_embedded(
+    pdfs: dict[str, bytes], tmp_path: Path
+) -> None:
+    url = (
+        "https://docgen.example.go.id/verifikasi/dokumen?kode=Q7KXW3M2ZP4N8R6T5YH9CJ2D"
+        "&bahasa=id&nama=%C3%89lodie~%C3%91u%C3%B1ez#ringkasan"
+    )
+    text = f"Ditandatangani oleh Élodie Ñuñez (Çakır) — verifikasi: {url}"
+    for _ in range(2):  # made, then kept
+        prepared = prepare_pdf(pdfs["pakta"], verify_url=url, footer_text=text, fields=[])
+        path = tmp_path / "footer.pdf"
+        path.write_bytes(prepared)
+        # the URL is longer than a line: broken between characters
+        assert "".join(text.split()) in "".join(_page_text(path, 0).split())
+        assert set(text) - {" "} <= _outlined(_footer_font_program(prepared))
 
 
 def test_footer_in_another_font(pdfs: dict[str, bytes], tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import shutil
+import string
 import subprocess
 import time
 from collections.abc import Callable, Coroutine
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from fontTools.ttLib import TTFont
 from PIL import Image
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
@@ -820,6 +822,47 @@ def test_appearance_text(signed_once: bytes, tmp_path: Path) -> None:
         ["pdffonts", str(path)], capture_output=True, text=True, check=True, timeout=60
     ).stdout
     assert "LiberationSans" in fonts, fonts  # embedded TrueType, not a standard-14 fallback
+
+
+def appearance_font_program(pdf: bytes, field: str) -> bytes:
+    """The TrueType program embedded for the text of ``field``'s appearance."""
+    signatures = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    (sig,) = [s for s in signatures if s.field_name == field]
+    font = sig.sig_field["/AP"]["/N"]["/Resources"]["/Font"]["/F1"]
+    descriptor = font["/DescendantFonts"][0]["/FontDescriptor"]
+    return bytes(descriptor["/FontFile2"].data)
+
+
+def test_appearances_at_other_times_embed_one_subset(
+    ca: CertificateAuthority, budi: SigningIdentity, tmp_path: Path
+) -> None:
+    # One signer's appearances differ in the digits of their time, and embed every digit: the
+    # same subset (compressed once). The name's letters outside that set are embedded too.
+    look = SignatureAppearance("Élodie Ñuñez Çakır, S.H.", "Camat Sukamaju", VERIFY_URL)
+    times = {SIGNING_TIME: "27 Juni 2024 14:05 WIB"}
+    times[SIGNING_TIME + timedelta(days=1, minutes=53)] = "28 Juni 2024 14:58 WIB"
+    programs = []
+    for moment, waktu in times.items():
+        signed = run(
+            sign_pdf(
+                prepared_pdf(),
+                field_name="ttd_pihak_pertama",
+                identity=budi,
+                appearance=look,
+                timestamper=ca.timestamper(),
+                signing_time=moment,
+            )
+        )
+        assert validate_pdf(signed, [ca.root_certificate]).valid
+        text = pdftotext(signed, tmp_path)
+        assert look.name in text and waktu in text, text
+        program = appearance_font_program(signed, "ttd_pihak_pertama")
+        font = TTFont(io.BytesIO(program), checkChecksums=2)  # raises on a wrong checksum
+        glyf = font["glyf"]
+        outlined = {chr(c) for c, name in font.getBestCmap().items() if glyf[name].numberOfContours}
+        assert set(look.name + waktu + string.digits) - {" "} <= outlined
+        programs.append(program)
+    assert programs[0] == programs[1]
 
 
 def test_signing_errors(
