@@ -16,7 +16,9 @@ from pathlib import Path
 import pikepdf
 import pytest
 from docx import Document
+from docx.enum.text import WD_BREAK
 from docx.shared import Pt, RGBColor
+from docx.text.paragraph import Paragraph
 
 from docgen.manifest import load_template
 from docgen.render import render_docx
@@ -239,6 +241,102 @@ def test_marker_after_text_outside_the_bmp(tmp_path: Path) -> None:
     anchor = locate_anchors(pdf, ["saksi"])["saksi"]
 
     assert_same_place(anchor, pdftotext_anchors(pdf, ["saksi"], tmp_path)["saksi"])
+
+
+# --- markers across pages, split and glued -------------------------------------------------------
+
+
+def _hidden(paragraph: Paragraph, text: str) -> None:
+    """A run as ttd() renders one: white, 2 pt."""
+    run = paragraph.add_run(text)
+    run.font.size = Pt(2)
+    run.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
+
+
+@pytest.fixture(scope="module")
+def three_pages(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """Page 0: no marker, but "#" in bold, italic and plain text and a near miss
+    (#TTD:saksi_1#). Page 1: saksi's marker; pihak_kedua's in three runs of different
+    formatting; pihak_pertama's broken by a line break. Page 2: saksi's marker again, and
+    mengetahui's glued to visible words on both sides."""
+    doc = Document()
+    first = doc.add_paragraph()
+    first.add_run("Nomor urut #1 dan ")
+    first.add_run("#2").bold = True
+    first.add_run(" serta ")
+    first.add_run("#3").italic = True
+    _hidden(first, anchor_marker("saksi_1"))
+    first.add_run().add_break(WD_BREAK.PAGE)
+
+    second = doc.add_paragraph("Saksi ")
+    _hidden(second, anchor_marker("saksi"))
+    second.add_run(" Pihak kedua ")
+    _hidden(second, "#TTD:pi")
+    split = second.add_run("hak_ke")
+    split.font.size = Pt(2)
+    split.bold = True
+    _hidden(second, "dua#")
+    second.add_run(" Pihak pertama ")
+    _hidden(second, "#TTD:")
+    second.add_run().add_break(WD_BREAK.LINE)
+    _hidden(second, "pihak_pertama#")
+    second.add_run().add_break(WD_BREAK.PAGE)
+
+    third = doc.add_paragraph("Saksi lagi ")
+    _hidden(third, anchor_marker("saksi"))
+    doc.add_paragraph(f"Mengetahui,{anchor_marker('mengetahui')}Kepala Dinas")
+
+    workdir = tmp_path_factory.mktemp("pages")
+    doc.save(str(workdir / "pages.docx"))
+    soffice_convert(workdir, [workdir / "pages.docx"])
+    pdf = (workdir / "pages.pdf").read_bytes()
+    with pikepdf.open(io.BytesIO(pdf)) as converted:
+        assert len(converted.pages) == 3
+    return pdf
+
+
+def test_first_occurrence_wins_across_pages(three_pages: bytes, tmp_path: Path) -> None:
+    """saksi's marker is on pages 1 and 2, after a page whose text has "#" in three fonts: the
+    one on page 1 wins, where pdftotext first sees it."""
+    anchor = locate_anchors(three_pages, ["saksi"])["saksi"]
+
+    assert anchor.page == 1
+    assert_same_place(anchor, pdftotext_anchors(three_pages, ["saksi"], tmp_path)["saksi"])
+
+
+def test_marker_split_over_runs_and_lines(three_pages: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "pages.pdf"
+    path.write_bytes(three_pages)
+    page_1 = subprocess.run(
+        ["pdftotext", "-f", "2", "-l", "2", "-enc", "UTF-8", str(path), "-"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout.decode()
+    lines = [line.strip() for line in page_1.splitlines()]
+    assert any(line.endswith("#TTD:") for line in lines)  # the line break splits the marker
+    assert "pihak_pertama#" in lines
+
+    anchors = locate_anchors(three_pages, ["pihak_pertama", "pihak_kedua"])
+
+    # three runs on one line are one word for pdftotext too
+    expected = pdftotext_anchors(three_pages, ["pihak_kedua"], tmp_path)["pihak_kedua"]
+    assert_same_place(anchors["pihak_kedua"], expected)
+    # the marker starts before the line break: on the first line, with saksi's marker
+    saksi = locate_anchors(three_pages, ["saksi"])["saksi"]
+    assert anchors["pihak_pertama"].page == 1
+    assert anchors["pihak_pertama"].y == pytest.approx(saksi.y, abs=TOLERANCE)
+
+
+def test_marker_glued_to_words_on_a_later_page(three_pages: bytes) -> None:
+    """Only on the last page, between visible words without spaces; the near miss
+    #TTD:saksi_1# on page 0 is saksi_1's marker, not saksi's."""
+    anchors = locate_anchors(three_pages, ["mengetahui", "saksi_1"])
+
+    assert anchors["mengetahui"].page == 2
+    assert anchors["saksi_1"].page == 0
+    with pytest.raises(AnchorNotFound):
+        locate_anchors(three_pages, ["pihak_ketiga"])
 
 
 # --- untrusted bytes -----------------------------------------------------------------------------
