@@ -435,8 +435,10 @@ def main() -> None:
     for name, p in timings.items():
         cpu = ", ".join(f"{p.cpu[k] * 1000 / args.n:.1f}" for k in CPU_KINDS)
         print(f"  {name:26s} {p.seconds:7.1f} s  {args.n / p.seconds:11.1f}   {cpu}")
+    cpu_total = sum(sum(p.cpu.values()) for p in timings.values())
     print(f"  {'total (generated, signed, stored)':26s} {total:7.1f} s  "
-          f"{args.n / total:7.1f} documents/s")  # fmt: skip
+          f"{args.n / total:7.1f} documents/s   {cpu_total * 1000 / args.n:.1f} ms of CPU per "
+          f"document, {cpu_total / total / (os.cpu_count() or 1):.0%} of the CPUs")  # fmt: skip
     print(f"  peak memory: app {memory.app:.0f} MiB (service and its workers); "
           f"LibreOffice {memory.libreoffice:.0f} MiB; S3 server {memory.s3:.0f} MiB")  # fmt: skip
     per_bulk = total / args.n
