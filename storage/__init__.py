@@ -11,9 +11,11 @@ from storage.errors import (
     StorageError,
     StorageUnavailable,
 )
+from storage.pack import PACK_TYPE, Pack, pack
 from storage.s3 import S3ObjectStore
 
 __all__ = [
+    "PACK_TYPE",
     "BucketMisconfigured",
     "CachedObjectStore",
     "EmbeddedS3Server",
@@ -21,8 +23,10 @@ __all__ = [
     "ObjectExists",
     "ObjectNotFound",
     "ObjectStore",
+    "Pack",
     "S3ObjectStore",
     "StorageError",
     "StorageUnavailable",
     "StoredObject",
+    "pack",
 ]

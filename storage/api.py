@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Protocol
 
 
 @dataclass(frozen=True)
 class StoredObject:
-    """One immutable revision as it was written to the store."""
+    """Where one immutable revision lies in the store: the ``size`` bytes at ``offset`` of a
+    version of the object ``key`` (the whole object, or a part of one: a member of a pack, or a
+    revision that a later one extends), and their SHA-256."""
 
     key: str
     version_id: str | None
     sha256: str  # hex digest of the bytes
     size: int
+    offset: int = 0
+
+    def part(self, offset: int, data: bytes) -> StoredObject:
+        """Where ``data``, found at ``offset`` within this object, lies."""
+        return StoredObject(
+            self.key, self.version_id, hashlib.sha256(data).hexdigest(), len(data), offset
+        )
 
 
 class ObjectStore(Protocol):
@@ -41,6 +51,18 @@ class ObjectStore(Protocol):
         Raises:
             ObjectNotFound: no such key or version.
             ObjectCorrupted: the bytes read back do not match the SHA-256 recorded at upload.
+            StorageUnavailable: the store cannot be reached or refused the request.
+        """
+        ...
+
+    async def read(self, where: StoredObject) -> bytes:
+        """Return the bytes ``where`` names, read with a ranged request when they are a part of
+        their object, and checked against ``where.sha256``.
+
+        Raises:
+            ObjectNotFound: no such key or version.
+            ObjectCorrupted: the bytes read do not hash to ``where.sha256`` (also when the object
+                is shorter than ``where`` says).
             StorageUnavailable: the store cannot be reached or refused the request.
         """
         ...

@@ -7,6 +7,7 @@ import io
 import os
 import socket
 import stat
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from storage import (
     S3ObjectStore,
     StorageUnavailable,
     StoredObject,
+    pack,
 )
 
 BUCKET = "docgen-test"
@@ -165,6 +167,57 @@ async def test_get_detects_bytes_that_do_not_match_their_sha256(
 
     with pytest.raises(ObjectCorrupted):
         await store.get(key)
+
+
+async def test_read_returns_a_part_with_a_ranged_get_checked_against_its_sha256(
+    store: S3ObjectStore, raw: Minio, request: pytest.FixtureRequest
+) -> None:
+    key = unique_key(request)
+    data = os.urandom(50_000)
+    stored = await store.put(key, data, "application/pdf")
+    middle = stored.part(12_345, data[12_345:30_000])
+
+    assert (middle.offset, middle.size) == (12_345, 30_000 - 12_345)
+    assert await store.read(middle) == data[12_345:30_000]
+    assert await store.read(stored) == data  # offset 0, the whole size
+    # The bytes are checked against the digest the caller holds, not the object's.
+    with pytest.raises(ObjectCorrupted) as wrong:
+        await store.read(stored.part(12_346, data[12_345:30_000]))
+    assert wrong.value.expected_sha256 == middle.sha256
+    # Past the end of the object: fewer bytes (or none) than asked can't match either.
+    with pytest.raises(ObjectCorrupted):
+        await store.read(StoredObject(key, stored.version_id, middle.sha256, 30_000, 40_000))
+    with pytest.raises(ObjectCorrupted):
+        await store.read(StoredObject(key, stored.version_id, middle.sha256, 100, 60_000))
+    with pytest.raises(ObjectNotFound):
+        await store.read(StoredObject(key + ".missing", None, middle.sha256, 10, 0))
+
+
+async def test_a_pack_keeps_each_member_contiguous_and_readable_by_zip_tools(
+    store: S3ObjectStore, raw: Minio, request: pytest.FixtureRequest
+) -> None:
+    members = [(f"doc-{i}/02-prepared.pdf", os.urandom(1000 + 997 * i)) for i in range(5)]
+    members.append(("doc-0/01-source.docx", b""))  # an empty member has a place too
+    packed = pack(members)
+
+    stored = await store.put(unique_key(request, "zip"), packed.data, "application/zip")
+    for (_, data), (offset, size) in zip(members, packed.parts, strict=True):
+        assert packed.data[offset : offset + size] == data
+        if data:
+            assert await store.read(stored.part(offset, data)) == data
+    with zipfile.ZipFile(io.BytesIO(raw.get_object(BUCKET, stored.key).read())) as archive:
+        assert archive.testzip() is None
+        assert [(i.filename, i.compress_type) for i in archive.infolist()] == [
+            (name, zipfile.ZIP_STORED) for name, _ in members
+        ]
+        assert [archive.read(name) for name, _ in members] == [data for _, data in members]
+
+
+def test_pack_refuses_repeated_or_empty_names() -> None:
+    with pytest.raises(ValueError):
+        pack([("a.pdf", b"1"), ("a.pdf", b"2")])
+    with pytest.raises(ValueError):
+        pack([("", b"1")])
 
 
 def test_bucket_has_versioning_and_compliance_lock(store: S3ObjectStore, raw: Minio) -> None:
@@ -447,6 +500,10 @@ class CountingStore:
         self.gets += 1
         return await self.inner.get(key, version_id)
 
+    async def read(self, where: StoredObject) -> bytes:
+        self.gets += 1
+        return await self.inner.read(where)
+
     async def exists(self, key: str) -> bool:
         return await self.inner.exists(key)
 
@@ -537,3 +594,45 @@ async def test_cache_starts_empty_and_refused_writes_leave_nothing(
     with pytest.raises(ObjectExists):
         await cache.put(key, b"second", "application/pdf")
     assert cache.cached_bytes == len(b"first")
+
+
+async def test_cache_reads_parts_of_a_kept_object_checking_each_against_its_sha256(
+    cache: CachedObjectStore,
+    counting: CountingStore,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    members = [(f"doc-{i}/03-signed.pdf", os.urandom(3000)) for i in range(4)]
+    packed = pack(members)
+    stored = await cache.put(unique_key(request, "zip"), packed.data, "application/zip")
+    parts = [stored.part(o, data) for (o, _), (_, data) in zip(packed.parts, members, strict=True)]
+
+    assert [await cache.read(p) for p in parts] == [data for _, data in members]
+    assert counting.gets == 0
+    # A part the registry describes wrongly is not served from the copy, nor from the store.
+    with pytest.raises(ObjectCorrupted):
+        await cache.read(stored.part(parts[1].offset + 1, members[1][1]))
+    assert counting.gets == 1
+    # That dropped the copy (it could not tell a damaged copy from a wrong description): the
+    # store answers from now on, and what it answers is not kept.
+    assert await cache.read(parts[2]) == members[2][1]
+    assert await cache.read(parts[2]) == members[2][1]
+    assert counting.gets == 3
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+async def test_cache_serves_an_intact_part_of_a_copy_damaged_elsewhere(
+    cache: CachedObjectStore,
+    counting: CountingStore,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    data = os.urandom(8000)
+    stored = await cache.put(unique_key(request), data, "application/pdf")
+    (copy,) = (tmp_path / "cache").iterdir()
+    copy.write_bytes(data[:4000] + b"forged" + data[4006:])
+
+    assert await cache.read(stored.part(0, data[:4000])) == data[:4000]
+    assert counting.gets == 0
+    assert await cache.read(stored.part(4000, data[4000:])) == data[4000:]
+    assert counting.gets == 1  # the damaged part came from the store
