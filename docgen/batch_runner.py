@@ -1,9 +1,10 @@
 """Making the documents of accepted batches, in the background, fast, and exactly once.
 
 Rows go through in chunks: render them all in the worker processes, convert the chunk merged
-into few LibreOffice calls (``Converter.to_pdfs``), stamp them in the workers, store them, and
-register the chunk's documents and row states in one transaction. Two chunks are in flight at
-once, so LibreOffice converts one while the workers render or stamp the other.
+into few LibreOffice calls (``Converter.to_pdfs``), stamp them in the workers, store the chunk's
+revisions as one pack object, and register its documents and row states in one transaction.
+Two chunks are in flight at once, so LibreOffice converts one while the workers render or stamp
+the other.
 
 Exactly once: a row's number was reserved when the batch was accepted, and a row becomes done
 in the same transaction that registers its document. A crash before that commit leaves the row
@@ -30,7 +31,13 @@ from docgen.batches import (
     SELESAI,
 )
 from docgen.convert import BatchConversionFailed
-from docgen.documents import DocumentDraft, register_created, store_sources
+from docgen.documents import (
+    DocumentDraft,
+    pack_key,
+    register_created,
+    source_revisions,
+    store_revisions,
+)
 from docgen.errors import DataInvalid, TemplateNotFound
 from docgen.manifest import Template
 from docgen.models import Batch, BatchRow, utcnow
@@ -48,8 +55,6 @@ log = logging.getLogger(__name__)
 # over more documents).
 CHUNK_ROWS = 100
 CHUNKS_IN_FLIGHT = 2
-# Concurrent object storage writes per chunk.
-STORE_CONCURRENCY = 8
 # After an unexpected failure (storage unreachable...), wait before trying the batch again.
 RETRY_AFTER = 5.0
 IDLE_POLL = 1.0
@@ -118,13 +123,17 @@ async def _generate_rows(
         )
 
     async def generate(chunk: Sequence[BatchRow]) -> None:
-        await _generate_chunk(rt, template, signers, chunk)
+        await _generate_chunk(rt, batch_id, template, signers, chunk)
 
     await in_chunks(rows, CHUNK_ROWS, CHUNKS_IN_FLIGHT, generate)
 
 
 async def _generate_chunk(
-    rt: Runtime, template: Template, signers: dict[str, str], rows: Sequence[BatchRow]
+    rt: Runtime,
+    batch_id: str,
+    template: Template,
+    signers: dict[str, str],
+    rows: Sequence[BatchRow],
 ) -> None:
     manifest = template.manifest
     failed: dict[int, str] = {}  # row id -> why
@@ -156,17 +165,13 @@ async def _generate_chunk(
         ),
     )
 
-    stored: dict[int, Any] = {}
-    limit = anyio.CapacityLimiter(STORE_CONCURRENCY)
-
-    async def store(row_id: int) -> None:
-        async with limit:
-            prepared, _ = stamped[row_id]
-            stored[row_id] = await store_sources(rt, drafts[row_id], docxs[row_id], prepared)
-
-    async with anyio.create_task_group() as tg:
-        for row_id in stamped:
-            tg.start_soon(store, row_id)
+    made = [
+        revision
+        for row_id, (prepared, _) in stamped.items()
+        for revision in source_revisions(drafts[row_id], docxs[row_id], prepared)
+    ]
+    where = iter(await store_revisions(rt, made, pack_key=pack_key(batch_id, "dibuat")))
+    stored = {row_id: [next(where), next(where)] for row_id in stamped}
 
     async with rt.write_lock, rt.db.session() as session:
         for row_id, objects in stored.items():

@@ -2,8 +2,9 @@
 
 The PIN is checked once and the key unsealed once; the documents are then signed in the
 background in chunks by the worker processes (the key travels to them in memory only), each
-chunk stored and registered in one transaction. Every document keeps the rules of a single
-signature: its turn in the signing order, the signer it names, one signature at a time.
+chunk stored as one pack object and registered in one transaction. Every document keeps the
+rules of a single signature: its turn in the signing order, the signer it names, one signature
+at a time.
 
 The key is never kept: if the service stops in the middle, the signing is marked ``terputus``
 at the next start, and posting it again signs what is still waiting.
@@ -15,6 +16,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -29,11 +31,13 @@ from docgen.documents import (
     check_signer,
     documents_by_id,
     latest_pdf,
+    pack_key,
     read_revision,
     register_signed,
     signature_request,
+    signed_revisions,
     slot_to_sign,
-    store_signed,
+    store_revisions,
 )
 from docgen.errors import Conflict, NotFound, SignerMismatch
 from docgen.models import BatchSigning, Document, Signer, utcnow
@@ -113,7 +117,7 @@ async def start_bulk_signing(
         )
         await session.commit()
     key = SigningKey.of(identity.private_key, identity.certificate)
-    rt.jobs.start_soon(_sign_all, rt, job.id, role, signer, key, eligible)
+    rt.jobs.start_soon(_sign_all, rt, _Signing(batch_id, job.id, role, signer, key), eligible)
     return job, skipped
 
 
@@ -128,9 +132,18 @@ async def interrupt_signings(rt: Runtime) -> None:
         await session.commit()
 
 
-async def _sign_all(
-    rt: Runtime, job_id: str, role: str, signer: Signer, key: SigningKey, document_ids: list[str]
-) -> None:
+@dataclass(frozen=True)
+class _Signing:
+    """A bulk signing under way: what each of its chunks needs."""
+
+    batch_id: str
+    job_id: str
+    role: str
+    signer: Signer
+    key: SigningKey
+
+
+async def _sign_all(rt: Runtime, job: _Signing, document_ids: list[str]) -> None:
     status = GAGAL
     try:
         crl = await current_crl(rt)
@@ -140,7 +153,7 @@ async def _sign_all(
         )
 
         async def sign(chunk: Sequence[str]) -> None:
-            await _sign_chunk(rt, job_id, role, signer, key, trust, chunk)
+            await _sign_chunk(rt, job, trust, chunk)
 
         await in_chunks(document_ids, CHUNK_DOCUMENTS, CHUNKS_IN_FLIGHT, sign)
         status = SELESAI_TTD
@@ -148,27 +161,22 @@ async def _sign_all(
         status = TERPUTUS  # the service is stopping: posting it again signs the rest
         raise
     except Exception:
-        log.exception("bulk signing %s stopped", job_id)
+        log.exception("bulk signing %s stopped", job.job_id)
     finally:
         with anyio.CancelScope(shield=True):
             async with rt.write_lock, rt.db.session() as session:
                 await session.execute(
                     update(BatchSigning)
-                    .where(BatchSigning.id == job_id)
+                    .where(BatchSigning.id == job.job_id)
                     .values(status=status, finished_at=utcnow())
                 )
                 await session.commit()
 
 
 async def _sign_chunk(
-    rt: Runtime,
-    job_id: str,
-    role: str,
-    signer: Signer,
-    key: SigningKey,
-    trust: tuple[list[bytes], list[bytes]],
-    document_ids: Sequence[str],
+    rt: Runtime, job: _Signing, trust: tuple[list[bytes], list[bytes]], document_ids: Sequence[str]
 ) -> None:
+    role, signer = job.role, job.signer
     failed: dict[str, str] = {}
     async with AsyncExitStack() as locks:
         # Sorted, and a single signature takes one lock only: no two holders wait on each other.
@@ -196,23 +204,26 @@ async def _sign_chunk(
             for document in documents:
                 tg.start_soon(read, document)
         items = [(pdfs[d.id], signature_request(rt, d, slots[d.id], signer)) for d in documents]
-        results = await rt.workers.map(sign_pdfs, items, key, *trust)
+        results = await rt.workers.map(sign_pdfs, items, job.key, *trust)
         signed = {}
         for document, result in zip(documents, results, strict=True):
             if isinstance(result, Failed):
                 failed[document.id] = result.message
             else:
                 signed[document.id] = result
-        stored: dict[str, Any] = {}
-
-        async def store(document: Document) -> None:
-            async with limit:
-                stored[document.id] = await store_signed(rt, document, role, signed[document.id])
-
-        async with anyio.create_task_group() as tg:
-            for document in documents:
-                if document.id in signed:
-                    tg.start_soon(store, document)
+        made = {
+            document.id: signed_revisions(document, role, signed[document.id])
+            for document in documents
+            if document.id in signed
+        }
+        where = iter(
+            await store_revisions(
+                rt,
+                [r for revisions in made.values() for r in revisions],
+                pack_key=pack_key(job.batch_id, f"ttd-{role}"),
+            )
+        )
+        stored = {document_id: [next(where) for _ in made[document_id]] for document_id in made}
 
         by_id = {d.id: d for d in documents}
         async with rt.write_lock, rt.db.session() as session:
@@ -223,12 +234,12 @@ async def _sign_chunk(
                     for document_id, objects in stored.items()
                 ],
             )
-            job = await session.scalar(select(BatchSigning).where(BatchSigning.id == job_id))
-            assert job is not None
-            job.done += len(stored)
-            job.failed += len(failed)
-            job.errors = [
-                *job.errors,
+            row = await session.scalar(select(BatchSigning).where(BatchSigning.id == job.job_id))
+            assert row is not None
+            row.done += len(stored)
+            row.failed += len(failed)
+            row.errors = [
+                *row.errors,
                 *(
                     {"document_id": i, "number": numbers.get(i), "message": m}
                     for i, m in failed.items()

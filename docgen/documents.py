@@ -45,7 +45,7 @@ from docgen.runtime import Runtime
 from docgen.signers import get_signer, unlock_identity
 from docgen.validators import validate_data
 from signing.pades import SignatureAppearance
-from storage import StoredObject
+from storage import PACK_TYPE, Pack, StoredObject, pack
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PDF_TYPE = "application/pdf"
@@ -135,17 +135,105 @@ def document_date(manifest: TemplateManifest, clean: Mapping[str, Any]) -> date:
     return on
 
 
-async def store_sources(
-    rt: Runtime, draft: DocumentDraft, docx: bytes, prepared: bytes
+@dataclass(frozen=True)
+class NewRevision:
+    """A revision made and not stored yet."""
+
+    document_id: str
+    seq: int
+    kind: str
+    name: str  # in its object key or pack member name: source, prepared, signed-<role>, lta
+    data: bytes
+
+    @property
+    def extension(self) -> str:
+        return "docx" if self.kind == SOURCE else "pdf"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.seq:02d}-{self.name}.{self.extension}"
+
+    @property
+    def content_type(self) -> str:
+        return DOCX_TYPE if self.kind == SOURCE else PDF_TYPE
+
+
+def source_revisions(draft: DocumentDraft, docx: bytes, prepared: bytes) -> list[NewRevision]:
+    """Revisions 1 and 2 of a new document: the DOCX source and the prepared PDF."""
+    return [
+        NewRevision(draft.id, 1, SOURCE, SOURCE, docx),
+        NewRevision(draft.id, 2, PREPARED, PREPARED, prepared),
+    ]
+
+
+def signed_revisions(
+    document: Document, role: str, outputs: Sequence[tuple[str, bytes]]
+) -> list[NewRevision]:
+    """The revisions one signature made (``apply_signature``'s outputs), numbered on."""
+    seq = document.revisions[-1].seq + 1
+    names = {SIGNED: f"signed-{role}", LONG_TERM: LONG_TERM}
+    return [
+        NewRevision(document.id, seq + i, kind, names[kind], pdf)
+        for i, (kind, pdf) in enumerate(outputs)
+    ]
+
+
+def pack_key(batch_id: str, what: str) -> str:
+    """A key for one pack of a batch's revisions; 64 random bits make it unique (see
+    ``_object_key``)."""
+    return f"batches/{batch_id}/{what}-{secrets.token_hex(8)}.zip"
+
+
+async def store_revisions(
+    rt: Runtime, revisions: Sequence[NewRevision], *, pack_key: str | None = None
 ) -> list[tuple[str, StoredObject]]:
-    """Put the DOCX source and the prepared PDF into object storage, as revisions 1 and 2."""
-    source = await rt.store.put(
-        _object_key(draft.id, 1, SOURCE, "docx"), docx, DOCX_TYPE, unique_key=True
-    )
-    pdf = await rt.store.put(
-        _object_key(draft.id, 2, PREPARED, "pdf"), prepared, PDF_TYPE, unique_key=True
-    )
-    return [(SOURCE, source), (PREPARED, pdf)]
+    """Store ``revisions`` and return, in order, each one's kind and where it lies.
+
+    A revision the next one of its document extends (the signed PDF its B-LTA revision appends
+    to) is not stored on its own: it is the first ``size`` bytes of that one. The others are
+    an object each, or with ``pack_key`` (a bulk chunk's revisions) members of one pack object
+    (``storage.pack``): one PUT instead of hundreds. Either way the store holds every revision,
+    immutable, and the registry its SHA-256, offset and size.
+
+    Raises StorageUnavailable.
+    """
+    if not revisions:
+        return []
+    owner = list(range(len(revisions)))
+    for i in reversed(range(len(revisions) - 1)):
+        this, following = revisions[i], revisions[i + 1]
+        if this.document_id == following.document_id and following.data.startswith(this.data):
+            owner[i] = owner[i + 1]
+    own = [i for i in range(len(revisions)) if owner[i] == i]
+    if pack_key is None:
+        placed = {}
+        for i in own:
+            r = revisions[i]
+            key = _object_key(r.document_id, r.seq, r.name, r.extension)
+            placed[i] = await rt.store.put(key, r.data, r.content_type, unique_key=True)
+    else:
+        members = await _put_pack(rt, pack_key, [revisions[i] for i in own])
+        placed = dict(zip(own, members, strict=True))
+    return [
+        (
+            r.kind,
+            placed[i] if owner[i] == i else placed[owner[i]].part(placed[owner[i]].offset, r.data),
+        )
+        for i, r in enumerate(revisions)
+    ]
+
+
+async def _put_pack(rt: Runtime, key: str, members: Sequence[NewRevision]) -> list[StoredObject]:
+    def build() -> tuple[Pack, list[str]]:
+        packed = pack([(f"{r.document_id}/{r.filename}", r.data) for r in members])
+        return packed, [hashlib.sha256(r.data).hexdigest() for r in members]
+
+    packed, digests = await anyio.to_thread.run_sync(build)
+    obj = await rt.store.put(key, packed.data, PACK_TYPE, unique_key=True)
+    return [
+        StoredObject(obj.key, obj.version_id, digest, size, offset)
+        for (offset, size), digest in zip(packed.parts, digests, strict=True)
+    ]
 
 
 async def register_created(
@@ -182,6 +270,7 @@ async def register_created(
             version_id=obj.version_id,
             sha256=obj.sha256,
             size=obj.size,
+            offset=obj.offset,
         )
         for seq, (kind, obj) in enumerate(stored, start=1)
     )
@@ -245,7 +334,7 @@ async def create_document(
     prepared, pages = await anyio.to_thread.run_sync(
         stamp_converted, pdf, manifest.id, roles, rt.verify_url(draft.verify_code)
     )
-    stored = await store_sources(rt, draft, docx, prepared)
+    stored = await store_revisions(rt, source_revisions(draft, docx, prepared))
     async with rt.write_lock, rt.db.session() as session:
         await register_created(session, draft, pages, stored)
         await session.commit()
@@ -305,9 +394,17 @@ def source_revision(document: Document) -> Revision:
 
 
 async def read_revision(rt: Runtime, revision: Revision) -> bytes:
-    data = await rt.store.get(revision.object_key, revision.version_id)
-    # Stored as the beginning of the revision that extends it (see store_signed).
-    return data[: revision.size] if len(data) > revision.size else data
+    """Raises ObjectNotFound, ObjectCorrupted (not the bytes the registry hashed),
+    StorageUnavailable."""
+    return await rt.store.read(
+        StoredObject(
+            revision.object_key,
+            revision.version_id,
+            revision.sha256,
+            revision.size,
+            revision.offset,
+        )
+    )
 
 
 def signature_request(
@@ -324,34 +421,6 @@ def signature_request(
         certify=not any(s.signed_at for s in document.slots),
         archive=all(s.signed_at for s in document.slots if s.id != slot.id),
     )
-
-
-async def store_signed(
-    rt: Runtime, document: Document, role: str, outputs: Sequence[tuple[str, bytes]]
-) -> list[tuple[str, StoredObject]]:
-    """Store the revisions one signature made, in order: (kind, where it is).
-
-    A revision the next one of the same signature extends (the signed PDF its B-LTA revision,
-    which appends to it) is not stored on its own: it is the first ``size`` bytes of the
-    object that follows it, as :func:`read_revision` reads it. One PUT and ~100 KB less per
-    document; the store still holds every revision, immutable.
-    """
-    seq = document.revisions[-1].seq + 1
-    names = {SIGNED: f"signed-{role}", LONG_TERM: LONG_TERM}
-    stored: list[tuple[str, StoredObject]] = []
-    following: tuple[bytes, StoredObject] | None = None
-    for i, (kind, pdf) in reversed(list(enumerate(outputs))):
-        if following is not None and following[0].startswith(pdf):
-            outer = following[1]
-            where = StoredObject(
-                outer.key, outer.version_id, hashlib.sha256(pdf).hexdigest(), len(pdf)
-            )
-        else:
-            key = _object_key(document.id, seq + i, names[kind], "pdf")
-            where = await rt.store.put(key, pdf, PDF_TYPE, unique_key=True)
-            following = (pdf, where)
-        stored.insert(0, (kind, where))
-    return stored
 
 
 @dataclass(frozen=True)
@@ -383,6 +452,7 @@ async def register_signed(session: AsyncSession, signatures: Sequence[NewSignatu
                 version_id=obj.version_id,
                 sha256=obj.sha256,
                 size=obj.size,
+                offset=obj.offset,
             )
             for i, (kind, obj) in enumerate(new.stored)
         ]
@@ -442,7 +512,7 @@ async def sign_document(
         outputs = await apply_signature(
             pdf, request, identity, rt.ca.timestamper(), [rt.ca.root_certificate], crls
         )
-        stored = await store_signed(rt, document, role, outputs)
+        stored = await store_revisions(rt, signed_revisions(document, role, outputs))
         async with rt.write_lock, rt.db.session() as session:
             await register_signed(session, [NewSignature(document, slot, signer, stored)])
             await session.commit()

@@ -97,6 +97,9 @@ class Revision(Base):
     version_id: Mapped[str | None] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int]
+    # Where the revision's bytes start in the object: 0 unless it shares one (a bulk chunk's
+    # pack, or the revision that extends it). "offset" is an SQL keyword, hence the column name.
+    offset: Mapped[int] = mapped_column("byte_offset", default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     document: Mapped[Document] = relationship(back_populates="revisions")

@@ -194,6 +194,60 @@ def test_every_bulk_signed_pdf_validates(
         assert person["nama"] in json.dumps(client.get(f"/api/v1/documents/{doc['id']}").json())
 
 
+def test_each_chunk_of_revisions_is_one_pack_object_holding_them_as_issued(
+    client: httpx.Client, signed_batch: dict[str, Any], service: Service
+) -> None:
+    batch = signed_batch["final"]
+    docs = batch["documents"]
+    objects = service.stored_objects(f"batches/{batch['id']}/")
+    names = sorted(o.object_name.rsplit("/", 1)[1].rsplit("-", 1)[0] for o in objects)
+    # The staff list; 120 rows made in chunks of 100; each role signed in chunks of 40.
+    assert names == ["daftar.csv", *["dibuat"] * 2, *["ttd-pejabat_pelantik"] * 3] + [
+        *["ttd-saksi_1"] * 3,
+        *["ttd-saksi_2"] * 3,
+    ]
+    assert not any(service.stored_objects(f"documents/{d['id']}/") for d in docs)
+
+    with registry(service) as db:
+        sources = db.execute(
+            "SELECT object_key, byte_offset FROM revisions WHERE seq = 1 AND document_id IN "
+            f"({','.join('?' * len(docs))}) ORDER BY document_id",
+            [d["id"] for d in docs],
+        ).fetchall()
+    by_pack = {key: sum(1 for k, _ in sources if k == key) for key, _ in sources}
+    assert sorted(by_pack.values()) == [20, 100]
+    assert len(set(sources)) == 120  # each at its own offset
+
+    raw = service.object_store()
+    packs = {o.object_name: raw.get_object("docgen", o.object_name).read() for o in objects}
+    for doc in (docs[0], docs[99], docs[100], docs[-1]):
+        revisions = client.get(f"/api/v1/documents/{doc['id']}").json()["revisions"]
+        assert [r["kind"] for r in revisions] == ["source", "prepared", *["signed"] * 3, "lta"]
+        issued = [
+            client.get(f"/api/v1/documents/{doc['id']}/revisions/{r['seq']}").content
+            for r in revisions
+        ]
+        assert [hashlib.sha256(b).hexdigest() for b in issued] == [r["sha256"] for r in revisions]
+        # Any ZIP tool finds them in the packs, under the document's id, byte for byte; the
+        # official's signed revision is the beginning of the B-LTA one that extends it.
+        members = {}
+        for key, data in packs.items():
+            if key.endswith(".zip"):
+                with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                    for name in archive.namelist():
+                        if name.startswith(f"{doc['id']}/"):
+                            members[name.split("/", 1)[1]] = archive.read(name)
+        assert sorted(members) == [
+            "01-source.docx",
+            "02-prepared.pdf",
+            "03-signed-saksi_2.pdf",  # the witnesses signed in this order
+            "04-signed-saksi_1.pdf",
+            "06-lta.pdf",
+        ]
+        assert [members[n] for n in sorted(members)] == [*issued[:4], issued[5]]
+        assert issued[5].startswith(issued[4]) and len(issued[5]) > len(issued[4])
+
+
 def test_zip_holds_every_current_pdf_and_a_manifest_matching_the_registry(
     client: httpx.Client, signed_batch: dict[str, Any]
 ) -> None:
