@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from docgen.models import AuditEntry, utcnow
+from docgen.models import AuditEntry, table_of, utcnow
 
 GENESIS = "0" * 64
 _HEAD = "docgen.audit.head"  # session.info: (transaction, hash of its newest entry)
@@ -37,26 +39,53 @@ async def record(
     records a whole chunk of a batch costs one query, not one per entry (entries are inserted in
     the order they are added).
     """
-    transaction = session.sync_session.get_transaction()
-    carried = session.info.get(_HEAD)
-    if carried is not None and carried[0] is transaction:
-        prev = carried[1]
-    else:
-        head = await session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
-        prev = head or GENESIS
+    prev = await _head(session)
     at = utcnow()
-    entry = AuditEntry(
-        at=at,
-        action=action,
-        entity=entity,
-        entity_id=entity_id,
-        details=details,
-        prev_hash=prev,
-        hash=entry_hash(prev, at.isoformat(), action, entity, entity_id, details),
-    )
+    entry = AuditEntry(**_entry(prev, at, action, entity, entity_id, details))
     session.add(entry)
-    session.info[_HEAD] = (transaction, entry.hash)
+    session.info[_HEAD] = (session.sync_session.get_transaction(), entry.hash)
     return entry
+
+
+async def record_many(
+    session: AsyncSession, entries: Sequence[tuple[str, str, str, dict[str, Any]]]
+) -> None:
+    """Append ``(action, entity, entity_id, details)`` entries, in order, with one INSERT (a
+    bulk chunk's), in the caller's transaction (see :func:`record`)."""
+    if not entries:
+        return
+    prev = await _head(session)
+    at = utcnow()
+    rows = []
+    for action, entity, entity_id, details in entries:
+        rows.append(_entry(prev, at, action, entity, entity_id, details))
+        prev = rows[-1]["hash"]
+    # Pending entries of record() are flushed first (autoflush): the chain keeps its order.
+    await session.execute(insert(table_of(AuditEntry)), rows)
+    session.info[_HEAD] = (session.sync_session.get_transaction(), prev)
+
+
+async def _head(session: AsyncSession) -> str:
+    """The hash of the newest entry, carried along within the caller's transaction."""
+    carried = session.info.get(_HEAD)
+    if carried is not None and carried[0] is session.sync_session.get_transaction():
+        return str(carried[1])
+    head = await session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    return head or GENESIS
+
+
+def _entry(
+    prev: str, at: datetime, action: str, entity: str, entity_id: str, details: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "at": at,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "details": details,
+        "prev_hash": prev,
+        "hash": entry_hash(prev, at.isoformat(), action, entity, entity_id, details),
+    }
 
 
 async def verify_chain(session: AsyncSession) -> int | None:

@@ -33,6 +33,7 @@ from docgen.batches import (
 from docgen.convert import BatchConversionFailed
 from docgen.documents import (
     DocumentDraft,
+    NewDocument,
     pack_key,
     register_created,
     source_revisions,
@@ -174,10 +175,14 @@ async def _generate_chunk(
     stored = {row_id: [next(where), next(where)] for row_id in stamped}
 
     async with rt.write_lock, rt.db.session() as session:
-        for row_id, objects in stored.items():
-            await register_created(session, drafts[row_id], stamped[row_id][1], objects)
         # The documents first: the rows point to them.
-        await session.flush()
+        await register_created(
+            session,
+            [
+                NewDocument(drafts[row_id], stamped[row_id][1], objects)
+                for row_id, objects in stored.items()
+            ],
+        )
         row_of = {row.id: row.row for row in rows}
         states = [
             {"id": row_id, "status": ROW_SELESAI, "document_id": drafts[row_id].id}

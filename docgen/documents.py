@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 import anyio
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload, selectinload
@@ -28,7 +28,7 @@ from docgen.errors import (
     SignerMismatch,
 )
 from docgen.manifest import Template, TemplateManifest
-from docgen.models import Document, Revision, SignatureSlot, Signer, utcnow
+from docgen.models import Document, Revision, SignatureSlot, Signer, table_of, utcnow
 from docgen.numbering import allocate_number
 from docgen.render import render_docx
 from docgen.revisions import (
@@ -236,67 +236,83 @@ async def _put_pack(rt: Runtime, key: str, members: Sequence[NewRevision]) -> li
     ]
 
 
-async def register_created(
-    session: AsyncSession,
-    draft: DocumentDraft,
-    pages: Mapping[str, int],
-    stored: Sequence[tuple[str, StoredObject]],
-) -> None:
-    """Add the document, its revisions, its signature slots and the audit entry to ``session``
-    (the caller holds the write lock and commits)."""
-    manifest = draft.template.manifest
-    clean = draft.data
-    session.add(
-        Document(
-            id=draft.id,
-            template_id=manifest.id,
-            template_version=manifest.version,
-            template_sha256=draft.template.sha256,
-            document_type=manifest.document_type,
-            title=manifest.document_title(clean),
-            number=draft.number,
-            document_date=document_date(manifest, clean).isoformat(),
-            data=_jsonable(clean),
-            verify_code=draft.verify_code,
-            status=MENUNGGU,
+@dataclass(frozen=True)
+class NewDocument:
+    """A document made and stored, to be registered."""
+
+    draft: DocumentDraft
+    pages: Mapping[str, int]  # role -> page of its signature field
+    stored: Sequence[tuple[str, StoredObject]]  # (kind, object): source, then prepared
+
+
+async def register_created(session: AsyncSession, created: Sequence[NewDocument]) -> None:
+    """Register the documents, their revisions, signature slots and audit entries: a whole
+    chunk of a batch in one INSERT per table (the caller holds the write lock and commits)."""
+    if not created:
+        return
+    documents, revisions, slots, entries = [], [], [], []
+    for new in created:
+        draft, manifest, clean = new.draft, new.draft.template.manifest, new.draft.data
+        documents.append(
+            {
+                "id": draft.id,
+                "template_id": manifest.id,
+                "template_version": manifest.version,
+                "template_sha256": draft.template.sha256,
+                "document_type": manifest.document_type,
+                "title": manifest.document_title(clean),
+                "number": draft.number,
+                "document_date": document_date(manifest, clean).isoformat(),
+                "data": _jsonable(clean),
+                "verify_code": draft.verify_code,
+                "status": MENUNGGU,
+            }
         )
-    )
-    session.add_all(
-        Revision(
-            document_id=draft.id,
-            seq=seq,
-            kind=kind,
-            object_key=obj.key,
-            version_id=obj.version_id,
-            sha256=obj.sha256,
-            size=obj.size,
-            offset=obj.offset,
-        )
-        for seq, (kind, obj) in enumerate(stored, start=1)
-    )
-    session.add_all(
-        SignatureSlot(
-            document_id=draft.id,
-            role=r.name,
-            label=r.label,
-            order=r.order,
-            field_name=field_name(r.name),
-            page=pages[r.name],
-            expected_nip=clean.get(r.signer_nip_field) if r.signer_nip_field else None,
-            assigned_signer_id=draft.assigned.get(r.name),
-        )
-        for r in manifest.roles_in_order
-    )
-    await audit.record(
-        session,
-        "document.created",
-        "document",
-        draft.id,
-        template=manifest.id,
-        version=manifest.version,
-        number=draft.number,
-        sha256=stored[-1][1].sha256,
-    )
+        revisions += [
+            _revision_row(draft.id, seq, kind, obj)
+            for seq, (kind, obj) in enumerate(new.stored, start=1)
+        ]
+        slots += [
+            {
+                "document_id": draft.id,
+                "role": r.name,
+                "label": r.label,
+                "order": r.order,
+                "field_name": field_name(r.name),
+                "page": new.pages[r.name],
+                "expected_nip": clean.get(r.signer_nip_field) if r.signer_nip_field else None,
+                "assigned_signer_id": draft.assigned.get(r.name),
+            }
+            for r in manifest.roles_in_order
+        ]
+        details = {
+            "template": manifest.id,
+            "version": manifest.version,
+            "number": draft.number,
+            "sha256": new.stored[-1][1].sha256,
+        }
+        entries.append(("document.created", "document", draft.id, details))
+    # Core inserts on the tables, one executemany each: the ORM's bulk insert would split the
+    # slots into one statement per row, as rows with and without a NIP alternate. The documents
+    # first: revisions and slots point to them.
+    await session.execute(insert(table_of(Document)), documents)
+    await session.execute(insert(table_of(Revision)), revisions)
+    await session.execute(insert(table_of(SignatureSlot)), slots)
+    await audit.record_many(session, entries)
+
+
+def _revision_row(document_id: str, seq: int, kind: str, obj: StoredObject) -> dict[str, Any]:
+    """A row of the revisions table, for a Core insert (keyed by column)."""
+    return {
+        "document_id": document_id,
+        "seq": seq,
+        "kind": kind,
+        "object_key": obj.key,
+        "version_id": obj.version_id,
+        "sha256": obj.sha256,
+        "size": obj.size,
+        "byte_offset": obj.offset,
+    }
 
 
 async def create_document(
@@ -336,7 +352,7 @@ async def create_document(
     )
     stored = await store_revisions(rt, source_revisions(draft, docx, prepared))
     async with rt.write_lock, rt.db.session() as session:
-        await register_created(session, draft, pages, stored)
+        await register_created(session, [NewDocument(draft, pages, stored)])
         await session.commit()
     return await get_document(rt, draft.id)
 
@@ -442,27 +458,24 @@ async def register_signed(session: AsyncSession, signatures: Sequence[NewSignatu
     """
     if not signatures:
         return
-    revisions = {
-        new.document.id: [
-            Revision(
-                document_id=new.document.id,
-                seq=new.document.revisions[-1].seq + 1 + i,
-                kind=kind,
-                object_key=obj.key,
-                version_id=obj.version_id,
-                sha256=obj.sha256,
-                size=obj.size,
-                offset=obj.offset,
-            )
-            for i, (kind, obj) in enumerate(new.stored)
-        ]
+    rows = [
+        _revision_row(new.document.id, new.document.revisions[-1].seq + 1 + i, kind, obj)
         for new in signatures
-    }
-    session.add_all(r for made in revisions.values() for r in made)
+        for i, (kind, obj) in enumerate(new.stored)
+    ]
+    revisions = table_of(Revision)
     try:
-        await session.flush()
+        inserted = await session.scalars(
+            insert(revisions).returning(revisions.c.id, sort_by_parameter_order=True), rows
+        )
     except IntegrityError as exc:
         raise Conflict("Dokumen sedang ditandatangani; coba lagi") from exc
+    ids = inserted.all()
+    # Each signature's revisions in order: its slot points to the first (the signed PDF).
+    first, at = {}, 0
+    for new in signatures:
+        first[new.document.id] = ids[at]
+        at += len(new.stored)
     now = utcnow()
     await session.execute(
         update(SignatureSlot),
@@ -471,7 +484,7 @@ async def register_signed(session: AsyncSession, signatures: Sequence[NewSignatu
                 "id": new.slot.id,
                 "signer_id": new.signer.id,
                 "signed_at": now,
-                "revision_id": revisions[new.document.id][0].id,
+                "revision_id": first[new.document.id],
             }
             for new in signatures
         ],
@@ -479,17 +492,23 @@ async def register_signed(session: AsyncSession, signatures: Sequence[NewSignatu
     completed = [new.document.id for new in signatures if new.stored[-1][0] == LONG_TERM]
     if completed:
         await session.execute(update(Document), [{"id": i, "status": SAH} for i in completed])
-    for new in signatures:
-        await audit.record(
-            session,
-            "document.signed",
-            "document",
-            new.document.id,
-            role=new.slot.role,
-            signer=new.signer.id,
-            sha256=revisions[new.document.id][-1].sha256,
-            level="B-LTA" if new.document.id in completed else "B-T",
-        )
+    await audit.record_many(
+        session,
+        [
+            (
+                "document.signed",
+                "document",
+                new.document.id,
+                {
+                    "role": new.slot.role,
+                    "signer": new.signer.id,
+                    "sha256": new.stored[-1][1].sha256,
+                    "level": "B-LTA" if new.document.id in completed else "B-T",
+                },
+            )
+            for new in signatures
+        ],
+    )
 
 
 async def sign_document(

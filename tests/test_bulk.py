@@ -13,10 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from cryptography import x509
 
+from docgen import audit
+from docgen.db import Database
 from signing.validation import validate_pdf
 from tests.conftest import PIN, Service, pakta_data, signer_body
 from tests.pdftools import pdfsig
@@ -99,8 +102,25 @@ def bulk_sign(client: httpx.Client, batch_id: str, role: str, signer_id: str) ->
     return next(s for s in batch["signings"] if s["id"] == signing_id)
 
 
+async def audit_chain_break(service: Service) -> int | None:
+    """The id of the first audit entry that breaks the chain, if any."""
+    db = Database(f"sqlite:///{service.data_dir / 'docgen.db'}")
+    try:
+        async with db.session() as session:
+            return await audit.verify_chain(session)
+    finally:
+        await db.close()
+
+
 def registry(service: Service) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{service.data_dir / 'docgen.db'}?mode=ro", uri=True)
+
+
+def registry_rows(service: Service, sql: str, docs: list[dict[str, Any]]) -> list[Any]:
+    """The rows of ``sql`` with the documents' ids in place of ``{ids}``."""
+    ids = [d["id"] for d in docs]
+    with registry(service) as db:
+        return db.execute(sql.format(ids=",".join("?" * len(ids))), ids).fetchall()
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +165,7 @@ def signed_batch(
 
 
 def test_a_batch_of_120_rows_makes_120_signed_documents(
-    client: httpx.Client, signed_batch: dict[str, Any]
+    client: httpx.Client, signed_batch: dict[str, Any], service: Service
 ) -> None:
     made = signed_batch["made"]
     assert (made["done"], made["failed"], made["pending"]) == (120, 0, 0)
@@ -168,6 +188,16 @@ def test_a_batch_of_120_rows_makes_120_signed_documents(
         view = client.get(f"/api/v1/verify/{code}").json()
         assert view["status"] == "sah" and view["document"]["number"] == doc["number"]
         assert [s["role"] for s in view["signatures"]] == ["saksi_1", "saksi_2", "pejabat_pelantik"]
+
+    # Every document made and every signature is in the audit chain, which is intact.
+    actions = registry_rows(
+        service,
+        "SELECT action, COUNT(*), COUNT(DISTINCT entity_id) FROM audit_log"
+        " WHERE entity_id IN ({ids}) GROUP BY action ORDER BY action",
+        docs,
+    )
+    assert actions == [("document.created", 120, 120), ("document.signed", 360, 120)]
+    assert anyio.run(audit_chain_break, service) is None
 
 
 def test_every_bulk_signed_pdf_validates(
@@ -208,12 +238,11 @@ def test_each_chunk_of_revisions_is_one_pack_object_holding_them_as_issued(
     ]
     assert not any(service.stored_objects(f"documents/{d['id']}/") for d in docs)
 
-    with registry(service) as db:
-        sources = db.execute(
-            "SELECT object_key, byte_offset FROM revisions WHERE seq = 1 AND document_id IN "
-            f"({','.join('?' * len(docs))}) ORDER BY document_id",
-            [d["id"] for d in docs],
-        ).fetchall()
+    sources = registry_rows(
+        service,
+        "SELECT object_key, byte_offset FROM revisions WHERE seq = 1 AND document_id IN ({ids})",
+        docs,
+    )
     by_pack = {key: sum(1 for k, _ in sources if k == key) for key, _ in sources}
     assert sorted(by_pack.values()) == [20, 100]
     assert len(set(sources)) == 120  # each at its own offset

@@ -87,6 +87,35 @@ async def test_audit_chain_is_intact_and_detects_edits(db: Database) -> None:
         assert await audit.verify_chain(session) == entries[1].id
 
 
+async def test_entries_recorded_many_at_once_chain_in_order_with_single_ones(
+    db: Database,
+) -> None:
+    async with db.session() as session:
+        await audit.record(session, "batch.accepted", "batch", "b1")
+        await audit.record_many(
+            session, [("document.created", "document", f"doc{i}", {"number": i}) for i in range(3)]
+        )
+        await audit.record(session, "batch.finished", "batch", "b1")
+        await session.commit()
+    async with db.session() as session:  # a later transaction goes on from the stored head
+        await audit.record_many(session, [("document.signed", "document", "doc0", {})])
+        await audit.record_many(session, [])
+        await session.commit()
+    async with db.session() as session:
+        assert await audit.verify_chain(session) is None
+        entries = list(await session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+    assert [(e.action, e.entity_id) for e in entries] == [
+        ("batch.accepted", "b1"),
+        ("document.created", "doc0"),
+        ("document.created", "doc1"),
+        ("document.created", "doc2"),
+        ("batch.finished", "b1"),
+        ("document.signed", "doc0"),
+    ]
+    assert entries[2].details == {"number": 1}
+    assert [e.prev_hash for e in entries] == [audit.GENESIS] + [e.hash for e in entries[:-1]]
+
+
 async def test_deleting_an_audit_entry_breaks_the_chain(db: Database) -> None:
     async with db.session() as session:
         for i in range(3):
