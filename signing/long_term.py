@@ -14,7 +14,6 @@ themselves are not validated again: that is :func:`signing.validation.validate_p
 from __future__ import annotations
 
 import functools
-import io
 from collections.abc import Sequence
 from typing import Final
 
@@ -24,7 +23,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import misc
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.timestamps.api import TimeStamper
@@ -32,6 +30,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.validation import DocumentSecurityStore, EmbeddedPdfSignature
 
 from signing.errors import InvalidPdf, LongTermValidationFailed, SignatureCreationFailed
+from signing.pdf_reading import open_pdf
 from signing.signature_reading import preload_first_page, preload_signature_dictionaries
 from signing.validation_data import (
     CrlStore,
@@ -70,7 +69,7 @@ async def add_long_term_validation(
         SignatureCreationFailed: the document time stamp could not be obtained or written.
     """
     try:
-        reader = PdfFileReader(io.BytesIO(pdf))
+        reader = open_pdf(pdf)
         # What is read to find the signatures and to add the DSS and the time stamp field (on
         # the first page): read it fast.
         preload_signature_dictionaries(reader, pdf)

@@ -35,7 +35,6 @@ from pyhanko.pdf_utils.layout import (
     Margins,
     SimpleBoxLayoutRule,
 )
-from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter, init_xobject_dictionary
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter, enumerate_sig_fields
@@ -58,6 +57,7 @@ from signing.errors import (
     SignatureFieldNotFound,
 )
 from signing.fonts import LIBERATION_SANS, EmbeddedFontFactory
+from signing.pdf_reading import open_pdf
 from signing.qr import qr_matrix, qr_stream
 from signing.signature_reading import preload_signature_dictionaries
 from signing.validation_data import der
@@ -485,7 +485,7 @@ class _ContainerTooLarge(Exception):
 
 def _open(pdf: bytes, field_name: str) -> IncrementalPdfFileWriter:
     try:
-        reader = PdfFileReader(io.BytesIO(pdf))
+        reader = open_pdf(pdf)
         # The catalog, the fields and earlier signatures are read to check the field and the
         # certification, and to add this signature: read them fast.
         preload_signature_dictionaries(reader, pdf)

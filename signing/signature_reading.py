@@ -227,10 +227,12 @@ _ENDOBJ: Final = re.compile(_WS + rb"*endobj")
 
 
 def _read_value(
-    pdf: bytes, pos: int, container: generic.Reference
+    pdf: bytes, pos: int, container: generic.Dereferenceable
 ) -> tuple[generic.PdfObject, int]:
     """The object starting at ``pos`` (after whitespace) and where it ends: what
-    ``generic.read_object`` makes of it, every part with ``container`` as its container."""
+    ``generic.read_object`` makes of it, every part with ``container`` as its container (an
+    object's reference, or a trailer's)."""
+    handler = container.get_pdf_handler()
     # The dictionaries and arrays open around the current token: a dictionary as
     # [entries, key waiting for its value], an array as [items].
     stack: list[list[Any]] = []
@@ -256,7 +258,7 @@ def _read_value(
             # pyHanko looks for the reference pattern in the next 20 bytes only
             if idnum <= 0 or token.end() + 1 - token.start("ref") > 20:
                 raise _Unusual
-            obj = generic.IndirectObject(idnum, generation, container.pdf)
+            obj = generic.IndirectObject(idnum, generation, handler)
         elif kind == "close_dict":
             if top is None or len(top) != 2 or top[1] is not None:
                 raise _Unusual
