@@ -14,7 +14,7 @@ import anyio
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import raiseload, selectinload
+from sqlalchemy.orm import defer, raiseload, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 
 from docgen import audit
@@ -364,11 +364,16 @@ async def get_document(rt: Runtime, document_id: str) -> Document:
 
 # Loader options for the many documents of a batch: signing turns and statuses need the slots
 # but not who signed them (a query per slot signer), and listings no revisions (six per signed
-# berita acara). What is not loaded raises when touched instead of querying behind our back.
+# berita acara) nor the documents' data. What is not loaded raises when touched instead of
+# querying behind our back.
 WITHOUT_SLOT_SIGNERS: tuple[ORMOption, ...] = (
     selectinload(Document.slots).raiseload(SignatureSlot.signer),
 )
-SLOTS_ONLY: tuple[ORMOption, ...] = (*WITHOUT_SLOT_SIGNERS, raiseload(Document.revisions))
+SLOTS_ONLY: tuple[ORMOption, ...] = (
+    *WITHOUT_SLOT_SIGNERS,
+    raiseload(Document.revisions),
+    defer(Document.data, raiseload=True),
+)
 
 
 async def documents_by_id(rt: Runtime, document_ids: Sequence[str]) -> list[Document]:
