@@ -137,7 +137,7 @@ async def create_batch(
     """
     template = rt.template(template_id)
     manifest = template.manifest
-    await rt.workers.start()  # they start while the rows are checked
+    await rt.workers.start()  # running since the service started, unless one died since
     checked = await check_rows(rt, template, filename, content, signers)
     batch_id = uuid.uuid4().hex
     xlsx = is_xlsx(filename, content)

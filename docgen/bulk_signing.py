@@ -73,7 +73,7 @@ async def start_bulk_signing(
         raise Conflict("Dokumen batch ini masih dibuat; tanda tangani setelah selesai")
     if rt.jobs is None:
         raise Conflict("Layanan sedang berhenti; coba lagi")
-    await rt.workers.start()  # after a restart they are not running yet
+    await rt.workers.start()  # running since the service started, unless one died since
     signer, identity = await unlock_identity(rt, signer_id, pin)
     eligible: list[str] = []
     skipped: list[dict[str, Any]] = []

@@ -3,7 +3,7 @@
 Python runs one thread at a time per process, and rendering, stamping and signing are pure
 Python work, so bulk jobs hand them to a pool of processes (``bulk_workers``, default 2: the
 cores of our machines) while the service process keeps the I/O: LibreOffice, object storage, the
-registry. The pool starts on first use and stays warm. Every function here takes and returns
+registry. The pool starts with the service and stays warm. Every function here takes and returns
 only picklable values; a failure of one item comes back as its message, never as an exception
 that would lose the rest of the chunk.
 """

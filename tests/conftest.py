@@ -28,6 +28,7 @@ class Service:
     url: str
     data_dir: Path
     log: Path
+    pid: int
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=120)
@@ -90,7 +91,7 @@ def _start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes],
             raise RuntimeError(f"docgen exited on start:\n{output[-4000:]}")
         try:
             if httpx.get(f"{local}/api/v1/templates", timeout=2).status_code == 200:
-                return process, Service(local, data_dir, log)
+                return process, Service(local, data_dir, log, process.pid)
         except httpx.TransportError:
             pass
         time.sleep(0.3)

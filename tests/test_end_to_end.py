@@ -9,6 +9,7 @@ from pathlib import Path
 import anyio
 import docx
 import httpx
+import psutil
 import pytest
 from cryptography import x509
 from minio.error import S3Error
@@ -202,3 +203,11 @@ def test_every_state_change_is_in_an_intact_audit_chain(
     broken, actions = anyio.run(_audit_of, service)
     assert broken is None
     assert {"signer.enrolled", "document.created", "document.signed"} <= set(actions)
+
+
+def test_the_bulk_worker_processes_run_from_the_start(service: Service) -> None:
+    # This module makes no batch: the workers were started with the service, kept warm.
+    workers = [
+        p for p in psutil.Process(service.pid).children() if "spawn_main" in " ".join(p.cmdline())
+    ]
+    assert len(workers) == 2  # DOCGEN_BULK_WORKERS
