@@ -3,8 +3,9 @@
 Each signature reads the revision the previous one wrote; in a bulk signing that is a GET per
 document and signer, which costs the S3 server more CPU than the signature's own hashing. The
 cache keeps those bytes on local disk, keyed by object key *and* version, so a revision once
-written is never confused with another, and checks every hit against the SHA-256 recorded when
-it was written: a damaged or altered file is dropped and read from the store instead. The store
+written is never confused with another, and checks every hit against a SHA-256: the one recorded
+when the object was written, or for a part of it (a revision in a bulk chunk's pack) the one the
+caller holds. A damaged or altered file is dropped and read from the store instead. The store
 stays the only record: the cache starts empty, forgets the least recently used objects past
 ``max_bytes``, and a failure to write it only costs the next read its speed.
 """
