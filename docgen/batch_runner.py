@@ -37,7 +37,7 @@ from docgen.documents import (
     pack_key,
     register_created,
     source_revisions,
-    store_revisions,
+    store_packed,
 )
 from docgen.errors import DataInvalid, TemplateNotFound
 from docgen.manifest import Template
@@ -166,13 +166,11 @@ async def _generate_chunk(
         ),
     )
 
-    made = [
-        revision
+    made = {
+        row_id: source_revisions(drafts[row_id], docxs[row_id], prepared)
         for row_id, (prepared, _) in stamped.items()
-        for revision in source_revisions(drafts[row_id], docxs[row_id], prepared)
-    ]
-    where = iter(await store_revisions(rt, made, pack_key=pack_key(batch_id, "dibuat")))
-    stored = {row_id: [next(where), next(where)] for row_id in stamped}
+    }
+    stored = await store_packed(rt, made, pack_key(batch_id, "dibuat"))
 
     async with rt.write_lock, rt.db.session() as session:
         # The documents first: the rows point to them.

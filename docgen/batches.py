@@ -172,7 +172,7 @@ async def create_batch(
                 total=len(checked),
             )
         )
-        # After the batch (the rows point to it): the ORM flushes in dependency order.
+        # The batch first: its rows point to it.
         await session.flush()
         # One executemany: as ORM objects, 1,000 rows cost ~0.45 s of the service's time.
         await session.execute(

@@ -37,7 +37,7 @@ from docgen.documents import (
     signature_request,
     signed_revisions,
     slot_to_sign,
-    store_revisions,
+    store_packed,
 )
 from docgen.errors import Conflict, NotFound, SignerMismatch
 from docgen.models import BatchSigning, Document, Signer, utcnow
@@ -216,14 +216,7 @@ async def _sign_chunk(
             for document in documents
             if document.id in signed
         }
-        where = iter(
-            await store_revisions(
-                rt,
-                [r for revisions in made.values() for r in revisions],
-                pack_key=pack_key(job.batch_id, f"ttd-{role}"),
-            )
-        )
-        stored = {document_id: [next(where) for _ in made[document_id]] for document_id in made}
+        stored = await store_packed(rt, made, pack_key(job.batch_id, f"ttd-{role}"))
 
         by_id = {d.id: d for d in documents}
         async with rt.write_lock, rt.db.session() as session:

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from sqlalchemy import insert, select, update
@@ -46,6 +46,8 @@ from docgen.signers import get_signer, unlock_identity
 from docgen.validators import validate_data
 from signing.pades import SignatureAppearance
 from storage import PACK_TYPE, Pack, StoredObject, pack
+
+K = TypeVar("K")
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PDF_TYPE = "application/pdf"
@@ -221,6 +223,17 @@ async def store_revisions(
         )
         for i, r in enumerate(revisions)
     ]
+
+
+async def store_packed(
+    rt: Runtime, made: Mapping[K, Sequence[NewRevision]], pack_key: str
+) -> dict[K, list[tuple[str, StoredObject]]]:
+    """A bulk chunk's new revisions, grouped (by row or document), stored as one pack: each
+    group's kinds and places, in order. Raises StorageUnavailable."""
+    where = iter(
+        await store_revisions(rt, [r for group in made.values() for r in group], pack_key=pack_key)
+    )
+    return {key: [next(where) for _ in group] for key, group in made.items()}
 
 
 async def _put_pack(rt: Runtime, key: str, members: Sequence[NewRevision]) -> list[StoredObject]:
