@@ -19,6 +19,7 @@ from docgen.limits import BodySizeLimit
 from docgen.pages import Pages
 from docgen.runtime import Runtime, start_runtime
 from docgen.settings import Settings
+from docgen.workers import freeze_start_up_objects
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runtime.jobs = jobs
             jobs.start_soon(batch_runner.run_batches, runtime)
             app.state.runtime = runtime
+            log.info(
+                "%d start-up objects kept out of garbage collection", freeze_start_up_objects()
+            )
             log.info(banner(runtime))
             yield
             runtime.jobs = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from pathlib import Path
 
 import anyio
@@ -211,3 +212,14 @@ def test_the_bulk_worker_processes_run_from_the_start(service: Service) -> None:
         p for p in psutil.Process(service.pid).children() if "spawn_main" in " ".join(p.cmdline())
     ]
     assert len(workers) == 2  # DOCGEN_BULK_WORKERS
+
+
+def test_the_service_keeps_its_start_up_objects_out_of_garbage_collection(
+    service: Service,
+) -> None:
+    # Every full collection would otherwise walk the ~230,000 objects of its start-up.
+    found = re.search(
+        r"(\d+) start-up objects kept out of garbage collection", service.log.read_text()
+    )
+    assert found, "the service did not freeze its start-up objects"
+    assert int(found[1]) > 100_000

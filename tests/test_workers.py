@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import os
 import sys
@@ -57,6 +58,23 @@ async def test_start_spawns_every_worker_before_any_work(tmp_path: Path) -> None
         assert len(started) == 2
         assert await pool.map(shout_or_die, ["a", "b"]) == ["A", "B"]
         assert worker_pids() == started  # the work went to them
+    finally:
+        pool.stop()
+
+
+def frozen_objects(items: Sequence[str]) -> list[int]:
+    """Runs in a worker: how many objects it keeps out of garbage collection."""
+    return [gc.get_freeze_count() for _ in items]
+
+
+@pytest.mark.anyio
+async def test_workers_keep_their_start_up_objects_out_of_garbage_collection(
+    tmp_path: Path,
+) -> None:
+    # Fonts, pyHanko, the templates' code: walked by every full collection otherwise.
+    pool = WorkerPool(2, tmp_path / "ca")
+    try:
+        assert all(count > 50_000 for count in await pool.map(frozen_objects, ["a", "b"]))
     finally:
         pool.stop()
 
