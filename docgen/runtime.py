@@ -112,6 +112,7 @@ def load_pepper(settings: Settings) -> bytes:
 
 
 def _object_store(settings: Settings, stack: AsyncExitStack) -> S3ObjectStore:
+    server: EmbeddedS3Server | None = None
     if settings.s3_endpoint:
         if not (settings.s3_access_key and settings.s3_secret_key):
             raise RuntimeError("DOCGEN_S3_ACCESS_KEY and DOCGEN_S3_SECRET_KEY must be set")
@@ -135,6 +136,8 @@ def _object_store(settings: Settings, stack: AsyncExitStack) -> S3ObjectStore:
         retention_days=settings.s3_retention_days,
     )
     store.ensure_bucket()
+    if server is not None:
+        server.allocate_volume(settings.s3_bucket)
     return store
 
 

@@ -172,6 +172,11 @@ class EmbeddedS3Server:
         return None if self._ports is None else f"{self.host}:{self._ports.filer}"
 
     @property
+    def master_endpoint(self) -> str | None:
+        """``host:port`` of SeaweedFS's master HTTP API (its volume layout), while started."""
+        return None if self._ports is None else f"{self.host}:{self._ports.master}"
+
+    @property
     def pid(self) -> int | None:
         """Process id of the last started ``weed`` (also after it stopped), if any."""
         return self._last_pid
@@ -236,6 +241,38 @@ class EmbeddedS3Server:
         except BaseException:
             self.stop()
             raise
+
+    def allocate_volume(self, bucket: str) -> None:
+        """Give ``bucket`` a writable volume now, unless it has one.
+
+        SeaweedFS keeps each bucket's objects in volumes of its own and otherwise creates the
+        first one for the bucket's first upload, which waits for it: measured here, a 200 KB
+        upload took ~205 ms that way, against ~3 ms to grow the volume ahead and ~8 ms for the
+        upload then.
+
+        Raises StorageUnavailable.
+        """
+        if bucket in self._writable_collections():
+            return
+        self._master("POST", f"/vol/grow?collection={bucket}&count=1")
+
+    def _writable_collections(self) -> set[str]:
+        status = json.loads(self._master("GET", "/dir/status"))
+        layouts = status.get("Topology", {}).get("Layouts") or []
+        return {layout["collection"] for layout in layouts if layout.get("writables")}
+
+    def _master(self, method: str, path: str) -> bytes:
+        if self.master_endpoint is None:
+            raise StorageUnavailable("the embedded S3 server is not running")
+        try:
+            response = urllib3.request(
+                method, f"http://{self.master_endpoint}{path}", timeout=10.0, retries=False
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise StorageUnavailable(f"SeaweedFS master {path}: {exc}") from exc
+        if response.status != 200:
+            raise StorageUnavailable(f"SeaweedFS master {path}: HTTP {response.status}")
+        return response.data
 
     def stop(self) -> None:
         """Stop the server's process group and reap it. Safe to call more than once."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
+
+import httpx
 
 from tests.conftest import PIN, pakta_data, signer_body, start_service, stop_service
 from tests.test_template_upload import manifest_text, pakta_docx, upload
@@ -25,11 +28,28 @@ def processes_under(data_dir: Path) -> list[int]:
     return found
 
 
+def bucket_volumes(data_dir: Path) -> list[int]:
+    """The writable volumes SeaweedFS's master holds for the service's bucket."""
+    log = (data_dir / "s3" / "weed.log").read_text()
+    port = re.search(r"-master\.port=(\d+)", log.rsplit("--- starting: ", 1)[1])
+    assert port, "weed was started without a master port"
+    layouts = httpx.get(f"http://127.0.0.1:{port[1]}/dir/status").json()["Topology"]["Layouts"]
+    return [
+        v
+        for layout in layouts or []
+        if layout["collection"] == "docgen"
+        for v in layout["writables"]
+    ]
+
+
 def test_restart_reuses_state_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     data_dir = tmp_path / "state"
     process, service = start_service(data_dir)
     try:
         assert len(processes_under(data_dir)) >= 3  # weed, unoserver, soffice
+        # The bucket has its volume before the first upload, which would otherwise grow them.
+        volumes = bucket_volumes(data_dir)
+        assert len(volumes) == 1
         with service.client() as client:
             root = client.get("/api/v1/trust/ca.pem").content
             signer = client.post("/api/v1/signers", json=signer_body()).json()
@@ -63,5 +83,6 @@ def test_restart_reuses_state_and_ctrl_c_stops_everything(tmp_path: Path) -> Non
                 "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
             ).json()
             assert again["number"] != document["number"]  # the sequence went on, not back
+        assert bucket_volumes(data_dir) == volumes  # none grown for the uploads or the restart
     finally:
         stop_service(process)

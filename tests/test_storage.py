@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -396,6 +397,29 @@ def test_ensure_bucket_rejects_bucket_without_object_lock(
 
     with pytest.raises(BucketMisconfigured, match="object lock"):
         unlocked.ensure_bucket()
+
+
+def volumes_of(master: str | None, bucket: str) -> list[dict[str, Any]]:
+    """The layouts (volumes) of the bucket's collection, as SeaweedFS's master has them."""
+    status = httpx.get(f"http://{master}/dir/status").json()
+    layouts = status["Topology"]["Layouts"] or []
+    return [layout for layout in layouts if layout["collection"] == bucket]
+
+
+async def test_a_bucket_gets_its_volume_before_its_first_upload(server: EmbeddedS3Server) -> None:
+    bucket = "docgen-first-volume"
+    store = S3ObjectStore(server.endpoint, server.access_key, server.secret_key, bucket)
+    store.ensure_bucket()
+    assert (
+        volumes_of(server.master_endpoint, bucket) == []
+    )  # SeaweedFS would grow them at the first upload
+    server.allocate_volume(bucket)
+    server.allocate_volume(bucket)  # already there: nothing more
+    [layout] = volumes_of(server.master_endpoint, bucket)
+    assert layout["writables"] == [layout["writables"][0]]
+    await store.put("daftar.csv", b"nama,nip\n", "text/csv")
+    # The upload went to that volume; none was grown for it.
+    assert volumes_of(server.master_endpoint, bucket) == [layout]
 
 
 def test_credential_files_are_private(server: EmbeddedS3Server) -> None:
