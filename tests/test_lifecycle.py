@@ -47,7 +47,7 @@ def test_restart_reuses_state_and_ctrl_c_stops_everything(tmp_path: Path) -> Non
     process, service = start_service(data_dir)
     try:
         assert len(processes_under(data_dir)) >= 3  # weed, unoserver, soffice
-        # The bucket has its volume before the first upload, which would otherwise grow them.
+        # The bucket has its volume before its first upload, which would otherwise wait for it.
         volumes = bucket_volumes(data_dir)
         assert len(volumes) == 1
         with service.client() as client:
