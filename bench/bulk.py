@@ -276,10 +276,10 @@ def naive(rows: list[dict[str, str]], workdir: Path, *, plain: bool) -> float:
     from docgen.revisions import field_name, stamp_converted
     from docgen.staff_list import read_staff_list
     from docgen.validators import validate_data
-    from signing.ca import CertificateAuthority
-    from signing.keys import generate_private_key, seal_private_key, unseal_private_key
-    from signing.long_term import add_long_term_validation
-    from signing.pades import SignatureAppearance, SigningIdentity, sign_pdf
+    from signing.pades.long_term import add_long_term_validation
+    from signing.pades.sign import SignatureAppearance, SigningIdentity, sign_pdf
+    from signing.pki.ca import CertificateAuthority
+    from signing.pki.keys import generate_private_key, seal_private_key, unseal_private_key
     from storage import EmbeddedS3Server, S3ObjectStore
 
     template = load_template(REPO / "templates" / TEMPLATE)

@@ -37,13 +37,13 @@ from docgen.manifest import load_template
 from docgen.render import render_docx
 from docgen.revisions import FOOTER
 from docgen.validators import validate_data
-from signing.anchors import locate_anchors
-from signing.ca import CertificateAuthority
-from signing.keys import generate_private_key, seal_private_key, unseal_private_key
-from signing.long_term import add_long_term_validation
-from signing.pades import SignatureAppearance, SigningIdentity, sign_pdf
-from signing.stamp import prepare_pdf, signature_box_at
-from signing.validation import validate_pdf
+from signing.pades.long_term import add_long_term_validation
+from signing.pades.sign import SignatureAppearance, SigningIdentity, sign_pdf
+from signing.pki.ca import CertificateAuthority
+from signing.pki.keys import generate_private_key, seal_private_key, unseal_private_key
+from signing.prepare.anchors import locate_anchors
+from signing.prepare.stamp import prepare_pdf, signature_box_at
+from signing.validate.validation import validate_pdf
 from tests.pdftools import soffice_convert
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from docgen.models import Signer, utcnow
 from docgen.numbering import next_in_sequence
 from docgen.runtime import Runtime
-from signing.ca import RevokedCertificate
+from signing.pki.ca import RevokedCertificate
 
 CRL_REFRESH = timedelta(days=1)
 

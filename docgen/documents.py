@@ -44,7 +44,7 @@ from docgen.revisions import (
 from docgen.runtime import Runtime
 from docgen.signers import get_signer, unlock_identity
 from docgen.validators import validate_data
-from signing.pades import SignatureAppearance
+from signing.pades.sign import SignatureAppearance
 from storage import PACK_TYPE, Pack, StoredObject, pack
 
 K = TypeVar("K")

@@ -49,7 +49,7 @@ from docgen import indonesian
 from docgen.errors import TemplateInvalid
 from docgen.manifest import Template
 from docgen.validators import pangkat_golongan, validate_data
-from signing.anchors import anchor_marker
+from signing.prepare.anchors import anchor_marker
 
 __all__ = [
     "RENDERER_CACHE_BYTES",

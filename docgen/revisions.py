@@ -14,11 +14,11 @@ from cryptography import x509
 from pyhanko.sign.timestamps.api import TimeStamper
 
 from docgen.errors import TemplateInvalid
-from signing.anchors import locate_anchors
 from signing.errors import AnchorNotFound
-from signing.long_term import add_long_term_validation
-from signing.pades import SignatureAppearance, SigningIdentity, sign_pdf
-from signing.stamp import prepare_pdf, signature_box_at
+from signing.pades.long_term import add_long_term_validation
+from signing.pades.sign import SignatureAppearance, SigningIdentity, sign_pdf
+from signing.prepare.anchors import locate_anchors
+from signing.prepare.stamp import prepare_pdf, signature_box_at
 
 __all__ = [
     "FOOTER",

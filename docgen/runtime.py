@@ -22,8 +22,9 @@ from docgen.models import Base
 from docgen.settings import Settings
 from docgen.template_registry import TemplateRegistry, load_uploaded_versions
 from docgen.workers import WorkerPool
-from signing import pades, stamp
-from signing.ca import CertificateAuthority
+from signing.pades import sign as pades
+from signing.pki.ca import CertificateAuthority
+from signing.prepare import stamp
 from storage import CachedObjectStore, EmbeddedS3Server, ObjectStore, S3ObjectStore
 
 M = TypeVar("M", bound=Base)

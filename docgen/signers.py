@@ -17,8 +17,8 @@ from docgen.models import Signer, utcnow
 from docgen.runtime import Runtime
 from docgen.validators import validate_nomor_induk, validate_pangkat
 from signing.errors import InvalidPin
-from signing.keys import generate_private_key, seal_private_key, unseal_private_key
-from signing.pades import SigningIdentity
+from signing.pades.sign import SigningIdentity
+from signing.pki.keys import generate_private_key, seal_private_key, unseal_private_key
 from signing.waktu import format_waktu_wib
 
 

@@ -21,7 +21,7 @@ MEMORY_LIMIT = 1024 * 1024 * 1024
 def main() -> int:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     from signing.errors import InvalidPdf
-    from signing.validation import validate_pdf
+    from signing.validate.validation import validate_pdf
 
     with open(sys.argv[1], "rb") as fh:
         roots = x509.load_pem_x509_certificates(fh.read())

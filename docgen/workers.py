@@ -189,7 +189,8 @@ def _initialize(ca_dir: str, service_pid: int) -> None:
     _ca_dir = Path(ca_dir)
     _die_with(service_pid)
     # Pay the one-off font preparation before the first chunk arrives.
-    from signing import pades, stamp
+    from signing.pades import sign as pades
+    from signing.prepare import stamp
 
     stamp.warm_up()
     pades.warm_up()
@@ -217,7 +218,7 @@ _PR_SET_PDEATHSIG = 1
 
 @functools.cache
 def _certificate_authority() -> Any:
-    from signing.ca import CertificateAuthority
+    from signing.pki.ca import CertificateAuthority
 
     assert _ca_dir is not None, "worker not initialised"
     return CertificateAuthority.load_or_create(_ca_dir)
@@ -265,7 +266,7 @@ def sign_pdfs(
 ) -> list[Any]:
     """Per ``(PDF, SignatureRequest)``: the new revisions as ``apply_signature`` makes them."""
     from docgen.revisions import apply_signature
-    from signing.pades import SigningIdentity
+    from signing.pades.sign import SigningIdentity
 
     ca = _certificate_authority()
     # The service unsealed this key from its GCM-sealed blob (the bytes we sealed from a key

@@ -23,8 +23,8 @@ from docx.text.paragraph import Paragraph
 from docgen.manifest import load_template
 from docgen.render import render_docx
 from docgen.validators import validate_data
-from signing.anchors import AnchorPosition, anchor_marker, locate_anchors
 from signing.errors import AnchorNotFound, InvalidPdf
+from signing.prepare.anchors import AnchorPosition, anchor_marker, locate_anchors
 from tests.conftest import pakta_data
 from tests.pdftools import soffice_convert
 from tests.test_templates_content import ba_data, mou_data

@@ -20,7 +20,7 @@ from cryptography import x509
 
 from docgen import audit
 from docgen.db import Database
-from signing.validation import validate_pdf
+from signing.validate.validation import validate_pdf
 from tests.conftest import PIN, Service, pakta_data, signer_body
 from tests.pdftools import pdfsig
 from tests.test_templates_content import BA, nip_of, peserta

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from docgen import audit
 from docgen.db import Database
 from docgen.models import AuditEntry
-from signing.validation import validate_pdf
+from signing.validate.validation import validate_pdf
 from tests.conftest import PIN, Service, pakta_data, signer_body
 from tests.pdftools import page_text, pdfsig, qr_codes_per_page
 

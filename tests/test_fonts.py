@@ -15,8 +15,8 @@ import pytest
 from fontTools.ttLib import TTFont
 from pyhanko.pdf_utils.writer import PdfFileWriter
 
-from signing import fonts
-from signing.fonts import (
+from signing.fast import fonts
+from signing.fast.fonts import (
     LIBERATION_SANS,
     SUBSETS_KEPT,
     EmbeddedFontEngine,

@@ -29,19 +29,19 @@ from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, SimpleSigner
 from pyhanko.sign.validation import DocumentSecurityStore, read_certification_data
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from signing.ca import DOCUMENT_SIGNING_EKU, CertificateAuthority, RevokedCertificate
 from signing.errors import LongTermValidationFailed, SignatureCreationFailed
-from signing.keys import generate_private_key
-from signing.long_term import DOCUMENT_TIMESTAMP_FIELD, add_long_term_validation
-from signing.pades import SigningIdentity, sign_pdf
-from signing.signature_reading import (
+from signing.fast.objects import (
     preload_first_page,
     preload_objects,
     preload_signature_dictionaries,
 )
-from signing.tsa import InternalTimeStamper, to_asn1_certificate
-from signing.validation import SignatureReport, ValidationReport, validate_pdf
-from signing.validation_data import certificates_of
+from signing.pades.long_term import DOCUMENT_TIMESTAMP_FIELD, add_long_term_validation
+from signing.pades.sign import SigningIdentity, sign_pdf
+from signing.pki.ca import DOCUMENT_SIGNING_EKU, CertificateAuthority, RevokedCertificate
+from signing.pki.keys import generate_private_key
+from signing.pki.tsa import InternalTimeStamper, to_asn1_certificate
+from signing.validate.validation import SignatureReport, ValidationReport, validate_pdf
+from signing.validate.validation_data import certificates_of
 from signing.waktu import format_waktu_wib
 from tests.pdftools import nss_db_trusting
 from tests.test_signing import (

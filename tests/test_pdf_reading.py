@@ -1,4 +1,4 @@
-"""Opening PDFs with signing/pdf_reading.py: the reader pyHanko builds, built faster.
+"""Opening PDFs with signing/fast/pdf_reading.py: the reader pyHanko builds, built faster.
 
 Real signed and archived documents (PAdES B-LTA) are read both ways and compared part by part:
 xref sections per revision, trailers, objects, signatures and pyHanko's modification analysis.
@@ -20,12 +20,12 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult
 
-from signing.ca import CertificateAuthority
-from signing.pades import SigningIdentity
-from signing.pdf_reading import _open_plain, open_pdf
-from signing.signature_reading import _Unusual
-from signing.tsa import InternalTimeStamper
-from signing.validation import validate_pdf
+from signing.fast.objects import _Unusual
+from signing.fast.pdf_reading import _open_plain, open_pdf
+from signing.pades.sign import SigningIdentity
+from signing.pki.ca import CertificateAuthority
+from signing.pki.tsa import InternalTimeStamper
+from signing.validate.validation import validate_pdf
 from tests.pdftools import nss_db_trusting
 from tests.test_long_term import FIRST, SECOND, archive, identity, sign
 from tests.test_signing import pdfsig, pdfsig_sections, prepared_pdf

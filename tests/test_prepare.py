@@ -35,10 +35,10 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from docgen.documents import new_verify_code
-from signing.anchors import AnchorPosition, anchor_marker, locate_anchors
 from signing.errors import AnchorNotFound, InvalidPdf
-from signing.qr import qr_matrix
-from signing.stamp import (
+from signing.fast.qr import qr_matrix
+from signing.prepare.anchors import AnchorPosition, anchor_marker, locate_anchors
+from signing.prepare.stamp import (
     URL_SAFE_CHARACTERS,
     FooterStyle,
     SignatureBox,

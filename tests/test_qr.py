@@ -1,4 +1,4 @@
-"""signing/qr.py against the qrcode package, built here on its own: the same symbol, module for
+"""signing/fast/qr.py against the qrcode package, built here on its own: the same symbol, module for
 module (mask included), for verification URLs of realistic shape, for data around every version's
 capacity, for URLs that qrcode splits into segments of denser modes; drawn as pyHanko draws
 qrcode's symbols."""
@@ -13,7 +13,7 @@ import qrcode.exceptions
 from pyhanko.pdf_utils.qr import PdfStreamQRImage
 from qrcode import util as qr_util
 
-from signing.qr import _layout, _penalty, qr_matrix, qr_stream
+from signing.fast.qr import _layout, _penalty, qr_matrix, qr_stream
 
 _M = qrcode.constants.ERROR_CORRECT_M
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from cryptography import x509
 
-from signing.validation import validate_pdf
+from signing.validate.validation import validate_pdf
 from tests.conftest import PIN, Service, signer_body
 from tests.pdftools import change_page_text, pdfsig
 from tests.test_templates_content import mou_data

@@ -45,9 +45,8 @@ from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko.stamp import QRStamp
 from pyhanko_certvalidator import ValidationContext
 
-import signing.qr
-import signing.stamp
-from signing.ca import DOCUMENT_SIGNING_EKU, CertificateAuthority
+import signing.fast.qr
+import signing.prepare.stamp
 from signing.errors import (
     CertificateAuthorityError,
     InvalidPdf,
@@ -56,16 +55,17 @@ from signing.errors import (
     SignatureFieldAlreadySigned,
     SignatureFieldNotFound,
 )
-from signing.keys import generate_private_key, seal_private_key, unseal_private_key
-from signing.pades import (
+from signing.pades.sign import (
     SignatureAppearance,
     SigningIdentity,
     _RsaKeySigner,
     _VerificationQRStamp,
     sign_pdf,
 )
-from signing.tsa import DOCGEN_TSA_POLICY_OID, InternalTimeStamper, to_asn1_certificate
-from signing.validation import ValidationReport, validate_pdf
+from signing.pki.ca import DOCUMENT_SIGNING_EKU, CertificateAuthority
+from signing.pki.keys import generate_private_key, seal_private_key, unseal_private_key
+from signing.pki.tsa import DOCGEN_TSA_POLICY_OID, InternalTimeStamper, to_asn1_certificate
+from signing.validate.validation import ValidationReport, validate_pdf
 from signing.waktu import format_waktu_wib
 from tests.pdftools import nss_db_trusting
 
@@ -85,7 +85,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def prepared_pdf(fields: bool = True) -> bytes:
-    """A one-page PDF with two empty signature fields, the way signing/stamp.py leaves it
+    """A one-page PDF with two empty signature fields, the way signing/prepare/stamp.py leaves it
     (without fields: the page alone).
 
     The page text sits in an uncompressed content stream, so a test can flip a byte of it.
@@ -118,14 +118,14 @@ def prepared_pdf(fields: bool = True) -> bytes:
 
 
 def marked_pdf(url: str) -> bytes:
-    """The page with signing.stamp's verification mark for ``url`` and the two fields."""
-    return signing.stamp.prepare_pdf(
+    """The page with signing.prepare.stamp's verification mark for ``url`` and the two fields."""
+    return signing.prepare.stamp.prepare_pdf(
         prepared_pdf(fields=False),
         verify_url=url,
         footer_text=f"Verifikasi: {url}",
         fields=[
-            signing.stamp.SignatureBox("ttd_pihak_pertama", 0, FIELD_1),
-            signing.stamp.SignatureBox("ttd_pihak_kedua", 0, FIELD_2),
+            signing.prepare.stamp.SignatureBox("ttd_pihak_pertama", 0, FIELD_1),
+            signing.prepare.stamp.SignatureBox("ttd_pihak_kedua", 0, FIELD_2),
         ],
     )
 
@@ -711,11 +711,11 @@ def test_visible_appearance_renders(prepared: bytes, signed_once: bytes, tmp_pat
 def test_appearance_draws_the_qr_symbol_of_its_own_url(
     prepared: bytes, ca: CertificateAuthority, budi: SigningIdentity, tmp_path: Path
 ) -> None:
-    # signing.pades overrides QRStamp._qr_xobject (private in pyHanko) to draw the symbol from
-    # signing.qr's cache: pin that pyHanko still has it and still calls it for an appearance.
+    # signing.pades.sign overrides QRStamp._qr_xobject (private in pyHanko) to draw the symbol from
+    # signing.fast.qr's cache: pin that pyHanko still has it and still calls it for an appearance.
     assert "_qr_xobject" in vars(QRStamp)
     url = f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}"
-    misses = signing.qr._cached_matrix.cache_info().misses
+    misses = signing.fast.qr._cached_matrix.cache_info().misses
     signed = run(
         sign_pdf(
             prepared,
@@ -725,7 +725,7 @@ def test_appearance_draws_the_qr_symbol_of_its_own_url(
             timestamper=ca.timestamper(),
         )
     )
-    assert signing.qr._cached_matrix.cache_info().misses == misses + 1
+    assert signing.fast.qr._cached_matrix.cache_info().misses == misses + 1
     field = field_region(render(signed, tmp_path, 150), FIELD_1, 150)
     assert [r.text for r in zxingcpp.read_barcodes(field)] == [url]
 
@@ -778,8 +778,10 @@ def test_appearances_of_two_documents_show_their_own_urls(
 
 def test_the_qr_form_kept_for_a_url_is_the_one_drawn_for_it() -> None:
     url = f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}"
-    size = (signing.qr.qr_matrix(url).size + 8) * 10
-    expected = init_xobject_dictionary(signing.qr.qr_stream(url, border=4, box_size=10), size, size)
+    size = (signing.fast.qr.qr_matrix(url).size + 8) * 10
+    expected = init_xobject_dictionary(
+        signing.fast.qr.qr_stream(url, border=4, box_size=10), size, size
+    )
     expected.compress()
     stamp = _VerificationQRStamp.__new__(_VerificationQRStamp)  # just what _qr_xobject reads
     stamp.url, stamp.writer = url, PdfFileWriter()
@@ -933,7 +935,7 @@ def test_too_little_room_signs_again_instead_of_breaking_the_file(
             )
         )
 
-    with caplog.at_level(logging.WARNING, logger="signing.pades"):
+    with caplog.at_level(logging.WARNING, logger="signing.pades.sign"):
         signed = attempt(64)
     assert "signing field 'ttd_pihak_pertama' again" in caplog.text
     reserved, used = contents_room(signed, "ttd_pihak_pertama")

@@ -23,8 +23,8 @@ from pyhanko.sign.fields import enumerate_sig_fields
 from docgen.manifest import load_template
 from docgen.render import render_docx
 from docgen.revisions import FOOTER
-from signing.stamp import FooterStyle
-from signing.validation import validate_pdf
+from signing.prepare.stamp import FooterStyle
+from signing.validate.validation import validate_pdf
 from tests.conftest import PIN, Service, signer_body
 from tests.pdftools import page_text, pdftotext
 

@@ -18,9 +18,9 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from docgen import workers
 from docgen.revisions import SIGNED, SignatureRequest
 from docgen.workers import Failed, SigningKey, WorkerPool
-from signing.ca import CertificateAuthority
-from signing.keys import generate_private_key
-from signing.pades import SignatureAppearance
+from signing.pades.sign import SignatureAppearance
+from signing.pki.ca import CertificateAuthority
+from signing.pki.keys import generate_private_key
 from tests.test_signing import VERIFY_URL, prepared_pdf
 
 

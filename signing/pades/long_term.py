@@ -8,7 +8,7 @@ certificates have expired or been revoked, without asking the CA for anything.
 
 It works offline: the CRLs are given, nothing is fetched, and chains are built from the
 certificates in the file and the trust roots with one signature check per link (the signatures
-themselves are not validated again: that is :func:`signing.validation.validate_pdf`'s job).
+themselves are not validated again: that is :func:`signing.validate.validate_pdf`'s job).
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.validation import DocumentSecurityStore, EmbeddedPdfSignature
 
 from signing.errors import InvalidPdf, LongTermValidationFailed, SignatureCreationFailed
-from signing.pdf_reading import open_pdf
-from signing.signature_reading import preload_first_page, preload_signature_dictionaries
-from signing.validation_data import (
+from signing.fast.objects import preload_first_page, preload_signature_dictionaries
+from signing.fast.pdf_reading import open_pdf
+from signing.validate.validation_data import (
     CrlStore,
     build_chain,
     certificates_of,

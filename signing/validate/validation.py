@@ -10,7 +10,7 @@ Point-in-time validation: a signature with a trusted time stamp is validated at 
 that stamp, so a certificate that expired or was revoked later does not invalidate it. Time
 stamp authorities are validated at the time of the earliest valid document time stamp that
 covers them (B-LTA), or now. Revocation comes from the CRLs given and those in the DSS; a CRL
-counts when the certificate's issuer signed it (see :mod:`signing.validation_data`).
+counts when the certificate's issuer signed it (see :mod:`signing.validate.validation_data`).
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverage
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.path import ValidationPath
 
-from signing.ca import RevokedCertificate
 from signing.errors import InvalidPdf
-from signing.tsa import to_asn1_certificate
-from signing.validation_data import (
+from signing.pki.ca import RevokedCertificate
+from signing.pki.tsa import to_asn1_certificate
+from signing.validate.validation_data import (
     CrlStore,
     DssContents,
     der,

@@ -1,10 +1,11 @@
 """Validation data for long-term signatures: certificate chains, CRLs, time stamp tokens and the
 document security store (DSS), as PAdES B-LT/B-LTA needs them.
 
-Shared by :mod:`signing.long_term` (which embeds validation data) and :mod:`signing.validation`
-(which reads it back). Deliberately small: our CAs issue end-entity certificates directly or
-through a few intermediates and publish full CRLs, so a CRL counts for a certificate when its
-issuer name is the certificate's issuer and its signature verifies with that issuer's key.
+Shared by :mod:`signing.pades.long_term` (which embeds validation data) and
+:mod:`signing.validate.validation` (which reads it back). Deliberately small: our CAs issue
+end-entity certificates directly or through a few intermediates and publish full CRLs, so a CRL
+counts for a certificate when its issuer name is the certificate's issuer and its signature
+verifies with that issuer's key.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.rw_common import PdfHandler
 from pyhanko.sign.general import extract_certificate_info, find_cms_attribute_iter
 
-from signing.ca import RevokedCertificate
+from signing.pki.ca import RevokedCertificate
 
 __all__ = [
     "CrlStore",

@@ -48,19 +48,19 @@ from pyhanko.stamp import QRStamp, QRStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
-from signing.der import CONTEXT_0, CONTEXT_1, OCTET_STRING, SEQUENCE, SET, set_of
-from signing.der import element as der_element
 from signing.errors import (
     InvalidPdf,
     SignatureCreationFailed,
     SignatureFieldAlreadySigned,
     SignatureFieldNotFound,
 )
-from signing.fonts import LIBERATION_SANS, EmbeddedFontFactory
-from signing.pdf_reading import open_pdf
-from signing.qr import qr_matrix, qr_stream
-from signing.signature_reading import preload_signature_dictionaries
-from signing.validation_data import der
+from signing.fast.der import CONTEXT_0, CONTEXT_1, OCTET_STRING, SEQUENCE, SET, set_of
+from signing.fast.der import element as der_element
+from signing.fast.fonts import LIBERATION_SANS, EmbeddedFontFactory
+from signing.fast.objects import preload_signature_dictionaries
+from signing.fast.pdf_reading import open_pdf
+from signing.fast.qr import qr_matrix, qr_stream
+from signing.validate.validation_data import der
 from signing.waktu import format_waktu_wib
 
 __all__ = [
@@ -272,7 +272,7 @@ def _font_factory() -> FontEngineFactory:
     """The embedded TrueType font if it can be loaded and shaped here, else standard Courier."""
     try:
         # All ten digits whatever the time shows: one signer's appearances then embed the same
-        # subset all day (and month), compressed once (see signing.fonts).
+        # subset all day (and month), compressed once (see signing.fast.fonts).
         factory = EmbeddedFontFactory(FONT_PATH, _FONT_SIZE, always_embed=string.digits)
         # Fail now, not in the middle of a signature, if fontTools/HarfBuzz are missing or broken.
         factory.create_font_engine(PdfFileWriter()).shape("Ditandatangani 27 Juni")
@@ -285,7 +285,7 @@ def _font_factory() -> FontEngineFactory:
 
 
 class _VerificationQRStamp(QRStamp):
-    """pyHanko's QR stamp, with the symbol from :mod:`signing.qr` (made once per URL, with the
+    """pyHanko's QR stamp, with the symbol from :mod:`signing.fast.qr` (made once per URL, with the
     mask chosen cheaply) instead of one made by ``qrcode`` for every appearance, drawn and
     compressed once per URL (:func:`_qr_symbol_form`)."""
 

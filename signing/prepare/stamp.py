@@ -9,9 +9,9 @@ The output is a fresh single-revision PDF: qpdf (pikepdf) reads the input, the m
 are added to that document, and it is saved as a new file -- every object still in use renumbered
 and written out again with one classic cross-reference table, no object streams, no incremental
 updates -- so whatever quirks the input's cross-reference data had, the prepared file that all
-signatures build on is clean. The footer's text is shaped through pyHanko's font engine interface
-(our engine, :mod:`signing.fonts`, on a scratch pyHanko writer), and its font subset, the QR code
-and the footer forms are then written straight into the qpdf document.
+signatures build on is clean. The footer's text is shaped through pyHanko's font engine
+interface (our engine, :mod:`signing.fast.fonts`, on a scratch pyHanko writer), and its font
+subset, the QR code and the footer forms are then written straight into the qpdf document.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from pyhanko.pdf_utils.font.basic import SimpleFontEngineFactory
 from pyhanko.pdf_utils.metadata.model import VENDOR as PYHANKO
 from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter
 
-from .anchors import AnchorPosition
-from .errors import InvalidPdf
-from .fonts import LIBERATION_SANS, EmbeddedFontEngine, EmbeddedFontFactory
-from .qr import qr_matrix, qr_stream
+from signing.errors import InvalidPdf
+from signing.fast.fonts import LIBERATION_SANS, EmbeddedFontEngine, EmbeddedFontFactory
+from signing.fast.qr import qr_matrix, qr_stream
+from signing.prepare.anchors import AnchorPosition
 
 __all__ = [
     "LIBERATION_SANS",
@@ -145,7 +145,7 @@ class FooterStyle:
     always_embed: str = URL_SAFE_CHARACTERS
     """Characters whose glyphs the embedded subset has even where the footer does not show them:
     those of the random codes in verification URLs. Footers that differ only in their code then
-    embed the same subset, which :mod:`signing.fonts` compresses once for all of them (at the
+    embed the same subset, which :mod:`signing.fast.fonts` compresses once for all of them (at the
     cost of ~1.8 KB more font in each document)."""
 
 

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPub
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from signing.errors import CertificateAuthorityError
-from signing.tsa import InternalTimeStamper, TsaKey
+from signing.pki.tsa import InternalTimeStamper, TsaKey
 
 __all__ = ["DOCUMENT_SIGNING_EKU", "CertificateAuthority", "RevokedCertificate"]
 

@@ -6,11 +6,11 @@ byte at a time. For a signed document with five revisions that is ~0.8 ms, paid 
 signature and at the archive time stamp.
 
 :func:`open_pdf` reads classic xref tables with regular expressions and slices, and the trailers
-with :mod:`signing.signature_reading`'s object reader, and hands pyHanko the same structures its
+with :mod:`signing.fast.objects`'s object reader, and hands pyHanko the same structures its
 own reader builds (``XRefSection`` per revision, ``XRefCache``, ``TrailerDictionary``). Only
 the plain case is read here: xref tables at their declared offsets, entries of exactly 20 bytes,
 generation 0, no free entries but object 0's, trailers without ``/Encrypt``, ``/XRefStm`` or
-anything :mod:`signing.signature_reading` leaves to pyHanko, followed by ``startxref``. Anything
+anything :mod:`signing.fast.objects` leaves to pyHanko, followed by ``startxref``. Anything
 else (xref streams, hybrid files, broken offsets, comments, free lists, a looping ``/Prev``
 chain, size mismatches) is opened by pyHanko itself, from the start, with its own result or
 error.
@@ -34,7 +34,7 @@ from pyhanko.pdf_utils.xref import (
     XRefSectionType,
 )
 
-from signing.signature_reading import _WS, _read_value, _Unusual
+from signing.fast.objects import _WS, _read_value, _Unusual
 
 __all__ = ["open_pdf"]
 

@@ -30,7 +30,7 @@ from pyhanko.sign.timestamps.common_utils import get_nonce
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
-from signing import der
+from signing.fast import der
 
 __all__ = ["DOCGEN_TSA_POLICY_OID", "InternalTimeStamper", "TsaKey", "to_asn1_certificate"]
 

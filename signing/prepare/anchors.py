@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import AnchorNotFound, InvalidPdf
+from signing.errors import AnchorNotFound, InvalidPdf
 
 __all__ = ["AnchorPosition", "anchor_marker", "locate_anchors"]
 
