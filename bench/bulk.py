@@ -270,12 +270,12 @@ def naive(rows: list[dict[str, str]], workdir: Path, *, plain: bool) -> float:
     from pyhanko_certvalidator import ValidationContext
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-    from docgen.convert import UnoserverPool
-    from docgen.manifest import load_template
-    from docgen.render import TemplateRenderer, jinja_environment, ttd_markup
-    from docgen.revisions import field_name, stamp_converted
-    from docgen.staff_list import read_staff_list
-    from docgen.validators import validate_data
+    from docgen.batches.staff_list import read_staff_list
+    from docgen.pipeline.convert import UnoserverPool
+    from docgen.pipeline.render import TemplateRenderer, jinja_environment, ttd_markup
+    from docgen.pipeline.revisions import field_name, stamp_converted
+    from docgen.templating.catalogue import load_template
+    from docgen.templating.validation import validate_data
     from signing.pades.long_term import add_long_term_validation
     from signing.pades.sign import SignatureAppearance, SigningIdentity, sign_pdf
     from signing.pki.ca import CertificateAuthority

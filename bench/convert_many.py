@@ -1,6 +1,6 @@
 """Conversion of many pakta integritas: one LibreOffice call per document vs merged batches.
 
-Renders n documents with varied data (docgen.render.render_docx), then for each pool size
+Renders n documents with varied data (docgen.pipeline.render.render_docx), then for each pool size
 converts a sample of them one by one (all servers busy) and all of them with ``to_pdfs`` for
 each batch size, and prints seconds per document, the ratio, and whether every merged result
 equals its single conversion (page count and ``pdftotext -layout`` text per page).
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pikepdf
 
-from docgen.convert import UnoserverPool
-from docgen.manifest import load_templates
-from docgen.render import render_docx
+from docgen.pipeline.convert import UnoserverPool
+from docgen.pipeline.render import render_docx
+from docgen.templating.catalogue import load_templates
 from tests.pdftools import pages_text
 
 REPO = Path(__file__).resolve().parent.parent

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from bench.bulk import TEMPLATE, staff_csv, to_csv
 from bench.convert_many import libreoffice_cpu_seconds
-from docgen.convert import UnoserverPool
-from docgen.manifest import load_template
-from docgen.render import render_docx
+from docgen.batches.staff_list import read_staff_list
+from docgen.pipeline.convert import UnoserverPool
+from docgen.pipeline.render import render_docx
 from docgen.settings import Settings
-from docgen.staff_list import read_staff_list
-from docgen.validators import validate_data
+from docgen.templating.catalogue import load_template
+from docgen.templating.validation import validate_data
 
 REPO = Path(__file__).resolve().parent.parent
 

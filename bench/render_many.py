@@ -3,11 +3,11 @@
     uv run python bench/render_many.py [-n 300] [--repeats 5]
 
 For the pakta integritas and the berita acara pelantikan (one participant) it renders ``n``
-documents with ``render_docx``, one call per document, and, where ``docgen.render`` has it, with
-one ``TemplateRenderer.render`` per document. ``render_docx`` goes through ``renderer_for``;
+documents with ``render_docx``, one call per document, and, where ``docgen.pipeline.render`` has it,
+with one ``TemplateRenderer.render`` per document. ``render_docx`` goes through ``renderer_for``;
 before ``TemplateRenderer`` (up to commit 17a2993) it ran docxtpl end to end, re-reading the
-template every time: run the script there for the figure to compare with (about 20 ms per
-document on a 2-CPU machine, against under 2 ms after). Each figure is the best of
+template every time: run the script there for the figure to compare with (about 20 ms per document
+on a 2-CPU machine, against under 2 ms after). Each figure is the best of
 ``--repeats`` runs of ``n`` documents, after a warm-up; the header gives the machine's load
 average, since the figures are only as quiet as the machine. A measurement, not a test: it
 exits 0 whatever the figures.
@@ -24,9 +24,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from docgen import render
-from docgen.manifest import Template, load_template
-from docgen.validators import validate_data
+from docgen.pipeline import render
+from docgen.templating.catalogue import load_template
+from docgen.templating.manifest import Template
+from docgen.templating.validation import validate_data
 from tests.conftest import pakta_data
 from tests.test_templates_content import ba_data
 

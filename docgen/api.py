@@ -10,25 +10,23 @@ from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Uplo
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from docgen import (
-    batch_archive,
-    batches,
-    bulk_signing,
-    crl,
-    documents,
-    idempotency,
-    revocation,
-    signers,
-    template_registry,
-    verification,
-)
+from docgen.batches import archive as batch_archive
+from docgen.batches import service as batches
+from docgen.batches import signing as bulk_signing
+from docgen.documents import revocation
+from docgen.documents import service as documents
 from docgen.errors import DataInvalid, DocgenError, FieldProblem, NotFound
-from docgen.limits import refuse_oversized
-from docgen.manifest import Template
-from docgen.models import BatchSigning, Document, Revision, SignatureSlot, Signer
-from docgen.pages import Pages
-from docgen.revisions import SOURCE
+from docgen.kit import idempotency
+from docgen.kit.limits import refuse_oversized
+from docgen.pipeline.revisions import SOURCE
+from docgen.registry.models import BatchSigning, Document, Revision, SignatureSlot, Signer
 from docgen.runtime import Runtime
+from docgen.signers import crl
+from docgen.signers import service as signers
+from docgen.templating import catalogue as template_registry
+from docgen.templating.manifest import Template
+from docgen.verification import service as verification
+from docgen.verification.pages import Pages
 
 
 def get_runtime(request: Request) -> Runtime:

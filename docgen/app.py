@@ -12,14 +12,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from docgen import batch_runner, bulk_signing, crl
 from docgen.api import api, public
+from docgen.batches import runner as batch_runner
+from docgen.batches import signing as bulk_signing
 from docgen.errors import DocgenError
-from docgen.limits import BodySizeLimit
-from docgen.pages import Pages
+from docgen.kit.limits import BodySizeLimit
+from docgen.pipeline.workers import freeze_start_up_objects
 from docgen.runtime import Runtime, start_runtime
 from docgen.settings import Settings
-from docgen.workers import freeze_start_up_objects
+from docgen.signers import crl
+from docgen.verification.pages import Pages
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,10 @@ class DocgenError(Exception):
         return {}
 
 
+class FieldInvalid(ValueError):
+    """A single value is invalid; the message is meant for the user (Bahasa Indonesia)."""
+
+
 @dataclass(frozen=True)
 class FieldProblem:
     field: str

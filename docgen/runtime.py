@@ -14,14 +14,14 @@ import anyio
 from anyio.abc import TaskGroup
 from cryptography import x509
 
-from docgen.convert import Converter, UnoserverPool
-from docgen.db import Database, migrate
 from docgen.errors import NotFound
-from docgen.manifest import Template, load_templates
-from docgen.models import Base
+from docgen.pipeline.convert import Converter, UnoserverPool
+from docgen.pipeline.workers import WorkerPool
+from docgen.registry.db import Database, migrate
+from docgen.registry.models import Base
 from docgen.settings import Settings
-from docgen.template_registry import TemplateRegistry, load_uploaded_versions
-from docgen.workers import WorkerPool
+from docgen.templating.catalogue import TemplateRegistry, load_templates, load_uploaded_versions
+from docgen.templating.manifest import Template
 from signing.pades import sign as pades
 from signing.pki.ca import CertificateAuthority
 from signing.prepare import stamp
@@ -50,7 +50,7 @@ class Runtime:
     )
     # Each uploaded PDF is checked in its own process (up to 1 GiB): bound how many at once.
     verify_slots: anyio.CapacityLimiter = field(init=False)
-    # The certificate revocation list currently published (see docgen.revocation).
+    # The certificate revocation list currently published (see docgen.documents.revocation).
     crl: x509.CertificateRevocationList | None = None
     # Where background jobs (bulk generation and signing) run; set by the app while it serves.
     jobs: TaskGroup | None = None

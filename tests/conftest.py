@@ -18,7 +18,7 @@ import pytest
 from minio import Minio
 from minio.datatypes import Object
 
-from docgen.convert import free_port
+from docgen.pipeline.convert import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 

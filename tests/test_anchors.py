@@ -20,9 +20,9 @@ from docx.enum.text import WD_BREAK
 from docx.shared import Pt, RGBColor
 from docx.text.paragraph import Paragraph
 
-from docgen.manifest import load_template
-from docgen.render import render_docx
-from docgen.validators import validate_data
+from docgen.pipeline.render import render_docx
+from docgen.templating.catalogue import load_template
+from docgen.templating.validation import validate_data
 from signing.errors import AnchorNotFound, InvalidPdf
 from signing.prepare.anchors import AnchorPosition, anchor_marker, locate_anchors
 from tests.conftest import pakta_data

@@ -18,8 +18,8 @@ import httpx
 import pytest
 from cryptography import x509
 
-from docgen import audit
-from docgen.db import Database
+from docgen.registry import audit
+from docgen.registry.db import Database
 from signing.validate.validation import validate_pdf
 from tests.conftest import PIN, Service, pakta_data, signer_body
 from tests.pdftools import pdfsig

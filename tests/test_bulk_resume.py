@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import psutil
 
-from docgen.batch_runner import CHUNK_ROWS
+from docgen.batches.runner import CHUNK_ROWS
 from tests.conftest import PIN, signer_body, start_service, stop_service
 from tests.test_bulk import bulk_sign, generated, inauguration_csv, post_batch
 from tests.test_templates_content import BA

@@ -22,12 +22,13 @@ from docx.shared import Pt
 from docx.text.paragraph import Paragraph
 from PIL import Image
 
-from docgen.convert import BatchConversionFailed, UnoserverPool
-from docgen.docx_merge import start_bookmark
 from docgen.errors import ConversionFailed
-from docgen.manifest import Template, load_templates
-from docgen.render import render_docx
+from docgen.pipeline.convert import BatchConversionFailed, UnoserverPool
+from docgen.pipeline.fast.merge import start_bookmark
+from docgen.pipeline.render import render_docx
 from docgen.settings import Settings
+from docgen.templating.catalogue import load_templates
+from docgen.templating.manifest import Template
 from tests.conftest import pakta_data
 from tests.pdftools import pages_text
 from tests.test_lifecycle import processes_under

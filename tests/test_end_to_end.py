@@ -16,9 +16,9 @@ from cryptography import x509
 from minio.error import S3Error
 from sqlalchemy import select
 
-from docgen import audit
-from docgen.db import Database
-from docgen.models import AuditEntry
+from docgen.registry import audit
+from docgen.registry.db import Database
+from docgen.registry.models import AuditEntry
 from signing.validate.validation import validate_pdf
 from tests.conftest import PIN, Service, pakta_data, signer_body
 from tests.pdftools import page_text, pdfsig, qr_codes_per_page

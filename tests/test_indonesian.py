@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from docgen.indonesian import (
+from docgen.indonesia import (
     BULAN,
     HARI,
     bulan_romawi,

@@ -34,7 +34,7 @@ from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from docgen.documents import new_verify_code
+from docgen.documents.service import new_verify_code
 from signing.errors import AnchorNotFound, InvalidPdf
 from signing.fast.qr import qr_matrix
 from signing.prepare.anchors import AnchorPosition, anchor_marker, locate_anchors

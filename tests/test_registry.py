@@ -10,11 +10,11 @@ import anyio
 import pytest
 from sqlalchemy import select, update
 
-from docgen import audit
-from docgen.db import Database, migrate
-from docgen.manifest import NumberingSpec
-from docgen.models import AuditEntry
-from docgen.numbering import allocate_number
+from docgen.registry import audit
+from docgen.registry.db import Database, migrate
+from docgen.registry.models import AuditEntry
+from docgen.registry.numbering import allocate_number
+from docgen.templating.manifest import NumberingSpec
 
 pytestmark = pytest.mark.anyio
 
@@ -134,7 +134,7 @@ def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from docgen.models import Base
+    from docgen.registry.models import Base
 
     url = f"sqlite:///{tmp_path / 'registry.db'}"
     migrate(url)

@@ -17,8 +17,7 @@ from docxtpl import DocxTemplate
 from jinja2.exceptions import SecurityError, UndefinedError
 
 from docgen.errors import DataInvalid, TemplateInvalid
-from docgen.manifest import Template, load_template, load_templates
-from docgen.render import (
+from docgen.pipeline.render import (
     RENDERER_CACHE_SIZE,
     TemplateRenderer,
     _compile,
@@ -28,7 +27,9 @@ from docgen.render import (
     renderer_for,
     ttd_markup,
 )
-from docgen.validators import validate_data
+from docgen.templating.catalogue import load_template, load_templates
+from docgen.templating.manifest import Template
+from docgen.templating.validation import validate_data
 from tests.conftest import pakta_data
 from tests.test_templates_content import ba_data, mou_data
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from docgen.manifest import load_template
-from docgen.staff_list import MAX_ROWS, StaffListInvalid, read_staff_list
+from docgen.batches.staff_list import MAX_ROWS, StaffListInvalid, read_staff_list
+from docgen.templating.catalogue import load_template
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 PAKTA = load_template(TEMPLATES / "pakta-integritas").manifest

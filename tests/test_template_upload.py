@@ -22,12 +22,12 @@ import httpx
 import pytest
 from docx.oxml.ns import qn
 
-from docgen.db import Database
 from docgen.errors import TemplateInvalid, TemplateProblem
-from docgen.manifest import load_templates
-from docgen.template_registry import (
+from docgen.registry.db import Database
+from docgen.templating.catalogue import (
     TemplateRegistry,
     docx_problems_bounded,
+    load_templates,
     load_uploaded_versions,
     with_version,
 )

@@ -20,9 +20,9 @@ from docx.oxml.ns import qn
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 
-from docgen.manifest import load_template
-from docgen.render import render_docx
-from docgen.revisions import FOOTER
+from docgen.pipeline.render import render_docx
+from docgen.pipeline.revisions import FOOTER
+from docgen.templating.catalogue import load_template
 from signing.prepare.stamp import FooterStyle
 from signing.validate.validation import validate_pdf
 from tests.conftest import PIN, Service, signer_body

@@ -4,16 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from docgen.errors import DataInvalid, FieldProblem
-from docgen.manifest import TemplateManifest, load_template
-from docgen.validators import (
-    PANGKAT,
-    FieldInvalid,
-    pangkat_golongan,
-    validate_data,
-    validate_nip,
-    validate_pangkat,
-)
+from docgen.errors import DataInvalid, FieldInvalid, FieldProblem
+from docgen.indonesia import PANGKAT, pangkat_golongan, validate_nip, validate_pangkat
+from docgen.templating.catalogue import load_template
+from docgen.templating.manifest import TemplateManifest
+from docgen.templating.validation import validate_data
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -239,7 +234,7 @@ def test_data_must_be_a_mapping(pakta):
 
 
 def test_nik_of_the_domain_example() -> None:
-    from docgen.validators import validate_nik
+    from docgen.indonesia import validate_nik
 
     assert validate_nik("3515 1445 0868 0002") == "3515144508680002"  # woman, 5 Aug 1968
     assert validate_nik("3515140508680002") == "3515140508680002"  # same date, a man
@@ -260,14 +255,14 @@ def test_nik_of_the_domain_example() -> None:
     ],
 )
 def test_invalid_nik(nik: str, message: str) -> None:
-    from docgen.validators import validate_nik
+    from docgen.indonesia import validate_nik
 
     with pytest.raises(FieldInvalid, match=message):
         validate_nik(nik)
 
 
 def test_ni_pppk_is_its_own_type() -> None:
-    from docgen.validators import validate_ni_pppk, validate_nomor_induk
+    from docgen.indonesia import validate_ni_pppk, validate_nomor_induk
 
     # Digits 13-14 are "21", which no NIP can have (month 21).
     assert validate_ni_pppk("19900326 2023 21 2 007") == "199003262023212007"
@@ -292,7 +287,7 @@ def test_ni_pppk_is_its_own_type() -> None:
     ],
 )
 def test_invalid_ni_pppk(nomor: str, message: str) -> None:
-    from docgen.validators import validate_ni_pppk
+    from docgen.indonesia import validate_ni_pppk
 
     with pytest.raises(FieldInvalid, match=message):
         validate_ni_pppk(nomor)

@@ -15,9 +15,9 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from docgen import workers
-from docgen.revisions import SIGNED, SignatureRequest
-from docgen.workers import Failed, SigningKey, WorkerPool
+from docgen.pipeline import workers
+from docgen.pipeline.revisions import SIGNED, SignatureRequest
+from docgen.pipeline.workers import Failed, SigningKey, WorkerPool
 from signing.pades.sign import SignatureAppearance
 from signing.pki.ca import CertificateAuthority
 from signing.pki.keys import generate_private_key
@@ -79,7 +79,13 @@ async def test_workers_keep_their_start_up_objects_out_of_garbage_collection(
         pool.stop()
 
 
-SERVICE_MODULES = ("docgen.runtime", "docgen.db", "docgen.documents", "sqlalchemy", "fastapi")
+SERVICE_MODULES = (
+    "docgen.runtime",
+    "docgen.registry.db",
+    "docgen.documents.service",
+    "sqlalchemy",
+    "fastapi",
+)
 
 
 def service_modules_after_work(items: Sequence[str]) -> list[str]:

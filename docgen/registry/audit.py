@@ -1,0 +1,101 @@
+"""Hash-chained audit log: each entry commits to the one before it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from docgen.registry.models import AuditEntry, table_of, utcnow
+
+GENESIS = "0" * 64
+_HEAD = "docgen.registry.audit.head"  # session.info: (transaction, hash of its newest entry)
+
+
+def entry_hash(
+    prev_hash: str, at: str, action: str, entity: str, entity_id: str, details: dict[str, Any]
+) -> str:
+    body = json.dumps(
+        [prev_hash, at, action, entity, entity_id, details],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+async def record(
+    session: AsyncSession, action: str, entity: str, entity_id: str, **details: Any
+) -> AuditEntry:
+    """Append an entry in the caller's transaction.
+
+    Callers hold the registry write lock, so the head read here is still the head at commit.
+    Within one transaction the head is read once and then carried along, so a transaction that
+    records a whole chunk of a batch costs one query, not one per entry (entries are inserted in
+    the order they are added).
+    """
+    prev = await _head(session)
+    at = utcnow()
+    entry = AuditEntry(**_entry(prev, at, action, entity, entity_id, details))
+    session.add(entry)
+    session.info[_HEAD] = (session.sync_session.get_transaction(), entry.hash)
+    return entry
+
+
+async def record_many(
+    session: AsyncSession, entries: Sequence[tuple[str, str, str, dict[str, Any]]]
+) -> None:
+    """Append ``(action, entity, entity_id, details)`` entries, in order, with one INSERT (a
+    bulk chunk's), in the caller's transaction (see :func:`record`)."""
+    if not entries:
+        return
+    prev = await _head(session)
+    at = utcnow()
+    rows = []
+    for action, entity, entity_id, details in entries:
+        rows.append(_entry(prev, at, action, entity, entity_id, details))
+        prev = rows[-1]["hash"]
+    # Pending entries of record() are flushed first (autoflush): the chain keeps its order.
+    await session.execute(insert(table_of(AuditEntry)), rows)
+    session.info[_HEAD] = (session.sync_session.get_transaction(), prev)
+
+
+async def _head(session: AsyncSession) -> str:
+    """The hash of the newest entry, carried along within the caller's transaction."""
+    carried = session.info.get(_HEAD)
+    if carried is not None and carried[0] is session.sync_session.get_transaction():
+        return str(carried[1])
+    head = await session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    return head or GENESIS
+
+
+def _entry(
+    prev: str, at: datetime, action: str, entity: str, entity_id: str, details: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "at": at,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "details": details,
+        "prev_hash": prev,
+        "hash": entry_hash(prev, at.isoformat(), action, entity, entity_id, details),
+    }
+
+
+async def verify_chain(session: AsyncSession) -> int | None:
+    """Return the id of the first entry that breaks the chain, or None when it is intact."""
+    prev = GENESIS
+    for entry in await session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
+        expected = entry_hash(
+            prev, entry.at.isoformat(), entry.action, entry.entity, entry.entity_id, entry.details
+        )
+        if entry.prev_hash != prev or entry.hash != expected:
+            return entry.id
+        prev = entry.hash
+    return None

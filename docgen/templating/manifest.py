@@ -1,0 +1,347 @@
+"""Template manifests: what a template needs (fields), who signs it (roles), how it is numbered.
+
+A template is a folder ``templates/<id>/`` holding ``manifest.toml`` and the DOCX it names, or a
+version uploaded through the API (``docgen.templating.catalogue``). Templates are data: both are
+checked thoroughly (``parse_manifest`` here, ``template_checks.docx_problems`` for the DOCX) so
+that a broken template is refused with ``TemplateInvalid``, listing every problem and where it
+is, instead of failing on the first request.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
+
+from docgen.errors import TemplateProblem
+
+__all__ = [
+    "FieldSpec",
+    "FieldType",
+    "NumberingSpec",
+    "SignerRole",
+    "Template",
+    "TemplateManifest",
+    "parse_manifest",
+]
+
+FieldType = Literal[
+    "text", "nip", "ni_pppk", "nik", "pangkat", "date", "integer", "boolean", "list"
+]
+# Field types that identify a signer (a role's ``signer_nip_field`` must have one of them).
+NOMOR_INDUK_TYPES = frozenset({"nip", "ni_pppk"})
+
+_IDENT = r"^[a-z][a-z0-9_]*$"
+# Names the renderer puts into the Jinja context itself; a field may not shadow them.
+RESERVED_NAMES = frozenset({"nomor", "ttd"})
+NUMBERING_PLACEHOLDERS = frozenset({"kode", "urut", "unit", "bulan", "bulan_romawi", "tahun"})
+# Page sizes in millimetres (width, height); F4/folio as used by many regional governments.
+PAPER_MM: dict[str, tuple[float, float]] = {"A4": (210.0, 297.0), "F4": (215.0, 330.0)}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldSpec(_Model):
+    """One input the template needs; ``validators.validate_data`` enforces it."""
+
+    name: str = Field(pattern=_IDENT)
+    type: FieldType
+    required: bool = True
+    label: str
+    help: str | None = None
+    # Used when the caller leaves the field out (e.g. the kop line of a deployment).
+    default: str | None = None
+    # For ``text`` fields: the only values allowed (e.g. the religions of an oath).
+    choices: list[str] | None = None
+    # For ``list`` fields: each item is a record with these fields (e.g. the people in a
+    # berita acara pelantikan). Without it, items are plain text.
+    item_fields: list[FieldSpec] | None = None
+    max_items: int = Field(default=500, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> FieldSpec:
+        if self.item_fields is not None and self.type != "list":
+            raise ValueError(f"field {self.name!r}: item_fields only apply to type 'list'")
+        if self.default is not None and self.type not in ("text", "nip", "pangkat", "date"):
+            raise ValueError(f"field {self.name!r}: a default is only allowed for scalar fields")
+        if self.choices is not None:
+            if self.type != "text" or not self.choices:
+                raise ValueError(f"field {self.name!r}: choices need type 'text' and a value")
+            _unique(self.choices, f"choice of {self.name!r}")
+            if self.default is not None and self.default not in self.choices:
+                raise ValueError(f"field {self.name!r}: default is not one of the choices")
+        if self.item_fields:
+            _unique([f.name for f in self.item_fields], f"item field of {self.name!r}")
+        return self
+
+
+class SignerRole(_Model):
+    """A signature slot; the DOCX marks its place with ``{{ ttd('<name>') }}``.
+
+    Roles sign in ascending ``order``; roles that share an order form a group whose members may
+    sign in any order among themselves (e.g. two witnesses), but only after every lower order.
+    """
+
+    name: str = Field(pattern=_IDENT)
+    label: str
+    order: int = Field(ge=1)
+    # Name of the data field holding the NIP or NI PPPK the signer of this role must have
+    # (pakta: "nip").
+    signer_nip_field: str | None = None
+
+
+class NumberingSpec(_Model):
+    """Document number pattern, e.g. ``{kode}/{urut}/{unit}/{bulan_romawi}/{tahun}``.
+
+    The sequence runs per ``kode``, unit and year. The unit is ``unit``, or the value of the
+    data field ``unit_field`` when the template serves several units and the caller fills it.
+    """
+
+    pattern: str
+    kode: str
+    unit: str
+    unit_field: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> NumberingSpec:
+        try:
+            names = {f for _, f, _, _ in string.Formatter().parse(self.pattern) if f is not None}
+        except ValueError as exc:
+            raise ValueError(f"numbering pattern {self.pattern!r}: {exc}") from exc
+        unknown = names - NUMBERING_PLACEHOLDERS
+        if unknown:
+            raise ValueError(f"numbering pattern: unknown placeholder(s) {sorted(unknown)}")
+        if "urut" not in names:
+            raise ValueError("numbering pattern must contain {urut}")
+        return self
+
+
+class TemplateManifest(_Model):
+    """The contents of ``manifest.toml``."""
+
+    # 64: the longest id the registry (audit log) keeps.
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)
+    version: int = Field(ge=1)
+    title: str = Field(max_length=300)
+    document_type: str = Field(max_length=100)
+    description: str | None = None
+    docx: str = "template.docx"
+    paper: Literal["A4", "F4"] = "A4"
+    # The document date (shown on the verification page); must name a ``date`` field.
+    date_field: str
+    place_field: str | None = None
+    # When set, the document's title is this field's value (e.g. an MoU's "TENTANG ...");
+    # otherwise ``title``.
+    title_field: str | None = None
+    # Whom a document concerns, for listings of many (the manifest in a batch's ZIP): a field
+    # name, or a list field's item field such as "peserta.nama" (every item, joined).
+    person_name_field: str | None = None
+    person_nip_field: str | None = None
+    numbering: NumberingSpec
+    fields: list[FieldSpec]
+    roles: list[SignerRole] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> TemplateManifest:
+        _unique([f.name for f in self.fields], "field")
+        _unique([r.name for r in self.roles], "role")
+        shadowed = RESERVED_NAMES & {f.name for f in self.fields}
+        if shadowed:
+            raise ValueError(f"field name(s) {sorted(shadowed)} are reserved")
+        if Path(self.docx).name != self.docx or not self.docx.endswith(".docx"):
+            raise ValueError("docx must be a plain .docx file name inside the template folder")
+        self._ref("date_field", self.date_field, "date")
+        self._ref("place_field", self.place_field, "text")
+        self._ref("title_field", self.title_field, "text")
+        self._ref("numbering unit_field", self.numbering.unit_field, "text")
+        for role in self.roles:
+            self._ref(
+                f"role {role.name!r} signer_nip_field", role.signer_nip_field, *NOMOR_INDUK_TYPES
+            )
+        self._path_ref("person_name_field", self.person_name_field, "text")
+        self._path_ref("person_nip_field", self.person_nip_field, *NOMOR_INDUK_TYPES)
+        return self
+
+    def _path_ref(self, what: str, path: str | None, *types: str) -> None:
+        if path is None or "." not in path:
+            self._ref(what, path, *types)
+            return
+        name, item_name = path.split(".", 1)
+        spec = self.field(name)
+        items = spec.item_fields if spec else None
+        item = next((f for f in items or [] if f.name == item_name), None)
+        if item is None or item.type not in types:
+            raise ValueError(
+                f"{what}: {path!r} must name a {' or '.join(sorted(types))} item field of a list"
+            )
+
+    def person_of(self, data: Mapping[str, object]) -> tuple[str, str]:
+        """The name and NIP the document concerns (``person_*_field``), "" where not declared."""
+        return _listed(data, self.person_name_field), _listed(data, self.person_nip_field)
+
+    def _ref(self, what: str, name: str | None, *types: str) -> None:
+        if name is None:
+            return
+        spec = self.field(name)
+        if spec is None:
+            raise ValueError(f"{what}: no field named {name!r}")
+        if spec.type not in types:
+            raise ValueError(f"{what}: field {name!r} must have type {' or '.join(sorted(types))}")
+
+    def field(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def role(self, name: str) -> SignerRole | None:
+        return next((r for r in self.roles if r.name == name), None)
+
+    @property
+    def roles_in_order(self) -> list[SignerRole]:
+        """Roles by signing order (stable: declaration order within a group)."""
+        return sorted(self.roles, key=lambda r: r.order)
+
+    def document_title(self, data: Mapping[str, object]) -> str:
+        """Title for the registry and the verification page."""
+        if self.title_field and data.get(self.title_field):
+            return str(data[self.title_field])
+        return self.title
+
+
+def _listed(data: Mapping[str, object], path: str | None) -> str:
+    if path is None:
+        return ""
+    name, _, item_name = path.partition(".")
+    value = data.get(name)
+    if item_name and isinstance(value, list):
+        return "; ".join(
+            str(item.get(item_name) or "") for item in value if isinstance(item, Mapping)
+        )
+    return "" if value is None else str(value)
+
+
+def _unique(names: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"duplicate {what} {name!r}")
+        seen.add(name)
+
+
+@dataclass(frozen=True)
+class Template:
+    """A loaded template version: its manifest and the DOCX bytes, identified by their SHA-256.
+
+    ``directory`` is the folder of a folder template; ``created_at`` the upload time of an
+    uploaded version (None for folder templates).
+    """
+
+    manifest: TemplateManifest
+    docx_bytes: bytes
+    sha256: str
+    directory: Path | None = None
+    created_at: datetime | None = None
+
+    @property
+    def id(self) -> str:
+        return self.manifest.id
+
+    @property
+    def version(self) -> int:
+        return self.manifest.version
+
+
+# --- checks: each returns problems with their place rather than stopping at the first
+
+
+def parse_manifest(
+    text: str,
+    problems: list[TemplateProblem],
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    where: str = "manifest.toml",
+) -> TemplateManifest | None:
+    """The manifest in ``text`` (TOML), with ``overrides`` put over its top-level keys.
+
+    Appends to ``problems`` and returns None when the TOML does not parse (its line and column)
+    or does not satisfy the schema (each key at fault).
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(_toml_problem(exc, where))
+        return None
+    raw.update(overrides or {})
+    try:
+        return TemplateManifest.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_schema_problem(e, raw, where) for e in exc.errors(include_url=False))
+        return None
+
+
+_TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+
+
+def _toml_problem(exc: tomllib.TOMLDecodeError, where: str) -> TemplateProblem:
+    # Python 3.11's TOMLDecodeError has the position only in its message.
+    message = str(exc)
+    found = _TOML_POSITION.search(message)
+    if found:
+        message = message[: found.start()]
+        where += f" baris {found[1]}, kolom {found[2]}" if found[1] else " (akhir berkas)"
+    return TemplateProblem(where, f"manifest tidak dapat dibaca, sintaks TOML salah: {message}")
+
+
+_SCHEMA_MESSAGES = {
+    "missing": "kunci wajib ini tidak ada",
+    "extra_forbidden": "kunci ini tidak dikenal",
+    "literal_error": "harus salah satu dari {expected}",
+    "string_pattern_mismatch": "tidak sesuai pola {pattern}",
+    "string_too_long": "paling panjang {max_length} karakter",
+    "greater_than_equal": "paling kecil {ge}",
+    "too_short": "paling sedikit {min_length} butir",
+    "string_type": "harus berupa teks",
+    "int_type": "harus berupa bilangan bulat",
+    "int_parsing": "harus berupa bilangan bulat",
+    "bool_type": "harus true atau false",
+    "bool_parsing": "harus true atau false",
+    "list_type": "harus berupa daftar",
+    "model_type": "harus berupa tabel",
+}
+
+
+def _schema_problem(error: ErrorDetails, raw: Mapping[str, Any], where: str) -> TemplateProblem:
+    key = _key_path(error["loc"], raw)
+    template = _SCHEMA_MESSAGES.get(error["type"])
+    try:
+        message = template.format(**error.get("ctx", {})) if template else None
+    except (KeyError, IndexError):
+        message = None
+    if message is None:
+        message = "nilai tidak valid: " + error["msg"].removeprefix("Value error, ")
+    message = message.replace("' or '", "' atau '")  # pydantic's list of allowed values
+    return TemplateProblem(f"{where}: {key}" if key else where, message)
+
+
+def _key_path(loc: Sequence[int | str], raw: Mapping[str, Any]) -> str:
+    """``fields[3] (nip).type`` for ('fields', 2, 'type'): items count from 1, as in the file."""
+    path = ""
+    node: Any = raw
+    for part in loc:
+        if isinstance(part, int):
+            item = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            name = item.get("name") if isinstance(item, dict) else None
+            path += f"[{part + 1}]" + (f" ({name})" if isinstance(name, str) else "")
+            node = item
+        else:
+            path += f".{part}" if path else part
+            node = node.get(part) if isinstance(node, dict) else None
+    return path

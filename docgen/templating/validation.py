@@ -1,0 +1,199 @@
+"""Validation of the data a template is filled with, field by field as its manifest declares.
+
+Single-value validators (here and in ``docgen.indonesia``) raise ``FieldInvalid`` (a
+``ValueError``, so they also work inside pydantic validators) with a message in Bahasa Indonesia.
+``validate_data`` checks a whole document's data against its manifest and reports every problem
+at once as ``DataInvalid``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+
+from docgen.errors import DataInvalid, FieldInvalid, FieldProblem
+from docgen.indonesia import validate_ni_pppk, validate_nik, validate_nip, validate_pangkat
+from docgen.templating.manifest import FieldSpec, TemplateManifest
+
+__all__ = [
+    "validate_boolean",
+    "validate_data",
+    "validate_date",
+    "validate_integer",
+    "validate_text",
+]
+
+MAX_TEXT_LENGTH = 2000
+
+
+def validate_boolean(value: object) -> bool:
+    """``true``/``false``, or the words ``ya``/``tidak`` (and ``1``/``0``) as from a spreadsheet.
+
+    Raises:
+        FieldInvalid: anything else.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in ("ya", "true", "1", "y"):
+            return True
+        if word in ("tidak", "false", "0", "t", "n"):
+            return False
+    raise FieldInvalid("harus ya atau tidak (true/false)")
+
+
+# Characters XML 1.0 cannot carry; they would corrupt the DOCX.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def validate_text(value: object) -> str:
+    """Trimmed text without control characters.
+
+    Raises:
+        FieldInvalid: not a string, too long, or contains control characters.
+    """
+    if not isinstance(value, str):
+        raise FieldInvalid("harus berupa teks")
+    text = value.strip()
+    if len(text) > MAX_TEXT_LENGTH:
+        raise FieldInvalid(f"terlalu panjang (maksimal {MAX_TEXT_LENGTH} karakter)")
+    if _XML_INVALID.search(text):
+        raise FieldInvalid("mengandung karakter kontrol yang tidak diperbolehkan")
+    return text
+
+
+def validate_date(value: object) -> date:
+    """A ``date`` or an ISO ``YYYY-MM-DD`` string.
+
+    Raises:
+        FieldInvalid: anything else, or an impossible date.
+    """
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise FieldInvalid(f"tanggal {value.strip()} tidak ada") from None
+    raise FieldInvalid("tanggal harus berformat TTTT-BB-HH, misalnya 2024-06-27")
+
+
+def validate_integer(value: object) -> int:
+    """An ``int`` or a string of digits.
+
+    Raises:
+        FieldInvalid: anything else (``bool`` and ``float`` included).
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,15}", value.strip()):
+        return int(value.strip())
+    raise FieldInvalid("harus berupa bilangan bulat")
+
+
+# What a missing optional field is in the template's context; others are None.
+_EMPTY: dict[str, object] = {"list": [], "boolean": False}
+
+
+def _is_empty(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or value == []
+
+
+def _validate_value(
+    spec: FieldSpec, value: object, path: str, problems: list[FieldProblem]
+) -> object:
+    try:
+        if spec.type == "text":
+            text = validate_text(value)
+            if spec.choices is not None and text not in spec.choices:
+                raise FieldInvalid(f"harus salah satu dari: {', '.join(spec.choices)}")
+            return text
+        if spec.type == "nip":
+            return validate_nip(value)
+        if spec.type == "ni_pppk":
+            return validate_ni_pppk(value)
+        if spec.type == "nik":
+            return validate_nik(value)
+        if spec.type == "boolean":
+            return validate_boolean(value)
+        if spec.type == "pangkat":
+            return validate_pangkat(value)  # type: ignore[arg-type]
+        if spec.type == "date":
+            return validate_date(value)
+        if spec.type == "integer":
+            return validate_integer(value)
+    except FieldInvalid as exc:
+        problems.append(FieldProblem(field=path, message=str(exc)))
+        return None
+    return _validate_list(spec, value, path, problems)
+
+
+def _validate_list(
+    spec: FieldSpec, value: object, path: str, problems: list[FieldProblem]
+) -> object:
+    if not isinstance(value, list | tuple):
+        problems.append(FieldProblem(field=path, message="harus berupa daftar"))
+        return None
+    if len(value) > spec.max_items:
+        problems.append(FieldProblem(path, f"terlalu banyak isian (maksimal {spec.max_items})"))
+        return None
+    items: list[object] = []
+    for i, item in enumerate(value, start=1):
+        item_path = f"{path}[{i}]"
+        if spec.item_fields is None:
+            try:
+                items.append(validate_text(item))
+            except FieldInvalid as exc:
+                problems.append(FieldProblem(item_path, str(exc)))
+        elif not isinstance(item, Mapping):
+            problems.append(FieldProblem(item_path, "harus berupa objek"))
+        else:
+            items.append(_validate_record(spec.item_fields, item, f"{item_path}.", problems))
+    return items
+
+
+def _validate_record(
+    specs: list[FieldSpec], data: Mapping[str, object], prefix: str, problems: list[FieldProblem]
+) -> dict[str, object]:
+    clean: dict[str, object] = {}
+    known = {spec.name for spec in specs}
+    for key in data:
+        if key not in known:
+            problems.append(FieldProblem(f"{prefix}{key}", "isian tidak dikenal pada templat ini"))
+    for spec in specs:
+        path = f"{prefix}{spec.name}"
+        value = data.get(spec.name)
+        if _is_empty(value) and spec.default is not None:
+            value = spec.default
+        if _is_empty(value):
+            if spec.required:
+                problems.append(FieldProblem(path, "wajib diisi"))
+            clean[spec.name] = _EMPTY.get(spec.type)
+            continue
+        clean[spec.name] = _validate_value(spec, value, path, problems)
+    return clean
+
+
+def validate_data(manifest: TemplateManifest, data: Mapping[str, object]) -> dict[str, object]:
+    """Check ``data`` against the manifest's fields and return it cleaned and typed.
+
+    Text is trimmed, NIP reduced to 18 digits, pangkat to its golongan (``III/a``), dates become
+    ``datetime.date``, integers ``int``. Missing optional fields are present as ``None`` (lists
+    as ``[]``) so templates can test them. Problems inside list records are reported as
+    ``peserta[2].nip``.
+
+    Raises:
+        DataInvalid: listing every problem found (missing, malformed, unknown keys).
+    """
+    if not isinstance(data, Mapping):
+        raise DataInvalid([FieldProblem("data", "harus berupa objek")])
+    problems: list[FieldProblem] = []
+    clean = _validate_record(manifest.fields, data, "", problems)
+    if problems:
+        raise DataInvalid(problems)
+    return clean

@@ -1,0 +1,47 @@
+"""Server-rendered public pages (Bahasa Indonesia, phone-first)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from docgen.indonesia import tanggal
+from signing.waktu import format_waktu_wib
+
+
+def waktu_wib(iso: str) -> str:
+    """'2024-06-27T07:05:00+00:00' -> '27 Juni 2024 14:05 WIB'."""
+    return format_waktu_wib(datetime.fromisoformat(iso))
+
+
+class Pages:
+    def __init__(self) -> None:
+        self._env = Environment(
+            loader=FileSystemLoader(Path(__file__).resolve().parent / "web"),
+            autoescape=select_autoescape(["html"]),
+        )
+
+    def verify(self, view: dict[str, Any] | None) -> str:
+        if view is not None:
+            document = dict(view["document"])
+            document["date_text"] = tanggal(date.fromisoformat(document["date"]))
+            if document["revoked_at"]:
+                document["revoked_at_text"] = waktu_wib(document["revoked_at"])
+            signatures = [
+                {**s, "signed_at_text": waktu_wib(s["signed_at"]) if s["signed_at"] else None}
+                for s in view["signatures"]
+            ]
+            view = {**view, "document": document, "signatures": signatures}
+        return self._env.get_template("verify.html").render(v=view)
+
+    def upload(self, report: dict[str, Any] | None = None, error: str | None = None) -> str:
+        if report is not None:
+            signatures = [
+                {**s, "timestamp_text": waktu_wib(s["timestamp"]) if s["timestamp"] else None}
+                for s in report["signatures"]
+            ]
+            report = {**report, "signatures": signatures}
+        return self._env.get_template("upload.html").render(r=report, error=error)
