@@ -272,9 +272,10 @@ def naive(rows: list[dict[str, str]], workdir: Path, *, plain: bool) -> float:
 
     from docgen.batches.staff_list import read_staff_list
     from docgen.pipeline.convert import UnoserverPool
-    from docgen.pipeline.render import TemplateRenderer, jinja_environment, ttd_markup
-    from docgen.pipeline.revisions import field_name, stamp_converted
+    from docgen.pipeline.prepare import field_name, stamp_converted
+    from docgen.pipeline.render import TemplateRenderer
     from docgen.templating.catalogue import load_template
+    from docgen.templating.jinja import jinja_environment, ttd_markup
     from docgen.templating.validation import validate_data
     from signing.pades.long_term import add_long_term_validation
     from signing.pades.sign import SignatureAppearance, SigningIdentity, sign_pdf

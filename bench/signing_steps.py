@@ -33,8 +33,8 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
+from docgen.pipeline.prepare import FOOTER
 from docgen.pipeline.render import render_docx
-from docgen.pipeline.revisions import FOOTER
 from docgen.templating.catalogue import load_template
 from docgen.templating.validation import validate_data
 from signing.pades.long_term import add_long_term_validation

@@ -1,4 +1,5 @@
-"""The FastAPI application: lifespan wiring and the one error handler."""
+"""The FastAPI application: its routers, the lifespan that builds and closes its parts, and the
+handlers that give every error the one body shape (``docgen.errors.ErrorOut``)."""
 
 from __future__ import annotations
 
@@ -7,44 +8,74 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from docgen.api import api, public
-from docgen.batches import runner as batch_runner
-from docgen.batches import signing as bulk_signing
-from docgen.errors import DocgenError
+from docgen.batches.routes import router as batches
+from docgen.documents.routes import router as documents
+from docgen.errors import (
+    DataInvalid,
+    DocgenError,
+    ErrorOut,
+    FieldProblem,
+    error_responses,
+    first_translated,
+    translate,
+)
 from docgen.kit.limits import BodySizeLimit
 from docgen.pipeline.workers import freeze_start_up_objects
-from docgen.runtime import Runtime, start_runtime
 from docgen.settings import Settings
-from docgen.signers import crl
+from docgen.signers.routes import router as signers
+from docgen.templating.routes import router as templates
 from docgen.verification.pages import Pages
+from docgen.verification.routes import api as verification
+from docgen.verification.routes import pages as public_pages
+from docgen.wiring import Parts, start_parts
+from signing.errors import SigningError
+from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
+_HTTP_ERRORS = {
+    404: ("NotFound", "Alamat tidak ditemukan"),
+    405: ("MethodNotAllowed", "Metode tidak diizinkan untuk alamat ini"),
+}
 
-def _error(status: int, error: str, detail: str, **extra: object) -> JSONResponse:
-    return JSONResponse({"error": error, "detail": detail, **extra}, status_code=status)
+
+def _error(status: int, body: ErrorOut) -> JSONResponse:
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status)
 
 
-def banner(rt: Runtime) -> str:
-    settings = rt.settings
+def _internal_error() -> JSONResponse:
+    return _error(500, ErrorOut(error="InternalError", detail="Terjadi kesalahan pada server"))
+
+
+def banner(parts: Parts) -> str:
+    settings = parts.settings
     base = f"http://{settings.host}:{settings.port}"
     return "\n".join(
         [
             f"docgen siap di {base}",
             f"  API dan dokumentasi : {base}/docs",
             f"  verifikasi publik   : {settings.base_url}/v/<kode>",
-            f"  templat             : {', '.join(sorted(rt.templates))}",
+            f"  templat             : {', '.join(t.id for t in parts.catalogue.all_latest())}",
             f"  data                : {settings.data_dir.resolve()}",
-            f"  penyimpanan objek   : {rt.store_endpoint} (bucket {settings.s3_bucket})",
+            f"  penyimpanan objek   : {parts.store_endpoint} (bucket {settings.s3_bucket})",
             f"  basis data          : {settings.sqlalchemy_url.split('@')[-1]}",
             "Tekan Ctrl-C untuk berhenti.",
         ]
     )
+
+
+def api_router() -> APIRouter:
+    """Every ``/api/v1`` route; any of them may fail on bad input (422) or on object storage
+    (503)."""
+    api = APIRouter(prefix="/api/v1", responses=error_responses(422, 503))
+    for router in (templates, documents, signers, batches, verification):
+        api.include_router(router)
+    return api
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -52,19 +83,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with start_runtime(config) as runtime, anyio.create_task_group() as jobs:
-            await crl.publish_crl(runtime)
-            await bulk_signing.interrupt_signings(runtime)
-            runtime.jobs = jobs
-            jobs.start_soon(batch_runner.run_batches, runtime)
-            app.state.runtime = runtime
+        async with start_parts(config) as parts, anyio.create_task_group() as background:
+            await parts.revocations.publish()
+            await parts.bulk_signings.interrupt_all()
+            parts.jobs.serve(background)
+            background.start_soon(parts.runner.run)
+            app.state.parts = parts
             log.info(
                 "%d start-up objects kept out of garbage collection", freeze_start_up_objects()
             )
-            log.info(banner(runtime))
+            log.info(banner(parts))
             yield
-            runtime.jobs = None
-            jobs.cancel_scope.cancel()
+            parts.jobs.serve(None)
+            background.cancel_scope.cancel()
 
     app = FastAPI(
         title="docgen",
@@ -75,30 +106,50 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pages = Pages()
     # Room for multipart framing around the largest allowed upload.
     app.add_middleware(BodySizeLimit, limit=config.max_upload_bytes + 2**20)
-    app.include_router(api)
-    app.include_router(public)
+    app.include_router(api_router())
+    app.include_router(public_pages)
 
     @app.exception_handler(DocgenError)
     async def docgen_error(_: Request, exc: DocgenError) -> JSONResponse:
-        return _error(exc.status_code, exc.error, exc.detail, **exc.extra())
+        return _error(exc.status_code, exc.body())
+
+    @app.exception_handler(StorageError)
+    @app.exception_handler(SigningError)
+    async def library_error(_: Request, exc: Exception) -> JSONResponse:
+        # Translated at the edge: the libraries know nothing of HTTP.
+        translated = translate(exc)
+        if translated is None:
+            log.error("untranslated library error", exc_info=exc)
+            return _internal_error()
+        log.warning("%s: %s", type(exc).__name__, exc)
+        return _error(translated.status_code, translated.body())
+
+    @app.exception_handler(ExceptionGroup)
+    async def error_group(_: Request, exc: ExceptionGroup[Exception]) -> JSONResponse:
+        # Errors of concurrent steps (reads, conversions) arrive grouped: answer with the first
+        # one a client can be told about.
+        translated = first_translated(exc.exceptions)
+        if translated is None:
+            log.error("unexpected errors", exc_info=exc)
+            return _internal_error()
+        return _error(translated.status_code, translated.body())
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
-            {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "message": e["msg"]}
+            FieldProblem(".".join(str(p) for p in e["loc"][1:]) or "body", e["msg"])
             for e in exc.errors()
         ]
-        fields = ", ".join(p["field"] for p in problems)
-        return _error(422, "DataInvalid", f"Data tidak valid: {fields}", problems=problems)
+        return _error(422, DataInvalid(problems).body())
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        names = {404: "NotFound", 405: "MethodNotAllowed"}
-        return _error(exc.status_code, names.get(exc.status_code, "HTTPError"), str(exc.detail))
+        name, detail = _HTTP_ERRORS.get(exc.status_code, ("HTTPError", str(exc.detail)))
+        return _error(exc.status_code, ErrorOut(error=name, detail=detail))
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
-        return _error(500, "InternalError", "Terjadi kesalahan pada server")
+        return _internal_error()
 
     return app

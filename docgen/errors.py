@@ -1,20 +1,56 @@
-"""The one error hierarchy of the service.
+"""The one error hierarchy of the service, the one shape of its error bodies, and the translation
+of the libraries' errors at the edge.
 
-Every error a user can cause is a ``DocgenError`` subclass carrying its HTTP status; one handler
-in the app renders them all as ``{"error": <name>, "detail": <text>}``.
+Every error a user or a dependency can cause is a ``DocgenError`` subclass carrying its HTTP
+status; one handler in the app renders them all as :class:`ErrorOut`: ``{"error": <name>,
+"detail": <text in Bahasa Indonesia>, "problems"?: [...]}``. The libraries (``storage``,
+``signing``) raise their own errors; :func:`translate` turns each into the ``DocgenError`` a
+client should see: object storage unreachable 503, the converter or signer failing 502.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from signing import errors as signing_errors
+from storage import errors as storage_errors
+
+__all__ = [
+    "CertificateRevoked",
+    "Conflict",
+    "ConversionFailed",
+    "DataInvalid",
+    "DocgenError",
+    "ErrorOut",
+    "FieldInvalid",
+    "FieldProblem",
+    "NotFound",
+    "ProblemOut",
+    "SignerFailed",
+    "SignerLocked",
+    "SignerMismatch",
+    "StorageFailed",
+    "StorageUnavailable",
+    "TemplateInvalid",
+    "TemplateNotFound",
+    "TemplateProblem",
+    "UploadInvalid",
+    "UploadTooLarge",
+    "WrongPin",
+    "error_responses",
+    "first_translated",
+    "translate",
+]
 
 
 class DocgenError(Exception):
     """Base class: ``status_code`` and a human ``detail``; ``error`` defaults to the class name."""
 
-    status_code: ClassVar[int] = 400
+    status_code: int = 400
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -24,9 +60,58 @@ class DocgenError(Exception):
     def error(self) -> str:
         return type(self).__name__
 
-    def extra(self) -> dict[str, Any]:
-        """Further JSON fields for the response body."""
-        return {}
+    def problems_out(self) -> list[ProblemOut] | None:
+        """What exactly is wrong, one entry per place (the ``problems`` of the body)."""
+        return None
+
+    def body(self) -> ErrorOut:
+        return ErrorOut(error=self.error, detail=self.detail, problems=self.problems_out())
+
+
+class ProblemOut(BaseModel):
+    """One problem of a request: a data field, a place in a template, or a cell of a list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str | None = Field(
+        default=None, description="request or data field, e.g. peserta[2].nip"
+    )
+    where: str | None = Field(default=None, description="place in an uploaded template")
+    row: int | None = Field(default=None, description="row of a staff list (the header is 1)")
+    column: str | None = Field(default=None, description="column of a staff list")
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every error response: the error's name, a text for people, and its problems if any."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: str = Field(examples=["DataInvalid"])
+    detail: str = Field(examples=["Data tidak valid: nip"])
+    problems: list[ProblemOut] | None = None
+
+
+_DESCRIPTIONS = {
+    400: "Permintaan tidak dapat diproses",
+    401: "Belum masuk",
+    403: "Tidak diizinkan",
+    404: "Tidak ditemukan",
+    405: "Metode tidak diizinkan",
+    409: "Bertentangan dengan keadaan saat ini",
+    413: "Unggahan terlalu besar",
+    422: "Data tidak valid",
+    423: "Terkunci sementara",
+    502: "Komponen di belakang layanan gagal (konversi, penandatanganan, penyimpanan)",
+    503: "Penyimpanan objek tidak dapat dihubungi",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these statuses, each with the one error model."""
+    return {
+        status: {"model": ErrorOut, "description": _DESCRIPTIONS[status]} for status in statuses
+    }
 
 
 class FieldInvalid(ValueError):
@@ -47,8 +132,8 @@ class DataInvalid(DocgenError):
         super().__init__(f"Data tidak valid: {names}")
         self.problems = problems
 
-    def extra(self) -> dict[str, Any]:
-        return {"problems": [{"field": p.field, "message": p.message} for p in self.problems]}
+    def problems_out(self) -> list[ProblemOut]:
+        return [ProblemOut(field=p.field, message=p.message) for p in self.problems]
 
 
 class TemplateNotFound(DocgenError):
@@ -86,8 +171,8 @@ class TemplateInvalid(DocgenError):
             listed.append(TemplateProblem("templat", f"{left} masalah lain tidak ditampilkan"))
         return cls(f"{subject} tidak valid: {shown}{more}", listed)
 
-    def extra(self) -> dict[str, Any]:
-        return {"problems": [{"where": p.where, "message": p.message} for p in self.problems]}
+    def problems_out(self) -> list[ProblemOut]:
+        return [ProblemOut(where=p.where, message=p.message) for p in self.problems]
 
 
 class NotFound(DocgenError):
@@ -128,3 +213,57 @@ class ConversionFailed(DocgenError):
     """LibreOffice could not turn the rendered DOCX into a PDF (a server-side fault)."""
 
     status_code = 502
+
+
+class SignerFailed(DocgenError):
+    """Signing, time-stamping or archiving failed on our side, not because of the request."""
+
+    status_code = 502
+
+
+class StorageFailed(DocgenError):
+    """Object storage answered, but not with what the registry recorded."""
+
+    status_code = 502
+
+
+class StorageUnavailable(DocgenError):
+    """Object storage cannot be reached: try again later."""
+
+    status_code = 503
+
+
+def translate(exc: Exception) -> DocgenError | None:
+    """The error a client sees for a library's error, or None for anything else (a bug)."""
+    match exc:
+        case DocgenError():
+            return exc
+        case storage_errors.StorageUnavailable():
+            return StorageUnavailable("Penyimpanan objek tidak dapat dihubungi; coba lagi nanti")
+        case storage_errors.ObjectExists():
+            return Conflict("Objek itu sudah tersimpan dan tidak dapat ditimpa; coba lagi")
+        case storage_errors.ObjectNotFound() | storage_errors.ObjectCorrupted():
+            return StorageFailed(
+                "Berkas yang tercatat tidak dapat dibaca utuh dari penyimpanan objek"
+            )
+        case storage_errors.StorageError():
+            return StorageFailed(f"Penyimpanan objek gagal: {exc}")
+        case signing_errors.SignatureFieldAlreadySigned():
+            return Conflict("Kolom tanda tangan itu sudah ditandatangani")
+        case signing_errors.SigningError():
+            return SignerFailed(f"Penandatanganan gagal: {exc}")
+    return None
+
+
+def first_translated(errors: Iterable[BaseException]) -> DocgenError | None:
+    """The translation of the first translatable error of an exception group (at any depth)."""
+    for error in errors:
+        if isinstance(error, BaseExceptionGroup):
+            found = first_translated(error.exceptions)
+        elif isinstance(error, Exception):
+            found = translate(error)
+        else:
+            continue
+        if found is not None:
+            return found
+    return None

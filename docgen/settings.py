@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         default=2, ge=1, le=16, description="processes that render, stamp and sign bulk work"
     )
 
+    fast_paths: bool = Field(
+        default=True,
+        description="hand-written fast paths (signing.fast, docgen.pipeline.fast); false: the "
+        "libraries' own code everywhere, slower",
+    )
+
     revision_cache_mb: int = Field(
         default=512,
         ge=0,

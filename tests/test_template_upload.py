@@ -23,14 +23,10 @@ import pytest
 from docx.oxml.ns import qn
 
 from docgen.errors import TemplateInvalid, TemplateProblem
+from docgen.kit.sandbox import Sandbox
 from docgen.registry.db import Database
-from docgen.templating.catalogue import (
-    TemplateRegistry,
-    docx_problems_bounded,
-    load_templates,
-    load_uploaded_versions,
-    with_version,
-)
+from docgen.templating.catalogue import TemplateCatalogue, load_templates, load_uploaded_versions
+from docgen.templating.upload import docx_problems_bounded, with_version
 from storage import S3ObjectStore
 from tests.conftest import PIN, REPO, Service, pakta_data, signer_body
 from tests.pdftools import page_text
@@ -375,11 +371,11 @@ def store_of(service: Service) -> S3ObjectStore:
     return S3ObjectStore(found[1], keys["access_key"], keys["secret_key"], "docgen")
 
 
-def start_up_registry(service: Service, db_path: Path) -> TemplateRegistry:
+def start_up_registry(service: Service, db_path: Path) -> TemplateCatalogue:
     """What start-up builds: the folder templates, then every recorded upload read back."""
 
-    async def load() -> TemplateRegistry:
-        registry = TemplateRegistry(load_templates(REPO / "templates").values())
+    async def load() -> TemplateCatalogue:
+        registry = TemplateCatalogue(load_templates(REPO / "templates").values())
         db = Database(f"sqlite:///{db_path}")
         try:
             await load_uploaded_versions(registry, db, store_of(service))
@@ -424,7 +420,7 @@ def test_a_check_that_takes_too_long_is_cut_off() -> None:
     slow = pakta_docx(("NIP. {{ nip|nip }}", "NIP. " + "{{p x " * 20000))
 
     async def check() -> list:
-        return await docx_problems_bounded(slow, None, timeout=2, slots=anyio.CapacityLimiter(1))
+        return await docx_problems_bounded(slow, None, Sandbox(slots=1, timeout=2))
 
     started = time.monotonic()
     (problem,) = anyio.run(check)
@@ -450,7 +446,7 @@ def test_version_over_several_lines_cannot_be_replaced() -> None:
 
 def test_a_version_is_held_by_one_content_only() -> None:
     pakta = load_templates(REPO / "templates")["pakta-integritas"]
-    registry = TemplateRegistry([pakta])
+    registry = TemplateCatalogue([pakta])
     registry.add(replace(pakta, directory=None))  # the same content again: fine
     with pytest.raises(TemplateInvalid, match="versi 1 ada dua kali"):
         registry.add(replace(pakta, docx_bytes=b"lain", sha256="0" * 64))

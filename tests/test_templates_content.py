@@ -20,8 +20,8 @@ from docx.oxml.ns import qn
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 
+from docgen.pipeline.prepare import FOOTER
 from docgen.pipeline.render import render_docx
-from docgen.pipeline.revisions import FOOTER
 from docgen.templating.catalogue import load_template
 from signing.prepare.stamp import FooterStyle
 from signing.validate.validation import validate_pdf

@@ -146,7 +146,8 @@ def test_validate_data_collects_every_problem(pakta):
         "tanggal": "tanggal harus berformat TTTT-BB-HH, misalnya 2024-06-27",
     }
     assert info.value.status_code == 422
-    assert info.value.extra()["problems"][0] == {"field": "warna", "message": problems["warna"]}
+    body = info.value.body().model_dump(exclude_none=True)
+    assert body["problems"][0] == {"field": "warna", "message": problems["warna"]}
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from docgen.pipeline import workers
-from docgen.pipeline.revisions import SIGNED, SignatureRequest
-from docgen.pipeline.workers import Failed, SigningKey, WorkerPool
+from docgen.pipeline.sign import SignatureRequest, SigningKey, Trust
+from docgen.pipeline.workers import Failed, WorkerPool
+from docgen.registry.statuses import RevisionKind
 from signing.pades.sign import SignatureAppearance
 from signing.pki.ca import CertificateAuthority
 from signing.pki.keys import generate_private_key
@@ -128,7 +129,8 @@ def test_signing_chunks_share_one_event_loop(
         archive=False,
     )
     chunk = [(prepared_pdf(), request)]
-    args = (SigningKey.of(key, certificate), [ca.root_certificate.public_bytes(Encoding.DER)], [])
+    trust = Trust((ca.root_certificate.public_bytes(Encoding.DER),), ())
+    args = (SigningKey.of(key, certificate), trust)
     try:
         first = workers.sign_pdfs(chunk, *args)
         second = workers.sign_pdfs(chunk, *args)
@@ -136,7 +138,7 @@ def test_signing_chunks_share_one_event_loop(
         workers._certificate_authority.cache_clear()
     for result in (first, second):
         [[(kind, signed)]] = result
-        assert kind == SIGNED
+        assert kind == RevisionKind.SIGNED
         assert [s.field_name for s in PdfFileReader(io.BytesIO(signed)).embedded_signatures] == [
             "ttd_pihak_pertama"
         ]

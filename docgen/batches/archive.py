@@ -14,10 +14,9 @@ import re
 import zipfile
 from collections.abc import AsyncIterator
 
-from docgen.batches.service import batch_documents, get_batch
-from docgen.documents.service import latest_pdf, read_revision
+from docgen.batches import repository
+from docgen.documents.service import DocumentService
 from docgen.registry.models import Document
-from docgen.runtime import Runtime
 
 __all__ = ["MANIFEST_NAME", "batch_zip", "pdf_name"]
 
@@ -55,11 +54,12 @@ class _Sink(io.RawIOBase):
         return data
 
 
-async def batch_zip(rt: Runtime, batch_id: str) -> AsyncIterator[bytes]:
+async def batch_zip(service: DocumentService, batch_id: str) -> AsyncIterator[bytes]:
     """The ZIP of the batch, piece by piece. Raises NotFound before the first piece."""
-    batch = await get_batch(rt, batch_id)
-    template = rt.template_registry.get(batch.template_id, batch.template_version)
-    documents = await batch_documents(rt, batch_id)
+    async with service.db.session() as session:
+        batch = await repository.get(session, batch_id)
+        documents = await repository.documents_of(session, batch_id)
+    template = service.catalogue.get(batch.template_id, batch.template_version)
 
     async def pieces() -> AsyncIterator[bytes]:
         sink = _Sink()
@@ -76,8 +76,8 @@ async def batch_zip(rt: Runtime, batch_id: str) -> AsyncIterator[bytes]:
                         name,
                         nip,
                         document.status,
-                        rt.verify_url(document.verify_code),
-                        latest_pdf(document).sha256,
+                        service.links.verify_url(document.verify_code),
+                        document.revisions[-1].sha256,
                         pdf_name(index, document),
                     ]
                 )
@@ -85,7 +85,7 @@ async def batch_zip(rt: Runtime, batch_id: str) -> AsyncIterator[bytes]:
             archive.writestr(MANIFEST_NAME, "\ufeff" + listing.getvalue(), zipfile.ZIP_DEFLATED)
             yield sink.take()
             for index, document in enumerate(documents, start=1):
-                pdf = await read_revision(rt, latest_pdf(document))
+                pdf = await service.read(document.revisions[-1])
                 archive.writestr(pdf_name(index, document), pdf)
                 yield sink.take()
         yield sink.take()

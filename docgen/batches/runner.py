@@ -1,10 +1,9 @@
 """Making the documents of accepted batches, in the background, fast, and exactly once.
 
-Rows go through in chunks: render them all in the worker processes, convert the chunk merged
-into few LibreOffice calls (``Converter.to_pdfs``), stamp them in the workers, store the chunk's
-revisions as one pack object, and register its documents and row states in one transaction.
-Two chunks are in flight at once, so LibreOffice converts one while the workers render or stamp
-the other.
+Rows go through in chunks: the pipeline makes a chunk's documents together (rendered in the
+worker processes, converted merged into few LibreOffice calls, stamped, stored as one pack
+object), and the chunk's documents and row states are registered in one transaction. Two chunks
+are in flight at once, so LibreOffice converts one while the workers render or stamp the other.
 
 Exactly once: a row's number was reserved when the batch was accepted, and a row becomes done
 in the same transaction that registers its document. A crash before that commit leaves the row
@@ -16,37 +15,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 import anyio
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from docgen.batches.service import (
-    ANTRE,
-    BERJALAN,
-    ROW_GAGAL,
-    ROW_MENUNGGU,
-    ROW_SELESAI,
-    SELESAI,
-)
-from docgen.documents.service import (
-    DocumentDraft,
-    NewDocument,
-    pack_key,
-    register_created,
-    source_revisions,
-    store_packed,
-)
-from docgen.errors import DataInvalid, TemplateNotFound
-from docgen.pipeline.convert import BatchConversionFailed
-from docgen.pipeline.workers import Failed, in_chunks, render_rows, stamp_pdfs
+from docgen.batches import repository
+from docgen.documents import repository as documents
+from docgen.documents.service import new_verify_code
+from docgen.errors import ConversionFailed, DataInvalid, DocgenError, TemplateNotFound
+from docgen.kit.chunks import in_chunks
+from docgen.kit.links import Links
+from docgen.pipeline.orchestration import Draft, Pipeline
+from docgen.pipeline.store import pack_key
 from docgen.registry import audit
+from docgen.registry.db import Database
 from docgen.registry.models import Batch, BatchRow, utcnow
-from docgen.runtime import Runtime
+from docgen.registry.statuses import BatchStatus, RowStatus
+from docgen.templating.catalogue import TemplateCatalogue
 from docgen.templating.manifest import Template
-from docgen.templating.validation import validate_data
+from docgen.templating.validation import restored, validate_data
 
-__all__ = ["generate_batch", "run_batches"]
+__all__ = ["BatchRunner"]
 
 log = logging.getLogger(__name__)
 
@@ -61,176 +50,137 @@ RETRY_AFTER = 5.0
 IDLE_POLL = 1.0
 
 
-async def run_batches(rt: Runtime) -> None:
-    """Forever: make the documents of waiting batches, oldest first (also those a previous run
-    of the service left unfinished)."""
-    while True:
-        batch_id = await _next_batch(rt)
-        if batch_id is None:
-            with anyio.move_on_after(IDLE_POLL):
-                await rt.batch_posted.wait()
-            rt.batch_posted = anyio.Event()
-            continue
+class BatchRunner:
+    """Makes the documents of waiting batches, oldest first (also those a previous run of the
+    service left unfinished)."""
+
+    def __init__(
+        self, db: Database, catalogue: TemplateCatalogue, pipeline: Pipeline, links: Links
+    ) -> None:
+        self.db = db
+        self.catalogue = catalogue
+        self.pipeline = pipeline
+        self.links = links
+        self._posted = anyio.Event()
+
+    def wake(self) -> None:
+        """A batch was accepted: look now rather than at the next poll."""
+        self._posted.set()
+
+    async def run(self) -> None:
+        """Forever."""
+        while True:
+            batch_id = await self._next_batch()
+            if batch_id is None:
+                with anyio.move_on_after(IDLE_POLL):
+                    await self._posted.wait()
+                self._posted = anyio.Event()
+                continue
+            try:
+                await self.generate(batch_id)
+            except Exception:
+                log.exception("batch %s stopped; trying again in %.0f s", batch_id, RETRY_AFTER)
+                await anyio.sleep(RETRY_AFTER)
+
+    async def _next_batch(self) -> str | None:
+        async with self.db.session() as session:
+            return await repository.next_waiting(session)
+
+    async def generate(self, batch_id: str) -> None:
+        """Make every waiting row's document; the batch is done when no row waits."""
+        async with self.db.writing() as session:
+            batch = await repository.get(session, batch_id)
+            batch.status = BatchStatus.BERJALAN
+            await session.commit()
         try:
-            await generate_batch(rt, batch_id)
-        except Exception:
-            log.exception("batch %s stopped; trying again in %.0f s", batch_id, RETRY_AFTER)
-            await anyio.sleep(RETRY_AFTER)
-
-
-async def _next_batch(rt: Runtime) -> str | None:
-    async with rt.db.session() as session:
-        return await session.scalar(
-            select(Batch.id)
-            .where(Batch.status.in_((ANTRE, BERJALAN)))
-            .order_by(Batch.created_at)
-            .limit(1)
-        )
-
-
-async def generate_batch(rt: Runtime, batch_id: str) -> None:
-    """Make every waiting row's document; the batch is done when no row waits."""
-    async with rt.write_lock, rt.db.session() as session:
-        batch = await session.get(Batch, batch_id)
-        assert batch is not None
-        batch.status = BERJALAN
-        await session.commit()
-    try:
-        template = rt.template_registry.get(batch.template_id, batch.template_version)
-    except TemplateNotFound:
-        # Its folder was changed since the batch was accepted: nothing can be made from it.
-        message = f"templat {batch.template_id} versi {batch.template_version} tidak ada lagi"
-        await _fail_waiting_rows(rt, batch_id, message)
-    else:
-        await _generate_rows(rt, batch_id, template, batch.signers)
-    async with rt.write_lock, rt.db.session() as session:
-        await session.execute(
-            update(Batch).where(Batch.id == batch_id).values(status=SELESAI, finished_at=utcnow())
-        )
-        await audit.record(session, "batch.finished", "batch", batch_id)
-        await session.commit()
-
-
-async def _generate_rows(
-    rt: Runtime, batch_id: str, template: Template, signers: dict[str, str]
-) -> None:
-    async with rt.db.session() as session:
-        rows = list(
-            await session.scalars(
-                select(BatchRow)
-                .where(BatchRow.batch_id == batch_id, BatchRow.status == ROW_MENUNGGU)
-                .order_by(BatchRow.row)
-            )
-        )
-
-    async def generate(chunk: Sequence[BatchRow]) -> None:
-        await _generate_chunk(rt, batch_id, template, signers, chunk)
-
-    await in_chunks(rows, CHUNK_ROWS, CHUNKS_IN_FLIGHT, generate)
-
-
-async def _generate_chunk(
-    rt: Runtime,
-    batch_id: str,
-    template: Template,
-    signers: dict[str, str],
-    rows: Sequence[BatchRow],
-) -> None:
-    manifest = template.manifest
-    failed: dict[int, str] = {}  # row id -> why
-    drafts: dict[int, DocumentDraft] = {}
-    for row in rows:
-        try:
-            clean = validate_data(manifest, row.data)
-        except DataInvalid as exc:  # checked on acceptance; only a changed validator gets here
-            failed[row.id] = "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
-            continue
-        assert row.number is not None
-        drafts[row.id] = DocumentDraft(template, clean, row.number, signers)
-
-    docxs = _keep_done(
-        failed,
-        drafts,
-        await rt.workers.map(render_rows, [(d.data, d.number) for d in drafts.values()], template),
-    )
-    pdfs = await _convert(rt, failed, docxs)
-    roles = [r.name for r in manifest.roles_in_order]
-    stamped = _keep_done(
-        failed,
-        pdfs,
-        await rt.workers.map(
-            stamp_pdfs,
-            [(pdf, rt.verify_url(drafts[row_id].verify_code)) for row_id, pdf in pdfs.items()],
-            template.id,
-            roles,
-        ),
-    )
-
-    made = {
-        row_id: source_revisions(drafts[row_id], docxs[row_id], prepared)
-        for row_id, (prepared, _) in stamped.items()
-    }
-    stored = await store_packed(rt, made, pack_key(batch_id, "dibuat"))
-
-    async with rt.write_lock, rt.db.session() as session:
-        # The documents first: the rows point to them.
-        await register_created(
-            session,
-            [
-                NewDocument(drafts[row_id], stamped[row_id][1], objects)
-                for row_id, objects in stored.items()
-            ],
-        )
-        row_of = {row.id: row.row for row in rows}
-        states = [
-            {"id": row_id, "status": ROW_SELESAI, "document_id": drafts[row_id].id}
-            for row_id in stored
-        ] + [
-            {
-                "id": row_id,
-                "status": ROW_GAGAL,
-                "errors": [{"row": row_of[row_id], "column": "-", "message": message}],
-            }
-            for row_id, message in failed.items()
-        ]
-        if states:
-            # One UPDATE per chunk (executemany by primary key), not one per row.
-            await session.execute(update(BatchRow), states)
-        await session.commit()
-
-
-async def _fail_waiting_rows(rt: Runtime, batch_id: str, message: str) -> None:
-    async with rt.write_lock, rt.db.session() as session:
-        waiting = await session.scalars(
-            select(BatchRow).where(BatchRow.batch_id == batch_id, BatchRow.status == ROW_MENUNGGU)
-        )
-        for row in waiting:
-            row.status = ROW_GAGAL
-            row.errors = [{"row": row.row, "column": "-", "message": message}]
-        await session.commit()
-
-
-def _keep_done(
-    failed: dict[int, str], inputs: dict[int, Any], results: Sequence[Any]
-) -> dict[int, Any]:
-    """The results by row id, moving each ``Failed`` one into ``failed``."""
-    done: dict[int, Any] = {}
-    for row_id, result in zip(inputs, results, strict=True):
-        if isinstance(result, Failed):
-            failed[row_id] = result.message
+            template = self.catalogue.get(batch.template_id, batch.template_version)
+        except TemplateNotFound:
+            # Its folder was changed since the batch was accepted: nothing can be made from it.
+            message = f"templat {batch.template_id} versi {batch.template_version} tidak ada lagi"
+            await self._fail_waiting_rows(batch_id, message)
         else:
-            done[row_id] = result
-    return done
+            async with self.db.session() as session:
+                rows = await repository.waiting_rows(session, batch_id)
+
+            async def generate(chunk: Sequence[BatchRow]) -> None:
+                await self._generate_chunk(batch_id, template, batch.signers, chunk)
+
+            await in_chunks(rows, CHUNK_ROWS, CHUNKS_IN_FLIGHT, generate)
+        async with self.db.writing() as session:
+            await session.execute(
+                update(Batch)
+                .where(Batch.id == batch_id)
+                .values(status=BatchStatus.SELESAI, finished_at=utcnow())
+            )
+            await audit.record(session, "batch.finished", "batch", batch_id)
+            await session.commit()
+
+    async def _generate_chunk(
+        self,
+        batch_id: str,
+        template: Template,
+        signers: dict[str, str],
+        rows: Sequence[BatchRow],
+    ) -> None:
+        failed: dict[int, str] = {}  # row id -> why
+        drafts: dict[int, Draft] = {}
+        for row in rows:
+            try:
+                clean = self._clean(template, row)
+            except DataInvalid as exc:  # a row accepted before its checked data was kept
+                failed[row.id] = "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
+                continue
+            assert row.number is not None
+            code = new_verify_code()
+            drafts[row.id] = Draft(
+                template, clean, row.number, code, self.links.verify_url(code), signers
+            )
+        row_of_draft = {draft.id: row_id for row_id, draft in drafts.items()}
+        outcome = await self.pipeline.make(list(drafts.values()), pack=pack_key(batch_id, "dibuat"))
+        for draft_id, error in outcome.failed.items():
+            failed[row_of_draft[draft_id]] = _reason(error)
+        row_number = {row.id: row.row for row in rows}
+        async with self.db.writing() as session:
+            # The documents first: the rows point to them.
+            await documents.register_made(session, outcome.done)
+            states = [
+                {
+                    "id": row_of_draft[made.draft.id],
+                    "status": RowStatus.SELESAI,
+                    "document_id": made.draft.id,
+                }
+                for made in outcome.done
+            ] + [
+                {
+                    "id": row_id,
+                    "status": RowStatus.GAGAL,
+                    "errors": [{"row": row_number[row_id], "column": "-", "message": message}],
+                }
+                for row_id, message in failed.items()
+            ]
+            if states:
+                # One UPDATE per chunk (executemany by primary key), not one per row.
+                await session.execute(update(BatchRow), states)
+            await session.commit()
+
+    @staticmethod
+    def _clean(template: Template, row: BatchRow) -> dict[str, object]:
+        """The row's data as checked when the batch was accepted. Raises DataInvalid for a
+        row accepted before the checked data was kept, which is checked now instead."""
+        if row.clean is not None:
+            return restored(template.manifest, row.clean)
+        return validate_data(template.manifest, row.data)
+
+    async def _fail_waiting_rows(self, batch_id: str, message: str) -> None:
+        async with self.db.writing() as session:
+            for row in await repository.waiting_rows(session, batch_id):
+                row.status = RowStatus.GAGAL
+                row.errors = [{"row": row.row, "column": "-", "message": message}]
+            await session.commit()
 
 
-async def _convert(
-    rt: Runtime, failed: dict[int, str], docxs: dict[int, bytes]
-) -> dict[int, bytes]:
-    row_ids = list(docxs)
-    try:
-        pdfs: list[bytes | None] = list(await rt.converter.to_pdfs(list(docxs.values())))
-    except BatchConversionFailed as exc:
-        pdfs = exc.pdfs
-        for index, problem in exc.failures.items():
-            failed[row_ids[index]] = f"konversi PDF gagal: {problem.detail}"
-    return {row_id: pdf for row_id, pdf in zip(row_ids, pdfs, strict=True) if pdf is not None}
+def _reason(error: DocgenError) -> str:
+    """Why a row's document could not be made, as its row's problem says it."""
+    if isinstance(error, ConversionFailed):
+        return f"konversi PDF gagal: {error.detail}"
+    return error.detail

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from docgen.errors import DocgenError
+from docgen.errors import DocgenError, ProblemOut
 from docgen.templating.manifest import FieldSpec, TemplateManifest
 
 __all__ = [
@@ -61,8 +61,8 @@ class StaffListInvalid(DocgenError):
         super().__init__(f"Daftar tidak dapat dipakai: {shown}")
         self.problems = problems
 
-    def extra(self) -> dict[str, Any]:
-        return {"problems": [p.view() for p in self.problems]}
+    def problems_out(self) -> list[ProblemOut]:
+        return [ProblemOut(row=p.row, column=p.column, message=p.message) for p in self.problems]
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,31 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Annotated
 
 import anyio
+from fastapi import Header
 from sqlalchemy import delete
 
 from docgen.errors import Conflict, DocgenError
+from docgen.registry.db import Database
 from docgen.registry.models import IdempotencyKey, utcnow
-from docgen.runtime import Runtime
 
-__all__ = ["IdempotencyKeyInvalid", "IdempotencyKeyReused", "once", "request_digest"]
+__all__ = [
+    "IdempotencyKeyHeader",
+    "IdempotencyKeyInvalid",
+    "IdempotencyKeyReused",
+    "once",
+    "request_digest",
+]
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Retrying with the same key returns what the first request made",
+    ),
+]
 
 _KEY = re.compile(r"[\x21-\x7e]{1,200}")
 # A claim this old without a resource belongs to a request that died with the service.
@@ -44,7 +60,7 @@ def request_digest(*parts: bytes | str) -> str:
 
 
 async def once(
-    rt: Runtime, scope: str, key: str | None, digest: str, make: Callable[[], Awaitable[str]]
+    db: Database, scope: str, key: str | None, digest: str, make: Callable[[], Awaitable[str]]
 ) -> tuple[str, bool]:
     """Run ``make`` (which returns the id of what it made) once per ``key`` of ``scope``.
 
@@ -62,7 +78,7 @@ async def once(
             "Idempotency-Key harus 1-200 karakter ASCII yang terlihat (tanpa spasi)"
         )
     now = utcnow()
-    async with rt.write_lock, rt.db.session() as session:
+    async with db.writing() as session:
         claim = await session.get(IdempotencyKey, (scope, key))
         if claim is not None:
             if claim.request_sha256 != digest:
@@ -82,7 +98,7 @@ async def once(
     except BaseException:
         # Shielded: a cancelled request must still free its key.
         with anyio.CancelScope(shield=True):
-            async with rt.write_lock, rt.db.session() as session:
+            async with db.writing() as session:
                 await session.execute(
                     delete(IdempotencyKey).where(
                         IdempotencyKey.scope == scope, IdempotencyKey.key == key
@@ -90,7 +106,7 @@ async def once(
                 )
                 await session.commit()
         raise
-    async with rt.write_lock, rt.db.session() as session:
+    async with db.writing() as session:
         claim = await session.get(IdempotencyKey, (scope, key))
         assert claim is not None
         claim.resource_id = resource_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from fastapi import UploadFile
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from docgen.errors import UploadTooLarge
@@ -71,3 +72,9 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+async def read_upload(file: UploadFile, limit: int) -> bytes:
+    """An uploaded file's bytes, at most ``limit`` + 1 of them: one byte past the limit is
+    enough for ``refuse_oversized`` to refuse it."""
+    return await file.read(limit + 1)

@@ -1,7 +1,7 @@
-"""Worker processes for the CPU-bound steps of bulk work: render, stamp, sign.
+"""Worker processes for the CPU-bound steps of making and signing documents: render, stamp, sign.
 
 Python runs one thread at a time per process, and rendering, stamping and signing are pure
-Python work, so bulk jobs hand them to a pool of processes (``bulk_workers``, default 2: the
+Python work, so the pipeline hands them to a pool of processes (``bulk_workers``, default 2: the
 cores of our machines) while the service process keeps the I/O: LibreOffice, object storage, the
 registry. The pool starts with the service and stays warm. Every function here takes and returns
 only picklable values; a failure of one item comes back as its message, never as an exception
@@ -18,7 +18,7 @@ import logging
 import multiprocessing
 import os
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -30,10 +30,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from docgen.errors import DocgenError
+import signing.fast
+from docgen.errors import DocgenError, translate
+from docgen.pipeline.sign import SignatureRequest, SigningKey, Trust
 from docgen.templating.manifest import Template
 
-__all__ = ["Failed", "SigningKey", "WorkerPool", "freeze_start_up_objects"]
+__all__ = ["Failed", "WorkerFailure", "WorkerPool", "freeze_start_up_objects"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -41,36 +43,45 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Failed:
-    """One item that could not be done, and why (in Bahasa Indonesia where it is ours)."""
+    """One item that could not be done, and why (in Bahasa Indonesia where it is ours), with
+    the name and HTTP status of the error, so that a single document answers as it would have
+    without the worker (see :meth:`error`)."""
 
     message: str
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    """An unsealed signer key on its way to a worker: DER, never written anywhere."""
-
-    private_key_der: bytes
-    certificate_der: bytes
+    name: str = "InternalError"
+    status_code: int = 500
 
     @classmethod
-    def of(cls, private_key: RSAPrivateKey, certificate: x509.Certificate) -> SigningKey:
-        return cls(
-            private_key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            ),
-            certificate.public_bytes(serialization.Encoding.DER),
-        )
+    def of(cls, exc: Exception) -> Failed:
+        known = translate(exc)
+        if known is None:
+            return cls(f"{type(exc).__name__}: {exc}")
+        return cls(known.detail, known.error, known.status_code)
+
+    def error(self) -> DocgenError:
+        return WorkerFailure(self)
+
+
+class WorkerFailure(DocgenError):
+    """An item that failed in a worker process, as the error it raised there."""
+
+    def __init__(self, failed: Failed) -> None:
+        super().__init__(failed.message)
+        self.status_code = failed.status_code
+        self._name = failed.name
+
+    @property
+    def error(self) -> str:
+        return self._name
 
 
 class WorkerPool:
     """``size`` worker processes, started on first use; ``stop`` ends them."""
 
-    def __init__(self, size: int, ca_dir: Path) -> None:
+    def __init__(self, size: int, ca_dir: Path, *, fast_paths: bool = True) -> None:
         self._size = size
         self._ca_dir = ca_dir
+        self._fast_paths = fast_paths
         self._pool: ProcessPoolExecutor | None = None
         self._starting = anyio.Lock()
 
@@ -86,7 +97,7 @@ class WorkerPool:
                     self._size,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_initialize,
-                    initargs=(str(self._ca_dir), os.getpid()),
+                    initargs=(str(self._ca_dir), os.getpid(), self._fast_paths),
                 )
             return self._pool
 
@@ -144,25 +155,6 @@ class WorkerPool:
             self._pool = None
 
 
-async def in_chunks(
-    items: Sequence[T], size: int, at_once: int, work: Callable[[Sequence[T]], Awaitable[None]]
-) -> None:
-    """``work`` on consecutive chunks of ``size`` items, ``at_once`` chunks in flight: while the
-    workers or LibreOffice do one chunk, the service stores and registers another."""
-    in_flight = anyio.Semaphore(at_once)
-
-    async def one(chunk: Sequence[T]) -> None:
-        try:
-            await work(chunk)
-        finally:
-            in_flight.release()
-
-    async with anyio.create_task_group() as tg:
-        for start in range(0, len(items), size):
-            await in_flight.acquire()
-            tg.start_soon(one, items[start : start + size])
-
-
 def freeze_start_up_objects() -> int:
     """Keep what a process made while starting (modules, classes, fonts, templates, CA) out of
     every later garbage collection; returns how many objects that is.
@@ -184,10 +176,11 @@ def freeze_start_up_objects() -> int:
 _ca_dir: Path | None = None
 
 
-def _initialize(ca_dir: str, service_pid: int) -> None:
+def _initialize(ca_dir: str, service_pid: int, fast_paths: bool) -> None:
     global _ca_dir
     _ca_dir = Path(ca_dir)
     _die_with(service_pid)
+    signing.fast.use(fast_paths)
     # Pay the one-off font preparation before the first chunk arrives.
     from signing.pades import sign as pades
     from signing.prepare import stamp
@@ -224,12 +217,6 @@ def _certificate_authority() -> Any:
     return CertificateAuthority.load_or_create(_ca_dir)
 
 
-def _failed(exc: Exception) -> Failed:
-    if isinstance(exc, DocgenError):
-        return Failed(exc.detail)
-    return Failed(f"{type(exc).__name__}: {exc}")
-
-
 def render_rows(items: Sequence[tuple[dict[str, object], str]], template: Template) -> list[Any]:
     """The DOCX of each ``(clean data, number)``; ``Failed`` for a row that cannot render."""
     from docgen.pipeline.render import render_docx
@@ -239,7 +226,7 @@ def render_rows(items: Sequence[tuple[dict[str, object], str]], template: Templa
         try:
             results.append(render_docx(template, data, nomor=number))
         except Exception as exc:  # one bad row must not cost the others
-            results.append(_failed(exc))
+            results.append(Failed.of(exc))
     return results
 
 
@@ -247,26 +234,23 @@ def stamp_pdfs(
     items: Sequence[tuple[bytes, str]], template_id: str, roles: Sequence[str]
 ) -> list[Any]:
     """Per ``(converted PDF, verify URL)``: the prepared PDF and the page of each role."""
-    from docgen.pipeline.revisions import stamp_converted
+    from docgen.pipeline.prepare import stamp_converted
 
     results: list[tuple[bytes, dict[str, int]] | Failed] = []
     for pdf, verify_url in items:
         try:
             results.append(stamp_converted(pdf, template_id, roles, verify_url))
         except Exception as exc:
-            results.append(_failed(exc))
+            results.append(Failed.of(exc))
     return results
 
 
 def sign_pdfs(
-    items: Sequence[tuple[bytes, Any]],
-    key: SigningKey,
-    trust_roots_der: Sequence[bytes],
-    crls_der: Sequence[bytes],
+    items: Sequence[tuple[bytes, SignatureRequest]], key: SigningKey, trust: Trust
 ) -> list[Any]:
     """Per ``(PDF, SignatureRequest)``: the new revisions as ``apply_signature`` makes them."""
-    from docgen.pipeline.revisions import apply_signature
-    from signing.pades.sign import SigningIdentity
+    from docgen.pipeline.sign import apply_signature
+    from signing.pades import SigningIdentity
 
     ca = _certificate_authority()
     # The service unsealed this key from its GCM-sealed blob (the bytes we sealed from a key
@@ -281,8 +265,8 @@ def sign_pdfs(
         certificate=x509.load_der_x509_certificate(key.certificate_der),
         chain=ca.chain,
     )
-    roots = [x509.load_der_x509_certificate(der) for der in trust_roots_der]
-    crls = [x509.load_der_x509_crl(der) for der in crls_der]
+    roots = [x509.load_der_x509_certificate(der) for der in trust.roots_der]
+    crls = [x509.load_der_x509_crl(der) for der in trust.crls_der]
     timestamper = ca.timestamper()
 
     async def sign_all() -> list[Any]:
@@ -293,7 +277,7 @@ def sign_pdfs(
                     await apply_signature(pdf, request, identity, timestamper, roots, crls)
                 )
             except Exception as exc:
-                results.append(_failed(exc))
+                results.append(Failed.of(exc))
         return results
 
     return _event_loop().run_until_complete(sign_all())

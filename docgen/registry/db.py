@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
@@ -58,13 +59,27 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 class Database:
+    """The registry's engine and sessions.
+
+    Writes that read and extend shared state (number sequences, the head of the audit chain)
+    go through :meth:`writing`, one at a time in this process; everything else through
+    :meth:`session`.
+    """
+
     def __init__(self, url: str) -> None:
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = anyio.Lock()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """A session for a short write phase, one such phase at a time; the caller commits."""
+        async with self._write_lock, self.sessions() as session:
             yield session
 
     async def close(self) -> None:

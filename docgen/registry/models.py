@@ -1,9 +1,11 @@
-"""The registry: documents, their revisions and signature slots, signers, numbers, audit log."""
+"""The registry: documents, their revisions and signature slots, signers, numbers, audit log,
+template versions, batches and idempotency keys."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -17,6 +19,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
+
+from docgen.registry.statuses import (
+    BatchStatus,
+    DocumentStatus,
+    RevisionKind,
+    RowStatus,
+    SigningStatus,
+)
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -36,6 +48,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+class Status(TypeDecorator[E]):
+    """A ``StrEnum`` kept as its value in a string column (no database enum type, so a new
+    status needs no migration): rows read back as members of the enum."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Any) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> E | None:
+        return None if value is None else self.enum(value)
 
 
 def utcnow() -> datetime:
@@ -84,7 +114,7 @@ class Document(Base):
     document_date: Mapped[str] = mapped_column(String(10))
     data: Mapped[dict[str, Any]]
     verify_code: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[str] = mapped_column(String(30))
+    status: Mapped[DocumentStatus] = mapped_column(Status(DocumentStatus, 30))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
     revoke_reason: Mapped[str | None] = mapped_column(Text)
@@ -106,7 +136,7 @@ class Revision(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
     seq: Mapped[int]
-    kind: Mapped[str] = mapped_column(String(20))  # source | prepared | signed
+    kind: Mapped[RevisionKind] = mapped_column(Status(RevisionKind, 20))
     object_key: Mapped[str] = mapped_column(String(300))
     version_id: Mapped[str | None] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
@@ -197,7 +227,7 @@ class Batch(Base):
     source_sha256: Mapped[str] = mapped_column(String(64))
     # Per role, the signer chosen for every document of the batch.
     signers: Mapped[dict[str, Any]]
-    status: Mapped[str] = mapped_column(String(20))  # antre | berjalan | selesai
+    status: Mapped[BatchStatus] = mapped_column(Status(BatchStatus, 20))
     total: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
@@ -212,10 +242,13 @@ class BatchRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
     row: Mapped[int]  # the row number the operator sees in the spreadsheet (header = 1)
-    data: Mapped[dict[str, Any]]
+    data: Mapped[dict[str, Any]]  # as read from the file
+    # The data as checked when the batch was accepted (dates as ISO text), so the row is
+    # validated once; None for a row with problems (and rows accepted before migration 0005).
+    clean: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Reserved when the batch is accepted, so a resumed batch reuses it: never a second number.
     number: Mapped[str | None] = mapped_column(String(100), unique=True)
-    status: Mapped[str] = mapped_column(String(20), index=True)  # menunggu | selesai | gagal
+    status: Mapped[RowStatus] = mapped_column(Status(RowStatus, 20), index=True)
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"), unique=True)
 
@@ -229,7 +262,7 @@ class BatchSigning(Base):
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
     role: Mapped[str] = mapped_column(String(100))
     signer_id: Mapped[str] = mapped_column(ForeignKey("signers.id"))
-    status: Mapped[str] = mapped_column(String(20))  # berjalan | selesai | terputus
+    status: Mapped[SigningStatus] = mapped_column(Status(SigningStatus, 20))
     total: Mapped[int]
     done: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)

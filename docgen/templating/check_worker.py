@@ -9,15 +9,14 @@ input); the memory limit is set here before parsing anything.
 from __future__ import annotations
 
 import json
-import resource
 import sys
 from dataclasses import asdict
 
-MEMORY_LIMIT = 1024 * 1024 * 1024
+from docgen.kit.sandbox import limit_memory
 
 
 def main() -> int:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    limit_memory()
     from docgen.templating.checks import docx_problems
     from docgen.templating.manifest import TemplateManifest
 

@@ -24,6 +24,7 @@ from pydantic_core import ErrorDetails
 from docgen.errors import TemplateProblem
 
 __all__ = [
+    "DOCX_NAME",
     "FieldSpec",
     "FieldType",
     "NumberingSpec",
@@ -45,6 +46,8 @@ RESERVED_NAMES = frozenset({"nomor", "ttd"})
 NUMBERING_PLACEHOLDERS = frozenset({"kode", "urut", "unit", "bulan", "bulan_romawi", "tahun"})
 # Page sizes in millimetres (width, height); F4/folio as used by many regional governments.
 PAPER_MM: dict[str, tuple[float, float]] = {"A4": (210.0, 297.0), "F4": (215.0, 330.0)}
+# The DOCX of an uploaded version is always stored under this name.
+DOCX_NAME = "template.docx"
 
 
 class _Model(BaseModel):
@@ -135,7 +138,7 @@ class TemplateManifest(_Model):
     title: str = Field(max_length=300)
     document_type: str = Field(max_length=100)
     description: str | None = None
-    docx: str = "template.docx"
+    docx: str = DOCX_NAME
     paper: Literal["A4", "F4"] = "A4"
     # The document date (shown on the verification page); must name a ``date`` field.
     date_field: str
@@ -278,6 +281,11 @@ def parse_manifest(
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         problems.append(_toml_problem(exc, where))
+        return None
+    except RecursionError:
+        problems.append(
+            TemplateProblem(where, "manifest tidak dapat dibaca: susunannya terlalu dalam")
+        )
         return None
     raw.update(overrides or {})
     try:

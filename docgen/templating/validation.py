@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
+from typing import Any
 
 from docgen.errors import DataInvalid, FieldInvalid, FieldProblem
 from docgen.indonesia import validate_ni_pppk, validate_nik, validate_nip, validate_pangkat
 from docgen.templating.manifest import FieldSpec, TemplateManifest
 
 __all__ = [
+    "restored",
+    "stored_form",
     "validate_boolean",
     "validate_data",
     "validate_date",
@@ -196,4 +199,40 @@ def validate_data(manifest: TemplateManifest, data: Mapping[str, object]) -> dic
     clean = _validate_record(manifest.fields, data, "", problems)
     if problems:
         raise DataInvalid(problems)
+    return clean
+
+
+def stored_form(clean: Mapping[str, object]) -> dict[str, Any]:
+    """Checked data as the registry keeps it (JSON): dates as ISO text, at any depth."""
+    return {key: _stored_value(value) for key, value in clean.items()}
+
+
+def _stored_value(value: object) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_stored_value(item) for item in value]
+    if isinstance(value, Mapping):
+        return stored_form(value)
+    return value
+
+
+def restored(manifest: TemplateManifest, stored: Mapping[str, Any]) -> dict[str, object]:
+    """The checked data back from its ``stored_form``: the same values, dates as dates again.
+
+    Not a validation: ``stored`` was checked when it was stored, and only its dates change.
+    """
+    return _restored_record(manifest.fields, stored)
+
+
+def _restored_record(specs: list[FieldSpec], stored: Mapping[str, Any]) -> dict[str, object]:
+    clean: dict[str, object] = dict(stored)
+    for spec in specs:
+        value = stored.get(spec.name)
+        if value is None:
+            continue
+        if spec.type == "date":
+            clean[spec.name] = date.fromisoformat(value)
+        elif spec.type == "list" and spec.item_fields:
+            clean[spec.name] = [_restored_record(spec.item_fields, item) for item in value]
     return clean

@@ -8,18 +8,17 @@ is set here before parsing anything.
 from __future__ import annotations
 
 import json
-import resource
 import sys
 from dataclasses import asdict
 from datetime import datetime
 
 from cryptography import x509
 
-MEMORY_LIMIT = 1024 * 1024 * 1024
+from docgen.kit.sandbox import limit_memory
 
 
 def main() -> int:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    limit_memory()
     from signing.errors import InvalidPdf
     from signing.validate.validation import validate_pdf
 

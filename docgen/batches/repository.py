@@ -1,0 +1,150 @@
+"""Queries of batches, their rows, documents and bulk signings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from docgen.documents.repository import SLOTS_ONLY, WITHOUT_SLOT_SIGNERS
+from docgen.errors import NotFound
+from docgen.registry.models import Batch, BatchRow, BatchSigning, Document, SignatureSlot
+from docgen.registry.statuses import BatchStatus, DocumentStatus, RowStatus
+
+__all__ = [
+    "BatchDocument",
+    "BatchState",
+    "documents_of",
+    "get",
+    "next_waiting",
+    "signing",
+    "state",
+    "waiting_rows",
+]
+
+
+async def get(session: AsyncSession, batch_id: str) -> Batch:
+    """Raises NotFound."""
+    batch = await session.get(Batch, batch_id)
+    if batch is None:
+        raise NotFound("Batch tidak ditemukan")
+    return batch
+
+
+async def next_waiting(session: AsyncSession) -> str | None:
+    """The oldest batch whose documents are still to be made (or were left half made)."""
+    return await session.scalar(
+        select(Batch.id)
+        .where(Batch.status.in_((BatchStatus.ANTRE, BatchStatus.BERJALAN)))
+        .order_by(Batch.created_at)
+        .limit(1)
+    )
+
+
+async def signing(session: AsyncSession, signing_id: str) -> BatchSigning:
+    found = await session.get(BatchSigning, signing_id)
+    assert found is not None, signing_id
+    return found
+
+
+async def waiting_rows(session: AsyncSession, batch_id: str) -> list[BatchRow]:
+    """The rows whose document is still to be made, in row order."""
+    rows = await session.scalars(
+        select(BatchRow)
+        .where(BatchRow.batch_id == batch_id, BatchRow.status == RowStatus.MENUNGGU)
+        .order_by(BatchRow.row)
+    )
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class BatchDocument:
+    """A document of a batch as its listing shows it."""
+
+    row: int
+    id: str
+    number: str
+    status: DocumentStatus
+    verify_code: str
+    pending_roles: list[str]  # unsigned, in signing order
+
+
+@dataclass(frozen=True)
+class BatchState:
+    batch: Batch
+    counts: dict[RowStatus, int]  # row status -> rows
+    errors: list[dict[str, Any]]  # of the rows, in row order
+    documents: list[BatchDocument]  # in row order
+    signings: list[BatchSigning]
+
+
+async def state(session: AsyncSession, batch_id: str, *, rows: bool = True) -> BatchState:
+    """The batch with its rows' errors and documents in row order, or only its counts and
+    signings when ``rows`` is false. Raises NotFound.
+
+    Columns, not ORM objects: a listing of 1,000 documents built from their entities and slots
+    took ~0.3 s of the service's CPU.
+    """
+    batch = await get(session, batch_id)
+    errors: list[dict[str, Any]] = []
+    listed: list[BatchDocument] = []
+    counted = await session.execute(
+        select(BatchRow.status, func.count())
+        .where(BatchRow.batch_id == batch_id)
+        .group_by(BatchRow.status)
+    )
+    counts = {RowStatus(status): n for status, n in counted.tuples().all()}
+    if rows:
+        pending: dict[str, list[str]] = {}
+        unsigned = await session.execute(
+            select(SignatureSlot.document_id, SignatureSlot.role)
+            .join(BatchRow, BatchRow.document_id == SignatureSlot.document_id)
+            .where(BatchRow.batch_id == batch_id, SignatureSlot.signed_at.is_(None))
+            .order_by(SignatureSlot.document_id, SignatureSlot.order)
+        )
+        for document_id, role in unsigned.tuples():
+            pending.setdefault(document_id, []).append(role)
+        found = await session.execute(
+            select(
+                BatchRow.row,
+                BatchRow.errors,
+                Document.id,
+                Document.number,
+                Document.status,
+                Document.verify_code,
+            )
+            .outerjoin(Document, BatchRow.document_id == Document.id)
+            .where(BatchRow.batch_id == batch_id)
+            .order_by(BatchRow.row)
+        )
+        for row, row_errors, document_id, number, status, code in found.tuples():
+            errors += row_errors
+            if document_id is not None:
+                listed.append(
+                    BatchDocument(
+                        row, document_id, number, status, code, pending.get(document_id, [])
+                    )
+                )
+    signings = await session.scalars(
+        select(BatchSigning)
+        .where(BatchSigning.batch_id == batch_id)
+        .order_by(BatchSigning.created_at)
+    )
+    return BatchState(batch, counts, errors, listed, list(signings))
+
+
+async def documents_of(
+    session: AsyncSession, batch_id: str, *, revisions: bool = True
+) -> list[Document]:
+    """The documents made so far for the batch, in row order, with their slots (not who signed
+    them) and, unless ``revisions`` is false, their revisions."""
+    documents = await session.scalars(
+        select(Document)
+        .join(BatchRow, BatchRow.document_id == Document.id)
+        .where(BatchRow.batch_id == batch_id)
+        .order_by(BatchRow.row)
+        .options(*(WITHOUT_SLOT_SIGNERS if revisions else SLOTS_ONLY))
+    )
+    return list(documents)

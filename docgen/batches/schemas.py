@@ -1,0 +1,150 @@
+"""What goes in and out of the batches' routes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from docgen.batches.repository import BatchState
+from docgen.kit.links import Links
+from docgen.kit.types import Instant
+from docgen.registry.models import BatchSigning
+from docgen.registry.statuses import BatchStatus, DocumentStatus, RowStatus, SigningStatus
+
+__all__ = [
+    "BatchDocumentOut",
+    "BatchOut",
+    "DryRunOut",
+    "RowProblemOut",
+    "SigningErrorOut",
+    "SigningOut",
+    "SigningStartedOut",
+    "SkippedOut",
+]
+
+
+class RowProblemOut(BaseModel):
+    """A problem of one row of a staff list, where the operator sees it in the spreadsheet."""
+
+    row: int = Field(description="the row in the spreadsheet (the header is 1)")
+    column: str
+    message: str
+
+
+class DryRunOut(BaseModel):
+    dry_run: bool = True
+    template: str
+    template_version: int
+    total: int
+    valid: int
+    invalid: int
+    problems: list[RowProblemOut]
+
+
+class SigningErrorOut(BaseModel):
+    document_id: str
+    number: str | None
+    message: str
+
+
+class SigningOut(BaseModel):
+    """A bulk signing of a batch and its progress."""
+
+    id: str
+    role: str
+    signer_id: str
+    status: SigningStatus
+    total: int
+    done: int
+    failed: int
+    errors: list[SigningErrorOut]
+    created_at: Instant
+    finished_at: Instant | None
+
+    @classmethod
+    def of(cls, signing: BatchSigning) -> SigningOut:
+        return cls(
+            id=signing.id,
+            role=signing.role,
+            signer_id=signing.signer_id,
+            status=signing.status,
+            total=signing.total,
+            done=signing.done,
+            failed=signing.failed,
+            errors=[SigningErrorOut(**error) for error in signing.errors],
+            created_at=signing.created_at,
+            finished_at=signing.finished_at,
+        )
+
+
+class SkippedOut(BaseModel):
+    """A document of the batch a bulk signing leaves out, and why."""
+
+    document_id: str
+    number: str
+    reason: str
+
+
+class SigningStartedOut(SigningOut):
+    skipped: list[SkippedOut]
+
+
+class BatchDocumentOut(BaseModel):
+    row: int
+    id: str
+    number: str
+    status: DocumentStatus
+    pending_roles: list[str]
+    verify_url: str
+
+
+class BatchOut(BaseModel):
+    id: str
+    template: str
+    template_version: int
+    filename: str
+    source_sha256: str
+    status: BatchStatus
+    total: int
+    done: int
+    failed: int
+    pending: int
+    errors: list[RowProblemOut] = Field(description="every problem of the failed rows")
+    documents: list[BatchDocumentOut] = Field(
+        description="in row order; empty with documents=false"
+    )
+    signings: list[SigningOut]
+    zip_url: str
+    created_at: Instant
+    finished_at: Instant | None
+
+    @classmethod
+    def of(cls, state: BatchState, links: Links) -> BatchOut:
+        batch = state.batch
+        return cls(
+            id=batch.id,
+            template=batch.template_id,
+            template_version=batch.template_version,
+            filename=batch.filename,
+            source_sha256=batch.source_sha256,
+            status=batch.status,
+            total=batch.total,
+            done=state.counts.get(RowStatus.SELESAI, 0),
+            failed=state.counts.get(RowStatus.GAGAL, 0),
+            pending=state.counts.get(RowStatus.MENUNGGU, 0),
+            errors=[RowProblemOut(**error) for error in state.errors],
+            documents=[
+                BatchDocumentOut(
+                    row=document.row,
+                    id=document.id,
+                    number=document.number,
+                    status=document.status,
+                    pending_roles=document.pending_roles,
+                    verify_url=links.verify_url(document.verify_code),
+                )
+                for document in state.documents
+            ],
+            signings=[SigningOut.of(s) for s in state.signings],
+            zip_url=f"/api/v1/batches/{batch.id}/zip",
+            created_at=batch.created_at,
+            finished_at=batch.finished_at,
+        )

@@ -1,0 +1,131 @@
+"""What routes receive: each part the service was built from, through ``Annotated`` aliases
+(``SessionDep``, ``CatalogueDep``, ...), never the whole of it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from docgen.batches.service import BatchService
+from docgen.batches.signing import BulkSignings
+from docgen.documents.service import DocumentService
+from docgen.kit.links import Links
+from docgen.kit.sandbox import Sandbox
+from docgen.registry.db import Database
+from docgen.settings import Settings
+from docgen.signers.keys import SignerKeys
+from docgen.signers.revocation import RevocationList
+from docgen.templating.catalogue import TemplateCatalogue
+from docgen.verification.pages import Pages
+from docgen.verification.service import TrustFiles
+from docgen.wiring import Parts
+from signing.pki import CertificateAuthority
+from storage import ObjectStore
+
+__all__ = [
+    "BatchesDep",
+    "BulkSigningsDep",
+    "CaDep",
+    "CatalogueDep",
+    "DatabaseDep",
+    "DocumentsDep",
+    "KeysDep",
+    "LinksDep",
+    "PagesDep",
+    "RevocationsDep",
+    "SandboxDep",
+    "SessionDep",
+    "SettingsDep",
+    "StoreDep",
+    "TrustFilesDep",
+]
+
+
+def _parts(request: Request) -> Parts:
+    parts: Parts = request.app.state.parts
+    return parts
+
+
+PartsDep = Annotated[Parts, Depends(_parts)]
+
+
+def _settings(parts: PartsDep) -> Settings:
+    return parts.settings
+
+
+def _database(parts: PartsDep) -> Database:
+    return parts.db
+
+
+async def _session(parts: PartsDep) -> AsyncIterator[AsyncSession]:
+    async with parts.db.session() as session:
+        yield session
+
+
+def _store(parts: PartsDep) -> ObjectStore:
+    return parts.store
+
+
+def _catalogue(parts: PartsDep) -> TemplateCatalogue:
+    return parts.catalogue
+
+
+def _sandbox(parts: PartsDep) -> Sandbox:
+    return parts.sandbox
+
+
+def _links(parts: PartsDep) -> Links:
+    return parts.links
+
+
+def _ca(parts: PartsDep) -> CertificateAuthority:
+    return parts.ca
+
+
+def _keys(parts: PartsDep) -> SignerKeys:
+    return parts.keys
+
+
+def _revocations(parts: PartsDep) -> RevocationList:
+    return parts.revocations
+
+
+def _trust_files(parts: PartsDep) -> TrustFiles:
+    return parts.trust_files
+
+
+def _documents(parts: PartsDep) -> DocumentService:
+    return parts.documents
+
+
+def _batches(parts: PartsDep) -> BatchService:
+    return parts.batches
+
+
+def _bulk_signings(parts: PartsDep) -> BulkSignings:
+    return parts.bulk_signings
+
+
+def _pages(request: Request) -> Pages:
+    pages: Pages = request.app.state.pages
+    return pages
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+DatabaseDep = Annotated[Database, Depends(_database)]
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+StoreDep = Annotated[ObjectStore, Depends(_store)]
+CatalogueDep = Annotated[TemplateCatalogue, Depends(_catalogue)]
+SandboxDep = Annotated[Sandbox, Depends(_sandbox)]
+LinksDep = Annotated[Links, Depends(_links)]
+CaDep = Annotated[CertificateAuthority, Depends(_ca)]
+KeysDep = Annotated[SignerKeys, Depends(_keys)]
+RevocationsDep = Annotated[RevocationList, Depends(_revocations)]
+TrustFilesDep = Annotated[TrustFiles, Depends(_trust_files)]
+DocumentsDep = Annotated[DocumentService, Depends(_documents)]
+BatchesDep = Annotated[BatchService, Depends(_batches)]
+BulkSigningsDep = Annotated[BulkSignings, Depends(_bulk_signings)]
+PagesDep = Annotated[Pages, Depends(_pages)]

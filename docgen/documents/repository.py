@@ -1,0 +1,249 @@
+"""Queries of documents, their revisions and signature slots, and the registration of what the
+pipeline made or signed: a whole chunk of a batch in a few statements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer, raiseload, selectinload
+from sqlalchemy.orm.interfaces import ORMOption
+
+from docgen.errors import Conflict, NotFound
+from docgen.pipeline.orchestration import Made, Signed
+from docgen.pipeline.prepare import field_name
+from docgen.registry import audit
+from docgen.registry.models import Document, Revision, SignatureSlot, Signer, table_of, utcnow
+from docgen.registry.statuses import DocumentStatus, RevisionKind
+from docgen.templating.validation import stored_form
+from storage import StoredObject
+
+__all__ = [
+    "SLOTS_ONLY",
+    "WITHOUT_SLOT_SIGNERS",
+    "by_code",
+    "by_ids",
+    "document_date",
+    "get",
+    "pending_for",
+    "register_made",
+    "register_signed",
+    "stored_object",
+]
+
+# Loader options for the many documents of a batch: signing turns and statuses need the slots
+# but not who signed them (a query per slot signer), and listings no revisions (six per signed
+# berita acara) nor the documents' data. What is not loaded raises when touched instead of
+# querying behind our back.
+WITHOUT_SLOT_SIGNERS: tuple[ORMOption, ...] = (
+    selectinload(Document.slots).raiseload(SignatureSlot.signer),
+)
+SLOTS_ONLY: tuple[ORMOption, ...] = (
+    *WITHOUT_SLOT_SIGNERS,
+    raiseload(Document.revisions),
+    defer(Document.data, raiseload=True),
+)
+
+
+async def get(session: AsyncSession, document_id: str) -> Document:
+    """Raises NotFound."""
+    document = await session.get(Document, document_id)
+    if document is None:
+        raise NotFound("Dokumen tidak ditemukan")
+    return document
+
+
+async def by_code(session: AsyncSession, code: str) -> Document:
+    """Raises NotFound, the same for every unknown code."""
+    document = await session.scalar(select(Document).where(Document.verify_code == code))
+    if document is None:
+        raise NotFound("Kode verifikasi tidak dikenal")
+    return document
+
+
+async def by_ids(session: AsyncSession, document_ids: Sequence[str]) -> list[Document]:
+    """The documents with these ids, in that order (unknown ids are left out); their slots
+    without their signers."""
+    found = await session.scalars(
+        select(Document).where(Document.id.in_(document_ids)).options(*WITHOUT_SLOT_SIGNERS)
+    )
+    known = {document.id: document for document in found}
+    return [known[i] for i in document_ids if i in known]
+
+
+async def pending_for(
+    session: AsyncSession, signer: Signer
+) -> list[tuple[Document, SignatureSlot]]:
+    """Unsigned slots of unrevoked documents that name this signer (by id or by NIP), oldest
+    document first."""
+    named = SignatureSlot.assigned_signer_id == signer.id
+    if signer.nip:
+        named = named | (
+            SignatureSlot.assigned_signer_id.is_(None) & (SignatureSlot.expected_nip == signer.nip)
+        )
+    rows = await session.execute(
+        select(Document, SignatureSlot)
+        .join(SignatureSlot, Document.id == SignatureSlot.document_id)
+        .where(SignatureSlot.signed_at.is_(None), Document.status == DocumentStatus.MENUNGGU, named)
+        .order_by(Document.created_at, SignatureSlot.order)
+    )
+    return [(document, slot) for document, slot in rows.tuples().all()]
+
+
+def stored_object(revision: Revision) -> StoredObject:
+    """Where a revision's bytes lie in object storage."""
+    return StoredObject(
+        revision.object_key, revision.version_id, revision.sha256, revision.size, revision.offset
+    )
+
+
+def document_date(data: Mapping[str, Any], date_field: str) -> date:
+    on = data[date_field]
+    assert isinstance(on, date)
+    return on
+
+
+async def register_made(session: AsyncSession, made: Sequence[Made]) -> None:
+    """Register the documents, their revisions, signature slots and audit entries, one INSERT
+    per table (the caller holds a ``Database.writing`` session and commits)."""
+    if not made:
+        return
+    documents, revisions, slots, entries = [], [], [], []
+    for new in made:
+        draft, manifest = new.draft, new.draft.template.manifest
+        documents.append(
+            {
+                "id": draft.id,
+                "template_id": manifest.id,
+                "template_version": manifest.version,
+                "template_sha256": draft.template.sha256,
+                "document_type": manifest.document_type,
+                "title": manifest.document_title(draft.data),
+                "number": draft.number,
+                "document_date": document_date(draft.data, manifest.date_field).isoformat(),
+                "data": stored_form(draft.data),
+                "verify_code": draft.verify_code,
+                "status": DocumentStatus.MENUNGGU.value,
+            }
+        )
+        revisions += [
+            _revision_row(draft.id, seq, kind, obj)
+            for seq, (kind, obj) in enumerate(new.stored, start=1)
+        ]
+        slots += [
+            {
+                "document_id": draft.id,
+                "role": role.name,
+                "label": role.label,
+                "order": role.order,
+                "field_name": field_name(role.name),
+                "page": new.pages[role.name],
+                "expected_nip": draft.data.get(role.signer_nip_field)
+                if role.signer_nip_field
+                else None,
+                "assigned_signer_id": draft.assigned.get(role.name),
+            }
+            for role in manifest.roles_in_order
+        ]
+        details = {
+            "template": manifest.id,
+            "version": manifest.version,
+            "number": draft.number,
+            "sha256": new.stored[-1][1].sha256,
+        }
+        entries.append(("document.created", "document", draft.id, details))
+    # Core inserts on the tables, one executemany each: the ORM's bulk insert would split the
+    # slots into one statement per row, as rows with and without a NIP alternate. The documents
+    # first: revisions and slots point to them.
+    await session.execute(insert(table_of(Document)), documents)
+    await session.execute(insert(table_of(Revision)), revisions)
+    await session.execute(insert(table_of(SignatureSlot)), slots)
+    await audit.record_many(session, entries)
+
+
+def _revision_row(
+    document_id: str, seq: int, kind: RevisionKind, obj: StoredObject
+) -> dict[str, Any]:
+    """A row of the revisions table, for a Core insert (keyed by column)."""
+    return {
+        "document_id": document_id,
+        "seq": seq,
+        "kind": kind.value,
+        "object_key": obj.key,
+        "version_id": obj.version_id,
+        "sha256": obj.sha256,
+        "size": obj.size,
+        "byte_offset": obj.offset,
+    }
+
+
+async def register_signed(
+    session: AsyncSession, signed: Sequence[Signed], slots: Mapping[str, int], signer_id: str
+) -> None:
+    """Add each signature's revisions, fill its slot (``slots``: document id -> slot id), and
+    make its document SAH after the last signer; a whole chunk of a bulk signing in a few
+    statements (the caller holds a ``Database.writing`` session and commits).
+
+    Raises Conflict when another signature got there first (the revision numbers are taken).
+    """
+    if not signed:
+        return
+    rows = [
+        _revision_row(new.item.document_id, new.item.next_seq + i, kind, obj)
+        for new in signed
+        for i, (kind, obj) in enumerate(new.stored)
+    ]
+    revisions = table_of(Revision)
+    try:
+        inserted = await session.scalars(
+            insert(revisions).returning(revisions.c.id, sort_by_parameter_order=True), rows
+        )
+    except IntegrityError as exc:
+        raise Conflict("Dokumen sedang ditandatangani; coba lagi") from exc
+    ids = inserted.all()
+    # Each signature's revisions in order: its slot points to the first (the signed PDF).
+    first, at = {}, 0
+    for new in signed:
+        first[new.item.document_id] = ids[at]
+        at += len(new.stored)
+    now = utcnow()
+    await session.execute(
+        update(SignatureSlot),
+        [
+            {
+                "id": slots[new.item.document_id],
+                "signer_id": signer_id,
+                "signed_at": now,
+                "revision_id": first[new.item.document_id],
+            }
+            for new in signed
+        ],
+    )
+    completed = {
+        new.item.document_id for new in signed if new.stored[-1][0] == RevisionKind.LONG_TERM
+    }
+    if completed:
+        await session.execute(
+            update(Document), [{"id": i, "status": DocumentStatus.SAH} for i in completed]
+        )
+    await audit.record_many(
+        session,
+        [
+            (
+                "document.signed",
+                "document",
+                new.item.document_id,
+                {
+                    "role": new.item.role,
+                    "signer": signer_id,
+                    "sha256": new.stored[-1][1].sha256,
+                    "level": "B-LTA" if new.item.document_id in completed else "B-T",
+                },
+            )
+            for new in signed
+        ],
+    )

@@ -1,0 +1,134 @@
+"""Documents: make one, read it and its revisions, sign a role, revoke it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from docgen.deps import DocumentsDep, LinksDep, SessionDep
+from docgen.documents import repository
+from docgen.documents.schemas import DocumentIn, DocumentOut, RevokeIn, SignatureIn
+from docgen.documents.service import DocumentService
+from docgen.errors import NotFound, error_responses
+from docgen.kit import idempotency
+from docgen.kit.idempotency import IdempotencyKeyHeader
+from docgen.pipeline.store import DOCX_TYPE, PDF_TYPE
+from docgen.registry.models import Document, Revision
+from docgen.registry.statuses import RevisionKind
+
+router = APIRouter(prefix="/documents", tags=["dokumen"])
+
+_FILE = {"schema": {"type": "string", "format": "binary"}}
+# A revision: the DOCX source (revision 1) or a PDF.
+FILE_RESPONSES = {
+    200: {"content": {PDF_TYPE: _FILE, DOCX_TYPE: _FILE}},
+    **error_responses(404, 502, 503),
+}
+
+
+async def _document(session: SessionDep, links: LinksDep, document_id: str) -> DocumentOut:
+    return DocumentOut.of(await repository.get(session, document_id), links)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=DocumentOut,
+    responses=error_responses(400, 404, 409, 422, 502, 503),
+)
+async def create_document(
+    documents: DocumentsDep,
+    session: SessionDep,
+    links: LinksDep,
+    body: DocumentIn,
+    response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> DocumentOut:
+    """Make a document from a template and data: numbered, converted, stamped with its QR
+    code, stored, and waiting for its signers."""
+
+    async def make() -> str:
+        return await documents.create(body.template, body.data, body.signers)
+
+    digest = idempotency.request_digest(body.model_dump_json())
+    document_id, replayed = await idempotency.once(
+        documents.db, "documents", idempotency_key, digest, make
+    )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return await _document(session, links, document_id)
+
+
+@router.get("/{document_id}", response_model=DocumentOut, responses=error_responses(404))
+async def get_document(session: SessionDep, links: LinksDep, document_id: str) -> DocumentOut:
+    """Metadata, signers, revisions and the verification URL."""
+    return await _document(session, links, document_id)
+
+
+async def revision_response(
+    documents: DocumentService, document: Document, revision: Revision
+) -> Response:
+    """A revision's bytes as a download, with its SHA-256 in ``X-Content-SHA256``."""
+    source = revision.kind == RevisionKind.SOURCE
+    filename = f"{document.template_id}-{document.id[:8]}.{'docx' if source else 'pdf'}"
+    return Response(
+        await documents.read(revision),
+        media_type=DOCX_TYPE if source else PDF_TYPE,
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "X-Content-SHA256": revision.sha256,
+        },
+    )
+
+
+@router.get("/{document_id}/pdf", response_class=Response, responses=FILE_RESPONSES)
+async def document_pdf(documents: DocumentsDep, session: SessionDep, document_id: str) -> Response:
+    """The latest PDF revision."""
+    document = await repository.get(session, document_id)
+    return await revision_response(documents, document, document.revisions[-1])
+
+
+@router.get("/{document_id}/docx", response_class=Response, responses=FILE_RESPONSES)
+async def document_docx(documents: DocumentsDep, session: SessionDep, document_id: str) -> Response:
+    """The rendered DOCX the PDF revisions were converted from."""
+    document = await repository.get(session, document_id)
+    return await revision_response(documents, document, document.revisions[0])
+
+
+@router.get("/{document_id}/revisions/{seq}", response_class=Response, responses=FILE_RESPONSES)
+async def document_revision(
+    documents: DocumentsDep, session: SessionDep, document_id: str, seq: int
+) -> Response:
+    """One revision as it was issued (``seq`` as listed under ``revisions``): the DOCX source,
+    the prepared PDF, or the PDF after a signature."""
+    document = await repository.get(session, document_id)
+    revision = next((r for r in document.revisions if r.seq == seq), None)
+    if revision is None:
+        raise NotFound(f"Dokumen ini tidak memiliki revisi {seq}")
+    return await revision_response(documents, document, revision)
+
+
+@router.post(
+    "/{document_id}/signatures",
+    response_model=DocumentOut,
+    responses=error_responses(403, 404, 409, 423, 502, 503),
+)
+async def sign_document(
+    documents: DocumentsDep, links: LinksDep, document_id: str, body: SignatureIn
+) -> DocumentOut:
+    """Sign ``role`` with the signer's PIN; the last signature makes the document SAH."""
+    await documents.sign(document_id, body.role, body.signer_id, body.pin)
+    async with documents.db.session() as session:
+        return await _document(session, links, document_id)
+
+
+@router.post(
+    "/{document_id}/revoke", response_model=DocumentOut, responses=error_responses(404, 409, 422)
+)
+async def revoke_document(
+    documents: DocumentsDep, links: LinksDep, document_id: str, body: RevokeIn
+) -> DocumentOut:
+    """DICABUT, with a reason and optionally the document that replaces it; every revision
+    stays retrievable and verifiable."""
+    await documents.revoke(document_id, body.reason, body.replaced_by)
+    async with documents.db.session() as session:
+        return await _document(session, links, document_id)

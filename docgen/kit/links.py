@@ -1,0 +1,23 @@
+"""The public addresses docgen prints into documents and certificates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Links"]
+
+
+@dataclass(frozen=True)
+class Links:
+    """Addresses under the deployment's public base URL (``DOCGEN_PUBLIC_URL``)."""
+
+    base_url: str
+
+    def verify_url(self, code: str) -> str:
+        """The public verification page a document's QR code leads to."""
+        return f"{self.base_url}/v/{code}"
+
+    @property
+    def crl_url(self) -> str:
+        """Where the CRL is published; written into every signer certificate."""
+        return f"{self.base_url}/api/v1/trust/crl"

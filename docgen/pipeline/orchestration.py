@@ -1,0 +1,208 @@
+"""One orchestration for N documents, a single document being N = 1.
+
+Making: render every draft in the worker processes, convert them (merged into few LibreOffice
+calls), stamp them in the workers (QR code, footer, signature fields), and store their revisions.
+Signing: read each document's newest PDF, sign it in the workers, and store the new revisions.
+Bytes in and out: nothing here touches the registry; the caller registers what was made in one
+transaction (``docgen.documents.repository``).
+
+One bad document costs only itself: its failure comes back under its id, the others go on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import anyio
+
+from docgen.errors import DocgenError
+from docgen.pipeline.convert import BatchConversionFailed, Converter
+from docgen.pipeline.sign import SignatureRequest, SigningKey, Trust
+from docgen.pipeline.store import NewRevision, store_grouped
+from docgen.pipeline.workers import Failed, WorkerPool, render_rows, sign_pdfs, stamp_pdfs
+from docgen.registry.statuses import RevisionKind
+from docgen.templating.manifest import Template
+from storage import ObjectStore, StoredObject
+
+__all__ = ["Draft", "Made", "Outcome", "Pipeline", "Signed", "ToSign"]
+
+T = TypeVar("T")
+
+# Reading the newest revisions of a chunk to sign: this many object storage reads at once.
+IO_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A document decided and numbered, not made yet: its template, its checked data, its
+    number, who signs it, and the verification code its QR code will carry."""
+
+    template: Template
+    data: Mapping[str, Any]
+    number: str
+    verify_code: str
+    verify_url: str
+    assigned: Mapping[str, str] = field(default_factory=dict)  # role -> signer id
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class Made:
+    """A document made and stored, to be registered."""
+
+    draft: Draft
+    pages: Mapping[str, int]  # role -> page of its signature field
+    stored: Sequence[tuple[RevisionKind, StoredObject]]  # the DOCX source, the prepared PDF
+
+
+@dataclass(frozen=True)
+class ToSign:
+    """One signature to make: the document's newest PDF revision and what goes into it."""
+
+    document_id: str
+    role: str
+    latest: StoredObject
+    next_seq: int  # the number of the first revision this signature makes
+    request: SignatureRequest
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A signature made and stored, to be registered."""
+
+    item: ToSign
+    stored: Sequence[tuple[RevisionKind, StoredObject]]  # signed, then B-LTA after the last
+
+
+@dataclass
+class Outcome(Generic[T]):
+    """What a run made, and why the others failed (by document id)."""
+
+    done: list[T] = field(default_factory=list)
+    failed: dict[str, DocgenError] = field(default_factory=dict)
+
+    def one(self) -> T:
+        """The one document of an N = 1 run. Raises the error it failed with."""
+        if self.failed:
+            raise next(iter(self.failed.values()))
+        return self.done[0]
+
+
+class Pipeline:
+    """Makes and signs documents: the worker processes, the converter, object storage."""
+
+    def __init__(self, workers: WorkerPool, converter: Converter, store: ObjectStore) -> None:
+        self.workers = workers
+        self.converter = converter
+        self.store = store
+
+    async def make(self, drafts: Sequence[Draft], *, pack: str | None = None) -> Outcome[Made]:
+        """Render, convert, stamp and store ``drafts`` (all of one template version).
+
+        With ``pack`` (a key from ``store.pack_key``) the revisions are stored as one pack
+        object, otherwise one object each.
+        """
+        outcome: Outcome[Made] = Outcome()
+        if not drafts:
+            return outcome
+        template = drafts[0].template
+        by_id = {draft.id: draft for draft in drafts}
+        rendered = await self.workers.map(
+            render_rows, [(d.data, d.number) for d in drafts], template
+        )
+        docxs = _keep_done(outcome.failed, list(by_id), rendered)
+        pdfs = await self._convert(outcome.failed, docxs)
+        roles = [role.name for role in template.manifest.roles_in_order]
+        stamped = _keep_done(
+            outcome.failed,
+            list(pdfs),
+            await self.workers.map(
+                stamp_pdfs,
+                [(pdf, by_id[draft_id].verify_url) for draft_id, pdf in pdfs.items()],
+                template.id,
+                roles,
+            ),
+        )
+        made = {
+            draft_id: [
+                NewRevision(draft_id, 1, RevisionKind.SOURCE, "source", docxs[draft_id]),
+                NewRevision(draft_id, 2, RevisionKind.PREPARED, "prepared", prepared),
+            ]
+            for draft_id, (prepared, _) in stamped.items()
+        }
+        stored = await store_grouped(self.store, made, pack)
+        outcome.done = [
+            Made(by_id[draft_id], stamped[draft_id][1], objects)
+            for draft_id, objects in stored.items()
+        ]
+        return outcome
+
+    async def sign(
+        self, items: Sequence[ToSign], key: SigningKey, trust: Trust, *, pack: str | None = None
+    ) -> Outcome[Signed]:
+        """Read each document's newest PDF, sign it with ``key``, store the new revisions."""
+        outcome: Outcome[Signed] = Outcome()
+        if not items:
+            return outcome
+        pdfs: dict[str, bytes] = {}
+        limit = anyio.CapacityLimiter(IO_CONCURRENCY)
+
+        async def read(item: ToSign) -> None:
+            async with limit:
+                pdfs[item.document_id] = await self.store.read(item.latest)
+
+        async with anyio.create_task_group() as tg:
+            for item in items:
+                tg.start_soon(read, item)
+        by_id = {item.document_id: item for item in items}
+        results = await self.workers.map(
+            sign_pdfs, [(pdfs[item.document_id], item.request) for item in items], key, trust
+        )
+        signed = _keep_done(outcome.failed, list(by_id), results)
+        names = {RevisionKind.SIGNED: "signed-{role}", RevisionKind.LONG_TERM: "lta"}
+        made = {
+            document_id: [
+                NewRevision(
+                    document_id,
+                    by_id[document_id].next_seq + i,
+                    kind,
+                    names[kind].format(role=by_id[document_id].role),
+                    pdf,
+                )
+                for i, (kind, pdf) in enumerate(outputs)
+            ]
+            for document_id, outputs in signed.items()
+        }
+        stored = await store_grouped(self.store, made, pack)
+        outcome.done = [
+            Signed(by_id[document_id], objects) for document_id, objects in stored.items()
+        ]
+        return outcome
+
+    async def _convert(
+        self, failed: dict[str, DocgenError], docxs: dict[str, bytes]
+    ) -> dict[str, bytes]:
+        ids = list(docxs)
+        try:
+            pdfs: list[bytes | None] = list(await self.converter.to_pdfs(list(docxs.values())))
+        except BatchConversionFailed as exc:
+            pdfs = exc.pdfs
+            for index, problem in exc.failures.items():
+                failed[ids[index]] = problem
+        return {key: pdf for key, pdf in zip(ids, pdfs, strict=True) if pdf is not None}
+
+
+def _keep_done(
+    failed: dict[str, DocgenError], keys: Sequence[str], results: Sequence[Any]
+) -> dict[str, Any]:
+    """The results by key, moving each ``Failed`` one into ``failed``."""
+    done: dict[str, Any] = {}
+    for key, result in zip(keys, results, strict=True):
+        if isinstance(result, Failed):
+            failed[key] = result.error()
+        else:
+            done[key] = result
+    return done

@@ -1,0 +1,44 @@
+"""Every status word the registry keeps, each defined once. Values are what the database holds
+and what the API shows (Bahasa Indonesia, except the revision kinds, which name PDF stages)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["BatchStatus", "DocumentStatus", "RevisionKind", "RowStatus", "SigningStatus"]
+
+
+class DocumentStatus(StrEnum):
+    MENUNGGU = "menunggu_tanda_tangan"  # issued, waiting for (more) signatures
+    SAH = "sah"  # every signer signed; the B-LTA revision is the current one
+    DICABUT = "dicabut"  # revoked; every revision stays retrievable and verifiable
+
+
+class RevisionKind(StrEnum):
+    """The stages a document goes through, in the order they are made."""
+
+    SOURCE = "source"  # the rendered DOCX
+    PREPARED = "prepared"  # the PDF with QR code, footer and empty signature fields
+    SIGNED = "signed"  # after one signature
+    LONG_TERM = "lta"  # certificates, revocation data and a document time stamp (PAdES B-LTA)
+
+
+class BatchStatus(StrEnum):
+    ANTRE = "antre"  # accepted, waiting for the batch runner
+    BERJALAN = "berjalan"  # its documents are being made
+    SELESAI = "selesai"  # every row is done or failed
+
+
+class RowStatus(StrEnum):
+    MENUNGGU = "menunggu"
+    SELESAI = "selesai"
+    GAGAL = "gagal"
+
+
+class SigningStatus(StrEnum):
+    """Of a bulk signing."""
+
+    BERJALAN = "berjalan"
+    SELESAI = "selesai"
+    TERPUTUS = "terputus"  # the service stopped in the middle: posting it again signs the rest
+    GAGAL = "gagal"  # stopped by an unexpected failure

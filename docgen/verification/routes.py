@@ -1,0 +1,138 @@
+"""The public surface: verification by code and by upload, as JSON and as pages, and the trust
+material (our root certificate, the CRL)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from cryptography.hazmat.primitives import serialization
+from fastapi import APIRouter, File, UploadFile
+from fastapi.responses import HTMLResponse, Response
+
+from docgen.deps import (
+    CaDep,
+    DocumentsDep,
+    LinksDep,
+    PagesDep,
+    RevocationsDep,
+    SandboxDep,
+    SessionDep,
+    SettingsDep,
+    TrustFilesDep,
+)
+from docgen.documents import repository as documents
+from docgen.documents.routes import revision_response
+from docgen.errors import DocgenError, NotFound, error_responses
+from docgen.kit.limits import read_upload
+from docgen.pipeline.store import PDF_TYPE
+from docgen.verification.schemas import UploadCheckOut, VerificationOut
+from docgen.verification.service import verify_code, verify_upload
+
+api = APIRouter(tags=["verifikasi"])
+pages = APIRouter(tags=["halaman publik"])
+
+
+@api.get(
+    "/verify/{code}",
+    response_model=VerificationOut,
+    responses=error_responses(404),
+)
+async def verify_by_code(session: SessionDep, links: LinksDep, code: str) -> VerificationOut:
+    """A document as the public may see it, by the code its QR carries."""
+    return await verify_code(session, links, code)
+
+
+@api.post(
+    "/verify",
+    response_model=UploadCheckOut,
+    responses=error_responses(400, 413, 422),
+)
+async def verify_pdf(
+    session: SessionDep,
+    links: LinksDep,
+    sandbox: SandboxDep,
+    trust: TrustFilesDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File()],
+) -> UploadCheckOut:
+    """Is this PDF one we issued, the current revision, with every signature intact?"""
+    limit = settings.max_upload_bytes
+    return await verify_upload(
+        session, links, sandbox, trust, await read_upload(file, limit), max_bytes=limit
+    )
+
+
+@api.get(
+    "/trust/ca.pem",
+    response_class=Response,
+    responses={200: {"content": {"application/x-pem-file": {"schema": {"type": "string"}}}}},
+)
+async def trust_root(ca: CaDep) -> Response:
+    """Our root certificate (PEM)."""
+    return Response(ca.root_pem(), media_type="application/x-pem-file")
+
+
+@api.get(
+    "/trust/crl",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/pkix-crl": {"schema": {"type": "string", "format": "binary"}}}
+        }
+    },
+)
+async def revocation_list(revocations: RevocationsDep) -> Response:
+    """The current revocation list of our signer certificates (DER)."""
+    current = await revocations.current()
+    return Response(
+        current.public_bytes(serialization.Encoding.DER), media_type="application/pkix-crl"
+    )
+
+
+@pages.get("/v/{code}", response_class=HTMLResponse)
+async def verify_page(
+    session: SessionDep, links: LinksDep, pages_: PagesDep, code: str
+) -> HTMLResponse:
+    """The page a document's QR code leads to."""
+    try:
+        view = await verify_code(session, links, code)
+    except NotFound:
+        return HTMLResponse(pages_.verify(None), status_code=404)
+    return HTMLResponse(pages_.verify(view.model_dump(mode="json")))
+
+
+@pages.get("/v", response_class=HTMLResponse)
+async def upload_page(pages_: PagesDep) -> HTMLResponse:
+    """Where anyone can upload a PDF to check it."""
+    return HTMLResponse(pages_.upload())
+
+
+@pages.post("/v", response_class=HTMLResponse)
+async def upload_check(
+    session: SessionDep,
+    links: LinksDep,
+    sandbox: SandboxDep,
+    trust: TrustFilesDep,
+    settings: SettingsDep,
+    pages_: PagesDep,
+    file: Annotated[UploadFile, File()],
+) -> HTMLResponse:
+    limit = settings.max_upload_bytes
+    try:
+        report = await verify_upload(
+            session, links, sandbox, trust, await read_upload(file, limit), max_bytes=limit
+        )
+    except DocgenError as exc:
+        return HTMLResponse(pages_.upload(error=exc.detail), status_code=exc.status_code)
+    return HTMLResponse(pages_.upload(report.model_dump(mode="json")))
+
+
+@pages.get(
+    "/v/{code}/pdf",
+    response_class=Response,
+    responses={200: {"content": {PDF_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
+)
+async def verify_download(session: SessionDep, documents_: DocumentsDep, code: str) -> Response:
+    """The document's current PDF, for whoever holds its code."""
+    document = await documents.by_code(session, code)
+    return await revision_response(documents_, document, document.revisions[-1])

@@ -1,0 +1,199 @@
+"""The parts the service runs on, built once at start-up and closed at shutdown.
+
+Only the app's lifespan holds them all (:class:`Parts`); routes receive each part they use
+through ``docgen.deps``, services the collaborators they name.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+import signing.fast
+from docgen.batches.runner import BatchRunner
+from docgen.batches.service import BatchService
+from docgen.batches.signing import BulkSignings
+from docgen.documents.service import DocumentService
+from docgen.kit.jobs import Jobs
+from docgen.kit.links import Links
+from docgen.kit.sandbox import Sandbox
+from docgen.pipeline.convert import UnoserverPool
+from docgen.pipeline.orchestration import Pipeline
+from docgen.pipeline.workers import WorkerPool
+from docgen.registry.db import Database, migrate
+from docgen.settings import Settings
+from docgen.signers.keys import PinPolicy, SignerKeys
+from docgen.signers.revocation import RevocationList
+from docgen.templating.catalogue import (
+    TemplateCatalogue,
+    load_templates,
+    load_uploaded_versions,
+)
+from docgen.verification.service import TrustFiles
+from signing.pki import CertificateAuthority
+from storage import CachedObjectStore, EmbeddedS3Server, ObjectStore, S3ObjectStore
+
+__all__ = ["Parts", "load_pepper", "start_parts"]
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Everything the service was built from (for the lifespan and ``docgen.deps`` only)."""
+
+    settings: Settings
+    db: Database
+    store: ObjectStore
+    store_endpoint: str
+    ca: CertificateAuthority
+    catalogue: TemplateCatalogue
+    sandbox: Sandbox
+    links: Links
+    trust_files: TrustFiles
+    keys: SignerKeys
+    revocations: RevocationList
+    documents: DocumentService
+    batches: BatchService
+    runner: BatchRunner
+    bulk_signings: BulkSignings
+    jobs: Jobs
+
+
+def load_pepper(settings: Settings) -> bytes:
+    """The server secret: from settings, else a random one kept in the data dir."""
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    path = settings.data_dir / "secret.key"
+    if not path.exists():
+        path.write_bytes(secrets.token_bytes(32))
+        path.chmod(0o600)
+    return path.read_bytes()
+
+
+def _object_store(settings: Settings, stack: AsyncExitStack) -> S3ObjectStore:
+    server: EmbeddedS3Server | None = None
+    if settings.s3_endpoint:
+        if not (settings.s3_access_key and settings.s3_secret_key):
+            raise RuntimeError("DOCGEN_S3_ACCESS_KEY and DOCGEN_S3_SECRET_KEY must be set")
+        endpoint, access, secret = (
+            settings.s3_endpoint,
+            settings.s3_access_key,
+            settings.s3_secret_key,
+        )
+    else:
+        server = EmbeddedS3Server(settings.data_dir / "s3")
+        server.start()
+        stack.callback(server.stop)
+        endpoint, access, secret = server.endpoint, server.access_key, server.secret_key
+    store = S3ObjectStore(
+        endpoint,
+        access,
+        secret,
+        settings.s3_bucket,
+        secure=settings.s3_secure,
+        region=settings.s3_region,
+        retention_days=settings.s3_retention_days,
+    )
+    store.ensure_bucket()
+    if server is not None:
+        server.allocate_volume(settings.s3_bucket)
+    return store
+
+
+def _converter(settings: Settings, stack: AsyncExitStack) -> UnoserverPool:
+    pool = UnoserverPool(
+        settings.data_dir / "converter",
+        size=settings.converter_workers,
+        python=settings.uno_python,
+        timeout=settings.converter_timeout,
+    )
+    stack.callback(pool.stop)
+    pool.start()
+    return pool
+
+
+@asynccontextmanager
+async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
+    """Start (or connect to) every part; stops what it started on exit."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    signing.fast.use(settings.fast_paths)
+    async with AsyncExitStack() as stack:
+        pepper = load_pepper(settings)
+        await anyio.to_thread.run_sync(migrate, settings.sqlalchemy_url)
+        ca_dir = Path(settings.data_dir / "ca")
+        ca = await anyio.to_thread.run_sync(CertificateAuthority.load_or_create, ca_dir)
+        trust_files = TrustFiles(
+            roots=settings.data_dir / "trust-roots.pem", crl=settings.data_dir / "crl.der"
+        )
+        trust_files.roots.write_bytes(ca.root_pem())
+        # Folder templates first: a broken one stops the start before anything is started.
+        catalogue = TemplateCatalogue(load_templates(settings.templates_dir).values())
+        store: S3ObjectStore | None = None
+        converter: UnoserverPool | None = None
+
+        async def start_store() -> None:
+            nonlocal store
+            store = await anyio.to_thread.run_sync(_object_store, settings, stack)
+
+        async def start_converter() -> None:
+            nonlocal converter
+            converter = await anyio.to_thread.run_sync(_converter, settings, stack)
+
+        # LibreOffice and the S3 server take seconds each: start them side by side.
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(start_store)
+            tg.start_soon(start_converter)
+        assert store is not None and converter is not None
+        cached: ObjectStore = store
+        if settings.revision_cache_mb:
+            # (in a thread: it empties what a previous run left in its directory)
+            cached = await anyio.to_thread.run_sync(
+                CachedObjectStore,
+                store,
+                settings.data_dir / "cache" / "revisions",
+                settings.revision_cache_mb << 20,
+            )
+        workers = WorkerPool(settings.bulk_workers, ca_dir, fast_paths=settings.fast_paths)
+        stack.callback(workers.stop)
+        # Kept warm like LibreOffice: each takes ~0.9 s of CPU to start (imports, fonts, CA),
+        # which the first document after a start would otherwise wait for. They start in the
+        # background; ~100 MB each while idle.
+        await workers.start()
+        db = Database(settings.sqlalchemy_url)
+        stack.push_async_callback(db.close)
+        await load_uploaded_versions(catalogue, db, store)
+        links = Links(settings.base_url)
+        revocations = RevocationList(db, ca, trust_files.crl)
+        keys = SignerKeys(
+            db,
+            ca,
+            pepper,
+            PinPolicy(settings.pin_max_attempts, settings.pin_lock_minutes),
+            links,
+        )
+        pipeline = Pipeline(workers, converter, cached)
+        documents = DocumentService(db, catalogue, pipeline, keys, revocations, links)
+        runner = BatchRunner(db, catalogue, pipeline, links)
+        jobs = Jobs()
+        yield Parts(
+            settings=settings,
+            db=db,
+            store=cached,
+            store_endpoint=store.endpoint,
+            ca=ca,
+            catalogue=catalogue,
+            sandbox=Sandbox(settings.verify_workers, settings.verify_timeout),
+            links=links,
+            trust_files=trust_files,
+            keys=keys,
+            revocations=revocations,
+            documents=documents,
+            batches=BatchService(db, catalogue, cached, runner.wake),
+            runner=runner,
+            bulk_signings=BulkSignings(db, documents, jobs),
+            jobs=jobs,
+        )
