@@ -3,6 +3,7 @@ and nothing is done twice."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -185,3 +186,32 @@ def test_a_service_stopped_with_ctrl_c_marks_its_bulk_signing_interrupted(
             "SELECT status, done FROM batch_signings WHERE id = ?", (signing_id,)
         ).fetchone()
     assert (status, done < rows) == ("terputus", True)
+
+
+def test_a_resumed_batch_makes_its_rows_from_the_data_checked_on_acceptance(
+    tmp_path: Path,
+) -> None:
+    rows = 20
+    data_dir = tmp_path / "docgen"
+    process, service = start_service(data_dir)
+    try:
+        with service.client() as client:
+            batch_id = post_batch(client, inauguration_csv(rows)).json()["id"]
+            kill_when(process, client, batch_id, lambda b: b["done"] == 0)
+        # The rows' data as read from the file is gone; what was checked on acceptance stays.
+        with sqlite3.connect(data_dir / "docgen.db") as db:
+            db.execute("UPDATE batch_rows SET data = '{}' WHERE batch_id = ?", (batch_id,))
+            checked = json.loads(
+                db.execute(
+                    "SELECT clean FROM batch_rows WHERE batch_id = ? AND row = 2", (batch_id,)
+                ).fetchone()[0]
+            )
+        process, service = start_service(data_dir)
+        with service.client() as client:
+            batch = generated(client, batch_id)
+            assert (batch["done"], batch["failed"]) == (rows, 0)
+            first = client.get(f"/api/v1/documents/{batch['documents'][0]['id']}").json()
+        assert first["data"] == checked
+        assert first["data"]["peserta"][0]["nip"].isdigit()
+    finally:
+        stop_service(process)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 
 from docgen.deps import DocumentsDep, LinksDep, SessionDep
@@ -17,12 +19,14 @@ from docgen.registry.statuses import RevisionKind
 
 router = APIRouter(prefix="/documents", tags=["dokumen"])
 
-_FILE = {"schema": {"type": "string", "format": "binary"}}
-# A revision: the DOCX source (revision 1) or a PDF.
-FILE_RESPONSES = {
-    200: {"content": {PDF_TYPE: _FILE, DOCX_TYPE: _FILE}},
-    **error_responses(404, 502, 503),
-}
+
+def file_responses(*media_types: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` of a download: the file in one of ``media_types``, or an error."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        200: {"content": {media_type: binary for media_type in media_types}},
+        **error_responses(404, 502, 503),
+    }
 
 
 async def _document(session: SessionDep, links: LinksDep, document_id: str) -> DocumentOut:
@@ -80,21 +84,25 @@ async def revision_response(
     )
 
 
-@router.get("/{document_id}/pdf", response_class=Response, responses=FILE_RESPONSES)
+@router.get("/{document_id}/pdf", response_class=Response, responses=file_responses(PDF_TYPE))
 async def document_pdf(documents: DocumentsDep, session: SessionDep, document_id: str) -> Response:
     """The latest PDF revision."""
     document = await repository.get(session, document_id)
     return await revision_response(documents, document, document.revisions[-1])
 
 
-@router.get("/{document_id}/docx", response_class=Response, responses=FILE_RESPONSES)
+@router.get("/{document_id}/docx", response_class=Response, responses=file_responses(DOCX_TYPE))
 async def document_docx(documents: DocumentsDep, session: SessionDep, document_id: str) -> Response:
     """The rendered DOCX the PDF revisions were converted from."""
     document = await repository.get(session, document_id)
     return await revision_response(documents, document, document.revisions[0])
 
 
-@router.get("/{document_id}/revisions/{seq}", response_class=Response, responses=FILE_RESPONSES)
+@router.get(
+    "/{document_id}/revisions/{seq}",
+    response_class=Response,
+    responses=file_responses(DOCX_TYPE, PDF_TYPE),
+)
 async def document_revision(
     documents: DocumentsDep, session: SessionDep, document_id: str, seq: int
 ) -> Response:

@@ -24,12 +24,12 @@ from docgen.documents import repository as documents
 from docgen.documents.routes import revision_response
 from docgen.errors import DocgenError, NotFound, error_responses
 from docgen.kit.limits import read_upload
-from docgen.pipeline.store import PDF_TYPE
 from docgen.verification.schemas import UploadCheckOut, VerificationOut
 from docgen.verification.service import verify_code, verify_upload
 
 api = APIRouter(tags=["verifikasi"])
-pages = APIRouter(tags=["halaman publik"])
+# Pages for people, not API: left out of the OpenAPI schema.
+pages = APIRouter(include_in_schema=False)
 
 
 @api.get(
@@ -127,11 +127,7 @@ async def upload_check(
     return HTMLResponse(pages_.upload(report.model_dump(mode="json")))
 
 
-@pages.get(
-    "/v/{code}/pdf",
-    response_class=Response,
-    responses={200: {"content": {PDF_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
-)
+@pages.get("/v/{code}/pdf", response_class=Response)
 async def verify_download(session: SessionDep, documents_: DocumentsDep, code: str) -> Response:
     """The document's current PDF, for whoever holds its code."""
     document = await documents.by_code(session, code)

@@ -30,9 +30,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from signing.errors import CertificateAuthorityError
 from signing.pki.tsa import InternalTimeStamper, TsaKey
 
-__all__ = ["DOCUMENT_SIGNING_EKU", "CertificateAuthority", "RevokedCertificate"]
+__all__ = ["DOCUMENT_SIGNING_EKU", "CertificateAuthority", "RevokedCertificate", "common_name"]
 
 ROOT_CN: Final = "docgen Root CA"
+COMMON_NAME_MAX: Final = 64
 TSA_CN: Final = "docgen Time Stamping Authority"
 ROOT_KEY_BITS: Final = 3072
 # The TSA signs four time stamps per document with three signers (one per signature, one for
@@ -65,6 +66,25 @@ class RevokedCertificate:
     serial_number: int
     revoked_at: datetime  # aware
     reason: x509.ReasonFlags | None = None
+
+
+def common_name(name: str) -> str:
+    """``name`` as a certificate's common name: at most 64 characters (RFC 5280's
+    ub-common-name, which ``cryptography`` enforces). A longer name loses its trailing degrees
+    first ("Prof. Dr. H. MUHAMMAD ..., S.H., M.H., M.Kn." keeps "S.H." as long as it fits),
+    then its last words. The full name stays where people read it: the registry, the signature's
+    appearance and the verification page."""
+    name = " ".join(name.split())
+    if len(name) <= COMMON_NAME_MAX:
+        return name
+    person, *degrees = name.split(",")
+    while degrees and len(",".join([person, *degrees])) > COMMON_NAME_MAX:
+        degrees.pop()
+    shortened = ",".join([person, *degrees]).strip()
+    if len(shortened) <= COMMON_NAME_MAX:
+        return shortened
+    cut = shortened[: COMMON_NAME_MAX + 1].rsplit(" ", 1)[0]
+    return cut if cut and len(cut) <= COMMON_NAME_MAX else shortened[:COMMON_NAME_MAX]
 
 
 def _end_entity(
@@ -289,8 +309,9 @@ class CertificateAuthority:
     ) -> x509.Certificate:
         """Issue a document-signing certificate for a person.
 
-        Subject: CN=name, serialNumber=NIP (when given), title=jabatan, OU=unit, O=organization.
-        The validity ends at the latest when the root's does. ``crl_url`` (where the CRL from
+        Subject: CN=name (as far as X.509 allows, see :func:`common_name`), serialNumber=NIP
+        (when given), title=jabatan, OU=unit, O=organization. The validity ends at the latest
+        when the root's does. ``crl_url`` (where the CRL from
         :meth:`issue_crl` is published) becomes the certificate's CRL distribution point.
 
         Raises:
@@ -301,7 +322,7 @@ class CertificateAuthority:
             raise ValueError("signer name must not be empty")
         if valid_days <= 0:
             raise ValueError("valid_days must be positive")
-        attributes = [x509.NameAttribute(NameOID.COMMON_NAME, name)]
+        attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name(name))]
         if nip:
             attributes.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, nip))
         if jabatan:

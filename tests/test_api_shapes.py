@@ -1,0 +1,124 @@
+"""The API describes itself: every /api/v1 operation declares the shape of its answers in the
+OpenAPI schema, every error answer is the one error model, and the errors the service really
+gives match it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from docgen.errors import ErrorOut
+from tests.conftest import pakta_data
+
+ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
+
+
+@pytest.fixture(scope="module")
+def spec(service: Any) -> dict[str, Any]:
+    with service.client() as client:
+        response = client.get("/openapi.json")
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            yield path, method.upper(), operation
+
+
+def _named_shape(schema: dict[str, Any]) -> bool:
+    """A reference to a declared model, a list of them, or one of several."""
+    if "$ref" in schema:
+        return True
+    if schema.get("type") == "array":
+        return _named_shape(schema["items"])
+    return "anyOf" in schema and all(_named_shape(s) for s in schema["anyOf"])
+
+
+def test_every_api_operation_declares_the_shape_of_its_success(spec: dict[str, Any]) -> None:
+    api = [(p, m, o) for p, m, o in operations(spec) if p.startswith("/api/v1/")]
+    assert len(api) == 23  # every route the README lists
+    for path, method, operation in api:
+        successes = {c: r for c, r in operation["responses"].items() if c.startswith("2")}
+        assert successes, f"{method} {path} declares no success"
+        for code, response in successes.items():
+            assert response.get("content"), f"{method} {path} {code} has no content"
+            for media_type, body in response["content"].items():
+                schema = body["schema"]
+                if media_type == "application/json":
+                    assert _named_shape(schema), f"{method} {path} {code}: {schema}"
+                else:  # a file: PDF, DOCX, ZIP, PEM, CRL
+                    assert schema.get("type") == "string", f"{method} {path} {code} {media_type}"
+
+
+def test_every_error_answer_is_the_one_error_model(spec: dict[str, Any]) -> None:
+    errors = 0
+    for path, method, operation in operations(spec):
+        for code, response in operation["responses"].items():
+            if int(code) >= 400:
+                errors += 1
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == ERROR_REF, f"{method} {path} {code}: {schema}"
+    assert errors > 50
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    problem = spec["components"]["schemas"]["ProblemOut"]["properties"]
+    assert {"field", "where", "row", "column", "message"} <= set(problem)
+
+
+def _error(response: httpx.Response, status: int, name: str) -> ErrorOut:
+    assert response.status_code == status, response.text
+    body = ErrorOut.model_validate(response.json())  # extra keys are refused
+    assert body.error == name and body.detail
+    return body
+
+
+def test_errors_the_service_gives_match_the_model(client: httpx.Client) -> None:
+    bad_nip = client.post(
+        "/api/v1/documents",
+        json={"template": "pakta-integritas", "data": pakta_data(nip="12345")},
+    )
+    problems = _error(bad_nip, 422, "DataInvalid").problems
+    assert problems and [p.field for p in problems] == ["nip"]
+
+    no_body = client.post("/api/v1/documents", json={"data": {}})
+    problems = _error(no_body, 422, "DataInvalid").problems
+    assert problems and problems[0].field == "template"
+
+    _error(client.get("/api/v1/documents/" + "0" * 32), 404, "NotFound")
+    _error(client.get("/api/v1/tidak-ada"), 404, "NotFound")
+    _error(client.get("/api/v1/documents"), 405, "MethodNotAllowed")
+    _error(client.post("/api/v1/verify", files={"file": ("a.pdf", b"bukan")}), 400, "UploadInvalid")
+
+    template = client.post(
+        "/api/v1/templates",
+        files={"manifest": ("manifest.toml", b"id = ["), "docx": ("t.docx", b"x")},
+    )
+    problems = _error(template, 422, "TemplateInvalid").problems
+    assert problems and all(p.where and p.message for p in problems)
+
+    staff = client.post(
+        "/api/v1/batches",
+        data={"template": "pakta-integritas"},
+        files={"file": ("daftar.csv", b"warna\nmerah\n")},
+    )
+    problems = _error(staff, 422, "StaffListInvalid").problems
+    assert problems and all(p.row == 1 and p.column for p in problems)
+
+    big = b"%PDF-1.7\n" + b"0" * (21 * 1024 * 1024)
+    oversized = client.post("/api/v1/verify", files={"file": ("big.pdf", big, "application/pdf")})
+    _error(oversized, 413, "UploadTooLarge")
+
+    _error(
+        client.post("/api/v1/signers/" + "0" * 32 + "/revoke", json={"reason": "x"}),
+        422,
+        "DataInvalid",
+    )
+    unknown = client.post(
+        "/api/v1/documents/" + "0" * 32 + "/signatures",
+        json={"role": "pembuat_pernyataan", "signer_id": "0" * 32, "pin": "123456"},
+    )
+    _error(unknown, 404, "NotFound")

@@ -1,0 +1,89 @@
+"""What a client sees when a part behind the service fails, or when its input reaches a limit of
+a library: the right status and the one error body, never a 500."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from docgen.errors import ErrorOut
+from tests.conftest import (
+    Service,
+    create_pakta,
+    pakta_data,
+    signer_body,
+    start_service,
+    stop_service,
+)
+
+
+@pytest.fixture()
+def own_service(tmp_path: Path) -> Iterator[Service]:
+    """A service of its own, without the local revision cache (reads go to object storage)."""
+    process, service = start_service(tmp_path / "docgen", DOCGEN_REVISION_CACHE_MB="0")
+    try:
+        yield service
+    finally:
+        stop_service(process)
+
+
+def _error(response: httpx.Response, status: int, name: str) -> ErrorOut:
+    assert response.status_code == status, response.text
+    body = ErrorOut.model_validate(response.json())
+    assert body.error == name and body.detail
+    return body
+
+
+def _kill_groups(pid_file: Path) -> None:
+    for line in pid_file.read_text(encoding="ascii").split():
+        os.killpg(int(line), signal.SIGKILL)
+
+
+def test_object_storage_unreachable_is_503(own_service: Service) -> None:
+    with own_service.client() as client:
+        document = create_pakta(client, "198609262015051001")
+        _kill_groups(own_service.data_dir / "s3" / "weed.pid")
+        pdf = client.get(f"/api/v1/documents/{document['id']}/pdf")
+        assert "coba lagi" in _error(pdf, 503, "StorageUnavailable").detail
+        public = client.get(f"/v/{document['verify_code']}/pdf")
+        _error(public, 503, "StorageUnavailable")
+        created = client.post(
+            "/api/v1/documents",
+            json={"template": "pakta-integritas", "data": pakta_data()},
+        )
+        _error(created, 503, "StorageUnavailable")
+
+
+def test_converter_failing_is_502_and_the_next_document_is_made(own_service: Service) -> None:
+    with own_service.client() as client:
+        _kill_groups(own_service.data_dir / "converter" / "servers.pid")
+        failed = client.post(
+            "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
+        )
+        _error(failed, 502, "ConversionFailed")
+        # The converter that failed was started afresh.
+        create_pakta(client, "198609262015051001")
+
+
+def test_a_signer_name_longer_than_a_certificate_allows_is_enrolled(client: httpx.Client) -> None:
+    name = "Prof. Dr. Ir. H. Muhammad Abdurrahman Syaifuddin Wicaksono, S.H., M.Si., M.Kn., CPL."
+    response = client.post(
+        "/api/v1/signers", json=signer_body(name=name + " " + "x" * 90, nip=None)
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["name"].startswith(name)
+
+
+def test_a_manifest_nested_too_deeply_is_422(client: httpx.Client) -> None:
+    manifest = b"description = " + b"[" * 5000 + b"]" * 5000
+    response = client.post(
+        "/api/v1/templates",
+        files={"manifest": ("manifest.toml", manifest), "docx": ("t.docx", b"PK")},
+    )
+    body = _error(response, 422, "TemplateInvalid")
+    assert body.problems and "terlalu dalam" in body.problems[0].message
