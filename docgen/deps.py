@@ -20,7 +20,7 @@ from docgen.signers.keys import SignerKeys
 from docgen.signers.revocation import RevocationList
 from docgen.templating.catalogue import TemplateCatalogue
 from docgen.verification.pages import Pages
-from docgen.verification.service import TrustFiles
+from docgen.verification.service import UploadChecks
 from docgen.wiring import Parts
 from signing.pki import CertificateAuthority
 from storage import ObjectStore
@@ -40,7 +40,7 @@ __all__ = [
     "SessionDep",
     "SettingsDep",
     "StoreDep",
-    "TrustFilesDep",
+    "UploadChecksDep",
 ]
 
 
@@ -93,8 +93,8 @@ def _revocations(parts: PartsDep) -> RevocationList:
     return parts.revocations
 
 
-def _trust_files(parts: PartsDep) -> TrustFiles:
-    return parts.trust_files
+def _upload_checks(parts: PartsDep) -> UploadChecks:
+    return parts.upload_checks
 
 
 def _documents(parts: PartsDep) -> DocumentService:
@@ -124,7 +124,7 @@ LinksDep = Annotated[Links, Depends(_links)]
 CaDep = Annotated[CertificateAuthority, Depends(_ca)]
 KeysDep = Annotated[SignerKeys, Depends(_keys)]
 RevocationsDep = Annotated[RevocationList, Depends(_revocations)]
-TrustFilesDep = Annotated[TrustFiles, Depends(_trust_files)]
+UploadChecksDep = Annotated[UploadChecks, Depends(_upload_checks)]
 DocumentsDep = Annotated[DocumentService, Depends(_documents)]
 BatchesDep = Annotated[BatchService, Depends(_batches)]
 BulkSigningsDep = Annotated[BulkSignings, Depends(_bulk_signings)]

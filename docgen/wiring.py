@@ -34,7 +34,7 @@ from docgen.templating.catalogue import (
     load_templates,
     load_uploaded_versions,
 )
-from docgen.verification.service import TrustFiles
+from docgen.verification.service import TrustFiles, UploadChecks
 from signing.pki import CertificateAuthority
 from storage import CachedObjectStore, EmbeddedS3Server, ObjectStore, S3ObjectStore
 
@@ -53,7 +53,7 @@ class Parts:
     catalogue: TemplateCatalogue
     sandbox: Sandbox
     links: Links
-    trust_files: TrustFiles
+    upload_checks: UploadChecks
     keys: SignerKeys
     revocations: RevocationList
     documents: DocumentService
@@ -179,6 +179,7 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
         documents = DocumentService(db, catalogue, pipeline, keys, revocations, links)
         runner = BatchRunner(db, catalogue, pipeline, links)
         jobs = Jobs()
+        sandbox = Sandbox(settings.verify_workers, settings.verify_timeout)
         yield Parts(
             settings=settings,
             db=db,
@@ -186,9 +187,9 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             store_endpoint=store.endpoint,
             ca=ca,
             catalogue=catalogue,
-            sandbox=Sandbox(settings.verify_workers, settings.verify_timeout),
+            sandbox=sandbox,
             links=links,
-            trust_files=trust_files,
+            upload_checks=UploadChecks(links, sandbox, trust_files, settings.max_upload_bytes),
             keys=keys,
             revocations=revocations,
             documents=documents,

@@ -15,17 +15,15 @@ from docgen.deps import (
     LinksDep,
     PagesDep,
     RevocationsDep,
-    SandboxDep,
     SessionDep,
-    SettingsDep,
-    TrustFilesDep,
+    UploadChecksDep,
 )
 from docgen.documents import repository as documents
 from docgen.documents.routes import revision_response
 from docgen.errors import DocgenError, NotFound, error_responses
 from docgen.kit.limits import read_upload
 from docgen.verification.schemas import UploadCheckOut, VerificationOut
-from docgen.verification.service import verify_code, verify_upload
+from docgen.verification.service import verify_code
 
 api = APIRouter(tags=["verifikasi"])
 # Pages for people, not API: left out of the OpenAPI schema.
@@ -48,18 +46,10 @@ async def verify_by_code(session: SessionDep, links: LinksDep, code: str) -> Ver
     responses=error_responses(400, 413, 422),
 )
 async def verify_pdf(
-    session: SessionDep,
-    links: LinksDep,
-    sandbox: SandboxDep,
-    trust: TrustFilesDep,
-    settings: SettingsDep,
-    file: Annotated[UploadFile, File()],
+    session: SessionDep, checks: UploadChecksDep, file: Annotated[UploadFile, File()]
 ) -> UploadCheckOut:
     """Is this PDF one we issued, the current revision, with every signature intact?"""
-    limit = settings.max_upload_bytes
-    return await verify_upload(
-        session, links, sandbox, trust, await read_upload(file, limit), max_bytes=limit
-    )
+    return await checks.check(session, await read_upload(file, checks.max_bytes))
 
 
 @api.get(
@@ -110,18 +100,12 @@ async def upload_page(pages_: PagesDep) -> HTMLResponse:
 @pages.post("/v", response_class=HTMLResponse)
 async def upload_check(
     session: SessionDep,
-    links: LinksDep,
-    sandbox: SandboxDep,
-    trust: TrustFilesDep,
-    settings: SettingsDep,
+    checks: UploadChecksDep,
     pages_: PagesDep,
     file: Annotated[UploadFile, File()],
 ) -> HTMLResponse:
-    limit = settings.max_upload_bytes
     try:
-        report = await verify_upload(
-            session, links, sandbox, trust, await read_upload(file, limit), max_bytes=limit
-        )
+        report = await checks.check(session, await read_upload(file, checks.max_bytes))
     except DocgenError as exc:
         return HTMLResponse(pages_.upload(error=exc.detail), status_code=exc.status_code)
     return HTMLResponse(pages_.upload(report.model_dump(mode="json")))

@@ -31,7 +31,7 @@ from docgen.verification.schemas import (
 )
 from signing.waktu import format_waktu_wib
 
-__all__ = ["TrustFiles", "public_view", "verify_code", "verify_upload"]
+__all__ = ["TrustFiles", "UploadChecks", "public_view", "verify_code"]
 
 STATUS_LABEL = {DocumentStatus.SAH: "SAH", DocumentStatus.DICABUT: "DICABUT"}
 
@@ -126,49 +126,55 @@ async def verify_code(session: AsyncSession, links: Links, code: str) -> Verific
     return await _public_view(session, await documents.by_code(session, code), links)
 
 
-async def _validate_bounded(sandbox: Sandbox, trust: TrustFiles, pdf: bytes) -> dict[str, Any]:
-    try:
-        found = await sandbox.run(
-            "docgen.verification.worker", [str(trust.roots), str(trust.crl)], pdf
+class UploadChecks:
+    """Checks uploaded PDFs: each in a bounded process of the sandbox, against our trust
+    files, then compared with what we issued."""
+
+    def __init__(self, links: Links, sandbox: Sandbox, trust: TrustFiles, max_bytes: int) -> None:
+        self.links = links
+        self.sandbox = sandbox
+        self.trust = trust
+        self.max_bytes = max_bytes
+
+    async def check(self, session: AsyncSession, pdf: bytes) -> UploadCheckOut:
+        """Compare with what we issued and validate every signature.
+
+        Raises UploadTooLarge (413), UploadInvalid (400) for anything that is not a readable
+        PDF.
+        """
+        refuse_oversized("Berkas PDF", pdf, self.max_bytes)
+        if not pdf.lstrip()[:5] == b"%PDF-":
+            raise UploadInvalid("Berkas bukan PDF")
+        report = await self._validate(pdf)
+        sha256 = hashlib.sha256(pdf).hexdigest()
+        revision = await session.scalar(select(Revision).where(Revision.sha256 == sha256))
+        document = await session.get(Document, revision.document_id) if revision else None
+        return UploadCheckOut(
+            issued_here=revision is not None,
+            sha256=sha256,
+            revision=(
+                UploadedRevisionOut(seq=revision.seq, kind=revision.kind) if revision else None
+            ),
+            is_latest=document is not None and document.revisions[-1].sha256 == sha256,
+            document=await _public_view(session, document, self.links) if document else None,
+            valid=bool(report["valid"]),
+            level=report["level"],
+            document_timestamp=report["document_timestamp"],
+            signatures=[SignatureCheckOut(**s) for s in report["signatures"]],
         )
-    except SandboxTimeout:
-        raise UploadInvalid("Berkas PDF tidak dapat diperiksa dalam batas waktu") from None
-    except SandboxFailed:
-        raise UploadInvalid("Berkas PDF tidak dapat dibaca (rusak atau terlalu rumit)") from None
-    report: dict[str, Any] = json.loads(found)
-    if "invalid_pdf" in report:
-        raise UploadInvalid(f"Berkas bukan PDF yang dapat dibaca: {report['invalid_pdf']}")
-    return report
 
-
-async def verify_upload(
-    session: AsyncSession,
-    links: Links,
-    sandbox: Sandbox,
-    trust: TrustFiles,
-    pdf: bytes,
-    *,
-    max_bytes: int,
-) -> UploadCheckOut:
-    """Compare with what we issued and validate every signature.
-
-    Raises UploadTooLarge (413), UploadInvalid (400) for anything that is not a readable PDF.
-    """
-    refuse_oversized("Berkas PDF", pdf, max_bytes)
-    if not pdf.lstrip()[:5] == b"%PDF-":
-        raise UploadInvalid("Berkas bukan PDF")
-    report = await _validate_bounded(sandbox, trust, pdf)
-    sha256 = hashlib.sha256(pdf).hexdigest()
-    revision = await session.scalar(select(Revision).where(Revision.sha256 == sha256))
-    document = await session.get(Document, revision.document_id) if revision else None
-    return UploadCheckOut(
-        issued_here=revision is not None,
-        sha256=sha256,
-        revision=UploadedRevisionOut(seq=revision.seq, kind=revision.kind) if revision else None,
-        is_latest=document is not None and document.revisions[-1].sha256 == sha256,
-        document=await _public_view(session, document, links) if document else None,
-        valid=bool(report["valid"]),
-        level=report["level"],
-        document_timestamp=report["document_timestamp"],
-        signatures=[SignatureCheckOut(**s) for s in report["signatures"]],
-    )
+    async def _validate(self, pdf: bytes) -> dict[str, Any]:
+        try:
+            found = await self.sandbox.run(
+                "docgen.verification.worker", [str(self.trust.roots), str(self.trust.crl)], pdf
+            )
+        except SandboxTimeout:
+            raise UploadInvalid("Berkas PDF tidak dapat diperiksa dalam batas waktu") from None
+        except SandboxFailed:
+            raise UploadInvalid(
+                "Berkas PDF tidak dapat dibaca (rusak atau terlalu rumit)"
+            ) from None
+        report: dict[str, Any] = json.loads(found)
+        if "invalid_pdf" in report:
+            raise UploadInvalid(f"Berkas bukan PDF yang dapat dibaca: {report['invalid_pdf']}")
+        return report
