@@ -4,8 +4,9 @@ The words are num2words' (``lang="id"``), with two corrections where it departs 
 of official documents: ``minus`` for negative numbers (num2words says ``min``), and ``seribu``
 for a thousands group of one after a larger group (num2words: 1.001.000 ``satu juta satu
 ribu``; it says ``seribu`` only for 1.000-1.999 on their own). Checked equal to the hand-written
-code this replaced on every number from -1.000 to 100.000 and 300.000 others up to 999 triliun;
-num2words costs ~0.006 ms more per document (three numbers in words) than that code did.
+code this replaced on every number from -1.000 to 100.000 and 300.000 others up to 999 triliun.
+A berita acara spells three numbers: 0.01-0.02 ms of CPU through num2words, ~0.01 ms more than
+that code took (bench/fast_documents.py), 0.03 % of the bulk run's 45 ms per document.
 """
 
 from __future__ import annotations

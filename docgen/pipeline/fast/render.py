@@ -13,10 +13,10 @@ part for part (``tests/test_render.py`` compares them on every kind of part).
 
 Measured share of the bulk time: CPU per document (``time.process_time``, the best of 5 runs of
 100 documents after a warm-up, validation included; ``bench/fast_documents.py``) on this 2-core
-machine: berita acara pelantikan 3.1 ms here against 58 ms through docxtpl end to end, pakta
-integritas 1.7 ms against 34 ms. The saving, ~55 ms per berita acara, is more than the whole
-bulk run's CPU per document (45 ms, all processes, bench/bulk.py): without it the bulk run would
-take about twice the CPU.
+machine: berita acara pelantikan 2.9 ms here against 60 ms through docxtpl end to end, pakta
+integritas 1.9 ms against 36 ms. The saving, ~57 ms per berita acara, is more than the whole
+bulk run's CPU per document (45 ms, all processes, bench/bulk.py): 125 % of it; without it the
+bulk run would take more than twice the CPU.
 
 Private APIs, only here: docxtpl's ``patch_xml``, ``resolve_listing``, ``fix_tables`` and
 ``fix_docpr_ids`` are called unbound with stand-in ``self`` objects (the first three use no
