@@ -16,7 +16,7 @@ import urllib3.exceptions
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, ENABLED
 from minio.error import MinioException, S3Error
-from minio.helpers import DictType
+from minio.helpers import DictType, ObjectWriteResult
 from minio.objectlockconfig import DAYS, ObjectLockConfig
 
 from storage.api import StoredObject
@@ -177,9 +177,7 @@ class S3ObjectStore:
             headers["If-None-Match"] = "*"
         with _translated(f"storing {key!r}"):
             try:
-                # Public put_object() would rename If-None-Match into user metadata, so we
-                # use the single-request PUT it is built on.
-                result = self._client._put_object(self.bucket, key, data, headers)
+                result = _put_object_as_is(self._client, self.bucket, key, data, headers)
             except S3Error as exc:
                 if exc.code in {"PreconditionFailed", "ConditionalRequestConflict"}:
                     raise ObjectExists(key) from exc
@@ -268,6 +266,21 @@ class S3ObjectStore:
     async def _run(call: Callable[[], T]) -> T:
         # minio is blocking; keep it off the event loop.
         return await anyio.to_thread.run_sync(call)
+
+
+def _put_object_as_is(
+    client: Minio, bucket: str, key: str, data: bytes, headers: DictType
+) -> ObjectWriteResult:
+    """One S3 PutObject request carrying exactly ``headers``.
+
+    minio's public ``put_object`` turns every header it does not know into user metadata
+    (``If-None-Match`` becomes ``x-amz-meta-if-none-match``), and it has no other way to send
+    one: a create-only write needs its private ``Minio._put_object``, the single request
+    ``put_object`` is built on. Checked in minio 7.2.20 (minio is pinned to 7.2.x);
+    tests/test_storage.py fails, naming minio and its version, if an upgrade removes or
+    changes it. This is the only use of a private minio API.
+    """
+    return client._put_object(bucket, key, data, headers)
 
 
 class _OutOfRange(Exception):

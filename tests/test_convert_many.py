@@ -22,6 +22,7 @@ from docx.shared import Pt
 from docx.text.paragraph import Paragraph
 from PIL import Image
 
+import signing.fast
 from docgen.errors import ConversionFailed
 from docgen.pipeline.convert import BatchConversionFailed, UnoserverPool
 from docgen.pipeline.fast.merge import start_bookmark
@@ -179,6 +180,36 @@ def test_two_servers_convert_at_once(pool: UnoserverPool, merged: list[bytes]) -
     assert len(logs) == 2
     for log in logs:
         assert "Opening " in log.read_text()
+
+
+@pytest.fixture
+def library_path() -> Iterator[None]:
+    """One LibreOffice call per document: the fast paths switched off for the test."""
+    signing.fast.use(False)
+    try:
+        yield
+    finally:
+        signing.fast.use(True)
+
+
+def test_switched_off_each_document_is_converted_on_its_own(
+    pool: UnoserverPool,
+    documents: list[bytes],
+    singles: list[bytes],
+    merged: list[bytes],
+    library_path: None,
+) -> None:
+    before = pool.stats()
+    pdfs = anyio.run(pool.to_pdfs, documents)
+    after = pool.stats()
+    calls = sum(s.conversions for s in after) - sum(s.conversions for s in before)
+    converted = sum(s.documents for s in after) - sum(s.documents for s in before)
+    assert calls == converted == len(documents), "not one LibreOffice call per document"
+    # The same pages and text as each document's single conversion, and as the merged one.
+    assert [page_count(pdf) for pdf in pdfs] == [page_count(pdf) for pdf in singles]
+    assert [page_count(pdf) for pdf in pdfs] == [page_count(pdf) for pdf in merged]
+    for i, (pdf, single, split) in enumerate(zip(pdfs, singles, merged, strict=True)):
+        assert pages_text(pdf) == pages_text(single) == pages_text(split), f"document {i} differs"
 
 
 def test_servers_run_without_word_count_and_word_collection(

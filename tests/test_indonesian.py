@@ -96,6 +96,14 @@ def test_tanggal_terbilang():
         ),
         (-5, "minus lima"),
         (-1000, "minus seribu"),
+        # Where num2words alone says otherwise ("satu ribu" after a larger group, "min").
+        (21_000, "dua puluh satu ribu"),
+        (201_000, "dua ratus satu ribu"),
+        (5_001_000, "lima juta seribu"),
+        (1_000_001_000, "satu miliar seribu"),
+        (1_001_001_000, "satu miliar satu juta seribu"),
+        (1_000_000_001_999, "satu triliun seribu sembilan ratus sembilan puluh sembilan"),
+        (-1_001_000, "minus satu juta seribu"),
     ],
 )
 def test_terbilang(n, words):

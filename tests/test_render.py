@@ -1,26 +1,33 @@
 import hashlib
 import html
+import importlib.metadata
+import inspect
 import io
 import pickle
 import re
 import subprocess
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import docx
+import docx.opc.oxml
+import docx.oxml.parser
 import pytest
+from docx.opc.coreprops import CoreProperties
+from docx.opc.parts.coreprops import CorePropertiesPart
 from docxtpl import DocxTemplate
 from jinja2.exceptions import SecurityError, UndefinedError
 
+import signing.fast
 from docgen.errors import DataInvalid, TemplateInvalid
+from docgen.pipeline.fast.render import _compile
 from docgen.pipeline.render import (
     RENDERER_CACHE_SIZE,
     TemplateRenderer,
-    _compile,
     _RendererCache,
     jinja_environment,
     render_docx,
@@ -41,6 +48,26 @@ MARKER = "#TTD:pembuat_pernyataan#"
 @pytest.fixture(scope="module")
 def pakta() -> Template:
     return load_templates(TEMPLATES)["pakta-integritas"]
+
+
+@pytest.fixture
+def library_path() -> Iterator[None]:
+    """docxtpl end to end: the fast paths switched off for the test."""
+    signing.fast.use(False)
+    try:
+        yield
+    finally:
+        signing.fast.use(True)
+
+
+@pytest.fixture(params=["fast", "library"])
+def either_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The test once with the fast paths on (the default), once with docxtpl end to end."""
+    signing.fast.use(request.param == "fast")
+    try:
+        yield request.param
+    finally:
+        signing.fast.use(True)
 
 
 def sample(**overrides):
@@ -78,7 +105,7 @@ def with_body(template: Template, *paragraphs: str) -> Template:
     return replace(template, docx_bytes=out.getvalue(), sha256="test")
 
 
-def test_pakta_renders_with_indonesian_formatting(pakta):
+def test_pakta_renders_with_indonesian_formatting(pakta, either_path):
     out = render_docx(pakta, sample(), nomor=NOMOR)
     text = document_text(out)
     assert "PEMERINTAH KABUPATEN SIDOARJO" in text  # manifest default, upper-cased
@@ -97,7 +124,7 @@ def test_pakta_renders_with_indonesian_formatting(pakta):
     assert "{{" not in text and "{%" not in text
 
 
-def test_signature_marker_is_white_and_tiny(pakta):
+def test_signature_marker_is_white_and_tiny(pakta, either_path):
     document = docx.Document(io.BytesIO(render_docx(pakta, sample(), nomor=NOMOR)))
     [run] = [r for p in document.paragraphs for r in p.runs if MARKER in r.text]
     assert run.text == MARKER
@@ -105,7 +132,7 @@ def test_signature_marker_is_white_and_tiny(pakta):
     assert run.font.size.pt == 2
 
 
-def test_optional_parts_disappear_when_empty(pakta):
+def test_optional_parts_disappear_when_empty(pakta, either_path):
     data = sample()
     del data["unit_kerja"], data["alamat_instansi"]
     text = document_text(render_docx(pakta, data, nomor=NOMOR))
@@ -114,13 +141,13 @@ def test_optional_parts_disappear_when_empty(pakta):
     assert "Jabatan | : | Kepala Seksi" in text
 
 
-def test_page_is_a4_with_room_for_the_footer(pakta):
+def test_page_is_a4_with_room_for_the_footer(pakta, either_path):
     section = docx.Document(io.BytesIO(render_docx(pakta, sample(), nomor=NOMOR))).sections[0]
     assert round(section.page_width.mm) == 210 and round(section.page_height.mm) == 297
     assert section.bottom_margin.cm >= 3.0
 
 
-def test_user_text_is_escaped(pakta):
+def test_user_text_is_escaped(pakta, either_path):
     nasty = 'Kepala <script>alert("x")</script> & </w:t></w:r> Seksi'
     out = render_docx(pakta, sample(jabatan=nasty, nama="Budi & <Ani>"), nomor="1/<2>&3")
     text = document_text(out)  # the package still opens and parses
@@ -131,7 +158,7 @@ def test_user_text_is_escaped(pakta):
     assert "&lt;script&gt;" in xml and "<script>" not in xml
 
 
-def test_render_validates_the_data(pakta):
+def test_render_validates_the_data(pakta, either_path):
     with pytest.raises(DataInvalid) as info:
         render_docx(pakta, sample(nip="1986", pangkat="III/e"), nomor=NOMOR)
     assert [p.field for p in info.value.problems] == ["nip", "pangkat"]
@@ -146,14 +173,14 @@ def test_render_validates_the_data(pakta):
         "{{ tanggal.__class__.__init__.__globals__ }}",
     ],
 )
-def test_sandbox_blocks_python_internals(pakta, expression):
+def test_sandbox_blocks_python_internals(pakta, expression, either_path):
     evil = with_body(pakta, expression, "{{ ttd('pembuat_pernyataan') }}")
     with pytest.raises(TemplateInvalid) as info:
         render_docx(evil, sample(), nomor=NOMOR)
     assert isinstance(info.value.__cause__, SecurityError)
 
 
-def test_template_faults_are_template_invalid(pakta):
+def test_template_faults_are_template_invalid(pakta, either_path):
     typo = with_body(pakta, "{{ namaa }}", "{{ ttd('pembuat_pernyataan') }}")
     with pytest.raises(TemplateInvalid) as info:
         render_docx(typo, sample(), nomor=NOMOR)
@@ -173,7 +200,7 @@ def test_template_faults_are_template_invalid(pakta):
         )
 
 
-def test_filters_available_to_templates(pakta):
+def test_filters_available_to_templates(pakta, either_path):
     template = with_body(
         pakta,
         "{{ tanggal|tanggal }}",
@@ -561,3 +588,105 @@ def test_renderer_cache_bounds_the_bytes_held(pakta):
     assert cache.get(replace(pakta, sha256="1")) is not second
     alone = _RendererCache(size=10, budget=1)  # the newest stays, whatever its size
     assert alone.get(pakta) is alone.get(pakta)
+
+
+# --- the switch: docxtpl end to end, or the template read once; the same document either way
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("pakta-integritas", pakta_data()),
+        ("nota-kesepahaman", mou_data(emeterai=True)),
+        ("berita-acara-pelantikan", ba_data(12)),
+    ],
+)
+def test_switch_takes_docxtpl_end_to_end_for_the_same_document(name, data):
+    template = load_templates(TEMPLATES)[name]
+    fast = render_docx(template, data, nomor=NOMOR)
+    renderer = TemplateRenderer(template)
+    compiled = _compile.cache_info()
+    signing.fast.use(False)
+    try:
+        library = render_docx(template, data, nomor=NOMOR)
+        library_by_renderer = renderer.render(data, nomor=NOMOR)
+    finally:
+        signing.fast.use(True)
+    # The fast path compiles and runs its sources through _compile; docxtpl compiles its own.
+    assert _compile.cache_info() == compiled, "the library path went through the fast one"
+    reference = docxtpl_render(template, data, NOMOR)
+    assert_same_package(library, reference)
+    assert_same_package(library_by_renderer, reference)
+    assert_same_package(fast, library)
+    renderer.render(data, nomor=NOMOR)  # switched on again: the fast path
+    assert _compile.cache_info().hits > compiled.hits
+
+
+def test_switch_takes_docxtpl_for_every_part(rich, library_path):
+    compiled = _compile.cache_info()
+    library = TemplateRenderer(rich).render(sample(), nomor=NOMOR)
+    assert _compile.cache_info() == compiled
+    assert_same_package(library, docxtpl_render(rich, sample(), nomor=NOMOR))
+
+
+# What docgen/pipeline/fast/render.py takes from docxtpl: methods called unbound with stand-in
+# objects as ``self`` (their parameters, and the instance attributes the stand-in provides),
+# and methods called on a DocxTemplate while preparing a template.
+DOCXTPL_UNBOUND = {
+    "patch_xml": (["self", "src_xml"], set()),
+    "resolve_listing": (["self", "xml"], set()),
+    "fix_tables": (["self", "xml"], set()),
+    "fix_docpr_ids": (["self", "tree"], {"docx_ids_index"}),
+}
+DOCXTPL_CALLED = {
+    "init_docx": ["self", "reload"],
+    "get_headers_footers": ["self", "uri"],
+    "get_part_xml": ["self", "part"],
+    "get_xml": ["self"],
+}
+
+
+def test_docxtpl_still_has_what_the_fast_path_calls():
+    """docxtpl is pinned to 0.20.x for docgen/pipeline/fast/render.py. The steps of
+    DocxTemplate.render it repeats are checked by comparing documents (above); this names what
+    an upgrade removed or changed."""
+    version = f"docxtpl {importlib.metadata.version('docxtpl')}"
+    for name, (parameters, state) in DOCXTPL_UNBOUND.items():
+        method = getattr(DocxTemplate, name, None)
+        assert callable(method), f"{version}: DocxTemplate.{name} is gone; the fast render calls it"
+        assert list(inspect.signature(method).parameters) == parameters, (
+            f"{version}: DocxTemplate.{name}{inspect.signature(method)} changed its parameters; "
+            f"the fast render calls it unbound as {name}({', '.join(parameters)})"
+        )
+        used = set(re.findall(r"\bself\.(\w+)", inspect.getsource(method)))
+        assert used == state, (
+            f"{version}: DocxTemplate.{name} now uses self.{sorted(used - state)}; the stand-in "
+            f"the fast render passes as self has only {sorted(state)}"
+        )
+    for name, parameters in DOCXTPL_CALLED.items():
+        method = getattr(DocxTemplate, name, None)
+        assert callable(method), f"{version}: DocxTemplate.{name} is gone; the fast render calls it"
+        assert list(inspect.signature(method).parameters) == parameters, (
+            f"{version}: DocxTemplate.{name}{inspect.signature(method)} changed its parameters"
+        )
+    assert DocxTemplate.HEADER_URI.endswith("/header"), f"{version}: HEADER_URI changed"
+    assert DocxTemplate.FOOTER_URI.endswith("/footer"), f"{version}: FOOTER_URI changed"
+
+
+def test_python_docx_still_has_what_the_fast_path_calls():
+    """python-docx is pinned to 1.2.x: the fast render writes parts with its internals."""
+    version = f"python-docx {importlib.metadata.version('python-docx')}"
+    expected = {
+        docx.opc.oxml.serialize_part_xml: ["part_elm"],
+        docx.oxml.parser.parse_xml: ["xml"],
+        CorePropertiesPart.default: ["package"],
+        CoreProperties: ["element"],
+    }
+    for function, parameters in expected.items():
+        assert list(inspect.signature(function).parameters) == parameters, (
+            f"{version}: {function.__qualname__}{inspect.signature(function)} changed its "
+            "parameters; docgen/pipeline/fast/render.py calls it"
+        )
+    # The default core part a render makes for a template that has none (package unused).
+    core = CorePropertiesPart.default(None)  # type: ignore[arg-type]
+    assert core.core_properties.title == "Word Document", f"{version}: default core part changed"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import inspect
 import io
 import os
 import socket
@@ -110,6 +112,50 @@ async def test_put_existing_key_raises_and_keeps_original(
     assert await store.get(key) == b"first revision"
     versions = list(raw.list_objects(BUCKET, prefix=key, include_version=True))
     assert [v.version_id for v in versions] == [original.version_id]
+
+
+def test_minio_still_has_the_private_put_the_store_relies_on() -> None:
+    """storage/s3.py makes create-only writes with minio's private Minio._put_object (minio is
+    pinned to 7.2.x): an upgrade that removes it or changes its parameters fails here, named."""
+    version = f"minio {importlib.metadata.version('minio')}"
+    method = getattr(Minio, "_put_object", None)
+    assert callable(method), (
+        f"{version}: Minio._put_object is gone; storage/s3.py's create-only writes call it"
+    )
+    parameters = list(inspect.signature(method).parameters)
+    assert parameters == [
+        "self",
+        "bucket_name",
+        "object_name",
+        "data",
+        "headers",
+        "query_params",
+    ], (
+        f"{version}: Minio._put_object{inspect.signature(method)} changed its parameters; "
+        "storage/s3.py calls it as _put_object(bucket, key, data, headers)"
+    )
+
+
+async def test_public_put_object_cannot_make_a_create_only_write(
+    store: S3ObjectStore, raw: Minio, request: pytest.FixtureRequest
+) -> None:
+    """Why the store needs the private call: minio's put_object sends If-None-Match as user
+    metadata, so the server overwrites. Should an upgrade change that, this fails: then the
+    public API will do."""
+    version = f"minio {importlib.metadata.version('minio')}"
+    key = unique_key(request)
+    await store.put(key, b"first revision", "text/plain")
+    public_api_will_do = (
+        f"{version}: put_object no longer turns If-None-Match into user metadata; storage/s3.py "
+        "may use it instead of the private Minio._put_object"
+    )
+    try:
+        raw.put_object(BUCKET, key, io.BytesIO(b"second"), 6, metadata={"If-None-Match": "*"})
+    except S3Error as exc:
+        pytest.fail(f"{public_api_will_do} (the server refused the write: {exc.code})")
+    info = raw.stat_object(BUCKET, key)
+    assert info.metadata.get("x-amz-meta-if-none-match") == "*", public_api_will_do
+    assert await store.get(key) == b"second"
 
 
 async def test_put_with_unique_key_skips_the_check_and_still_keeps_every_version(

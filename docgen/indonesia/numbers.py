@@ -1,48 +1,22 @@
-"""Numbers in words ("terbilang"): 11 sebelas, 1000 seribu, 40 (empat puluh) orang."""
+"""Numbers in words ("terbilang"): 11 sebelas, 1000 seribu, 40 (empat puluh) orang.
+
+The words are num2words' (``lang="id"``), with two corrections where it departs from the usage
+of official documents: ``minus`` for negative numbers (num2words says ``min``), and ``seribu``
+for a thousands group of one after a larger group (num2words: 1.001.000 ``satu juta satu
+ribu``; it says ``seribu`` only for 1.000-1.999 on their own). Checked equal to the hand-written
+code this replaced on every number from -1.000 to 100.000 and 300.000 others up to 999 triliun.
+A berita acara spells three numbers: 0.01-0.02 ms of CPU through num2words, ~0.01 ms more than
+that code took (bench/fast_documents.py), 0.03 % of the bulk run's 45 ms per document.
+"""
 
 from __future__ import annotations
 
+from num2words import num2words
+
 __all__ = ["TERBILANG_MAX", "jumlah_terbilang", "terbilang"]
 
-_SATUAN = (
-    "nol",
-    "satu",
-    "dua",
-    "tiga",
-    "empat",
-    "lima",
-    "enam",
-    "tujuh",
-    "delapan",
-    "sembilan",
-    "sepuluh",
-    "sebelas",
-)
-# Scale words from the largest down; "seribu" (not "satu ribu") is the one irregular form.
-_SKALA = ((10**12, "triliun"), (10**9, "miliar"), (10**6, "juta"), (10**3, "ribu"))
 TERBILANG_MAX = 10**15 - 1
-
-
-def _ratusan(n: int) -> list[str]:
-    """Words for 1..999."""
-    words: list[str] = []
-    ratus, sisa = divmod(n, 100)
-    if ratus == 1:
-        words.append("seratus")
-    elif ratus > 1:
-        words += [_SATUAN[ratus], "ratus"]
-    if sisa == 0:
-        return words
-    if sisa < 12:
-        words.append(_SATUAN[sisa])
-    elif sisa < 20:
-        words += [_SATUAN[sisa - 10], "belas"]
-    else:
-        puluh, satu = divmod(sisa, 10)
-        words += [_SATUAN[puluh], "puluh"]
-        if satu:
-            words.append(_SATUAN[satu])
-    return words
+_JUTA = 10**6
 
 
 def terbilang(n: int) -> str:
@@ -58,17 +32,11 @@ def terbilang(n: int) -> str:
         return f"minus {terbilang(-n)}"
     if n > TERBILANG_MAX:
         raise ValueError(f"terbilang supports numbers up to {TERBILANG_MAX}")
-    if n == 0:
-        return "nol"
-    words: list[str] = []
-    for skala, nama in _SKALA:
-        bagian, n = divmod(n, skala)
-        if bagian == 1 and skala == 1000:
-            words.append("seribu")
-        elif bagian:
-            words += [*_ratusan(bagian), nama]
-    words += _ratusan(n)
-    return " ".join(words)
+    juta, sisa = divmod(n, _JUTA)
+    if juta == 0 or sisa == 0:
+        return str(num2words(n, lang="id"))
+    # The part below a million on its own, so that its thousands group of one is "seribu".
+    return f"{num2words(n - sisa, lang='id')} {num2words(sisa, lang='id')}"
 
 
 def _angka(n: int) -> str:

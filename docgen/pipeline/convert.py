@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import anyio
 import unoserver
 
+import signing.fast
 from docgen.errors import ConversionFailed
 from docgen.pipeline.fast.merge import (
     NotMergeable,
@@ -346,6 +347,9 @@ class UnoserverPool:
         of a chunk whose merged conversion or split fails, so one bad document
         costs its chunk time but never the other documents.
 
+        With the fast paths switched off (``signing.fast.use(False)``) every document is
+        converted on its own (``to_pdf``), all servers at once: no merge, no split.
+
         Raises:
             BatchConversionFailed: some documents could not be converted; it names them by index
                 and carries the PDFs of all the others.
@@ -355,17 +359,20 @@ class UnoserverPool:
             raise ConversionFailed("converter is not started")
         results: list[bytes | None] = [None] * len(docxs)
         failures: dict[int, ConversionFailed] = {}
-        chunks = _chunks(len(docxs), self.batch_size, len(self._servers))
-        queue = iter(chunks)
+        if signing.fast.enabled():
+            chunks = _chunks(len(docxs), self.batch_size, len(self._servers))
+            queue = iter(chunks)
 
-        async def worker() -> None:
-            for chunk in queue:
-                await self._convert_chunk(docxs, chunk, results, failures)
+            async def worker() -> None:
+                for chunk in queue:
+                    await self._convert_chunk(docxs, chunk, results, failures)
 
-        # One worker more than servers: while the servers convert, the next chunk is merged.
-        async with anyio.create_task_group() as tg:
-            for _ in range(min(len(chunks), len(self._servers) + 1)):
-                tg.start_soon(worker)
+            # One worker more than servers: while the servers convert, the next chunk is merged.
+            async with anyio.create_task_group() as tg:
+                for _ in range(min(len(chunks), len(self._servers) + 1)):
+                    tg.start_soon(worker)
+        else:
+            await self._convert_each(docxs, range(len(docxs)), results, failures)
         if failures:
             raise BatchConversionFailed(failures, results)
         return [pdf for pdf in results if pdf is not None]
@@ -392,6 +399,17 @@ class UnoserverPool:
                 continue
             for index, pdf in zip(batch.indices, pdfs, strict=True):
                 results[index] = pdf
+        await self._convert_each(docxs, sorted(alone), results, failures)
+
+    async def _convert_each(
+        self,
+        docxs: Sequence[bytes],
+        indices: Sequence[int],
+        results: list[bytes | None],
+        failures: dict[int, ConversionFailed],
+    ) -> None:
+        """Convert the documents at ``indices`` one per LibreOffice call, as many at once as
+        there are servers; each PDF goes to ``results``, each error to ``failures``."""
 
         async def convert_alone(index: int) -> None:
             try:
@@ -400,7 +418,7 @@ class UnoserverPool:
                 failures[index] = exc
 
         async with anyio.create_task_group() as tg:
-            for index in sorted(alone):
+            for index in indices:
                 tg.start_soon(convert_alone, index)
 
     async def _convert_batch(self, docxs: Sequence[bytes], batch: _Batch) -> list[bytes]:

@@ -8,6 +8,18 @@ from their start. The merge works on the package (zip + lxml) and relies on the 
 the template's styles, numbering definitions, settings, fonts and theme: documents whose shared
 parts differ are never merged together (:func:`parse_docx` gives each a fingerprint).
 
+The library path is one LibreOffice call per document (``UnoserverPool.to_pdfs`` takes it when
+``signing.fast.enabled()`` is False). docxcompose, the DOCX merging library, cannot serve here: it
+appends documents into one flow, with no mark of where each begins for the split, page numbers
+running on across documents instead of restarting, and page totals (NUMPAGES) counting the whole
+merged file.
+
+Measured share of the bulk time (``bench/fast_documents.py``, 100 berita acara on one server, CPU of
+LibreOffice's processes from /proc plus the service's, best of two runs): 23 ms per document
+merged, merge and split included, against 177 ms one call per document. The saving, ~155 ms per
+document, is over three times the whole bulk run's CPU per document (45 ms, all processes,
+bench/bulk.py). bench/convert_many.py measures it by batch size and number of servers.
+
 What is handled (documents *k* > 0 are appended to document 0's package):
 
 - sections: each document's final ``w:sectPr`` moves into its last paragraph, so the document

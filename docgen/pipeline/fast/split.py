@@ -7,6 +7,8 @@ a new PDF with pikepdf (qpdf): page content and resources (embedded fonts, image
 catalogue keeps what a single conversion has (language, viewer preferences, open action), and the
 merged file's outline, named destinations and links into other documents' pages are left out, so
 no page of a neighbour ends up in the file.
+
+It goes with the merge: its cost is part of the merged figure in ``docgen.pipeline.fast.merge``.
 """
 
 from __future__ import annotations
