@@ -142,3 +142,24 @@ def test_signing_chunks_share_one_event_loop(
         assert [s.field_name for s in PdfFileReader(io.BytesIO(signed)).embedded_signatures] == [
             "ttd_pihak_pertama"
         ]
+
+
+def test_rows_render_from_their_checked_data_without_checking_it_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The data of a document or a batch row is checked once, when it is accepted; the worker
+    # step renders what was checked.
+    from docgen.pipeline import render
+    from docgen.templating.catalogue import load_template
+    from docgen.templating.validation import validate_data
+    from tests.conftest import REPO, pakta_data
+
+    template = load_template(REPO / "templates" / "pakta-integritas")
+    clean = validate_data(template.manifest, pakta_data())
+
+    def checked_again(*_: object) -> None:
+        raise AssertionError("the data was checked again")
+
+    monkeypatch.setattr(render, "validate_data", checked_again)
+    [docx] = workers.render_rows([(clean, "800.1/1/2024")], template)
+    assert isinstance(docx, bytes) and docx.startswith(b"PK")

@@ -21,7 +21,7 @@ import xmlrpc.client
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import anyio
 import unoserver
@@ -81,14 +81,6 @@ class BatchConversionFailed(ConversionFailed):
         super().__init__(f"{len(indices)} of {len(pdfs)} documents could not be converted: {shown}")
         self.failures = failures
         self.pdfs = pdfs
-
-    def extra(self) -> dict[str, Any]:
-        return {
-            "failed": [
-                {"index": index, "detail": error.detail}
-                for index, error in sorted(self.failures.items())
-            ]
-        }
 
 
 def free_port() -> int:

@@ -40,6 +40,7 @@ __all__ = [
     "RENDERER_CACHE_BYTES",
     "RENDERER_CACHE_SIZE",
     "TemplateRenderer",
+    "render_checked",
     "render_docx",
     "renderer_for",
 ]
@@ -89,17 +90,23 @@ class TemplateRenderer:
                 variable or role, filter misuse) or a signer role's marker is missing from the
                 output.
         """
+        return self.render_checked(validate_data(self.template.manifest, data), nomor=nomor)
+
+    def render_checked(self, clean: Mapping[str, object], *, nomor: str) -> bytes:
+        """As :meth:`render`, for data that ``validate_data`` gave (not checked again).
+
+        Raises TemplateInvalid (as :meth:`render`).
+        """
         prepared = self._prepared if signing.fast.enabled() else None
-        return _render(self.template, prepared, data, nomor)
+        return _render(self.template, prepared, clean, nomor)
 
 
 def _render(
-    template: Template, prepared: PreparedTemplate | None, data: Mapping[str, object], nomor: str
+    template: Template, prepared: PreparedTemplate | None, clean: Mapping[str, object], nomor: str
 ) -> bytes:
-    """``template`` filled with ``data``: by ``prepared`` where given, else docxtpl end to end.
-    Raises as ``TemplateRenderer.render``."""
+    """``template`` filled with checked data: by ``prepared`` where given, else docxtpl end to
+    end. Raises TemplateInvalid."""
     manifest = template.manifest
-    clean = validate_data(manifest, data)
     roles = {role.name for role in manifest.roles}
 
     def ttd(role: str) -> Markup:
@@ -206,7 +213,16 @@ def render_docx(template: Template, data: Mapping[str, object], *, nomor: str) -
         TemplateInvalid: the template fails while rendering (sandbox violation, unknown
             variable or role, filter misuse) or a signer role's marker is missing from the output.
     """
+    return render_checked(template, validate_data(template.manifest, data), nomor=nomor)
+
+
+def render_checked(template: Template, clean: Mapping[str, object], *, nomor: str) -> bytes:
+    """As :func:`render_docx`, for data that ``validate_data`` gave: the pipeline renders what
+    was checked once, when the document or its batch row was accepted.
+
+    Raises TemplateInvalid (as :func:`render_docx`).
+    """
     if not signing.fast.enabled():
         # docxtpl end to end: no renderer is read or kept.
-        return _render(template, None, data, nomor)
-    return renderer_for(template).render(data, nomor=nomor)
+        return _render(template, None, clean, nomor)
+    return renderer_for(template).render_checked(clean, nomor=nomor)

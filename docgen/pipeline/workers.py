@@ -18,7 +18,7 @@ import logging
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -217,14 +217,15 @@ def _certificate_authority() -> Any:
     return CertificateAuthority.load_or_create(_ca_dir)
 
 
-def render_rows(items: Sequence[tuple[dict[str, object], str]], template: Template) -> list[Any]:
-    """The DOCX of each ``(clean data, number)``; ``Failed`` for a row that cannot render."""
-    from docgen.pipeline.render import render_docx
+def render_rows(items: Sequence[tuple[Mapping[str, object], str]], template: Template) -> list[Any]:
+    """The DOCX of each ``(checked data, number)``; ``Failed`` for a row that cannot render.
+    The data was checked when the document or its row was accepted: not again here."""
+    from docgen.pipeline.render import render_checked
 
     results: list[bytes | Failed] = []
     for data, number in items:
         try:
-            results.append(render_docx(template, data, nomor=number))
+            results.append(render_checked(template, data, nomor=number))
         except Exception as exc:  # one bad row must not cost the others
             results.append(Failed.of(exc))
     return results
