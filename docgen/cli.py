@@ -16,6 +16,7 @@ import httpx
 import typer
 import uvicorn
 
+from docgen.registry.statuses import BatchStatus, SigningStatus
 from docgen.settings import Settings
 
 app = typer.Typer(
@@ -179,7 +180,7 @@ def _poll(client: httpx.Client, batch_id: str, label: str, progress: Progress) -
 
 
 def _rows_progress(batch: dict[str, Any]) -> tuple[int, int, bool]:
-    return batch["done"] + batch["failed"], batch["total"], batch["status"] == "selesai"
+    return batch["done"] + batch["failed"], batch["total"], batch["status"] == BatchStatus.SELESAI
 
 
 def _signing_of(batch: dict[str, Any], signing_id: str) -> dict[str, Any]:
@@ -257,14 +258,14 @@ def bulk_sign(
         def progress(batch: dict[str, Any]) -> tuple[int, int, bool]:
             signing = _signing_of(batch, started["id"])
             handled = signing["done"] + signing["failed"]
-            return handled, signing["total"], signing["status"] != "berjalan"
+            return handled, signing["total"], signing["status"] != SigningStatus.BERJALAN
 
         batch = _poll(client, batch_id, "Menandatangani", progress)
         signing = _signing_of(batch, started["id"])
     for error in signing["errors"]:
         typer.echo(f"{error['number']}: {error['message']}", err=True)
     _show({k: signing[k] for k in ("id", "role", "status", "total", "done", "failed")})
-    if signing["status"] != "selesai" or signing["failed"]:
+    if signing["status"] != SigningStatus.SELESAI or signing["failed"]:
         raise typer.Exit(2)
 
 

@@ -87,3 +87,35 @@ def test_a_manifest_nested_too_deeply_is_422(client: httpx.Client) -> None:
     )
     body = _error(response, 422, "TemplateInvalid")
     assert body.problems and "terlalu dalam" in body.problems[0].message
+
+
+def test_library_errors_get_the_status_a_client_should_see() -> None:
+    from docgen.errors import (
+        Conflict,
+        SignerFailed,
+        StorageFailed,
+        StorageUnavailable,
+        TemplateInvalid,
+        first_translated,
+        translate,
+    )
+    from signing import errors as signing_errors
+    from storage import errors as storage_errors
+
+    cases = [
+        (storage_errors.StorageUnavailable("putus"), StorageUnavailable, 503),
+        (storage_errors.ObjectCorrupted("k", "a" * 64, "b" * 64), StorageFailed, 502),
+        (storage_errors.ObjectNotFound("k"), StorageFailed, 502),
+        (storage_errors.ObjectExists("k"), Conflict, 409),
+        (signing_errors.SignatureCreationFailed("tsa"), SignerFailed, 502),
+        (signing_errors.LongTermValidationFailed("crl"), SignerFailed, 502),
+        (signing_errors.SignatureFieldAlreadySigned("ttd_x"), Conflict, 409),
+        (TemplateInvalid("rusak"), TemplateInvalid, 422),
+    ]
+    for error, expected, status in cases:
+        translated = translate(error)
+        assert isinstance(translated, expected) and translated.status_code == status, error
+    assert translate(ValueError("a bug")) is None
+    nested = ExceptionGroup("g", [ValueError("x"), ExceptionGroup("h", [cases[0][0]])])
+    found = first_translated([nested])
+    assert isinstance(found, StorageUnavailable)

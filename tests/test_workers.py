@@ -163,3 +163,32 @@ def test_rows_render_from_their_checked_data_without_checking_it_again(
     monkeypatch.setattr(render, "validate_data", checked_again)
     [docx] = workers.render_rows([(clean, "800.1/1/2024")], template)
     assert isinstance(docx, bytes) and docx.startswith(b"PK")
+
+
+def test_a_signature_that_fails_in_a_worker_comes_back_as_its_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca = CertificateAuthority.load_or_create(tmp_path / "ca", organization="Pemkab Sukamaju")
+    key = generate_private_key()
+    certificate = ca.issue_signer_certificate(
+        key.public_key(), name="BUDI", nip=None, jabatan="Camat", unit="Sukamaju", crl_url=None
+    )
+    monkeypatch.setattr(workers, "_ca_dir", tmp_path / "ca")
+    workers._certificate_authority.cache_clear()
+    request = SignatureRequest(
+        field_name="ttd_tidak_ada",  # the PDF has no such field: pyHanko cannot sign
+        appearance=SignatureAppearance("BUDI", "Camat", VERIFY_URL),
+        reason="Menandatangani",
+        certify=False,
+        archive=False,
+    )
+    try:
+        [failed] = workers.sign_pdfs(
+            [(prepared_pdf(), request)], SigningKey.of(key, certificate), Trust((), ())
+        )
+    finally:
+        workers._certificate_authority.cache_clear()
+    assert isinstance(failed, Failed)
+    error = failed.error()
+    assert (error.error, error.status_code) == ("SignerFailed", 502)
+    assert "ttd_tidak_ada" in error.detail

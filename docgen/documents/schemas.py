@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from docgen.kit.links import Links
 from docgen.kit.types import Instant
 from docgen.registry.models import Document, SignatureSlot
-from docgen.registry.statuses import DocumentStatus, RevisionKind
+from docgen.registry.statuses import DocumentStatus, RevisionKind, SlotStatus
 
 __all__ = [
     "DocumentIn",
@@ -48,7 +48,7 @@ class SlotOut(BaseModel):
     role: str
     label: str
     order: int
-    status: str = Field(description="signed | pending")
+    status: SlotStatus
     signer_id: str | None
     assigned_signer_id: str | None
     name: str | None = Field(description="who signed it")
@@ -108,7 +108,7 @@ class DocumentOut(BaseModel):
                     role=slot.role,
                     label=slot.label,
                     order=slot.order,
-                    status="signed" if slot.signed_at else "pending",
+                    status=SlotStatus.SIGNED if slot.signed_at else SlotStatus.PENDING,
                     signer_id=slot.signer_id,
                     assigned_signer_id=slot.assigned_signer_id,
                     name=slot.signer.name if slot.signer else None,

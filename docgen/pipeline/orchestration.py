@@ -128,8 +128,8 @@ class Pipeline:
         )
         made = {
             draft_id: [
-                NewRevision(draft_id, 1, RevisionKind.SOURCE, "source", docxs[draft_id]),
-                NewRevision(draft_id, 2, RevisionKind.PREPARED, "prepared", prepared),
+                NewRevision(draft_id, 1, RevisionKind.SOURCE, RevisionKind.SOURCE, docxs[draft_id]),
+                NewRevision(draft_id, 2, RevisionKind.PREPARED, RevisionKind.PREPARED, prepared),
             ]
             for draft_id, (prepared, _) in stamped.items()
         }
@@ -162,14 +162,14 @@ class Pipeline:
             sign_pdfs, [(pdfs[item.document_id], item.request) for item in items], key, trust
         )
         signed = _keep_done(outcome.failed, list(by_id), results)
-        names = {RevisionKind.SIGNED: "signed-{role}", RevisionKind.LONG_TERM: "lta"}
         made = {
             document_id: [
                 NewRevision(
                     document_id,
                     by_id[document_id].next_seq + i,
                     kind,
-                    names[kind].format(role=by_id[document_id].role),
+                    # In its object key or pack member name: signed-<role>, lta.
+                    f"{kind}-{by_id[document_id].role}" if kind == RevisionKind.SIGNED else kind,
                     pdf,
                 )
                 for i, (kind, pdf) in enumerate(outputs)

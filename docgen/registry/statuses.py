@@ -5,13 +5,27 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["BatchStatus", "DocumentStatus", "RevisionKind", "RowStatus", "SigningStatus"]
+__all__ = [
+    "BatchStatus",
+    "DocumentStatus",
+    "RevisionKind",
+    "RowStatus",
+    "SigningStatus",
+    "SlotStatus",
+]
 
 
 class DocumentStatus(StrEnum):
     MENUNGGU = "menunggu_tanda_tangan"  # issued, waiting for (more) signatures
     SAH = "sah"  # every signer signed; the B-LTA revision is the current one
     DICABUT = "dicabut"  # revoked; every revision stays retrievable and verifiable
+
+
+class SlotStatus(StrEnum):
+    """Of one signer role of a document (derived: a slot is signed when it has a time)."""
+
+    SIGNED = "signed"
+    PENDING = "pending"
 
 
 class RevisionKind(StrEnum):
