@@ -28,6 +28,8 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PDF_WHITESPACE
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+import signing.fast
+
 __all__ = ["preload_first_page", "preload_objects", "preload_signature_dictionaries"]
 
 logger = logging.getLogger(__name__)
@@ -95,9 +97,11 @@ def preload_signature_dictionaries(reader: PdfFileReader, pdf: bytes) -> int:
     the fields point to (``/V``); return how many of the latter were cached here. ``pdf`` is
     the file ``reader`` reads.
 
-    Never raises for a damaged file (see :func:`preload_objects`).
+    With the fast paths off (:mod:`signing.fast`) nothing is preloaded: pyHanko parses each
+    object when it is first read (the library path). Never raises for a damaged file (see
+    :func:`preload_objects`).
     """
-    if reader.encrypted:
+    if not signing.fast.enabled() or reader.encrypted:
         return 0
     try:
         trailer = reader.trailer
@@ -114,8 +118,9 @@ def preload_signature_dictionaries(reader: PdfFileReader, pdf: bytes) -> int:
 
 def preload_first_page(reader: PdfFileReader, pdf: bytes) -> None:
     """Preload the page tree nodes down to the first page, and their resource dictionaries
-    (what pyHanko reads to put an annotation on the first page)."""
-    if reader.encrypted:
+    (what pyHanko reads to put an annotation on the first page). With the fast paths off
+    (:mod:`signing.fast`) nothing is preloaded (the library path)."""
+    if not signing.fast.enabled() or reader.encrypted:
         return
     try:
         node = reader.root.raw_get("/Pages")

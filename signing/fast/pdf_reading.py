@@ -34,6 +34,7 @@ from pyhanko.pdf_utils.xref import (
     XRefSectionType,
 )
 
+import signing.fast
 from signing.fast.objects import _WS, _read_value, _Unusual
 
 __all__ = ["open_pdf"]
@@ -53,14 +54,17 @@ _STARTXREF_AHEAD: Final = re.compile(_WS + rb"*startxref")
 
 def open_pdf(pdf: bytes, *, strict: bool = True) -> PdfFileReader:
     """``PdfFileReader(io.BytesIO(pdf), strict=strict)``, the same reader, built faster when
-    the file has plain classic xref tables.
+    the file has plain classic xref tables and the fast paths are on (:mod:`signing.fast`);
+    with them off, that call itself (the library path).
 
     Raises what ``PdfFileReader`` raises for ``pdf``.
     """
-    try:
-        return _open_plain(pdf, strict)
-    except Exception:  # not plain (or not a PDF at all): pyHanko's own reading, or its error
-        return PdfFileReader(io.BytesIO(pdf), strict=strict)
+    if signing.fast.enabled():
+        try:
+            return _open_plain(pdf, strict)
+        except Exception:  # not plain (or not a PDF at all): pyHanko's own reading, or its error
+            pass
+    return PdfFileReader(io.BytesIO(pdf), strict=strict)
 
 
 def _open_plain(pdf: bytes, strict: bool) -> PdfFileReader:
