@@ -14,6 +14,15 @@ comments, escapes in names, octal escapes beyond a byte, a stream whose ``/Lengt
 an encrypted file, an object in an object stream, an object header that does not match, a
 repeated dictionary key. :func:`preload_signature_dictionaries` preloads what signing and
 archiving read: the catalog, ``/Info``, the form, its fields and their values.
+
+Measured share (``bench/fast_signing.py``: CPU time, the median of 200 calls after a warm-up,
+resolving the objects that sign_pdf and add_long_term_validation resolve in the four files the
+bulk run opens per berita acara, less opening them): ~0.8 ms a call with the preloading against
+~15 ms for pyHanko's parser, mostly the earlier signatures' ``/Contents``; 4 calls per document,
+~55 ms of CPU saved per document, more than the bulk run's ~45 ms per document in all.
+
+The object's offset comes from ``PdfFileReader.xrefs``, whose class pyHanko calls internal;
+tests/test_pyhanko_internals.py pins it (pyHanko 0.38.x).
 """
 
 from __future__ import annotations
