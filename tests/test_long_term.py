@@ -8,9 +8,10 @@ back, so that a certificate can be revoked (or expire) between signing and now.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asn1crypto import cms
@@ -29,6 +30,7 @@ from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, SimpleSigner
 from pyhanko.sign.validation import DocumentSecurityStore, read_certification_data
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+import signing.fast
 from signing.errors import LongTermValidationFailed, SignatureCreationFailed
 from signing.fast.objects import (
     preload_first_page,
@@ -62,6 +64,16 @@ MODIFIED = "Dokumen telah diubah setelah ditandatangani"
 
 
 # -- fixtures ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def library_path() -> Iterator[None]:
+    """pyHanko and asn1crypto end to end: the fast paths switched off for the test."""
+    signing.fast.use(False)
+    try:
+        yield
+    finally:
+        signing.fast.use(True)
 
 
 @pytest.fixture(scope="module")
@@ -406,6 +418,13 @@ def test_preloaded_signature_dictionaries_are_what_pyhanko_reads(archived: bytes
     for field, sig_object in preloaded.items():
         assert sig_object == expected[field]
         assert len(sig_object["/Contents"]) > 1000
+
+
+def test_with_the_fast_paths_off_nothing_is_preloaded(archived: bytes, library_path: None) -> None:
+    reader = PdfFileReader(io.BytesIO(archived))
+    assert preload_signature_dictionaries(reader, archived) == 0
+    preload_first_page(reader, archived)
+    assert reader.resolved_objects == {}  # pyHanko parses each object when it is read
 
 
 def same_object(got: generic.PdfObject, expected: generic.PdfObject, where: str = "") -> None:
@@ -885,3 +904,59 @@ def test_certificate_expired_after_the_timestamp_stays_valid(
     late: SignatureReport = only(validate(stale, ca), FIRST)
     assert late.intact and not late.trusted
     assert late.reason == "Sertifikat penanda tangan sudah tidak berlaku"
+
+
+# -- the library paths ----------------------------------------------------------------------
+
+
+def comparable_signer_info(pdf: bytes, field: str) -> Any:
+    """The signer info of ``field``'s signature, less what differs from document to document
+    and token to token: the message digest, the signature over it, the time stamp token."""
+    signatures = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    (signature,) = [s for s in signatures if s.field_name == field]
+    native: Any = signature.signer_info.native
+    native["signature"] = None
+    native["signed_attrs"] = [a for a in native["signed_attrs"] if a["type"] != "message_digest"]
+    native["unsigned_attrs"] = [a["type"] for a in native["unsigned_attrs"]]
+    return native
+
+
+def pdfsig_verdicts(pdf: bytes, tmp_path: Path, nss_db: str) -> dict[str, list[str]]:
+    """pdfsig's lines per field, but the signed byte ranges (each document has its own)."""
+    return {
+        field: [line for line in section.splitlines() if "Signed Ranges" not in line]
+        for field, section in pdfsig_sections(pdfsig(pdf, tmp_path, nss_db)).items()
+    }
+
+
+def test_the_library_paths_sign_and_archive_as_the_fast_paths_do(
+    archived: bytes,
+    budi: SigningIdentity,
+    siti: SigningIdentity,
+    past_tsa: InternalTimeStamper,
+    ca: CertificateAuthority,
+    crl: x509.CertificateRevocationList,
+    nss_db: str,
+    tmp_path: Path,
+    library_path: None,
+) -> None:
+    """pyHanko reading the PDFs and building the containers, asn1crypto the time stamp tokens:
+    the same signatures, as pyHanko and pdfsig judge them, as the fast paths make."""
+    certified = sign(prepared_pdf(), FIRST, budi, past_tsa, certify=True)
+    library = archive(sign(certified, SECOND, siti, past_tsa), ca, [crl])
+    fast_report, library_report = validate(archived, ca), validate(library, ca)
+    assert library_report.valid and library_report.level == "B-LTA"
+    assert library_report.signatures == fast_report.signatures
+    assert fast_report.document_timestamp is not None
+    assert library_report.document_timestamp is not None
+    assert abs(library_report.document_timestamp - fast_report.document_timestamp) < timedelta(
+        minutes=5
+    )
+    assert sorted(map(sorted, dss_of(library))) == sorted(map(sorted, dss_of(archived)))
+    for field in (FIRST, SECOND):
+        assert comparable_signer_info(library, field) == comparable_signer_info(archived, field)
+    verdicts = pdfsig_verdicts(library, tmp_path, nss_db)
+    assert verdicts == pdfsig_verdicts(archived, tmp_path, nss_db)
+    for field in (FIRST, SECOND):
+        assert "  - Signature Validation: Signature is Valid." in verdicts[field]
+        assert "  - Certificate Validation: Certificate is Trusted." in verdicts[field]

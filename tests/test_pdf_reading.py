@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult
 
+import signing.fast
+from signing.fast import pdf_reading
 from signing.fast.objects import _Unusual
 from signing.fast.pdf_reading import _open_plain, open_pdf
 from signing.pades.sign import SigningIdentity
@@ -55,6 +57,16 @@ def revisions(ca: CertificateAuthority, crl: x509.CertificateRevocationList) -> 
     countersigned = sign(certified, SECOND, siti, tsa)
     archived = archive(countersigned, ca, [crl])
     return [prepared, certified, countersigned, archived, archive(archived, ca, [crl])]
+
+
+@pytest.fixture
+def library_path() -> Iterator[None]:
+    """pyHanko's own reader: the fast paths switched off for the test."""
+    signing.fast.use(False)
+    try:
+        yield
+    finally:
+        signing.fast.use(True)
 
 
 def pikepdf_saved(pdf: bytes, mode: pikepdf.ObjectStreamMode) -> bytes:
@@ -311,3 +323,14 @@ def test_documents_signed_and_archived_after_fast_opening_validate(
     for field in (FIRST, SECOND):
         assert "Signature Validation: Signature is Valid." in found[field], output
         assert "Certificate Validation: Certificate is Trusted." in found[field], output
+
+
+def test_with_the_fast_paths_off_pyhanko_opens_every_file(
+    revisions: list[bytes], monkeypatch: pytest.MonkeyPatch, library_path: None
+) -> None:
+    def not_here(pdf: bytes, strict: bool) -> PdfFileReader:
+        raise AssertionError("the fast path was taken with the fast paths off")
+
+    monkeypatch.setattr(pdf_reading, "_open_plain", not_here)
+    for pdf in revisions:
+        assert_same_reader(open_pdf(pdf), PdfFileReader(io.BytesIO(pdf)))

@@ -15,7 +15,7 @@ import shutil
 import string
 import subprocess
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,6 +45,7 @@ from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko.stamp import QRStamp
 from pyhanko_certvalidator import ValidationContext
 
+import signing.fast
 import signing.fast.qr
 import signing.prepare.stamp
 from signing.errors import (
@@ -150,6 +151,26 @@ def add_page_text(pdf: bytes, text: bytes) -> bytes:
 
 
 # -- fixtures ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def library_path() -> Iterator[None]:
+    """pyHanko and asn1crypto end to end: the fast paths switched off for the test."""
+    signing.fast.use(False)
+    try:
+        yield
+    finally:
+        signing.fast.use(True)
+
+
+@pytest.fixture(params=["fast", "library"])
+def either_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The test once with the fast paths on (the default), once with them off."""
+    signing.fast.use(request.param == "fast")
+    try:
+        yield request.param
+    finally:
+        signing.fast.use(True)
 
 
 @pytest.fixture(scope="module")
@@ -443,7 +464,9 @@ def rsa_tsa_ca_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def test_new_tsa_keys_are_p256_and_their_tokens_validate(ca: CertificateAuthority) -> None:
+def test_new_tsa_keys_are_p256_and_their_tokens_validate(
+    ca: CertificateAuthority, either_path: str
+) -> None:
     public_key = ca.tsa_certificate.public_key()
     assert isinstance(public_key, ec.EllipticCurvePublicKey)
     assert public_key.curve.name == "secp256r1"
@@ -470,7 +493,7 @@ def test_new_tsa_keys_are_p256_and_their_tokens_validate(ca: CertificateAuthorit
     assert status["trust_problem_indic"] is None and status["validation_path"] is not None
 
 
-def test_a_ca_with_an_rsa_tsa_keeps_it(rsa_tsa_ca_dir: Path) -> None:
+def test_a_ca_with_an_rsa_tsa_keeps_it(rsa_tsa_ca_dir: Path, either_path: str) -> None:
     ca = CertificateAuthority.load_or_create(rsa_tsa_ca_dir)
     assert isinstance(ca.tsa_certificate.public_key(), rsa.RSAPublicKey)
     token = run(ca.timestamper().async_timestamp(b"\x00" * 32, "sha256"))
@@ -478,9 +501,12 @@ def test_a_ca_with_an_rsa_tsa_keeps_it(rsa_tsa_ca_dir: Path) -> None:
     assert signature_algorithm["algorithm"].native == "rsassa_pkcs1v15"
 
 
-def test_tsa_tokens_are_what_pyhanko_dummy_tsa_makes(rsa_tsa_ca_dir: Path) -> None:
-    """The TSA assembles its tokens from DER pieces; they say what DummyTimeStamper's say
-    (which signs with RSA only, so this compares an RSA TSA)."""
+def test_tsa_tokens_are_what_pyhanko_dummy_tsa_makes(
+    rsa_tsa_ca_dir: Path, either_path: str
+) -> None:
+    """The TSA's tokens, assembled from DER pieces (fast path) or built with asn1crypto (library
+    path), say what DummyTimeStamper's say (which signs with RSA only, so this compares an RSA
+    TSA)."""
     ca = CertificateAuthority.load_or_create(rsa_tsa_ca_dir)
     key = serialization.load_pem_private_key((rsa_tsa_ca_dir / "tsa-key.pem").read_bytes(), None)
     assert isinstance(key, rsa.RSAPrivateKey)
@@ -530,6 +556,40 @@ def test_tsa_tokens_are_what_pyhanko_dummy_tsa_makes(rsa_tsa_ca_dir: Path) -> No
         assert message_digest == tst_digest.finalize()
 
 
+def test_tsa_tokens_are_the_same_on_both_paths(ca: CertificateAuthority, ca_dir: Path) -> None:
+    """The default TSA (P-256, which DummyTimeStamper cannot stand in for): its tokens assembled
+    from DER (fast path) say what those built with asn1crypto and requested through pyHanko's
+    TimeStamper (library path) say, and pyHanko finds both intact and trusted."""
+    key = serialization.load_pem_private_key((ca_dir / "tsa-key.pem").read_bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    moment = datetime(2024, 6, 27, 7, 5, 1, 123400, tzinfo=UTC)
+    tsa = InternalTimeStamper(ca.tsa_certificate, key, chain=ca.chain, fixed_time=moment)
+    context = ValidationContext(trust_roots=[to_asn1_certificate(ca.root_certificate)])
+    for md_algorithm in ("sha256", "sha512"):
+        digest = hashes.Hash(getattr(hashes, md_algorithm.upper())())
+        digest.update(b"isi dokumen")
+        imprint = digest.finalize()
+        tokens: list[cms.ContentInfo] = []
+        for fast in (True, False):
+            signing.fast.use(fast)
+            try:
+                tokens.append(run(tsa.async_timestamp(imprint, md_algorithm)))
+                nonce, request = tsa.request_cms(imprint, md_algorithm)
+                tokens.append(handle_tsp_response(tsa.request_tsa_response(request), nonce))
+            finally:
+                signing.fast.use(True)
+        assert len({str(_comparable_token(token)) for token in tokens}) == 1
+        for token in tokens:
+            status = run(
+                validate_tst_signed_data(
+                    token["content"],
+                    context,
+                    expected_tst_imprint=lambda _, imprint=imprint: imprint,
+                )
+            )
+            assert status["intact"] and status["valid"] and status["trust_problem_indic"] is None
+
+
 def _comparable_container(container: cms.ContentInfo) -> dict[str, Any]:
     """The container's content, less the time stamp tokens (serial number and time differ from
     token to token), with the certificate set in a fixed order."""
@@ -545,8 +605,9 @@ def _comparable_container(container: cms.ContentInfo) -> dict[str, Any]:
 def test_signature_containers_are_what_pyhanko_builds(
     ca: CertificateAuthority, budi: SigningIdentity, siti: SigningIdentity
 ) -> None:
-    """sign_pdf's containers are assembled from DER pieces kept per signer; they are the
-    SignedData pyHanko's Signer.async_sign builds, for each signer (never another's pieces)."""
+    """sign_pdf's containers are assembled from DER pieces kept per signer (fast path); they
+    are the SignedData pyHanko's Signer.async_sign builds (library path), for each signer (never
+    another's pieces): the same signed attributes, byte for byte, and so the same signature."""
     digest = hashes.Hash(hashes.SHA256())
     digest.update(b"isi dokumen")
     document_digest = digest.finalize()
@@ -554,22 +615,46 @@ def test_signature_containers_are_what_pyhanko_builds(
     for identity in (budi, siti, budi):
         signer = _RsaKeySigner(identity)
 
-        async def both(signer: Signer = signer) -> tuple[cms.ContentInfo, cms.ContentInfo]:
-            kwargs: dict[str, Any] = {
-                "use_pades": True,
-                "timestamper": ca.timestamper(),
-                "signed_attr_settings": settings,
-            }
-            return (
-                await signer.async_sign(document_digest, "sha256", **kwargs),
-                await Signer.async_sign(signer, document_digest, "sha256", **kwargs),
-            )
+        def sign(fast: bool, signer: Signer = signer) -> cms.ContentInfo:
+            signing.fast.use(fast)
+            try:
+                return run(
+                    signer.async_sign(
+                        document_digest,
+                        "sha256",
+                        use_pades=True,
+                        timestamper=ca.timestamper(),
+                        signed_attr_settings=settings,
+                    )
+                )
+            finally:
+                signing.fast.use(True)
 
-        ours, pyhanko = run(both())
+        ours, pyhanko = sign(fast=True), sign(fast=False)
         assert _comparable_container(ours) == _comparable_container(pyhanko)
-        signer_info = ours["content"]["signer_infos"][0]
-        serial = signer_info["sid"].chosen["serial_number"].native
+        ours_info, pyhanko_info = (c["content"]["signer_infos"][0] for c in (ours, pyhanko))
+        assert ours_info["signed_attrs"].dump() == pyhanko_info["signed_attrs"].dump()
+        assert ours_info["signature"].native == pyhanko_info["signature"].native  # PKCS#1 v1.5
+        serial = ours_info["sid"].chosen["serial_number"].native
         assert serial == identity.certificate.serial_number
+
+
+def test_other_signature_requests_go_to_pyhanko(
+    ca: CertificateAuthority, budi: SigningIdentity
+) -> None:
+    """A request the fast path does not assemble (here: no time stamp) is pyHanko's, fast
+    paths on or off."""
+    signer = _RsaKeySigner(budi)
+    settings = PdfCMSSignedAttributes(signing_time=SIGNING_TIME)
+    container = run(
+        signer.async_sign(b"\x00" * 32, "sha256", use_pades=True, signed_attr_settings=settings)
+    )
+    expected = run(
+        Signer.async_sign(
+            signer, b"\x00" * 32, "sha256", use_pades=True, signed_attr_settings=settings
+        )
+    )
+    assert container.dump() == expected.dump()
 
 
 # -- sealed keys --------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """Assembling DER from pieces that asn1crypto has already encoded.
 
 Building a CMS structure as asn1crypto objects re-encodes its parts several times over (every
-retagging and every dump walks the children again): ~5 ms for a signature or a time stamp token.
-Where the parts are known (certificates, identifiers, attributes prepared once, each encoded by
-asn1crypto), gluing them together takes a few microseconds.
+retagging and every dump walks the children again). Where the parts are known (certificates,
+identifiers, attributes prepared once, each encoded by asn1crypto), gluing them together takes
+a few microseconds: :mod:`signing.fast.cms` does so, and says what it saves.
 """
 
 from __future__ import annotations

@@ -14,6 +14,15 @@ comments, escapes in names, octal escapes beyond a byte, a stream whose ``/Lengt
 an encrypted file, an object in an object stream, an object header that does not match, a
 repeated dictionary key. :func:`preload_signature_dictionaries` preloads what signing and
 archiving read: the catalog, ``/Info``, the form, its fields and their values.
+
+Measured share (``bench/fast_signing.py``: CPU time, the median of 200 calls after a warm-up,
+resolving the objects that sign_pdf and add_long_term_validation resolve in the four files the
+bulk run opens per berita acara, less opening them): ~0.8 ms a call with the preloading against
+~15 ms for pyHanko's parser, mostly the earlier signatures' ``/Contents``; 4 calls per document,
+~55 ms of CPU saved per document, more than the bulk run's ~45 ms per document in all.
+
+The object's offset comes from ``PdfFileReader.xrefs``, whose class pyHanko calls internal;
+tests/test_pyhanko_internals.py pins it (pyHanko 0.38.x).
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ from typing import Any, Final
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PDF_WHITESPACE
 from pyhanko.pdf_utils.reader import PdfFileReader
+
+import signing.fast
 
 __all__ = ["preload_first_page", "preload_objects", "preload_signature_dictionaries"]
 
@@ -95,9 +106,11 @@ def preload_signature_dictionaries(reader: PdfFileReader, pdf: bytes) -> int:
     the fields point to (``/V``); return how many of the latter were cached here. ``pdf`` is
     the file ``reader`` reads.
 
-    Never raises for a damaged file (see :func:`preload_objects`).
+    With the fast paths off (:mod:`signing.fast`) nothing is preloaded: pyHanko parses each
+    object when it is first read (the library path). Never raises for a damaged file (see
+    :func:`preload_objects`).
     """
-    if reader.encrypted:
+    if not signing.fast.enabled() or reader.encrypted:
         return 0
     try:
         trailer = reader.trailer
@@ -114,8 +127,9 @@ def preload_signature_dictionaries(reader: PdfFileReader, pdf: bytes) -> int:
 
 def preload_first_page(reader: PdfFileReader, pdf: bytes) -> None:
     """Preload the page tree nodes down to the first page, and their resource dictionaries
-    (what pyHanko reads to put an annotation on the first page)."""
-    if reader.encrypted:
+    (what pyHanko reads to put an annotation on the first page). With the fast paths off
+    (:mod:`signing.fast`) nothing is preloaded (the library path)."""
+    if not signing.fast.enabled() or reader.encrypted:
         return
     try:
         node = reader.root.raw_get("/Pages")

@@ -2,8 +2,12 @@
 
 ``PdfFileReader(stream)`` reads every cross-reference section and its trailer when it is
 created: a classic xref table entry by entry through a generator, the trailer dictionary one
-byte at a time. For a signed document with five revisions that is ~0.8 ms, paid at every
-signature and at the archive time stamp.
+byte at a time; this is paid at every signature and at the archive time stamp.
+
+Measured share (``bench/fast_signing.py``: CPU time, the median of 200 calls after a warm-up,
+on the four files the bulk run opens per berita acara, from the prepared one to the one signed
+three times): ~0.3 ms a call here against ~0.8-0.9 ms for pyHanko's reader; 4 calls per
+document, ~2.3 ms of CPU saved per document, ~5 % of the bulk run's ~45 ms per document.
 
 :func:`open_pdf` reads classic xref tables with regular expressions and slices, and the trailers
 with :mod:`signing.fast.objects`'s object reader, and hands pyHanko the same structures its
@@ -14,6 +18,10 @@ anything :mod:`signing.fast.objects` leaves to pyHanko, followed by ``startxref`
 else (xref streams, hybrid files, broken offsets, comments, free lists, a looping ``/Prev``
 chain, size mismatches) is opened by pyHanko itself, from the start, with its own result or
 error.
+
+Private pyHanko API, pinned by tests/test_pyhanko_internals.py (pyHanko 0.38.x): the reader is
+built without ``PdfFileReader.__init__``, its private attributes set here, its header read by
+``_read_header_version``, and the xref classes pyHanko calls internal built here.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from pyhanko.pdf_utils.xref import (
     XRefSectionType,
 )
 
+import signing.fast
 from signing.fast.objects import _WS, _read_value, _Unusual
 
 __all__ = ["open_pdf"]
@@ -53,14 +62,17 @@ _STARTXREF_AHEAD: Final = re.compile(_WS + rb"*startxref")
 
 def open_pdf(pdf: bytes, *, strict: bool = True) -> PdfFileReader:
     """``PdfFileReader(io.BytesIO(pdf), strict=strict)``, the same reader, built faster when
-    the file has plain classic xref tables.
+    the file has plain classic xref tables and the fast paths are on (:mod:`signing.fast`);
+    with them off, that call itself (the library path).
 
     Raises what ``PdfFileReader`` raises for ``pdf``.
     """
-    try:
-        return _open_plain(pdf, strict)
-    except Exception:  # not plain (or not a PDF at all): pyHanko's own reading, or its error
-        return PdfFileReader(io.BytesIO(pdf), strict=strict)
+    if signing.fast.enabled():
+        try:
+            return _open_plain(pdf, strict)
+        except Exception:  # not plain (or not a PDF at all): pyHanko's own reading, or its error
+            pass
+    return PdfFileReader(io.BytesIO(pdf), strict=strict)
 
 
 def _open_plain(pdf: bytes, strict: bool) -> PdfFileReader:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import anyio
-from asn1crypto import algos, cms, core
+from asn1crypto import algos, cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
@@ -39,7 +39,6 @@ from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter, init_xobject_dictionary
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter, enumerate_sig_fields
 from pyhanko.sign.general import SigningError as PyHankoSigningError
-from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
 from pyhanko.sign.timestamps.api import TimeStamper
@@ -48,14 +47,14 @@ from pyhanko.stamp import QRStamp, QRStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+import signing.fast
 from signing.errors import (
     InvalidPdf,
     SignatureCreationFailed,
     SignatureFieldAlreadySigned,
     SignatureFieldNotFound,
 )
-from signing.fast.der import CONTEXT_0, CONTEXT_1, OCTET_STRING, SEQUENCE, SET, set_of
-from signing.fast.der import element as der_element
+from signing.fast import cms as fast_cms
 from signing.fast.fonts import LIBERATION_SANS, EmbeddedFontFactory
 from signing.fast.objects import preload_signature_dictionaries
 from signing.fast.pdf_reading import open_pdf
@@ -106,24 +105,27 @@ class _RsaKeySigner(Signer):
     pyHanko's SimpleSigner re-parses the key from DER on every signature, which costs ~35 ms
     for the RSA consistency check; this signs with the key object as given.
 
-    The PAdES container that sign_pdf asks for is assembled from DER pieces prepared once per
-    signer (see :func:`_signer_parts`): the same SignedData pyHanko's Signer.async_sign builds,
-    without its ~7 ms of asn1crypto re-encoding. Any other request goes to pyHanko.
+    With the fast paths on (:mod:`signing.fast`), the PAdES container that sign_pdf asks for is
+    assembled by :mod:`signing.fast.cms` from DER pieces prepared once per signer: the same
+    SignedData pyHanko's Signer.async_sign builds, without its asn1crypto re-encoding (measured
+    there). Any other request, and every request with the fast paths off, goes to pyHanko.
     """
 
     def __init__(self, identity: SigningIdentity) -> None:
-        self._key = identity.private_key
-        self._parts = _signer_parts(identity.certificate, identity.chain)
+        self._identity = identity
+        signing_cert, cert_registry = _signer_certificates(identity.certificate, identity.chain)
         super().__init__(
-            signing_cert=self._parts.signing_cert,
-            cert_registry=self._parts.cert_registry,
+            signing_cert=signing_cert,
+            cert_registry=cert_registry,
             signature_mechanism=_SHA256_RSA_MECHANISM,
         )
 
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False
     ) -> bytes:
-        return self._key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
+        return self._identity.private_key.sign(
+            data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm)
+        )
 
     async def async_sign(
         self,
@@ -138,7 +140,8 @@ class _RsaKeySigner(Signer):
     ) -> cms.ContentInfo:
         settings = signed_attr_settings or PdfCMSSignedAttributes()
         if not (
-            use_pades
+            signing.fast.enabled()
+            and use_pades
             and is_pdf_sig
             and not dry_run
             and timestamper is not None
@@ -160,102 +163,33 @@ class _RsaKeySigner(Signer):
                 is_pdf_sig=is_pdf_sig,
                 encap_content_info=encap_content_info,
             )
-        parts = self._parts
-        # PAdES: content type, message digest and signingCertificateV2; no signing time (the
-        # claimed time is the signature dictionary's /M).
-        signed_attrs = [
-            _CONTENT_TYPE_DATA_ATTR,
-            _attribute(_MESSAGE_DIGEST, der_element(OCTET_STRING, data_digest)),
-            parts.signing_certificate_v2_attr,
-        ]
-        signature = self._key.sign(
-            set_of(SET, signed_attrs), PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm)
-        )
+        identity = self._identity
+        parts = fast_cms.signer_parts(identity.certificate, identity.chain)
+        signed_attributes = fast_cms.pades_signed_attributes(parts, data_digest)
+        signature = await self.async_sign_raw(signed_attributes, digest_algorithm)
         # The signature time stamp: a token over the signature value (RFC 3161 / CAdES-T).
         token = await timestamper.async_timestamp(
             hashlib.sha256(signature).digest(), digest_algorithm
         )
-        signer_info = der_element(
-            SEQUENCE,
-            _V1,
-            parts.signer_id,
-            _SHA256,
-            set_of(CONTEXT_0, signed_attrs),  # [0] IMPLICIT SET OF Attribute
-            _SHA256_RSA,
-            der_element(OCTET_STRING, signature),
-            set_of(CONTEXT_1, [_attribute(_TIME_STAMP_TOKEN, token.dump())]),  # [1] IMPLICIT
-        )
-        signed_data = der_element(
-            SEQUENCE,
-            _V1,
-            der_element(SET, _SHA256),
-            _DATA_CONTENT_INFO,
-            parts.certificates,
-            der_element(SET, signer_info),
-        )
         return cms.ContentInfo.load(
-            der_element(SEQUENCE, _SIGNED_DATA, der_element(CONTEXT_0, signed_data))
+            fast_cms.pades_signed_data(parts, signed_attributes, signature, token.dump())
         )
-
-
-@dataclass(frozen=True)
-class _SignerParts:
-    """What a signer's containers share, parsed and encoded once."""
-
-    signing_cert: asn1_x509.Certificate
-    chain: tuple[asn1_x509.Certificate, ...]
-    signer_id: bytes
-    """IssuerAndSerialNumber of the signing certificate."""
-    signing_certificate_v2_attr: bytes
-    certificates: bytes
-    """[0] IMPLICIT CertificateSet: the signer's certificate and the chain (roots included)."""
-    cert_registry: SimpleCertificateStore
-    """The chain, as pyHanko's Signer keeps it (only read while signing)."""
 
 
 @functools.lru_cache(maxsize=256)  # signers active in a bulk run; each entry a few KB
-def _signer_parts(
+def _signer_certificates(
     certificate: x509.Certificate, chain: tuple[x509.Certificate, ...]
-) -> _SignerParts:
-    """Keyed by the certificate and the chain (``cryptography`` certificates compare and hash
-    by their DER), so a signer never gets another's."""
-    signing_cert = asn1_x509.Certificate.load(der(certificate))
-    chain_certs = tuple(asn1_x509.Certificate.load(der(c)) for c in chain)
-    return _SignerParts(
-        signing_cert=signing_cert,
-        chain=chain_certs,
-        signer_id=cms.IssuerAndSerialNumber(
-            {"issuer": signing_cert.issuer, "serial_number": signing_cert.serial_number}
-        ).dump(),
-        signing_certificate_v2_attr=simple_cms_attribute(
-            "signing_certificate_v2", as_signing_certificate_v2(signing_cert)
-        ).dump(),
-        certificates=set_of(
-            CONTEXT_0,
-            list(
-                {
-                    cms.CertificateChoices(name="certificate", value=c).dump()
-                    for c in (signing_cert, *chain_certs)
-                }
-            ),
-        ),
-        cert_registry=SimpleCertificateStore.from_certs(list(chain_certs)),
+) -> tuple[asn1_x509.Certificate, SimpleCertificateStore]:
+    """The signing certificate and the chain as pyHanko's Signer keeps them (only read while
+    signing). Keyed by the certificate and the chain (``cryptography`` certificates compare and
+    hash by their DER), so a signer never gets another's."""
+    return (
+        asn1_x509.Certificate.load(der(certificate)),
+        SimpleCertificateStore.from_certs([asn1_x509.Certificate.load(der(c)) for c in chain]),
     )
 
 
-def _attribute(attribute_type: bytes, value: bytes) -> bytes:
-    return der_element(SEQUENCE, attribute_type, der_element(SET, value))
-
-
-_V1: Final = core.Integer(1).dump()
-_SHA256: Final = algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
 _SHA256_RSA_MECHANISM: Final = algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"})
-_SHA256_RSA: Final = _SHA256_RSA_MECHANISM.dump()
-_SIGNED_DATA: Final = cms.ContentType("signed_data").dump()
-_DATA_CONTENT_INFO: Final = cms.EncapsulatedContentInfo({"content_type": "data"}).dump()
-_CONTENT_TYPE_DATA_ATTR: Final = simple_cms_attribute("content_type", "data").dump()
-_MESSAGE_DIGEST: Final = cms.CMSAttributeType("message_digest").dump()
-_TIME_STAMP_TOKEN: Final = cms.CMSAttributeType("signature_time_stamp_token").dump()
 
 
 _FONT_SIZE: Final = 10

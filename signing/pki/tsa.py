@@ -1,18 +1,20 @@
 """An in-process RFC 3161 time-stamping authority signed by the internal CA's TSA certificate.
 
 pyHanko's :class:`DummyTimeStamper` defines the tokens: the same TimeStampResp structure, with
-four things changed. The TSA policy OID is ours rather than the example one it ships with; the
+three things changed. The TSA policy OID is ours rather than the example one it ships with; the
 TSA key is kept as a loaded ``cryptography`` key (the dummy reloads it from DER for every token,
-~0.1 s for RSA-3072 because of the key consistency check); the key may be ECDSA as well as RSA
-(the dummy signs with RSA only); and the response is assembled from DER pieces prepared once per
-TSA (certificates, signer identifier, signingCertificate attribute, algorithm identifiers),
-because building the whole structure with asn1crypto took ~5 ms a token.
+~0.1 s for RSA-3072 because of the key consistency check); and the key may be ECDSA as well as
+RSA (the dummy signs with RSA only, so it cannot serve docgen's P-256 TSA keys as it is).
+
+The tokens are built with asn1crypto as the dummy builds them, and requested through pyHanko's
+``TimeStamper`` (a TimeStampReq in, a TimeStampResp out); with the fast paths on
+(:mod:`signing.fast`) they are assembled by :mod:`signing.fast.cms` from DER pieces prepared
+once per TSA, and a signature's time stamp skips the request and the response (measured there).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
@@ -30,7 +32,8 @@ from pyhanko.sign.timestamps.common_utils import get_nonce
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
-from signing.fast import der
+import signing.fast
+from signing.fast import cms as fast_cms
 
 __all__ = ["DOCGEN_TSA_POLICY_OID", "InternalTimeStamper", "TsaKey", "to_asn1_certificate"]
 
@@ -74,151 +77,135 @@ class InternalTimeStamper(DummyTimeStamper):
             certs_to_embed=[to_asn1_certificate(c) for c in chain],  # type: ignore[arg-type]
             fixed_dt=fixed_time,
         )
-        self._parts: dict[str, _TokenParts] = {}  # per digest algorithm: a handful at most
+        self._parts: dict[str, fast_cms.TokenParts] = {}  # per digest algorithm: a handful at most
 
     def request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        """A granted response with a token for ``req``: what DummyTimeStamper answers (with our
-        policy), assembled from DER."""
+        """A granted response with a token for ``req``: what DummyTimeStamper answers, with our
+        policy and key."""
         imprint = req["message_imprint"]
         md_algorithm = self.override_md or imprint["hash_algorithm"]["algorithm"].native
-        nonce = req["nonce"]
-        token = self._token(
-            imprint.dump(), md_algorithm, nonce.dump() if nonce.native is not None else b""
+        nonce = req["nonce"].native
+        if signing.fast.enabled():
+            token = self._fast_token(imprint.dump(), md_algorithm, nonce)
+            return tsp.TimeStampResp.load(fast_cms.granted_response(token))
+        return tsp.TimeStampResp(
+            {
+                "status": tsp.PKIStatusInfo({"status": tsp.PKIStatus("granted")}),
+                "time_stamp_token": self._token(imprint, md_algorithm, nonce),
+            }
         )
-        return tsp.TimeStampResp.load(der.element(der.SEQUENCE, _GRANTED, token))
 
     async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
-        """The token TimeStamper.async_timestamp gets for ``message_digest`` (with a fresh nonce
-        in it), without building a TimeStampReq for :meth:`request_tsa_response` and taking its
-        TimeStampResp apart again with asn1crypto (~0.25 ms a token)."""
-        imprint = der.element(
-            der.SEQUENCE,
-            self._token_parts(md_algorithm).digest_algorithm,
-            der.element(der.OCTET_STRING, message_digest),
+        """The token for ``message_digest``, with a fresh nonce in it. With the fast paths on,
+        without building a TimeStampReq for :meth:`request_tsa_response` and taking its
+        TimeStampResp apart again."""
+        if not signing.fast.enabled():
+            return await super().async_timestamp(message_digest, md_algorithm)
+        imprint = fast_cms.message_imprint(self._token_parts(md_algorithm), message_digest)
+        nonce = get_nonce() if self.include_nonce else None
+        return cms.ContentInfo.load(
+            self._fast_token(imprint, self.override_md or md_algorithm, nonce)
         )
-        nonce = core.Integer(get_nonce()).dump() if self.include_nonce else b""
-        token = self._token(imprint, self.override_md or md_algorithm, nonce)
-        return cms.ContentInfo.load(token)
 
-    def _token(self, imprint: bytes, md_algorithm: str, nonce: bytes) -> bytes:
-        """The DER of a token (ContentInfo) for the MessageImprint ``imprint``, signed with
-        ``md_algorithm``, with ``nonce`` (an INTEGER's DER, or nothing)."""
-        parts = self._token_parts(md_algorithm)
+    def _token(
+        self, imprint: tsp.MessageImprint, md_algorithm: str, nonce: int | None
+    ) -> cms.ContentInfo:
+        """A token for ``imprint``, signed with ``md_algorithm``, with ``nonce`` if not None:
+        the structure DummyTimeStamper builds, built the same way (asn1crypto)."""
         moment = self.fixed_dt or datetime.now(UTC)
-        tst_info = der.element(
-            der.SEQUENCE,
-            _V1,
-            parts.policy,
-            imprint,
-            core.Integer(get_nonce()).dump(),  # serial number
-            core.GeneralizedTime(moment).dump(),
-            nonce,
-            parts.tsa_name,
+        tst_info = tsp.TSTInfo(
+            {
+                "version": "v1",
+                "policy": DOCGEN_TSA_POLICY_OID,
+                "message_imprint": imprint,
+                "serial_number": get_nonce(),
+                "gen_time": moment,
+                "nonce": nonce,
+                "tsa": asn1_x509.GeneralName(name="directory_name", value=self.tsa_cert.subject),
+            }
         )
+        tst_info_data = tst_info.dump()
         digest = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
-        digest.update(tst_info)
-        # DER orders the members of a SET OF by their encodings.
-        signed_attrs = b"".join(
-            sorted(
-                [
-                    parts.content_type_attr,
-                    der.element(
-                        der.SEQUENCE,
-                        _SIGNING_TIME,
-                        der.element(der.SET, cms.Time({"utc_time": core.UTCTime(moment)}).dump()),
-                    ),
-                    parts.signing_certificate_attr,
-                    der.element(
-                        der.SEQUENCE,
-                        _MESSAGE_DIGEST,
-                        der.element(der.SET, der.element(der.OCTET_STRING, digest.finalize())),
-                    ),
-                ]
-            )
+        digest.update(tst_info_data)
+        signed_attrs = cms.CMSAttributes(
+            [
+                simple_cms_attribute("content_type", "tst_info"),
+                simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(moment)})),
+                simple_cms_attribute(
+                    "signing_certificate", general.as_signing_certificate(self.tsa_cert)
+                ),
+                simple_cms_attribute("message_digest", digest.finalize()),
+            ]
         )
-        to_sign = der.element(der.SET, signed_attrs)
+        digest_algorithm = algos.DigestAlgorithm({"algorithm": md_algorithm})
+        signer_info = cms.SignerInfo(
+            {
+                "version": "v1",
+                "sid": cms.SignerIdentifier(
+                    {
+                        "issuer_and_serial_number": cms.IssuerAndSerialNumber(
+                            {
+                                "issuer": self.tsa_cert.issuer,
+                                "serial_number": self.tsa_cert.serial_number,
+                            }
+                        )
+                    }
+                ),
+                "digest_algorithm": digest_algorithm,
+                "signature_algorithm": self._signature_algorithm(md_algorithm),
+                "signed_attrs": signed_attrs,
+                "signature": self._sign(signed_attrs.dump(), md_algorithm),
+            }
+        )
+        signed_data = cms.SignedData(
+            {
+                "version": "v3",
+                "digest_algorithms": cms.DigestAlgorithms((digest_algorithm,)),
+                "encap_content_info": cms.EncapsulatedContentInfo(
+                    {
+                        "content_type": cms.ContentType("tst_info"),
+                        "content": cms.ParsableOctetString(tst_info_data),
+                    }
+                ),
+                # each once, as the dummy's set has them (it compares them by identity)
+                "certificates": list(
+                    {c.dump(): c for c in (*self.certs_to_embed, self.tsa_cert)}.values()
+                ),
+                "signer_infos": [signer_info],
+            }
+        )
+        return cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
+
+    def _fast_token(self, imprint: bytes, md_algorithm: str, nonce: int | None) -> bytes:
+        """The DER of :meth:`_token`'s token for the MessageImprint ``imprint`` (DER)."""
+        return fast_cms.timestamp_token(
+            self._token_parts(md_algorithm),
+            imprint=imprint,
+            serial_number=get_nonce(),
+            moment=self.fixed_dt or datetime.now(UTC),
+            nonce=nonce,
+            sign=lambda signed_attrs: self._sign(signed_attrs, md_algorithm),
+        )
+
+    def _token_parts(self, md_algorithm: str) -> fast_cms.TokenParts:
+        if md_algorithm not in self._parts:
+            self._parts[md_algorithm] = fast_cms.token_parts(
+                self.tsa_cert,
+                self.certs_to_embed,
+                md_algorithm=md_algorithm,
+                signature_algorithm=self._signature_algorithm(md_algorithm),
+                policy=DOCGEN_TSA_POLICY_OID,
+            )
+        return self._parts[md_algorithm]
+
+    def _signature_algorithm(self, md_algorithm: str) -> algos.SignedDigestAlgorithm:
+        # RSA's names the padding (the digest is the digest algorithm's); ECDSA's the pair
+        if isinstance(self._key, RSAPrivateKey):
+            return algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"})
+        return algos.SignedDigestAlgorithm({"algorithm": f"{md_algorithm}_ecdsa"})
+
+    def _sign(self, signed_attrs: bytes, md_algorithm: str) -> bytes:
         hash_algorithm = get_pyca_cryptography_hash(md_algorithm.upper())
         if isinstance(self._key, RSAPrivateKey):
-            signature = self._key.sign(to_sign, PKCS1v15(), hash_algorithm)
-        else:
-            signature = self._key.sign(to_sign, ec.ECDSA(hash_algorithm))
-        signer_info = der.element(
-            der.SEQUENCE,
-            _V1,
-            parts.signer_id,
-            parts.digest_algorithm,
-            der.element(der.CONTEXT_0, signed_attrs),  # [0] IMPLICIT SET OF Attribute
-            parts.signature_algorithm,
-            der.element(der.OCTET_STRING, signature),
-        )
-        signed_data = der.element(
-            der.SEQUENCE,
-            _V3,
-            der.element(der.SET, parts.digest_algorithm),
-            der.element(
-                der.SEQUENCE,
-                _TST_INFO,
-                der.element(der.CONTEXT_0, der.element(der.OCTET_STRING, tst_info)),
-            ),
-            parts.certificates,
-            der.element(der.SET, signer_info),
-        )
-        return der.element(der.SEQUENCE, _SIGNED_DATA, der.element(der.CONTEXT_0, signed_data))
-
-    def _token_parts(self, md_algorithm: str) -> _TokenParts:
-        if md_algorithm in self._parts:
-            return self._parts[md_algorithm]
-        digest_algorithm = algos.DigestAlgorithm({"algorithm": md_algorithm})
-        certificates = sorted(
-            cms.CertificateChoices(name="certificate", value=c).dump()
-            for c in {*self.certs_to_embed, self.tsa_cert}
-        )
-        parts = _TokenParts(
-            policy=tsp.ObjectIdentifier(DOCGEN_TSA_POLICY_OID).dump(),
-            tsa_name=tsp.TSTInfo(
-                {"tsa": asn1_x509.GeneralName(name="directory_name", value=self.tsa_cert.subject)}
-            )["tsa"].dump(),
-            content_type_attr=simple_cms_attribute("content_type", "tst_info").dump(),
-            signing_certificate_attr=simple_cms_attribute(
-                "signing_certificate", general.as_signing_certificate(self.tsa_cert)
-            ).dump(),
-            signer_id=cms.IssuerAndSerialNumber(
-                {"issuer": self.tsa_cert.issuer, "serial_number": self.tsa_cert.serial_number}
-            ).dump(),
-            digest_algorithm=digest_algorithm.dump(),
-            signature_algorithm=algos.SignedDigestAlgorithm(
-                # RSA's names the padding (the digest is digest_algorithm's); ECDSA's the pair
-                {
-                    "algorithm": "rsassa_pkcs1v15"
-                    if isinstance(self._key, RSAPrivateKey)
-                    else f"{md_algorithm}_ecdsa"
-                }
-            ).dump(),
-            certificates=der.element(der.CONTEXT_0, *certificates),  # [0] IMPLICIT CertificateSet
-        )
-        self._parts[md_algorithm] = parts
-        return parts
-
-
-@dataclass(frozen=True)
-class _TokenParts:
-    """The DER of everything in a token that depends only on the TSA and the digest algorithm."""
-
-    policy: bytes
-    tsa_name: bytes
-    """TSTInfo's ``tsa`` field: [0] EXPLICIT GeneralName (the TSA's subject)."""
-    content_type_attr: bytes
-    signing_certificate_attr: bytes
-    signer_id: bytes
-    digest_algorithm: bytes
-    signature_algorithm: bytes
-    certificates: bytes
-
-
-_V1: Final = core.Integer(1).dump()
-_V3: Final = core.Integer(3).dump()
-_GRANTED: Final = tsp.PKIStatusInfo({"status": tsp.PKIStatus("granted")}).dump()
-_SIGNED_DATA: Final = cms.ContentType("signed_data").dump()
-_TST_INFO: Final = cms.ContentType("tst_info").dump()
-_SIGNING_TIME: Final = cms.CMSAttributeType("signing_time").dump()
-_MESSAGE_DIGEST: Final = cms.CMSAttributeType("message_digest").dump()
+            return self._key.sign(signed_attrs, PKCS1v15(), hash_algorithm)
+        return self._key.sign(signed_attrs, ec.ECDSA(hash_algorithm))
