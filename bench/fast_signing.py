@@ -51,6 +51,7 @@ from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps.api import TimeStamper
 
 import signing.fast
+from docgen.pipeline.prepare import FOOTER as FOOTER_TEMPLATE
 from docgen.pipeline.render import render_docx
 from docgen.templating.catalogue import load_template
 from signing.fast.objects import preload_first_page, preload_signature_dictionaries
@@ -68,11 +69,8 @@ from tests.test_templates_content import ba_data
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "templates" / "berita-acara-pelantikan"
 VERIFY_URL = "http://127.0.0.1:8000/v/Q2hlY2tDb2RlMTIzNDU2Nzg5"
-# As long as the service's footer (docgen's pipeline puts its text under every page).
-FOOTER = (
-    "Dokumen ini telah ditandatangani secara elektronik menggunakan sertifikat elektronik. "
-    f"Keaslian dokumen dapat diverifikasi dengan memindai kode QR atau melalui {VERIFY_URL}"
-)
+# The service's footer, under every page.
+FOOTER = FOOTER_TEMPLATE.format(url=VERIFY_URL)
 BULK_CPU_MS_PER_DOCUMENT = 45.0
 
 
