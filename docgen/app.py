@@ -64,6 +64,7 @@ def banner(parts: Parts) -> str:
             f"  data                : {settings.data_dir.resolve()}",
             f"  penyimpanan objek   : {parts.store_endpoint} (bucket {settings.s3_bucket})",
             f"  basis data          : {settings.sqlalchemy_url.split('@')[-1]}",
+            f"  jalur cepat         : {'aktif' if settings.fast_paths else 'mati'}",
             "Tekan Ctrl-C untuk berhenti.",
         ]
     )

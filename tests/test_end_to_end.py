@@ -20,7 +20,14 @@ from docgen.registry import audit
 from docgen.registry.db import Database
 from docgen.registry.models import AuditEntry
 from signing.validate.validation import validate_pdf
-from tests.conftest import PIN, Service, pakta_data, signer_body
+from tests.conftest import (
+    PIN,
+    Service,
+    pakta_data,
+    signer_body,
+    start_service,
+    stop_service,
+)
 from tests.pdftools import page_text, pdfsig, qr_codes_per_page
 
 
@@ -223,3 +230,22 @@ def test_the_service_keeps_its_start_up_objects_out_of_garbage_collection(
     )
     assert found, "the service did not freeze its start-up objects"
     assert int(found[1]) > 100_000
+
+
+def test_a_service_on_the_library_paths_makes_documents_that_hold(tmp_path: Path) -> None:
+    # DOCGEN_FAST_PATHS=false: docxtpl, qrcode, pyHanko's reader, CMS and fonts as they come.
+    process, service = start_service(tmp_path / "docgen", DOCGEN_FAST_PATHS="false")
+    try:
+        assert "jalur cepat         : mati" in service.log.read_text()
+        with service.client() as client:
+            document, signed, _, pdf = create_and_sign(client)
+            root_pem = client.get("/api/v1/trust/ca.pem").content
+    finally:
+        stop_service(process)
+    assert signed["status"] == "sah"
+    assert validate_pdf(pdf, [x509.load_pem_x509_certificate(root_pem)]).valid
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(pdf)
+    out = pdfsig(path, root_pem, tmp_path)
+    assert "Signature is Valid" in out and "Certificate is Trusted" in out, out
+    assert all(document["verify_url"] in codes for codes in qr_codes_per_page(path, tmp_path))

@@ -192,3 +192,20 @@ def test_a_signature_that_fails_in_a_worker_comes_back_as_its_error(
     error = failed.error()
     assert (error.error, error.status_code) == ("SignerFailed", 502)
     assert "ttd_tidak_ada" in error.detail
+
+
+def fast_paths_in_use(items: Sequence[str]) -> list[bool]:
+    """Runs in a worker: whether it takes the fast paths."""
+    import signing.fast
+
+    return [signing.fast.enabled() for _ in items]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fast", [True, False])
+async def test_workers_take_the_paths_the_service_is_set_to(tmp_path: Path, fast: bool) -> None:
+    pool = WorkerPool(2, tmp_path / "ca", fast_paths=fast)
+    try:
+        assert await pool.map(fast_paths_in_use, ["a", "b"]) == [fast, fast]
+    finally:
+        pool.stop()
