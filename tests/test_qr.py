@@ -7,6 +7,8 @@ through the public functions: the same symbols, drawings and errors."""
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
+import inspect
 import secrets
 from collections.abc import Callable
 
@@ -14,6 +16,7 @@ import pytest
 import qrcode
 import qrcode.exceptions
 from pyhanko.pdf_utils.qr import PdfStreamQRImage
+from qrcode import base as qr_base
 from qrcode import util as qr_util
 
 import signing.fast.qr
@@ -232,3 +235,54 @@ def test_both_paths_make_the_same_symbols_and_drawings(monkeypatch: pytest.Monke
     assert len(encoded) - fast_encoded == 3 * len(BOTH_PATHS_URLS)
     for url, fast_symbol, library_symbol in zip(BOTH_PATHS_URLS, fast, library, strict=True):
         assert fast_symbol == library_symbol, url
+
+
+QRCODE = f"qrcode {importlib.metadata.version('qrcode')}"
+
+# What signing/fast/qr.py builds its symbols from beyond qrcode's documented QRCode API: helpers
+# and tables of qrcode.util and qrcode.base, and the steps QRCode.makeImpl draws a symbol with.
+QRCODE_INTERNALS = {
+    qr_util: {
+        "optimal_data_chunks": ["data", "minimum"],
+        "length_in_bits": ["mode", "version"],
+        "create_data": ["version", "error_correction", "data_list"],
+        "mask_func": ["pattern"],
+    },
+    qr_base: {"gexp": ["n"], "glog": ["n"], "rs_blocks": ["version", "error_correction"]},
+    qrcode.QRCode: {
+        "best_fit": ["self", "start"],
+        "setup_position_probe_pattern": ["self", "row", "col"],
+        "setup_position_adjust_pattern": ["self"],
+        "setup_timing_pattern": ["self"],
+        "setup_type_info": ["self", "test", "mask_pattern"],
+        "setup_type_number": ["self", "test"],
+    },
+}
+
+
+def test_qrcode_still_has_what_the_fast_path_builds_on() -> None:
+    for owner, functions in QRCODE_INTERNALS.items():
+        for name, parameters in functions.items():
+            function = getattr(owner, name, None)
+            where = f"{owner.__name__}.{name}"
+            assert callable(function), f"{QRCODE}: {where} is gone; signing/fast/qr.py uses it"
+            assert list(inspect.signature(function).parameters) == parameters, (
+                f"{QRCODE}: {where}{inspect.signature(function)} is not what signing/fast/qr.py "
+                f"calls ({', '.join(parameters)})"
+            )
+    tables = (qr_util.BIT_LIMIT_TABLE[_M][1], qr_util.PAD0, qr_util.PAD1, qr_util.MODE_8BIT_BYTE)
+    assert tables == (128, 0xEC, 0x11, 4), f"{QRCODE}: other tables than signing/fast/qr.py's"
+    (block,) = qr_base.rs_blocks(1, _M)
+    assert (block.data_count, block.total_count) == (16, 26), (
+        f"{QRCODE}: Reed-Solomon blocks described otherwise than signing/fast/qr.py reads them"
+    )
+    (segment,) = qr_util.optimal_data_chunks("https://x/v/a", minimum=20)
+    assert (segment.mode, segment.data) == (qr_util.MODE_8BIT_BYTE, b"https://x/v/a"), (
+        f"{QRCODE}: data segments described otherwise than signing/fast/qr.py reads them"
+    )
+    symbol = qrcode.QRCode(version=1, error_correction=_M)
+    symbol.add_data("x")
+    symbol.make(fit=False)
+    assert (symbol.modules_count, len(symbol.modules), len(symbol.data_list)) == (21, 21, 1), (
+        f"{QRCODE}: QRCode keeps its symbol otherwise than signing/fast/qr.py reads it"
+    )
