@@ -64,7 +64,7 @@ _LATIN: Final = [*range(0x20, 0x250), *range(0x2000, 0x2070), 0x20AC, 0x2122]
 
 # Tables left out of the embedded program: glyph positioning and substitution are done by
 # HarfBuzz before the text is written, and PDF viewers only draw glyphs by id.
-_LAYOUT_TABLES: Final = ["GDEF", "GPOS", "GSUB", "kern"]
+_LAYOUT_TABLES: Final = ("GDEF", "GPOS", "GSUB", "kern")
 
 # Texts whose advance a font program remembers (a footer's words, document after document).
 _MEASURED_TEXTS: Final = 4096
@@ -113,8 +113,8 @@ class FontProgram:
     Equal and hashed by identity (one per font file and process), so that subsets made from it
     can be remembered under it."""
 
-    font_file: bytes
-    """The normalized font (:func:`normalized_font`)."""
+    data: bytes
+    """The normalized font file (:func:`normalized_font`)."""
     postscript_name: str
     units_per_em: int
     shaper: uharfbuzz.Font
@@ -138,7 +138,7 @@ class FontProgram:
         from fontTools import subset, ttLib
 
         # the normalized font's modification time, not now: the same glyphs, the same bytes
-        font = ttLib.TTFont(BytesIO(self.font_file), recalcTimestamp=False)
+        font = ttLib.TTFont(BytesIO(self.data), recalcTimestamp=False)
         options = subset.Options(layout_closure=False)
         options.drop_tables += _LAYOUT_TABLES
         options.retain_gids = True
@@ -181,7 +181,7 @@ def font_program(font_file: Path) -> FontProgram:
     }
     name_record = next(r for r in font["name"].names if r.nameID == 6)
     return FontProgram(
-        font_file=data,
+        data=data,
         postscript_name=name_record.toUnicode(),
         units_per_em=head_table.unitsPerEm,
         shaper=hb.Font(hb.Face(data)),
