@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import pytest
 from minio import Minio
 from minio.datatypes import Object
 
+import signing.fast
 from docgen.pipeline.convert import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -122,6 +124,23 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 def client(service: Service) -> Iterator[httpx.Client]:
     with service.client() as c:
         yield c
+
+
+@contextlib.contextmanager
+def library_paths_taken() -> Iterator[None]:
+    """signing.fast's switch on the libraries' paths, then back on the fast ones."""
+    signing.fast.use(False)
+    try:
+        yield
+    finally:
+        signing.fast.use(True)
+
+
+@pytest.fixture()
+def library_paths() -> Iterator[None]:
+    """The test runs on the libraries' paths instead of signing.fast's."""
+    with library_paths_taken():
+        yield
 
 
 PIN = "246810"

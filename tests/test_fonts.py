@@ -1,6 +1,8 @@
 """The embedded font's subsets: kept and reused for equal glyph sets, byte for byte what a fresh
 subset would be, made equal on purpose with ``always_embed``, and never short of a glyph the text
-shows (checked in the font program itself, and through the ToUnicode map readers copy text by)."""
+shows (checked in the font program itself, and through the ToUnicode map readers copy text by).
+And the fast engine beside pyHanko's (``signing.fast.use(False)``): the same text operators,
+widths, ToUnicode map and outlines."""
 
 from __future__ import annotations
 
@@ -9,10 +11,14 @@ import itertools
 import re
 import string
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 from fontTools.ttLib import TTFont
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.font.api import FontEngine
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
 from pyhanko.pdf_utils.writer import PdfFileWriter
 
 from signing.fast import fonts
@@ -23,6 +29,8 @@ from signing.fast.fonts import (
     EmbeddedFontFactory,
     SubsetParts,
 )
+from signing.prepare.stamp import URL_SAFE_CHARACTERS
+from tests.conftest import library_paths_taken
 
 WAKTU = "27 Juni 2024 14:05 WIB"
 OTHER_WAKTU = "18 Juni 2024 09:36 WIB"  # the same but for its digits
@@ -135,3 +143,94 @@ def test_kept_subsets_are_bounded() -> None:
     # the oldest were dropped: made again, the same bytes
     assert shaped(texts[0]).font_file == parts[texts[0]].font_file
     assert fonts._compressed_subset.cache_info().misses == len(texts) + 1
+
+
+# -- the fast engine beside pyHanko's (signing.fast.use(False)) -------------------------------
+
+TEXTS = [
+    "Ditandatangani secara elektronik oleh",
+    "Drs. BUDI SANTOSO, M.Si.",
+    "Kepala Seksi Kurikulum dan Penilaian Sekolah Dasar",
+    WAKTU,
+    "Élodie Ñuñez Çakır — “ffi” fi AV To (a) \\ 100%",  # composites, ligatures, kerning
+    "https://docgen.example.go.id/v/Q2hlY2tDb2RlMTIzNDU2Nzg5MDEy",
+]
+
+
+def written(make_engine: Callable[[PdfFileWriter], FontEngine]) -> tuple[list[object], Font]:
+    """What an engine writes for :data:`TEXTS`: each text's shape, and the embedded font."""
+    writer = PdfFileWriter()
+    font = make_engine(writer)
+    shapes: list[object] = [font.shape(text) for text in TEXTS]
+    font.prepare_write()
+    return shapes, Font.of(font.as_resource().get_object())
+
+
+@dataclass(frozen=True)
+class Font:
+    """An embedded Type 0 font as a reader sees it."""
+
+    widths: dict[int, int]
+    """/W: the width of each glyph id."""
+    to_unicode: dict[int, str]
+    """The ToUnicode CMap: the text of each glyph id."""
+    outlined: set[str]
+    """The characters whose glyph has an outline in the font program."""
+
+    @classmethod
+    def of(cls, type0: generic.DictionaryObject) -> Font:
+        cid_font = type0["/DescendantFonts"][0]
+        widths: dict[int, int] = {}
+        entries = list(cid_font["/W"])
+        for first, run in zip(entries[::2], entries[1::2], strict=True):
+            widths.update((first + k, int(width)) for k, width in enumerate(run))
+        cmap = type0["/ToUnicode"].data.decode("ascii")
+        to_unicode = {}
+        for start, end, texts in re.findall(r"<(\w{4})> <(\w{4})> \[([^\]]*)\]", cmap):
+            targets = re.findall(r"<(\w+)>", texts)
+            assert len(targets) == int(end, 16) - int(start, 16) + 1
+            to_unicode.update((int(start, 16) + k, t) for k, t in enumerate(targets))
+        for gid, text in re.findall(r"^<(\w{4})> <(\w+)>$", cmap, re.MULTILINE):
+            to_unicode[int(gid, 16)] = text
+        program = cid_font["/FontDescriptor"]["/FontFile2"].data
+        font = TTFont(io.BytesIO(program), checkChecksums=2)
+        glyf = font["glyf"]
+        return cls(
+            widths=widths,
+            to_unicode={
+                gid: bytes.fromhex(text).decode("utf-16-be") for gid, text in to_unicode.items()
+            },
+            outlined={
+                chr(code)
+                for code, name in font.getBestCmap().items()
+                if glyf[name].numberOfContours
+            },
+        )
+
+
+def test_both_paths_write_the_same_text_widths_and_mapping() -> None:
+    factory = EmbeddedFontFactory(LIBERATION_SANS, 10)
+    fast_shapes, fast_font = written(factory.create_font_engine)
+    with library_paths_taken():
+        library_shapes, library_font = written(factory.create_font_engine)
+        assert isinstance(factory.create_font_engine(PdfFileWriter()), GlyphAccumulator)
+    assert isinstance(factory.create_font_engine(PdfFileWriter()), EmbeddedFontEngine)
+    # the same glyphs, positions, kerning and marked content, byte for byte
+    assert fast_shapes == library_shapes
+    assert fast_font == library_font
+    assert set("".join(TEXTS)) - {" "} <= fast_font.outlined
+    # widths in thousandths of an em: the normalized font's units, on both paths
+    assert fast_font.widths[fonts.font_program(LIBERATION_SANS).glyph_of[ord("M")]] == 833
+
+
+def test_both_paths_embed_the_text_whatever_the_fast_path_adds() -> None:
+    """``always_embed`` is the fast path's: pyHanko's engine embeds what the text shows, which
+    the fast path embeds too, with the same widths and text."""
+    factory = EmbeddedFontFactory(LIBERATION_SANS, 10, always_embed=URL_SAFE_CHARACTERS)
+    fast_shapes, fast_font = written(factory.create_font_engine)
+    with library_paths_taken():
+        library_shapes, library_font = written(factory.create_font_engine)
+    assert fast_shapes == library_shapes
+    assert library_font.widths.items() <= fast_font.widths.items()
+    assert library_font.to_unicode.items() <= fast_font.to_unicode.items()
+    assert library_font.outlined | set(URL_SAFE_CHARACTERS) <= fast_font.outlined

@@ -56,11 +56,11 @@ from signing.errors import (
     SignatureFieldAlreadySigned,
     SignatureFieldNotFound,
 )
+from signing.fast.appearance import _KeptQRStamp
 from signing.pades.sign import (
     SignatureAppearance,
     SigningIdentity,
     _RsaKeySigner,
-    _VerificationQRStamp,
     sign_pdf,
 )
 from signing.pki.ca import DOCUMENT_SIGNING_EKU, CertificateAuthority
@@ -796,8 +796,9 @@ def test_visible_appearance_renders(prepared: bytes, signed_once: bytes, tmp_pat
 def test_appearance_draws_the_qr_symbol_of_its_own_url(
     prepared: bytes, ca: CertificateAuthority, budi: SigningIdentity, tmp_path: Path
 ) -> None:
-    # signing.pades.sign overrides QRStamp._qr_xobject (private in pyHanko) to draw the symbol from
-    # signing.fast.qr's cache: pin that pyHanko still has it and still calls it for an appearance.
+    # signing.fast.appearance overrides QRStamp._qr_xobject (private in pyHanko) to draw the symbol
+    # from signing.fast.qr's cache: pin that pyHanko still has it and still calls it for an
+    # appearance (tests/test_stamping_paths.py pins more of it).
     assert "_qr_xobject" in vars(QRStamp)
     url = f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}"
     misses = signing.fast.qr._cached_matrix.cache_info().misses
@@ -863,12 +864,11 @@ def test_appearances_of_two_documents_show_their_own_urls(
 
 def test_the_qr_form_kept_for_a_url_is_the_one_drawn_for_it() -> None:
     url = f"https://ttd.example.go.id/v/{secrets.token_urlsafe(18)}"
-    size = (signing.fast.qr.qr_matrix(url).size + 8) * 10
-    expected = init_xobject_dictionary(
-        signing.fast.qr.qr_stream(url, border=4, box_size=10), size, size
-    )
+    drawing, size = signing.fast.qr.qr_drawing(url, border=4, box_size=10)
+    assert size == (signing.fast.qr.qr_matrix(url).size + 8) * 10
+    expected = init_xobject_dictionary(drawing, size, size)
     expected.compress()
-    stamp = _VerificationQRStamp.__new__(_VerificationQRStamp)  # just what _qr_xobject reads
+    stamp = _KeptQRStamp.__new__(_KeptQRStamp)  # just what _qr_xobject reads
     stamp.url, stamp.writer = url, PdfFileWriter()
     for _ in range(2):  # drawn, then kept
         ref, side = stamp._qr_xobject()

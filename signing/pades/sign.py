@@ -24,26 +24,25 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from pyhanko.pdf_utils import generic, misc
+from pyhanko.pdf_utils import misc
 from pyhanko.pdf_utils.font.api import FontEngineFactory
 from pyhanko.pdf_utils.font.basic import SimpleFontEngineFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import (
     AxisAlignment,
-    BoxConstraints,
     LayoutError,
     Margins,
     SimpleBoxLayoutRule,
 )
 from pyhanko.pdf_utils.text import TextBoxStyle
-from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter, init_xobject_dictionary
+from pyhanko.pdf_utils.writer import PdfFileWriter
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter, enumerate_sig_fields
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
-from pyhanko.stamp import QRStamp, QRStampStyle
+from pyhanko.stamp import QRStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
@@ -55,10 +54,10 @@ from signing.errors import (
     SignatureFieldNotFound,
 )
 from signing.fast import cms as fast_cms
+from signing.fast.appearance import VerificationQRStyle
 from signing.fast.fonts import LIBERATION_SANS, EmbeddedFontFactory
 from signing.fast.objects import preload_signature_dictionaries
 from signing.fast.pdf_reading import open_pdf
-from signing.fast.qr import qr_matrix, qr_stream
 from signing.validate.validation_data import der
 from signing.waktu import format_waktu_wib
 
@@ -218,52 +217,6 @@ def _font_factory() -> FontEngineFactory:
         return SimpleFontEngineFactory.default_factory()
 
 
-class _VerificationQRStamp(QRStamp):
-    """pyHanko's QR stamp, with the symbol from :mod:`signing.fast.qr` (made once per URL, with the
-    mask chosen cheaply) instead of one made by ``qrcode`` for every appearance, drawn and
-    compressed once per URL (:func:`_qr_symbol_form`)."""
-
-    # Overrides a private method: QRStamp builds its QR form there and offers no other way in.
-    # tests/test_signing.py pins that it is still called and what it must return.
-    def _qr_xobject(self) -> tuple[generic.IndirectObject, int]:
-        encoded, size = _qr_symbol_form(self.url)
-        form = generic.StreamObject(
-            {**init_xobject_dictionary(b"", size, size), _FILTER: _FLATE_DECODE},
-            encoded_data=encoded,
-        )
-        writer = self.writer
-        assert writer is not None  # a stamp always has one by the time it is rendered
-        return writer.add_object(form), size
-
-
-_FILTER: Final = generic.NameObject("/Filter")
-_FLATE_DECODE: Final = generic.NameObject("/FlateDecode")
-
-
-@functools.lru_cache(maxsize=1024)  # the URLs of a bulk run's documents; ~1.3 KB each
-def _qr_symbol_form(url: str) -> tuple[bytes, int]:
-    """Keyed by the URL: the QR form's content, compressed as StreamObject.compress does it, and
-    the side of its box; what QRStamp._qr_xobject makes, with qrcode's default 4-module border
-    and 10 units per module (the box holds symbol and border)."""
-    border, box_size = 4, 10
-    size = (qr_matrix(url).size + 2 * border) * box_size
-    form = init_xobject_dictionary(qr_stream(url, border=border, box_size=box_size), size, size)
-    form.compress()
-    return form.encoded_data, size
-
-
-@dataclass(frozen=True)
-class _VerificationQRStyle(QRStampStyle):
-    def create_stamp(
-        self, writer: BasePdfFileWriter, box: BoxConstraints, text_params: dict[str, Any]
-    ) -> QRStamp:
-        try:
-            url = text_params.pop("url")
-        except KeyError:
-            raise LayoutError("Using a QR stamp style requires a 'url' text parameter.") from None
-        return _VerificationQRStamp(writer, style=self, url=url, text_params=text_params, box=box)
-
-
 @functools.cache
 def _stamp_style() -> QRStampStyle:
     text_layout = SimpleBoxLayoutRule(
@@ -271,7 +224,7 @@ def _stamp_style() -> QRStampStyle:
         y_align=AxisAlignment.ALIGN_MID,
         margins=Margins(left=6, right=2, top=2, bottom=2),
     )
-    return _VerificationQRStyle(
+    return VerificationQRStyle(
         stamp_text=STAMP_TEXT,
         text_box_style=TextBoxStyle(
             font=_font_factory(), font_size=_FONT_SIZE, leading=13, box_layout_rule=text_layout

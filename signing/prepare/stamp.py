@@ -37,7 +37,7 @@ from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter
 
 from signing.errors import InvalidPdf
 from signing.fast.fonts import LIBERATION_SANS, EmbeddedFontEngine, EmbeddedFontFactory
-from signing.fast.qr import qr_matrix, qr_stream
+from signing.fast.qr import qr_drawing
 from signing.prepare.anchors import AnchorPosition
 
 __all__ = [
@@ -682,9 +682,9 @@ def _break_word(word: str, max_width: float, width: Callable[[str], float]) -> l
 def _qr_form(doc: pikepdf.Pdf, url: str) -> pikepdf.Object:
     # No border: the quiet zone is the blank page around the code. One unit per module, so the
     # form is scaled to its printed size where it is drawn.
-    n = qr_matrix(url).size
+    drawing, n = qr_drawing(url, border=0, box_size=1)
     # the form's unit square holds the whole symbol
-    stream = b"q %g 0 0 %g 0 0 cm %s Q" % (1 / n, 1 / n, qr_stream(url, border=0, box_size=1))
+    stream = b"q %g 0 0 %g 0 0 cm %s Q" % (1 / n, 1 / n, drawing)
     return _form_xobject(doc, stream, 1, 1)
 
 
