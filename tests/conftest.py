@@ -137,10 +137,21 @@ def library_paths_taken() -> Iterator[None]:
 
 
 @pytest.fixture()
-def library_paths() -> Iterator[None]:
-    """The test runs on the libraries' paths instead of signing.fast's."""
+def library_path() -> Iterator[None]:
+    """The test runs on the libraries' paths instead of the fast ones (signing.fast's switch,
+    which docgen's fast paths follow too)."""
     with library_paths_taken():
         yield
+
+
+@pytest.fixture(params=["fast", "library"])
+def either_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The test once with the fast paths on (the default), once on the libraries' paths."""
+    signing.fast.use(request.param == "fast")
+    try:
+        yield request.param
+    finally:
+        signing.fast.use(True)
 
 
 PIN = "246810"

@@ -22,7 +22,6 @@ from docx.shared import Pt
 from docx.text.paragraph import Paragraph
 from PIL import Image
 
-import signing.fast
 from docgen.errors import ConversionFailed
 from docgen.pipeline.convert import BatchConversionFailed, UnoserverPool
 from docgen.pipeline.fast.merge import start_bookmark
@@ -180,16 +179,6 @@ def test_two_servers_convert_at_once(pool: UnoserverPool, merged: list[bytes]) -
     assert len(logs) == 2
     for log in logs:
         assert "Opening " in log.read_text()
-
-
-@pytest.fixture
-def library_path() -> Iterator[None]:
-    """One LibreOffice call per document: the fast paths switched off for the test."""
-    signing.fast.use(False)
-    try:
-        yield
-    finally:
-        signing.fast.use(True)
 
 
 def test_switched_off_each_document_is_converted_on_its_own(

@@ -8,7 +8,7 @@ back, so that a certificate can be revoked (or expire) between signing and now.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,6 @@ from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, SimpleSigner
 from pyhanko.sign.validation import DocumentSecurityStore, read_certification_data
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-import signing.fast
 from signing.errors import LongTermValidationFailed, SignatureCreationFailed
 from signing.fast.objects import (
     preload_first_page,
@@ -64,16 +63,6 @@ MODIFIED = "Dokumen telah diubah setelah ditandatangani"
 
 
 # -- fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def library_path() -> Iterator[None]:
-    """pyHanko and asn1crypto end to end: the fast paths switched off for the test."""
-    signing.fast.use(False)
-    try:
-        yield
-    finally:
-        signing.fast.use(True)
 
 
 @pytest.fixture(scope="module")

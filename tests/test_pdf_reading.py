@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,6 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult
 
-import signing.fast
 from signing.fast import pdf_reading
 from signing.fast.objects import _Unusual
 from signing.fast.pdf_reading import _open_plain, open_pdf
@@ -57,16 +56,6 @@ def revisions(ca: CertificateAuthority, crl: x509.CertificateRevocationList) -> 
     countersigned = sign(certified, SECOND, siti, tsa)
     archived = archive(countersigned, ca, [crl])
     return [prepared, certified, countersigned, archived, archive(archived, ca, [crl])]
-
-
-@pytest.fixture
-def library_path() -> Iterator[None]:
-    """pyHanko's own reader: the fast paths switched off for the test."""
-    signing.fast.use(False)
-    try:
-        yield
-    finally:
-        signing.fast.use(True)
 
 
 def pikepdf_saved(pdf: bytes, mode: pikepdf.ObjectStreamMode) -> bytes:

@@ -7,7 +7,7 @@ import pickle
 import re
 import subprocess
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
@@ -48,26 +48,6 @@ MARKER = "#TTD:pembuat_pernyataan#"
 @pytest.fixture(scope="module")
 def pakta() -> Template:
     return load_templates(TEMPLATES)["pakta-integritas"]
-
-
-@pytest.fixture
-def library_path() -> Iterator[None]:
-    """docxtpl end to end: the fast paths switched off for the test."""
-    signing.fast.use(False)
-    try:
-        yield
-    finally:
-        signing.fast.use(True)
-
-
-@pytest.fixture(params=["fast", "library"])
-def either_path(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The test once with the fast paths on (the default), once with docxtpl end to end."""
-    signing.fast.use(request.param == "fast")
-    try:
-        yield request.param
-    finally:
-        signing.fast.use(True)
 
 
 def sample(**overrides):

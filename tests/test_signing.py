@@ -15,7 +15,7 @@ import shutil
 import string
 import subprocess
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -151,26 +151,6 @@ def add_page_text(pdf: bytes, text: bytes) -> bytes:
 
 
 # -- fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def library_path() -> Iterator[None]:
-    """pyHanko and asn1crypto end to end: the fast paths switched off for the test."""
-    signing.fast.use(False)
-    try:
-        yield
-    finally:
-        signing.fast.use(True)
-
-
-@pytest.fixture(params=["fast", "library"])
-def either_path(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The test once with the fast paths on (the default), once with them off."""
-    signing.fast.use(request.param == "fast")
-    try:
-        yield request.param
-    finally:
-        signing.fast.use(True)
 
 
 @pytest.fixture(scope="module")
