@@ -7,7 +7,7 @@ import gc
 import io
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import psutil
@@ -108,18 +108,29 @@ async def test_workers_start_without_loading_the_service(tmp_path: Path) -> None
         pool.stop()
 
 
-def test_signing_chunks_share_one_event_loop(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # asyncio.run swaps the SIGINT handler of a main thread and, putting it back, formats the
-    # repr of every PDF the chunk signed: ~38 ms a chunk. Chunks run on the worker's own loop.
+@pytest.fixture()
+def in_worker_ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CertificateAuthority]:
+    """This process set up as a worker whose CA is a new one in ``tmp_path``."""
     ca = CertificateAuthority.load_or_create(tmp_path / "ca", organization="Pemkab Sukamaju")
+    monkeypatch.setattr(workers, "_ca_dir", tmp_path / "ca")
+    workers._certificate_authority.cache_clear()
+    yield ca
+    workers._certificate_authority.cache_clear()
+
+
+def signing_key(ca: CertificateAuthority) -> SigningKey:
     key = generate_private_key()
     certificate = ca.issue_signer_certificate(
         key.public_key(), name="BUDI", nip=None, jabatan="Camat", unit="Sukamaju", crl_url=None
     )
-    monkeypatch.setattr(workers, "_ca_dir", tmp_path / "ca")
-    workers._certificate_authority.cache_clear()
+    return SigningKey.of(key, certificate)
+
+
+def test_signing_chunks_share_one_event_loop(
+    in_worker_ca: CertificateAuthority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # asyncio.run swaps the SIGINT handler of a main thread and, putting it back, formats the
+    # repr of every PDF the chunk signed: ~38 ms a chunk. Chunks run on the worker's own loop.
     monkeypatch.setattr(asyncio, "run", None)  # any use of it fails
     request = SignatureRequest(
         field_name="ttd_pihak_pertama",
@@ -129,13 +140,10 @@ def test_signing_chunks_share_one_event_loop(
         archive=False,
     )
     chunk = [(prepared_pdf(), request)]
-    trust = Trust((ca.root_certificate.public_bytes(Encoding.DER),), ())
-    args = (SigningKey.of(key, certificate), trust)
-    try:
-        first = workers.sign_pdfs(chunk, *args)
-        second = workers.sign_pdfs(chunk, *args)
-    finally:
-        workers._certificate_authority.cache_clear()
+    trust = Trust((in_worker_ca.root_certificate.public_bytes(Encoding.DER),), ())
+    args = (signing_key(in_worker_ca), trust)
+    first = workers.sign_pdfs(chunk, *args)
+    second = workers.sign_pdfs(chunk, *args)
     for result in (first, second):
         [[(kind, signed)]] = result
         assert kind == RevisionKind.SIGNED
@@ -166,15 +174,8 @@ def test_rows_render_from_their_checked_data_without_checking_it_again(
 
 
 def test_a_signature_that_fails_in_a_worker_comes_back_as_its_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    in_worker_ca: CertificateAuthority,
 ) -> None:
-    ca = CertificateAuthority.load_or_create(tmp_path / "ca", organization="Pemkab Sukamaju")
-    key = generate_private_key()
-    certificate = ca.issue_signer_certificate(
-        key.public_key(), name="BUDI", nip=None, jabatan="Camat", unit="Sukamaju", crl_url=None
-    )
-    monkeypatch.setattr(workers, "_ca_dir", tmp_path / "ca")
-    workers._certificate_authority.cache_clear()
     request = SignatureRequest(
         field_name="ttd_tidak_ada",  # the PDF has no such field: pyHanko cannot sign
         appearance=SignatureAppearance("BUDI", "Camat", VERIFY_URL),
@@ -182,12 +183,9 @@ def test_a_signature_that_fails_in_a_worker_comes_back_as_its_error(
         certify=False,
         archive=False,
     )
-    try:
-        [failed] = workers.sign_pdfs(
-            [(prepared_pdf(), request)], SigningKey.of(key, certificate), Trust((), ())
-        )
-    finally:
-        workers._certificate_authority.cache_clear()
+    [failed] = workers.sign_pdfs(
+        [(prepared_pdf(), request)], signing_key(in_worker_ca), Trust((), ())
+    )
     assert isinstance(failed, Failed)
     error = failed.error()
     assert (error.error, error.status_code) == ("SignerFailed", 502)
