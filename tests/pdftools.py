@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -85,6 +86,13 @@ def pdftotext(pdf: Path, *options: str) -> str:
         check=True,
         timeout=60,
     ).stdout
+
+
+def raw_text(pdf: bytes, tmp_path: Path) -> str:
+    """pdftotext -raw of PDF bytes (written to a new file in ``tmp_path``)."""
+    path = tmp_path / f"text-{time.monotonic_ns()}.pdf"
+    path.write_bytes(pdf)
+    return pdftotext(path, "-raw")
 
 
 def change_page_text(pdf: bytes) -> bytes:

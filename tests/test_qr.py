@@ -152,11 +152,8 @@ def test_each_mask_scores_what_qrcode_scores(url: str) -> None:
         assert _penalty(dark, layout) == qr_util.lost_point(qr.modules), (url, mask)
 
 
-def test_urls_in_one_byte_segment_are_encoded_without_qrcode(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The cheap way is the one taken: only URLs qrcode splits into segments go through its
-    encoder."""
+def counted_encodings(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every call of qrcode's encoder from now on in the test, recorded."""
     encoded: list[object] = []
     create_data = qr_util.create_data
 
@@ -165,6 +162,15 @@ def test_urls_in_one_byte_segment_are_encoded_without_qrcode(
         return create_data(*args)
 
     monkeypatch.setattr(qr_util, "create_data", counted)
+    return encoded
+
+
+def test_urls_in_one_byte_segment_are_encoded_without_qrcode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cheap way is the one taken: only URLs qrcode splits into segments go through its
+    encoder."""
+    encoded = counted_encodings(monkeypatch)
     qr_matrix(f"https://docgen.example.go.id/v/{secrets.token_urlsafe(18)}")
     qr_matrix(f"https://docgen.example.go.id/v/{_token(2000)}")
     assert encoded == []
@@ -205,14 +211,7 @@ BOTH_PATHS_URLS = [
 
 
 def test_both_paths_make_the_same_symbols_and_drawings(monkeypatch: pytest.MonkeyPatch) -> None:
-    encoded: list[object] = []
-    create_data = qr_util.create_data
-
-    def counted(*args: object) -> object:
-        encoded.append(args)
-        return create_data(*args)
-
-    monkeypatch.setattr(qr_util, "create_data", counted)
+    encoded = counted_encodings(monkeypatch)
 
     def made() -> list[tuple[object, ...]]:
         return [

@@ -68,7 +68,7 @@ from signing.pki.keys import generate_private_key, seal_private_key, unseal_priv
 from signing.pki.tsa import DOCGEN_TSA_POLICY_OID, InternalTimeStamper, to_asn1_certificate
 from signing.validate.validation import ValidationReport, validate_pdf
 from signing.waktu import format_waktu_wib
-from tests.pdftools import nss_db_trusting
+from tests.pdftools import nss_db_trusting, raw_text
 
 T = TypeVar("T")
 
@@ -796,18 +796,6 @@ def test_appearance_draws_the_qr_symbol_of_its_own_url(
     assert [r.text for r in zxingcpp.read_barcodes(field)] == [url]
 
 
-def pdftotext(pdf: bytes, tmp_path: Path) -> str:
-    path = tmp_path / f"text-{time.monotonic_ns()}.pdf"
-    path.write_bytes(pdf)
-    return subprocess.run(
-        ["pdftotext", "-raw", str(path), "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-
-
 def test_appearances_of_two_documents_show_their_own_urls(
     ca: CertificateAuthority, budi: SigningIdentity, siti: SigningIdentity, tmp_path: Path
 ) -> None:
@@ -877,7 +865,7 @@ def test_appearance_shows_its_url_whatever_the_mark_says(
 def test_appearance_text(signed_once: bytes, tmp_path: Path) -> None:
     path = tmp_path / "signed.pdf"
     path.write_bytes(signed_once)
-    text = pdftotext(signed_once, tmp_path)
+    text = raw_text(signed_once, tmp_path)
     for expected in (
         "Ditandatangani secara elektronik oleh",
         "Drs. BUDI SANTOSO, M.Si.",
@@ -921,7 +909,7 @@ def test_appearances_at_other_times_embed_one_subset(
             )
         )
         assert validate_pdf(signed, [ca.root_certificate]).valid
-        text = pdftotext(signed, tmp_path)
+        text = raw_text(signed, tmp_path)
         assert look.name in text and waktu in text, text
         program = appearance_font_program(signed, "ttd_pihak_pertama")
         font = TTFont(io.BytesIO(program), checkChecksums=2)  # raises on a wrong checksum
@@ -1026,7 +1014,7 @@ def test_second_signature_keeps_the_first_valid(
     assert not first.modified_after and first.intact and first.trusted
     assert second.signer == "SITI AMINAH, S.H." and second.timestamp is not None
     # A long jabatan is wrapped, not shrunk with the whole stamp into illegibility.
-    lines = pdftotext(signed_twice, tmp_path).splitlines()
+    lines = raw_text(signed_twice, tmp_path).splitlines()
     assert "Ketua Panitia Pengawas Pemilihan Umum" in lines
     assert "Kecamatan Sukamaju Kabupaten Sidoarjo" in lines
     dpi = 150

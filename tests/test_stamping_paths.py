@@ -12,7 +12,6 @@ import dataclasses
 import importlib.metadata
 import inspect
 import io
-import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +32,7 @@ from signing.pki.keys import generate_private_key
 from signing.prepare.stamp import SignatureBox, prepare_pdf
 from signing.validate.validation import ValidationReport, validate_pdf
 from tests.conftest import library_paths_taken
-from tests.pdftools import nss_db_trusting
+from tests.pdftools import nss_db_trusting, raw_text
 from tests.test_signing import (
     FIELD_1,
     FIELD_2,
@@ -118,18 +117,6 @@ def made(ca: CertificateAuthority, identities: dict[str, SigningIdentity]) -> di
     return documents
 
 
-def pdftotext(pdf: bytes, tmp_path: Path) -> str:
-    path = tmp_path / "text.pdf"
-    path.write_bytes(pdf)
-    return subprocess.run(
-        ["pdftotext", "-raw", str(path), "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-
-
 def fonts_and_qr_forms(pdf: bytes) -> tuple[list[generic.DictionaryObject], list[bytes]]:
     """The Type 0 fonts and the decoded QR forms of the footer and each appearance."""
     reader = PdfFileReader(io.BytesIO(pdf))
@@ -155,9 +142,9 @@ def widths(type0: generic.DictionaryObject) -> dict[int, int]:
 
 def test_both_paths_show_the_same_text(made: dict[str, Made], tmp_path: Path) -> None:
     for stage in ("prepared", "signed"):
-        fast, library = (pdftotext(getattr(made[path], stage), tmp_path) for path in PATHS)
+        fast, library = (raw_text(getattr(made[path], stage), tmp_path) for path in PATHS)
         assert fast == library, stage
-    text = pdftotext(made["fast"].signed, tmp_path)
+    text = raw_text(made["fast"].signed, tmp_path)
     for expected in (
         "Dokumen ini ditandatangani",
         "Élodie Ñuñez Çakır, S.H.",
