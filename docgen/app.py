@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from docgen.batches.routes import router as batches
@@ -20,11 +21,15 @@ from docgen.errors import (
     DocgenError,
     ErrorOut,
     FieldProblem,
+    NotAuthenticated,
     error_responses,
     first_translated,
     translate,
 )
 from docgen.kit.limits import BodySizeLimit
+from docgen.people.pages import pages as people_pages
+from docgen.people.policies import Public
+from docgen.people.routes import router as people
 from docgen.pipeline.workers import freeze_start_up_objects
 from docgen.settings import Settings
 from docgen.signers.routes import router as signers
@@ -52,12 +57,18 @@ def _internal_error() -> JSONResponse:
     return _error(500, ErrorOut(error="InternalError", detail="Terjadi kesalahan pada server"))
 
 
-def banner(parts: Parts) -> str:
+def banner(parts: Parts, first_admin: str | None) -> str:
     settings = parts.settings
     base = f"http://{settings.host}:{settings.port}"
+    login = (
+        f"  admin pertama       : buka {first_admin} (sekali pakai) untuk membuat kata sandi"
+        if first_admin
+        else f"  masuk               : {settings.base_url}/masuk"
+    )
     return "\n".join(
         [
             f"docgen siap di {base}",
+            login,
             f"  API dan dokumentasi : {base}/docs",
             f"  verifikasi publik   : {settings.base_url}/v/<kode>",
             f"  templat             : {', '.join(t.id for t in parts.catalogue.all_latest())}",
@@ -74,7 +85,7 @@ def api_router() -> APIRouter:
     """Every ``/api/v1`` route; any of them may fail on bad input (422) or on object storage
     (503)."""
     api = APIRouter(prefix="/api/v1", responses=error_responses(422, 503))
-    for router in (templates, documents, signers, batches, verification):
+    for router in (people, templates, documents, signers, batches, verification):
         api.include_router(router)
     return api
 
@@ -90,10 +101,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             parts.jobs.serve(background)
             background.start_soon(parts.runner.run)
             app.state.parts = parts
+            first_admin = await parts.accounts.pending_first_admin()
             log.info(
                 "%d start-up objects kept out of garbage collection", freeze_start_up_objects()
             )
-            log.info(banner(parts))
+            log.info(banner(parts, first_admin))
             yield
             parts.jobs.serve(None)
             background.cancel_scope.cancel()
@@ -109,6 +121,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, limit=config.max_upload_bytes + 2**20)
     app.include_router(api_router())
     app.include_router(public_pages)
+    app.include_router(people_pages)
+
+    @app.get("/healthz", tags=["kesehatan"])
+    async def healthz(_: Public) -> dict[str, str]:
+        """Alive and serving (for load balancers and compose)."""
+        return {"status": "ok"}
+
+    @app.exception_handler(NotAuthenticated)
+    async def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
+        # People in a browser go to the login page; API clients get the JSON 401.
+        path = request.url.path
+        if not path.startswith("/api/") and request.method == "GET":
+            return RedirectResponse(f"/masuk?lanjut={quote(path)}", status_code=303)
+        return _error(exc.status_code, exc.body())
 
     @app.exception_handler(DocgenError)
     async def docgen_error(_: Request, exc: DocgenError) -> JSONResponse:

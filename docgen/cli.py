@@ -24,14 +24,25 @@ app = typer.Typer(
 )
 signer_app = typer.Typer(help="Penanda tangan.", no_args_is_help=True)
 app.add_typer(signer_app, name="signer")
+users_app = typer.Typer(help="Akun (di server, langsung pada registri).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 Url = Annotated[
     str, typer.Option("--url", envvar="DOCGEN_URL", help="URL of the running docgen service")
 ]
+Token = Annotated[
+    str,
+    typer.Option(
+        "--token",
+        envvar="DOCGEN_TOKEN",
+        help="API token (POST /api/v1/auth/tokens); the commands act as its user",
+    ),
+]
 
 
-def _client(url: str) -> httpx.Client:
-    return httpx.Client(base_url=url, timeout=120)
+def _client(url: str, token: str = "") -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=url, timeout=120, headers=headers)
 
 
 def _problem_line(problem: dict[str, Any]) -> str:
@@ -89,28 +100,56 @@ class _Server(uvicorn.Server):
 def signer_add(
     name: Annotated[str, typer.Option(help='e.g. "Drs. BUDI SANTOSO, M.Si."')],
     jabatan: Annotated[str, typer.Option()],
-    unit: Annotated[str, typer.Option()],
-    nip: Annotated[str | None, typer.Option()] = None,
+    unit_id: Annotated[str, typer.Option(help="id of the signer's unit (GET /api/v1/units)")],
+    token: Token,
+    nip: Annotated[str | None, typer.Option(help="NIP (PNS)")] = None,
+    ni_pppk: Annotated[str | None, typer.Option(help="NI PPPK")] = None,
+    nik: Annotated[str | None, typer.Option(help="NIK, for officials without a NIP")] = None,
     pangkat: Annotated[str | None, typer.Option(help='e.g. "III/a"')] = None,
-    pin: Annotated[
-        str,
-        typer.Option(prompt="PIN", hide_input=True, confirmation_prompt=True, envvar="DOCGEN_PIN"),
-    ] = "",
     url: Url = "http://127.0.0.1:8000",
 ) -> None:
-    """Enrol a signer: a key pair sealed under the PIN and a certificate."""
+    """Enter a signer (as an operator: waiting for an admin's approval; as an admin: with the
+    activation link the signer opens to set their password and PIN)."""
     body = {
         "name": name,
         "nip": nip,
+        "ni_pppk": ni_pppk,
+        "nik": nik,
         "jabatan": jabatan,
         "pangkat": pangkat,
-        "unit": unit,
-        "pin": pin,
+        "unit_id": unit_id,
     }
-    with _client(url) as client:
+    with _client(url, token) as client:
         signer = _check(client.post("/api/v1/signers", json=body))
     signer.pop("certificate_pem", None)
     _show(signer)
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="admin, operator or auditor")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+    unit: Annotated[
+        list[str] | None, typer.Option(help="unit code (repeatable; operators and auditors)")
+    ] = None,
+) -> None:
+    """Create an account in the registry of this server (the first admin, or anyone when the
+    service is not running). Prints {"id", "otpauth_uri"}: scan the URI with an authenticator
+    app (null where no TOTP is required). Without --password-stdin it also prints the
+    activation link where the password is set."""
+    import anyio
+
+    from docgen.people.bootstrap import add_user
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    try:
+        _show(anyio.run(add_user, Settings(), username, role, password, unit or []))
+    except ValueError as exc:
+        typer.secho(f"Gagal: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -119,12 +158,18 @@ def generate(
     data: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="JSON file with the fields")
     ],
+    token: Token,
     out: Annotated[Path | None, typer.Option(help="also save the prepared PDF here")] = None,
+    unit_id: Annotated[str | None, typer.Option(help="the document's unit")] = None,
     url: Url = "http://127.0.0.1:8000",
 ) -> None:
     """Create a document from a template and JSON data; it is stored and awaits signatures."""
-    payload = {"template": template, "data": json.loads(data.read_text(encoding="utf-8"))}
-    with _client(url) as client:
+    payload = {
+        "template": template,
+        "data": json.loads(data.read_text(encoding="utf-8")),
+        "unit_id": unit_id,
+    }
+    with _client(url, token) as client:
         document = _check(client.post("/api/v1/documents", json=payload))
         if out:
             out.write_bytes(_check(client.get(f"/api/v1/documents/{document['id']}/pdf")).content)
@@ -135,14 +180,14 @@ def generate(
 def sign(
     document_id: Annotated[str, typer.Argument()],
     role: Annotated[str, typer.Option()],
-    signer: Annotated[str, typer.Option(help="signer id")],
+    token: Token,
     pin: Annotated[str, typer.Option(prompt="PIN", hide_input=True, envvar="DOCGEN_PIN")] = "",
     out: Annotated[Path | None, typer.Option(help="save the signed PDF here")] = None,
     url: Url = "http://127.0.0.1:8000",
 ) -> None:
-    """Sign a document's role with the signer's PIN."""
-    body = {"role": role, "signer_id": signer, "pin": pin}
-    with _client(url) as client:
+    """Sign a document's role, as the signer whose token is given, with their PIN."""
+    body = {"role": role, "pin": pin}
+    with _client(url, token) as client:
         document = _check(client.post(f"/api/v1/documents/{document_id}/signatures", json=body))
         if out:
             out.write_bytes(_check(client.get(f"/api/v1/documents/{document_id}/pdf")).content)
@@ -200,6 +245,8 @@ def bulk(
         Path, typer.Argument(exists=True, dir_okay=False, help="CSV or XLSX, one row per document")
     ],
     template: Annotated[str, typer.Option(help="template id, e.g. pakta-integritas")],
+    token: Token,
+    unit_id: Annotated[str | None, typer.Option(help="the batch's unit")] = None,
     signer: Annotated[
         list[str] | None,
         typer.Option(help="ROLE=SIGNER_ID, the signer of a role in every document (repeatable)"),
@@ -213,8 +260,10 @@ def bulk(
     """Make one document per row of a staff list, with a progress bar; prints the batch."""
     chosen = dict(_role_assignment(item) for item in signer or [])
     form = {"template": template, "signers": json.dumps(chosen)}
+    if unit_id:
+        form["unit_id"] = unit_id
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    with _client(url) as client, file.open("rb") as fh:
+    with _client(url, token) as client, file.open("rb") as fh:
         answer = _check(
             client.post(
                 "/api/v1/batches",
@@ -242,14 +291,14 @@ def bulk(
 def bulk_sign(
     batch_id: Annotated[str, typer.Argument(metavar="BATCH")],
     role: Annotated[str, typer.Option()],
-    signer: Annotated[str, typer.Option(help="signer id")],
+    token: Token,
     pin: Annotated[str, typer.Option(prompt="PIN", hide_input=True, envvar="DOCGEN_PIN")] = "",
     url: Url = "http://127.0.0.1:8000",
 ) -> None:
-    """Sign ROLE in every document of the batch that waits for it (one PIN), with a progress
-    bar; prints the signing."""
-    body = {"role": role, "signer_id": signer, "pin": pin}
-    with _client(url) as client:
+    """Sign ROLE in every document of the batch that waits for it and is bound to the signer
+    whose token is given (one PIN), with a progress bar; prints the signing."""
+    body = {"role": role, "pin": pin}
+    with _client(url, token) as client:
         started = _check(client.post(f"/api/v1/batches/{batch_id}/signatures", json=body))
         if started["skipped"]:
             first = started["skipped"][0]["reason"]

@@ -14,10 +14,11 @@ from docgen.batches.signing import BulkSignings
 from docgen.documents.service import DocumentService
 from docgen.kit.links import Links
 from docgen.kit.sandbox import Sandbox
+from docgen.people.service import Accounts
 from docgen.registry.db import Database
 from docgen.settings import Settings
-from docgen.signers.keys import SignerKeys
 from docgen.signers.revocation import RevocationList
+from docgen.signers.service import Signers
 from docgen.templating.catalogue import TemplateCatalogue
 from docgen.verification.pages import Pages
 from docgen.verification.service import UploadChecks
@@ -26,19 +27,20 @@ from signing.pki import CertificateAuthority
 from storage import ObjectStore
 
 __all__ = [
+    "AccountsDep",
     "BatchesDep",
     "BulkSigningsDep",
     "CaDep",
     "CatalogueDep",
     "DatabaseDep",
     "DocumentsDep",
-    "KeysDep",
     "LinksDep",
     "PagesDep",
     "RevocationsDep",
     "SandboxDep",
     "SessionDep",
     "SettingsDep",
+    "SignersDep",
     "StoreDep",
     "UploadChecksDep",
 ]
@@ -85,12 +87,16 @@ def _ca(parts: PartsDep) -> CertificateAuthority:
     return parts.ca
 
 
-def _keys(parts: PartsDep) -> SignerKeys:
-    return parts.keys
-
-
 def _revocations(parts: PartsDep) -> RevocationList:
     return parts.revocations
+
+
+def _accounts(parts: PartsDep) -> Accounts:
+    return parts.accounts
+
+
+def _signers(parts: PartsDep) -> Signers:
+    return parts.signers
 
 
 def _upload_checks(parts: PartsDep) -> UploadChecks:
@@ -122,8 +128,9 @@ CatalogueDep = Annotated[TemplateCatalogue, Depends(_catalogue)]
 SandboxDep = Annotated[Sandbox, Depends(_sandbox)]
 LinksDep = Annotated[Links, Depends(_links)]
 CaDep = Annotated[CertificateAuthority, Depends(_ca)]
-KeysDep = Annotated[SignerKeys, Depends(_keys)]
 RevocationsDep = Annotated[RevocationList, Depends(_revocations)]
+AccountsDep = Annotated[Accounts, Depends(_accounts)]
+SignersDep = Annotated[Signers, Depends(_signers)]
 UploadChecksDep = Annotated[UploadChecks, Depends(_upload_checks)]
 DocumentsDep = Annotated[DocumentService, Depends(_documents)]
 BatchesDep = Annotated[BatchService, Depends(_batches)]

@@ -28,6 +28,9 @@ __all__ = [
     "ErrorOut",
     "FieldInvalid",
     "FieldProblem",
+    "Forbidden",
+    "LoginFailed",
+    "NotAuthenticated",
     "NotFound",
     "ProblemOut",
     "SignerFailed",
@@ -177,6 +180,30 @@ class TemplateInvalid(DocgenError):
 
 class NotFound(DocgenError):
     status_code = 404
+
+
+class NotAuthenticated(DocgenError):
+    """No valid session or token: log in first."""
+
+    status_code = 401
+
+    def __init__(self, detail: str = "Silakan masuk terlebih dahulu") -> None:
+        super().__init__(detail)
+
+
+class LoginFailed(DocgenError):
+    """Wrong username, password or code, or a locked account: one answer for all of them."""
+
+    status_code = 401
+
+    def __init__(self) -> None:
+        super().__init__("Nama pengguna, kata sandi atau kode autentikator salah")
+
+
+class Forbidden(DocgenError):
+    """Logged in, but this role (or this unit) may not do it."""
+
+    status_code = 403
 
 
 class WrongPin(DocgenError):

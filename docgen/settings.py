@@ -64,6 +64,23 @@ class Settings(BaseSettings):
     pin_max_attempts: int = 5
     pin_lock_minutes: int = 15
 
+    session_hours: int = Field(default=12, ge=1, description="a browser session's lifetime")
+    token_days: int = Field(default=90, ge=1, le=730, description="an API token's lifetime")
+    activation_hours: int = Field(default=72, ge=1, le=72, description="an activation link's")
+    signer_totp: bool = Field(
+        default=False,
+        description="signers need a TOTP code to log in too (admins and operators always do)",
+    )
+    login_slow_after: int = Field(
+        default=3, ge=1, description="failed logins in a row before each try must wait"
+    )
+    login_max_failures: int = Field(default=10, ge=2, description="failed logins that lock")
+    login_lock_minutes: int = 15
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

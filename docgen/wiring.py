@@ -22,6 +22,7 @@ from docgen.documents.service import DocumentService
 from docgen.kit.jobs import Jobs
 from docgen.kit.links import Links
 from docgen.kit.sandbox import Sandbox
+from docgen.people.service import Accounts, LoginPolicy
 from docgen.pipeline.convert import UnoserverPool
 from docgen.pipeline.orchestration import Pipeline
 from docgen.pipeline.workers import WorkerPool
@@ -29,6 +30,7 @@ from docgen.registry.db import Database, migrate
 from docgen.settings import Settings
 from docgen.signers.keys import PinPolicy, SignerKeys
 from docgen.signers.revocation import RevocationList
+from docgen.signers.service import Signers
 from docgen.templating.catalogue import (
     TemplateCatalogue,
     load_templates,
@@ -56,6 +58,8 @@ class Parts:
     upload_checks: UploadChecks
     keys: SignerKeys
     revocations: RevocationList
+    accounts: Accounts
+    signers: Signers
     documents: DocumentService
     batches: BatchService
     runner: BatchRunner
@@ -180,6 +184,7 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
         runner = BatchRunner(db, catalogue, pipeline, links)
         jobs = Jobs()
         sandbox = Sandbox(settings.verify_workers, settings.verify_timeout)
+        accounts = Accounts(db, links, LoginPolicy.of(settings))
         yield Parts(
             settings=settings,
             db=db,
@@ -192,6 +197,8 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             upload_checks=UploadChecks(links, sandbox, trust_files, settings.max_upload_bytes),
             keys=keys,
             revocations=revocations,
+            accounts=accounts,
+            signers=Signers(db, keys, revocations, accounts),
             documents=documents,
             batches=BatchService(db, catalogue, cached, runner.wake),
             runner=runner,

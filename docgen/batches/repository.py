@@ -16,6 +16,7 @@ from docgen.registry.statuses import BatchStatus, DocumentStatus, RowStatus
 __all__ = [
     "BatchDocument",
     "BatchState",
+    "bound_to",
     "documents_of",
     "get",
     "next_waiting",
@@ -148,3 +149,14 @@ async def documents_of(
         .options(*(WITHOUT_SLOT_SIGNERS if revisions else SLOTS_ONLY))
     )
     return list(documents)
+
+
+async def bound_to(session: AsyncSession, batch_id: str, signer_id: str) -> bool:
+    """Whether a document of the batch has a role bound to the signer."""
+    found = await session.scalar(
+        select(SignatureSlot.id)
+        .join(BatchRow, BatchRow.document_id == SignatureSlot.document_id)
+        .where(BatchRow.batch_id == batch_id, SignatureSlot.assigned_signer_id == signer_id)
+        .limit(1)
+    )
+    return found is not None

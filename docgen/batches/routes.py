@@ -11,12 +11,14 @@ from fastapi.responses import StreamingResponse
 from docgen.batches import repository
 from docgen.batches.archive import batch_zip
 from docgen.batches.schemas import BatchOut, DryRunOut, SigningStartedOut
+from docgen.batches.service import readable_batch
 from docgen.deps import BatchesDep, BulkSigningsDep, DocumentsDep, LinksDep, SessionDep, SettingsDep
 from docgen.documents.schemas import SignatureIn
 from docgen.errors import DataInvalid, FieldProblem, error_responses
 from docgen.kit import idempotency
 from docgen.kit.idempotency import IdempotencyKeyHeader
 from docgen.kit.limits import read_upload, refuse_oversized
+from docgen.people.policies import AnyCaller, ReaderCaller, SignerCaller, StaffCaller
 
 router = APIRouter(prefix="/batches", tags=["batch"])
 
@@ -42,10 +44,11 @@ def _signers_form(value: str | None) -> dict[str, str]:
     responses={
         200: {"model": DryRunOut, "description": "dry run: every problem, nothing created"},
         202: {"model": BatchOut, "description": "accepted; the documents are made in the back"},
-        **error_responses(400, 404, 409, 413, 422, 503),
+        **error_responses(400, 403, 404, 409, 413, 422, 503),
     },
 )
 async def create_batch(
+    caller: StaffCaller,
     batches: BatchesDep,
     session: SessionDep,
     links: LinksDep,
@@ -56,6 +59,9 @@ async def create_batch(
     signers_json: Annotated[
         str | None,
         Form(alias="signers", description='Optional JSON {"role": signer_id} for every row'),
+    ] = None,
+    unit_id: Annotated[
+        str | None, Form(description="the unit of the batch; the operator's own if only one")
     ] = None,
     dry_run: Annotated[bool, Query(description="check every row, create nothing")] = False,
     dry_run_form: Annotated[bool | None, Form(alias="dry_run")] = None,
@@ -73,9 +79,11 @@ async def create_batch(
         return await batches.dry_run(template, filename, content, chosen)
 
     async def make() -> str:
-        return await batches.accept(template, filename, content, chosen)
+        return await batches.accept(caller, template, filename, content, chosen, unit_id)
 
-    digest = idempotency.request_digest(template, json.dumps(chosen, sort_keys=True), content)
+    digest = idempotency.request_digest(
+        caller.id, template, unit_id or "", json.dumps(chosen, sort_keys=True), content
+    )
     batch_id, replayed = await idempotency.once(
         batches.db, "batches", idempotency_key, digest, make
     )
@@ -87,6 +95,7 @@ async def create_batch(
 
 @router.get("/{batch_id}", response_model=BatchOut, responses=error_responses(404))
 async def get_batch(
+    caller: AnyCaller,
     session: SessionDep,
     links: LinksDep,
     batch_id: str,
@@ -96,6 +105,7 @@ async def get_batch(
 ) -> BatchOut:
     """Progress (done / failed / pending of total), each row's problems, the documents made,
     and the bulk signings with their progress."""
+    await readable_batch(session, caller, batch_id)
     return BatchOut.of(await repository.state(session, batch_id, rows=documents), links)
 
 
@@ -106,11 +116,12 @@ async def get_batch(
     responses=error_responses(403, 404, 409, 423),
 )
 async def sign_batch(
-    bulk_signings: BulkSigningsDep, batch_id: str, body: SignatureIn
+    caller: SignerCaller, bulk_signings: BulkSigningsDep, batch_id: str, body: SignatureIn
 ) -> SigningStartedOut:
-    """Sign ``role`` of every document of the batch that waits for it and names this signer,
-    with one PIN check. Runs in the background: progress under ``signings`` of the batch."""
-    return await bulk_signings.start(batch_id, body.role, body.signer_id, body.pin)
+    """The caller signs ``role`` of every document of the batch that waits for it and is bound
+    to them, with one PIN check. Runs in the background: progress under ``signings`` of the
+    batch; it stops before its next document if the signer is revoked meanwhile."""
+    return await bulk_signings.start(caller, batch_id, body.role, body.pin)
 
 
 @router.get(
@@ -121,9 +132,12 @@ async def sign_batch(
         **error_responses(404, 502, 503),
     },
 )
-async def zip_of_batch(documents: DocumentsDep, batch_id: str) -> StreamingResponse:
+async def zip_of_batch(
+    caller: ReaderCaller, session: SessionDep, documents: DocumentsDep, batch_id: str
+) -> StreamingResponse:
     """Every document's current PDF and ``daftar.csv`` (number, name, NIP, status, verify_url,
     SHA-256, file name)."""
+    await readable_batch(session, caller, batch_id)
     pieces = await batch_zip(documents, batch_id)
     return StreamingResponse(
         pieces,

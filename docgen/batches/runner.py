@@ -103,7 +103,7 @@ class BatchRunner:
                 rows = await repository.waiting_rows(session, batch_id)
 
             async def generate(chunk: Sequence[BatchRow]) -> None:
-                await self._generate_chunk(batch_id, template, batch.signers, chunk)
+                await self._generate_chunk(batch, template, chunk)
 
             await in_chunks(rows, CHUNK_ROWS, CHUNKS_IN_FLIGHT, generate)
         async with self.db.writing() as session:
@@ -117,11 +117,11 @@ class BatchRunner:
 
     async def _generate_chunk(
         self,
-        batch_id: str,
+        batch: Batch,
         template: Template,
-        signers: dict[str, str],
         rows: Sequence[BatchRow],
     ) -> None:
+        batch_id = batch.id
         failed: dict[int, str] = {}  # row id -> why
         drafts: dict[int, Draft] = {}
         for row in rows:
@@ -132,6 +132,8 @@ class BatchRunner:
                 continue
             assert row.number is not None
             code = new_verify_code()
+            # Rows accepted before each was bound carry the batch's choice only.
+            signers = row.signers if row.signers is not None else batch.signers
             drafts[row.id] = Draft(
                 template, clean, row.number, code, self.links.verify_url(code), signers
             )
@@ -142,7 +144,12 @@ class BatchRunner:
         row_number = {row.id: row.row for row in rows}
         async with self.db.writing() as session:
             # The documents first: the rows point to them.
-            await documents.register_made(session, outcome.done)
+            await documents.register_made(
+                session,
+                outcome.done,
+                unit_id=batch.unit_id,
+                created_by=batch.created_by or audit.SYSTEM,
+            )
             states = [
                 {
                     "id": row_of_draft[made.draft.id],

@@ -16,27 +16,26 @@ from pathlib import PurePath
 
 import anyio
 from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from docgen.batches import repository
 from docgen.batches.schemas import DryRunOut, RowProblemOut
-from docgen.batches.staff_list import RowProblem, is_xlsx, read_staff_list
-from docgen.documents.service import (
-    assignment_problems,
-    document_date,
-    load_assignment,
-    numbering_unit,
-)
-from docgen.errors import DataInvalid
+from docgen.batches.staff_list import RowProblem, StaffList, is_xlsx, read_staff_list
+from docgen.documents.binding import bind_roles, chosen_problems
+from docgen.documents.service import document_date, document_unit, numbering_unit
+from docgen.errors import DataInvalid, NotFound
+from docgen.people.policies import Caller
 from docgen.registry import audit
 from docgen.registry.db import Database
-from docgen.registry.models import Batch, BatchRow, table_of
+from docgen.registry.models import Batch, BatchRow, Signer, table_of
 from docgen.registry.numbering import allocate_numbers
-from docgen.registry.statuses import BatchStatus, RowStatus
+from docgen.registry.statuses import BatchStatus, Role, RowStatus
 from docgen.templating.catalogue import TemplateCatalogue
-from docgen.templating.manifest import Template
+from docgen.templating.manifest import Template, TemplateManifest
 from docgen.templating.validation import stored_form, validate_data
 from storage import ObjectStore
 
-__all__ = ["BatchService", "CheckedRow"]
+__all__ = ["BatchService", "CheckedRow", "readable_batch"]
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -47,6 +46,20 @@ class CheckedRow:
     data: dict[str, object]  # as read from the file
     clean: dict[str, object] | None  # None when the row has problems
     problems: list[RowProblem]
+    signers: dict[str, str]  # the signer bound to each role of the row's document
+
+
+async def readable_batch(session: AsyncSession, caller: Caller, batch_id: str) -> Batch:
+    """The batch, if the caller may read it: staff and auditors of its unit, a signer with a
+    role in one of its documents. Raises NotFound otherwise."""
+    batch = await repository.get(session, batch_id)
+    if caller.role == Role.SIGNER:
+        signer_id = caller.user.signer_id if caller.user else None
+        if signer_id and await repository.bound_to(session, batch_id, signer_id):
+            return batch
+    elif caller.in_unit(batch.unit_id):
+        return batch
+    raise NotFound("Batch tidak ditemukan")
 
 
 class BatchService:
@@ -75,9 +88,18 @@ class BatchService:
         manifest = template.manifest
         staff = await anyio.to_thread.run_sync(read_staff_list, filename, content, manifest)
         async with self.db.session() as session:
-            chosen, refused = await load_assignment(session, manifest, signers)
-        if refused:
-            raise DataInvalid(refused)
+            chosen, refused = await chosen_problems(session, manifest, signers)
+            if refused:
+                raise DataInvalid(refused)
+            return await self._check_rows(session, staff, manifest, chosen)
+
+    @staticmethod
+    async def _check_rows(
+        session: AsyncSession,
+        staff: StaffList,
+        manifest: TemplateManifest,
+        chosen: Mapping[str, Signer],
+    ) -> list[CheckedRow]:
         cell_problems: dict[int, list[RowProblem]] = {}
         for problem in staff.problems:
             cell_problems.setdefault(problem.row, []).append(problem)
@@ -94,12 +116,16 @@ class BatchService:
                     if column not in unreadable:  # said once: the cell itself could not be read
                         problems.append(RowProblem(sheet_row.row, column, p.message))
             else:
-                problems += [
-                    RowProblem(sheet_row.row, p.field, p.message)
-                    for p in assignment_problems(manifest, clean, chosen)
-                ]
+                bound, unbound = await bind_roles(session, manifest, clean, chosen)
+                problems += [RowProblem(sheet_row.row, p.field, p.message) for p in unbound]
             checked.append(
-                CheckedRow(sheet_row.row, sheet_row.data, None if problems else clean, problems)
+                CheckedRow(
+                    sheet_row.row,
+                    sheet_row.data,
+                    None if problems else clean,
+                    problems,
+                    {role: signer.id for role, signer in bound.items()} if not problems else {},
+                )
             )
         return checked
 
@@ -123,12 +149,20 @@ class BatchService:
         )
 
     async def accept(
-        self, template_id: str, filename: str, content: bytes, signers: Mapping[str, str]
+        self,
+        caller: Caller,
+        template_id: str,
+        filename: str,
+        content: bytes,
+        signers: Mapping[str, str],
+        unit_id: str | None,
     ) -> str:
-        """Accept a batch; returns its id. Rows with problems are recorded as failed at once.
+        """Accept a batch of the caller's unit; returns its id. Rows with problems are recorded
+        as failed at once.
 
-        Raises TemplateNotFound, StaffListInvalid, DataInvalid (as ``check_rows``).
+        Raises Forbidden, TemplateNotFound, StaffListInvalid, DataInvalid (as ``check_rows``).
         """
+        unit = document_unit(caller, unit_id)
         template = self.catalogue.latest(template_id)
         manifest = template.manifest
         checked = await self.check_rows(template, filename, content, signers)
@@ -162,6 +196,8 @@ class BatchService:
                     signers=dict(signers),
                     status=BatchStatus.ANTRE if valid else BatchStatus.SELESAI,
                     total=len(checked),
+                    unit_id=unit,
+                    created_by=caller.id,
                 )
             )
             # The batch first: its rows point to it.
@@ -179,6 +215,7 @@ class BatchService:
                         "status": RowStatus.MENUNGGU if c.clean is not None else RowStatus.GAGAL,
                         "errors": [p.view() for p in c.problems],
                         "document_id": None,
+                        "signers": c.signers,
                     }
                     for c in checked
                 ],

@@ -28,17 +28,19 @@ from docgen.documents.service import (
     DocumentService,
     SignedMany,
     check_signer,
+    readable,
     slot_to_sign,
 )
-from docgen.errors import Conflict, NotFound, SignerMismatch
+from docgen.errors import CertificateRevoked, Conflict, NotFound, SignerMismatch
 from docgen.kit.chunks import in_chunks
 from docgen.kit.jobs import Jobs
+from docgen.people.policies import Caller
 from docgen.pipeline.sign import SigningKey
 from docgen.pipeline.store import pack_key
 from docgen.registry import audit
 from docgen.registry.db import Database
 from docgen.registry.models import BatchSigning, Signer, utcnow
-from docgen.registry.statuses import BatchStatus, SigningStatus
+from docgen.registry.statuses import BatchStatus, SignerStatus, SigningStatus
 
 __all__ = ["BulkSignings"]
 
@@ -59,6 +61,13 @@ class _Signing:
     key: SigningKey
 
 
+def _revoked(exc: BaseException) -> bool:
+    """Whether a chunk stopped because the signer was revoked meanwhile."""
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_revoked(e) for e in exc.exceptions)
+    return isinstance(exc, CertificateRevoked)
+
+
 class BulkSignings:
     """Starts bulk signings and runs them as background jobs."""
 
@@ -67,22 +76,29 @@ class BulkSignings:
         self.documents = documents
         self.jobs = jobs
 
-    async def start(self, batch_id: str, role: str, signer_id: str, pin: str) -> SigningStartedOut:
-        """Check the PIN once and start signing; returns the job and the documents left out
-        (with why: not their turn, another signer, already signed).
+    async def start(self, caller: Caller, batch_id: str, role: str, pin: str) -> SigningStartedOut:
+        """The caller checks their PIN once and starts signing; returns the job and the
+        documents left out (with why: not their turn, another signer, already signed). Every
+        check that needs no PIN comes first.
 
         Raises NotFound, Conflict (409: the batch is still being made, or no document waits for
-        this role and signer), WrongPin (403), SignerLocked (423), CertificateRevoked (403).
+        this role and signer), CertificateRevoked (403), SignerLocked (423), WrongPin (403).
         """
+        signer_id = caller.user.signer_id if caller.user else None
         async with self.db.session() as session:
             batch = await repository.get(session, batch_id)
+            signer = await session.get(Signer, signer_id) if signer_id else None
+            waiting = await repository.documents_of(session, batch_id, revisions=False)
+        if signer is None or not any(readable(caller, d) for d in waiting):
+            raise NotFound("Batch tidak ditemukan")
         if batch.status != BatchStatus.SELESAI:
             raise Conflict("Dokumen batch ini masih dibuat; tanda tangani setelah selesai")
-        signer, identity = await self.documents.keys.unlock(signer_id, pin)
+        if signer.status == SignerStatus.DICABUT:
+            raise CertificateRevoked(
+                "Sertifikat penanda tangan telah dicabut; tanda tangan baru tidak dapat dibuat"
+            )
         eligible: list[str] = []
         skipped: list[SkippedOut] = []
-        async with self.db.session() as session:
-            waiting = await repository.documents_of(session, batch_id, revisions=False)
         for document in waiting:
             try:
                 check_signer(slot_to_sign(document, role), signer)
@@ -98,6 +114,7 @@ class BulkSignings:
                 f"Tidak ada dokumen batch ini yang menunggu tanda tangan peran {role!r} "
                 f"oleh penanda tangan ini" + (f" ({'; '.join(reasons)})" if reasons else "")
             )
+        signer, identity = await self.documents.keys.unlock(signer.id, pin)
         job = BatchSigning(
             id=uuid.uuid4().hex,
             batch_id=batch_id,
@@ -150,8 +167,12 @@ class BulkSignings:
         except anyio.get_cancelled_exc_class():
             status = SigningStatus.TERPUTUS  # the service is stopping: posting again signs the rest
             raise
-        except Exception:
-            log.exception("bulk signing %s stopped", job.job_id)
+        except Exception as exc:
+            if _revoked(exc):
+                status = SigningStatus.DIHENTIKAN
+                log.info("bulk signing %s stopped: the signer was revoked", job.job_id)
+            else:
+                log.exception("bulk signing %s stopped", job.job_id)
         finally:
             with anyio.CancelScope(shield=True):
                 async with self.db.writing() as session:

@@ -78,13 +78,8 @@ async def by_ids(session: AsyncSession, document_ids: Sequence[str]) -> list[Doc
 async def pending_for(
     session: AsyncSession, signer: Signer
 ) -> list[tuple[Document, SignatureSlot]]:
-    """Unsigned slots of unrevoked documents that name this signer (by id or by NIP), oldest
-    document first."""
+    """Unsigned slots of unrevoked documents bound to this signer, oldest document first."""
     named = SignatureSlot.assigned_signer_id == signer.id
-    if signer.nip:
-        named = named | (
-            SignatureSlot.assigned_signer_id.is_(None) & (SignatureSlot.expected_nip == signer.nip)
-        )
     rows = await session.execute(
         select(Document, SignatureSlot)
         .join(SignatureSlot, Document.id == SignatureSlot.document_id)
@@ -107,9 +102,12 @@ def document_date(data: Mapping[str, Any], date_field: str) -> date:
     return on
 
 
-async def register_made(session: AsyncSession, made: Sequence[Made]) -> None:
-    """Register the documents, their revisions, signature slots and audit entries, one INSERT
-    per table (the caller holds a ``Database.writing`` session and commits)."""
+async def register_made(
+    session: AsyncSession, made: Sequence[Made], *, unit_id: str | None, created_by: str
+) -> None:
+    """Register the documents (of ``unit_id``, made by ``created_by``), their revisions,
+    signature slots and audit entries, one INSERT per table (the caller holds a
+    ``Database.writing`` session and commits)."""
     if not made:
         return
     documents, revisions, slots, entries = [], [], [], []
@@ -128,6 +126,8 @@ async def register_made(session: AsyncSession, made: Sequence[Made]) -> None:
                 "data": stored_form(draft.data),
                 "verify_code": draft.verify_code,
                 "status": DocumentStatus.MENUNGGU.value,
+                "unit_id": unit_id,
+                "created_by": created_by,
             }
         )
         revisions += [

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Response
 from docgen.deps import DocumentsDep, LinksDep, SessionDep
 from docgen.documents import repository
 from docgen.documents.schemas import DocumentIn, DocumentOut, RevokeIn, SignatureIn
-from docgen.documents.service import DocumentService
+from docgen.documents.service import DocumentService, readable
 from docgen.errors import NotFound, error_responses
 from docgen.kit import idempotency
 from docgen.kit.idempotency import IdempotencyKeyHeader
+from docgen.people.policies import AnyCaller, Caller, SignerCaller, StaffCaller
 from docgen.pipeline.store import DOCX_TYPE, PDF_TYPE
 from docgen.registry.models import Document, Revision
 from docgen.registry.statuses import RevisionKind
@@ -25,12 +26,23 @@ def file_responses(*media_types: str) -> dict[int | str, dict[str, Any]]:
     binary = {"schema": {"type": "string", "format": "binary"}}
     return {
         200: {"content": {media_type: binary for media_type in media_types}},
-        **error_responses(404, 502, 503),
+        **error_responses(401, 403, 404, 502, 503),
     }
 
 
-async def _document(session: SessionDep, links: LinksDep, document_id: str) -> DocumentOut:
-    return DocumentOut.of(await repository.get(session, document_id), links)
+async def readable_document(session: SessionDep, caller: Caller, document_id: str) -> Document:
+    """The document, if the caller may read it. Raises NotFound (the same for one that exists
+    but is not the caller's)."""
+    document = await repository.get(session, document_id)
+    if not readable(caller, document):
+        raise NotFound("Dokumen tidak ditemukan")
+    return document
+
+
+async def _document(
+    session: SessionDep, links: LinksDep, caller: Caller, document_id: str
+) -> DocumentOut:
+    return DocumentOut.of(await readable_document(session, caller, document_id), links)
 
 
 @router.post(
@@ -40,6 +52,7 @@ async def _document(session: SessionDep, links: LinksDep, document_id: str) -> D
     responses=error_responses(400, 404, 409, 422, 502, 503),
 )
 async def create_document(
+    caller: StaffCaller,
     documents: DocumentsDep,
     session: SessionDep,
     links: LinksDep,
@@ -47,25 +60,28 @@ async def create_document(
     response: Response,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> DocumentOut:
-    """Make a document from a template and data: numbered, converted, stamped with its QR
-    code, stored, and waiting for its signers."""
+    """Make a document of the caller's unit from a template and data: every signer role bound
+    to one enrolled signer, numbered, converted, stamped with its QR code, stored, and waiting
+    for its signers."""
 
     async def make() -> str:
-        return await documents.create(body.template, body.data, body.signers)
+        return await documents.create(caller, body.template, body.data, body.signers, body.unit_id)
 
-    digest = idempotency.request_digest(body.model_dump_json())
+    digest = idempotency.request_digest(caller.id, body.model_dump_json())
     document_id, replayed = await idempotency.once(
         documents.db, "documents", idempotency_key, digest, make
     )
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return await _document(session, links, document_id)
+    return await _document(session, links, caller, document_id)
 
 
 @router.get("/{document_id}", response_model=DocumentOut, responses=error_responses(404))
-async def get_document(session: SessionDep, links: LinksDep, document_id: str) -> DocumentOut:
+async def get_document(
+    caller: AnyCaller, session: SessionDep, links: LinksDep, document_id: str
+) -> DocumentOut:
     """Metadata, signers, revisions and the verification URL."""
-    return await _document(session, links, document_id)
+    return await _document(session, links, caller, document_id)
 
 
 async def revision_response(
@@ -85,16 +101,20 @@ async def revision_response(
 
 
 @router.get("/{document_id}/pdf", response_class=Response, responses=file_responses(PDF_TYPE))
-async def document_pdf(documents: DocumentsDep, session: SessionDep, document_id: str) -> Response:
+async def document_pdf(
+    caller: AnyCaller, documents: DocumentsDep, session: SessionDep, document_id: str
+) -> Response:
     """The latest PDF revision."""
-    document = await repository.get(session, document_id)
+    document = await readable_document(session, caller, document_id)
     return await revision_response(documents, document, document.revisions[-1])
 
 
 @router.get("/{document_id}/docx", response_class=Response, responses=file_responses(DOCX_TYPE))
-async def document_docx(documents: DocumentsDep, session: SessionDep, document_id: str) -> Response:
+async def document_docx(
+    caller: AnyCaller, documents: DocumentsDep, session: SessionDep, document_id: str
+) -> Response:
     """The rendered DOCX the PDF revisions were converted from."""
-    document = await repository.get(session, document_id)
+    document = await readable_document(session, caller, document_id)
     return await revision_response(documents, document, document.revisions[0])
 
 
@@ -104,11 +124,11 @@ async def document_docx(documents: DocumentsDep, session: SessionDep, document_i
     responses=file_responses(DOCX_TYPE, PDF_TYPE),
 )
 async def document_revision(
-    documents: DocumentsDep, session: SessionDep, document_id: str, seq: int
+    caller: AnyCaller, documents: DocumentsDep, session: SessionDep, document_id: str, seq: int
 ) -> Response:
     """One revision as it was issued (``seq`` as listed under ``revisions``): the DOCX source,
     the prepared PDF, or the PDF after a signature."""
-    document = await repository.get(session, document_id)
+    document = await readable_document(session, caller, document_id)
     revision = next((r for r in document.revisions if r.seq == seq), None)
     if revision is None:
         raise NotFound(f"Dokumen ini tidak memiliki revisi {seq}")
@@ -121,22 +141,28 @@ async def document_revision(
     responses=error_responses(403, 404, 409, 423, 502, 503),
 )
 async def sign_document(
-    documents: DocumentsDep, links: LinksDep, document_id: str, body: SignatureIn
+    caller: SignerCaller,
+    documents: DocumentsDep,
+    links: LinksDep,
+    document_id: str,
+    body: SignatureIn,
 ) -> DocumentOut:
-    """Sign ``role`` with the signer's PIN; the last signature makes the document SAH."""
-    await documents.sign(document_id, body.role, body.signer_id, body.pin)
+    """The caller signs ``role``, bound to them, with their PIN; the last signature makes the
+    document SAH."""
+    await documents.sign(caller, document_id, body.role, body.pin)
     async with documents.db.session() as session:
-        return await _document(session, links, document_id)
+        return await _document(session, links, caller, document_id)
 
 
 @router.post(
     "/{document_id}/revoke", response_model=DocumentOut, responses=error_responses(404, 409, 422)
 )
 async def revoke_document(
-    documents: DocumentsDep, links: LinksDep, document_id: str, body: RevokeIn
+    caller: StaffCaller, documents: DocumentsDep, links: LinksDep, document_id: str, body: RevokeIn
 ) -> DocumentOut:
-    """DICABUT, with a reason and optionally the document that replaces it; every revision
-    stays retrievable and verifiable."""
-    await documents.revoke(document_id, body.reason, body.replaced_by)
+    """DICABUT (by an operator of the document's unit or an admin), with a reason and
+    optionally the document that replaces it; every revision stays retrievable and
+    verifiable."""
+    await documents.revoke(caller, document_id, body.reason, body.replaced_by)
     async with documents.db.session() as session:
-        return await _document(session, links, document_id)
+        return await _document(session, links, caller, document_id)

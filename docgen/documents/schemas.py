@@ -27,13 +27,18 @@ class DocumentIn(BaseModel):
     data: dict[str, Any]
     signers: dict[str, str] = Field(
         default_factory=dict,
-        description="Optional: per role, the id of the enrolled signer who must sign it",
+        description="per role, the id of the enrolled signer who must sign it; roles left out "
+        "are bound by the NIP / NI PPPK / NIK in the data (422 naming a role that cannot be)",
+    )
+    unit_id: str | None = Field(
+        default=None, description="the document's unit; the operator's own if they have one"
     )
 
 
 class SignatureIn(BaseModel):
+    """The caller signs as themselves: their session or token says who they are."""
+
     role: str
-    signer_id: str
     pin: str = Field(min_length=1, max_length=64)
 
 

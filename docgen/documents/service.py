@@ -19,19 +19,23 @@ from typing import Any
 from weakref import WeakValueDictionary
 
 import anyio
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from docgen.documents import repository
+from docgen.documents.binding import bind_roles, chosen_problems
 from docgen.errors import (
     CertificateRevoked,
     Conflict,
     DataInvalid,
     DocgenError,
     FieldProblem,
+    Forbidden,
     NotFound,
     SignerMismatch,
 )
 from docgen.kit.links import Links
+from docgen.people.policies import Caller
 from docgen.pipeline.orchestration import Draft, Pipeline, ToSign
 from docgen.pipeline.prepare import field_name
 from docgen.pipeline.sign import SignatureRequest, SigningKey, Trust
@@ -39,7 +43,7 @@ from docgen.registry import audit
 from docgen.registry.db import Database
 from docgen.registry.models import Document, Revision, SignatureSlot, Signer, utcnow
 from docgen.registry.numbering import allocate_number
-from docgen.registry.statuses import DocumentStatus
+from docgen.registry.statuses import DocumentStatus, Role, SignerStatus
 from docgen.signers.keys import SignerKeys
 from docgen.signers.revocation import RevocationList
 from docgen.templating.catalogue import TemplateCatalogue
@@ -51,12 +55,12 @@ __all__ = [
     "DocumentLocks",
     "DocumentService",
     "SignedMany",
-    "assignment_problems",
     "check_signer",
-    "load_assignment",
+    "document_unit",
     "new_verify_code",
     "numbering_unit",
     "pending_roles",
+    "readable",
     "slot_to_sign",
     "waiting_for",
 ]
@@ -81,57 +85,39 @@ def document_date(manifest: TemplateManifest, clean: Mapping[str, Any]) -> date:
     return repository.document_date(clean, manifest.date_field)
 
 
-async def load_assignment(
-    session: AsyncSession, manifest: TemplateManifest, assignment: Mapping[str, str]
-) -> tuple[dict[str, Signer], list[FieldProblem]]:
-    """The signers the operator chose per role (``{"role": signer_id}``), and the problems of
-    the choice: unknown roles, unknown signers, revoked certificates."""
-    problems: list[FieldProblem] = []
-    chosen: dict[str, Signer] = {}
-    for role_name, signer_id in assignment.items():
-        where = f"signers.{role_name}"
-        signer = await session.get(Signer, signer_id) if isinstance(signer_id, str) else None
-        if manifest.role(role_name) is None:
-            problems.append(FieldProblem(where, "peran tidak ada pada templat ini"))
-        elif signer is None:
-            problems.append(FieldProblem(where, "penanda tangan tidak ditemukan"))
-        elif signer.revoked_at is not None:
-            problems.append(FieldProblem(where, "sertifikat penanda tangan telah dicabut"))
-        else:
-            chosen[role_name] = signer
-    return chosen, problems
-
-
-def assignment_problems(
-    manifest: TemplateManifest, clean: Mapping[str, Any], chosen: Mapping[str, Signer]
-) -> list[FieldProblem]:
-    """Chosen signers whose NIP differs from the one the document's data names for the role."""
-    problems = []
-    for role_name, signer in chosen.items():
-        role = manifest.role(role_name)
-        nip_field = role.signer_nip_field if role else None
-        if nip_field and clean.get(nip_field) and signer.nip != clean[nip_field]:
-            message = f"NIP penanda tangan berbeda dengan isian {nip_field}"
-            problems.append(FieldProblem(f"signers.{role_name}", message))
-    return problems
-
-
 def check_signer(slot: SignatureSlot, signer: Signer) -> None:
     """Raises CertificateRevoked, SignerMismatch (403): ``signer`` may not sign ``slot``."""
-    if signer.revoked_at is not None:
+    if signer.status == SignerStatus.DICABUT or signer.revoked_at is not None:
         raise CertificateRevoked(
             "Sertifikat penanda tangan telah dicabut; tanda tangan baru tidak dapat dibuat"
         )
-    if slot.assigned_signer_id is not None and slot.assigned_signer_id != signer.id:
+    if slot.assigned_signer_id != signer.id:
         raise SignerMismatch(
             f"Penanda tangan tidak sesuai: peran {slot.label!r} ditetapkan "
             "untuk penanda tangan lain"
         )
-    if slot.expected_nip is not None and signer.nip != slot.expected_nip:
-        raise SignerMismatch(
-            f"Penanda tangan tidak sesuai: peran {slot.label!r} harus ditandatangani "
-            "oleh pemilik NIP yang tercantum dalam dokumen"
-        )
+
+
+def readable(caller: Caller, document: Document) -> bool:
+    """Admins read every document; operators and auditors their units'; a signer the
+    documents with a role bound to them."""
+    if caller.role == Role.SIGNER:
+        signer_id = caller.user.signer_id if caller.user else None
+        return any(slot.assigned_signer_id == signer_id for slot in document.slots)
+    return caller.in_unit(document.unit_id)
+
+
+def document_unit(caller: Caller, unit_id: str | None) -> str:
+    """The unit a new document (or batch) of the caller belongs to: the one asked for, or the
+    caller's only unit. Raises Forbidden (not the caller's unit), DataInvalid (none given and
+    the caller has several, or none)."""
+    if unit_id is None:
+        if len(caller.unit_ids) != 1:
+            raise DataInvalid([FieldProblem("unit_id", "pilih unit dokumen ini")])
+        (unit_id,) = caller.unit_ids
+    if not caller.in_unit(unit_id):
+        raise Forbidden("Anda hanya dapat membuat dokumen untuk unit Anda")
+    return unit_id
 
 
 def waiting_for(document: Document, slot: SignatureSlot) -> list[SignatureSlot]:
@@ -212,20 +198,30 @@ class DocumentService:
         self.locks = DocumentLocks()
 
     async def create(
-        self, template_id: str, data: Mapping[str, Any], signers: Mapping[str, str]
+        self,
+        caller: Caller,
+        template_id: str,
+        data: Mapping[str, Any],
+        signers: Mapping[str, str],
+        unit_id: str | None,
     ) -> str:
-        """Validate, number, make and register a new document; returns its id.
+        """Validate, bind every role to a signer, number, make and register a new document of
+        the caller's unit; returns its id.
 
-        ``signers`` optionally names, per role, the enrolled signer who must sign it.
+        ``signers`` names, per role, the enrolled signer who must sign it; roles not named are
+        bound by the NIP / NI PPPK / NIK in the data.
 
-        Raises TemplateNotFound, DataInvalid (422), TemplateInvalid, ConversionFailed (502).
+        Raises Forbidden, TemplateNotFound, DataInvalid (422: the data, or a role that cannot be
+        bound), TemplateInvalid, ConversionFailed (502).
         """
+        unit = document_unit(caller, unit_id)
         template = self.catalogue.latest(template_id)
         manifest = template.manifest
         clean = validate_data(manifest, data)
         async with self.db.session() as session:
-            chosen, problems = await load_assignment(session, manifest, signers)
-        problems += assignment_problems(manifest, clean, chosen)
+            chosen, problems = await chosen_problems(session, manifest, signers)
+            bound, unbound = await bind_roles(session, manifest, clean, chosen)
+        problems += [p for p in unbound if p.field not in {q.field for q in problems}]
         if problems:
             raise DataInvalid(problems)
         # The number is taken in its own transaction: a failed render leaves a gap, never a
@@ -243,26 +239,34 @@ class DocumentService:
             number,
             code,
             self.links.verify_url(code),
-            {role: signer.id for role, signer in chosen.items()},
+            {role: signer.id for role, signer in bound.items()},
         )
         made = (await self.pipeline.make([draft])).one()
         async with self.db.writing() as session:
-            await repository.register_made(session, [made])
+            await repository.register_made(session, [made], unit_id=unit, created_by=caller.id)
             await session.commit()
         return draft.id
 
-    async def sign(self, document_id: str, role: str, signer_id: str, pin: str) -> None:
-        """Sign the role's field of the newest revision and store the result as a new revision.
+    async def sign(self, caller: Caller, document_id: str, role: str, pin: str) -> None:
+        """The caller signs the role's field of the newest revision with their PIN; the result
+        is stored as a new revision. Every check that needs no PIN (whose document, which
+        role, whose turn, revoked, locked) comes first, so a refusal tells nothing of the PIN.
 
-        Raises NotFound, Conflict (409: revoked, already signed, out of order), SignerMismatch
-        (403: not the signer the document names), CertificateRevoked (403), WrongPin (403),
-        SignerLocked (423), SignerFailed (502).
+        Raises NotFound (also a document the caller has no role in), Conflict (409: revoked,
+        already signed, out of order), SignerMismatch (403: the role is bound to someone
+        else), CertificateRevoked (403), SignerLocked (423), WrongPin (403), SignerFailed (502).
         """
         async with self.locks.holding([document_id]):
             async with self.db.session() as session:
                 document = await repository.get(session, document_id)
+                signer_id = caller.user.signer_id if caller.user else None
+                signer = await session.get(Signer, signer_id) if signer_id else None
+            if signer is None or not readable(caller, document):
+                raise NotFound("Dokumen tidak ditemukan")
             slot = slot_to_sign(document, role)
-            signer, identity = await self.keys.unlock(signer_id, pin)
+            check_signer(slot, signer)
+            signer, identity = await self.keys.unlock(signer.id, pin)
+            # Revoked while the PIN was checked: still refused.
             check_signer(slot, signer)
             key = SigningKey.of(identity.private_key, identity.certificate)
             outcome = await self.sign_many([document], role, signer, key)
@@ -300,6 +304,15 @@ class DocumentService:
             [s.item.document_id for s in outcome.done], {**failed, **outcome.failed}
         )
         async with self.db.writing() as session:
+            # Revoked while these were signed: none of them counts (revoking writes in a
+            # writing session too, so nothing registered here postdates a revocation).
+            if await session.scalar(select(Signer.status).where(Signer.id == signer.id)) == (
+                SignerStatus.DICABUT
+            ):
+                raise CertificateRevoked(
+                    "Sertifikat penanda tangan dicabut selama penandatanganan; "
+                    "tanda tangan ini tidak dicatat"
+                )
             await repository.register_signed(session, outcome.done, slots, signer.id)
             if record is not None:
                 await record(session, result)
@@ -331,8 +344,11 @@ class DocumentService:
             return await self.revocations.trust()
         return Trust((), ())
 
-    async def revoke(self, document_id: str, reason: str, replaced_by: str | None) -> None:
-        """Mark a document DICABUT with a reason and optionally the document that replaces it.
+    async def revoke(
+        self, caller: Caller, document_id: str, reason: str, replaced_by: str | None
+    ) -> None:
+        """Mark a document of the caller's unit DICABUT with a reason and optionally the
+        document that replaces it (one the caller may read).
 
         Nothing stored is deleted: every revision stays retrievable and verifiable.
 
@@ -341,12 +357,18 @@ class DocumentService:
         """
         async with self.locks.holding([document_id]), self.db.writing() as session:
             document = await repository.get(session, document_id)
+            if not caller.in_unit(document.unit_id):
+                raise NotFound("Dokumen tidak ditemukan")
             if document.status == DocumentStatus.DICABUT:
                 raise Conflict("Dokumen sudah dicabut")
             if replaced_by is not None:
                 replacement = await session.get(Document, replaced_by)
                 problem = None
-                if replacement is None or replaced_by == document_id:
+                if (
+                    replacement is None
+                    or replaced_by == document_id
+                    or not readable(caller, replacement)
+                ):
                     problem = "dokumen pengganti tidak ditemukan"
                 elif replacement.status == DocumentStatus.DICABUT:
                     problem = "dokumen pengganti sudah dicabut"

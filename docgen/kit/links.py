@@ -17,6 +17,10 @@ class Links:
         """The public verification page a document's QR code leads to."""
         return f"{self.base_url}/v/{code}"
 
+    def activation_url(self, token: str) -> str:
+        """The one-time page where a new account sets its password (and a signer its PIN)."""
+        return f"{self.base_url}/aktivasi/{token}"
+
     @property
     def crl_url(self) -> str:
         """Where the CRL is published; written into every signer certificate."""

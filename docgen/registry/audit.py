@@ -1,31 +1,74 @@
-"""Hash-chained audit log: each entry commits to the one before it."""
+"""Hash-chained audit log: each entry commits to the one before it, and names who did it
+(the actor of the request or job it was written in, :func:`acting`) and from where."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from docgen.registry.models import AuditEntry, table_of, utcnow
+from docgen.registry.models import AuditEntry, Batch, Document, table_of, utcnow
 
 GENESIS = "0" * 64
 _HEAD = "docgen.registry.audit.head"  # session.info: (transaction, hash of its newest entry)
 
+PUBLIC = "publik"
+SYSTEM = "sistem"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a user id, ``publik`` or ``sistem``; and the client's address, if any."""
+
+    id: str
+    client: str | None = None
+
+
+_SYSTEM_ACTOR = Actor(SYSTEM)
+_actor: ContextVar[Actor | None] = ContextVar("docgen_audit_actor", default=None)
+
+
+@contextmanager
+def acting(actor: Actor) -> Iterator[None]:
+    """Entries written inside name ``actor`` (also in tasks started inside, which copy it)."""
+    token = _actor.set(actor)
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+def set_actor(actor: Actor) -> None:
+    """For the rest of the current task (a request): entries name ``actor``."""
+    _actor.set(actor)
+
+
+def current_actor() -> Actor:
+    return _actor.get() or _SYSTEM_ACTOR
+
 
 def entry_hash(
-    prev_hash: str, at: str, action: str, entity: str, entity_id: str, details: dict[str, Any]
+    prev_hash: str,
+    at: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    details: dict[str, Any],
+    actor: str | None = None,
+    client: str | None = None,
 ) -> str:
-    body = json.dumps(
-        [prev_hash, at, action, entity, entity_id, details],
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    fields: list[Any] = [prev_hash, at, action, entity, entity_id, details]
+    if actor is not None:  # entries from before actors were recorded hash as they did
+        fields += [actor, client]
+    body = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -77,6 +120,7 @@ async def _head(session: AsyncSession) -> str:
 def _entry(
     prev: str, at: datetime, action: str, entity: str, entity_id: str, details: dict[str, Any]
 ) -> dict[str, Any]:
+    actor = current_actor()
     return {
         "at": at,
         "action": action,
@@ -84,7 +128,11 @@ def _entry(
         "entity_id": entity_id,
         "details": details,
         "prev_hash": prev,
-        "hash": entry_hash(prev, at.isoformat(), action, entity, entity_id, details),
+        "actor": actor.id,
+        "client": actor.client,
+        "hash": entry_hash(
+            prev, at.isoformat(), action, entity, entity_id, details, actor.id, actor.client
+        ),
     }
 
 
@@ -93,9 +141,32 @@ async def verify_chain(session: AsyncSession) -> int | None:
     prev = GENESIS
     for entry in await session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
         expected = entry_hash(
-            prev, entry.at.isoformat(), entry.action, entry.entity, entry.entity_id, entry.details
+            prev,
+            entry.at.isoformat(),
+            entry.action,
+            entry.entity,
+            entry.entity_id,
+            entry.details,
+            entry.actor,
+            entry.client,
         )
         if entry.prev_hash != prev or entry.hash != expected:
             return entry.id
         prev = entry.hash
     return None
+
+
+async def entries(
+    session: AsyncSession, *, after: int, limit: int, units: Collection[str] | None
+) -> list[AuditEntry]:
+    """Entries after the id ``after``, oldest first; with ``units``, only those about the
+    documents and batches of those units."""
+    query = select(AuditEntry).where(AuditEntry.id > after).order_by(AuditEntry.id).limit(limit)
+    if units is not None:
+        documents = select(Document.id).where(Document.unit_id.in_(units))
+        batches = select(Batch.id).where(Batch.unit_id.in_(units))
+        query = query.where(
+            ((AuditEntry.entity == "document") & AuditEntry.entity_id.in_(documents))
+            | ((AuditEntry.entity == "batch") & AuditEntry.entity_id.in_(batches))
+        )
+    return list(await session.scalars(query))

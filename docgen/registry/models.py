@@ -9,13 +9,17 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
+    Column,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -24,7 +28,9 @@ from docgen.registry.statuses import (
     BatchStatus,
     DocumentStatus,
     RevisionKind,
+    Role,
     RowStatus,
+    SignerStatus,
     SigningStatus,
 )
 
@@ -81,24 +87,145 @@ def table_of(model: type[Base]) -> Table:
     return Base.metadata.tables[model.__tablename__]
 
 
-class Signer(Base):
-    __tablename__ = "signers"
+def _in_effect(*conditions: str) -> dict[str, Any]:
+    """A partial index's condition on both backends: only enrolments not revoked count."""
+    where = text(" AND ".join(("status != 'dicabut'", *conditions)))
+    return {"sqlite_where": where, "postgresql_where": where}
+
+
+class Unit(Base):
+    """An organisation (OPD, instansi, sekretariat): documents, batches, operators, auditors and
+    signers belong to one."""
+
+    __tablename__ = "units"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str] = mapped_column(String(50), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+user_units = Table(
+    "user_units",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), primary_key=True),
+)
+
+
+class Signer(Base):
+    """One enrolment of a person who signs: their identity as an admin approved it, and once
+    they activated it, their key (sealed under their PIN) and certificate."""
+
+    __tablename__ = "signers"
+    __table_args__ = (
+        # One enrolment in effect per number; a re-enrolment waits beside it (``replaces_id``).
+        Index("uq_signers_nip_in_effect", "nip", unique=True, **_in_effect("replaces_id IS NULL")),
+        Index("uq_signers_nik_in_effect", "nik", unique=True, **_in_effect("replaces_id IS NULL")),
+        Index("uq_signers_replaces_in_effect", "replaces_id", unique=True, **_in_effect()),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # NIP or NI PPPK (``nomor_kind`` says which); officials without one have a NIK instead.
     nip: Mapped[str | None] = mapped_column(String(18), index=True)
+    nik: Mapped[str | None] = mapped_column(String(16))
+    nomor_kind: Mapped[str] = mapped_column(String(10), default="nip", server_default="nip")
     jabatan: Mapped[str] = mapped_column(String(200))
     pangkat: Mapped[str | None] = mapped_column(String(10))
-    unit: Mapped[str] = mapped_column(String(200))
-    certificate_pem: Mapped[str] = mapped_column(Text)
+    unit: Mapped[str] = mapped_column(String(200))  # the unit's name, as in the certificate
+    unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), index=True)
+    status: Mapped[SignerStatus] = mapped_column(
+        Status(SignerStatus, 30), default=SignerStatus.AKTIF, server_default="aktif"
+    )
+    # The enrolment this one takes over when activated (a new jabatan, a forgotten PIN).
+    replaces_id: Mapped[str | None] = mapped_column(ForeignKey("signers.id"))
+    entered_by: Mapped[str | None] = mapped_column(String(32))
+    approved_by: Mapped[str | None] = mapped_column(String(32))
+    # Both made at activation: nobody but the signer ever knows the PIN.
+    certificate_pem: Mapped[str | None] = mapped_column(Text)
     # The private key sealed under a key derived from the PIN and the server secret.
-    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     failed_pins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # A revoked certificate is listed in the CRL; the signer can no longer sign.
     revoked_at: Mapped[datetime | None]
     revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def nomor(self) -> str | None:
+        """The number that identifies the person: NIP, NI PPPK or NIK."""
+        return self.nip or self.nik
+
+
+class User(Base):
+    """An account: who logs in, with which role, for which units."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[Role] = mapped_column(Status(Role, 20))
+    # argon2id; None until the account is activated.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The last TOTP time step accepted: a code is good once.
+    totp_step: Mapped[int] = mapped_column(Integer, default=0)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+    # The enrolment of a signer account (the newest one in effect).
+    signer_id: Mapped[str | None] = mapped_column(ForeignKey("signers.id"))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    units: Mapped[list[Unit]] = relationship(secondary=user_units, lazy="selectin")
+    signer: Mapped[Signer | None] = relationship(lazy="selectin")
+
+    @property
+    def unit_ids(self) -> list[str]:
+        return [unit.id for unit in self.units]
+
+
+class Activation(Base):
+    """A one-time link to set a password (and a signer's PIN); kept as its SHA-256."""
+
+    __tablename__ = "activations"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    # The TOTP secret offered with the link, in effect once the first code is given.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginSession(Base):
+    """A browser session: the cookie's SHA-256, and the CSRF token that goes with it."""
+
+    __tablename__ = "login_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token of an integration, acting as the user who made it; kept as its SHA-256."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Document(Base):
@@ -120,6 +247,9 @@ class Document(Base):
     revoke_reason: Mapped[str | None] = mapped_column(Text)
     # The document that replaces a revoked one, if any.
     replaced_by_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
+    # None for documents made before units existed: only admins (and their signers) see them.
+    unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), index=True)
+    created_by: Mapped[str | None] = mapped_column(String(32))
 
     revisions: Mapped[list[Revision]] = relationship(
         back_populates="document", order_by="Revision.seq", lazy="selectin"
@@ -162,8 +292,8 @@ class SignatureSlot(Base):
     order: Mapped[int]
     field_name: Mapped[str] = mapped_column(String(100))
     page: Mapped[int]
-    # Who may sign: the NIP / NI PPPK named in the document data, and/or a signer chosen by the
-    # operator when the document was made. Either, both, or neither (anyone enrolled).
+    # Who may sign: the signer bound to the role when the document was made (by the NIP / NI
+    # PPPK in its data, or chosen); ``expected_nip`` is the number the data names.
     expected_nip: Mapped[str | None] = mapped_column(String(18), index=True)
     assigned_signer_id: Mapped[str | None] = mapped_column(ForeignKey("signers.id"), index=True)
     signer_id: Mapped[str | None] = mapped_column(ForeignKey("signers.id"))
@@ -211,6 +341,10 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Who did it (a user id, "publik" or "sistem") and from where; None on entries from before
+    # accounts existed, whose hashes do not cover them.
+    actor: Mapped[str | None] = mapped_column(String(40))
+    client: Mapped[str | None] = mapped_column(String(64))
 
 
 class Batch(Base):
@@ -228,6 +362,8 @@ class Batch(Base):
     # Per role, the signer chosen for every document of the batch.
     signers: Mapped[dict[str, Any]]
     status: Mapped[BatchStatus] = mapped_column(Status(BatchStatus, 20))
+    unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), index=True)
+    created_by: Mapped[str | None] = mapped_column(String(32))
     total: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
@@ -251,6 +387,8 @@ class BatchRow(Base):
     status: Mapped[RowStatus] = mapped_column(Status(RowStatus, 20), index=True)
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"), unique=True)
+    # The signer bound to each role of this row's document ({role: signer id}).
+    signers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class BatchSigning(Base):

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 __all__ = [
     "BatchStatus",
+    "Role",
+    "SignerStatus",
     "DocumentStatus",
     "RevisionKind",
     "RowStatus",
@@ -56,3 +58,22 @@ class SigningStatus(StrEnum):
     SELESAI = "selesai"
     TERPUTUS = "terputus"  # the service stopped in the middle: posting it again signs the rest
     GAGAL = "gagal"  # stopped by an unexpected failure
+    DIHENTIKAN = "dihentikan"  # the signer's certificate was revoked in the middle
+
+
+class Role(StrEnum):
+    """What a user account may do (``docgen.people.policies``)."""
+
+    ADMIN = "admin"  # the deployment: units, users, templates, approvals
+    OPERATOR = "operator"  # prepares documents and batches of their units
+    SIGNER = "signer"  # one person: signs what is bound to them
+    AUDITOR = "auditor"  # reads documents and the audit log of their units
+
+
+class SignerStatus(StrEnum):
+    """Of a signer enrolment: entered, approved by an admin, activated by the signer."""
+
+    MENUNGGU_PERSETUJUAN = "menunggu_persetujuan"  # entered by an operator, awaiting an admin
+    MENUNGGU_AKTIVASI = "menunggu_aktivasi"  # approved; the signer has not set a PIN yet
+    AKTIF = "aktif"  # key and certificate made; may sign
+    DICABUT = "dicabut"  # certificate revoked (left office, replaced, forgotten PIN) or refused

@@ -88,31 +88,36 @@ class SignerKeys:
     async def unlock(self, signer_id: str, pin: str) -> tuple[Signer, SigningIdentity]:
         """Open the signer's key with ``pin``.
 
-        Raises NotFound, SignerLocked (423) while locked, WrongPin (403) for a wrong PIN; the
-        ``max_attempts``-th wrong PIN in a row locks the signer for ``lock_minutes``.
+        Each try first takes one of the ``max_attempts`` tries left, in one statement in the
+        registry, so however many tries arrive at once, at most that many PINs are checked
+        before the ``max_attempts``-th wrong one locks the signer for ``lock_minutes``.
+
+        Raises NotFound, SignerLocked (423) while locked, WrongPin (403) for a wrong PIN.
         """
         policy = self._policy
-        async with self._db.session() as session:
-            signer = await repository.get(session, signer_id)
         now = utcnow()
-        if signer.locked_until is not None and signer.locked_until > now:
+        async with self._db.writing() as session:
+            attempt = await repository.take_pin_try(session, signer_id, policy.max_attempts, now)
+            await session.commit()
+            signer = await repository.get(session, signer_id)
+        if attempt is None:
             raise SignerLocked(
                 "Penanda tangan dikunci sementara karena PIN salah berulang kali; "
-                f"coba lagi setelah {format_waktu_wib(signer.locked_until)}"
+                f"coba lagi setelah {format_waktu_wib(signer.locked_until or now)}"
             )
+        if signer.sealed_key is None or signer.certificate_pem is None:
+            raise SignerLocked("Penanda tangan belum mengaktifkan akunnya")
         try:
             key: RSAPrivateKey = await anyio.to_thread.run_sync(
                 unseal_private_key, signer.sealed_key, pin, self._pepper
             )
         except InvalidPin:
+            left = policy.max_attempts - attempt
             async with self._db.writing() as session:
-                current = await repository.get(session, signer_id)
-                current.failed_pins += 1
-                left = policy.max_attempts - current.failed_pins
                 await audit.record(session, "signer.wrong_pin", "signer", signer_id)
                 if left <= 0:
-                    current.failed_pins = 0
-                    current.locked_until = now + timedelta(minutes=policy.lock_minutes)
+                    until = now + timedelta(minutes=policy.lock_minutes)
+                    await repository.lock(session, signer_id, until)
                     await audit.record(session, "signer.locked", "signer", signer_id)
                 await session.commit()
             raise WrongPin(
@@ -120,10 +125,12 @@ class SignerKeys:
                 if left > 0
                 else f"PIN salah; penanda tangan dikunci {policy.lock_minutes} menit"
             ) from None
-        if signer.failed_pins:
-            async with self._db.writing() as session:
-                current = await repository.get(session, signer_id)
-                current.failed_pins = 0
-                await session.commit()
+        async with self._db.writing() as session:
+            await repository.reset_pin_tries(session, signer_id)
+            await session.commit()
         cert = x509.load_pem_x509_certificate(signer.certificate_pem.encode())
         return signer, SigningIdentity(private_key=key, certificate=cert, chain=self._ca.chain)
+
+    async def reseal(self, key: RSAPrivateKey, pin: str) -> bytes:
+        """The same key sealed under a new PIN."""
+        return await anyio.to_thread.run_sync(seal_private_key, key, pin, self._pepper)

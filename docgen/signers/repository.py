@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from docgen.errors import NotFound
-from docgen.registry.models import Signer
+from docgen.registry.models import Signer, User
+from docgen.registry.statuses import SignerStatus
 
-__all__ = ["get", "revoked"]
+__all__ = [
+    "account_of",
+    "get",
+    "in_effect",
+    "lock",
+    "replacement_of",
+    "reset_pin_tries",
+    "revoked",
+    "take_pin_try",
+]
 
 
 async def get(session: AsyncSession, signer_id: str) -> Signer:
@@ -22,3 +34,60 @@ async def get(session: AsyncSession, signer_id: str) -> Signer:
 async def revoked(session: AsyncSession) -> list[Signer]:
     """Every signer whose certificate is revoked."""
     return list(await session.scalars(select(Signer).where(Signer.revoked_at.is_not(None))))
+
+
+async def in_effect(
+    session: AsyncSession, *, nip: str | None = None, nik: str | None = None
+) -> Signer | None:
+    """The enrolment in effect (not revoked, not a pending replacement) of a number."""
+    query = select(Signer).where(
+        Signer.status != SignerStatus.DICABUT, Signer.replaces_id.is_(None)
+    )
+    if nip is not None:
+        query = query.where(Signer.nip == nip)
+    elif nik is not None:
+        query = query.where(Signer.nik == nik)
+    else:
+        return None
+    return await session.scalar(query)
+
+
+async def replacement_of(session: AsyncSession, signer_id: str) -> Signer | None:
+    """The re-enrolment waiting to take over from ``signer_id``."""
+    return await session.scalar(
+        select(Signer).where(Signer.replaces_id == signer_id, Signer.status != SignerStatus.DICABUT)
+    )
+
+
+async def account_of(session: AsyncSession, signer_id: str) -> User | None:
+    """The signer account whose enrolment this is (or which it will replace)."""
+    return await session.scalar(select(User).where(User.signer_id == signer_id))
+
+
+async def take_pin_try(
+    session: AsyncSession, signer_id: str, max_attempts: int, now: datetime
+) -> int | None:
+    """Count one PIN try unless the signer is locked or ``max_attempts`` tries are already
+    under way or failed; returns the try's number (1-based), None when refused."""
+    result = await session.execute(
+        update(Signer)
+        .where(
+            Signer.id == signer_id,
+            Signer.failed_pins < max_attempts,
+            or_(Signer.locked_until.is_(None), Signer.locked_until <= now),
+        )
+        .values(failed_pins=Signer.failed_pins + 1)
+        .returning(Signer.failed_pins)
+    )
+    attempt = result.scalar_one_or_none()
+    return None if attempt is None else int(attempt)
+
+
+async def lock(session: AsyncSession, signer_id: str, until: datetime) -> None:
+    await session.execute(
+        update(Signer).where(Signer.id == signer_id).values(failed_pins=0, locked_until=until)
+    )
+
+
+async def reset_pin_tries(session: AsyncSession, signer_id: str) -> None:
+    await session.execute(update(Signer).where(Signer.id == signer_id).values(failed_pins=0))

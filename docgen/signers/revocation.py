@@ -42,13 +42,13 @@ class RevocationList:
             entries = [
                 RevokedCertificate(
                     serial_number=x509.load_pem_x509_certificate(
-                        s.certificate_pem.encode()
+                        (s.certificate_pem or "").encode()
                     ).serial_number,
                     revoked_at=s.revoked_at,
                     reason=x509.ReasonFlags.cessation_of_operation,
                 )
                 for s in revoked
-                if s.revoked_at is not None
+                if s.revoked_at is not None and s.certificate_pem is not None
             ]
             crl = self._ca.issue_crl(entries, crl_number=crl_number)
             tmp = self.path.with_suffix(".tmp")

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from docgen.deps import CatalogueDep, DatabaseDep, SandboxDep, SettingsDep, StoreDep
 from docgen.errors import error_responses
 from docgen.kit.limits import read_upload
+from docgen.people.policies import AdminCaller, AnyCaller
 from docgen.pipeline.store import DOCX_TYPE
 from docgen.templating.schemas import TemplateOut
 from docgen.templating.upload import upload_template
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/templates", tags=["templat"])
 
 
 @router.get("", response_model=list[TemplateOut])
-async def list_templates(catalogue: CatalogueDep) -> list[TemplateOut]:
+async def list_templates(_: AnyCaller, catalogue: CatalogueDep) -> list[TemplateOut]:
     """The latest version of each template."""
     return [TemplateOut.of(t, catalogue) for t in catalogue.all_latest()]
 
@@ -27,9 +28,10 @@ async def list_templates(catalogue: CatalogueDep) -> list[TemplateOut]:
     "",
     status_code=201,
     response_model=TemplateOut,
-    responses=error_responses(409, 413, 422, 503),
+    responses=error_responses(403, 409, 413, 422, 503),
 )
 async def upload(
+    _: AdminCaller,
     catalogue: CatalogueDep,
     db: DatabaseDep,
     store: StoreDep,
@@ -57,7 +59,7 @@ async def upload(
 
 
 @router.get("/{template_id}", response_model=TemplateOut, responses=error_responses(404))
-async def get_template(catalogue: CatalogueDep, template_id: str) -> TemplateOut:
+async def get_template(_: AnyCaller, catalogue: CatalogueDep, template_id: str) -> TemplateOut:
     """The latest version, with the numbers of all versions."""
     return TemplateOut.of(catalogue.latest(template_id), catalogue)
 
@@ -70,7 +72,9 @@ async def get_template(catalogue: CatalogueDep, template_id: str) -> TemplateOut
         **error_responses(404),
     },
 )
-async def template_docx(catalogue: CatalogueDep, template_id: str, version: int) -> Response:
+async def template_docx(
+    _: AnyCaller, catalogue: CatalogueDep, template_id: str, version: int
+) -> Response:
     """The DOCX of one version, as uploaded (or as in its folder)."""
     template = catalogue.get(template_id, version)
     return Response(

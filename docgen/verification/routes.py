@@ -22,6 +22,7 @@ from docgen.documents import repository as documents
 from docgen.documents.routes import revision_response
 from docgen.errors import DocgenError, NotFound, error_responses
 from docgen.kit.limits import read_upload
+from docgen.people.policies import Public
 from docgen.verification.schemas import UploadCheckOut, VerificationOut
 from docgen.verification.service import verify_code
 
@@ -35,7 +36,9 @@ pages = APIRouter(include_in_schema=False)
     response_model=VerificationOut,
     responses=error_responses(404),
 )
-async def verify_by_code(session: SessionDep, links: LinksDep, code: str) -> VerificationOut:
+async def verify_by_code(
+    _: Public, session: SessionDep, links: LinksDep, code: str
+) -> VerificationOut:
     """A document as the public may see it, by the code its QR carries."""
     return await verify_code(session, links, code)
 
@@ -46,7 +49,7 @@ async def verify_by_code(session: SessionDep, links: LinksDep, code: str) -> Ver
     responses=error_responses(400, 413, 422),
 )
 async def verify_pdf(
-    session: SessionDep, checks: UploadChecksDep, file: Annotated[UploadFile, File()]
+    _: Public, session: SessionDep, checks: UploadChecksDep, file: Annotated[UploadFile, File()]
 ) -> UploadCheckOut:
     """Is this PDF one we issued, the current revision, with every signature intact?"""
     return await checks.check(session, await read_upload(file, checks.max_bytes))
@@ -57,7 +60,7 @@ async def verify_pdf(
     response_class=Response,
     responses={200: {"content": {"application/x-pem-file": {"schema": {"type": "string"}}}}},
 )
-async def trust_root(ca: CaDep) -> Response:
+async def trust_root(_: Public, ca: CaDep) -> Response:
     """Our root certificate (PEM)."""
     return Response(ca.root_pem(), media_type="application/x-pem-file")
 
@@ -71,7 +74,7 @@ async def trust_root(ca: CaDep) -> Response:
         }
     },
 )
-async def revocation_list(revocations: RevocationsDep) -> Response:
+async def revocation_list(_: Public, revocations: RevocationsDep) -> Response:
     """The current revocation list of our signer certificates (DER)."""
     current = await revocations.current()
     return Response(
@@ -81,7 +84,7 @@ async def revocation_list(revocations: RevocationsDep) -> Response:
 
 @pages.get("/v/{code}", response_class=HTMLResponse)
 async def verify_page(
-    session: SessionDep, links: LinksDep, pages_: PagesDep, code: str
+    _: Public, session: SessionDep, links: LinksDep, pages_: PagesDep, code: str
 ) -> HTMLResponse:
     """The page a document's QR code leads to."""
     try:
@@ -92,13 +95,14 @@ async def verify_page(
 
 
 @pages.get("/v", response_class=HTMLResponse)
-async def upload_page(pages_: PagesDep) -> HTMLResponse:
+async def upload_page(_: Public, pages_: PagesDep) -> HTMLResponse:
     """Where anyone can upload a PDF to check it."""
     return HTMLResponse(pages_.upload())
 
 
 @pages.post("/v", response_class=HTMLResponse)
 async def upload_check(
+    _: Public,
     session: SessionDep,
     checks: UploadChecksDep,
     pages_: PagesDep,
@@ -112,7 +116,9 @@ async def upload_check(
 
 
 @pages.get("/v/{code}/pdf", response_class=Response)
-async def verify_download(session: SessionDep, documents_: DocumentsDep, code: str) -> Response:
+async def verify_download(
+    _: Public, session: SessionDep, documents_: DocumentsDep, code: str
+) -> Response:
     """The document's current PDF, for whoever holds its code."""
     document = await documents.by_code(session, code)
     return await revision_response(documents_, document, document.revisions[-1])

@@ -46,7 +46,10 @@ class PublicSignatureOut(BaseModel):
     nip: str | None = Field(description="masked: only the last 4 digits show")
     signed_at: Instant | None
     certificate_revoked_at: Instant | None
-    note: str | None = Field(description="why a signature stays valid after a revocation")
+    valid: bool = Field(
+        description="signed, and not after its certificate was revoked (as its time stamp shows)"
+    )
+    note: str | None = Field(description="how a revocation of the certificate bears on it")
 
 
 class VerificationOut(BaseModel):

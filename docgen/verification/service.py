@@ -95,13 +95,23 @@ def signature_level(document: Document) -> str | None:
 def _signature_view(slot: SignatureSlot) -> PublicSignatureOut:
     signer = slot.signer
     revoked_at = signer.revoked_at if signer else None
+    valid = slot.signed_at is not None
     note = None
     if revoked_at is not None and slot.signed_at is not None:
-        note = (
-            f"Sertifikat penanda tangan dicabut pada {format_waktu_wib(revoked_at)}, setelah "
-            "dokumen ini ditandatangani; tanda tangan ini tetap sah karena waktunya dibuktikan "
-            "dengan cap waktu (timestamp)."
-        )
+        # The recorded time follows the signature's RFC 3161 time stamp, and nothing is recorded
+        # once the certificate is revoked: only a time before the revocation proves it.
+        if slot.signed_at < revoked_at:
+            note = (
+                f"Sertifikat penanda tangan dicabut pada {format_waktu_wib(revoked_at)}, setelah "
+                "dokumen ini ditandatangani; tanda tangan ini tetap sah karena waktunya "
+                "dibuktikan dengan cap waktu (timestamp)."
+            )
+        else:
+            valid = False
+            note = (
+                f"Sertifikat penanda tangan dicabut pada {format_waktu_wib(revoked_at)}; cap waktu "
+                "tanda tangan ini tidak membuktikan bahwa ia dibuat sebelumnya: TIDAK SAH."
+            )
     return PublicSignatureOut(
         role=slot.role,
         label=slot.label,
@@ -110,6 +120,7 @@ def _signature_view(slot: SignatureSlot) -> PublicSignatureOut:
         nip=mask_nip(signer.nip) if signer and signer.nip else None,
         signed_at=slot.signed_at,
         certificate_revoked_at=revoked_at,
+        valid=valid,
         note=note,
     )
 

@@ -1,0 +1,54 @@
+"""Accounts made on the server itself, against the registry (``docgen users add``): the first
+admin of a new deployment needs no running service and no one to approve it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+from sqlalchemy import select
+
+from docgen.errors import DocgenError
+from docgen.kit.links import Links
+from docgen.people.service import Accounts, LoginPolicy
+from docgen.registry import audit
+from docgen.registry.db import Database, migrate
+from docgen.registry.models import Unit
+from docgen.registry.statuses import Role
+from docgen.settings import Settings
+
+__all__ = ["add_user"]
+
+
+async def add_user(
+    settings: Settings, username: str, role: str, password: str | None, unit_codes: Sequence[str]
+) -> dict[str, Any]:
+    """Create the account; returns ``{"id", "otpauth_uri"}`` (and ``activation_url`` when no
+    password was given). Raises ValueError with a message in Bahasa Indonesia."""
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise ValueError("peran harus admin, operator atau auditor") from None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await anyio.to_thread.run_sync(migrate, settings.sqlalchemy_url)
+    db = Database(settings.sqlalchemy_url)
+    accounts = Accounts(db, Links(settings.base_url), LoginPolicy.of(settings))
+    try:
+        async with db.session() as session:
+            units = list(await session.scalars(select(Unit).where(Unit.code.in_(unit_codes))))
+        missing = set(unit_codes) - {u.code for u in units}
+        if missing:
+            raise ValueError(f"unit tidak ditemukan: {', '.join(sorted(missing))}")
+        unit_ids = [u.id for u in units]
+        with audit.acting(audit.Actor(audit.SYSTEM, "cli")):
+            if password is None:
+                user_id, url = await accounts.create_user(username, chosen, unit_ids)
+                return {"id": user_id, "otpauth_uri": None, "activation_url": url}
+            user, uri = await accounts.create_active_user(username, chosen, password, unit_ids)
+        return {"id": user.id, "otpauth_uri": uri}
+    except DocgenError as exc:
+        problems = getattr(exc, "problems", [])
+        raise ValueError("; ".join([exc.detail, *(p.message for p in problems)])) from None
+    finally:
+        await db.close()

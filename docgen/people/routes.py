@@ -1,0 +1,223 @@
+"""Accounts: logging in and out, API tokens, the caller's own account, units, users,
+activation links, and the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from docgen.deps import AccountsDep, SessionDep, SettingsDep, SignersDep
+from docgen.errors import error_responses
+from docgen.people.policies import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    AdminCaller,
+    AnyCaller,
+    AuditCaller,
+    Public,
+    SignerCaller,
+)
+from docgen.people.schemas import (
+    ActivationIn,
+    ActivationOut,
+    AuditEntryOut,
+    AuditOut,
+    LoginIn,
+    MeOut,
+    PasswordChangeIn,
+    TokenIn,
+    TokenNewOut,
+    TokenOut,
+    UnitIn,
+    UnitOut,
+    UserCreatedOut,
+    UserIn,
+    UserOut,
+)
+from docgen.people.service import NewSession
+from docgen.registry import audit
+from docgen.registry.statuses import Role
+from docgen.settings import Settings
+from docgen.signers.schemas import PinChangeIn
+
+router = APIRouter(tags=["akun"])
+
+
+def set_session_cookies(response: Response, new: NewSession, settings: Settings) -> None:
+    """The session cookie (HttpOnly) and the CSRF cookie that pages read (not HttpOnly)."""
+    max_age = settings.session_hours * 3600
+    secure = settings.secure_cookies
+    response.set_cookie(
+        SESSION_COOKIE, new.cookie, max_age=max_age, httponly=True, samesite="lax", secure=secure
+    )
+    response.set_cookie(
+        CSRF_COOKIE, new.csrf, max_age=max_age, httponly=False, samesite="lax", secure=secure
+    )
+
+
+def clear_session_cookies(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(CSRF_COOKIE)
+
+
+@router.post("/auth/login", response_model=MeOut, responses=error_responses(401))
+async def login(
+    _: Public, accounts: AccountsDep, settings: SettingsDep, body: LoginIn, response: Response
+) -> MeOut:
+    """Log in: a session cookie (and a CSRF token to send as ``X-CSRF-Token`` with every
+    change). 401 on any failure, the same whether the user exists or not."""
+    user = await accounts.login(body.username, body.password, body.otp)
+    new = await accounts.start_session(user)
+    set_session_cookies(response, new, settings)
+    return MeOut(**UserOut.of(user).model_dump(), csrf_token=new.csrf)
+
+
+@router.post("/auth/logout", status_code=204, responses=error_responses(401))
+async def logout(_: AnyCaller, accounts: AccountsDep, request: Request) -> Response:
+    """End the browser session."""
+    response = Response(status_code=204)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        await accounts.end_session(cookie)
+    clear_session_cookies(response)
+    return response
+
+
+@router.post(
+    "/auth/tokens", status_code=201, response_model=TokenNewOut, responses=error_responses(401)
+)
+async def new_token(_: Public, accounts: AccountsDep, body: TokenIn) -> TokenNewOut:
+    """An API token for an integration, acting as the user whose credentials are given; shown
+    once, kept only hashed, expiring (``DOCGEN_TOKEN_DAYS``)."""
+    user = await accounts.login(body.username, body.password, body.otp)
+    row, token = await accounts.new_api_token(user, body.name)
+    return TokenNewOut(token=token, id=row.id, name=row.name, expires_at=row.expires_at)
+
+
+@router.get("/auth/tokens", response_model=list[TokenOut])
+async def my_tokens(caller: AnyCaller, accounts: AccountsDep) -> list[TokenOut]:
+    """The caller's API tokens (never the tokens themselves)."""
+    assert caller.user is not None
+    return [TokenOut.of(t) for t in await accounts.api_tokens(caller.user)]
+
+
+@router.delete("/auth/tokens/{token_id}", status_code=204, responses=error_responses(404))
+async def revoke_token(caller: AnyCaller, accounts: AccountsDep, token_id: str) -> Response:
+    """Revoke one of the caller's API tokens: it stops working at once."""
+    assert caller.user is not None
+    await accounts.revoke_api_token(caller.user, token_id)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=MeOut)
+async def me(caller: AnyCaller, request: Request) -> MeOut:
+    """Who is logged in."""
+    assert caller.user is not None
+    return MeOut(
+        **UserOut.of(caller.user).model_dump(), csrf_token=request.cookies.get(CSRF_COOKIE)
+    )
+
+
+@router.post("/me/password", status_code=204, responses=error_responses(422))
+async def change_password(
+    caller: AnyCaller, accounts: AccountsDep, body: PasswordChangeIn
+) -> Response:
+    assert caller.user is not None
+    await accounts.change_password(caller.user, body.old_password, body.new_password)
+    return Response(status_code=204)
+
+
+@router.post("/me/pin", status_code=204, responses=error_responses(403, 404, 422, 423))
+async def change_pin(caller: SignerCaller, signers: SignersDep, body: PinChangeIn) -> Response:
+    """A new PIN for the same key (the current PIN counts as a try like any signing)."""
+    await signers.change_pin(caller, body.pin, body.new_pin)
+    return Response(status_code=204)
+
+
+@router.post("/units", status_code=201, response_model=UnitOut, responses=error_responses(409))
+async def create_unit(_: AdminCaller, accounts: AccountsDep, body: UnitIn) -> UnitOut:
+    """A unit (OPD, instansi, sekretariat)."""
+    return UnitOut.of(await accounts.create_unit(body.name, body.code))
+
+
+@router.get("/units", response_model=list[UnitOut])
+async def list_units(caller: AnyCaller, accounts: AccountsDep) -> list[UnitOut]:
+    """Every unit for admins; the caller's own units for everyone else."""
+    return [
+        UnitOut.of(u) for u in await accounts.units() if caller.is_admin or u.id in caller.unit_ids
+    ]
+
+
+@router.post(
+    "/users", status_code=201, response_model=UserCreatedOut, responses=error_responses(409)
+)
+async def create_user(_: AdminCaller, accounts: AccountsDep, body: UserIn) -> UserCreatedOut:
+    """An admin, operator or auditor account, with its one-time activation link (valid
+    ``DOCGEN_ACTIVATION_HOURS``). Signers are enrolled with ``POST /signers``."""
+    user_id, url = await accounts.create_user(body.username, body.role, body.unit_ids)
+    return UserCreatedOut(id=user_id, activation_url=url)
+
+
+@router.get("/users", response_model=list[UserOut])
+async def list_users(_: AdminCaller, accounts: AccountsDep) -> list[UserOut]:
+    return [UserOut.of(u) for u in await accounts.users()]
+
+
+@router.post(
+    "/users/{user_id}/activation", response_model=UserCreatedOut, responses=error_responses(404)
+)
+async def new_user_activation(
+    _: AdminCaller, accounts: AccountsDep, user_id: str
+) -> UserCreatedOut:
+    """A new activation link (a forgotten password; a signer keeps their key and PIN)."""
+    return UserCreatedOut(id=user_id, activation_url=await accounts.reissue_activation(user_id))
+
+
+@router.get("/activation/{token}", response_model=ActivationOut, responses=error_responses(404))
+async def activation(
+    _: Public, accounts: AccountsDep, signers: SignersDep, token: str
+) -> ActivationOut:
+    """What an activation link is for: the account, and the TOTP secret to scan."""
+    view = await accounts.activation(token)
+    return ActivationOut(
+        username=view.user.username,
+        role=view.user.role,
+        otpauth_uri=view.otpauth_uri,
+        totp_required=view.totp_required,
+        pin_required=await signers.needs_pin(view.user),
+    )
+
+
+@router.post("/activation/{token}", response_model=UserOut, responses=error_responses(404, 422))
+async def activate(
+    _: Public, accounts: AccountsDep, signers: SignersDep, token: str, body: ActivationIn
+) -> UserOut:
+    """Use the link once: set the password, the TOTP code (required for admins and
+    operators), and for a signer the PIN (at least 6 digits, not trivial): only now is their
+    key made. The link then answers 404."""
+    view = await accounts.activation(token)
+    if view.user.role == Role.SIGNER:
+        user = await signers.activate(token, body.password, body.pin, body.otp)
+    else:
+        user = await accounts.activate(token, body.password, body.otp)
+    return UserOut.of(user)
+
+
+@router.get("/audit", response_model=AuditOut)
+async def audit_log(
+    caller: AuditCaller,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, description="entries after this id")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AuditOut:
+    """The audit log with the result of the hash-chain check; auditors see the entries about
+    their units' documents and batches."""
+    units = None if caller.is_admin else caller.unit_ids
+    entries = await audit.entries(session, after=after, limit=limit, units=units)
+    broken = await audit.verify_chain(session)
+    return AuditOut(
+        chain_intact=broken is None,
+        broken_at=broken,
+        entries=[AuditEntryOut.of(e) for e in entries],
+    )
