@@ -21,6 +21,9 @@ from minio.datatypes import Object
 
 import signing.fast
 from docgen.pipeline.convert import free_port
+from tests.people import PIN, People, SignerAccount
+
+__all__ = ["PIN", "People", "Service", "SignerAccount", "create_pakta", "pakta_data", "sign_pakta"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -92,7 +95,7 @@ def _start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes],
                 return None
             raise RuntimeError(f"docgen exited on start:\n{output[-4000:]}")
         try:
-            if httpx.get(f"{local}/api/v1/templates", timeout=2).status_code == 200:
+            if httpx.get(f"{local}/healthz", timeout=2).status_code == 200:
                 return process, Service(local, data_dir, log, process.pid)
         except httpx.TransportError:
             pass
@@ -120,8 +123,21 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         stop_service(process)
 
 
+@pytest.fixture(scope="session")
+def people(service: Service) -> People:
+    """The accounts of the session's service: an admin, a unit, its operator, signers."""
+    return People(service.url, service.data_dir)
+
+
 @pytest.fixture()
-def client(service: Service) -> Iterator[httpx.Client]:
+def client(people: People) -> httpx.Client:
+    """The shared unit's operator: prepares documents and batches."""
+    return people.operator.client
+
+
+@pytest.fixture()
+def anonymous(service: Service) -> Iterator[httpx.Client]:
+    """Nobody logged in: the public."""
     with service.client() as c:
         yield c
 
@@ -154,9 +170,6 @@ def either_path(request: pytest.FixtureRequest) -> Iterator[str]:
         signing.fast.use(True)
 
 
-PIN = "246810"
-
-
 def pakta_data(**overrides: object) -> dict[str, object]:
     data: dict[str, object] = {
         "nama": "Drs. Budi Santoso, M.Si.",
@@ -171,19 +184,6 @@ def pakta_data(**overrides: object) -> dict[str, object]:
     return data
 
 
-def signer_body(**overrides: object) -> dict[str, object]:
-    body: dict[str, object] = {
-        "name": "Drs. Budi Santoso, M.Si.",
-        "nip": "198609262015051001",
-        "jabatan": "Kepala Subbagian Umum dan Kepegawaian",
-        "pangkat": "III/a",
-        "unit": "BKPSDM Kabupaten Sidoarjo",
-        "pin": PIN,
-    }
-    body.update(overrides)
-    return body
-
-
 def create_pakta(client: httpx.Client, nip: str, **body: object) -> dict[str, object]:
     """A new pakta integritas for ``nip`` (``body`` adds request keys such as ``signers``)."""
     response = client.post(
@@ -194,8 +194,5 @@ def create_pakta(client: httpx.Client, nip: str, **body: object) -> dict[str, ob
     return dict(response.json())
 
 
-def sign_pakta(client: httpx.Client, document_id: str, signer_id: str) -> httpx.Response:
-    return client.post(
-        f"/api/v1/documents/{document_id}/signatures",
-        json={"role": "pembuat_pernyataan", "signer_id": signer_id, "pin": PIN},
-    )
+def sign_pakta(signer: SignerAccount, document_id: str) -> httpx.Response:
+    return signer.sign(document_id, "pembuat_pernyataan")
