@@ -1,8 +1,10 @@
 """Latency of one pakta integritas: create (render, convert, stamp, store) and sign.
 
-Runs against a started service (`make run` in another terminal):
+Runs against a started service (`make run` in another terminal), on the same machine: it makes
+its own admin with `docgen users add` in the service's data directory, then an operator and the
+signer through the API:
 
-    uv run python bench/single_document.py [--url http://127.0.0.1:8000] [-n 30]
+    uv run python bench/single_document.py [--url http://127.0.0.1:8000] [--data-dir var] [-n 30]
 
 Prints p50/p95 of both over n documents, after a warm-up document.
 """
@@ -12,17 +14,15 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
-import httpx
+from tests.people import People
 
-PIN = "135790"
 SIGNER = {
     "name": "Dra. Sri Wahyuni, M.AP.",
     "nip": "197803152005012003",
     "jabatan": "Analis Kebijakan Ahli Muda",
     "pangkat": "III/d",
-    "unit": "Bagian Organisasi Sekretariat Daerah",
-    "pin": PIN,
 }
 DATA = {
     "nama": SIGNER["name"],
@@ -40,29 +40,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(url: str, n: int) -> None:
-    with httpx.Client(base_url=url, timeout=120) as client:
-        signer = client.post("/api/v1/signers", json=SIGNER)
-        signer.raise_for_status()
-        signer_id = signer.json()["id"]
-        create_ms: list[float] = []
-        sign_ms: list[float] = []
-        for i in range(n + 1):
-            t0 = time.perf_counter()
-            created = client.post(
-                "/api/v1/documents", json={"template": "pakta-integritas", "data": DATA}
-            )
-            t1 = time.perf_counter()
-            created.raise_for_status()
-            signed = client.post(
-                f"/api/v1/documents/{created.json()['id']}/signatures",
-                json={"role": "pembuat_pernyataan", "signer_id": signer_id, "pin": PIN},
-            )
-            t2 = time.perf_counter()
-            signed.raise_for_status()
-            if i:  # the first round warms caches
-                create_ms.append((t1 - t0) * 1000)
-                sign_ms.append((t2 - t1) * 1000)
+def run(url: str, data_dir: Path, n: int) -> None:
+    people = People(url, data_dir)
+    client = people.operator.client
+    signer = people.signer(**SIGNER)
+    create_ms: list[float] = []
+    sign_ms: list[float] = []
+    for i in range(n + 1):
+        t0 = time.perf_counter()
+        created = client.post(
+            "/api/v1/documents", json={"template": "pakta-integritas", "data": DATA}
+        )
+        t1 = time.perf_counter()
+        created.raise_for_status()
+        signed = signer.sign(created.json()["id"])
+        t2 = time.perf_counter()
+        signed.raise_for_status()
+        if i:  # the first round warms caches
+            create_ms.append((t1 - t0) * 1000)
+            sign_ms.append((t2 - t1) * 1000)
     for name, values in (("create", create_ms), ("sign", sign_ms)):
         print(
             f"{name:6s} n={len(values)}  p50={statistics.median(values):7.1f} ms"
@@ -73,9 +69,10 @@ def run(url: str, n: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--data-dir", type=Path, default=Path("var"), help="the service's")
     parser.add_argument("-n", type=int, default=30, help="documents to measure (>= 20)")
     args = parser.parse_args()
-    run(args.url, max(args.n, 20))
+    run(args.url, args.data_dir, max(args.n, 20))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from docgen.errors import ErrorOut
-from tests.conftest import pakta_data
+from tests.conftest import People, pakta_data
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
 
@@ -41,11 +41,16 @@ def _named_shape(schema: dict[str, Any]) -> bool:
 
 def test_every_api_operation_declares_the_shape_of_its_success(spec: dict[str, Any]) -> None:
     api = [(p, m, o) for p, m, o in operations(spec) if p.startswith("/api/v1/")]
-    assert len(api) == 23  # every route the README lists
+    # Every route the README lists: the documents', signers', batches', templates' and public
+    # ones, and the accounts' (login, tokens, me, units, users, activation, audit).
+    assert len(api) == 43
     for path, method, operation in api:
         successes = {c: r for c, r in operation["responses"].items() if c.startswith("2")}
         assert successes, f"{method} {path} declares no success"
         for code, response in successes.items():
+            if code == "204":  # logout, a revoked token, a new password or PIN: no body
+                assert not response.get("content"), f"{method} {path} 204 has content"
+                continue
             assert response.get("content"), f"{method} {path} {code} has no content"
             for media_type, body in response["content"].items():
                 schema = body["schema"]
@@ -76,7 +81,9 @@ def _error(response: httpx.Response, status: int, name: str) -> ErrorOut:
     return body
 
 
-def test_errors_the_service_gives_match_the_model(client: httpx.Client) -> None:
+def test_errors_the_service_gives_match_the_model(
+    people: People, client: httpx.Client, anonymous: httpx.Client
+) -> None:
     bad_nip = client.post(
         "/api/v1/documents",
         json={"template": "pakta-integritas", "data": pakta_data(nip="12345")},
@@ -88,15 +95,31 @@ def test_errors_the_service_gives_match_the_model(client: httpx.Client) -> None:
     problems = _error(no_body, 422, "DataInvalid").problems
     assert problems and problems[0].field == "template"
 
+    # A role no enrolled signer can be bound to (nobody has this NIP) names the role.
+    unbound = client.post(
+        "/api/v1/documents",
+        json={"template": "pakta-integritas", "data": pakta_data(nip="199001012015031999")},
+    )
+    problems = _error(unbound, 422, "DataInvalid").problems
+    assert problems and [p.field for p in problems] == ["signers.pembuat_pernyataan"]
+
     _error(client.get("/api/v1/documents/" + "0" * 32), 404, "NotFound")
     _error(client.get("/api/v1/tidak-ada"), 404, "NotFound")
     _error(client.get("/api/v1/documents"), 405, "MethodNotAllowed")
-    _error(client.post("/api/v1/verify", files={"file": ("a.pdf", b"bukan")}), 400, "UploadInvalid")
-
-    template = client.post(
-        "/api/v1/templates",
-        files={"manifest": ("manifest.toml", b"id = ["), "docx": ("t.docx", b"x")},
+    _error(
+        anonymous.post("/api/v1/verify", files={"file": ("a.pdf", b"bukan")}), 400, "UploadInvalid"
     )
+
+    # Nobody logged in: 401 on anything but the public surface; a token that is not one: 401.
+    _error(anonymous.get("/api/v1/templates"), 401, "NotAuthenticated")
+    _error(anonymous.post("/api/v1/documents", json={}), 401, "NotAuthenticated")
+    forged = {"Authorization": "Bearer dg_bukan-token"}
+    _error(anonymous.get("/api/v1/me", headers=forged), 401, "NotAuthenticated")
+
+    manifest = {"manifest": ("manifest.toml", b"id = ["), "docx": ("t.docx", b"x")}
+    # Only admins upload templates.
+    _error(client.post("/api/v1/templates", files=manifest), 403, "Forbidden")
+    template = people.admin.client.post("/api/v1/templates", files=manifest)
     problems = _error(template, 422, "TemplateInvalid").problems
     assert problems and all(p.where and p.message for p in problems)
 
@@ -109,16 +132,21 @@ def test_errors_the_service_gives_match_the_model(client: httpx.Client) -> None:
     assert problems and all(p.row == 1 and p.column for p in problems)
 
     big = b"%PDF-1.7\n" + b"0" * (21 * 1024 * 1024)
-    oversized = client.post("/api/v1/verify", files={"file": ("big.pdf", big, "application/pdf")})
+    oversized = anonymous.post(
+        "/api/v1/verify", files={"file": ("big.pdf", big, "application/pdf")}
+    )
     _error(oversized, 413, "UploadTooLarge")
 
-    _error(
-        client.post("/api/v1/signers/" + "0" * 32 + "/revoke", json={"reason": "x"}),
-        422,
-        "DataInvalid",
-    )
-    unknown = client.post(
-        "/api/v1/documents/" + "0" * 32 + "/signatures",
-        json={"role": "pembuat_pernyataan", "signer_id": "0" * 32, "pin": "123456"},
-    )
-    _error(unknown, 404, "NotFound")
+    # Only admins revoke signers; an admin's request with a reason too short is refused.
+    revoke = "/api/v1/signers/" + "0" * 32 + "/revoke"
+    _error(client.post(revoke, json={"reason": "Pindah tugas"}), 403, "Forbidden")
+    _error(people.admin.client.post(revoke, json={"reason": "x"}), 422, "DataInvalid")
+    _error(people.admin.client.post(revoke, json={"reason": "Pindah tugas"}), 404, "NotFound")
+
+    # Only a signer signs, as themselves: the operator may not; a signer gets 404 for a
+    # document that does not exist (or is not theirs).
+    signature = {"role": "pembuat_pernyataan", "pin": "135792"}
+    unknown = "/api/v1/documents/" + "0" * 32 + "/signatures"
+    _error(client.post(unknown, json=signature), 403, "Forbidden")
+    signer = people.signer("198802142012031003")
+    _error(signer.client.post(unknown, json=signature), 404, "NotFound")

@@ -10,6 +10,7 @@ import sqlite3
 import time
 import zipfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,14 @@ from cryptography import x509
 from docgen.registry import audit
 from docgen.registry.db import Database
 from signing.validate.validation import validate_pdf
-from tests.conftest import PIN, Service, pakta_data, signer_body
+from tests.conftest import PIN, People, Service, SignerAccount, pakta_data
 from tests.pdftools import pdfsig
 from tests.test_templates_content import BA, nip_of, peserta
 
 BA_TEMPLATE = "berita-acara-pelantikan"
 PEOPLE_COLUMNS = ["peserta.nama", "peserta.nip", "peserta.pangkat", "peserta.jabatan"]
+# The inaugurating official has no NIP: a NIK identifies him (a man born 12 March 1970).
+OFFICIAL_NIK = "3515011203700417"
 
 
 def staff_csv(header: list[str], rows: list[list[object]]) -> bytes:
@@ -87,15 +90,13 @@ def generated(client: httpx.Client, batch_id: str) -> dict[str, Any]:
     return wait_for(client, batch_id, lambda b: b["status"] == "selesai")
 
 
-def bulk_sign(client: httpx.Client, batch_id: str, role: str, signer_id: str) -> dict[str, Any]:
-    response = client.post(
-        f"/api/v1/batches/{batch_id}/signatures",
-        json={"role": role, "signer_id": signer_id, "pin": PIN},
-    )
+def bulk_sign(signer: SignerAccount, batch_id: str, role: str) -> dict[str, Any]:
+    """The signer signs ``role`` of the batch with their own account; the signing once over."""
+    response = signer.sign_batch(batch_id, role)
     assert response.status_code == 202, response.text
     signing_id = response.json()["id"]
     batch = wait_for(
-        client,
+        signer.client,
         batch_id,
         lambda b: next(s for s in b["signings"] if s["id"] == signing_id)["status"] != "berjalan",
     )
@@ -124,44 +125,43 @@ def registry_rows(service: Service, sql: str, docs: list[dict[str, Any]]) -> lis
 
 
 @pytest.fixture(scope="module")
-def inauguration_signers(service: Service) -> dict[str, str]:
-    """The two witnesses (bound by the NIP in every row) and the inaugurating official."""
-    with service.client() as client:
+def inauguration_signers(people: People) -> dict[str, SignerAccount]:
+    """The two witnesses (bound by the NIP in every row) and the inaugurating official (bound
+    by the operator's choice: the rows name no number for him), each with their own account."""
+    return {
+        "saksi_1": people.signer(BA["nip_saksi_1"], name=BA["nama_saksi_1"]),
+        "saksi_2": people.signer(BA["nip_saksi_2"], name=BA["nama_saksi_2"]),
+        "pejabat_pelantik": people.signer(
+            nik=OFFICIAL_NIK,
+            name=BA["nama_pejabat_pelantik"],
+            pangkat=None,
+            jabatan="Bupati Sidoarjo",
+        ),
+    }
 
-        def enrol(**body: object) -> str:
-            response = client.post("/api/v1/signers", json=signer_body(**body))
-            assert response.status_code == 201, response.text
-            return str(response.json()["id"])
 
-        return {
-            "saksi_1": enrol(name=BA["nama_saksi_1"], nip=BA["nip_saksi_1"]),
-            "saksi_2": enrol(name=BA["nama_saksi_2"], nip=BA["nip_saksi_2"]),
-            "pejabat_pelantik": enrol(
-                name=BA["nama_pejabat_pelantik"], nip=None, pangkat=None, jabatan="Bupati Sidoarjo"
-            ),
-        }
+def official_of(signers: dict[str, SignerAccount]) -> dict[str, str]:
+    """The ``signers`` form field binding the official of every row."""
+    return {"pejabat_pelantik": signers["pejabat_pelantik"].signer_id}
 
 
 @pytest.fixture(scope="module")
 def signed_batch(
-    service: Service, inauguration_signers: dict[str, str]
+    people: People, inauguration_signers: dict[str, SignerAccount]
 ) -> Iterator[dict[str, Any]]:
-    """120 berita acara made from one CSV, signed by the witnesses and then the official."""
-    with service.client() as client:
-        response = post_batch(
-            client,
-            inauguration_csv(120),
-            signers={"pejabat_pelantik": inauguration_signers["pejabat_pelantik"]},
-        )
-        assert response.status_code == 202, response.text
-        accepted = response.json()
-        assert accepted["total"] == 120 and accepted["status"] in ("antre", "berjalan")
-        made = generated(client, accepted["id"])
-        signings = [
-            bulk_sign(client, accepted["id"], role, inauguration_signers[role])
-            for role in ("saksi_2", "saksi_1", "pejabat_pelantik")  # witnesses in either order
-        ]
-        yield {"made": made, "signings": signings, "final": generated(client, accepted["id"])}
+    """120 berita acara made by the operator from one CSV, signed by the witnesses and then
+    the official, each with their own account."""
+    client = people.operator.client
+    response = post_batch(client, inauguration_csv(120), signers=official_of(inauguration_signers))
+    assert response.status_code == 202, response.text
+    accepted = response.json()
+    assert accepted["total"] == 120 and accepted["status"] in ("antre", "berjalan")
+    made = generated(client, accepted["id"])
+    signings = [
+        bulk_sign(inauguration_signers[role], accepted["id"], role)
+        for role in ("saksi_2", "saksi_1", "pejabat_pelantik")  # witnesses in either order
+    ]
+    yield {"made": made, "signings": signings, "final": generated(client, accepted["id"])}
 
 
 def test_a_batch_of_120_rows_makes_120_signed_documents(
@@ -302,42 +302,65 @@ def test_zip_holds_every_current_pdf_and_a_manifest_matching_the_registry(
 
 
 def test_bulk_signing_refusals(
-    client: httpx.Client, service: Service, inauguration_signers: dict[str, str]
+    client: httpx.Client, inauguration_signers: dict[str, SignerAccount]
 ) -> None:
-    response = post_batch(client, inauguration_csv(3))
+    response = post_batch(client, inauguration_csv(3), signers=official_of(inauguration_signers))
+    assert response.status_code == 202, response.text
     batch_id = response.json()["id"]
     generated(client, batch_id)
+    witness_1 = inauguration_signers["saksi_1"]
+    witness_2 = inauguration_signers["saksi_2"]
+    official = inauguration_signers["pejabat_pelantik"]
 
-    def sign(role: str, signer: str, pin: str = PIN) -> httpx.Response:
-        body = {"role": role, "signer_id": signer, "pin": pin}
-        return client.post(f"/api/v1/batches/{batch_id}/signatures", json=body)
-
-    wrong = sign("saksi_1", inauguration_signers["saksi_1"], pin="000000")
+    wrong = witness_1.sign_batch(batch_id, "saksi_1", pin="975318")
     assert wrong.status_code == 403 and wrong.json()["error"] == "WrongPin"
     # The official must wait for both witnesses: nothing to sign yet.
-    early = sign("pejabat_pelantik", inauguration_signers["pejabat_pelantik"])
+    early = official.sign_batch(batch_id, "pejabat_pelantik")
     assert early.status_code == 409 and "Belum gilirannya" in early.json()["detail"]
-    # A witness's role is bound to the NIP in the rows: the other witness cannot sign it.
-    other = sign("saksi_1", inauguration_signers["saksi_2"])
+    # A witness's role is bound to the NIP in the rows: the other witness cannot sign it, not
+    # even naming the bound signer (the caller is the signer; a signer_id is not heard).
+    other = witness_2.client.post(
+        f"/api/v1/batches/{batch_id}/signatures",
+        json={"role": "saksi_1", "signer_id": witness_1.signer_id, "pin": PIN},
+    )
     assert other.status_code == 409 and "Penanda tangan tidak sesuai" in other.json()["detail"]
-    assert client.post("/api/v1/batches/nope/signatures", json={
-        "role": "saksi_1", "signer_id": inauguration_signers["saksi_1"], "pin": PIN,
-    }).status_code == 404  # fmt: skip
+    # Refused before the PIN is tried: the answer tells nothing of it.
+    other_wrong_pin = witness_2.sign_batch(batch_id, "saksi_1", pin="975318")
+    assert (other_wrong_pin.status_code, other_wrong_pin.json()["detail"]) == (
+        other.status_code,
+        other.json()["detail"],
+    )
+    # Nobody signs for a signer: not the operator who made the batch.
+    operator = client.post(
+        f"/api/v1/batches/{batch_id}/signatures",
+        json={"role": "saksi_1", "signer_id": witness_1.signer_id, "pin": PIN},
+    )
+    assert operator.status_code == 403
+    assert witness_1.sign_batch("nope", "saksi_1").status_code == 404
     batch = client.get(f"/api/v1/batches/{batch_id}").json()
     assert batch["signings"] == []
     assert all(d["pending_roles"] == ["saksi_1", "saksi_2", "pejabat_pelantik"]
                for d in batch["documents"])  # fmt: skip
+    # The signer the rows name signs them, with their own account.
+    signing = bulk_sign(witness_1, batch_id, "saksi_1")
+    assert (signing["status"], signing["done"], signing["signer_id"]) == (
+        "selesai",
+        3,
+        witness_1.signer_id,
+    )
 
 
 def test_dry_run_reports_every_bad_row_and_creates_nothing(
-    client: httpx.Client, service: Service
+    client: httpx.Client, service: Service, people: People
 ) -> None:
+    people.signer(str(pakta_data()["nip"]))  # the good row's signer
     rows = [
         pakta_data(nama="Baik Sekali"),
         pakta_data(nip="198613262015051001"),  # month 13
         pakta_data(jabatan=""),
         pakta_data(tanggal="31/02/2024"),
         pakta_data(tanggal="kemarin", pangkat="III/e"),
+        pakta_data(nip=nip_of(710)),  # a good NIP nobody is enrolled with
     ]
     content = pakta_csv(rows)
     with registry(service) as db:
@@ -348,7 +371,7 @@ def test_dry_run_reports_every_bad_row_and_creates_nothing(
     response = post_batch(client, content, "pakta-integritas", dry_run=True)
     assert response.status_code == 200, response.text
     report = response.json()
-    assert (report["total"], report["valid"], report["invalid"]) == (5, 1, 4)
+    assert (report["total"], report["valid"], report["invalid"]) == (6, 1, 5)
     problems = {(p["row"], p["column"]): p["message"] for p in report["problems"]}
     assert set(problems) == {
         (3, "nip"),
@@ -356,11 +379,16 @@ def test_dry_run_reports_every_bad_row_and_creates_nothing(
         (5, "tanggal"),
         (6, "tanggal"),
         (6, "pangkat"),
+        (7, "signers.pembuat_pernyataan"),
     }
     assert "tanggal lahir pada NIP" in problems[(3, "nip")]
     assert problems[(4, "jabatan")] == "wajib diisi"
     assert "2024-02-31 tidak ada" in problems[(5, "tanggal")]
     assert "TTTT-BB-HH" in problems[(6, "tanggal")]
+    assert (
+        f"tidak ada penanda tangan terdaftar dengan nomor induk {nip_of(710)}"
+        in (problems[(7, "signers.pembuat_pernyataan")])
+    )
 
     with registry(service) as db:
         assert db.execute("SELECT count(*) FROM batches").fetchone()[0] == before
@@ -368,16 +396,29 @@ def test_dry_run_reports_every_bad_row_and_creates_nothing(
     assert len(service.stored_objects("batches/")) == objects_before
 
 
-def test_a_real_run_makes_the_good_rows_and_reports_the_bad_ones(client: httpx.Client) -> None:
-    rows = [pakta_data(nip=nip_of(i), nama=f"Pegawai {i}") for i in range(4)]
+def test_a_real_run_makes_the_good_rows_and_reports_the_bad_ones(
+    client: httpx.Client, people: People
+) -> None:
+    rows = [pakta_data(nip=nip_of(i), nama=f"Pegawai {i}") for i in range(600, 605)]
     rows[1]["nip"] = "12345"
+    signers = {str(r["nip"]): people.signer(str(r["nip"]), name=r["nama"]) for r in rows[2:4]}
+    signers[str(rows[0]["nip"])] = people.signer(str(rows[0]["nip"]), name=rows[0]["nama"])
+    # The last row's NIP is valid, but nobody is enrolled with it: its role cannot be bound.
     response = post_batch(client, pakta_csv(rows), "pakta-integritas")
     assert response.status_code == 202
     batch = generated(client, response.json()["id"])
-    assert (batch["total"], batch["done"], batch["failed"]) == (4, 3, 1)
-    assert [e["row"] for e in batch["errors"]] == [3]
-    assert batch["errors"][0]["column"] == "nip"
+    assert (batch["total"], batch["done"], batch["failed"]) == (5, 3, 2)
+    assert [(e["row"], e["column"]) for e in batch["errors"]] == [
+        (3, "nip"),
+        (6, "signers.pembuat_pernyataan"),
+    ]
     assert [d["row"] for d in batch["documents"]] == [2, 4, 5]
+    # Each document's role is bound, on acceptance, to the signer of its row's NIP.
+    for doc in batch["documents"]:
+        registered = client.get(f"/api/v1/documents/{doc['id']}").json()
+        [slot] = registered["signers"]
+        nip = registered["data"]["nip"]
+        assert slot["assigned_signer_id"] == signers[nip].signer_id
 
 
 def test_a_file_that_does_not_fit_the_template_is_refused_whole(
@@ -403,12 +444,16 @@ def test_a_file_that_does_not_fit_the_template_is_refused_whole(
         assert db.execute("SELECT count(*) FROM batches").fetchone()[0] == before
 
 
-def test_idempotency_keys_make_retries_safe(client: httpx.Client, service: Service) -> None:
+def test_idempotency_keys_make_retries_safe(
+    client: httpx.Client, service: Service, people: People
+) -> None:
+    for i in (500, 502):
+        people.signer(nip_of(i))  # the pembuat_pernyataan the documents are bound to
     body = {"template": "pakta-integritas", "data": pakta_data(nip=nip_of(500))}
     key = {"Idempotency-Key": "pakta-500-attempt"}
     first = client.post("/api/v1/documents", json=body, headers=key)
     again = client.post("/api/v1/documents", json=body, headers=key)
-    assert first.status_code == again.status_code == 201
+    assert first.status_code == again.status_code == 201, first.text
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["number"] == first.json()["number"]
     assert again.headers["Idempotent-Replayed"] == "true"
@@ -434,3 +479,68 @@ def test_idempotency_keys_make_retries_safe(client: httpx.Client, service: Servi
     assert broken.status_code == 422
     fixed = post_batch(client, content, "pakta-integritas", headers={"Idempotency-Key": "k-9"})
     assert fixed.status_code == 202 and fixed.json()["id"] != one.json()["id"]
+
+
+def test_revoking_the_signer_stops_their_bulk_signing(client: httpx.Client, people: People) -> None:
+    rows = 200
+    name = "Dra. Wulan Sari Dewi"
+    signer = people.signer(nip_of(720), fresh=True, name=name)
+    content = pakta_csv([pakta_data(nip=nip_of(720), nama=name) for _ in range(rows)])
+    accepted = post_batch(client, content, "pakta-integritas")
+    assert accepted.status_code == 202, accepted.text
+    batch_id = accepted.json()["id"]
+    assert generated(client, batch_id)["done"] == rows
+
+    started = signer.sign_batch(batch_id, "pembuat_pernyataan")
+    assert started.status_code == 202, started.text
+    signing_id = started.json()["id"]
+    assert started.json()["total"] == rows
+
+    def signing(batch: dict[str, Any]) -> dict[str, Any]:
+        return dict(next(s for s in batch["signings"] if s["id"] == signing_id))
+
+    # The first documents are signed: the admin revokes the signer while the rest are signed.
+    under_way = signing(
+        wait_for(
+            client,
+            batch_id,
+            lambda b: signing(b)["done"] > 0 or signing(b)["status"] != "berjalan",
+        )
+    )
+    assert under_way["status"] == "berjalan" and under_way["done"] < rows
+    revoked = people.revoke_signer(signer.signer_id, "Diberhentikan dari jabatan")
+    assert revoked.status_code == 200, revoked.text
+    record = people.admin.client.get(f"/api/v1/signers/{signer.signer_id}").json()
+    assert record["status"] == "dicabut"
+    revoked_at = datetime.fromisoformat(record["revoked_at"])
+
+    final = wait_for(client, batch_id, lambda b: signing(b)["status"] != "berjalan")
+    stopped = signing(final)
+    assert stopped["status"] == "dihentikan"
+    assert under_way["done"] <= stopped["done"] < rows
+
+    signed = 0
+    for doc in final["documents"]:
+        registered = client.get(f"/api/v1/documents/{doc['id']}").json()
+        [slot] = registered["signers"]
+        assert slot["assigned_signer_id"] == signer.signer_id
+        view = client.get(f"/api/v1/verify/{registered['verify_code']}").json()
+        [public] = view["signatures"]
+        if slot["signed_at"] is None:
+            # Not signed before the revocation, and never after.
+            assert doc["pending_roles"] == ["pembuat_pernyataan"]
+            assert public["valid"] is False and public["signed_at"] is None
+            continue
+        signed += 1
+        signed_at = datetime.fromisoformat(slot["signed_at"])
+        # Nothing is registered after the revocation ...
+        assert signed_at < revoked_at, (doc["number"], signed_at, revoked_at)
+        # ... and what came before stays valid, the public page says why.
+        assert datetime.fromisoformat(public["signed_at"]) == signed_at
+        assert datetime.fromisoformat(public["certificate_revoked_at"]) == revoked_at
+        assert public["valid"] is True and "tetap sah" in public["note"], public
+    assert signed == stopped["done"] and 0 < signed < rows
+
+    # A revoked signer starts no new signing.
+    again = signer.sign_batch(batch_id, "pembuat_pernyataan")
+    assert again.status_code == 403 and again.json()["error"] == "CertificateRevoked"

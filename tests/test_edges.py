@@ -4,22 +4,27 @@ a library: the right status and the one error body, never a 500."""
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from docgen.errors import ErrorOut
 from tests.conftest import (
+    People,
     Service,
     create_pakta,
     pakta_data,
-    signer_body,
     start_service,
     stop_service,
 )
+
+NIP = "198609262015051001"  # pakta_data's
 
 
 @pytest.fixture()
@@ -45,43 +50,54 @@ def _kill_groups(pid_file: Path) -> None:
 
 
 def test_object_storage_unreachable_is_503(own_service: Service) -> None:
-    with own_service.client() as client:
-        document = create_pakta(client, "198609262015051001")
-        _kill_groups(own_service.data_dir / "s3" / "weed.pid")
-        pdf = client.get(f"/api/v1/documents/{document['id']}/pdf")
-        assert "coba lagi" in _error(pdf, 503, "StorageUnavailable").detail
-        public = client.get(f"/v/{document['verify_code']}/pdf")
-        _error(public, 503, "StorageUnavailable")
-        created = client.post(
-            "/api/v1/documents",
-            json={"template": "pakta-integritas", "data": pakta_data()},
-        )
-        _error(created, 503, "StorageUnavailable")
+    people = People(own_service.url, own_service.data_dir)
+    people.signer(NIP)  # enrolled and activated while storage is up
+    client = people.operator.client
+    document = create_pakta(client, NIP)
+    _kill_groups(own_service.data_dir / "s3" / "weed.pid")
+    pdf = client.get(f"/api/v1/documents/{document['id']}/pdf")
+    assert "coba lagi" in _error(pdf, 503, "StorageUnavailable").detail
+    with own_service.client() as anonymous:
+        public = anonymous.get(f"/v/{document['verify_code']}/pdf")
+    _error(public, 503, "StorageUnavailable")
+    created = client.post(
+        "/api/v1/documents",
+        json={"template": "pakta-integritas", "data": pakta_data()},
+    )
+    _error(created, 503, "StorageUnavailable")
 
 
 def test_converter_failing_is_502_and_the_next_document_is_made(own_service: Service) -> None:
-    with own_service.client() as client:
-        _kill_groups(own_service.data_dir / "converter" / "servers.pid")
-        failed = client.post(
-            "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
-        )
-        _error(failed, 502, "ConversionFailed")
-        # The converter that failed was started afresh.
-        create_pakta(client, "198609262015051001")
-
-
-def test_a_signer_name_longer_than_a_certificate_allows_is_enrolled(client: httpx.Client) -> None:
-    name = "Prof. Dr. Ir. H. Muhammad Abdurrahman Syaifuddin Wicaksono, S.H., M.Si., M.Kn., CPL."
-    response = client.post(
-        "/api/v1/signers", json=signer_body(name=name + " " + "x" * 90, nip=None)
+    people = People(own_service.url, own_service.data_dir)
+    people.signer(NIP)  # the role binds: the request gets as far as the converter
+    client = people.operator.client
+    _kill_groups(own_service.data_dir / "converter" / "servers.pid")
+    failed = client.post(
+        "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
     )
-    assert response.status_code == 201, response.text
-    assert response.json()["name"].startswith(name)
+    _error(failed, 502, "ConversionFailed")
+    # The converter that failed was started afresh.
+    create_pakta(client, NIP)
 
 
-def test_a_manifest_nested_too_deeply_is_422(client: httpx.Client) -> None:
+def test_a_signer_name_longer_than_a_certificate_allows_is_enrolled(people: People) -> None:
+    name = "Prof. Dr. Ir. H. Muhammad Abdurrahman Syaifuddin Wicaksono, S.H., M.Si., M.Kn., CPL."
+    # An official without a NIP, known by a NIK of their own (one signer in effect per NIK).
+    nik = f"3515141207790{secrets.randbelow(900) + 100}"
+    enrolled = people.enrol(None, nik=nik, name=name + " " + "x" * 90)
+    assert enrolled["name"].startswith(name)
+    # The key and certificate are made at activation: the name still fits its certificate.
+    signer = people.activate_signer(enrolled)
+    shown = people.admin.client.get(f"/api/v1/signers/{signer.signer_id}").json()
+    assert shown["status"] == "aktif" and shown["name"].startswith(name)
+    certificate = x509.load_pem_x509_certificate(shown["certificate_pem"].encode())
+    (common_name,) = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    assert 0 < len(str(common_name.value)) <= 64  # the most X.520 allows
+
+
+def test_a_manifest_nested_too_deeply_is_422(people: People) -> None:
     manifest = b"description = " + b"[" * 5000 + b"]" * 5000
-    response = client.post(
+    response = people.admin.client.post(
         "/api/v1/templates",
         files={"manifest": ("manifest.toml", manifest), "docx": ("t.docx", b"PK")},
     )

@@ -21,52 +21,71 @@ from docgen.registry.db import Database
 from docgen.registry.models import AuditEntry
 from signing.validate.validation import validate_pdf
 from tests.conftest import (
-    PIN,
+    People,
     Service,
     pakta_data,
-    signer_body,
     start_service,
     stop_service,
 )
 from tests.pdftools import page_text, pdfsig, qr_codes_per_page
 
+# This module's own signer (one signer in effect per NIP in the shared service).
+NIP = "198711202012121002"
+NIP_SPACED = "19871120 201212 1 002"
+NIP_MASKED = "**************1002"
 
-def create_and_sign(client: httpx.Client) -> tuple[dict, dict, bytes, bytes]:
-    """Enrol, create, sign; returns the created and signed views, the prepared and signed PDF."""
-    signer = client.post("/api/v1/signers", json=signer_body())
-    assert signer.status_code == 201, signer.text
-    created = client.post(
-        "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
+
+def create_and_sign(people: People) -> tuple[dict, dict, bytes, bytes]:
+    """The admin enrols the signer (once per service), the operator makes the pakta, the
+    signer signs it with their own token and PIN; returns the created and signed views, the
+    prepared and signed PDF."""
+    signer = people.signer(NIP)
+    operator = people.operator.client
+    created = operator.post(
+        "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data(nip=NIP)}
     )
     assert created.status_code == 201, created.text
     document = created.json()
-    prepared = client.get(f"/api/v1/documents/{document['id']}/pdf").content
-    signed = client.post(
+    prepared = operator.get(f"/api/v1/documents/{document['id']}/pdf").content
+    # Nobody signs for the signer: not the operator who made the document.
+    refused = operator.post(
         f"/api/v1/documents/{document['id']}/signatures",
-        json={"role": "pembuat_pernyataan", "signer_id": signer.json()["id"], "pin": PIN},
+        json={"role": "pembuat_pernyataan", "pin": signer.pin},
     )
+    assert refused.status_code == 403, refused.text
+    signed = signer.sign(document["id"], "pembuat_pernyataan")
     assert signed.status_code == 200, signed.text
-    pdf = client.get(f"/api/v1/documents/{document['id']}/pdf").content
+    pdf = operator.get(f"/api/v1/documents/{document['id']}/pdf").content
     return document, signed.json(), prepared, pdf
 
 
-def test_templates_are_listed_with_fields_and_roles(client: httpx.Client) -> None:
+def test_templates_are_listed_with_fields_and_roles(
+    client: httpx.Client, anonymous: httpx.Client
+) -> None:
     templates = {t["id"]: t for t in client.get("/api/v1/templates").json()}
     pakta = templates["pakta-integritas"]
     fields = {f["name"]: f for f in pakta["fields"]}
     assert fields["nip"]["type"] == "nip" and fields["nip"]["required"] is True
     assert fields["pangkat"]["type"] == "pangkat"
     assert [r["name"] for r in pakta["roles"]] == ["pembuat_pernyataan"]
+    # Templates are for logged-in users only.
+    assert anonymous.get("/api/v1/templates").status_code == 401
 
 
-def test_created_document_awaits_its_signer(client: httpx.Client, tmp_path: Path) -> None:
+def test_created_document_awaits_its_signer(
+    people: People, client: httpx.Client, anonymous: httpx.Client, tmp_path: Path
+) -> None:
+    signer = people.signer(NIP)
     created = client.post(
-        "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
+        "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data(nip=NIP)}
     )
     assert created.status_code == 201, created.text
     document = created.json()
     assert document["status"] == "menunggu_tanda_tangan"
     assert document["pending_roles"] == ["pembuat_pernyataan"]
+    # The role is bound, at creation, to the signer whose NIP the data names.
+    (slot,) = document["signers"]
+    assert slot["assigned_signer_id"] == signer.signer_id and slot["signed_at"] is None
     code = document["verify_code"]
     assert len(code) >= 22  # >= 128 random bits in base64url
     assert document["verify_url"].endswith(f"/v/{code}")
@@ -79,23 +98,28 @@ def test_created_document_awaits_its_signer(client: httpx.Client, tmp_path: Path
     assert qr_pages and all(codes == [document["verify_url"]] for codes in qr_pages)
     text = page_text(path)
     assert "PAKTA INTEGRITAS" in text
-    assert "19860926 201505 1 001" in text
+    assert NIP_SPACED in text
     assert document["number"] in text
 
     source = client.get(f"/api/v1/documents/{document['id']}/docx")
     body = "\n".join(p.text for p in docx.Document(io.BytesIO(source.content)).paragraphs)
     assert document["number"] in body
 
-    page = client.get(f"/v/{code}")
+    # The signer reads what is bound to them; the public reads nothing but the verification.
+    assert signer.client.get(f"/api/v1/documents/{document['id']}").status_code == 200
+    assert anonymous.get(f"/api/v1/documents/{document['id']}").status_code == 401
+    page = anonymous.get(f"/v/{code}")
     assert page.status_code == 200
     assert "MENUNGGU TANDA TANGAN" in page.text
-    as_json = client.get(f"/api/v1/verify/{code}").json()
+    as_json = anonymous.get(f"/api/v1/verify/{code}").json()
     assert as_json["status"] == "menunggu_tanda_tangan"
     assert as_json["signatures"][0]["signed_at"] is None
 
 
-def test_revisions_are_stored_and_cannot_be_deleted(service: Service, client: httpx.Client) -> None:
-    document, signed, prepared_pdf, pdf = create_and_sign(client)
+def test_revisions_are_stored_and_cannot_be_deleted(
+    service: Service, people: People, client: httpx.Client, anonymous: httpx.Client
+) -> None:
+    document, signed, prepared_pdf, pdf = create_and_sign(people)
     objects = service.stored_objects(f"documents/{document['id']}/")
     # Source DOCX, prepared PDF, and the signed PDF with its long-term validation data (B-LTA),
     # one version each; the signed PDF before that is the B-LTA object's beginning.
@@ -107,10 +131,10 @@ def test_revisions_are_stored_and_cannot_be_deleted(service: Service, client: ht
     before_lta = signed["revisions"][2]
     assert before_lta["kind"] == "signed" and before_lta["size"] < len(pdf)
     assert hashlib.sha256(pdf[: before_lta["size"]]).hexdigest() == before_lta["sha256"]
-    root = x509.load_pem_x509_certificate(client.get("/api/v1/trust/ca.pem").content)
+    root = x509.load_pem_x509_certificate(anonymous.get("/api/v1/trust/ca.pem").content)
     assert validate_pdf(pdf[: before_lta["size"]], [root]).valid
     upload = {"file": ("ttd.pdf", pdf[: before_lta["size"]], "application/pdf")}
-    report = client.post("/api/v1/verify", files=upload).json()
+    report = anonymous.post("/api/v1/verify", files=upload).json()
     assert report["issued_here"] and report["revision"] == {"seq": 3, "kind": "signed"}
     each = [
         client.get(f"/api/v1/documents/{document['id']}/revisions/{r['seq']}")
@@ -133,10 +157,12 @@ def test_revisions_are_stored_and_cannot_be_deleted(service: Service, client: ht
     assert s3.get_object("docgen", signed_key).read() == pdf
 
 
-def test_sign_download_and_verify(client: httpx.Client, tmp_path: Path) -> None:
-    document, signed, prepared_pdf, pdf = create_and_sign(client)
+def test_sign_download_and_verify(people: People, anonymous: httpx.Client, tmp_path: Path) -> None:
+    document, signed, prepared_pdf, pdf = create_and_sign(people)
     assert signed["status"] == "sah"
     assert signed["pending_roles"] == []
+    (slot,) = signed["signers"]
+    assert slot["signer_id"] == people.signer(NIP).signer_id
     kinds = [r["kind"] for r in signed["revisions"]]
     assert kinds == ["source", "prepared", "signed", "lta"]
     assert hashlib.sha256(pdf).hexdigest() == signed["revisions"][-1]["sha256"]
@@ -144,7 +170,7 @@ def test_sign_download_and_verify(client: httpx.Client, tmp_path: Path) -> None:
     prepared_sha = signed["revisions"][1]["sha256"]
     assert prepared_sha == document["revisions"][1]["sha256"]
 
-    root_pem = client.get("/api/v1/trust/ca.pem").content
+    root_pem = anonymous.get("/api/v1/trust/ca.pem").content
     root = x509.load_pem_x509_certificate(root_pem)
     report = validate_pdf(pdf, [root])
     assert report.valid
@@ -163,21 +189,21 @@ def test_sign_download_and_verify(client: httpx.Client, tmp_path: Path) -> None:
     assert all(document["verify_url"] in codes for codes in qr_pages)
 
     code = document["verify_code"]
-    verified = client.get(f"/api/v1/verify/{code}").json()
+    verified = anonymous.get(f"/api/v1/verify/{code}").json()
     assert verified["status"] == "sah"
     assert verified["sha256"] == hashlib.sha256(pdf).hexdigest()
     (who,) = verified["signatures"]
     assert who["name"] == "Drs. Budi Santoso, M.Si."
-    assert who["nip"] == "**************1001"
-    assert who["signed_at"] is not None
+    assert who["nip"] == NIP_MASKED
+    assert who["signed_at"] is not None and who["valid"] is True
 
-    page = client.get(f"/v/{code}").text
+    page = anonymous.get(f"/v/{code}").text
     assert "SAH" in page and "Drs. Budi Santoso, M.Si." in page
-    assert "**************1001" in page
-    assert "198609262015051001" not in page and "19860926 201505 1 001" not in page
-    assert client.get(verified["download_url"]).content == pdf
+    assert NIP_MASKED in page
+    assert NIP not in page and NIP_SPACED not in page
+    assert anonymous.get(verified["download_url"]).content == pdf
 
-    upload = client.post("/api/v1/verify", files={"file": ("pakta.pdf", pdf, "application/pdf")})
+    upload = anonymous.post("/api/v1/verify", files={"file": ("pakta.pdf", pdf, "application/pdf")})
     assert upload.status_code == 200, upload.text
     result = upload.json()
     assert result["issued_here"] is True and result["valid"] is True
@@ -185,7 +211,7 @@ def test_sign_download_and_verify(client: httpx.Client, tmp_path: Path) -> None:
     (checked,) = result["signatures"]
     assert checked["intact"] and checked["trusted"] and not checked["modified_after"]
 
-    prepared = client.post(
+    prepared = anonymous.post(
         "/api/v1/verify", files={"file": ("p.pdf", prepared_pdf, "application/pdf")}
     ).json()
     assert prepared["issued_here"] is True and prepared["is_latest"] is False
@@ -193,24 +219,51 @@ def test_sign_download_and_verify(client: httpx.Client, tmp_path: Path) -> None:
     assert prepared["sha256"] == signed["revisions"][1]["sha256"]
 
 
-async def _audit_of(service: Service) -> tuple[int | None, list[str]]:
+async def _audit_of(service: Service) -> tuple[int | None, list[AuditEntry]]:
     db = Database(f"sqlite:///{service.data_dir / 'docgen.db'}")
     try:
         async with db.session() as session:
             broken = await audit.verify_chain(session)
-            actions = list(await session.scalars(select(AuditEntry.action)))
+            entries = list(await session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
     finally:
         await db.close()
-    return broken, actions
+    return broken, entries
 
 
-def test_every_state_change_is_in_an_intact_audit_chain(
-    service: Service, client: httpx.Client
-) -> None:
-    document, signed, _, _ = create_and_sign(client)
-    broken, actions = anyio.run(_audit_of, service)
+def test_every_state_change_is_in_an_intact_audit_chain(service: Service, people: People) -> None:
+    document, signed, _, _ = create_and_sign(people)
+    signer = people.signer(NIP)
+    broken, entries = anyio.run(_audit_of, service)
     assert broken is None
-    assert {"signer.enrolled", "document.created", "document.signed"} <= set(actions)
+    actions = {e.action for e in entries}
+    assert {
+        "unit.created",
+        "user.created",
+        "user.activated",
+        "signer.enrolled",
+        "signer.activated",
+        "token.created",
+        "document.created",
+        "document.signed",
+    } <= actions
+    # Every entry names who did it and from where.
+    by = {(e.action, e.entity_id): e for e in entries}
+    enrolled = by["signer.enrolled", signer.signer_id]
+    assert (enrolled.actor, enrolled.client) == (people.admin.id, "127.0.0.1")
+    created = by["document.created", document["id"]]
+    assert (created.actor, created.client) == (people.operator.id, "127.0.0.1")
+    signed_entry = by["document.signed", document["id"]]
+    assert (signed_entry.actor, signed_entry.client) == (signer.id, "127.0.0.1")
+    assert signed_entry.details["signer"] == signer.signer_id
+    # The signer's activation came through their public link.
+    assert by["signer.activated", signer.signer_id].actor == "publik"
+    assert all(e.actor for e in entries)
+
+    # An admin reads the same log through the API, with the chain's check.
+    log = people.admin.client.get("/api/v1/audit", params={"limit": 500}).json()
+    assert log["chain_intact"] is True and log["broken_at"] is None
+    # The operator may not read it.
+    assert people.operator.client.get("/api/v1/audit").status_code == 403
 
 
 def test_the_bulk_worker_processes_run_from_the_start(service: Service) -> None:
@@ -237,9 +290,9 @@ def test_a_service_on_the_library_paths_makes_documents_that_hold(tmp_path: Path
     process, service = start_service(tmp_path / "docgen", DOCGEN_FAST_PATHS="false")
     try:
         assert "jalur cepat         : mati" in service.log.read_text()
-        with service.client() as client:
-            document, signed, _, pdf = create_and_sign(client)
-            root_pem = client.get("/api/v1/trust/ca.pem").content
+        document, signed, _, pdf = create_and_sign(People(service.url, service.data_dir))
+        with service.client() as anonymous:
+            root_pem = anonymous.get("/api/v1/trust/ca.pem").content
     finally:
         stop_service(process)
     assert signed["status"] == "sah"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import PIN, Service, pakta_data, signer_body
+from tests.conftest import PIN, People, Service, SignerAccount, create_pakta, pakta_data
 
 
 def counts(service: Service) -> tuple[int, int, int]:
@@ -74,81 +75,121 @@ def test_unknown_template_is_404(client: httpx.Client, unchanged: None) -> None:
     assert response.json()["error"] == "TemplateNotFound"
 
 
-def test_invalid_signer_nip_is_422(client: httpx.Client) -> None:
-    response = client.post("/api/v1/signers", json=signer_body(nip="198609262015051"))
+def test_invalid_signer_nip_is_422(client: httpx.Client, people: People) -> None:
+    body = {
+        "name": "Drs. Budi Santoso, M.Si.",
+        "nip": "198609262015051",
+        "jabatan": "Kepala Subbagian Umum dan Kepegawaian",
+        "unit_id": people.unit_id,
+    }
+    response = client.post("/api/v1/signers", json=body)
     assert response.status_code == 422
     assert response.json()["problems"][0]["field"] == "nip"
 
 
-@pytest.fixture()
-def pending(client: httpx.Client) -> tuple[str, str]:
-    """A fresh signer and a document waiting for them."""
-    signer = client.post("/api/v1/signers", json=signer_body()).json()
-    document = create(client).json()
-    return signer["id"], document["id"]
-
-
-def sign(client: httpx.Client, document_id: str, signer_id: str, pin: str) -> httpx.Response:
-    return client.post(
-        f"/api/v1/documents/{document_id}/signatures",
-        json={"role": "pembuat_pernyataan", "signer_id": signer_id, "pin": pin},
+def own_nip() -> str:
+    """A valid NIP no other test uses: this module's signers get locked and sign with wrong
+    PINs, which must not touch anyone else's signer."""
+    rng = random.SystemRandom()
+    born = rng.randrange(1965, 1995)
+    tmt = born + rng.randrange(20, 28)
+    return (
+        f"{born}{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}"
+        f"{tmt}{rng.randrange(1, 13):02d}{rng.choice('12')}{rng.randrange(1, 1000):03d}"
     )
+
+
+@pytest.fixture()
+def pending(people: People, client: httpx.Client) -> tuple[SignerAccount, str]:
+    """A fresh signer and a document waiting for them."""
+    nip = own_nip()
+    signer = people.signer(nip)
+    return signer, str(create_pakta(client, nip)["id"])
 
 
 def revisions(client: httpx.Client, document_id: str) -> int:
     return len(client.get(f"/api/v1/documents/{document_id}").json()["revisions"])
 
 
-def test_wrong_pin_is_403_and_signs_nothing(client: httpx.Client, pending: tuple[str, str]) -> None:
-    signer_id, document_id = pending
-    response = sign(client, document_id, signer_id, "000000")
+def test_wrong_pin_is_403_and_signs_nothing(
+    client: httpx.Client, pending: tuple[SignerAccount, str]
+) -> None:
+    signer, document_id = pending
+    response = signer.sign(document_id, pin="000000")
     assert response.status_code == 403
     assert response.json()["error"] == "WrongPin"
     assert revisions(client, document_id) == 2
-    assert sign(client, document_id, signer_id, PIN).status_code == 200
+    assert signer.sign(document_id).status_code == 200
 
 
-def test_five_wrong_pins_lock_the_signer(client: httpx.Client, pending: tuple[str, str]) -> None:
-    signer_id, document_id = pending
-    statuses = [sign(client, document_id, signer_id, "999999").status_code for _ in range(5)]
+def test_five_wrong_pins_lock_the_signer(
+    client: httpx.Client, pending: tuple[SignerAccount, str]
+) -> None:
+    signer, document_id = pending
+    statuses = [signer.sign(document_id, pin="999999").status_code for _ in range(5)]
     assert statuses == [403] * 5
-    locked = sign(client, document_id, signer_id, PIN)  # even the right PIN now
+    locked = signer.sign(document_id)  # even the right PIN now
     assert locked.status_code == 423, locked.text
     assert locked.json()["error"] == "SignerLocked"
     assert locked.json()["detail"].endswith(" WIB")  # the time Indonesian signers read
     assert revisions(client, document_id) == 2
 
 
-def test_wrong_pins_must_be_in_a_row(client: httpx.Client) -> None:
-    signer_id = client.post("/api/v1/signers", json=signer_body()).json()["id"]
-    first, second = create(client).json()["id"], create(client).json()["id"]
+def test_wrong_pins_must_be_in_a_row(people: People, client: httpx.Client) -> None:
+    nip = own_nip()
+    signer = people.signer(nip)
+    first, second = create_pakta(client, nip)["id"], create_pakta(client, nip)["id"]
     for _ in range(4):
-        assert sign(client, first, signer_id, "111111").status_code == 403
-    assert sign(client, first, signer_id, PIN).status_code == 200  # resets the count
+        assert signer.sign(str(first), pin="111111").status_code == 403
+    assert signer.sign(str(first)).status_code == 200  # resets the count
     for _ in range(4):
-        assert sign(client, second, signer_id, "111111").status_code == 403
-    assert sign(client, second, signer_id, PIN).status_code == 200
+        assert signer.sign(str(second), pin="111111").status_code == 403
+    assert signer.sign(str(second)).status_code == 200
 
 
-def test_signer_must_be_the_person_named(client: httpx.Client) -> None:
-    other = client.post(
-        "/api/v1/signers", json=signer_body(name="Siti Aminah", nip="199001152019032005")
-    ).json()
-    document_id = create(client).json()["id"]
-    response = sign(client, document_id, other["id"], PIN)
-    assert response.status_code == 403
-    assert response.json()["error"] == "SignerMismatch"
+def test_signer_must_be_the_person_named(
+    people: People, client: httpx.Client, pending: tuple[SignerAccount, str]
+) -> None:
+    named, document_id = pending
+    other = people.signer(own_nip(), name="Siti Aminah")
+    # Another signer has no role in the document: for them it does not exist, whatever the PIN.
+    for pin in (other.pin, "999999"):
+        response = other.sign(document_id, pin=pin)
+        assert response.status_code == 404, response.text
+        assert response.json()["error"] == "NotFound"
+    # Nor can the operator who made it sign it, nor can a role be bound to someone whose NIP
+    # is not the one in the data.
+    assert (
+        client.post(
+            f"/api/v1/documents/{document_id}/signatures",
+            json={"role": "pembuat_pernyataan", "pin": PIN},
+        ).status_code
+        == 403
+    )
+    response = client.post(
+        "/api/v1/documents",
+        json={
+            "template": "pakta-integritas",
+            "data": pakta_data(nip=named.nip),
+            "signers": {"pembuat_pernyataan": other.signer_id},
+        },
+    )
+    assert response.status_code == 422, response.text
+    assert [p["field"] for p in response.json()["problems"]] == ["signers.pembuat_pernyataan"]
+    assert revisions(client, document_id) == 2
+    assert named.sign(document_id).status_code == 200
 
 
-def test_signing_twice_is_409(client: httpx.Client, pending: tuple[str, str]) -> None:
-    signer_id, document_id = pending
-    assert sign(client, document_id, signer_id, PIN).status_code == 200
-    again = sign(client, document_id, signer_id, PIN)
+def test_signing_twice_is_409(client: httpx.Client, pending: tuple[SignerAccount, str]) -> None:
+    signer, document_id = pending
+    assert signer.sign(document_id).status_code == 200
+    again = signer.sign(document_id)
     assert again.status_code == 409
     assert revisions(client, document_id) == 4  # source, prepared, signed, B-LTA
 
 
-def test_unknown_codes_all_get_the_same_404(client: httpx.Client) -> None:
+def test_unknown_codes_all_get_the_same_404(anonymous: httpx.Client) -> None:
+    client = anonymous
     answers = [client.get(f"/api/v1/verify/{secrets.token_urlsafe(18)}") for _ in range(3)]
     assert {a.status_code for a in answers} == {404}
     assert len({a.text for a in answers}) == 1
@@ -161,15 +202,17 @@ def test_unknown_codes_all_get_the_same_404(client: httpx.Client) -> None:
     "content",
     [b"", b"hello, this is not a PDF", b"%PDF-1.7\n" + b"\x00garbage" * 1000, b"%PDF-1.4\n%%EOF"],
 )
-def test_non_pdf_upload_is_400(client: httpx.Client, unchanged: None, content: bytes) -> None:
-    response = client.post("/api/v1/verify", files={"file": ("x.pdf", content, "application/pdf")})
+def test_non_pdf_upload_is_400(anonymous: httpx.Client, unchanged: None, content: bytes) -> None:
+    response = anonymous.post(
+        "/api/v1/verify", files={"file": ("x.pdf", content, "application/pdf")}
+    )
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "UploadInvalid"
 
 
-def test_oversized_upload_is_413(client: httpx.Client) -> None:
+def test_oversized_upload_is_413(anonymous: httpx.Client) -> None:
     big = b"%PDF-1.7\n" + b"0" * (21 * 1024 * 1024)
-    response = client.post("/api/v1/verify", files={"file": ("big.pdf", big, "application/pdf")})
+    response = anonymous.post("/api/v1/verify", files={"file": ("big.pdf", big, "application/pdf")})
     assert response.status_code == 413
     assert response.json()["error"] == "UploadTooLarge"
 
@@ -180,7 +223,9 @@ def test_huge_json_body_is_refused(client: httpx.Client, unchanged: None) -> Non
     assert response.status_code == 413
 
 
-def test_streamed_upload_without_length_is_cut_off(client: httpx.Client, unchanged: None) -> None:
+def test_streamed_upload_without_length_is_cut_off(
+    anonymous: httpx.Client, unchanged: None
+) -> None:
     boundary = b"docgenbatas"
 
     def chunks():  # type: ignore[no-untyped-def]
@@ -192,7 +237,7 @@ def test_streamed_upload_without_length_is_cut_off(client: httpx.Client, unchang
             yield b"0" * 2**20
         yield b"\r\n--" + boundary + b"--\r\n"
 
-    response = client.post(
+    response = anonymous.post(
         "/api/v1/verify",
         content=chunks(),  # a generator: sent chunked, with no Content-Length
         headers={"content-type": f"multipart/form-data; boundary={boundary.decode()}"},
@@ -201,6 +246,6 @@ def test_streamed_upload_without_length_is_cut_off(client: httpx.Client, unchang
     assert response.json()["detail"].startswith("Permintaan melebihi batas")
 
 
-def test_missing_upload_field_is_422(client: httpx.Client) -> None:
-    response = client.post("/api/v1/verify", data={"nothing": "here"})
+def test_missing_upload_field_is_422(anonymous: httpx.Client) -> None:
+    response = anonymous.post("/api/v1/verify", data={"nothing": "here"})
     assert response.status_code == 422

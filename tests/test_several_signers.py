@@ -1,4 +1,5 @@
-"""An MoU signed by two parties in order, through the running service: the order is enforced,
+"""An MoU signed by two parties in order, through the running service: each role is bound to
+its signer when the MoU is made, each party signs only their own role, the order is enforced,
 the first signature certifies, the last adds long-term validation data (B-LTA), both signatures
 validate in pyHanko and in pdfsig, and a change after the first signature is reported."""
 
@@ -11,11 +12,12 @@ import pytest
 from cryptography import x509
 
 from signing.validate.validation import validate_pdf
-from tests.conftest import PIN, Service, signer_body
+from tests.conftest import People, SignerAccount
 from tests.pdftools import change_page_text, pdfsig
 from tests.test_templates_content import mou_data
 
 NIP_CAMAT = "197106121998031005"  # used by no other test module
+NIK_KETUA = "3515056203790004"  # a woman born 22 March 1979; the Ketua Panwaslu has no NIP
 
 
 def upload(client: httpx.Client, pdf: bytes) -> dict:
@@ -24,49 +26,71 @@ def upload(client: httpx.Client, pdf: bytes) -> dict:
     return dict(response.json())
 
 
-def sign(client: httpx.Client, document_id: str, role: str, signer_id: str) -> httpx.Response:
-    return client.post(
-        f"/api/v1/documents/{document_id}/signatures",
-        json={"role": role, "signer_id": signer_id, "pin": PIN},
-    )
+def pending(signer: SignerAccount) -> list[dict]:
+    response = signer.client.get(f"/api/v1/signers/{signer.signer_id}/pending")
+    assert response.status_code == 200, response.text
+    return list(response.json())
 
 
 @pytest.fixture(scope="module")
-def mou(service: Service) -> dict:
+def mou(people: People) -> dict:
     """An MoU taken through its whole life, with what each step answered."""
-    with service.client() as client:
-        camat = client.post(
-            "/api/v1/signers",
-            json=signer_body(name="Drs. Budi Santoso, M.Si.", nip=NIP_CAMAT, jabatan="Camat Candi"),
-        ).json()
-        ketua = client.post(
-            "/api/v1/signers",
-            json=signer_body(
-                name="Siti Aminah, S.H., M.H.", nip=None, pangkat=None, jabatan="Ketua Panwaslu"
-            ),
-        ).json()
-        created = client.post(
-            "/api/v1/documents",
-            json={
-                "template": "nota-kesepahaman",
-                "data": mou_data(nip_pihak_pertama=NIP_CAMAT),
-                "signers": {"pihak_kedua": ketua["id"]},
-            },
-        )
-        assert created.status_code == 201, created.text
-        document = created.json()
-        steps: dict = {"camat": camat, "ketua": ketua, "created": document}
-        steps["out_of_order"] = sign(client, document["id"], "pihak_kedua", ketua["id"])
-        steps["pending_ketua"] = client.get(f"/api/v1/signers/{ketua['id']}/pending").json()
-        steps["pending_camat"] = client.get(f"/api/v1/signers/{camat['id']}/pending").json()
-        steps["first"] = sign(client, document["id"], "pihak_pertama", camat["id"])
-        steps["first_pdf"] = client.get(f"/api/v1/documents/{document['id']}/pdf").content
-        steps["pending_ketua_after"] = client.get(f"/api/v1/signers/{ketua['id']}/pending").json()
-        steps["second"] = sign(client, document["id"], "pihak_kedua", ketua["id"])
-        steps["final_pdf"] = client.get(f"/api/v1/documents/{document['id']}/pdf").content
-        steps["root_pem"] = client.get("/api/v1/trust/ca.pem").content
-        steps["crl"] = client.get("/api/v1/trust/crl").content
-        return steps
+    camat = people.signer(NIP_CAMAT, name="Drs. Budi Santoso, M.Si.", jabatan="Camat Candi")
+    ketua = people.signer(
+        nik=NIK_KETUA, name="Siti Aminah, S.H., M.H.", pangkat=None, jabatan="Ketua Panwaslu"
+    )
+    operator = people.operator.client
+    # The Ketua has no NIP in the data: the operator binds the role to her when making it.
+    unbound = operator.post(
+        "/api/v1/documents",
+        json={"template": "nota-kesepahaman", "data": mou_data(nip_pihak_pertama=NIP_CAMAT)},
+    )
+    created = operator.post(
+        "/api/v1/documents",
+        json={
+            "template": "nota-kesepahaman",
+            "data": mou_data(nip_pihak_pertama=NIP_CAMAT),
+            "signers": {"pihak_kedua": ketua.signer_id},
+        },
+    )
+    assert created.status_code == 201, created.text
+    document = created.json()
+    doc_id = document["id"]
+    steps: dict = {"camat": camat, "ketua": ketua, "unbound": unbound, "created": document}
+    steps["out_of_order"] = ketua.sign(doc_id, "pihak_kedua")
+    steps["ketua_as_first"] = ketua.sign(doc_id, "pihak_pertama")
+    steps["pending_ketua"] = pending(ketua)
+    steps["pending_camat"] = pending(camat)
+    steps["first"] = camat.sign(doc_id, "pihak_pertama")
+    steps["first_pdf"] = operator.get(f"/api/v1/documents/{doc_id}/pdf").content
+    steps["pending_ketua_after"] = pending(ketua)
+    steps["camat_as_second"] = camat.sign(doc_id, "pihak_kedua")
+    steps["second"] = ketua.sign(doc_id, "pihak_kedua")
+    steps["final_pdf"] = operator.get(f"/api/v1/documents/{doc_id}/pdf").content
+    with people.anonymous() as public:
+        steps["root_pem"] = public.get("/api/v1/trust/ca.pem").content
+        steps["crl"] = public.get("/api/v1/trust/crl").content
+    return steps
+
+
+def test_a_role_without_a_nip_must_be_bound_by_the_operator(mou: dict) -> None:
+    refused = mou["unbound"]
+    assert refused.status_code == 422, refused.text
+    (problem,) = refused.json()["problems"]
+    assert problem["field"] == "signers.pihak_kedua"
+    bound = {s["role"]: s["assigned_signer_id"] for s in mou["created"]["signers"]}
+    assert bound == {
+        "pihak_pertama": mou["camat"].signer_id,  # by the NIP in the data
+        "pihak_kedua": mou["ketua"].signer_id,  # chosen by the operator
+    }
+
+
+def test_each_signs_only_their_own_role(mou: dict) -> None:
+    # Both have a role in the document, so both read it; neither signs the other's role.
+    for refused in (mou["ketua_as_first"], mou["camat_as_second"]):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"] == "SignerMismatch"
+    assert mou["second"].status_code == 200
 
 
 def test_signing_out_of_order_is_refused_naming_who_is_first(mou: dict) -> None:
@@ -116,27 +140,27 @@ def test_both_signatures_are_valid_for_pdfsig(mou: dict, tmp_path: Path) -> None
     assert "ttd_pihak_pertama" in report and "ttd_pihak_kedua" in report
 
 
-def test_public_views_show_both_signers_and_the_level(client: httpx.Client, mou: dict) -> None:
+def test_public_views_show_both_signers_and_the_level(anonymous: httpx.Client, mou: dict) -> None:
     code = mou["created"]["verify_code"]
-    public = client.get(f"/api/v1/verify/{code}").json()
+    public = anonymous.get(f"/api/v1/verify/{code}").json()
     assert public["status"] == "sah" and public["level"] == "B-LTA"
     assert [s["name"] for s in public["signatures"]] == [
         "Drs. Budi Santoso, M.Si.",
         "Siti Aminah, S.H., M.H.",
     ]
-    checked = upload(client, mou["final_pdf"])
+    checked = upload(anonymous, mou["final_pdf"])
     assert checked["valid"] is True and checked["issued_here"] is True
     assert checked["level"] == "B-LTA" and checked["is_latest"] is True
-    page = client.get(f"/v/{code}").text
+    page = anonymous.get(f"/v/{code}").text
     assert "PAdES B-LTA" in page and "Siti Aminah" in page
 
 
-def test_a_change_after_the_first_signature_is_reported(client: httpx.Client, mou: dict) -> None:
-    changed = upload(client, change_page_text(mou["first_pdf"]))
+def test_a_change_after_the_first_signature_is_reported(anonymous: httpx.Client, mou: dict) -> None:
+    changed = upload(anonymous, change_page_text(mou["first_pdf"]))
     assert changed["valid"] is False and changed["issued_here"] is False
     (first,) = changed["signatures"]
     assert first["intact"] is True and first["modified_after"] is True
     # The same forgery on the finished, B-LTA document.
-    forged = upload(client, change_page_text(mou["final_pdf"]))
+    forged = upload(anonymous, change_page_text(mou["final_pdf"]))
     assert forged["valid"] is False
     assert all(s["modified_after"] for s in forged["signatures"])

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import html
 import io
+import random
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from docgen.pipeline.render import render_docx
 from docgen.templating.catalogue import load_template
 from signing.prepare.stamp import FooterStyle
 from signing.validate.validation import validate_pdf
-from tests.conftest import PIN, Service, signer_body
+from tests.conftest import People, SignerAccount
 from tests.pdftools import page_text, pdftotext
 
 Rect = tuple[float, float, float, float]  # x1, y1, x2, y2; PDF points, origin bottom-left
@@ -84,6 +84,13 @@ def nip_of(i: int) -> str:
     lahir = f"{born}{1 + i % 12:02d}{1 + i % 28:02d}"
     tmt = f"{born + 22 + i % 5}{1 + i * 7 % 12:02d}"
     return f"{lahir}{tmt}{1 + i % 2}{i + 1:03d}"
+
+
+def own_nik() -> str:
+    """A valid NIK no other test uses (a Sidoarjo resident's), for officials without a NIP."""
+    rng = random.SystemRandom()
+    born = f"{rng.randrange(1, 29) + rng.choice((0, 40)):02d}{rng.randrange(1, 13):02d}"
+    return f"351514{born}{rng.randrange(50, 90)}{rng.randrange(1, 10000):04d}"
 
 
 def grouped(nip: str) -> str:
@@ -186,8 +193,17 @@ def signature_fields(pdf: bytes) -> dict[str, tuple[int, Rect]]:
     return found
 
 
-def create(client: httpx.Client, workdir: Path, template: str, data: dict[str, object]) -> Created:
-    response = client.post("/api/v1/documents", json={"template": template, "data": data})
+def create(
+    client: httpx.Client,
+    workdir: Path,
+    template: str,
+    data: dict[str, object],
+    signers: dict[str, str] | None = None,
+) -> Created:
+    """A new document; ``signers`` binds the roles whose data names no NIP (role -> signer id)."""
+    response = client.post(
+        "/api/v1/documents", json={"template": template, "data": data, "signers": signers or {}}
+    )
     assert response.status_code == 201, response.text
     document = response.json()
     pdf = client.get(f"/api/v1/documents/{document['id']}/pdf").content
@@ -233,9 +249,23 @@ def check_layout(created: Created, boxes: dict[str, tuple[int, Rect]]) -> None:
 
 
 @pytest.fixture(scope="module")
-def client(service: Service) -> Iterator[httpx.Client]:
-    with service.client() as c:
-        yield c
+def client(people: People) -> httpx.Client:
+    """The shared unit's operator: makes the documents."""
+    return people.operator.client
+
+
+@pytest.fixture(scope="module")
+def signers(people: People) -> dict[str, SignerAccount]:
+    """The people who sign these documents, enrolled and activated: by role name. The ones
+    with a NIP are bound by the NIP in the data; the officials without one (a Bupati, a Ketua
+    Panwaslu) by their NIK, chosen when the document is made."""
+    return {
+        "saksi_1": people.signer(str(BA["nip_saksi_1"]), name=str(BA["nama_saksi_1"])),
+        "saksi_2": people.signer(str(BA["nip_saksi_2"]), name=str(BA["nama_saksi_2"])),
+        "pejabat_pelantik": people.signer(nik=own_nik(), name=str(BA["nama_pejabat_pelantik"])),
+        "pihak_pertama": people.signer(str(MOU["nip_pihak_pertama"])),
+        "pihak_kedua": people.signer(nik=own_nik(), name=str(MOU["nama_pihak_kedua"])),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -244,15 +274,20 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def mou(client: httpx.Client, workdir: Path) -> Created:
-    return create(client, workdir, "nota-kesepahaman", mou_data())
+def mou_signers(signers: dict[str, SignerAccount]) -> dict[str, str]:
+    return {"pihak_kedua": signers["pihak_kedua"].signer_id}
 
 
 @pytest.fixture(scope="module")
-def mou_meterai(client: httpx.Client, workdir: Path) -> Created:
+def mou(client: httpx.Client, workdir: Path, mou_signers: dict[str, str]) -> Created:
+    return create(client, workdir, "nota-kesepahaman", mou_data(), mou_signers)
+
+
+@pytest.fixture(scope="module")
+def mou_meterai(client: httpx.Client, workdir: Path, mou_signers: dict[str, str]) -> Created:
     data = mou_data(emeterai=True, instansi="Kecamatan Candi", alamat_instansi=ALAMAT)
     del data["nomor_pihak_kedua"]
-    return create(client, workdir, "nota-kesepahaman", data)
+    return create(client, workdir, "nota-kesepahaman", data, mou_signers)
 
 
 def test_templates_are_listed_with_their_roles(client: httpx.Client) -> None:
@@ -381,20 +416,25 @@ def test_mou_signature_fields_and_meterai_do_not_collide(
 
 
 @pytest.fixture(scope="module")
-def ba_1(client: httpx.Client, workdir: Path) -> Created:
-    return create(client, workdir, "berita-acara-pelantikan", ba_data(1))
+def ba_signers(signers: dict[str, SignerAccount]) -> dict[str, str]:
+    return {"pejabat_pelantik": signers["pejabat_pelantik"].signer_id}
 
 
 @pytest.fixture(scope="module")
-def ba_40(client: httpx.Client, workdir: Path) -> Created:
+def ba_1(client: httpx.Client, workdir: Path, ba_signers: dict[str, str]) -> Created:
+    return create(client, workdir, "berita-acara-pelantikan", ba_data(1), ba_signers)
+
+
+@pytest.fixture(scope="module")
+def ba_40(client: httpx.Client, workdir: Path, ba_signers: dict[str, str]) -> Created:
     data = ba_data(40, agama="Kristen Protestan", rohaniwan="Pdt. Yohanes Sutanto, S.Th.")
-    return create(client, workdir, "berita-acara-pelantikan", data)
+    return create(client, workdir, "berita-acara-pelantikan", data, ba_signers)
 
 
 @pytest.fixture(scope="module")
-def ba_200(client: httpx.Client, workdir: Path) -> Created:
+def ba_200(client: httpx.Client, workdir: Path, ba_signers: dict[str, str]) -> Created:
     data = ba_data(200, agama="Katolik", sumpah_janji="janji")
-    return create(client, workdir, "berita-acara-pelantikan", data)
+    return create(client, workdir, "berita-acara-pelantikan", data, ba_signers)
 
 
 OATH_CLAUSES = (
@@ -530,22 +570,17 @@ def test_people_table_moves_to_the_annex_above_ten(count: int, annex: bool) -> N
 
 
 def test_witnesses_sign_in_either_order_then_the_official(
-    client: httpx.Client, ba_1: Created, workdir: Path
+    client: httpx.Client, ba_1: Created, signers: dict[str, SignerAccount]
 ) -> None:
     document = ba_1.document
-    people = {
-        "saksi_2": signer_body(name=BA["nama_saksi_2"], nip=BA["nip_saksi_2"]),
-        "saksi_1": signer_body(name=BA["nama_saksi_1"], nip=BA["nip_saksi_1"]),
-        "pejabat_pelantik": signer_body(name=BA["nama_pejabat_pelantik"], nip=None),
-    }
-    for role, body in people.items():  # saksi_2 before saksi_1: one group, any order
-        signer = client.post("/api/v1/signers", json=body)
-        assert signer.status_code == 201, signer.text
-        signed = client.post(
-            f"/api/v1/documents/{document['id']}/signatures",
-            json={"role": role, "signer_id": signer.json()["id"], "pin": PIN},
-        )
+    official = signers["pejabat_pelantik"]
+    early = official.sign(document["id"], "pejabat_pelantik")  # the witnesses come first
+    assert early.status_code == 409, early.text
+    for role in ("saksi_2", "saksi_1"):  # saksi_2 before saksi_1: one group, any order
+        signed = signers[role].sign(document["id"], role)
         assert signed.status_code == 200, signed.text
+    signed = official.sign(document["id"], "pejabat_pelantik")
+    assert signed.status_code == 200, signed.text
     assert signed.json()["status"] == "sah"
     pdf = client.get(f"/api/v1/documents/{document['id']}/pdf").content
     root = x509.load_pem_x509_certificate(client.get("/api/v1/trust/ca.pem").content)

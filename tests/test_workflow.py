@@ -1,5 +1,6 @@
-"""Who signs what: signers named per role, the pending list, numbers under concurrency, and
-revoking a document (with its replacement) as the public sees it."""
+"""Who signs what: every role bound to one signer when the document is made, the pending list,
+numbers under concurrency, and revoking a document (with its replacement) as the public sees
+it."""
 
 from __future__ import annotations
 
@@ -9,61 +10,92 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.conftest import PIN, Service, create_pakta, pakta_data, sign_pakta, signer_body
+from tests.conftest import People, SignerAccount, create_pakta, pakta_data, sign_pakta
 
 # NIPs no other test module uses, so the pending lists here are this module's own.
 NIP_A = "197705172006041002"
 NIP_B = "198112032010012003"
-
-
-def enrol(client: httpx.Client, nip: str, name: str = "Siti Aminah, S.H.") -> str:
-    response = client.post("/api/v1/signers", json=signer_body(nip=nip, name=name))
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+NIP_NOBODY = "197902142005011007"  # enrolled by no test
 
 
 def create(client: httpx.Client, **body: object) -> dict:
     return create_pakta(client, NIP_A, **body)
 
 
+def pending(account: SignerAccount) -> list[dict]:
+    """The signer's own list, as they read it."""
+    response = account.client.get(f"/api/v1/signers/{account.signer_id}/pending")
+    assert response.status_code == 200, response.text
+    return list(response.json())
+
+
 @pytest.fixture(scope="module")
-def signers(service: Service) -> dict[str, str]:
-    with service.client() as client:
-        return {
-            "a": enrol(client, NIP_A),
-            "a_again": enrol(client, NIP_A),  # the same person enrolled twice (a new key)
-            "b": enrol(client, NIP_B, "Ir. Joko Widodo"),
-        }
+def signers(people: People) -> dict[str, SignerAccount]:
+    return {
+        "a": people.signer(NIP_A, name="Siti Aminah, S.H."),
+        "b": people.signer(NIP_B, name="Ir. Joko Widodo"),
+    }
 
 
-def test_pending_lists_what_names_the_signer(client: httpx.Client, signers: dict) -> None:
-    by_nip = create(client)
-    assigned = create(client, signers={"pembuat_pernyataan": signers["a_again"]})
+def test_a_number_has_one_signer_in_effect(people: People, signers: dict) -> None:
+    # The same person enrolled twice (once a second key anyone could sign with) is refused.
+    again = people.admin.client.post(
+        "/api/v1/signers",
+        json={
+            "name": "Siti Aminah, S.H.",
+            "nip": NIP_A,
+            "jabatan": "Kepala Bidang Mutasi",
+            "unit_id": people.unit_id,
+            "username": "siti-aminah-lagi",
+        },
+    )
+    assert again.status_code == 409, again.text
+    assert "Nomor induk" in again.json()["detail"]  # the number, not the username
+    listed = people.admin.client.get("/api/v1/signers").json()
+    assert [s["id"] for s in listed if s["nip"] == NIP_A] == [signers["a"].signer_id]
 
-    pending_a = client.get(f"/api/v1/signers/{signers['a']}/pending").json()
+
+def test_pending_lists_what_is_bound_to_the_signer(client: httpx.Client, signers: dict) -> None:
+    a, b = signers["a"], signers["b"]
+    for_a = create(client)
+    for_b = create_pakta(client, NIP_B)
+    for role, document, signer in (("a", for_a, a), ("b", for_b, b)):
+        (slot,) = client.get(f"/api/v1/documents/{document['id']}").json()["signers"]
+        assert slot["assigned_signer_id"] == signer.signer_id, role  # by the NIP in the data
+
+    pending_a = pending(a)
     ids_a = {p["document_id"] for p in pending_a}
-    assert by_nip["id"] in ids_a
-    assert assigned["id"] not in ids_a  # assigned to the other enrolment of the same NIP
-    entry = next(p for p in pending_a if p["document_id"] == by_nip["id"])
+    assert for_a["id"] in ids_a
+    assert for_b["id"] not in ids_a  # bound to the other signer
+    entry = next(p for p in pending_a if p["document_id"] == for_a["id"])
     assert entry["role"] == "pembuat_pernyataan" and entry["ready"] is True
-    assert entry["number"] == by_nip["number"] and entry["verify_url"] == by_nip["verify_url"]
+    assert entry["number"] == for_a["number"] and entry["verify_url"] == for_a["verify_url"]
+    ids_b = {p["document_id"] for p in pending(b)}
+    assert for_b["id"] in ids_b and for_a["id"] not in ids_b
+    # The unit's operator reads the same list; a signer reads only their own.
+    operator_view = client.get(f"/api/v1/signers/{a.signer_id}/pending").json()
+    assert for_a["id"] in {p["document_id"] for p in operator_view}
+    assert a.client.get(f"/api/v1/signers/{b.signer_id}/pending").status_code == 404
 
-    pending_again = client.get(f"/api/v1/signers/{signers['a_again']}/pending").json()
-    assert assigned["id"] in {p["document_id"] for p in pending_again}
-    assert client.get(f"/api/v1/signers/{signers['b']}/pending").json() == []
+    # The bound signer is the only one who may sign: to anyone else the document is not there.
+    refused = sign_pakta(a, for_b["id"])
+    assert refused.status_code == 404, refused.text
+    assert a.client.get(f"/api/v1/documents/{for_b['id']}").status_code == 404
+    by_operator = client.post(
+        f"/api/v1/documents/{for_b['id']}/signatures",
+        json={"role": "pembuat_pernyataan", "pin": b.pin},
+    )
+    assert by_operator.status_code == 403
+    assert client.get(f"/api/v1/documents/{for_b['id']}").json()["pending_roles"] == [
+        "pembuat_pernyataan"
+    ]
+    assert sign_pakta(b, for_b["id"]).status_code == 200
+    assert sign_pakta(a, for_a["id"]).status_code == 200
+    assert for_a["id"] not in {p["document_id"] for p in pending(a)}
+    assert for_b["id"] not in {p["document_id"] for p in pending(b)}
 
-    # The assigned signer is the only one who may sign; then the document leaves the lists.
-    refused = sign_pakta(client, assigned["id"], signers["a"])
-    assert refused.status_code == 403 and refused.json()["error"] == "SignerMismatch"
-    assert sign_pakta(client, assigned["id"], signers["a_again"]).status_code == 200
-    assert sign_pakta(client, by_nip["id"], signers["a"]).status_code == 200
-    left = client.get(f"/api/v1/signers/{signers['a']}/pending").json()
-    assert by_nip["id"] not in {p["document_id"] for p in left}
-    again = client.get(f"/api/v1/signers/{signers['a_again']}/pending").json()
-    assert assigned["id"] not in {p["document_id"] for p in again}
 
-
-def test_assigning_a_wrong_signer_is_refused_before_anything_is_made(
+def test_a_role_that_cannot_be_bound_is_refused_before_anything_is_made(
     client: httpx.Client, signers: dict
 ) -> None:
     response = client.post(
@@ -71,7 +103,10 @@ def test_assigning_a_wrong_signer_is_refused_before_anything_is_made(
         json={
             "template": "pakta-integritas",
             "data": pakta_data(nip=NIP_A),
-            "signers": {"pembuat_pernyataan": signers["b"], "saksi": signers["a"]},
+            "signers": {
+                "pembuat_pernyataan": signers["b"].signer_id,
+                "saksi": signers["a"].signer_id,
+            },
         },
     )
     assert response.status_code == 422
@@ -87,17 +122,28 @@ def test_assigning_a_wrong_signer_is_refused_before_anything_is_made(
         },
     )
     assert unknown.status_code == 422
+    assert unknown.json()["problems"][0]["field"] == "signers.pembuat_pernyataan"
+    # A NIP nobody is enrolled with binds to no one: refused, naming the role and the number.
+    nobody = client.post(
+        "/api/v1/documents",
+        json={"template": "pakta-integritas", "data": pakta_data(nip=NIP_NOBODY)},
+    )
+    assert nobody.status_code == 422
+    (problem,) = nobody.json()["problems"]
+    assert problem["field"] == "signers.pembuat_pernyataan" and NIP_NOBODY in problem["message"]
     assert client.get("/api/v1/signers/" + "0" * 32 + "/pending").status_code == 404
 
 
-def test_twenty_concurrent_creations_get_distinct_consecutive_numbers(service: Service) -> None:
+def test_twenty_concurrent_creations_get_distinct_consecutive_numbers(
+    client: httpx.Client, signers: dict
+) -> None:
     # A year no other test uses, so this scope's sequence starts here.
     good = [pakta_data(nip=NIP_B, tanggal="2019-05-02") for _ in range(20)]
     bad = [pakta_data(nip="198613262015051001", tanggal="2019-05-02") for _ in range(5)]
 
     def post(data: dict) -> httpx.Response:
-        with service.client() as client:
-            return client.post(
+        with httpx.Client(base_url=client.base_url, headers=client.headers, timeout=120) as own:
+            return own.post(
                 "/api/v1/documents", json={"template": "pakta-integritas", "data": data}
             )
 
@@ -113,30 +159,32 @@ def test_twenty_concurrent_creations_get_distinct_consecutive_numbers(service: S
 
 
 def test_revoked_document_shows_reason_date_and_replacement(
-    client: httpx.Client, signers: dict
+    client: httpx.Client, anonymous: httpx.Client, signers: dict
 ) -> None:
+    a = signers["a"]
     old = create(client)
     new = create(client)
-    assert sign_pakta(client, old["id"], signers["a"]).status_code == 200
+    assert sign_pakta(a, old["id"]).status_code == 200
     before = client.get(f"/api/v1/documents/{old['id']}").json()
 
-    revoked = client.post(
-        f"/api/v1/documents/{old['id']}/revoke",
-        json={"reason": "Terdapat kesalahan penulisan jabatan", "replaced_by": new["id"]},
-    )
+    # Only the unit's staff revoke a document: not its signer, not the public.
+    reason = {"reason": "Terdapat kesalahan penulisan jabatan", "replaced_by": new["id"]}
+    assert a.client.post(f"/api/v1/documents/{old['id']}/revoke", json=reason).status_code == 403
+    assert anonymous.post(f"/api/v1/documents/{old['id']}/revoke", json=reason).status_code == 401
+    revoked = client.post(f"/api/v1/documents/{old['id']}/revoke", json=reason)
     assert revoked.status_code == 200, revoked.text
     body = revoked.json()
     assert body["status"] == "dicabut" and body["replaced_by"] == new["id"]
     assert body["revisions"] == before["revisions"]  # nothing removed, nothing added
 
-    public = client.get(f"/api/v1/verify/{old['verify_code']}").json()
+    public = anonymous.get(f"/api/v1/verify/{old['verify_code']}").json()
     assert public["status"] == "dicabut" and public["status_label"] == "DICABUT"
     assert public["document"]["revoke_reason"] == "Terdapat kesalahan penulisan jabatan"
     assert public["document"]["revoked_at"]
     assert public["replaced_by"]["verify_url"] == new["verify_url"]
     assert public["replaced_by"]["number"] == new["number"]
 
-    page = client.get(f"/v/{old['verify_code']}").text
+    page = anonymous.get(f"/v/{old['verify_code']}").text
     assert "DICABUT" in page and "Terdapat kesalahan penulisan jabatan" in page
     assert f'href="{new["verify_url"]}"' in page and "WIB" in page
 
@@ -149,10 +197,10 @@ def test_revoked_document_shows_reason_date_and_replacement(
 
     again = client.post(f"/api/v1/documents/{old['id']}/revoke", json={"reason": "lagi lagi"})
     assert again.status_code == 409
-    assert sign_pakta(client, new["id"], signers["a"]).status_code == 200  # an ordinary document
+    assert sign_pakta(a, new["id"]).status_code == 200  # an ordinary document
 
 
-def test_revoke_checks_its_input(client: httpx.Client) -> None:
+def test_revoke_checks_its_input(client: httpx.Client, signers: dict) -> None:
     document = create(client)
     unknown = client.post(
         f"/api/v1/documents/{document['id']}/revoke", json={"reason": "ganti", "replaced_by": "x"}
@@ -167,10 +215,11 @@ def test_revoke_checks_its_input(client: httpx.Client) -> None:
     missing = client.post("/api/v1/documents/" + "f" * 32 + "/revoke", json={"reason": "ganti"})
     assert missing.status_code == 404
     assert client.get(f"/api/v1/documents/{document['id']}").json()["status"] != "dicabut"
-    # A revoked document cannot be signed.
-    client.post(f"/api/v1/documents/{document['id']}/revoke", json={"reason": "batal"})
-    response = client.post(
-        f"/api/v1/documents/{document['id']}/signatures",
-        json={"role": "pembuat_pernyataan", "signer_id": "x", "pin": PIN},
-    )
+    # A revoked document cannot be signed, not even by the signer bound to it.
+    revoked = client.post(f"/api/v1/documents/{document['id']}/revoke", json={"reason": "batal"})
+    assert revoked.status_code == 200, revoked.text
+    response = sign_pakta(signers["a"], document["id"])
     assert response.status_code == 409
+    assert client.get(f"/api/v1/documents/{document['id']}").json()["pending_roles"] == [
+        "pembuat_pernyataan"
+    ]

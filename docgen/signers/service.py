@@ -42,6 +42,16 @@ def _revoke(signer: Signer, reason: str) -> None:
     signer.revoke_reason = reason
 
 
+async def _free_username(session: AsyncSession, number: str) -> str:
+    """The number as the login name, or with ``-2``, ``-3``... while an earlier (revoked)
+    enrolment of the same number holds it."""
+    username, n = number, 1
+    while await people.by_username(session, username) is not None:
+        n += 1
+        username = f"{number}-{n}"
+    return username
+
+
 class Signers:
     def __init__(
         self,
@@ -123,7 +133,9 @@ class Signers:
                 )
                 session.add(signer)
                 await session.flush()
-                username = data.username or nip or data.nik or signer.id
+                username = data.username or await _free_username(
+                    session, nip or data.nik or signer.id
+                )
                 user = await self.accounts.add_user(
                     session, username, Role.SIGNER, [unit.id], signer_id=signer.id
                 )
