@@ -9,7 +9,7 @@ import hashlib
 import io
 import sqlite3
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from cryptography import x509
@@ -26,6 +26,14 @@ NIP_PIN_CHANGE = "197205052001041724"
 NIP_EXPIRED = "197206062001041725"
 NIP_PAGE = "197207072001042726"
 NEW_PIN = "582047"
+# Login names no other test module uses.
+OPERATOR_NAME = "operator-aktivasi-72"
+AUDITOR_NAME = "auditor-halaman-72"
+
+
+def new_pakta(client: httpx.Client, nip: str, **body: object) -> dict[str, Any]:
+    """A new pakta integritas of ``nip``, made by ``client``."""
+    return cast("dict[str, Any]", create_pakta(client, nip, **body))
 
 
 def token_of(url: str) -> str:
@@ -58,7 +66,7 @@ def test_an_operator_activates_with_a_totp_code_once(
 ) -> None:
     made = people.admin.client.post(
         "/api/v1/users",
-        json={"username": "operator-aktivasi", "role": "operator", "unit_ids": [people.unit_id]},
+        json={"username": OPERATOR_NAME, "role": "operator", "unit_ids": [people.unit_id]},
     )
     assert made.status_code == 201, made.text
     user_id, url = made.json()["id"], made.json()["activation_url"]
@@ -67,7 +75,7 @@ def test_an_operator_activates_with_a_totp_code_once(
     shown = anonymous.get(f"/api/v1/activation/{token}")
     assert shown.status_code == 200, shown.text
     view = shown.json()
-    assert view["username"] == "operator-aktivasi" and view["role"] == "operator"
+    assert view["username"] == OPERATOR_NAME and view["role"] == "operator"
     assert view["totp_required"] is True and view["pin_required"] is False
     assert view["otpauth_uri"].startswith("otpauth://totp/")
     otp = Otp(view["otpauth_uri"])
@@ -95,7 +103,7 @@ def test_an_operator_activates_with_a_totp_code_once(
     login = anonymous.post(
         "/api/v1/auth/tokens",
         json={
-            "username": "operator-aktivasi",
+            "username": OPERATOR_NAME,
             "password": PASSWORD,
             "otp": otp.code(),
             "name": "uji",
@@ -178,7 +186,7 @@ def test_trivial_pins_are_refused_and_the_key_is_made_only_at_activation(
     cert = certificate(after["certificate_pem"])
     assert "Hendra Kartika" in cert.subject.rfc4514_string()
     assert anonymous.get(f"/api/v1/activation/{token}").status_code == 404
-    document = create_pakta(people.operator.client, NIP_PINS)
+    document = new_pakta(people.operator.client, NIP_PINS)
     assert signer.sign(document["id"]).status_code == 200
 
 
@@ -206,9 +214,7 @@ def test_an_operators_entry_waits_for_an_admins_approval(
             "data": pakta_data(nip=NIP_PROPOSED),
         },
     )
-    assert waiting.status_code == 422 and problem_fields(waiting) == {
-        "signers.pembuat_pernyataan"
-    }
+    assert waiting.status_code == 422 and problem_fields(waiting) == {"signers.pembuat_pernyataan"}
     by_operator = people.operator.client.post(f"/api/v1/signers/{entry['id']}/approve")
     assert by_operator.status_code == 403
     assert signer_of(people, entry["id"])["status"] == "menunggu_persetujuan"
@@ -220,7 +226,7 @@ def test_an_operators_entry_waits_for_an_admins_approval(
     assert twice.status_code == 409
     signer = people.activate_signer({**entry, **approved.json()})
     assert signer_of(people, entry["id"])["status"] == "aktif"
-    document = create_pakta(people.operator.client, NIP_PROPOSED)
+    document = new_pakta(people.operator.client, NIP_PROPOSED)
     signed = signer.sign(document["id"])
     assert signed.status_code == 200, signed.text
     assert signed.json()["status"] == "sah"
@@ -239,9 +245,9 @@ def test_reenrolment_takes_over_once_activated_and_revokes_the_old_certificate(
         people.enrol(NIP_REENROLLED, name="Dewi Gunawan, S.H.", jabatan="Kepala Seksi Hukum")
     )
     old_cert = certificate(signer_of(people, old.signer_id)["certificate_pem"])
-    signed_before = create_pakta(client, NIP_REENROLLED)
+    signed_before = new_pakta(client, NIP_REENROLLED)
     assert old.sign(signed_before["id"]).status_code == 200
-    waiting = create_pakta(client, NIP_REENROLLED)  # bound to the old enrolment, unsigned
+    waiting = new_pakta(client, NIP_REENROLLED)  # bound to the old enrolment, unsigned
     made = people.admin.client.post(
         f"/api/v1/signers/{old.signer_id}/reenrol", json={"jabatan": "Kepala Bagian Hukum"}
     )
@@ -250,7 +256,7 @@ def test_reenrolment_takes_over_once_activated_and_revokes_the_old_certificate(
     assert new_entry["status"] == "menunggu_aktivasi" and new_entry["replaces_id"] == old.signer_id
     assert new_entry["certificate_pem"] is None and new_entry["activation_url"]
     # Until the new enrolment is activated the old one signs, and documents bind to it.
-    meanwhile = create_pakta(client, NIP_REENROLLED)
+    meanwhile = new_pakta(client, NIP_REENROLLED)
     assert {s["assigned_signer_id"] for s in meanwhile["signers"]} == {old.signer_id}
     assert old.sign(meanwhile["id"]).status_code == 200
     assert signer_of(people, old.signer_id)["status"] == "aktif"
@@ -308,7 +314,7 @@ def test_changing_the_pin_keeps_the_key(people: People) -> None:
     assert changed.status_code == 204, changed.text
     after = signer_of(people, signer.signer_id)
     assert after["certificate_pem"] == before and after["status"] == "aktif"
-    first = create_pakta(people.operator.client, NIP_PIN_CHANGE)
+    first = new_pakta(people.operator.client, NIP_PIN_CHANGE)
     old_pin = signer.sign(first["id"], pin=PIN)
     assert old_pin.status_code == 403 and old_pin.json()["error"] == "WrongPin"
     signed = signer.sign(first["id"], pin=NEW_PIN)
@@ -329,13 +335,13 @@ def test_the_activation_page_shows_the_form_and_the_qr_code(
 ) -> None:
     made = people.admin.client.post(
         "/api/v1/users",
-        json={"username": "auditor-halaman", "role": "auditor", "unit_ids": [people.unit_id]},
+        json={"username": AUDITOR_NAME, "role": "auditor", "unit_ids": [people.unit_id]},
     )
     token = token_of(made.json()["activation_url"])
     page = anonymous.get(f"/aktivasi/{token}")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert "auditor-halaman" in page.text and "<svg" in page.text
+    assert AUDITOR_NAME in page.text and "<svg" in page.text
     assert 'name="password"' in page.text and 'name="pin"' not in page.text
     # A signer's page asks for the PIN; a weak one is shown as a problem, a good one activates.
     enrolled = people.enrol(NIP_PAGE, name="Sri Salim, S.Pd.")
@@ -343,9 +349,7 @@ def test_the_activation_page_shows_the_form_and_the_qr_code(
     signer_page = anonymous.get(f"/aktivasi/{signer_token}")
     assert signer_page.status_code == 200
     assert 'name="pin"' in signer_page.text and "<svg" in signer_page.text
-    weak = anonymous.post(
-        f"/aktivasi/{signer_token}", data={"password": PASSWORD, "pin": "123456"}
-    )
+    weak = anonymous.post(f"/aktivasi/{signer_token}", data={"password": PASSWORD, "pin": "123456"})
     assert weak.status_code == 422 and "deret" in weak.text
     done = anonymous.post(f"/aktivasi/{signer_token}", data={"password": PASSWORD, "pin": NEW_PIN})
     assert done.status_code == 200 and "Akun aktif" in done.text

@@ -16,8 +16,8 @@ import httpx
 import psutil
 
 from docgen.batches.runner import CHUNK_ROWS
-from tests.conftest import PIN, signer_body, start_service, stop_service
-from tests.test_bulk import bulk_sign, generated, inauguration_csv, post_batch
+from tests.conftest import People, Service, SignerAccount, start_service, stop_service
+from tests.test_bulk import OFFICIAL_NIK, bulk_sign, generated, inauguration_csv, post_batch
 from tests.test_templates_content import BA
 
 # Three chunks: two run at once, so the third is still to come when the first are done and the
@@ -62,12 +62,32 @@ def alive(proc: psutil.Process) -> bool:
         return False
 
 
-def witness_and_batch(client: httpx.Client, rows: int = ROWS) -> tuple[str, str]:
-    """The first witness enrolled, and a batch of ``rows`` berita acara accepted."""
-    witness = client.post(
-        "/api/v1/signers", json=signer_body(name=BA["nama_saksi_1"], nip=BA["nip_saksi_1"])
-    ).json()["id"]
-    return witness, post_batch(client, inauguration_csv(rows)).json()["id"]
+def witness_and_batch(people: People, rows: int = ROWS) -> tuple[SignerAccount, str]:
+    """The first witness with their own account, and a batch of ``rows`` berita acara
+    accepted from the operator. The second witness and the official are entered by the admin:
+    their roles are bound at acceptance (by the NIP in the rows, by the operator's choice)."""
+    witness = people.signer(BA["nip_saksi_1"], name=BA["nama_saksi_1"])
+    people.enrol(BA["nip_saksi_2"], name=BA["nama_saksi_2"])
+    official = people.enrol(
+        nik=OFFICIAL_NIK, name=BA["nama_pejabat_pelantik"], pangkat=None, jabatan="Bupati Sidoarjo"
+    )
+    response = post_batch(
+        people.operator.client,
+        inauguration_csv(rows),
+        signers={"pejabat_pelantik": official["id"]},
+    )
+    assert response.status_code == 202, response.text
+    return witness, response.json()["id"]
+
+
+def restarted(people: People, service: Service) -> People:
+    """The same accounts on the started-again service (a new port; the tokens are kept in its
+    registry)."""
+    people.url = service.url
+    accounts = [people.admin, people.operator, *people._signers.values()]
+    for account in accounts:
+        account.client.base_url = httpx.URL(service.url)
+    return people
 
 
 def processes_naming(path: Path) -> list[int]:
@@ -85,59 +105,55 @@ def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: P
     data_dir = tmp_path / "docgen"
     process, service = start_service(data_dir)
     try:
-        with service.client() as client:
-            witness, batch_id = witness_and_batch(client)
-            before = kill_when(process, client, batch_id, lambda b: 0 < b["done"] < ROWS)
+        people = People(service.url, service.data_dir)
+        witness, batch_id = witness_and_batch(people)
+        client = people.operator.client
+        before = kill_when(process, client, batch_id, lambda b: 0 < b["done"] < ROWS)
         made_before = {d["row"]: d for d in before["documents"]}
 
         process, service = start_service(data_dir)
-        with service.client() as client:
-            batch = generated(client, batch_id)
-            assert (batch["total"], batch["done"], batch["failed"]) == (ROWS, ROWS, 0)
-            docs = batch["documents"]
-            assert [d["row"] for d in docs] == list(range(2, ROWS + 2))
-            # What was made before the crash is kept as it was, not made again.
-            for doc in docs:
-                if doc["row"] in made_before:
-                    assert doc["id"] == made_before[doc["row"]]["id"]
-            # Numbers were reserved on acceptance: 1..ROWS, in row order, no gap, no repeat.
-            assert [int(d["number"].split("/")[1]) for d in docs] == list(range(1, ROWS + 1))
-            assert_registry_holds_each_row_once(data_dir / "docgen.db", batch_id)
+        restarted(people, service)
+        batch = generated(client, batch_id)
+        assert (batch["total"], batch["done"], batch["failed"]) == (ROWS, ROWS, 0)
+        docs = batch["documents"]
+        assert [d["row"] for d in docs] == list(range(2, ROWS + 2))
+        # What was made before the crash is kept as it was, not made again.
+        for doc in docs:
+            if doc["row"] in made_before:
+                assert doc["id"] == made_before[doc["row"]]["id"]
+        # Numbers were reserved on acceptance: 1..ROWS, in row order, no gap, no repeat.
+        assert [int(d["number"].split("/")[1]) for d in docs] == list(range(1, ROWS + 1))
+        assert_registry_holds_each_row_once(data_dir / "docgen.db", batch_id)
 
-            # Kill again in the middle of a bulk signing.
-            response = client.post(
-                f"/api/v1/batches/{batch_id}/signatures",
-                json={"role": "saksi_1", "signer_id": witness, "pin": PIN},
-            )
-            assert response.status_code == 202
-            signing_id = response.json()["id"]
+        # Kill again in the middle of the witness's bulk signing.
+        response = witness.sign_batch(batch_id, "saksi_1")
+        assert response.status_code == 202, response.text
+        signing_id = response.json()["id"]
 
-            def halfway(b: dict[str, Any]) -> bool:
-                signing = next(s for s in b["signings"] if s["id"] == signing_id)
-                return 0 < signing["done"] < ROWS
+        def halfway(b: dict[str, Any]) -> bool:
+            signing = next(s for s in b["signings"] if s["id"] == signing_id)
+            return 0 < signing["done"] < ROWS
 
-            kill_when(process, client, batch_id, halfway)
+        kill_when(process, client, batch_id, halfway)
 
         process, service = start_service(data_dir)
-        with service.client() as client:
-            batch = client.get(f"/api/v1/batches/{batch_id}").json()
-            [interrupted] = batch["signings"]
-            assert interrupted["status"] == "terputus"  # the key went with the process
-            signed_before = sum(
-                1 for d in batch["documents"] if "saksi_1" not in d["pending_roles"]
-            )
-            assert 0 < signed_before < ROWS
-            # Posting it again signs exactly the rest.
-            rest = bulk_sign(client, batch_id, "saksi_1", witness)
-            assert (rest["status"], rest["done"], rest["failed"]) == (
-                "selesai",
-                ROWS - signed_before,
-                0,
-            )
-            batch = client.get(f"/api/v1/batches/{batch_id}").json()
-            assert all(
-                d["pending_roles"] == ["saksi_2", "pejabat_pelantik"] for d in batch["documents"]
-            )
+        restarted(people, service)
+        batch = client.get(f"/api/v1/batches/{batch_id}").json()
+        [interrupted] = batch["signings"]
+        assert interrupted["status"] == "terputus"  # the key went with the process
+        signed_before = sum(1 for d in batch["documents"] if "saksi_1" not in d["pending_roles"])
+        assert 0 < signed_before < ROWS
+        # Posting it again signs exactly the rest.
+        rest = bulk_sign(witness, batch_id, "saksi_1")
+        assert (rest["status"], rest["done"], rest["failed"]) == (
+            "selesai",
+            ROWS - signed_before,
+            0,
+        )
+        batch = client.get(f"/api/v1/batches/{batch_id}").json()
+        assert all(
+            d["pending_roles"] == ["saksi_2", "pejabat_pelantik"] for d in batch["documents"]
+        )
         with sqlite3.connect(data_dir / "docgen.db") as db:
             per_document = db.execute(
                 "SELECT r.document_id, count(*) FROM revisions r JOIN batch_rows b "
@@ -170,15 +186,12 @@ def test_a_service_stopped_with_ctrl_c_marks_its_bulk_signing_interrupted(
     data_dir = tmp_path / "docgen"
     process, service = start_service(data_dir)
     try:
-        with service.client() as client:
-            witness, batch_id = witness_and_batch(client, rows)
-            generated(client, batch_id)
-            response = client.post(
-                f"/api/v1/batches/{batch_id}/signatures",
-                json={"role": "saksi_1", "signer_id": witness, "pin": PIN},
-            )
-            assert response.status_code == 202
-            signing_id = response.json()["id"]
+        people = People(service.url, service.data_dir)
+        witness, batch_id = witness_and_batch(people, rows)
+        generated(people.operator.client, batch_id)
+        response = witness.sign_batch(batch_id, "saksi_1")
+        assert response.status_code == 202, response.text
+        signing_id = response.json()["id"]
     finally:
         stop_service(process)  # SIGINT, as Ctrl-C, while it signs
     with sqlite3.connect(data_dir / "docgen.db") as db:
@@ -195,9 +208,10 @@ def test_a_resumed_batch_makes_its_rows_from_the_data_checked_on_acceptance(
     data_dir = tmp_path / "docgen"
     process, service = start_service(data_dir)
     try:
-        with service.client() as client:
-            batch_id = post_batch(client, inauguration_csv(rows)).json()["id"]
-            kill_when(process, client, batch_id, lambda b: b["done"] == 0)
+        people = People(service.url, service.data_dir)
+        _, batch_id = witness_and_batch(people, rows)
+        client = people.operator.client
+        kill_when(process, client, batch_id, lambda b: b["done"] == 0)
         # The rows' data as read from the file is gone; what was checked on acceptance stays.
         with sqlite3.connect(data_dir / "docgen.db") as db:
             db.execute("UPDATE batch_rows SET data = '{}' WHERE batch_id = ?", (batch_id,))
@@ -207,10 +221,10 @@ def test_a_resumed_batch_makes_its_rows_from_the_data_checked_on_acceptance(
                 ).fetchone()[0]
             )
         process, service = start_service(data_dir)
-        with service.client() as client:
-            batch = generated(client, batch_id)
-            assert (batch["done"], batch["failed"]) == (rows, 0)
-            first = client.get(f"/api/v1/documents/{batch['documents'][0]['id']}").json()
+        restarted(people, service)
+        batch = generated(client, batch_id)
+        assert (batch["done"], batch["failed"]) == (rows, 0)
+        first = client.get(f"/api/v1/documents/{batch['documents'][0]['id']}").json()
         assert first["data"] == checked
         assert first["data"]["peserta"][0]["nip"].isdigit()
     finally:

@@ -250,7 +250,8 @@ def test_bulk_and_bulk_sign_with_progress(service: Service, people: People, tmp_
     # Only the signer bound to the role signs it: the other witness finds nothing of theirs.
     other = docgen(service, "bulk-sign", batch["id"], "--role", "saksi_2",
                    token=token_of(people.signer(saksi_1)))  # fmt: skip
-    assert other.returncode != 0
+    assert other.returncode == 1
+    assert "409" in other.stderr and "ditetapkan untuk penanda tangan lain" in other.stderr
     signed = docgen(service, "bulk-sign", batch["id"], "--role", "saksi_2",
                     token=token_of(witness))  # fmt: skip
     assert signed.returncode == 0, signed.stderr

@@ -5,7 +5,7 @@ the PIN and does not count it, and each role reads only what is theirs."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -74,6 +74,11 @@ BA: dict[str, object] = {
 }
 
 
+def new_pakta(client: httpx.Client, nip: str, **body: object) -> dict[str, Any]:
+    """A new pakta integritas of ``nip``, made by ``client``."""
+    return cast("dict[str, Any]", create_pakta(client, nip, **body))
+
+
 def mou_data(**overrides: object) -> dict[str, object]:
     return {**MOU, **overrides}
 
@@ -113,7 +118,7 @@ def other(people: People) -> SignerAccount:
 
 @pytest.fixture(scope="module")
 def owners_pakta(people: People, owner: SignerAccount) -> dict[str, Any]:
-    return create_pakta(people.operator.client, NIP_OWNER)
+    return new_pakta(people.operator.client, NIP_OWNER)
 
 
 @pytest.fixture(scope="module")
@@ -342,7 +347,7 @@ def test_refusals_look_the_same_with_a_right_and_a_wrong_pin_and_count_nothing(
         client,
         data=mou_data(nip_pihak_kedua=NIP_COUNTED),
     )
-    signed_pakta = create_pakta(client, NIP_COUNTED)
+    signed_pakta = new_pakta(client, NIP_COUNTED)
     assert sign(counted, signed_pakta["id"], "pembuat_pernyataan", counted.pin).status_code == 200
     refusals = {
         "not their turn": (mou["id"], "pihak_kedua", 409, "Conflict"),
@@ -438,7 +443,7 @@ def test_an_auditor_reads_their_units_documents_and_audit_log_and_makes_nothing(
     auditor = people.user("auditor", [unit])
     enrolled = people.enrol(NIP_AUDITED, name="Hendra Salim, S.H.", unit_id=unit)
     signer = people.activate_signer(enrolled)
-    document = create_pakta(operator.client, NIP_AUDITED)
+    document = new_pakta(operator.client, NIP_AUDITED)
     assert sign(signer, document["id"], "pembuat_pernyataan", signer.pin).status_code == 200
     read = auditor.client.get(f"/api/v1/documents/{document['id']}")
     assert read.status_code == 200 and read.json()["status"] == "sah"

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import PIN, pakta_data, signer_body, start_service, stop_service
+from tests.conftest import People, pakta_data, sign_pakta, start_service, stop_service
 from tests.test_template_upload import manifest_text, pakta_docx, upload
+
+NIP = str(pakta_data()["nip"])  # this service's own registry: no other test shares it
 
 
 def processes_under(data_dir: Path) -> list[int]:
@@ -50,14 +52,15 @@ def test_restart_reuses_state_and_ctrl_c_stops_everything(tmp_path: Path) -> Non
         # The bucket has its volume before its first upload, which would otherwise wait for it.
         volumes = bucket_volumes(data_dir)
         assert len(volumes) == 1
-        with service.client() as client:
-            root = client.get("/api/v1/trust/ca.pem").content
-            signer = client.post("/api/v1/signers", json=signer_body()).json()
-            document = client.post(
-                "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
-            ).json()
-            uploaded = upload(client, manifest_text("uji-restart"), pakta_docx())
-            assert uploaded.status_code == 201, uploaded.text
+        people = People(service.url, data_dir)  # the first admin from the command line
+        signer = people.signer(NIP)
+        operator = people.operator.client
+        root = operator.get("/api/v1/trust/ca.pem").content
+        document = operator.post(
+            "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
+        ).json()
+        uploaded = upload(people.admin.client, manifest_text("uji-restart"), pakta_docx())
+        assert uploaded.status_code == 201, uploaded.text
     finally:
         stop_service(process)
     deadline = time.monotonic() + 10
@@ -67,22 +70,28 @@ def test_restart_reuses_state_and_ctrl_c_stops_everything(tmp_path: Path) -> Non
 
     process, service = start_service(data_dir, DOCGEN_PUBLIC_URL=service.url)
     try:
-        with service.client() as client:
-            assert client.get("/api/v1/trust/ca.pem").content == root
-            template = client.get("/api/v1/templates/uji-restart").json()
-            assert (template["versions"], template["sha256"]) == ([1], uploaded.json()["sha256"])
+        # The accounts and their API tokens are still there (the service has a new port).
+        for account in (people.admin, people.operator, signer):
+            account.client.base_url = httpx.URL(service.url)
+        me = signer.client.get("/api/v1/me")
+        assert me.status_code == 200, me.text
+        assert me.json()["id"] == signer.id
+        with service.client() as anonymous:
+            assert anonymous.get("/api/v1/trust/ca.pem").content == root
             code = document["verify_code"]
-            assert client.get(f"/api/v1/verify/{code}").json()["status"] == "menunggu_tanda_tangan"
-            signed = client.post(
-                f"/api/v1/documents/{document['id']}/signatures",
-                json={"role": "pembuat_pernyataan", "signer_id": signer["id"], "pin": PIN},
+            assert anonymous.get(f"/api/v1/verify/{code}").json()["status"] == (
+                "menunggu_tanda_tangan"
             )
-            assert signed.status_code == 200, signed.text
-            assert signed.json()["status"] == "sah"
-            again = client.post(
-                "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
-            ).json()
-            assert again["number"] != document["number"]  # the sequence went on, not back
+        template = operator.get("/api/v1/templates/uji-restart").json()
+        assert (template["versions"], template["sha256"]) == ([1], uploaded.json()["sha256"])
+        # The key sealed under the signer's PIN before the restart still signs.
+        signed = sign_pakta(signer, document["id"])
+        assert signed.status_code == 200, signed.text
+        assert signed.json()["status"] == "sah"
+        again = operator.post(
+            "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
+        ).json()
+        assert again["number"] != document["number"]  # the sequence went on, not back
         assert bucket_volumes(data_dir) == volumes  # none grown for the uploads or the restart
     finally:
         stop_service(process)

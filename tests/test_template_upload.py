@@ -1,5 +1,5 @@
-"""Templates are data: uploaded through the API, checked, stored as versions; old documents keep
-working after a template changes. Against the running service, on real parts."""
+"""Templates are data: uploaded through the API by an admin, checked, stored as versions; old
+documents keep working after a template changes. Against the running service, on real parts."""
 
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ from docgen.registry.db import Database
 from docgen.templating.catalogue import TemplateCatalogue, load_templates, load_uploaded_versions
 from docgen.templating.upload import docx_problems_bounded, with_version
 from storage import S3ObjectStore
-from tests.conftest import PIN, REPO, Service, pakta_data, signer_body
+from tests.conftest import REPO, People, Service, SignerAccount, pakta_data
 from tests.pdftools import page_text
+from tests.test_errors import own_nip
 
 PAKTA = REPO / "templates" / "pakta-integritas"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -95,9 +96,22 @@ def recorded_versions(service: Service) -> int:
         return int(db.execute("SELECT COUNT(*) FROM template_versions").fetchone()[0])
 
 
-def create(client: httpx.Client, template_id: str) -> dict:
+@pytest.fixture()
+def admin(people: People) -> httpx.Client:
+    """Only admins upload templates."""
+    return people.admin.client
+
+
+@pytest.fixture(scope="module")
+def signer(people: People) -> SignerAccount:
+    """The signer of this module's pakta (a NIP of its own)."""
+    return people.signer(own_nip())
+
+
+def create(client: httpx.Client, template_id: str, signer: SignerAccount) -> dict:
+    """A document of ``template_id`` made by the operator ``client``, bound to ``signer``."""
     response = client.post(
-        "/api/v1/documents", json={"template": template_id, "data": pakta_data()}
+        "/api/v1/documents", json={"template": template_id, "data": pakta_data(nip=signer.nip)}
     )
     assert response.status_code == 201, response.text
     return response.json()
@@ -112,12 +126,12 @@ def pdf_text(client: httpx.Client, document_id: str, tmp_path: Path) -> str:
 
 
 def test_new_version_of_pakta_is_checked_stored_and_listed(
-    service: Service, client: httpx.Client
+    service: Service, people: People, admin: httpx.Client, client: httpx.Client
 ) -> None:
     before = client.get("/api/v1/templates/pakta-integritas").json()
     new_docx = pakta_docx((OLD_WORDING, "dengan ini menyatakan dan berjanji bahwa saya:"))
     # The manifest still says version = 1: the server assigns the version.
-    response = upload(client, manifest_text(), new_docx)
+    response = upload(admin, manifest_text(), new_docx)
     assert response.status_code == 201, response.text
     created = response.json()
     version = before["version"] + 1
@@ -148,20 +162,41 @@ def test_new_version_of_pakta_is_checked_stored_and_listed(
     assert "version = 1\n" not in stored_manifest
     with sqlite3.connect(service.data_dir / "docgen.db") as db:
         audit = db.execute(
-            "SELECT details FROM audit_log WHERE action = 'template.uploaded' "
+            "SELECT details, actor FROM audit_log WHERE action = 'template.uploaded' "
             "AND entity_id = 'pakta-integritas' ORDER BY id DESC"
         ).fetchone()
     assert audit is not None and created["sha256"] in audit[0]
+    assert audit[1] == people.admin.id  # the admin who uploaded it
 
 
-def test_new_id_starts_at_version_1_and_makes_documents(client: httpx.Client) -> None:
+def test_only_admins_upload_templates(
+    people: People, client: httpx.Client, anonymous: httpx.Client, nothing_stored: None
+) -> None:
+    manifest = manifest_text(new_id())
+    refused = upload(client, manifest, pakta_docx())  # the operator
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"] == "Forbidden"
+    auditor = people.user("auditor").client
+    assert upload(auditor, manifest, pakta_docx()).status_code == 403
+    nobody = upload(anonymous, manifest, pakta_docx())
+    assert nobody.status_code == 401, nobody.text
+    assert nobody.json()["error"] == "NotAuthenticated"
+    # Reading them is for every logged-in user, not for the public.
+    assert client.get("/api/v1/templates/pakta-integritas").status_code == 200
+    assert auditor.get("/api/v1/templates").status_code == 200
+    assert anonymous.get("/api/v1/templates").status_code == 401
+
+
+def test_new_id_starts_at_version_1_and_makes_documents(
+    admin: httpx.Client, client: httpx.Client, signer: SignerAccount
+) -> None:
     template_id = new_id()
     manifest = manifest_text(template_id, ("version = 1", "version = 7"))
-    response = upload(client, manifest, pakta_docx())
+    response = upload(admin, manifest, pakta_docx())
     assert response.status_code == 201, response.text
     assert response.json()["version"] == 1
     assert response.json()["versions"] == [1]
-    document = create(client, template_id)
+    document = create(client, template_id, signer)
     assert (document["template"], document["template_version"]) == (template_id, 1)
     assert document["template_sha256"] == response.json()["sha256"]
 
@@ -198,29 +233,27 @@ def problems_of(response: httpx.Response) -> list[dict[str, str]]:
     return list(body["problems"])
 
 
-def test_toml_syntax_error_names_line_and_column(
-    client: httpx.Client, nothing_stored: None
-) -> None:
+def test_toml_syntax_error_names_line_and_column(admin: httpx.Client, nothing_stored: None) -> None:
     manifest = manifest_text(new_id(), ('title = "', 'title = "Pakta\n'))
-    (problem,) = problems_of(upload(client, manifest, pakta_docx()))
+    (problem,) = problems_of(upload(admin, manifest, pakta_docx()))
     line = manifest.splitlines().index('title = "Pakta') + 1
     assert problem["where"].startswith(f"manifest.toml baris {line}, kolom")
     assert "TOML" in problem["message"]
 
 
-def test_schema_errors_name_each_key(client: httpx.Client, nothing_stored: None) -> None:
+def test_schema_errors_name_each_key(admin: httpx.Client, nothing_stored: None) -> None:
     manifest = manifest_text(
         new_id(), ('type = "nip"', 'type = "nomor_induk"'), ('paper = "A4"', 'kertas = "A4"')
     )
-    problems = problems_of(upload(client, manifest, pakta_docx()))
+    problems = problems_of(upload(admin, manifest, pakta_docx()))
     by_place = {p["where"]: p["message"] for p in problems}
     assert "'nip'" in by_place["manifest.toml: fields[2] (nip).type"]
     assert by_place["manifest.toml: kertas"] == "kunci ini tidak dikenal"
 
 
-def test_not_a_docx(client: httpx.Client, nothing_stored: None) -> None:
+def test_not_a_docx(admin: httpx.Client, nothing_stored: None) -> None:
     for content in (b"", b"bukan docx", zipfile_without_word()):
-        (problem,) = problems_of(upload(client, manifest_text(new_id()), content))
+        (problem,) = problems_of(upload(admin, manifest_text(new_id()), content))
         assert problem["where"] == "template.docx"
         assert "DOCX" in problem["message"]
 
@@ -233,10 +266,10 @@ def zipfile_without_word() -> bytes:
 
 
 def test_jinja_syntax_error_names_part_and_paragraph(
-    client: httpx.Client, nothing_stored: None
+    admin: httpx.Client, nothing_stored: None
 ) -> None:
     broken = pakta_docx(("{{ jabatan }}", "{{ jabatan + }}"))
-    (problem,) = problems_of(upload(client, manifest_text(new_id()), broken))
+    (problem,) = problems_of(upload(admin, manifest_text(new_id()), broken))
     number = paragraph_number(broken, "{{ jabatan + }}")
     # The excerpt is the paragraph's text as Jinja sees it: here with the {%tr %} tag of the
     # table row after it, which docxtpl moves onto this line.
@@ -246,13 +279,13 @@ def test_jinja_syntax_error_names_part_and_paragraph(
 
 
 def test_undeclared_variable_is_named_with_its_paragraph(
-    client: httpx.Client, nothing_stored: None
+    admin: httpx.Client, nothing_stored: None
 ) -> None:
     broken = pakta_docx(
         ("{{ nama }}", "{{ nama_lengkap }}"),
         ("{{ instansi }}", "{% for p in peserta %}{{ p.nama }}{{ loop.index }}{% endfor %}"),
     )
-    problems = problems_of(upload(client, manifest_text(new_id()), broken))
+    problems = problems_of(upload(admin, manifest_text(new_id()), broken))
     assert len(problems) == 2  # the loop variable and `loop` are not undeclared
     first, second = problems
     assert "'nama_lengkap'" in first["message"]
@@ -264,13 +297,13 @@ def test_undeclared_variable_is_named_with_its_paragraph(
 
 
 def test_role_without_marker_and_ttd_for_unknown_role(
-    client: httpx.Client, nothing_stored: None
+    admin: httpx.Client, nothing_stored: None
 ) -> None:
     manifest = manifest_text(new_id()) + (
         '\n[[roles]]\nname = "atasan"\nlabel = "Atasan langsung"\norder = 2\n'
     )
     broken = pakta_docx(("{{ nama|kapital }}", "{{ nama|kapital }}{{ ttd('saksi') }}"))
-    problems = problems_of(upload(client, manifest, broken))
+    problems = problems_of(upload(admin, manifest, broken))
     assert len(problems) == 2
     unknown = next(p for p in problems if "'saksi'" in p["message"])
     number = paragraph_number(broken, "{{ ttd('saksi') }}")
@@ -280,35 +313,35 @@ def test_role_without_marker_and_ttd_for_unknown_role(
     assert "ttd('atasan')" in unmarked["message"]
 
 
-def test_every_problem_is_reported_at_once(client: httpx.Client, nothing_stored: None) -> None:
+def test_every_problem_is_reported_at_once(admin: httpx.Client, nothing_stored: None) -> None:
     # A manifest that does not validate: the DOCX is still checked for what needs no manifest.
     manifest = manifest_text(new_id(), ('paper = "A4"', 'kertas = "A4"'))
     broken = pakta_docx(("{{ jabatan }}", "{% if %}"))
-    schema, syntax = problems_of(upload(client, manifest, broken))
+    schema, syntax = problems_of(upload(admin, manifest, broken))
     assert schema["where"] == "manifest.toml: kertas"
     assert syntax["message"].startswith("kesalahan sintaks Jinja")
     # A valid manifest: paper size, names and roles together.
     manifest = manifest_text(new_id(), ('paper = "A4"', 'paper = "F4"'))
     broken = pakta_docx(("{{ tempat }}", "{{ kota }}{{ ttd('saksi') }}"))
-    problems = problems_of(upload(client, manifest, broken))
+    problems = problems_of(upload(admin, manifest, broken))
     assert len(problems) == 3
     assert problems[0]["where"] == "word/document.xml, bagian (section) ke-1"
     assert "F4" in problems[0]["message"]
     assert "'kota'" in problems[1]["message"] and "'saksi'" in problems[2]["message"]
 
 
-def test_oversized_uploads_are_413(client: httpx.Client, nothing_stored: None) -> None:
+def test_oversized_uploads_are_413(admin: httpx.Client, nothing_stored: None) -> None:
     big = pakta_docx() + b"\0" * (20 * 2**20)
-    response = upload(client, manifest_text(new_id()), big)
+    response = upload(admin, manifest_text(new_id()), big)
     assert response.status_code == 413, response.text
     assert response.json()["error"] == "UploadTooLarge"
     long_manifest = manifest_text(new_id()) + "#" * (2 * 2**20)
-    response = upload(client, long_manifest, pakta_docx())
+    response = upload(admin, long_manifest, pakta_docx())
     assert response.status_code == 413, response.text
 
 
-def test_missing_part_is_422(client: httpx.Client, nothing_stored: None) -> None:
-    response = client.post(
+def test_missing_part_is_422(admin: httpx.Client, nothing_stored: None) -> None:
+    response = admin.post(
         "/api/v1/templates",
         files={"manifest": ("manifest.toml", manifest_text(new_id()), "application/toml")},
     )
@@ -317,19 +350,22 @@ def test_missing_part_is_422(client: httpx.Client, nothing_stored: None) -> None
 
 
 def test_old_documents_keep_working_after_a_new_version(
-    client: httpx.Client, tmp_path: Path
+    admin: httpx.Client,
+    client: httpx.Client,
+    anonymous: httpx.Client,
+    signer: SignerAccount,
+    tmp_path: Path,
 ) -> None:
     template_id = new_id()
-    first = upload(client, manifest_text(template_id), pakta_docx()).json()
-    signer = client.post("/api/v1/signers", json=signer_body()).json()
-    old = create(client, template_id)
+    first = upload(admin, manifest_text(template_id), pakta_docx()).json()
+    old = create(client, template_id, signer)
 
     second = upload(
-        client, manifest_text(template_id), pakta_docx((OLD_WORDING, "dengan ini berikrar:"))
+        admin, manifest_text(template_id), pakta_docx((OLD_WORDING, "dengan ini berikrar:"))
     )
     assert second.status_code == 201, second.text
     assert second.json()["version"] == 2
-    new = create(client, template_id)
+    new = create(client, template_id, signer)
     assert (new["template_version"], new["template_sha256"]) == (2, second.json()["sha256"])
     assert "berikrar" in pdf_text(client, new["id"], tmp_path)
 
@@ -339,22 +375,22 @@ def test_old_documents_keep_working_after_a_new_version(
     assert OLD_WORDING in old_text and "berikrar" not in old_text
     source = client.get(f"/api/v1/documents/{old['id']}/docx")
     assert source.status_code == 200 and source.content[:2] == b"PK"
-    assert client.get(f"/v/{old['verify_code']}").status_code == 200
-    signed = client.post(
-        f"/api/v1/documents/{old['id']}/signatures",
-        json={"role": "pembuat_pernyataan", "signer_id": signer["id"], "pin": PIN},
-    )
+    assert anonymous.get(f"/v/{old['verify_code']}").status_code == 200
+    signed = signer.sign(old["id"])
     assert signed.status_code == 200, signed.text
     assert signed.json()["status"] == "sah"
-    assert client.get(f"/api/v1/verify/{old['verify_code']}").json()["status"] == "sah"
+    assert signed.json()["template_version"] == 1
+    assert anonymous.get(f"/api/v1/verify/{old['verify_code']}").json()["status"] == "sah"
 
 
-def test_concurrent_uploads_get_distinct_versions(client: httpx.Client) -> None:
+def test_concurrent_uploads_get_distinct_versions(
+    admin: httpx.Client, client: httpx.Client
+) -> None:
     template_id = new_id()
     manifest = manifest_text(template_id)
     variants = [pakta_docx((OLD_WORDING, f"dengan ini menyatakan ({n}):")) for n in range(4)]
     with ThreadPoolExecutor(len(variants)) as pool:
-        responses = list(pool.map(lambda d: upload(client, manifest, d), variants))
+        responses = list(pool.map(lambda d: upload(admin, manifest, d), variants))
     assert [r.status_code for r in responses] == [201] * 4, [r.text for r in responses]
     assert sorted(r.json()["version"] for r in responses) == [1, 2, 3, 4]
     assert versions(client, template_id) == [1, 2, 3, 4]
@@ -387,11 +423,11 @@ def start_up_registry(service: Service, db_path: Path) -> TemplateCatalogue:
 
 
 def test_start_up_reads_every_version_back_and_checks_its_sha256(
-    service: Service, client: httpx.Client, tmp_path: Path
+    service: Service, admin: httpx.Client, client: httpx.Client, tmp_path: Path
 ) -> None:
     template_id = new_id()
     uploaded = [
-        upload(client, manifest_text(template_id), content).json()
+        upload(admin, manifest_text(template_id), content).json()
         for content in (pakta_docx(), pakta_docx((OLD_WORDING, "dengan ini berikrar:")))
     ]
     copy = tmp_path / "docgen.db"

@@ -58,7 +58,7 @@ def test_a_number_has_one_signer_in_effect(people: People, signers: dict) -> Non
 def test_pending_lists_what_is_bound_to_the_signer(client: httpx.Client, signers: dict) -> None:
     a, b = signers["a"], signers["b"]
     for_a = create(client)
-    for_b = create_pakta(client, NIP_B)
+    for_b: dict = create_pakta(client, NIP_B)
     for role, document, signer in (("a", for_a, a), ("b", for_b, b)):
         (slot,) = client.get(f"/api/v1/documents/{document['id']}").json()["signers"]
         assert slot["assigned_signer_id"] == signer.signer_id, role  # by the NIP in the data

@@ -20,7 +20,7 @@ from docgen.kit.idempotency import IdempotencyKeyHeader
 from docgen.kit.limits import read_upload, refuse_oversized
 from docgen.people.policies import AnyCaller, ReaderCaller, SignerCaller, StaffCaller
 
-router = APIRouter(prefix="/batches", tags=["batch"])
+router = APIRouter(prefix="/batches", tags=["batch"], responses=error_responses(401, 403))
 
 
 def _signers_form(value: str | None) -> dict[str, str]:

@@ -104,6 +104,7 @@ class BatchService:
         for problem in staff.problems:
             cell_problems.setdefault(problem.row, []).append(problem)
         checked = []
+        known: dict[str, Signer | None] = {}
         for sheet_row in staff.rows:
             problems = list(cell_problems.get(sheet_row.row, []))
             unreadable = {p.column for p in problems}
@@ -116,7 +117,7 @@ class BatchService:
                     if column not in unreadable:  # said once: the cell itself could not be read
                         problems.append(RowProblem(sheet_row.row, column, p.message))
             else:
-                bound, unbound = await bind_roles(session, manifest, clean, chosen)
+                bound, unbound = await bind_roles(session, manifest, clean, chosen, known)
                 problems += [RowProblem(sheet_row.row, p.field, p.message) for p in unbound]
             checked.append(
                 CheckedRow(

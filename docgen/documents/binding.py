@@ -49,9 +49,12 @@ async def bind_roles(
     manifest: TemplateManifest,
     clean: Mapping[str, Any],
     chosen: Mapping[str, Signer],
+    known: dict[str, Signer | None] | None = None,
 ) -> tuple[dict[str, Signer], list[FieldProblem]]:
     """Every role of the template bound to one signer (``chosen`` first, else by the number
-    in the data), and a problem for each role that cannot be."""
+    in the data), and a problem for each role that cannot be. ``known`` carries the signers
+    found by number from one call to the next (the rows of a batch name the same witnesses)."""
+    known = {} if known is None else known
     bound: dict[str, Signer] = {}
     problems: list[FieldProblem] = []
     for role in manifest.roles:
@@ -70,9 +73,11 @@ async def bind_roles(
         if nomor is None:
             problems.append(FieldProblem(where, f"pilih penanda tangan untuk peran {role.label!r}"))
             continue
-        found = await signers.in_effect(session, nip=nomor) or await signers.in_effect(
-            session, nik=nomor
-        )
+        if nomor not in known:
+            known[nomor] = await signers.in_effect(session, nip=nomor) or await signers.in_effect(
+                session, nik=nomor
+            )
+        found = known[nomor]
         if found is None or found.status not in _BINDABLE:
             problems.append(
                 FieldProblem(

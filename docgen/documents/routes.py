@@ -18,7 +18,7 @@ from docgen.pipeline.store import DOCX_TYPE, PDF_TYPE
 from docgen.registry.models import Document, Revision
 from docgen.registry.statuses import RevisionKind
 
-router = APIRouter(prefix="/documents", tags=["dokumen"])
+router = APIRouter(prefix="/documents", tags=["dokumen"], responses=error_responses(401, 403))
 
 
 def file_responses(*media_types: str) -> dict[int | str, dict[str, Any]]:

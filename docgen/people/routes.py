@@ -42,6 +42,8 @@ from docgen.settings import Settings
 from docgen.signers.schemas import PinChangeIn
 
 router = APIRouter(tags=["akun"])
+# What every route of a logged-in caller may also answer.
+_PROTECTED = error_responses(401, 403)
 
 
 def set_session_cookies(response: Response, new: NewSession, settings: Settings) -> None:
@@ -73,7 +75,7 @@ async def login(
     return MeOut(**UserOut.of(user).model_dump(), csrf_token=new.csrf)
 
 
-@router.post("/auth/logout", status_code=204, responses=error_responses(401))
+@router.post("/auth/logout", status_code=204, responses={**_PROTECTED, **error_responses(401)})
 async def logout(_: AnyCaller, accounts: AccountsDep, request: Request) -> Response:
     """End the browser session."""
     response = Response(status_code=204)
@@ -95,14 +97,16 @@ async def new_token(_: Public, accounts: AccountsDep, body: TokenIn) -> TokenNew
     return TokenNewOut(token=token, id=row.id, name=row.name, expires_at=row.expires_at)
 
 
-@router.get("/auth/tokens", response_model=list[TokenOut])
+@router.get("/auth/tokens", responses=_PROTECTED, response_model=list[TokenOut])
 async def my_tokens(caller: AnyCaller, accounts: AccountsDep) -> list[TokenOut]:
     """The caller's API tokens (never the tokens themselves)."""
     assert caller.user is not None
     return [TokenOut.of(t) for t in await accounts.api_tokens(caller.user)]
 
 
-@router.delete("/auth/tokens/{token_id}", status_code=204, responses=error_responses(404))
+@router.delete(
+    "/auth/tokens/{token_id}", status_code=204, responses={**_PROTECTED, **error_responses(404)}
+)
 async def revoke_token(caller: AnyCaller, accounts: AccountsDep, token_id: str) -> Response:
     """Revoke one of the caller's API tokens: it stops working at once."""
     assert caller.user is not None
@@ -110,7 +114,7 @@ async def revoke_token(caller: AnyCaller, accounts: AccountsDep, token_id: str) 
     return Response(status_code=204)
 
 
-@router.get("/me", response_model=MeOut)
+@router.get("/me", responses=_PROTECTED, response_model=MeOut)
 async def me(caller: AnyCaller, request: Request) -> MeOut:
     """Who is logged in."""
     assert caller.user is not None
@@ -119,7 +123,7 @@ async def me(caller: AnyCaller, request: Request) -> MeOut:
     )
 
 
-@router.post("/me/password", status_code=204, responses=error_responses(422))
+@router.post("/me/password", status_code=204, responses={**_PROTECTED, **error_responses(422)})
 async def change_password(
     caller: AnyCaller, accounts: AccountsDep, body: PasswordChangeIn
 ) -> Response:
@@ -128,20 +132,27 @@ async def change_password(
     return Response(status_code=204)
 
 
-@router.post("/me/pin", status_code=204, responses=error_responses(403, 404, 422, 423))
+@router.post(
+    "/me/pin", status_code=204, responses={**_PROTECTED, **error_responses(403, 404, 422, 423)}
+)
 async def change_pin(caller: SignerCaller, signers: SignersDep, body: PinChangeIn) -> Response:
     """A new PIN for the same key (the current PIN counts as a try like any signing)."""
     await signers.change_pin(caller, body.pin, body.new_pin)
     return Response(status_code=204)
 
 
-@router.post("/units", status_code=201, response_model=UnitOut, responses=error_responses(409))
+@router.post(
+    "/units",
+    status_code=201,
+    response_model=UnitOut,
+    responses={**_PROTECTED, **error_responses(409)},
+)
 async def create_unit(_: AdminCaller, accounts: AccountsDep, body: UnitIn) -> UnitOut:
     """A unit (OPD, instansi, sekretariat)."""
     return UnitOut.of(await accounts.create_unit(body.name, body.code))
 
 
-@router.get("/units", response_model=list[UnitOut])
+@router.get("/units", responses=_PROTECTED, response_model=list[UnitOut])
 async def list_units(caller: AnyCaller, accounts: AccountsDep) -> list[UnitOut]:
     """Every unit for admins; the caller's own units for everyone else."""
     return [
@@ -150,7 +161,10 @@ async def list_units(caller: AnyCaller, accounts: AccountsDep) -> list[UnitOut]:
 
 
 @router.post(
-    "/users", status_code=201, response_model=UserCreatedOut, responses=error_responses(409)
+    "/users",
+    status_code=201,
+    response_model=UserCreatedOut,
+    responses={**_PROTECTED, **error_responses(409)},
 )
 async def create_user(_: AdminCaller, accounts: AccountsDep, body: UserIn) -> UserCreatedOut:
     """An admin, operator or auditor account, with its one-time activation link (valid
@@ -159,13 +173,15 @@ async def create_user(_: AdminCaller, accounts: AccountsDep, body: UserIn) -> Us
     return UserCreatedOut(id=user_id, activation_url=url)
 
 
-@router.get("/users", response_model=list[UserOut])
+@router.get("/users", responses=_PROTECTED, response_model=list[UserOut])
 async def list_users(_: AdminCaller, accounts: AccountsDep) -> list[UserOut]:
     return [UserOut.of(u) for u in await accounts.users()]
 
 
 @router.post(
-    "/users/{user_id}/activation", response_model=UserCreatedOut, responses=error_responses(404)
+    "/users/{user_id}/activation",
+    response_model=UserCreatedOut,
+    responses={**_PROTECTED, **error_responses(404)},
 )
 async def new_user_activation(
     _: AdminCaller, accounts: AccountsDep, user_id: str
@@ -204,7 +220,7 @@ async def activate(
     return UserOut.of(user)
 
 
-@router.get("/audit", response_model=AuditOut)
+@router.get("/audit", responses=_PROTECTED, response_model=AuditOut)
 async def audit_log(
     caller: AuditCaller,
     session: SessionDep,

@@ -269,6 +269,13 @@ class Accounts:
             if used.rowcount != 1:  # type: ignore[attr-defined]
                 raise NotFound("Tautan aktivasi tidak ditemukan, sudah dipakai atau kedaluwarsa")
             current = await repository.get_user(session, user.id)
+            # A new password ends whatever was open with the old one.
+            await session.execute(delete(LoginSession).where(LoginSession.user_id == current.id))
+            await session.execute(
+                update(ApiToken)
+                .where(ApiToken.user_id == current.id, ApiToken.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
             current.password_hash = hash_password(password)
             current.failed_logins = 0
             current.locked_until = None

@@ -13,6 +13,7 @@ from docgen.registry.statuses import SignerStatus
 
 __all__ = [
     "account_of",
+    "former_account",
     "get",
     "in_effect",
     "lock",
@@ -56,6 +57,17 @@ async def replacement_of(session: AsyncSession, signer_id: str) -> Signer | None
     """The re-enrolment waiting to take over from ``signer_id``."""
     return await session.scalar(
         select(Signer).where(Signer.replaces_id == signer_id, Signer.status != SignerStatus.DICABUT)
+    )
+
+
+async def former_account(session: AsyncSession, *, nip: str | None, nik: str | None) -> User | None:
+    """The account of a person whose enrolment under this number was revoked."""
+    number = Signer.nip == nip if nip is not None else Signer.nik == nik
+    return await session.scalar(
+        select(User)
+        .join(Signer, User.signer_id == Signer.id)
+        .where(number, Signer.status == SignerStatus.DICABUT)
+        .limit(1)
     )
 
 

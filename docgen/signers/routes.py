@@ -19,7 +19,7 @@ from docgen.signers.schemas import (
     SignerRevokeIn,
 )
 
-router = APIRouter(prefix="/signers", tags=["penanda tangan"])
+router = APIRouter(prefix="/signers", tags=["penanda tangan"], responses=error_responses(401, 403))
 
 
 def _created(signer: Signer, url: str | None) -> SignerCreatedOut:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +20,7 @@ from docgen.people.security import pin_problem
 from docgen.people.service import Accounts
 from docgen.registry import audit
 from docgen.registry.db import Database
-from docgen.registry.models import SignatureSlot, Signer, User, utcnow
+from docgen.registry.models import SignatureSlot, Signer, Unit, User, utcnow
 from docgen.registry.statuses import Role, SignerStatus
 from docgen.signers import repository
 from docgen.signers.keys import IssuedKey, SignerKeys
@@ -42,14 +43,19 @@ def _revoke(signer: Signer, reason: str) -> None:
     signer.revoke_reason = reason
 
 
-async def _free_username(session: AsyncSession, number: str) -> str:
-    """The number as the login name, or with ``-2``, ``-3``... while an earlier (revoked)
-    enrolment of the same number holds it."""
-    username, n = number, 1
-    while await people.by_username(session, username) is not None:
-        n += 1
-        username = f"{number}-{n}"
-    return username
+def _entry(caller: Caller, unit: Unit, **identity: Any) -> Signer:
+    """A new enrolment entered by ``caller``: in effect at once if an admin entered it."""
+    approved = caller.is_admin
+    return Signer(
+        id=uuid.uuid4().hex,
+        unit=unit.name,
+        unit_id=unit.id,
+        status=SignerStatus.MENUNGGU_AKTIVASI if approved else SignerStatus.MENUNGGU_PERSETUJUAN,
+        entered_by=caller.id,
+        approved_by=caller.id if approved else None,
+        failed_pins=0,
+        **identity,
+    )
 
 
 class Signers:
@@ -112,33 +118,32 @@ class Signers:
                         "Nomor induk ini sudah terdaftar pada penanda tangan yang berlaku"
                     )
                 (unit,) = await people.units(session, [data.unit_id], "unit_id")
-                signer = Signer(
-                    id=uuid.uuid4().hex,
+                signer = _entry(
+                    caller,
+                    unit,
                     name=data.name,
                     nip=nip,
                     nik=data.nik,
                     nomor_kind=data.nomor_kind,
                     jabatan=data.jabatan,
                     pangkat=data.pangkat,
-                    unit=unit.name,
-                    unit_id=unit.id,
-                    status=(
-                        SignerStatus.MENUNGGU_AKTIVASI
-                        if approved
-                        else SignerStatus.MENUNGGU_PERSETUJUAN
-                    ),
-                    entered_by=caller.id,
-                    approved_by=caller.id if approved else None,
-                    failed_pins=0,
                 )
                 session.add(signer)
                 await session.flush()
-                username = data.username or await _free_username(
-                    session, nip or data.nik or signer.id
-                )
-                user = await self.accounts.add_user(
-                    session, username, Role.SIGNER, [unit.id], signer_id=signer.id
-                )
+                # A person enrolled again after a revocation keeps their account; its password,
+                # sessions and tokens are replaced when they activate the new enrolment.
+                user = await repository.former_account(session, nip=nip, nik=data.nik)
+                if user is not None and data.username in (None, user.username):
+                    user.signer_id = signer.id
+                    user.units = [unit]
+                else:
+                    user = await self.accounts.add_user(
+                        session,
+                        data.username or nip or data.nik or signer.id,
+                        Role.SIGNER,
+                        [unit.id],
+                        signer_id=signer.id,
+                    )
                 await audit.record(
                     session, "signer.enrolled", "signer", signer.id, unit=unit.id, approved=approved
                 )
@@ -168,25 +173,16 @@ class Signers:
                 raise Forbidden("Anda hanya dapat mendaftarkan penanda tangan unit Anda")
             (unit,) = await people.units(session, [unit_id], "unit_id")
             approved = caller.is_admin
-            new = Signer(
-                id=uuid.uuid4().hex,
+            new = _entry(
+                caller,
+                unit,
                 name=data.name or old.name,
                 nip=old.nip,
                 nik=old.nik,
                 nomor_kind=old.nomor_kind,
                 jabatan=data.jabatan or old.jabatan,
                 pangkat=data.pangkat if data.pangkat is not None else old.pangkat,
-                unit=unit.name,
-                unit_id=unit.id,
-                status=(
-                    SignerStatus.MENUNGGU_AKTIVASI
-                    if approved
-                    else SignerStatus.MENUNGGU_PERSETUJUAN
-                ),
                 replaces_id=old.id,
-                entered_by=caller.id,
-                approved_by=caller.id if approved else None,
-                failed_pins=0,
             )
             session.add(new)
             await session.flush()

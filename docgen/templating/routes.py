@@ -15,7 +15,7 @@ from docgen.pipeline.store import DOCX_TYPE
 from docgen.templating.schemas import TemplateOut
 from docgen.templating.upload import upload_template
 
-router = APIRouter(prefix="/templates", tags=["templat"])
+router = APIRouter(prefix="/templates", tags=["templat"], responses=error_responses(401, 403))
 
 
 @router.get("", response_model=list[TemplateOut])

@@ -1,0 +1,400 @@
+"""Logging in: the session and CSRF cookies, one answer for every failure, TOTP codes good once,
+failed logins that slow down and then lock, CSRF on cookie changes (not on bearer tokens), API
+tokens revoked, logging out."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import People, Service
+from tests.people import PASSWORD, Account
+
+SESSION = "docgen_sesi"
+CSRF = "docgen_csrf"
+WRONG = "Bukan-Sandinya-99"
+NEW_PASSWORD = "Sandi-Baru-2026?"
+
+
+def login(people: People, username: str, password: str, otp: str | None = None) -> httpx.Response:
+    body: dict[str, Any] = {"username": username, "password": password}
+    if otp is not None:
+        body["otp"] = otp
+    return httpx.post(f"{people.url}/api/v1/auth/login", json=body, timeout=60)
+
+
+def log_in(browser: httpx.Client, account: Account, otp: str | None = None) -> None:
+    """The browser gets the account's session cookie."""
+    body: dict[str, Any] = {"username": account.username, "password": account.password}
+    if otp is not None:
+        body["otp"] = otp
+    response = browser.post("/api/v1/auth/login", json=body)
+    assert response.status_code == 200, response.text
+
+
+def cookie_attributes(response: httpx.Response, name: str) -> dict[str, str]:
+    """The attributes of the ``Set-Cookie`` header of ``name`` (keys lowercased; the cookie's
+    own value under ``value``)."""
+    for header in response.headers.get_list("set-cookie"):
+        first, *rest = (part.strip() for part in header.split(";"))
+        key, _, value = first.partition("=")
+        if key == name:
+            attributes = {"value": value}
+            for part in rest:
+                attribute, _, setting = part.partition("=")
+                attributes[attribute.lower()] = setting
+            return attributes
+    raise AssertionError(f"no Set-Cookie for {name}: {response.headers.get_list('set-cookie')}")
+
+
+@pytest.fixture(scope="module")
+def refusal(people: People) -> dict[str, Any]:
+    """The one answer of a failed login (here: a user that does not exist)."""
+    response = login(people, f"tidak-ada-{uuid.uuid4().hex[:8]}", PASSWORD)
+    assert response.status_code == 401
+    body: dict[str, Any] = response.json()
+    assert body["error"] == "LoginFailed"
+    return body
+
+
+def assert_refused(response: httpx.Response, refusal: dict[str, Any]) -> None:
+    assert response.status_code == 401, response.text
+    assert response.json() == refusal
+    assert SESSION not in response.cookies
+
+
+# The session ---------------------------------------------------------------------------------
+
+
+def test_login_sets_the_session_and_csrf_cookies(people: People) -> None:
+    auditor = people.user("auditor")
+    with httpx.Client(base_url=people.url, timeout=120) as browser:
+        response = browser.post(
+            "/api/v1/auth/login", json={"username": auditor.username, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        me = response.json()
+        assert (me["id"], me["username"], me["role"]) == (auditor.id, auditor.username, "auditor")
+        assert me["unit_ids"] == [people.unit_id]
+
+        session = cookie_attributes(response, SESSION)
+        assert len(session["value"]) >= 32
+        assert "httponly" in session
+        assert session["samesite"].lower() == "lax"
+        assert session["path"] == "/"
+        assert int(session["max-age"]) > 0
+
+        # The CSRF token: readable by the pages (not HttpOnly), the same one as in the body.
+        csrf = cookie_attributes(response, CSRF)
+        assert "httponly" not in csrf
+        assert csrf["samesite"].lower() == "lax"
+        assert csrf["value"] == me["csrf_token"]
+        assert csrf["value"] != session["value"]
+
+        # The cookie alone says who is calling.
+        assert set(browser.cookies) == {SESSION, CSRF}
+        again = browser.get("/api/v1/me")
+        assert again.status_code == 200, again.text
+        assert again.json()["username"] == auditor.username
+        assert again.json()["csrf_token"] == csrf["value"]
+        assert browser.get("/").status_code == 200
+
+    with people.anonymous() as nobody:
+        assert nobody.get("/api/v1/me").status_code == 401
+
+
+def test_every_login_failure_gets_the_same_answer(people: People, refusal: dict[str, Any]) -> None:
+    auditor = people.user("auditor")
+    assert_refused(login(people, auditor.username, WRONG), refusal)
+    assert_refused(login(people, auditor.username, ""), refusal)
+    assert_refused(login(people, f"tidak-ada-{uuid.uuid4().hex[:8]}", WRONG), refusal)
+
+    # Admins and operators need their authenticator's code too: the right password alone, or
+    # with a wrong code, is refused the same way.
+    for role in ("admin", "operator"):
+        account = people.user(role)
+        assert account.otp is not None
+        wrong_code = account.otp.totp.at(time.time() + 600)
+        assert_refused(login(people, account.username, PASSWORD), refusal)
+        assert_refused(login(people, account.username, PASSWORD, wrong_code), refusal)
+        tokens = httpx.post(
+            f"{people.url}/api/v1/auth/tokens",
+            json={"username": account.username, "password": PASSWORD, "name": "tanpa kode"},
+            timeout=60,
+        )
+        assert_refused(tokens, refusal)
+
+
+@dataclass
+class AdminSession:
+    account: Account
+    browser: httpx.Client
+    code: str
+
+
+@pytest.fixture(scope="module")
+def admin_session(people: People) -> Iterator[AdminSession]:
+    """A new admin logged in with a password and a fresh code of their authenticator."""
+    admin = people.user("admin")
+    assert admin.otp is not None
+    code = admin.otp.code()
+    with httpx.Client(base_url=people.url, timeout=120) as browser:
+        log_in(browser, admin, code)
+        yield AdminSession(admin, browser, code)
+
+
+def test_a_totp_code_is_good_once(
+    people: People, admin_session: AdminSession, refusal: dict[str, Any]
+) -> None:
+    admin = admin_session.account
+    assert admin_session.browser.get("/api/v1/me").json()["role"] == "admin"
+    replayed = login(people, admin.username, PASSWORD, admin_session.code)
+    assert_refused(replayed, refusal)
+
+
+# Failed logins ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def registry(service: Service) -> Iterator[sqlite3.Connection]:
+    connection = sqlite3.connect(service.data_dir / "docgen.db", timeout=30)
+    with contextlib.closing(connection) as db, db:
+        yield db
+
+
+def _when(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def move_clock(service: Service, user_id: str, column: str, seconds: float) -> None:
+    """As if ``seconds`` had passed since the account's ``last_failed_at`` / ``locked_until``
+    (the service's clock is left alone; the registry's moment moves back)."""
+    with registry(service) as db:
+        (value,) = db.execute(f"SELECT {column} FROM users WHERE id = ?", (user_id,)).fetchone()
+        if value is None:
+            return
+        moved = _when(value) - timedelta(seconds=seconds)
+        db.execute(
+            f"UPDATE users SET {column} = ? WHERE id = ?",
+            (moved.strftime("%Y-%m-%d %H:%M:%S.%f"), user_id),
+        )
+
+
+def test_failed_logins_slow_down(people: People, refusal: dict[str, Any]) -> None:
+    account = people.user("auditor")
+
+    def wrong() -> None:
+        assert_refused(login(people, account.username, WRONG), refusal)
+
+    def right() -> httpx.Response:
+        return login(people, account.username, PASSWORD)
+
+    # Three failures in a row are checked at once; the fourth try has to wait 1 s. Inside
+    # the wait even the right password is refused unchecked, and wrong tries are not counted.
+    for _ in range(3):
+        wrong()
+    third = time.monotonic()
+    assert_refused(right(), refusal)
+    for _ in range(5):
+        wrong()
+    time.sleep(max(0.0, third + 1.3 - time.monotonic()))
+    assert right().status_code == 200  # and the count starts again
+
+    # Each failure after that doubles the wait: 2 s after the fourth.
+    for _ in range(3):
+        wrong()
+    time.sleep(1.3)
+    wrong()
+    fourth = time.monotonic()
+    time.sleep(1.3)
+    assert_refused(right(), refusal)
+    time.sleep(max(0.0, fourth + 2.3 - time.monotonic()))
+    assert right().status_code == 200
+
+
+def test_failed_logins_lock_the_account(
+    people: People, service: Service, refusal: dict[str, Any]
+) -> None:
+    """Ten failures in a row lock the login for 15 minutes: the right password is refused
+    too, also once every slow-down wait is over. The waits (1 + 2 + ... + 60 s) are skipped
+    by moving the registry's moment of the last failure back."""
+    account = people.user("auditor")
+
+    def fail(times: int) -> None:
+        for _ in range(times):
+            move_clock(service, account.id, "last_failed_at", 61)
+            assert_refused(login(people, account.username, WRONG), refusal)
+
+    def right() -> httpx.Response:
+        move_clock(service, account.id, "last_failed_at", 61)
+        return login(people, account.username, PASSWORD)
+
+    fail(9)
+    assert right().status_code == 200  # nine do not lock
+
+    fail(10)
+    assert_refused(login(people, account.username, PASSWORD), refusal)
+    assert_refused(right(), refusal)  # no wait in the way: locked
+    with registry(service) as db:
+        (until,) = db.execute(
+            "SELECT locked_until FROM users WHERE id = ?", (account.id,)
+        ).fetchone()
+    left = _when(until) - datetime.now(UTC)
+    assert timedelta(minutes=14) < left <= timedelta(minutes=15)
+    # The API tokens made before stay; a new one is refused like a login.
+    tokens = httpx.post(
+        f"{people.url}/api/v1/auth/tokens",
+        json={"username": account.username, "password": PASSWORD, "name": "terkunci"},
+        timeout=60,
+    )
+    assert_refused(tokens, refusal)
+
+    # Fifteen minutes later the right password opens it again.
+    move_clock(service, account.id, "locked_until", 15 * 60 + 1)
+    assert right().status_code == 200
+
+
+# CSRF --------------------------------------------------------------------------------------------
+
+
+def unit_codes(client: httpx.Client) -> set[str]:
+    response = client.get("/api/v1/units")
+    assert response.status_code == 200, response.text
+    return {unit["code"] for unit in response.json()}
+
+
+def new_unit() -> dict[str, str]:
+    return {"name": "Dinas Uji CSRF", "code": f"CSRF{uuid.uuid4().hex[:8]}"}
+
+
+def test_cookie_changes_need_the_csrf_token(admin_session: AdminSession) -> None:
+    browser = admin_session.browser
+    csrf = browser.cookies[CSRF]
+
+    missing, wrong, right = new_unit(), new_unit(), new_unit()
+    refused = browser.post("/api/v1/units", json=missing)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"] == "Forbidden"
+    assert "CSRF" in refused.json()["detail"]
+    refused = browser.post("/api/v1/units", json=wrong, headers={"X-CSRF-Token": csrf[:-1]})
+    assert refused.status_code == 403, refused.text
+
+    made = browser.post("/api/v1/units", json=right, headers={"X-CSRF-Token": csrf})
+    assert made.status_code == 201, made.text
+
+    codes = unit_codes(browser)  # reading needs no token
+    assert right["code"] in codes
+    assert missing["code"] not in codes and wrong["code"] not in codes
+
+
+def test_a_bearer_token_needs_no_csrf(people: People) -> None:
+    admin = people.admin.client
+    assert not admin.cookies
+    unit = new_unit()
+    made = admin.post("/api/v1/units", json=unit)
+    assert made.status_code == 201, made.text
+    assert unit["code"] in unit_codes(admin)
+
+    auditor = people.user("auditor")
+    changed = auditor.client.post(
+        "/api/v1/me/password", json={"old_password": PASSWORD, "new_password": NEW_PASSWORD}
+    )
+    assert changed.status_code == 204, changed.text
+    assert login(people, auditor.username, NEW_PASSWORD).status_code == 200
+
+
+# API tokens ------------------------------------------------------------------------------------
+
+
+def new_token(people: People, account: Account, name: str) -> dict[str, Any]:
+    response = httpx.post(
+        f"{people.url}/api/v1/auth/tokens",
+        json={"username": account.username, "password": PASSWORD, "name": name},
+        timeout=60,
+    )
+    assert response.status_code == 201, response.text
+    made: dict[str, Any] = response.json()
+    return made
+
+
+def test_a_revoked_token_stops_working(people: People) -> None:
+    auditor = people.user("auditor")
+    made = new_token(people, auditor, "SIMPEG")
+    assert made["token"].startswith("dg_") and made["name"] == "SIMPEG"
+    assert datetime.fromisoformat(made["expires_at"]) > datetime.now(UTC) + timedelta(days=1)
+    bearer = {"Authorization": f"Bearer {made['token']}"}
+    with httpx.Client(base_url=people.url, timeout=120, headers=bearer) as integration:
+        me = integration.get("/api/v1/me")
+        assert me.status_code == 200, me.text
+        assert me.json()["id"] == auditor.id and me.json()["csrf_token"] is None
+
+        listed = auditor.client.get("/api/v1/auth/tokens")
+        assert listed.status_code == 200
+        (row,) = [t for t in listed.json() if t["id"] == made["id"]]
+        assert row["revoked_at"] is None
+        assert made["token"] not in listed.text  # shown once only
+
+        # Nobody else revokes it.
+        other = people.user("auditor")
+        assert other.client.delete(f"/api/v1/auth/tokens/{made['id']}").status_code == 404
+        assert integration.get("/api/v1/me").status_code == 200
+
+        revoked = auditor.client.delete(f"/api/v1/auth/tokens/{made['id']}")
+        assert revoked.status_code == 204, revoked.text
+        refused = integration.get("/api/v1/me")
+        assert refused.status_code == 401
+        assert refused.json()["error"] == "NotAuthenticated"
+        assert integration.get("/api/v1/templates").status_code == 401
+
+    (row,) = [t for t in auditor.client.get("/api/v1/auth/tokens").json() if t["id"] == made["id"]]
+    assert row["revoked_at"] is not None
+    assert auditor.client.delete(f"/api/v1/auth/tokens/{made['id']}").status_code == 404
+    assert auditor.client.get("/api/v1/me").status_code == 200  # the user's other token lives
+
+
+# Logging out -------------------------------------------------------------------------------------
+
+
+def test_logout_ends_the_session(people: People) -> None:
+    auditor = people.user("auditor")
+    with httpx.Client(base_url=people.url, timeout=120) as browser:
+        log_in(browser, auditor)
+        cookie, csrf = browser.cookies[SESSION], browser.cookies[CSRF]
+        refused = browser.post("/api/v1/auth/logout")
+        assert refused.status_code == 403, refused.text
+        assert browser.get("/api/v1/me").status_code == 200
+
+        out = browser.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf})
+        assert out.status_code == 204, out.text
+        assert not browser.cookies
+        assert browser.get("/api/v1/me").status_code == 401
+
+    # The cookie, had anyone kept it, opens nothing any more.
+    with httpx.Client(base_url=people.url, timeout=120, cookies={SESSION: cookie}) as kept:
+        assert kept.get("/api/v1/me").status_code == 401
+        home = kept.get("/")
+        assert home.status_code == 303 and home.headers["location"] == "/masuk?lanjut=/"
+
+
+def test_the_logout_form_needs_its_csrf_field(people: People) -> None:
+    auditor = people.user("auditor")
+    with httpx.Client(base_url=people.url, timeout=120) as browser:
+        log_in(browser, auditor)
+        cookie, csrf = browser.cookies[SESSION], browser.cookies[CSRF]
+        assert browser.post("/keluar", data={}).status_code == 403
+        assert browser.post("/keluar", data={"csrf": "salah"}).status_code == 403
+        assert browser.get("/api/v1/me").status_code == 200
+
+        out = browser.post("/keluar", data={"csrf": csrf})
+        assert out.status_code == 303 and out.headers["location"] == "/masuk"
+    with httpx.Client(base_url=people.url, timeout=120, cookies={SESSION: cookie}) as kept:
+        assert kept.get("/api/v1/me").status_code == 401
