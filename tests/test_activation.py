@@ -278,7 +278,10 @@ def test_reenrolment_takes_over_once_activated_and_revokes_the_old_certificate(
     # The document that waited for the old enrolment now waits for the new one, and it signs.
     document = people.admin.client.get(f"/api/v1/documents/{waiting['id']}").json()
     assert {s["assigned_signer_id"] for s in document["signers"]} == {new.signer_id}
-    assert old.sign(waiting["id"], pin=PIN).status_code == 403  # the old PIN opens nothing
+    # The activation ended the account's earlier tokens; the old PIN opens nothing.
+    assert old.sign(waiting["id"]).status_code == 401
+    old_pin = new.sign(waiting["id"], pin=PIN)
+    assert old_pin.status_code == 403 and old_pin.json()["error"] == "WrongPin"
     signed = new.sign(waiting["id"])
     assert signed.status_code == 200, signed.text
     slot = signed.json()["signers"][0]

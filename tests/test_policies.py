@@ -263,7 +263,7 @@ def test_verification_and_api_docs_stay_public(
 ) -> None:
     anonymous = callers[ANONYMOUS]
     code = objects.document["verify_code"]
-    for path in ("/v", f"/v/{code}", "/docs", "/openapi.json", "/healthz"):
+    for path in ("/v", f"/v/{code}", "/docs", "/redoc", "/openapi.json", "/healthz"):
         response = anonymous.get(path)
         assert response.status_code == 200, (path, response.text[:200])
     pdf = anonymous.get(f"/v/{code}/pdf")
