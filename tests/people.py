@@ -158,6 +158,16 @@ class People:
         assert done.status_code == 200, done.text
         return self._login(made.json()["id"], username, PASSWORD, otp)
 
+    def moved_to(self, url: str) -> People:
+        """The same accounts on the service started again on another port (their tokens are
+        kept in its registry)."""
+        self.url = url
+        accounts = [self._admin, self._operator, *self._signers.values()]
+        for account in accounts:
+            if account is not None:
+                account.client.base_url = httpx.URL(url)
+        return self
+
     def anonymous(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=120)
 

@@ -16,7 +16,7 @@ import httpx
 import psutil
 
 from docgen.batches.runner import CHUNK_ROWS
-from tests.conftest import People, Service, SignerAccount, start_service, stop_service
+from tests.conftest import People, SignerAccount, start_service, stop_service
 from tests.test_bulk import OFFICIAL_NIK, bulk_sign, generated, inauguration_csv, post_batch
 from tests.test_templates_content import BA
 
@@ -80,16 +80,6 @@ def witness_and_batch(people: People, rows: int = ROWS) -> tuple[SignerAccount, 
     return witness, response.json()["id"]
 
 
-def restarted(people: People, service: Service) -> People:
-    """The same accounts on the started-again service (a new port; the tokens are kept in its
-    registry)."""
-    people.url = service.url
-    accounts = [people.admin, people.operator, *people._signers.values()]
-    for account in accounts:
-        account.client.base_url = httpx.URL(service.url)
-    return people
-
-
 def processes_naming(path: Path) -> list[int]:
     found = []
     for proc in Path("/proc").iterdir():
@@ -112,7 +102,7 @@ def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: P
         made_before = {d["row"]: d for d in before["documents"]}
 
         process, service = start_service(data_dir)
-        restarted(people, service)
+        people.moved_to(service.url)
         batch = generated(client, batch_id)
         assert (batch["total"], batch["done"], batch["failed"]) == (ROWS, ROWS, 0)
         docs = batch["documents"]
@@ -137,7 +127,7 @@ def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: P
         kill_when(process, client, batch_id, halfway)
 
         process, service = start_service(data_dir)
-        restarted(people, service)
+        people.moved_to(service.url)
         batch = client.get(f"/api/v1/batches/{batch_id}").json()
         [interrupted] = batch["signings"]
         assert interrupted["status"] == "terputus"  # the key went with the process
@@ -221,7 +211,7 @@ def test_a_resumed_batch_makes_its_rows_from_the_data_checked_on_acceptance(
                 ).fetchone()[0]
             )
         process, service = start_service(data_dir)
-        restarted(people, service)
+        people.moved_to(service.url)
         batch = generated(client, batch_id)
         assert (batch["done"], batch["failed"]) == (rows, 0)
         first = client.get(f"/api/v1/documents/{batch['documents'][0]['id']}").json()

@@ -71,8 +71,7 @@ def test_restart_reuses_state_and_ctrl_c_stops_everything(tmp_path: Path) -> Non
     process, service = start_service(data_dir, DOCGEN_PUBLIC_URL=service.url)
     try:
         # The accounts and their API tokens are still there (the service has a new port).
-        for account in (people.admin, people.operator, signer):
-            account.client.base_url = httpx.URL(service.url)
+        people.moved_to(service.url)
         me = signer.client.get("/api/v1/me")
         assert me.status_code == 200, me.text
         assert me.json()["id"] == signer.id
