@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import PIN, People, SignerAccount, create_pakta, pakta_data
+from tests.test_templates_content import ba_data, mou_data
 
 # NIPs (birth years 1971, sequence 7xx) and a NIK no other test module uses.
 NIP_OWNER = "197101152000031701"
@@ -27,40 +28,14 @@ NIP_OPERATOR_ENTRY = "197111112001041711"
 NIK_KETUA = "3515144807710711"  # a woman born 8 July 1971 (day + 40)
 WRONG_PIN = "975310"
 
-MOU: dict[str, object] = {
-    "tentang": "Kerja Sama Pengawasan Penyelenggaraan Pemilihan Umum Tahun 2024",
-    "instansi_pihak_pertama": "Pemerintah Kecamatan Candi",
-    "nama_pihak_pertama": "Drs. Bambang Wijaya, M.Si.",
-    "jabatan_pihak_pertama": "Camat Candi",
-    "nip_pihak_pertama": NIP_PIHAK_PERTAMA,
-    "pangkat_pihak_pertama": "IV/a",
-    "instansi_pihak_kedua": "Panitia Pengawas Pemilihan Umum Kecamatan Candi",
-    "nama_pihak_kedua": "Siti Aminah, S.H., M.H.",
-    "jabatan_pihak_kedua": "Ketua Panitia Pengawas Pemilihan Umum Kecamatan Candi",
-    "nip_pihak_kedua": NIP_PIHAK_KEDUA,
-    "ruang_lingkup": ["pertukaran data dan informasi kependudukan untuk pengawasan"],
-    "berlaku_sampai": "2024-12-31",
-    "kode_unit": "438.5.3",
-    "tempat": "Sidoarjo",
-    "tanggal": "2024-06-27",
-}
-
-BA: dict[str, object] = {
-    "penetap_keputusan": "Bupati Sidoarjo",
-    "nomor_keputusan": "800.1.3.3/123/438.1.1.3/2024",
-    "tanggal_keputusan": "2024-06-20",
-    "tentang_keputusan": "Pengangkatan dalam Jabatan Administrator dan Jabatan Pengawas",
-    "nama_pejabat_pelantik": "Dr. H. Ahmad Muhdlor, S.IP., M.Si.",
-    "nip_pejabat_pelantik": "",
-    "jabatan_pejabat_pelantik": "Bupati Sidoarjo",
-    "nama_saksi_1": "Drs. Hendra Gunawan, M.Si.",
-    "nip_saksi_1": NIP_SAKSI_1,
-    "jabatan_saksi_1": "Kepala Badan Kepegawaian dan Pengembangan Sumber Daya Manusia",
-    "nama_saksi_2": "Ir. Sri Rahayu, M.T.",
-    "nip_saksi_2": NIP_SAKSI_2,
-    "jabatan_saksi_2": "Asisten Administrasi Umum Sekretariat Daerah",
-    "agama": "Islam",
-    "peserta": [
+# The suite's MoU and berita acara, with this module's own people.
+MOU = mou_data(nip_pihak_pertama=NIP_PIHAK_PERTAMA, nip_pihak_kedua=NIP_PIHAK_KEDUA)
+BA = ba_data(
+    1,
+    nip_pejabat_pelantik="",
+    nip_saksi_1=NIP_SAKSI_1,
+    nip_saksi_2=NIP_SAKSI_2,
+    peserta=[
         {
             "nama": "Rina Kartika",
             "nip": "197112122001042712",
@@ -68,10 +43,7 @@ BA: dict[str, object] = {
             "jabatan": "Kepala Seksi Pemerintahan",
         }
     ],
-    "instansi": "Badan Kepegawaian dan Pengembangan Sumber Daya Manusia",
-    "tempat": "Sidoarjo",
-    "tanggal": "2024-06-27",
-}
+)
 
 
 def new_pakta(client: httpx.Client, nip: str, **body: object) -> dict[str, Any]:
@@ -79,7 +51,7 @@ def new_pakta(client: httpx.Client, nip: str, **body: object) -> dict[str, Any]:
     return cast("dict[str, Any]", create_pakta(client, nip, **body))
 
 
-def mou_data(**overrides: object) -> dict[str, object]:
+def mou_of(**overrides: object) -> dict[str, object]:
     return {**MOU, **overrides}
 
 
@@ -131,7 +103,7 @@ def mou_signers(people: People) -> tuple[SignerAccount, SignerAccount]:
 
 
 def create_mou(client: httpx.Client, **body: Any) -> dict[str, Any]:
-    data = body.pop("data", mou_data())
+    data = body.pop("data", mou_of())
     response = client.post(
         "/api/v1/documents", json={"template": "nota-kesepahaman", "data": data, **body}
     )
@@ -260,7 +232,7 @@ def test_a_role_that_cannot_be_bound_is_refused_naming_it(
     # The MoU's PIHAK KEDUA without a NIP and without a chosen signer.
     mou = client.post(
         "/api/v1/documents",
-        json={"template": "nota-kesepahaman", "data": mou_data(nip_pihak_kedua="")},
+        json={"template": "nota-kesepahaman", "data": mou_of(nip_pihak_kedua="")},
     )
     assert mou.status_code == 422, mou.text
     assert problem_fields(mou) == {"signers.pihak_kedua"}
@@ -278,7 +250,7 @@ def test_a_role_that_cannot_be_bound_is_refused_naming_it(
         "/api/v1/documents",
         json={
             "template": "nota-kesepahaman",
-            "data": mou_data(),
+            "data": mou_of(),
             "signers": {"pihak_kedua": first.signer_id},
         },
     )
@@ -312,7 +284,7 @@ def test_an_explicit_signer_for_a_role_without_nip_and_only_they_sign(
     )
     document = create_mou(
         people.operator.client,
-        data=mou_data(nip_pihak_kedua=""),
+        data=mou_of(nip_pihak_kedua=""),
         signers={"pihak_kedua": ketua.signer_id},
     )
     bound = {s["role"]: s["assigned_signer_id"] for s in document["signers"]}
@@ -345,7 +317,7 @@ def test_refusals_look_the_same_with_a_right_and_a_wrong_pin_and_count_nothing(
     # ``counted`` is PIHAK KEDUA of an MoU PIHAK PERTAMA has not signed yet.
     mou = create_mou(
         client,
-        data=mou_data(nip_pihak_kedua=NIP_COUNTED),
+        data=mou_of(nip_pihak_kedua=NIP_COUNTED),
     )
     signed_pakta = new_pakta(client, NIP_COUNTED)
     assert sign(counted, signed_pakta["id"], "pembuat_pernyataan", counted.pin).status_code == 200
