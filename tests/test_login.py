@@ -15,7 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import Response
 
+from docgen.people.routes import set_session_cookies
+from docgen.people.service import NewSession
+from docgen.settings import Settings
 from tests.conftest import People, Service
 from tests.people import PASSWORD, Account
 
@@ -398,3 +402,20 @@ def test_the_logout_form_needs_its_csrf_field(people: People) -> None:
         assert out.status_code == 303 and out.headers["location"] == "/masuk"
     with httpx.Client(base_url=people.url, timeout=120, cookies={SESSION: cookie}) as kept:
         assert kept.get("/api/v1/me").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("public_url", "secure"), [("https://ttd.example.go.id", True), (None, False)]
+)
+def test_session_cookies_are_secure_behind_https(public_url: str | None, secure: bool) -> None:
+    response = Response()
+    new = NewSession("sesi", "csrf", datetime.now(UTC))
+    set_session_cookies(response, new, Settings(public_url=public_url))
+    cookies = response.headers.getlist("set-cookie")
+    assert len(cookies) == 2
+    for cookie in cookies:
+        assert ("; secure" in cookie.lower()) is secure, cookie
+        assert "samesite=lax" in cookie.lower()
+    session = next(c for c in cookies if c.startswith("docgen_sesi="))
+    assert "httponly" in session.lower()
+    assert "httponly" not in next(c for c in cookies if c.startswith("docgen_csrf=")).lower()
