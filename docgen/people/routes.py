@@ -169,7 +169,7 @@ async def list_units(caller: AnyCaller, accounts: AccountsDep) -> list[UnitOut]:
 async def create_user(_: AdminCaller, accounts: AccountsDep, body: UserIn) -> UserCreatedOut:
     """An admin, operator or auditor account, with its one-time activation link (valid
     ``DOCGEN_ACTIVATION_HOURS``). Signers are enrolled with ``POST /signers``."""
-    user_id, url = await accounts.create_user(body.username, body.role, body.unit_ids)
+    user_id, url = await accounts.create_user(body.username, body.role, body.unit_ids, body.email)
     return UserCreatedOut(id=user_id, activation_url=url)
 
 

@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 USERNAME = r"^[A-Za-z0-9._-]+$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class LoginIn(BaseModel):
@@ -81,12 +82,16 @@ class UserIn(BaseModel):
     username: str = Field(min_length=3, max_length=100, pattern=USERNAME)
     role: Role = Field(description="admin, operator or auditor (signers: POST /signers)")
     unit_ids: list[str] = Field(default_factory=list, max_length=100)
+    email: str | None = Field(
+        default=None, max_length=254, pattern=EMAIL, description="where the activation link goes"
+    )
 
 
 class UserOut(BaseModel):
     id: str
     username: str
     role: Role
+    email: str | None
     unit_ids: list[str]
     signer_id: str | None
     active: bool = Field(description="the account has been activated")
@@ -98,6 +103,7 @@ class UserOut(BaseModel):
             id=user.id,
             username=user.username,
             role=user.role,
+            email=user.email,
             unit_ids=user.unit_ids,
             signer_id=user.signer_id,
             active=user.password_hash is not None,

@@ -122,6 +122,7 @@ class Accounts:
         unit_ids: Sequence[str],
         *,
         signer_id: str | None = None,
+        email: str | None = None,
     ) -> User:
         """A new account, not yet activated, in the caller's transaction.
 
@@ -134,6 +135,7 @@ class Accounts:
             id=uuid.uuid4().hex,
             username=username,
             role=role,
+            email=email,
             units=units,
             signer_id=signer_id,
             totp_step=0,
@@ -147,7 +149,7 @@ class Accounts:
         return user
 
     async def create_user(
-        self, username: str, role: Role, unit_ids: Sequence[str]
+        self, username: str, role: Role, unit_ids: Sequence[str], email: str | None = None
     ) -> tuple[str, str]:
         """A new account's id and activation URL. Signers are enrolled (``docgen.signers``).
 
@@ -159,7 +161,7 @@ class Accounts:
         if role in (Role.OPERATOR, Role.AUDITOR) and not unit_ids:
             raise DataInvalid([FieldProblem("unit_ids", "operator dan auditor memerlukan unit")])
         async with self.db.writing() as session:
-            user = await self.add_user(session, username, role, unit_ids)
+            user = await self.add_user(session, username, role, unit_ids, email=email)
             url = await self.new_activation(session, user)
             await session.commit()
         return user.id, url

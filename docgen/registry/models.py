@@ -167,6 +167,8 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
     role: Mapped[Role] = mapped_column(Status(Role, 20))
+    # Where activation links and notifications go; None: handed over by other means.
+    email: Mapped[str | None] = mapped_column(String(254))
     # argon2id; None until the account is activated.
     password_hash: Mapped[str | None] = mapped_column(String(200))
     totp_secret: Mapped[str | None] = mapped_column(String(64))

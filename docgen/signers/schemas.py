@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from docgen.indonesia import validate_ni_pppk, validate_nik, validate_nip, validate_pangkat
 from docgen.kit.types import Instant
+from docgen.people.schemas import EMAIL
 from docgen.registry.models import Signer
 from docgen.registry.statuses import SignerStatus
 
@@ -41,6 +42,12 @@ class SignerIn(BaseModel):
         max_length=100,
         pattern=r"^[A-Za-z0-9._-]+$",
         description="the signer's login name; their NIP / NI PPPK / NIK if empty",
+    )
+    email: str | None = Field(
+        default=None,
+        max_length=254,
+        pattern=EMAIL,
+        description="where the activation link and their turns to sign go",
     )
 
     @field_validator("nip")

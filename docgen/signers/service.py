@@ -136,6 +136,7 @@ class Signers:
                 if user is not None and data.username in (None, user.username):
                     user.signer_id = signer.id
                     user.units = [unit]
+                    user.email = data.email or user.email
                 else:
                     user = await self.accounts.add_user(
                         session,
@@ -143,6 +144,7 @@ class Signers:
                         Role.SIGNER,
                         [unit.id],
                         signer_id=signer.id,
+                        email=data.email,
                     )
                 await audit.record(
                     session, "signer.enrolled", "signer", signer.id, unit=unit.id, approved=approved
