@@ -11,7 +11,9 @@ from urllib.parse import quote
 import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from docgen.batches.routes import router as batches
@@ -75,6 +77,7 @@ def banner(parts: Parts, first_admin: str | None) -> str:
             f"  data                : {settings.data_dir.resolve()}",
             f"  penyimpanan objek   : {parts.store_endpoint} (bucket {settings.s3_bucket})",
             f"  basis data          : {settings.sqlalchemy_url.split('@')[-1]}",
+            f"  surel               : {parts.notifier.where}",
             f"  jalur cepat         : {'aktif' if settings.fast_paths else 'mati'}",
             "Tekan Ctrl-C untuk berhenti.",
         ]
@@ -88,6 +91,52 @@ def api_router() -> APIRouter:
     for router in (people, templates, documents, signers, batches, verification):
         api.include_router(router)
     return api
+
+
+# Swagger UI and ReDoc with their scripts, styles and icon served by docgen, so /docs and /redoc
+# work on a network without internet. The files come from fastapi-offline (PyPI, locked in
+# uv.lock): maintained, released again as the upstream files change, it ships exactly what
+# FastAPI's defaults load from the CDN (swagger-ui-dist 5, redoc 2) and FastAPI's icon, and
+# needs nothing but FastAPI. swagger-ui-bundle (and its -v2 fork) ship Swagger UI without ReDoc.
+API_DOCS_ASSETS = "/aset/docs"
+# ReDoc's menu shows Redocly's logo from their CDN, with no option to leave it out: this policy
+# keeps both pages to docgen's own files, so the browser does not even ask for it. Inline: the
+# pages' start-up script and the styles both UIs write; blob: ReDoc's search worker.
+API_DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; worker-src 'self' blob:"
+)
+
+
+def api_docs() -> APIRouter:
+    """``/docs`` and ``/redoc``: pages for people, left out of the schema like FastAPI's own."""
+    docs = APIRouter(include_in_schema=False)
+
+    @docs.get("/docs")
+    async def swagger_ui(_: Public, request: Request) -> HTMLResponse:
+        page = get_swagger_ui_html(
+            openapi_url=request.app.openapi_url,
+            title=f"{request.app.title} - Swagger UI",
+            swagger_js_url=f"{API_DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{API_DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{API_DOCS_ASSETS}/favicon.png",
+        )
+        page.headers["Content-Security-Policy"] = API_DOCS_POLICY
+        return page
+
+    @docs.get("/redoc")
+    async def redoc(_: Public, request: Request) -> HTMLResponse:
+        page = get_redoc_html(
+            openapi_url=request.app.openapi_url,
+            title=f"{request.app.title} - ReDoc",
+            redoc_js_url=f"{API_DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{API_DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+        page.headers["Content-Security-Policy"] = API_DOCS_POLICY
+        return page
+
+    return docs
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -115,6 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Pembuatan dokumen dinas, tanda tangan elektronik (PAdES) dan verifikasi publik",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # served by api_docs() from local assets
+        redoc_url=None,
     )
     app.state.pages = Pages()
     # Room for multipart framing around the largest allowed upload.
@@ -122,6 +173,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router())
     app.include_router(public_pages)
     app.include_router(people_pages)
+    app.include_router(api_docs())
+    app.mount(
+        API_DOCS_ASSETS,
+        StaticFiles(packages=[("fastapi_offline", "static")]),
+        name="api-docs-assets",
+    )
 
     @app.get("/healthz", tags=["kesehatan"])
     async def healthz(_: Public) -> dict[str, str]:

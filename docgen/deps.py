@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from docgen.batches.service import BatchService
 from docgen.batches.signing import BulkSignings
+from docgen.documents.drafts import Drafts
 from docgen.documents.service import DocumentService
 from docgen.kit.links import Links
 from docgen.kit.sandbox import Sandbox
@@ -34,6 +35,7 @@ __all__ = [
     "CatalogueDep",
     "DatabaseDep",
     "DocumentsDep",
+    "DraftsDep",
     "LinksDep",
     "PagesDep",
     "RevocationsDep",
@@ -107,6 +109,10 @@ def _documents(parts: PartsDep) -> DocumentService:
     return parts.documents
 
 
+def _drafts(parts: PartsDep) -> Drafts:
+    return parts.drafts
+
+
 def _batches(parts: PartsDep) -> BatchService:
     return parts.batches
 
@@ -133,6 +139,7 @@ AccountsDep = Annotated[Accounts, Depends(_accounts)]
 SignersDep = Annotated[Signers, Depends(_signers)]
 UploadChecksDep = Annotated[UploadChecks, Depends(_upload_checks)]
 DocumentsDep = Annotated[DocumentService, Depends(_documents)]
+DraftsDep = Annotated[Drafts, Depends(_drafts)]
 BatchesDep = Annotated[BatchService, Depends(_batches)]
 BulkSigningsDep = Annotated[BulkSignings, Depends(_bulk_signings)]
 PagesDep = Annotated[Pages, Depends(_pages)]

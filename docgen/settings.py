@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,6 +77,18 @@ class Settings(BaseSettings):
     )
     login_max_failures: int = Field(default=10, ge=2, description="failed logins that lock")
     login_lock_minutes: int = 15
+
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for notifications; empty: kept as .eml files"
+    )
+    smtp_port: int | None = Field(
+        default=None, description="25, 587 (starttls) or 465 (ssl) by smtp_security if empty"
+    )
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
+    smtp_timeout: float = Field(default=10.0, gt=0, description="seconds for one SMTP step")
+    mail_from: str = Field(default="docgen <docgen@localhost>", description="the sender")
 
     @property
     def secure_cookies(self) -> bool:

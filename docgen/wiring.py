@@ -18,10 +18,12 @@ import signing.fast
 from docgen.batches.runner import BatchRunner
 from docgen.batches.service import BatchService
 from docgen.batches.signing import BulkSignings
+from docgen.documents.drafts import Drafts
 from docgen.documents.service import DocumentService
 from docgen.kit.jobs import Jobs
 from docgen.kit.links import Links
 from docgen.kit.sandbox import Sandbox
+from docgen.notifications import Notifier
 from docgen.people.service import Accounts, LoginPolicy
 from docgen.pipeline.convert import UnoserverPool
 from docgen.pipeline.orchestration import Pipeline
@@ -61,10 +63,12 @@ class Parts:
     accounts: Accounts
     signers: Signers
     documents: DocumentService
+    drafts: Drafts
     batches: BatchService
     runner: BatchRunner
     bulk_signings: BulkSignings
     jobs: Jobs
+    notifier: Notifier
 
 
 def load_pepper(settings: Settings) -> bytes:
@@ -171,6 +175,8 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
         stack.push_async_callback(db.close)
         await load_uploaded_versions(catalogue, db, store)
         links = Links(settings.base_url)
+        # Entered after the database: it sends what is still waiting before the database closes.
+        notifier = await stack.enter_async_context(Notifier.of(settings, db, links).running())
         revocations = RevocationList(db, ca, trust_files.crl)
         keys = SignerKeys(
             db,
@@ -180,11 +186,11 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             links,
         )
         pipeline = Pipeline(workers, converter, cached)
-        documents = DocumentService(db, catalogue, pipeline, keys, revocations, links)
-        runner = BatchRunner(db, catalogue, pipeline, links)
+        documents = DocumentService(db, catalogue, pipeline, keys, revocations, links, notifier)
+        runner = BatchRunner(db, catalogue, pipeline, links, notifier)
         jobs = Jobs()
         sandbox = Sandbox(settings.verify_workers, settings.verify_timeout)
-        accounts = Accounts(db, links, LoginPolicy.of(settings))
+        accounts = Accounts(db, links, LoginPolicy.of(settings), notifier)
         yield Parts(
             settings=settings,
             db=db,
@@ -200,8 +206,10 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             accounts=accounts,
             signers=Signers(db, keys, revocations, accounts),
             documents=documents,
+            drafts=Drafts(documents, settings.data_dir / "cache" / "drafts"),
             batches=BatchService(db, catalogue, cached, runner.wake),
             runner=runner,
             bulk_signings=BulkSignings(db, documents, jobs),
             jobs=jobs,
+            notifier=notifier,
         )

@@ -146,7 +146,11 @@ class People:
             "/api/v1/users", json={"username": username, "role": role, "unit_ids": units}
         )
         assert made.status_code == 201, made.text
-        token = activation_token(made.json()["activation_url"])
+        return self.activate_user(made.json()["id"], username, made.json()["activation_url"])
+
+    def activate_user(self, user_id: str, username: str, activation_url: str) -> Account:
+        """The account's owner opens the link (sets a password, TOTP where asked) and logs in."""
+        token = activation_token(activation_url)
         info = httpx.get(f"{self.url}/api/v1/activation/{token}", timeout=60).json()
         otp = Otp(info["otpauth_uri"]) if info["otpauth_uri"] else None
         body: dict[str, Any] = {"password": PASSWORD}
@@ -156,7 +160,7 @@ class People:
             otp = None
         done = httpx.post(f"{self.url}/api/v1/activation/{token}", json=body, timeout=60)
         assert done.status_code == 200, done.text
-        return self._login(made.json()["id"], username, PASSWORD, otp)
+        return self._login(user_id, username, PASSWORD, otp)
 
     def moved_to(self, url: str) -> People:
         """The same accounts on the service started again on another port (their tokens are

@@ -64,12 +64,19 @@ POLICIES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/templates/{template_id}/versions/{version}/docx"): LOGGED_IN,
     # Documents: made and revoked by staff, read by whoever they concern, signed by signers
     ("POST", "/api/v1/documents"): STAFF,
+    ("GET", "/api/v1/documents"): LOGGED_IN,
     ("GET", "/api/v1/documents/{document_id}"): LOGGED_IN,
     ("GET", "/api/v1/documents/{document_id}/pdf"): LOGGED_IN,
     ("GET", "/api/v1/documents/{document_id}/docx"): LOGGED_IN,
     ("GET", "/api/v1/documents/{document_id}/revisions/{seq}"): LOGGED_IN,
     ("POST", "/api/v1/documents/{document_id}/signatures"): SIGNER,
     ("POST", "/api/v1/documents/{document_id}/revoke"): STAFF,
+    ("PUT", "/api/v1/documents/{document_id}"): STAFF,
+    ("DELETE", "/api/v1/documents/{document_id}"): STAFF,
+    ("POST", "/api/v1/documents/{document_id}/issue"): STAFF,
+    ("POST", "/api/v1/documents/{document_id}/decline"): SIGNER,
+    ("GET", "/api/v1/documents/{document_id}/pages"): LOGGED_IN,
+    ("GET", "/api/v1/documents/{document_id}/pages/{page}"): LOGGED_IN,
     # Signers: entered by staff, put in effect and revoked by admins
     ("GET", "/api/v1/signers"): LOGGED_IN,
     ("POST", "/api/v1/signers"): STAFF,
@@ -81,6 +88,7 @@ POLICIES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/signers/{signer_id}/pending"): LOGGED_IN,
     # Batches: made by staff, signed by signers; the ZIP holds every row, so no signer gets it
     ("POST", "/api/v1/batches"): STAFF,
+    ("GET", "/api/v1/batches"): READERS,
     ("GET", "/api/v1/batches/{batch_id}"): LOGGED_IN,
     ("POST", "/api/v1/batches/{batch_id}/signatures"): SIGNER,
     ("GET", "/api/v1/batches/{batch_id}/zip"): READERS,
@@ -111,6 +119,7 @@ class Objects:
         return {
             "document_id": str(self.document["id"]),
             "seq": str(self.document["revisions"][-1]["seq"]),
+            "page": "1",
             "signer_id": self.signer_id,
             "batch_id": self.batch_id,
             "template_id": str(self.document["template"]),

@@ -27,7 +27,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9.]+")
 
 def pdf_name(index: int, document: Document) -> str:
     """``0001-800.1.12-15-BKPSDM-VI-2024.pdf``: in order, and the number readable."""
-    return f"{index:04d}-{_UNSAFE.sub('-', document.number).strip('-')}.pdf"
+    return f"{index:04d}-{_UNSAFE.sub('-', document.issued_number).strip('-')}.pdf"
 
 
 class _Sink(io.RawIOBase):
@@ -72,11 +72,11 @@ async def batch_zip(service: DocumentService, batch_id: str) -> AsyncIterator[by
                 writer.writerow(
                     [
                         index,
-                        document.number,
+                        document.issued_number,
                         name,
                         nip,
                         document.status,
-                        service.links.verify_url(document.verify_code),
+                        service.links.verify_url(document.issued_code),
                         document.revisions[-1].sha256,
                         pdf_name(index, document),
                     ]

@@ -10,15 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from docgen.documents.repository import SLOTS_ONLY, WITHOUT_SLOT_SIGNERS
 from docgen.errors import NotFound
+from docgen.kit.paging import PageQuery
 from docgen.registry.models import Batch, BatchRow, BatchSigning, Document, SignatureSlot
 from docgen.registry.statuses import BatchStatus, DocumentStatus, RowStatus
 
 __all__ = [
     "BatchDocument",
     "BatchState",
+    "ListedBatch",
     "bound_to",
     "documents_of",
     "get",
+    "listing",
     "next_waiting",
     "signing",
     "state",
@@ -160,3 +163,37 @@ async def bound_to(session: AsyncSession, batch_id: str, signer_id: str) -> bool
         .limit(1)
     )
     return found is not None
+
+
+@dataclass(frozen=True)
+class ListedBatch:
+    batch: Batch
+    counts: dict[RowStatus, int]  # row status -> rows
+
+
+async def listing(
+    session: AsyncSession, unit_ids: frozenset[str] | None, page: PageQuery
+) -> tuple[list[ListedBatch], int]:
+    """One page of the batches of ``unit_ids`` (every unit's when None), newest first, with
+    their rows counted by status; and how many there are in all."""
+    where = [] if unit_ids is None else [Batch.unit_id.in_(unit_ids)]
+    total = await session.scalar(select(func.count()).select_from(Batch).where(*where))
+    batches = list(
+        await session.scalars(
+            select(Batch)
+            .where(*where)
+            .order_by(Batch.created_at.desc(), Batch.id.desc())
+            .offset(page.offset)
+            .limit(page.per_page)
+        )
+    )
+    counts: dict[str, dict[RowStatus, int]] = {batch.id: {} for batch in batches}
+    if batches:
+        counted = await session.execute(
+            select(BatchRow.batch_id, BatchRow.status, func.count())
+            .where(BatchRow.batch_id.in_(list(counts)))
+            .group_by(BatchRow.batch_id, BatchRow.status)
+        )
+        for batch_id, status, n in counted.tuples():
+            counts[batch_id][RowStatus(status)] = n
+    return [ListedBatch(batch, counts[batch.id]) for batch in batches], total or 0

@@ -10,14 +10,21 @@ from fastapi.responses import StreamingResponse
 
 from docgen.batches import repository
 from docgen.batches.archive import batch_zip
-from docgen.batches.schemas import BatchOut, DryRunOut, SigningStartedOut
-from docgen.batches.service import readable_batch
+from docgen.batches.schemas import (
+    BatchItemOut,
+    BatchListOut,
+    BatchOut,
+    DryRunOut,
+    SigningStartedOut,
+)
+from docgen.batches.service import list_readable, readable_batch
 from docgen.deps import BatchesDep, BulkSigningsDep, DocumentsDep, LinksDep, SessionDep, SettingsDep
 from docgen.documents.schemas import SignatureIn
 from docgen.errors import DataInvalid, FieldProblem, error_responses
 from docgen.kit import idempotency
 from docgen.kit.idempotency import IdempotencyKeyHeader
 from docgen.kit.limits import read_upload, refuse_oversized
+from docgen.kit.paging import PageQuery
 from docgen.people.policies import AnyCaller, ReaderCaller, SignerCaller, StaffCaller
 
 router = APIRouter(prefix="/batches", tags=["batch"], responses=error_responses(401, 403))
@@ -91,6 +98,21 @@ async def create_batch(
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/batches/{batch_id}"
     return BatchOut.of(await repository.state(session, batch_id), links)
+
+
+@router.get("", response_model=BatchListOut, responses=error_responses(422))
+async def list_batches(
+    caller: ReaderCaller, session: SessionDep, page: Annotated[PageQuery, Query()]
+) -> BatchListOut:
+    """The batches of the caller's units (an admin's: every batch), newest first, a page at a
+    time."""
+    listed, total = await list_readable(session, caller, page)
+    return BatchListOut(
+        items=[BatchItemOut.of(batch) for batch in listed],
+        total=total,
+        page=page.page,
+        per_page=page.per_page,
+    )
 
 
 @router.get("/{batch_id}", response_model=BatchOut, responses=error_responses(404))

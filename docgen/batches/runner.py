@@ -25,6 +25,7 @@ from docgen.documents.service import new_verify_code
 from docgen.errors import ConversionFailed, DataInvalid, DocgenError, TemplateNotFound
 from docgen.kit.chunks import in_chunks
 from docgen.kit.links import Links
+from docgen.notifications import Notifier
 from docgen.pipeline.orchestration import Draft, Pipeline
 from docgen.pipeline.store import pack_key
 from docgen.registry import audit
@@ -55,12 +56,18 @@ class BatchRunner:
     service left unfinished)."""
 
     def __init__(
-        self, db: Database, catalogue: TemplateCatalogue, pipeline: Pipeline, links: Links
+        self,
+        db: Database,
+        catalogue: TemplateCatalogue,
+        pipeline: Pipeline,
+        links: Links,
+        notifier: Notifier,
     ) -> None:
         self.db = db
         self.catalogue = catalogue
         self.pipeline = pipeline
         self.links = links
+        self.notifier = notifier
         self._posted = anyio.Event()
 
     def wake(self) -> None:
@@ -114,6 +121,8 @@ class BatchRunner:
             )
             await audit.record(session, "batch.finished", "batch", batch_id)
             await session.commit()
+        # Once for the whole batch: one message per first signer, not one per document.
+        self.notifier.batch_made(batch_id)
 
     async def _generate_chunk(
         self,

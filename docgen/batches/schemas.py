@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from docgen.batches.repository import BatchState
+from docgen.batches.repository import BatchState, ListedBatch
 from docgen.kit.links import Links
+from docgen.kit.paging import PageOut
 from docgen.kit.types import Instant
 from docgen.registry.models import BatchSigning
 from docgen.registry.statuses import BatchStatus, DocumentStatus, RowStatus, SigningStatus
 
 __all__ = [
     "BatchDocumentOut",
+    "BatchItemOut",
+    "BatchListOut",
     "BatchOut",
     "DryRunOut",
     "RowProblemOut",
@@ -148,3 +151,38 @@ class BatchOut(BaseModel):
             created_at=batch.created_at,
             finished_at=batch.finished_at,
         )
+
+
+class BatchItemOut(BaseModel):
+    """A batch as a listing shows it."""
+
+    id: str
+    template: str
+    filename: str
+    status: BatchStatus
+    total: int
+    done: int
+    failed: int
+    created_at: Instant
+    unit_id: str | None
+
+    @classmethod
+    def of(cls, listed: ListedBatch) -> BatchItemOut:
+        batch = listed.batch
+        return cls(
+            id=batch.id,
+            template=batch.template_id,
+            filename=batch.filename,
+            status=batch.status,
+            total=batch.total,
+            done=listed.counts.get(RowStatus.SELESAI, 0),
+            failed=listed.counts.get(RowStatus.GAGAL, 0),
+            created_at=batch.created_at,
+            unit_id=batch.unit_id,
+        )
+
+
+class BatchListOut(PageOut):
+    """One page of the batches the caller may read, newest first."""
+
+    items: list[BatchItemOut]

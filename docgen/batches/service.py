@@ -24,6 +24,7 @@ from docgen.batches.staff_list import RowProblem, StaffList, is_xlsx, read_staff
 from docgen.documents.binding import bind_roles, chosen_problems
 from docgen.documents.service import document_date, document_unit, numbering_unit
 from docgen.errors import DataInvalid, NotFound
+from docgen.kit.paging import PageQuery
 from docgen.people.policies import Caller
 from docgen.registry import audit
 from docgen.registry.db import Database
@@ -35,7 +36,7 @@ from docgen.templating.manifest import Template, TemplateManifest
 from docgen.templating.validation import stored_form, validate_data
 from storage import ObjectStore
 
-__all__ = ["BatchService", "CheckedRow", "readable_batch"]
+__all__ = ["BatchService", "CheckedRow", "list_readable", "readable_batch"]
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -60,6 +61,14 @@ async def readable_batch(session: AsyncSession, caller: Caller, batch_id: str) -
     elif caller.in_unit(batch.unit_id):
         return batch
     raise NotFound("Batch tidak ditemukan")
+
+
+async def list_readable(
+    session: AsyncSession, caller: Caller, page: PageQuery
+) -> tuple[list[repository.ListedBatch], int]:
+    """One page of the batches an admin, operator or auditor may read (an admin's every one,
+    the others' their units'), newest first; and how many there are in all."""
+    return await repository.listing(session, None if caller.is_admin else caller.unit_ids, page)
 
 
 class BatchService:

@@ -104,7 +104,9 @@ class BulkSignings:
                 check_signer(slot_to_sign(document, role), signer)
             except (Conflict, NotFound, SignerMismatch) as exc:
                 skipped.append(
-                    SkippedOut(document_id=document.id, number=document.number, reason=exc.detail)
+                    SkippedOut(
+                        document_id=document.id, number=document.issued_number, reason=exc.detail
+                    )
                 )
             else:
                 eligible.append(document.id)
@@ -157,10 +159,11 @@ class BulkSignings:
 
     async def _sign_all(self, job: _Signing, document_ids: list[str]) -> None:
         status = SigningStatus.GAGAL
+        signed: list[str] = []
         try:
 
             async def sign(chunk: Sequence[str]) -> None:
-                await self._sign_chunk(job, chunk)
+                signed.extend((await self._sign_chunk(job, chunk)).signed)
 
             await in_chunks(document_ids, CHUNK_DOCUMENTS, CHUNKS_IN_FLIGHT, sign)
             status = SigningStatus.SELESAI
@@ -174,6 +177,9 @@ class BulkSignings:
             else:
                 log.exception("bulk signing %s stopped", job.job_id)
         finally:
+            # Once for the whole signing, also one that stopped: one message per person. (Told
+            # before the signing shows as over: its signatures are already registered.)
+            self.documents.notifier.signed(signed, job.role, job.batch_id)
             with anyio.CancelScope(shield=True):
                 async with self.db.writing() as session:
                     await session.execute(
@@ -183,7 +189,7 @@ class BulkSignings:
                     )
                     await session.commit()
 
-    async def _sign_chunk(self, job: _Signing, document_ids: Sequence[str]) -> None:
+    async def _sign_chunk(self, job: _Signing, document_ids: Sequence[str]) -> SignedMany:
         async with self.documents.locks.holding(document_ids):
             async with self.db.session() as session:
                 chunk = await documents.by_ids(session, document_ids)
@@ -202,7 +208,7 @@ class BulkSignings:
                     ),
                 ]
 
-            await self.documents.sign_many(
+            return await self.documents.sign_many(
                 chunk,
                 job.role,
                 job.signer,

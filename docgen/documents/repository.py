@@ -3,35 +3,54 @@ pipeline made or signed: a whole chunk of a batch in a few statements."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import date
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, raiseload, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 
 from docgen.errors import Conflict, NotFound
+from docgen.kit.paging import PageQuery
 from docgen.pipeline.orchestration import Made, Signed
 from docgen.pipeline.prepare import field_name
 from docgen.registry import audit
 from docgen.registry.models import Document, Revision, SignatureSlot, Signer, table_of, utcnow
 from docgen.registry.statuses import DocumentStatus, RevisionKind
+from docgen.templating.manifest import NOMOR_INDUK_TYPES, FieldSpec, TemplateManifest
 from docgen.templating.validation import stored_form
 from storage import StoredObject
 
 __all__ = [
     "SLOTS_ONLY",
     "WITHOUT_SLOT_SIGNERS",
+    "Filters",
+    "Listed",
+    "Scope",
     "by_code",
     "by_ids",
     "document_date",
     "get",
+    "listing",
     "pending_for",
     "register_made",
+    "remove_draft",
     "register_signed",
+    "search_text",
     "stored_object",
 ]
 
@@ -89,6 +108,139 @@ async def pending_for(
     return [(document, slot) for document, slot in rows.tuples().all()]
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The documents a listing may show: every one (``everything``), or those of ``unit_ids``
+    and those with a role bound to ``signer_id``."""
+
+    everything: bool = False
+    unit_ids: frozenset[str] = frozenset()
+    signer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a listing asks for within its scope; ``terms``: words all found in the search
+    text (lower-cased)."""
+
+    terms: Sequence[str] = ()
+    status: DocumentStatus | None = None
+    template_id: str | None = None
+    unit_id: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A document as a listing shows it."""
+
+    id: str
+    number: str | None
+    title: str
+    template_id: str
+    status: DocumentStatus
+    document_date: str
+    unit_id: str | None
+    created_at: datetime
+    verify_code: str | None
+    pending_roles: list[str]  # unsigned, in signing order
+
+
+def _matching(scope: Scope, filters: Filters) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if not scope.everything:
+        bound = (
+            exists().where(
+                SignatureSlot.document_id == Document.id,
+                SignatureSlot.assigned_signer_id == scope.signer_id,
+            )
+            if scope.signer_id
+            else None
+        )
+        in_units = Document.unit_id.in_(scope.unit_ids) if scope.unit_ids else None
+        allowed = [c for c in (in_units, bound) if c is not None]
+        where.append(or_(*allowed) if allowed else false())
+    where += [Document.search_text.contains(term, autoescape=True) for term in filters.terms]
+    if filters.status is not None:
+        where.append(Document.status == filters.status)
+    if filters.template_id is not None:
+        where.append(Document.template_id == filters.template_id)
+    if filters.unit_id is not None:
+        where.append(Document.unit_id == filters.unit_id)
+    # ISO dates compare as text.
+    if filters.date_from is not None:
+        where.append(Document.document_date >= filters.date_from.isoformat())
+    if filters.date_to is not None:
+        where.append(Document.document_date <= filters.date_to.isoformat())
+    return where
+
+
+async def listing(
+    session: AsyncSession, scope: Scope, filters: Filters, page: PageQuery
+) -> tuple[list[Listed], int]:
+    """One page of the documents in ``scope`` matching ``filters``, newest first, and how many
+    match in all. Columns, not ORM objects: no data, revisions or slots are loaded."""
+    where = _matching(scope, filters)
+    total = await session.scalar(select(func.count()).select_from(Document).where(*where))
+    found = await session.execute(
+        select(
+            Document.id,
+            Document.number,
+            Document.title,
+            Document.template_id,
+            Document.status,
+            Document.document_date,
+            Document.unit_id,
+            Document.created_at,
+            Document.verify_code,
+        )
+        .where(*where)
+        .order_by(Document.created_at.desc(), Document.id.desc())
+        .offset(page.offset)
+        .limit(page.per_page)
+    )
+    rows = found.tuples().all()
+    pending: dict[str, list[str]] = {}
+    if rows:
+        unsigned = await session.execute(
+            select(SignatureSlot.document_id, SignatureSlot.role)
+            .where(
+                SignatureSlot.document_id.in_([row[0] for row in rows]),
+                SignatureSlot.signed_at.is_(None),
+            )
+            .order_by(SignatureSlot.order, SignatureSlot.id)
+        )
+        for document_id, role in unsigned.tuples():
+            pending.setdefault(document_id, []).append(role)
+    return [Listed(*row, pending.get(row[0], [])) for row in rows], total or 0
+
+
+def search_text(manifest: TemplateManifest, data: Mapping[str, Any], number: str | None) -> str:
+    """What a listing's search looks in: the number, and the names (fields called ``nama`` or
+    ``nama_...``) and NIPs / NI PPPK of the data, list items included; lower-cased, one per
+    line. Migration 0009 filled it the same way for the documents made before it."""
+    words = [number] if number else []
+    words += _searchable(manifest.fields, data)
+    return "\n".join(word.lower() for word in words)
+
+
+def _searchable(specs: Sequence[FieldSpec], data: Mapping[str, Any]) -> Iterator[str]:
+    for spec in specs:
+        value = data.get(spec.name)
+        if spec.type == "list" and spec.item_fields and isinstance(value, list):
+            for item in value:
+                if isinstance(item, Mapping):
+                    yield from _searchable(spec.item_fields, item)
+        elif isinstance(value, str) and value and _searched(spec):
+            yield value
+
+
+def _searched(spec: FieldSpec) -> bool:
+    name = spec.type == "text" and (spec.name == "nama" or spec.name.startswith("nama_"))
+    return name or spec.type in NOMOR_INDUK_TYPES
+
+
 def stored_object(revision: Revision) -> StoredObject:
     """Where a revision's bytes lie in object storage."""
     return StoredObject(
@@ -100,6 +252,14 @@ def document_date(data: Mapping[str, Any], date_field: str) -> date:
     on = data[date_field]
     assert isinstance(on, date)
     return on
+
+
+async def remove_draft(session: AsyncSession, document_id: str) -> bool:
+    """Delete a draft (it has no revisions or slots); False when it is no longer one."""
+    result = await session.execute(
+        delete(Document).where(Document.id == document_id, Document.status == DocumentStatus.DRAF)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def register_made(
@@ -124,6 +284,7 @@ async def register_made(
                 "number": draft.number,
                 "document_date": document_date(draft.data, manifest.date_field).isoformat(),
                 "data": stored_form(draft.data),
+                "search_text": search_text(manifest, draft.data, draft.number),
                 "verify_code": draft.verify_code,
                 "status": DocumentStatus.MENUNGGU.value,
                 "unit_id": unit_id,

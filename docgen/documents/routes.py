@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
-from docgen.deps import DocumentsDep, LinksDep, SessionDep
+from docgen.deps import DocumentsDep, DraftsDep, LinksDep, SessionDep
 from docgen.documents import repository
-from docgen.documents.schemas import DocumentIn, DocumentOut, RevokeIn, SignatureIn
-from docgen.documents.service import DocumentService, readable
-from docgen.errors import NotFound, error_responses
+from docgen.documents.schemas import (
+    DeclineIn,
+    DocumentIn,
+    DocumentItemOut,
+    DocumentListOut,
+    DocumentOut,
+    DocumentQuery,
+    DraftIn,
+    PagesOut,
+    RevokeIn,
+    SignatureIn,
+)
+from docgen.documents.service import DocumentService, list_readable, readable
+from docgen.errors import Conflict, NotFound, error_responses
 from docgen.kit import idempotency
 from docgen.kit.idempotency import IdempotencyKeyHeader
 from docgen.people.policies import AnyCaller, Caller, SignerCaller, StaffCaller
+from docgen.pipeline.preview import MAX_PAGE_WIDTH
 from docgen.pipeline.store import DOCX_TYPE, PDF_TYPE
 from docgen.registry.models import Document, Revision
-from docgen.registry.statuses import RevisionKind
+from docgen.registry.statuses import DocumentStatus, RevisionKind
 
 router = APIRouter(prefix="/documents", tags=["dokumen"], responses=error_responses(401, 403))
 
@@ -54,6 +66,7 @@ async def _document(
 async def create_document(
     caller: StaffCaller,
     documents: DocumentsDep,
+    drafts: DraftsDep,
     session: SessionDep,
     links: LinksDep,
     body: DocumentIn,
@@ -62,9 +75,12 @@ async def create_document(
 ) -> DocumentOut:
     """Make a document of the caller's unit from a template and data: every signer role bound
     to one enrolled signer, numbered, converted, stamped with its QR code, stored, and waiting
-    for its signers."""
+    for its signers. With ``"draft": true``, a draft instead: no number, nothing public,
+    editable and deletable until ``POST /documents/{id}/issue``."""
 
     async def make() -> str:
+        if body.draft:
+            return await drafts.save(caller, body.template, body.data, body.signers, body.unit_id)
         return await documents.create(caller, body.template, body.data, body.signers, body.unit_id)
 
     digest = idempotency.request_digest(caller.id, body.model_dump_json())
@@ -76,12 +92,38 @@ async def create_document(
     return await _document(session, links, caller, document_id)
 
 
+@router.get("", response_model=DocumentListOut, responses=error_responses(422))
+async def list_documents(
+    caller: AnyCaller,
+    session: SessionDep,
+    links: LinksDep,
+    query: Annotated[DocumentQuery, Query()],
+) -> DocumentListOut:
+    """The documents the caller may read (admins every one, operators and auditors their
+    units', a signer those with a role bound to them), newest first, a page at a time:
+    searched by number, name or NIP, filtered by status, template, unit and date."""
+    listed, total = await list_readable(session, caller, query)
+    return DocumentListOut(
+        items=[DocumentItemOut.of(document, links) for document in listed],
+        total=total,
+        page=query.page,
+        per_page=query.per_page,
+    )
+
+
 @router.get("/{document_id}", response_model=DocumentOut, responses=error_responses(404))
 async def get_document(
     caller: AnyCaller, session: SessionDep, links: LinksDep, document_id: str
 ) -> DocumentOut:
     """Metadata, signers, revisions and the verification URL."""
     return await _document(session, links, caller, document_id)
+
+
+def issued(document: Document) -> Document:
+    """The document, if it was issued. Raises Conflict (409) for a draft: it has no files."""
+    if document.status == DocumentStatus.DRAF:
+        raise Conflict("Dokumen masih draf dan belum memiliki berkas; lihat pratinjaunya")
+    return document
 
 
 async def revision_response(
@@ -105,7 +147,7 @@ async def document_pdf(
     caller: AnyCaller, documents: DocumentsDep, session: SessionDep, document_id: str
 ) -> Response:
     """The latest PDF revision."""
-    document = await readable_document(session, caller, document_id)
+    document = issued(await readable_document(session, caller, document_id))
     return await revision_response(documents, document, document.revisions[-1])
 
 
@@ -114,7 +156,7 @@ async def document_docx(
     caller: AnyCaller, documents: DocumentsDep, session: SessionDep, document_id: str
 ) -> Response:
     """The rendered DOCX the PDF revisions were converted from."""
-    document = await readable_document(session, caller, document_id)
+    document = issued(await readable_document(session, caller, document_id))
     return await revision_response(documents, document, document.revisions[0])
 
 
@@ -155,6 +197,23 @@ async def sign_document(
 
 
 @router.post(
+    "/{document_id}/decline", response_model=DocumentOut, responses=error_responses(404, 409)
+)
+async def decline_document(
+    caller: SignerCaller,
+    documents: DocumentsDep,
+    links: LinksDep,
+    document_id: str,
+    body: DeclineIn,
+) -> DocumentOut:
+    """The signer bound to ``role`` declines to sign, with a reason the operator sees (and is
+    mailed): the document is DITOLAK; the operator revokes it and makes a new one."""
+    await documents.decline(caller, document_id, body.role, body.reason)
+    async with documents.db.session() as session:
+        return await _document(session, links, caller, document_id)
+
+
+@router.post(
     "/{document_id}/revoke", response_model=DocumentOut, responses=error_responses(404, 409, 422)
 )
 async def revoke_document(
@@ -166,3 +225,70 @@ async def revoke_document(
     await documents.revoke(caller, document_id, body.reason, body.replaced_by)
     async with documents.db.session() as session:
         return await _document(session, links, caller, document_id)
+
+
+@router.put("/{document_id}", response_model=DocumentOut, responses=error_responses(404, 409, 422))
+async def change_draft(
+    caller: StaffCaller, drafts: DraftsDep, links: LinksDep, document_id: str, body: DraftIn
+) -> DocumentOut:
+    """New data and chosen signers for a draft (an issued document cannot change)."""
+    await drafts.update(caller, document_id, body.data, body.signers)
+    async with drafts.db.session() as session:
+        return await _document(session, links, caller, document_id)
+
+
+@router.delete("/{document_id}", status_code=204, responses=error_responses(404, 409))
+async def delete_draft(caller: StaffCaller, drafts: DraftsDep, document_id: str) -> Response:
+    """Delete a draft (an issued document is revoked instead: nothing issued is deleted)."""
+    await drafts.delete(caller, document_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{document_id}/issue",
+    response_model=DocumentOut,
+    responses=error_responses(404, 409, 422, 502, 503),
+)
+async def issue_draft(
+    caller: StaffCaller, drafts: DraftsDep, links: LinksDep, document_id: str
+) -> DocumentOut:
+    """Issue a draft: its number is taken, every role bound to its signer, the document made
+    with its QR code and opened for signing, under the same id."""
+    await drafts.issue(caller, document_id)
+    async with drafts.db.session() as session:
+        return await _document(session, links, caller, document_id)
+
+
+@router.get(
+    "/{document_id}/pages", response_model=PagesOut, responses=error_responses(404, 502, 503)
+)
+async def document_pages(caller: AnyCaller, drafts: DraftsDep, document_id: str) -> PagesOut:
+    """The document's pages as images, to read it on a phone; a draft's are marked DRAF."""
+    count = await drafts.pages(caller, document_id)
+    async with drafts.db.session() as session:
+        document = await repository.get(session, document_id)
+    return PagesOut(
+        pages=count,
+        draft=document.status == DocumentStatus.DRAF,
+        images=[f"/api/v1/documents/{document_id}/pages/{n}" for n in range(1, count + 1)],
+    )
+
+
+@router.get(
+    "/{document_id}/pages/{page}",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+        **error_responses(404, 502, 503),
+    },
+)
+async def document_page(
+    caller: AnyCaller,
+    drafts: DraftsDep,
+    document_id: str,
+    page: int,
+    width: Annotated[int, Query(ge=200, le=MAX_PAGE_WIDTH, description="pixels")] = 900,
+) -> Response:
+    """One page as a PNG ``width`` pixels wide."""
+    png = await drafts.page_image(caller, document_id, page, width)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=60"})

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from docgen.documents.repository import Listed
+from docgen.errors import FieldInvalid
 from docgen.kit.links import Links
+from docgen.kit.paging import PageOut, PageQuery, one_of, optional_filter
 from docgen.kit.types import Instant
 from docgen.registry.models import Document, SignatureSlot
 from docgen.registry.statuses import DocumentStatus, RevisionKind, SlotStatus
+from docgen.templating.validation import validate_date
 
 __all__ = [
     "DocumentIn",
+    "DocumentItemOut",
+    "DocumentListOut",
     "DocumentOut",
+    "DocumentQuery",
     "PendingOut",
     "RevisionOut",
     "RevokeIn",
@@ -33,6 +41,26 @@ class DocumentIn(BaseModel):
     unit_id: str | None = Field(
         default=None, description="the document's unit; the operator's own if they have one"
     )
+    draft: bool = Field(
+        default=False,
+        description="true: a draft (no number, nothing public; editable, deletable) that "
+        "POST /documents/{id}/issue issues; false: issued at once",
+    )
+
+
+class DraftIn(BaseModel):
+    """A draft's new data and chosen signers."""
+
+    data: dict[str, Any]
+    signers: dict[str, str] = Field(default_factory=dict)
+
+
+class PagesOut(BaseModel):
+    """The document's pages as images (a draft's marked DRAF)."""
+
+    pages: int
+    draft: bool
+    images: list[str] = Field(description="one URL per page: a PNG")
 
 
 class SignatureIn(BaseModel):
@@ -40,6 +68,11 @@ class SignatureIn(BaseModel):
 
     role: str
     pin: str = Field(min_length=1, max_length=64)
+
+
+class DeclineIn(BaseModel):
+    role: str
+    reason: str = Field(min_length=3, max_length=1000, examples=["Nama instansi keliru"])
 
 
 class RevokeIn(BaseModel):
@@ -76,15 +109,18 @@ class DocumentOut(BaseModel):
     type: str
     title: str
     status: DocumentStatus
-    number: str
+    number: str | None = Field(description="null while the document is a draft")
     date: str = Field(description="the document's date, YYYY-MM-DD")
     data: dict[str, Any]
-    verify_code: str
-    verify_url: str
+    verify_code: str | None = Field(description="null while the document is a draft")
+    verify_url: str | None
     pending_roles: list[str]
     revoked_at: Instant | None
     revoke_reason: str | None
     replaced_by: str | None
+    declined_at: Instant | None
+    declined_role: str | None
+    decline_reason: str | None
     signers: list[SlotOut]
     revisions: list[RevisionOut]
     created_at: Instant
@@ -103,11 +139,14 @@ class DocumentOut(BaseModel):
             date=document.document_date,
             data=document.data,
             verify_code=document.verify_code,
-            verify_url=links.verify_url(document.verify_code),
+            verify_url=links.verify_url(document.verify_code) if document.verify_code else None,
             pending_roles=[s.role for s in document.slots if s.signed_at is None],
             revoked_at=document.revoked_at,
             revoke_reason=document.revoke_reason,
             replaced_by=document.replaced_by_id,
+            declined_at=document.declined_at,
+            declined_role=document.declined_role,
+            decline_reason=document.decline_reason,
             signers=[
                 SlotOut(
                     role=slot.role,
@@ -150,12 +189,84 @@ class PendingOut(BaseModel):
     ) -> PendingOut:
         return cls(
             document_id=document.id,
-            number=document.number,
+            number=document.issued_number,
             title=document.title,
             template=document.template_id,
             role=slot.role,
             label=slot.label,
             ready=not before,
             waiting_for=[s.role for s in before],
-            verify_url=links.verify_url(document.verify_code),
+            verify_url=links.verify_url(document.issued_code),
         )
+
+
+MAX_SEARCH = 200
+
+
+def _search(value: str) -> str:
+    if len(value) > MAX_SEARCH:
+        raise FieldInvalid(f"paling panjang {MAX_SEARCH} karakter")
+    return value
+
+
+class DocumentQuery(PageQuery):
+    """Which documents a listing shows (query parameters; an empty one is left out)."""
+
+    q: Annotated[
+        str | None,
+        Field(
+            max_length=MAX_SEARCH,
+            description="search: the document number, or a name or NIP in its data (all "
+            "words must match; a NIP may be typed in groups)",
+        ),
+        optional_filter(_search),
+    ] = None
+    status: Annotated[DocumentStatus | None, optional_filter(one_of(DocumentStatus))] = None
+    template: Annotated[str | None, Field(description="template id"), optional_filter(str)] = None
+    unit_id: Annotated[str | None, optional_filter(str)] = None
+    date_from: Annotated[
+        date | None,
+        Field(description="document date on or after, YYYY-MM-DD"),
+        optional_filter(validate_date),
+    ] = None
+    date_to: Annotated[
+        date | None,
+        Field(description="document date on or before, YYYY-MM-DD"),
+        optional_filter(validate_date),
+    ] = None
+
+
+class DocumentItemOut(BaseModel):
+    """A document as a listing shows it."""
+
+    id: str
+    number: str | None = Field(description="null while the document is a draft")
+    title: str
+    template: str
+    status: DocumentStatus
+    document_date: str = Field(description="YYYY-MM-DD")
+    unit_id: str | None
+    created_at: Instant
+    pending_roles: list[str] = Field(description="roles not signed yet, in signing order")
+    verify_url: str | None = Field(description="null while the document is a draft")
+
+    @classmethod
+    def of(cls, listed: Listed, links: Links) -> DocumentItemOut:
+        return cls(
+            id=listed.id,
+            number=listed.number,
+            title=listed.title,
+            template=listed.template_id,
+            status=listed.status,
+            document_date=listed.document_date,
+            unit_id=listed.unit_id,
+            created_at=listed.created_at,
+            pending_roles=listed.pending_roles,
+            verify_url=links.verify_url(listed.verify_code) if listed.verify_code else None,
+        )
+
+
+class DocumentListOut(PageOut):
+    """One page of the documents the caller may read, newest first."""
+
+    items: list[DocumentItemOut]

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from docgen.documents import repository
 from docgen.documents.binding import bind_roles, chosen_problems
+from docgen.documents.schemas import DocumentQuery
 from docgen.errors import (
     CertificateRevoked,
     Conflict,
@@ -35,6 +36,7 @@ from docgen.errors import (
     SignerMismatch,
 )
 from docgen.kit.links import Links
+from docgen.notifications import Notifier
 from docgen.people.policies import Caller
 from docgen.pipeline.orchestration import Draft, Pipeline, ToSign
 from docgen.pipeline.prepare import field_name
@@ -47,7 +49,7 @@ from docgen.registry.statuses import DocumentStatus, Role, SignerStatus
 from docgen.signers.keys import SignerKeys
 from docgen.signers.revocation import RevocationList
 from docgen.templating.catalogue import TemplateCatalogue
-from docgen.templating.manifest import TemplateManifest
+from docgen.templating.manifest import Template, TemplateManifest
 from docgen.templating.validation import validate_data
 from signing.pades import SignatureAppearance
 
@@ -57,10 +59,13 @@ __all__ = [
     "SignedMany",
     "check_signer",
     "document_unit",
+    "list_readable",
     "new_verify_code",
     "numbering_unit",
     "pending_roles",
     "readable",
+    "readable_scope",
+    "search_terms",
     "slot_to_sign",
     "waiting_for",
 ]
@@ -103,8 +108,46 @@ def readable(caller: Caller, document: Document) -> bool:
     documents with a role bound to them."""
     if caller.role == Role.SIGNER:
         signer_id = caller.user.signer_id if caller.user else None
-        return any(slot.assigned_signer_id == signer_id for slot in document.slots)
+        return signer_id is not None and any(
+            slot.assigned_signer_id == signer_id for slot in document.slots
+        )
     return caller.in_unit(document.unit_id)
+
+
+def readable_scope(caller: Caller) -> repository.Scope:
+    """The rule of :func:`readable` as the scope of a listing, which applies it in SQL."""
+    if caller.role == Role.SIGNER:
+        return repository.Scope(signer_id=caller.user.signer_id if caller.user else None)
+    if caller.is_admin:
+        return repository.Scope(everything=True)
+    return repository.Scope(unit_ids=caller.unit_ids)
+
+
+def search_terms(q: str | None) -> list[str]:
+    """The words of a search, lower-cased as the search text is; a NIP typed in groups
+    (``19680512 199003 1 801``) is one word."""
+    words = (q or "").lower().split()
+    if len(words) > 1 and all(word.isascii() and word.isdigit() for word in words):
+        return ["".join(words)]
+    return words
+
+
+async def list_readable(
+    session: AsyncSession, caller: Caller, query: DocumentQuery
+) -> tuple[list[repository.Listed], int]:
+    """One page of the documents the caller may read that match ``query``, newest first, and
+    how many match in all. Raises DataInvalid (422: ``date_to`` before ``date_from``)."""
+    if query.date_from and query.date_to and query.date_to < query.date_from:
+        raise DataInvalid([FieldProblem("date_to", "tidak boleh sebelum date_from")])
+    filters = repository.Filters(
+        terms=search_terms(query.q),
+        status=query.status,
+        template_id=query.template,
+        unit_id=query.unit_id,
+        date_from=query.date_from,
+        date_to=query.date_to,
+    )
+    return await repository.listing(session, readable_scope(caller), filters, query)
 
 
 def document_unit(caller: Caller, unit_id: str | None) -> str:
@@ -127,8 +170,12 @@ def waiting_for(document: Document, slot: SignatureSlot) -> list[SignatureSlot]:
 
 def slot_to_sign(document: Document, role: str) -> SignatureSlot:
     """The slot of ``role`` if it is its turn. Raises NotFound, Conflict (409)."""
+    if document.status == DocumentStatus.DRAF:
+        raise Conflict("Dokumen masih draf; terbitkan dahulu sebelum ditandatangani")
     if document.status == DocumentStatus.DICABUT:
         raise Conflict("Dokumen telah dicabut dan tidak dapat ditandatangani")
+    if document.status == DocumentStatus.DITOLAK:
+        raise Conflict("Dokumen ditolak oleh penanda tangan dan tidak dapat ditandatangani")
     slot = next((s for s in document.slots if s.role == role), None)
     if slot is None:
         roles = ", ".join(s.role for s in document.slots)
@@ -188,6 +235,7 @@ class DocumentService:
         keys: SignerKeys,
         revocations: RevocationList,
         links: Links,
+        notifier: Notifier,
     ) -> None:
         self.db = db
         self.catalogue = catalogue
@@ -195,6 +243,7 @@ class DocumentService:
         self.keys = keys
         self.revocations = revocations
         self.links = links
+        self.notifier = notifier
         self.locks = DocumentLocks()
 
     async def create(
@@ -216,8 +265,26 @@ class DocumentService:
         """
         unit = document_unit(caller, unit_id)
         template = self.catalogue.latest(template_id)
+        clean = validate_data(template.manifest, data)
+        return await self.issue(caller, template, clean, signers, unit)
+
+    async def issue(
+        self,
+        caller: Caller,
+        template: Template,
+        clean: Mapping[str, Any],
+        signers: Mapping[str, str],
+        unit: str,
+        *,
+        draft_id: str | None = None,
+    ) -> str:
+        """Bind, number, make and register checked data as a document waiting for its signers;
+        ``draft_id``: the draft it comes from, which it replaces under the same id.
+
+        Raises DataInvalid (a role that cannot be bound), Conflict (409: the draft was issued
+        or deleted meanwhile), TemplateInvalid, ConversionFailed (502).
+        """
         manifest = template.manifest
-        clean = validate_data(manifest, data)
         async with self.db.session() as session:
             chosen, problems = await chosen_problems(session, manifest, signers)
             bound, unbound = await bind_roles(session, manifest, clean, chosen)
@@ -240,11 +307,15 @@ class DocumentService:
             code,
             self.links.verify_url(code),
             {role: signer.id for role, signer in bound.items()},
+            **({"id": draft_id} if draft_id else {}),
         )
         made = (await self.pipeline.make([draft])).one()
         async with self.db.writing() as session:
+            if draft_id is not None and not await repository.remove_draft(session, draft_id):
+                raise Conflict("Draf ini sudah diterbitkan atau dihapus")
             await repository.register_made(session, [made], unit_id=unit, created_by=caller.id)
             await session.commit()
+        self.notifier.issued(draft.id)
         return draft.id
 
     async def sign(self, caller: Caller, document_id: str, role: str, pin: str) -> None:
@@ -272,6 +343,7 @@ class DocumentService:
             outcome = await self.sign_many([document], role, signer, key)
             if outcome.failed:
                 raise next(iter(outcome.failed.values()))
+            self.notifier.signed(outcome.signed, role)
 
     async def sign_many(
         self,
@@ -331,7 +403,7 @@ class DocumentService:
                 appearance=SignatureAppearance(
                     name=signer.name,
                     jabatan=signer.jabatan,
-                    verify_url=self.links.verify_url(document.verify_code),
+                    verify_url=self.links.verify_url(document.issued_code),
                 ),
                 reason=f"{slot.label} {document.title}",
                 certify=not any(s.signed_at for s in document.slots),
@@ -343,6 +415,35 @@ class DocumentService:
         if any(item.request.archive for item in items):
             return await self.revocations.trust()
         return Trust((), ())
+
+    async def decline(self, caller: Caller, document_id: str, role: str, reason: str) -> None:
+        """The signer bound to ``role`` declines to sign it, for ``reason``: the document is
+        DITOLAK (nobody signs it any more; the operator revokes it and makes a new one) and
+        its operator is told.
+
+        Raises NotFound, Conflict (409: not waiting for this role), SignerMismatch (403).
+        """
+        async with self.locks.holding([document_id]), self.db.writing() as session:
+            document = await repository.get(session, document_id)
+            signer_id = caller.user.signer_id if caller.user else None
+            signer = await session.get(Signer, signer_id) if signer_id else None
+            if signer is None or not readable(caller, document):
+                raise NotFound("Dokumen tidak ditemukan")
+            slot = next((s for s in document.slots if s.role == role), None)
+            if slot is None or slot.signed_at is not None:
+                raise Conflict(f"Peran {role!r} tidak menunggu tanda tangan pada dokumen ini")
+            check_signer(slot, signer)
+            if document.status != DocumentStatus.MENUNGGU:
+                raise Conflict("Hanya dokumen yang menunggu tanda tangan yang dapat ditolak")
+            document.status = DocumentStatus.DITOLAK
+            document.declined_at = utcnow()
+            document.declined_role = role
+            document.decline_reason = reason
+            await audit.record(
+                session, "document.declined", "document", document_id, role=role, reason=reason
+            )
+            await session.commit()
+        self.notifier.declined(document_id, role, reason)
 
     async def revoke(
         self, caller: Caller, document_id: str, reason: str, replaced_by: str | None
@@ -361,6 +462,8 @@ class DocumentService:
                 raise NotFound("Dokumen tidak ditemukan")
             if document.status == DocumentStatus.DICABUT:
                 raise Conflict("Dokumen sudah dicabut")
+            if document.status == DocumentStatus.DRAF:
+                raise Conflict("Draf tidak dicabut, melainkan dihapus")
             if replaced_by is not None:
                 replacement = await session.get(Document, replaced_by)
                 problem = None
@@ -372,6 +475,8 @@ class DocumentService:
                     problem = "dokumen pengganti tidak ditemukan"
                 elif replacement.status == DocumentStatus.DICABUT:
                     problem = "dokumen pengganti sudah dicabut"
+                elif replacement.status == DocumentStatus.DRAF:
+                    problem = "dokumen pengganti masih draf; terbitkan dahulu"
                 if problem:
                     raise DataInvalid([FieldProblem("replaced_by", problem)])
             document.status = DocumentStatus.DICABUT

@@ -21,6 +21,14 @@ class Links:
         """The one-time page where a new account sets its password (and a signer its PIN)."""
         return f"{self.base_url}/aktivasi/{token}"
 
+    def document_page(self, document_id: str) -> str:
+        """A document's page in the office (status, who signs next, signing)."""
+        return f"{self.base_url}/dokumen/{document_id}"
+
+    def batch_page(self, batch_id: str) -> str:
+        """A batch's page in the office (its documents, progress, bulk signing)."""
+        return f"{self.base_url}/batch/{batch_id}"
+
     @property
     def crl_url(self) -> str:
         """Where the CRL is published; written into every signer certificate."""

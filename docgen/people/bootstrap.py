@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from docgen.errors import DocgenError
 from docgen.kit.links import Links
+from docgen.notifications import Notifier
 from docgen.people.service import Accounts, LoginPolicy
 from docgen.registry import audit
 from docgen.registry.db import Database, migrate
@@ -33,7 +34,24 @@ async def add_user(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await anyio.to_thread.run_sync(migrate, settings.sqlalchemy_url)
     db = Database(settings.sqlalchemy_url)
-    accounts = Accounts(db, Links(settings.base_url), LoginPolicy.of(settings))
+    links = Links(settings.base_url)
+    try:
+        async with Notifier.of(settings, db, links).running() as notifier:
+            return await _add_user(
+                Accounts(db, links, LoginPolicy.of(settings), notifier),
+                username,
+                chosen,
+                password,
+                unit_codes,
+            )
+    finally:
+        await db.close()
+
+
+async def _add_user(
+    accounts: Accounts, username: str, chosen: Role, password: str | None, unit_codes: Sequence[str]
+) -> dict[str, Any]:
+    db = accounts.db
     try:
         async with db.session() as session:
             units = list(await session.scalars(select(Unit).where(Unit.code.in_(unit_codes))))
@@ -50,5 +68,3 @@ async def add_user(
     except DocgenError as exc:
         problems = getattr(exc, "problems", [])
         raise ValueError("; ".join([exc.detail, *(p.message for p in problems)])) from None
-    finally:
-        await db.close()

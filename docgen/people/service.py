@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from docgen.errors import Conflict, DataInvalid, FieldProblem, LoginFailed, NotFound
 from docgen.kit.links import Links
+from docgen.notifications import Notifier
 from docgen.people import repository
 from docgen.people.security import (
     TotpCheck,
@@ -96,10 +97,11 @@ class ActivationView:
 
 
 class Accounts:
-    def __init__(self, db: Database, links: Links, policy: LoginPolicy) -> None:
+    def __init__(self, db: Database, links: Links, policy: LoginPolicy, notifier: Notifier) -> None:
         self.db = db
         self.links = links
         self.policy = policy
+        self.notifier = notifier
 
     # Units and users ------------------------------------------------------------------------
 
@@ -168,7 +170,8 @@ class Accounts:
 
     async def new_activation(self, session: AsyncSession, user: User) -> str:
         """A one-time activation link for ``user`` (earlier unused links stop working), in the
-        caller's transaction; returns its URL."""
+        caller's transaction; returns its URL. It goes to the user's e-mail address, if they
+        have one, once the transaction commits."""
         now = utcnow()
         await session.execute(
             update(Activation)
@@ -185,7 +188,9 @@ class Accounts:
             )
         )
         await audit.record(session, "user.activation_issued", "user", user.id)
-        return self.links.activation_url(token)
+        url = self.links.activation_url(token)
+        self.notifier.activation(session, user.id, url)
+        return url
 
     async def reissue_activation(self, user_id: str) -> str:
         """A new activation link (e.g. a forgotten password). Raises NotFound."""

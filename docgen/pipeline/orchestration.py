@@ -22,7 +22,14 @@ from docgen.errors import DocgenError
 from docgen.pipeline.convert import BatchConversionFailed, Converter
 from docgen.pipeline.sign import SignatureRequest, SigningKey, Trust
 from docgen.pipeline.store import NewRevision, store_grouped
-from docgen.pipeline.workers import Failed, WorkerPool, render_rows, sign_pdfs, stamp_pdfs
+from docgen.pipeline.workers import (
+    Failed,
+    WorkerPool,
+    page_images,
+    render_rows,
+    sign_pdfs,
+    stamp_pdfs,
+)
 from docgen.registry.statuses import RevisionKind
 from docgen.templating.manifest import Template
 from storage import ObjectStore, StoredObject
@@ -30,6 +37,9 @@ from storage import ObjectStore, StoredObject
 __all__ = ["Draft", "Made", "Outcome", "Pipeline", "Signed", "ToSign"]
 
 T = TypeVar("T")
+
+# What a draft shows where its number will be: it gets one only when it is issued.
+DRAFT_NUMBER = "(nomor diberikan saat diterbitkan)"
 
 # Reading the newest revisions of a chunk to sign: this many object storage reads at once.
 IO_CONCURRENCY = 8
@@ -139,6 +149,26 @@ class Pipeline:
             for draft_id, objects in stored.items()
         ]
         return outcome
+
+    async def draft_pdf(self, template: Template, data: Mapping[str, Any]) -> bytes:
+        """A draft rendered and converted, without a number, QR code or signature fields.
+
+        Raises TemplateInvalid, ConversionFailed.
+        """
+        failed: dict[str, DocgenError] = {}
+        rendered = await self.workers.map(render_rows, [(data, DRAFT_NUMBER)], template)
+        pdfs = await self._convert(failed, _keep_done(failed, ["draf"], rendered))
+        if failed:
+            raise next(iter(failed.values()))
+        return pdfs["draf"]
+
+    async def page_image(self, pdf: bytes, page: int, width: int, *, draft: bool) -> bytes:
+        """Page ``page`` (1-based, within the document) of ``pdf`` as a PNG, marked DRAF for a
+        draft, made in a worker process."""
+        (result,) = await self.workers.map(page_images, [(pdf, page, width, draft)])
+        if isinstance(result, Failed):
+            raise result.error()
+        return bytes(result)
 
     async def sign(
         self, items: Sequence[ToSign], key: SigningKey, trust: Trust, *, pack: str | None = None

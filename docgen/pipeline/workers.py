@@ -231,6 +231,19 @@ def render_rows(items: Sequence[tuple[Mapping[str, object], str]], template: Tem
     return results
 
 
+def page_images(items: Sequence[tuple[bytes, int, int, bool]]) -> list[Any]:
+    """The PNG of each ``(pdf, page, width, draft)``; ``Failed`` for one that cannot be made."""
+    from docgen.pipeline.preview import page_image
+
+    results: list[bytes | Failed] = []
+    for pdf, page, width, draft in items:
+        try:
+            results.append(page_image(pdf, page, width, draft=draft))
+        except Exception as exc:
+            results.append(Failed.of(exc))
+    return results
+
+
 def stamp_pdfs(
     items: Sequence[tuple[bytes, str]], template_id: str, roles: Sequence[str]
 ) -> list[Any]:

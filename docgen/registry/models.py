@@ -239,12 +239,16 @@ class Document(Base):
     template_sha256: Mapped[str] = mapped_column(String(64))
     document_type: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(300))
-    number: Mapped[str] = mapped_column(String(100), unique=True)
-    document_date: Mapped[str] = mapped_column(String(10))
+    # Both None while the document is a draft: no number is used, nothing is public.
+    number: Mapped[str | None] = mapped_column(String(100), unique=True)
+    document_date: Mapped[str] = mapped_column(String(10), index=True)
     data: Mapped[dict[str, Any]]
-    verify_code: Mapped[str] = mapped_column(String(64), unique=True)
+    # The number and the names and NIPs of the data, lower-cased: what a listing's search looks
+    # in, the same on every backend (the data is JSON, which each backend searches its own way).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    verify_code: Mapped[str | None] = mapped_column(String(64), unique=True)
     status: Mapped[DocumentStatus] = mapped_column(Status(DocumentStatus, 30))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     revoked_at: Mapped[datetime | None]
     revoke_reason: Mapped[str | None] = mapped_column(Text)
     # The document that replaces a revoked one, if any.
@@ -252,6 +256,13 @@ class Document(Base):
     # None for documents made before units existed: only admins (and their signers) see them.
     unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), index=True)
     created_by: Mapped[str | None] = mapped_column(String(32))
+    # A signer who declined to sign: when, which role, and why (for the operator).
+    declined_at: Mapped[datetime | None]
+    declined_role: Mapped[str | None] = mapped_column(String(100))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    # A draft's signers chosen per role ({role: signer id}), bound when it is issued.
+    chosen_signers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime | None]
 
     revisions: Mapped[list[Revision]] = relationship(
         back_populates="document", order_by="Revision.seq", lazy="selectin"
@@ -259,6 +270,20 @@ class Document(Base):
     slots: Mapped[list[SignatureSlot]] = relationship(
         back_populates="document", order_by="SignatureSlot.order", lazy="selectin"
     )
+
+    @property
+    def issued_number(self) -> str:
+        """The number of an issued document. Raises ValueError for a draft (it has none)."""
+        if self.number is None:
+            raise ValueError(f"document {self.id} is a draft: no number")
+        return self.number
+
+    @property
+    def issued_code(self) -> str:
+        """The verification code of an issued document. Raises ValueError for a draft."""
+        if self.verify_code is None:
+            raise ValueError(f"document {self.id} is a draft: no verification code")
+        return self.verify_code
 
 
 class Revision(Base):
@@ -367,7 +392,7 @@ class Batch(Base):
     unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), index=True)
     created_by: Mapped[str | None] = mapped_column(String(32))
     total: Mapped[int]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     finished_at: Mapped[datetime | None]
 
 

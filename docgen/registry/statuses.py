@@ -18,9 +18,11 @@ __all__ = [
 
 
 class DocumentStatus(StrEnum):
+    DRAF = "draf"  # editable, deletable, no number, nothing public; issuing opens it for signing
     MENUNGGU = "menunggu_tanda_tangan"  # issued, waiting for (more) signatures
     SAH = "sah"  # every signer signed; the B-LTA revision is the current one
     DICABUT = "dicabut"  # revoked; every revision stays retrievable and verifiable
+    DITOLAK = "ditolak"  # a signer declined to sign it, with a reason; it can only be revoked
 
 
 class SlotStatus(StrEnum):

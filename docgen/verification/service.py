@@ -33,7 +33,11 @@ from signing.waktu import format_waktu_wib
 
 __all__ = ["TrustFiles", "UploadChecks", "public_view", "verify_code"]
 
-STATUS_LABEL = {DocumentStatus.SAH: "SAH", DocumentStatus.DICABUT: "DICABUT"}
+STATUS_LABEL = {
+    DocumentStatus.SAH: "SAH",
+    DocumentStatus.DICABUT: "DICABUT",
+    DocumentStatus.DITOLAK: "DITOLAK",
+}
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ def public_view(
         document=PublicDocumentOut(
             type=document.document_type.replace("_", " ").title(),
             title=document.title,
-            number=document.number,
+            number=document.issued_number,
             date=document.document_date,
             template=document.template_id,
             issued_at=document.created_at,
@@ -68,9 +72,9 @@ def public_view(
         ),
         replaced_by=(
             ReplacementOut(
-                number=replacement.number,
+                number=replacement.issued_number,
                 title=replacement.title,
-                verify_url=links.verify_url(replacement.verify_code),
+                verify_url=links.verify_url(replacement.issued_code),
             )
             if replacement is not None
             else None
@@ -79,8 +83,8 @@ def public_view(
         level=signature_level(document),
         pending_roles=pending_roles(document),
         sha256=current.sha256,
-        verify_url=links.verify_url(document.verify_code),
-        download_url=f"/v/{document.verify_code}/pdf",
+        verify_url=links.verify_url(document.issued_code),
+        download_url=f"/v/{document.issued_code}/pdf",
     )
 
 

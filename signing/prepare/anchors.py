@@ -20,7 +20,7 @@ from typing import Any
 
 from signing.errors import AnchorNotFound, InvalidPdf
 
-__all__ = ["AnchorPosition", "anchor_marker", "locate_anchors"]
+__all__ = ["PDFIUM_LOCK", "AnchorPosition", "anchor_marker", "locate_anchors"]
 
 _MARKER_PREFIX = "#TTD:"
 _MARKER_SUFFIX = "#"
@@ -34,7 +34,7 @@ _DESCENT_EM = 0.35
 # PDFium is not thread-safe: no two of its calls may run at once in a process, not even on
 # different documents, and pypdfium2 does not serialise them. Every use of it here holds this lock
 # (the service calls locate_anchors from worker threads).
-_PDFIUM_LOCK = threading.Lock()
+PDFIUM_LOCK = threading.Lock()
 
 
 def anchor_marker(role: str) -> str:
@@ -75,7 +75,7 @@ def locate_anchors(pdf: bytes, roles: Sequence[str]) -> dict[str, AnchorPosition
     """
     markers = {role: anchor_marker(role) for role in roles}
     patterns = {role: _spaced_pattern(marker) for role, marker in markers.items()}
-    with _PDFIUM_LOCK:
+    with PDFIUM_LOCK:
         found = _search(pdf, patterns)
     for role, marker in markers.items():
         if role not in found:
