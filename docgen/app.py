@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from urllib.parse import quote
 
 import anyio
@@ -39,6 +40,8 @@ from docgen.templating.routes import router as templates
 from docgen.verification.pages import Pages
 from docgen.verification.routes import api as verification
 from docgen.verification.routes import pages as public_pages
+from docgen.web.render import Office
+from docgen.web.routes import office
 from docgen.wiring import Parts, start_parts
 from signing.errors import SigningError
 from storage.errors import StorageError
@@ -168,16 +171,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.pages = Pages()
+    app.state.office = Office()
     # Room for multipart framing around the largest allowed upload.
     app.add_middleware(BodySizeLimit, limit=config.max_upload_bytes + 2**20)
     app.include_router(api_router())
     app.include_router(public_pages)
     app.include_router(people_pages)
+    app.include_router(office)
     app.include_router(api_docs())
     app.mount(
         API_DOCS_ASSETS,
         StaticFiles(packages=[("fastapi_offline", "static")]),
         name="api-docs-assets",
+    )
+    app.mount(
+        "/aset/kantor",
+        StaticFiles(directory=Path(__file__).resolve().parent / "web" / "static"),
+        name="office-assets",
     )
 
     @app.get("/healthz", tags=["kesehatan"])

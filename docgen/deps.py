@@ -23,6 +23,7 @@ from docgen.signers.service import Signers
 from docgen.templating.catalogue import TemplateCatalogue
 from docgen.verification.pages import Pages
 from docgen.verification.service import UploadChecks
+from docgen.web.render import Office
 from docgen.wiring import Parts
 from signing.pki import CertificateAuthority
 from storage import ObjectStore
@@ -37,6 +38,7 @@ __all__ = [
     "DocumentsDep",
     "DraftsDep",
     "LinksDep",
+    "OfficeDep",
     "PagesDep",
     "RevocationsDep",
     "SandboxDep",
@@ -143,3 +145,11 @@ DraftsDep = Annotated[Drafts, Depends(_drafts)]
 BatchesDep = Annotated[BatchService, Depends(_batches)]
 BulkSigningsDep = Annotated[BulkSignings, Depends(_bulk_signings)]
 PagesDep = Annotated[Pages, Depends(_pages)]
+
+
+def _office(request: Request) -> Office:
+    office: Office = request.app.state.office
+    return office
+
+
+OfficeDep = Annotated[Office, Depends(_office)]

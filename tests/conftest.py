@@ -18,6 +18,7 @@ import httpx
 import pytest
 from minio import Minio
 from minio.datatypes import Object
+from playwright.sync_api import Browser, sync_playwright
 
 import signing.fast
 from docgen.pipeline.convert import free_port
@@ -196,3 +197,15 @@ def create_pakta(client: httpx.Client, nip: str, **body: object) -> dict[str, ob
 
 def sign_pakta(signer: SignerAccount, document_id: str) -> httpx.Response:
     return signer.sign(document_id, "pembuat_pernyataan")
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (Makefile APT_TEST); no browser download
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (one per test module)."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        launched.close()

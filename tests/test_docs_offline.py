@@ -11,11 +11,10 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from tests.conftest import Service
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's package (Makefile APT_TEST); no browser download
 PAGES = ("/docs", "/redoc")
 ASSET_TYPES = {
     "script": ("text/javascript", "application/javascript"),
@@ -81,14 +80,6 @@ def test_docs_pages_load_every_asset_from_docgen(
 def test_the_schema_keeps_no_docs_routes(anonymous: httpx.Client) -> None:
     paths = anonymous.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith(("/docs", "/redoc", "/aset"))]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield launched
-        launched.close()
 
 
 # Whatever the page's Content-Security-Policy refuses, as the browser reports it.

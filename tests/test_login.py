@@ -110,7 +110,8 @@ def test_login_sets_the_session_and_csrf_cookies(people: People) -> None:
         assert again.status_code == 200, again.text
         assert again.json()["username"] == auditor.username
         assert again.json()["csrf_token"] == csrf["value"]
-        assert browser.get("/").status_code == 200
+        start = browser.get("/")
+        assert start.status_code == 303 and start.headers["location"] == "/dokumen"
 
     with people.anonymous() as nobody:
         assert nobody.get("/api/v1/me").status_code == 401

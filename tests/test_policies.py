@@ -260,11 +260,13 @@ def test_pages_send_the_public_to_the_login_page(
     assert logout.status_code == 401
     assert logout.json()["error"] == "NotAuthenticated"
 
-    # Every logged-in role gets its start page.
+    # Every logged-in role is sent to its start page.
+    starts = {"admin": "/dokumen", "operator": "/dokumen", "signer": "/kotak-masuk"}
+    starts["auditor"] = "/dokumen"
     for role in ROLES:
         page = callers[role].get("/")
-        assert page.status_code == 200, (role, page.text[:200])
-        assert page.headers["content-type"].startswith("text/html")
+        assert page.status_code == 303, (role, page.text[:200])
+        assert page.headers["location"] == starts[role]
 
 
 def test_verification_and_api_docs_stay_public(

@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from docgen.deps import AccountsDep, SettingsDep, SignersDep
 from docgen.errors import DataInvalid, LoginFailed, NotFound
-from docgen.people.policies import CSRF_COOKIE, SESSION_COOKIE, AnyCaller, Public
+from docgen.people.policies import SESSION_COOKIE, AnyCaller, Public
 from docgen.people.routes import clear_session_cookies, set_session_cookies
 from docgen.registry.statuses import Role
 
@@ -23,13 +23,6 @@ __all__ = ["pages", "safe_next"]
 _WEB = Path(__file__).resolve().parent / "web"
 _BASE = Path(__file__).resolve().parent.parent / "verification" / "web"
 _env = Environment(loader=FileSystemLoader([_WEB, _BASE]), autoescape=select_autoescape(["html"]))
-
-ROLE_LABELS = {
-    Role.ADMIN: "admin",
-    Role.OPERATOR: "operator",
-    Role.SIGNER: "penanda tangan",
-    Role.AUDITOR: "auditor",
-}
 
 pages = APIRouter(include_in_schema=False)
 
@@ -140,15 +133,3 @@ async def activation_form(
         problems = [p.message for p in exc.problems]
         return _render("aktivasi.html", 422, view=view, qr_svg=qr, problems=problems)
     return _render("aktivasi.html", done=True, username=view["username"], view=view)
-
-
-@pages.get("/", response_class=HTMLResponse)
-async def home(caller: AnyCaller, request: Request) -> HTMLResponse:
-    """The start page of whoever is logged in (anonymous callers go to the login page)."""
-    assert caller.user is not None
-    return _render(
-        "beranda.html",
-        user=caller.user,
-        role_label=ROLE_LABELS[caller.user.role],
-        csrf=request.cookies.get(CSRF_COOKIE, ""),
-    )

@@ -1,0 +1,20 @@
+"""The office pages' router: the start page, and each role's pages (one module each)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse
+
+from docgen.people.policies import AnyCaller
+from docgen.web.render import home_of
+
+__all__ = ["office"]
+
+office = APIRouter(include_in_schema=False)
+
+
+@office.get("/")
+async def home(caller: AnyCaller) -> RedirectResponse:
+    """Whoever is logged in starts on their role's first page (nobody: the login page)."""
+    assert caller.user is not None
+    return RedirectResponse(home_of(caller.user.role), status_code=303)
