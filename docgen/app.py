@@ -24,6 +24,7 @@ from docgen.errors import (
     DocgenError,
     ErrorOut,
     FieldProblem,
+    Forbidden,
     NotAuthenticated,
     error_responses,
     first_translated,
@@ -31,7 +32,7 @@ from docgen.errors import (
 )
 from docgen.kit.limits import BodySizeLimit
 from docgen.people.pages import pages as people_pages
-from docgen.people.policies import Public
+from docgen.people.policies import Caller, Public
 from docgen.people.routes import router as people
 from docgen.pipeline.workers import freeze_start_up_objects
 from docgen.settings import Settings
@@ -201,6 +202,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         path = request.url.path
         if not path.startswith("/api/") and request.method == "GET":
             return RedirectResponse(f"/masuk?lanjut={quote(path)}", status_code=303)
+        return _error(exc.status_code, exc.body())
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        # People in a browser see a page saying so; API clients get the JSON 403.
+        if not request.url.path.startswith("/api/") and request.method == "GET":
+            office: Office = request.app.state.office
+            caller = Caller(None, request.client.host if request.client else None)
+            return office.page(request, caller, "galat.html", exc.status_code, detail=exc.detail)
         return _error(exc.status_code, exc.body())
 
     @app.exception_handler(DocgenError)

@@ -172,6 +172,17 @@ class People:
                 account.client.base_url = httpx.URL(url)
         return self
 
+    def audit_log(self) -> list[dict[str, Any]]:
+        """The whole audit log as the admin reads it, page after page."""
+        entries: list[dict[str, Any]] = []
+        while True:
+            after = entries[-1]["id"] if entries else 0
+            page = self.admin.client.get("/api/v1/audit", params={"after": after, "limit": 500})
+            assert page.status_code == 200, page.text
+            entries += page.json()["entries"]
+            if len(page.json()["entries"]) < 500:
+                return entries
+
     def anonymous(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=120)
 

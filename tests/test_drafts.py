@@ -142,6 +142,5 @@ def test_a_draft_is_deleted_by_its_unit_only(people: People, client: httpx.Clien
     assert client.delete(f"/api/v1/documents/{made['id']}").status_code == 204
     assert client.get(f"/api/v1/documents/{made['id']}").status_code == 404
     assert client.delete(f"/api/v1/documents/{made['id']}").status_code == 404
-    audit = people.admin.client.get("/api/v1/audit", params={"limit": 500}).json()
-    actions = [e["action"] for e in audit["entries"] if e["entity_id"] == made["id"]]
+    actions = [e["action"] for e in people.audit_log() if e["entity_id"] == made["id"]]
     assert actions == ["document.drafted", "document.draft_deleted"]

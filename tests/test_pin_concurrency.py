@@ -65,18 +65,11 @@ def signer_state(people: People, signer: SignerAccount) -> dict[str, Any]:
 
 
 def wrong_pin_entries(people: People, signer_id: str) -> int:
-    """The registry's audit entries of wrong PINs of this signer, all pages."""
-    count, after = 0, 0
-    while True:
-        page = people.admin.client.get("/api/v1/audit", params={"after": after, "limit": 500})
-        assert page.status_code == 200, page.text
-        entries = page.json()["entries"]
-        if not entries:
-            return count
-        count += sum(
-            e["action"] == "signer.wrong_pin" and e["entity_id"] == signer_id for e in entries
-        )
-        after = entries[-1]["id"]
+    """The registry's audit entries of wrong PINs of this signer."""
+    return sum(
+        e["action"] == "signer.wrong_pin" and e["entity_id"] == signer_id
+        for e in people.audit_log()
+    )
 
 
 def test_200_concurrent_wrong_pins_on_single_and_bulk_signing_check_exactly_five(

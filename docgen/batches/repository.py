@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ __all__ = [
     "BatchDocument",
     "BatchState",
     "ListedBatch",
+    "batches_of",
     "bound_to",
     "documents_of",
     "get",
@@ -152,6 +154,19 @@ async def documents_of(
         .options(*(WITHOUT_SLOT_SIGNERS if revisions else SLOTS_ONLY))
     )
     return list(documents)
+
+
+async def batches_of(session: AsyncSession, document_ids: Sequence[str]) -> dict[str, str]:
+    """The batch each of these documents was made in (document id -> batch id); documents
+    made one at a time are left out."""
+    if not document_ids:
+        return {}
+    rows = await session.execute(
+        select(BatchRow.document_id, BatchRow.batch_id).where(
+            BatchRow.document_id.in_(document_ids)
+        )
+    )
+    return {document_id: batch_id for document_id, batch_id in rows.tuples() if document_id}
 
 
 async def bound_to(session: AsyncSession, batch_id: str, signer_id: str) -> bool:

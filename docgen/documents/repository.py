@@ -51,6 +51,7 @@ __all__ = [
     "remove_draft",
     "register_signed",
     "search_text",
+    "signed_by",
     "stored_object",
 ]
 
@@ -106,6 +107,25 @@ async def pending_for(
         .order_by(Document.created_at, SignatureSlot.order)
     )
     return [(document, slot) for document, slot in rows.tuples().all()]
+
+
+async def signed_by(
+    session: AsyncSession, signer_id: str, page: PageQuery
+) -> tuple[list[tuple[Document, SignatureSlot]], int]:
+    """One page of the signatures this signer made (each with its document), newest first,
+    and how many there are in all."""
+    mine = SignatureSlot.signer_id == signer_id
+    total = await session.scalar(select(func.count()).select_from(SignatureSlot).where(mine))
+    rows = await session.execute(
+        select(Document, SignatureSlot)
+        .join(SignatureSlot, Document.id == SignatureSlot.document_id)
+        .where(mine)
+        .options(*SLOTS_ONLY)
+        .order_by(SignatureSlot.signed_at.desc(), SignatureSlot.id.desc())
+        .offset(page.offset)
+        .limit(page.per_page)
+    )
+    return [(document, slot) for document, slot in rows.tuples().all()], total or 0
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,11 @@ class Caller:
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
 
+    @property
+    def unit_scope(self) -> frozenset[str] | None:
+        """The units whose records the caller reads; None for all of them (admins)."""
+        return None if self.is_admin else self.unit_ids
+
     def in_unit(self, unit_id: str | None) -> bool:
         """Whether the caller works for ``unit_id`` (admins for every unit)."""
         return self.is_admin or (unit_id is not None and unit_id in self.unit_ids)

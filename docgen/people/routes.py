@@ -229,11 +229,9 @@ async def audit_log(
 ) -> AuditOut:
     """The audit log with the result of the hash-chain check; auditors see the entries about
     their units' documents and batches."""
-    units = None if caller.is_admin else caller.unit_ids
-    entries = await audit.entries(session, after=after, limit=limit, units=units)
-    broken = await audit.verify_chain(session)
+    log = await audit.read_log(session, units=caller.unit_scope, after=after, limit=limit)
     return AuditOut(
-        chain_intact=broken is None,
-        broken_at=broken,
-        entries=[AuditEntryOut.of(e) for e in entries],
+        chain_intact=log.broken_at is None,
+        broken_at=log.broken_at,
+        entries=[AuditEntryOut.of(e) for e in log.entries],
     )

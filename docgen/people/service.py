@@ -289,9 +289,10 @@ class Accounts:
             if step is not None:
                 current.totp_secret = view.totp_secret
                 current.totp_step = step
-            if within is not None:
-                await within(session, current)
+            # From here on the new account's owner acts (a signer's key is made in ``within``).
             with audit.acting(audit.Actor(current.id, audit.current_actor().client)):
+                if within is not None:
+                    await within(session, current)
                 await audit.record(session, "user.activated", "user", current.id)
             await session.commit()
         return current

@@ -157,11 +157,20 @@ async def verify_chain(session: AsyncSession) -> int | None:
 
 
 async def entries(
-    session: AsyncSession, *, after: int, limit: int, units: Collection[str] | None
+    session: AsyncSession,
+    *,
+    after: int = 0,
+    before: int | None = None,
+    newest_first: bool = False,
+    limit: int,
+    units: Collection[str] | None,
 ) -> list[AuditEntry]:
-    """Entries after the id ``after``, oldest first; with ``units``, only those about the
-    documents and batches of those units."""
-    query = select(AuditEntry).where(AuditEntry.id > after).order_by(AuditEntry.id).limit(limit)
+    """Entries after the id ``after`` (and before ``before``), oldest first or newest first;
+    with ``units``, only those about the documents and batches of those units."""
+    query = select(AuditEntry).where(AuditEntry.id > after).limit(limit)
+    if before is not None:
+        query = query.where(AuditEntry.id < before)
+    query = query.order_by(AuditEntry.id.desc() if newest_first else AuditEntry.id)
     if units is not None:
         documents = select(Document.id).where(Document.unit_id.in_(units))
         batches = select(Batch.id).where(Batch.unit_id.in_(units))
@@ -170,3 +179,32 @@ async def entries(
             | ((AuditEntry.entity == "batch") & AuditEntry.entity_id.in_(batches))
         )
     return list(await session.scalars(query))
+
+
+@dataclass(frozen=True)
+class AuditLog:
+    """A page of the log, and the result of checking the whole chain."""
+
+    entries: list[AuditEntry]
+    broken_at: int | None  # the first entry that breaks the chain; None: intact
+
+
+async def read_log(
+    session: AsyncSession,
+    *,
+    units: Collection[str] | None,
+    limit: int,
+    after: int = 0,
+    before: int | None = None,
+    newest_first: bool = False,
+) -> AuditLog:
+    """A page of :func:`entries` with the result of :func:`verify_chain`."""
+    page = await entries(
+        session,
+        after=after,
+        before=before,
+        newest_first=newest_first,
+        limit=limit,
+        units=units,
+    )
+    return AuditLog(page, await verify_chain(session))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
@@ -17,6 +18,7 @@ __all__ = [
     "get",
     "in_effect",
     "lock",
+    "names",
     "replacement_of",
     "reset_pin_tries",
     "revoked",
@@ -30,6 +32,15 @@ async def get(session: AsyncSession, signer_id: str) -> Signer:
     if signer is None:
         raise NotFound("Penanda tangan tidak ditemukan")
     return signer
+
+
+async def names(session: AsyncSession, signer_ids: Iterable[str | None]) -> dict[str, str]:
+    """The names of these signers (signer id -> name); ``None`` and unknown ids are left out."""
+    wanted = {i for i in signer_ids if i}
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Signer.id, Signer.name).where(Signer.id.in_(wanted)))
+    return dict(rows.tuples().all())
 
 
 async def revoked(session: AsyncSession) -> list[Signer]:

@@ -1,0 +1,347 @@
+"""The operator's office pages in a real browser (Debian's chromium through Playwright): an MoU
+from the form generated from its manifest (a list's rows added without JavaScript, a field
+error shown beside its field, fixed, saved as a draft, changed), the documents listing with its
+search and filters, and a batch from a staff list (the dry run's problems, a fixed file, live
+progress to 100 %, the ZIP)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from tests.conftest import People, Service, SignerAccount
+from tests.people import PASSWORD, Account
+from tests.test_bulk import PEOPLE_COLUMNS, bulk_sign, staff_csv
+from tests.test_templates_content import BA, SCOPE, mou_data, own_nik
+
+# NIPs no other module uses: born in 1962, sequences 2xx.
+NIP_CAMAT = "196203151987031201"
+NIP_SAKSI = "196207221988032202"
+NIP_LUAR = "196209091989031206"
+NIP_PESERTA = ["196201011988031203", "196202021988032204", "196203031988031205"]
+NAMA_CAMAT = "Drs. Joko Prasetyo, M.Si."
+NAMA_KETUA = "Siti Maryam, S.H., M.H."
+NAMA_SAKSI = "Ir. Endang Susilowati, M.T."
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
+WAIT_MS = 180_000  # documents are converted by LibreOffice; a batch makes several
+
+
+def shoot(page: Page, name: str) -> None:
+    """The page as it is, at phone and at desktop size (``var/screenshots/<name>-<size>.png``)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    for label, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+        page.set_viewport_size(viewport)  # type: ignore[arg-type]
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+    if size is not None:
+        page.set_viewport_size(size)
+
+
+@pytest.fixture(scope="module")
+def signers(people: People) -> dict[str, SignerAccount]:
+    """The camat (a NIP), the ketua panwaslu (no NIP: a NIK) and a witness (a NIP)."""
+    return {
+        "camat": people.signer(NIP_CAMAT, name=NAMA_CAMAT, jabatan="Camat Candi"),
+        "ketua": people.signer(
+            nik=own_nik(), name=NAMA_KETUA, jabatan="Ketua Panwaslu Kecamatan Candi"
+        ),
+        "saksi": people.signer(NIP_SAKSI, name=NAMA_SAKSI, jabatan="Asisten Administrasi Umum"),
+    }
+
+
+@pytest.fixture(scope="module")
+def operator(people: People) -> Account:
+    return people.user("operator")
+
+
+@pytest.fixture(scope="module")
+def office(browser: Browser, service: Service, operator: Account) -> Iterator[Page]:
+    """The operator's browser, logged in through the /masuk form with a TOTP code."""
+    context: BrowserContext = browser.new_context(viewport=DESKTOP, base_url=service.url, locale="id-ID")  # type: ignore[arg-type]
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto("/masuk")
+    page.get_by_label("Nama pengguna").fill(operator.username)
+    page.get_by_label("Kata sandi").fill(PASSWORD)
+    assert operator.otp is not None
+    page.get_by_label("Kode autentikator").fill(operator.otp.code())
+    page.get_by_role("button", name="Masuk").click()
+    page.wait_for_url(lambda url: "/masuk" not in url)
+    yield page
+    context.close()
+
+
+def fill_mou(page: Page, data: dict[str, Any]) -> None:
+    for name, value in data.items():
+        field = page.locator(f'[name="{name}"]')
+        if name == "ruang_lingkup":
+            continue
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(str(value))
+        else:
+            field.fill(str(value))
+
+
+def test_mou_form_error_beside_field_draft_and_listing(
+    office: Page, operator: Account, signers: dict[str, SignerAccount]
+) -> None:
+    page = office
+    page.goto("/dokumen")
+    page.get_by_role("link", name="Dokumen baru").click()
+    page.wait_for_url("**/dokumen/baru")
+    shoot(page, "operator-dokumen-baru")
+    page.get_by_role("link", name="Nota Kesepahaman").click()
+    page.wait_for_url("**/dokumen/baru/nota-kesepahaman")
+    # Every input has its label; the NIP's help shows its digits grouped.
+    assert page.get_by_label("Tentang").count() == 1
+    assert "19620315 198703 1 201" in page.locator("#f-nip_pihak_pertama-help").inner_text()
+    assert page.locator("#f-berlaku_sampai").get_attribute("type") == "date"
+
+    # Four scope items, three rows at first: one more row without JavaScript's help.
+    assert page.locator('[name^="ruang_lingkup["]').count() == 3
+    page.locator("#f-ruang_lingkup").get_by_role("button", name="Tambah baris").click()
+    page.wait_for_load_state()
+    assert page.locator('[name^="ruang_lingkup["]').count() == 4
+
+    data = mou_data(
+        nama_pihak_pertama=NAMA_CAMAT,
+        nip_pihak_pertama="19620315 198703 1 20",  # a digit short
+        nama_pihak_kedua=NAMA_KETUA,
+        instansi="Kecamatan Candi",
+    )
+    fill_mou(page, data)
+    for i, item in enumerate(SCOPE, start=1):
+        page.locator(f'[name="ruang_lingkup[{i}]"]').fill(item)
+    # PIHAK PERTAMA is bound by the NIP typed above; PIHAK KEDUA has none: chosen here.
+    first = page.get_by_label("PIHAK PERTAMA", exact=True)
+    assert first.input_value() == ""
+    assert "Sesuai NIP" in first.locator("option:checked").inner_text()
+    page.get_by_label("PIHAK KEDUA", exact=True).select_option(signers["ketua"].signer_id)
+
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Simpan draf").click()
+    assert answer.value.status == 422
+    error = page.locator("#f-nip_pihak_pertama-error")
+    assert "18 digit" in error.inner_text()
+    nip_input = page.locator("#f-nip_pihak_pertama")
+    assert nip_input.get_attribute("aria-invalid") == "true"
+    # The error sits right after its field, and everything typed is still there.
+    assert nip_input.evaluate("e => e.nextElementSibling.id") == "f-nip_pihak_pertama-error"
+    assert page.locator("#f-tentang").input_value() == data["tentang"]
+    assert page.locator('[name="ruang_lingkup[4]"]').input_value() == SCOPE[3]
+    assert page.get_by_label("PIHAK KEDUA", exact=True).input_value() == signers["ketua"].signer_id
+    shoot(page, "operator-formulir-galat")
+
+    nip_input.fill("19620315 198703 1 201")
+    page.get_by_role("button", name="Simpan draf").click()
+    page.wait_for_url(re.compile(r"/dokumen/[0-9a-f]{32}\?pesan="))
+    document_id = re.search(r"/dokumen/([0-9a-f]{32})", page.url)[1]  # type: ignore[index]
+    draft = operator.client.get(f"/api/v1/documents/{document_id}").json()
+    assert draft["status"] == "draf" and draft["number"] is None
+    assert draft["data"]["nip_pihak_pertama"] == NIP_CAMAT
+    assert draft["data"]["ruang_lingkup"] == SCOPE
+    assert draft["data"]["tanggal"] == data["tanggal"]
+
+    # The draft's form, filled from it: the NIP shown grouped, the chosen signer selected.
+    page.goto(f"/dokumen/{document_id}/ubah")
+    assert page.locator("#f-nip_pihak_pertama").input_value() == "19620315 198703 1 201"
+    assert page.get_by_label("PIHAK KEDUA", exact=True).input_value() == signers["ketua"].signer_id
+    assert page.locator('[name="pangkat_pihak_pertama"]').input_value() == "III/d"
+    # A row removed without JavaScript, then saved.
+    page.locator("#f-ruang_lingkup").get_by_role("button", name="Hapus baris 4").click()
+    page.wait_for_load_state()
+    page.locator("#f-tentang").fill("Kerja Sama Pengawasan Pemilihan Kepala Daerah Tahun 2024")
+    shoot(page, "operator-ubah-draf")
+    page.get_by_role("button", name="Simpan draf").click()
+    page.wait_for_url(re.compile(rf"/dokumen/{document_id}\?pesan="))
+    changed = operator.client.get(f"/api/v1/documents/{document_id}").json()
+    assert changed["title"] == "Kerja Sama Pengawasan Pemilihan Kepala Daerah Tahun 2024"
+    assert changed["data"]["ruang_lingkup"] == SCOPE[:3]
+
+    issued = operator.client.post(f"/api/v1/documents/{document_id}/issue")
+    assert issued.status_code == 200, issued.text
+    number = issued.json()["number"]
+    assert issued.json()["status"] == "menunggu_tanda_tangan"
+
+    # The listing finds it by its number, by a name in it and by the NIP typed in groups.
+    for query in (number, "siti maryam", "19620315 198703 1 201"):
+        page.goto("/dokumen")
+        page.get_by_label("Cari").fill(query)
+        page.get_by_role("button", name="Cari").click()
+        page.wait_for_url("**/dokumen?**")
+        found = page.locator(f'a[href="/dokumen/{document_id}"]')
+        assert found.count() == 1, query
+    assert found.inner_text() == number
+    shoot(page, "operator-dokumen")
+    # Filters: its status finds it, another does not.
+    page.goto(f"/dokumen?q={number}&status=draf")
+    assert page.locator(f'a[href="/dokumen/{document_id}"]').count() == 0
+    page.goto(f"/dokumen?q={number}&status=menunggu_tanda_tangan&template=nota-kesepahaman")
+    assert page.locator(f'a[href="/dokumen/{document_id}"]').count() == 1
+    page.goto("/dokumen?date_from=2024-06-28&date_to=2024-06-26")
+    assert "tidak boleh sebelum" in page.locator("#f-date_to-error").inner_text()
+
+
+def test_listing_pages_and_who_sees_it(
+    office: Page, operator: Account, service: Service, people: People
+) -> None:
+    # Two drafts at least: one per page, then a link to the next page and back.
+    for title in ("Kerja Sama A", "Kerja Sama B"):
+        made = operator.client.post(
+            "/api/v1/documents",
+            json={
+                "template": "nota-kesepahaman",
+                "draft": True,
+                "data": mou_data(tentang=title, nip_pihak_pertama=NIP_CAMAT),
+            },
+        )
+        assert made.status_code == 201, made.text
+    page = office
+    response = page.goto("/dokumen?per_page=1")
+    assert response is not None and response.status == 200
+    assert "Halaman 1 dari" in page.locator(".pages").inner_text()
+    page.get_by_role("link", name="Berikutnya").click()
+    page.wait_for_url("**page=2**")
+    assert page.get_by_role("link", name="Sebelumnya").count() == 1
+    bad = page.goto("/dokumen?status=entah")
+    assert bad is not None and bad.status == 422
+    assert page.locator("#f-status-error").count() == 1
+
+    # A signer is sent to their inbox; an anonymous visitor to the login page.
+    signer = people.signer(NIP_CAMAT)
+    with httpx.Client(base_url=service.url, timeout=60) as browser_less:
+        login = browser_less.post(
+            "/masuk", data={"username": signer.username, "password": PASSWORD}
+        )
+        assert login.status_code == 303
+        assert browser_less.get("/dokumen").headers["location"] == "/kotak-masuk"
+        assert browser_less.get("/batch").status_code == 403
+        assert browser_less.get("/dokumen/baru").status_code == 403
+    with httpx.Client(base_url=service.url, timeout=60) as nobody:
+        assert nobody.get("/dokumen/baru/nota-kesepahaman").headers["location"].startswith(
+            "/masuk"
+        )
+
+
+@contextlib.contextmanager
+def signed_in(page: Page, signer: SignerAccount) -> Iterator[httpx.Client]:
+    """A browser-less session of ``signer`` (signers log in without a code)."""
+    url = page.url.split("/", 3)[:3]
+    with httpx.Client(base_url="/".join(url), timeout=60) as client:
+        login = client.post("/masuk", data={"username": signer.username, "password": PASSWORD})
+        assert login.status_code == 303, login.text
+        yield client
+
+
+def ba_csv(people_rows: list[tuple[str, str]]) -> bytes:
+    """A berita acara per person inaugurated; the witnesses are bound by their NIPs, the
+    inaugurating official (no NIP) is chosen on the form."""
+    fields = {
+        **{k: v for k, v in BA.items() if k != "peserta"},
+        "nama_saksi_1": NAMA_CAMAT,
+        "nip_saksi_1": NIP_CAMAT,
+        "nama_saksi_2": NAMA_SAKSI,
+        "nip_saksi_2": NIP_SAKSI,
+    }
+    return staff_csv(
+        [*fields, *PEOPLE_COLUMNS],
+        [
+            [*fields.values(), name, nip, "III/c", "Kepala Seksi Pemerintahan"]
+            for name, nip in people_rows
+        ],
+    )
+
+
+def test_batch_dry_run_problems_then_progress_to_the_zip(
+    office: Page, operator: Account, signers: dict[str, SignerAccount], people: People
+) -> None:
+    page = office
+    before = operator.client.get("/api/v1/batches").json()["total"]
+    page.goto("/batch")
+    page.get_by_role("link", name="Batch baru").click()
+    page.wait_for_url("**/batch/baru")
+    page.get_by_role("link", name="Berita Acara Pelantikan").click()
+    page.wait_for_url("**/batch/baru/berita-acara-pelantikan")
+
+    rows = [
+        ("Ahmad Fauzi", NIP_PESERTA[0]),
+        ("Dewi Lestari", "1962020219880322"),  # two digits short
+        ("Bambang Wijaya", NIP_PESERTA[1]),
+        ("Rina Kartika", "196213131988031299"),  # month 13
+    ]
+    page.get_by_label("Pejabat yang melantik").select_option(signers["ketua"].signer_id)
+    page.locator("#f-file").set_input_files(
+        {"name": "pelantikan.csv", "mimeType": "text/csv", "buffer": ba_csv(rows)}
+    )
+    page.get_by_role("button", name="Periksa dan mulai").click()
+    page.wait_for_load_state()
+    problems = page.locator("#masalah tbody tr")
+    assert problems.count() == 2
+    assert problems.nth(0).locator("td").nth(0).inner_text() == "3"
+    assert problems.nth(1).locator("td").nth(0).inner_text() == "5"
+    assert "Peserta.NIP" in problems.nth(0).inner_text() or "nip" in problems.nth(0).inner_text()
+    assert operator.client.get("/api/v1/batches").json()["total"] == before  # nothing made
+    # The choice of signer is kept for the next upload.
+    assert page.get_by_label("Pejabat yang melantik").input_value() == signers["ketua"].signer_id
+    shoot(page, "operator-batch-periksa")
+
+    fixed = [rows[0], ("Dewi Lestari", NIP_PESERTA[2]), rows[2]]
+    page.locator("#f-file").set_input_files(
+        {"name": "pelantikan.csv", "mimeType": "text/csv", "buffer": ba_csv(fixed)}
+    )
+    page.get_by_role("button", name=re.compile("mulai")).click()
+    page.wait_for_url(re.compile(r"/batch/[0-9a-f]{32}"))
+    batch_id = re.search(r"/batch/([0-9a-f]{32})", page.url)[1]  # type: ignore[index]
+    assert page.locator("progress#progres").count() == 1
+    # The bar follows the batch live, then the page shows the documents and the ZIP.
+    page.locator("#unduh-zip").wait_for()
+    assert "100 %" in page.locator("#progres-teks").inner_text()
+    bar = page.locator("progress#progres")
+    assert bar.get_attribute("value") == bar.get_attribute("max") == "3"
+    assert page.locator('table a[href^="/dokumen/"]').count() == 3
+    shoot(page, "operator-batch-detail")
+
+    href = page.locator("#unduh-zip").get_attribute("href")
+    assert href == f"/api/v1/batches/{batch_id}/zip"
+    downloaded = page.request.get(href)
+    assert downloaded.status == 200
+    assert downloaded.headers["content-type"] == "application/zip"
+    api = operator.client.get(href)
+    assert api.status_code == 200
+    names = zipfile.ZipFile(io.BytesIO(api.content)).namelist()
+    assert len([n for n in names if n.endswith(".pdf")]) == 3 and "daftar.csv" in names
+    state = operator.client.get(f"/api/v1/batches/{batch_id}").json()
+    assert state["status"] == "selesai" and state["done"] == 3 and state["failed"] == 0
+
+    # A witness signs the whole batch with one PIN: the page shows that signing's progress.
+    signing = bulk_sign(signers["camat"], batch_id, "saksi_1")
+    assert signing["done"] == 3
+    page.reload()
+    assert "3 ditandatangani, 0 gagal, dari 3" in page.get_by_role(
+        "region", name="Tanda tangan massal"
+    ).inner_text()
+
+    page.goto("/batch")
+    assert page.locator(f'a[href="/batch/{batch_id}"]').count() == 1
+    shoot(page, "operator-batch")
+
+    # A signer with a role in it reads the batch (without the ZIP); another signer does not.
+    for signer, status in ((signers["saksi"], 200), (signers["ketua"], 200)):
+        with signed_in(page, signer) as client:
+            shown = client.get(f"/batch/{batch_id}")
+            assert shown.status_code == status
+            assert "Unduh ZIP" not in shown.text
+    with signed_in(page, people.signer(NIP_LUAR, name="Rudi Hartono")) as client:
+        assert client.get(f"/batch/{batch_id}").status_code == 404
