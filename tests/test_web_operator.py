@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, Page, ViewportSize
 
 from tests.conftest import People, Service, SignerAccount
 from tests.people import PASSWORD, Account
@@ -32,8 +32,8 @@ NAMA_CAMAT = "Drs. Joko Prasetyo, M.Si."
 NAMA_KETUA = "Siti Maryam, S.H., M.H."
 NAMA_SAKSI = "Ir. Endang Susilowati, M.T."
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
 WAIT_MS = 180_000  # documents are converted by LibreOffice; a batch makes several
 
@@ -43,7 +43,7 @@ def shoot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     size = page.viewport_size
     for label, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
-        page.set_viewport_size(viewport)  # type: ignore[arg-type]
+        page.set_viewport_size(viewport)
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
     if size is not None:
         page.set_viewport_size(size)
@@ -69,7 +69,7 @@ def operator(people: People) -> Account:
 @pytest.fixture(scope="module")
 def office(browser: Browser, service: Service, operator: Account) -> Iterator[Page]:
     """The operator's browser, logged in through the /masuk form with a TOTP code."""
-    context: BrowserContext = browser.new_context(viewport=DESKTOP, base_url=service.url, locale="id-ID")  # type: ignore[arg-type]
+    context = browser.new_context(viewport=DESKTOP, base_url=service.url, locale="id-ID")
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     page.goto("/masuk")
@@ -220,26 +220,18 @@ def test_listing_pages_and_who_sees_it(
     assert page.locator("#f-status-error").count() == 1
 
     # A signer is sent to their inbox; an anonymous visitor to the login page.
-    signer = people.signer(NIP_CAMAT)
-    with httpx.Client(base_url=service.url, timeout=60) as browser_less:
-        login = browser_less.post(
-            "/masuk", data={"username": signer.username, "password": PASSWORD}
-        )
-        assert login.status_code == 303
+    with signed_in(service, people.signer(NIP_CAMAT)) as browser_less:
         assert browser_less.get("/dokumen").headers["location"] == "/kotak-masuk"
         assert browser_less.get("/batch").status_code == 403
         assert browser_less.get("/dokumen/baru").status_code == 403
     with httpx.Client(base_url=service.url, timeout=60) as nobody:
-        assert nobody.get("/dokumen/baru/nota-kesepahaman").headers["location"].startswith(
-            "/masuk"
-        )
+        assert nobody.get("/dokumen/baru/nota-kesepahaman").headers["location"].startswith("/masuk")
 
 
 @contextlib.contextmanager
-def signed_in(page: Page, signer: SignerAccount) -> Iterator[httpx.Client]:
-    """A browser-less session of ``signer`` (signers log in without a code)."""
-    url = page.url.split("/", 3)[:3]
-    with httpx.Client(base_url="/".join(url), timeout=60) as client:
+def signed_in(service: Service, signer: SignerAccount) -> Iterator[httpx.Client]:
+    """A browser-less session of ``signer`` through the /masuk form (no code for signers)."""
+    with httpx.Client(base_url=service.url, timeout=60) as client:
         login = client.post("/masuk", data={"username": signer.username, "password": PASSWORD})
         assert login.status_code == 303, login.text
         yield client
@@ -265,7 +257,11 @@ def ba_csv(people_rows: list[tuple[str, str]]) -> bytes:
 
 
 def test_batch_dry_run_problems_then_progress_to_the_zip(
-    office: Page, operator: Account, signers: dict[str, SignerAccount], people: People
+    office: Page,
+    operator: Account,
+    signers: dict[str, SignerAccount],
+    people: People,
+    service: Service,
 ) -> None:
     page = office
     before = operator.client.get("/api/v1/batches").json()["total"]
@@ -329,9 +325,10 @@ def test_batch_dry_run_problems_then_progress_to_the_zip(
     signing = bulk_sign(signers["camat"], batch_id, "saksi_1")
     assert signing["done"] == 3
     page.reload()
-    assert "3 ditandatangani, 0 gagal, dari 3" in page.get_by_role(
-        "region", name="Tanda tangan massal"
-    ).inner_text()
+    assert (
+        "3 ditandatangani, 0 gagal, dari 3"
+        in page.get_by_role("region", name="Tanda tangan massal").inner_text()
+    )
 
     page.goto("/batch")
     assert page.locator(f'a[href="/batch/{batch_id}"]').count() == 1
@@ -339,9 +336,9 @@ def test_batch_dry_run_problems_then_progress_to_the_zip(
 
     # A signer with a role in it reads the batch (without the ZIP); another signer does not.
     for signer, status in ((signers["saksi"], 200), (signers["ketua"], 200)):
-        with signed_in(page, signer) as client:
+        with signed_in(service, signer) as client:
             shown = client.get(f"/batch/{batch_id}")
             assert shown.status_code == status
             assert "Unduh ZIP" not in shown.text
-    with signed_in(page, people.signer(NIP_LUAR, name="Rudi Hartono")) as client:
+    with signed_in(service, people.signer(NIP_LUAR, name="Rudi Hartono")) as client:
         assert client.get(f"/batch/{batch_id}").status_code == 404
