@@ -28,8 +28,10 @@ def totp_of(otpauth_uri: str) -> pyotp.TOTP:
 
 
 class Otp:
-    """Codes of one account's authenticator: each code once, as the service demands. A fresh
-    one is the next time step's (the service accepts one step ahead), or waits for it."""
+    """Codes of one account's authenticator: each code once, as the service demands. The
+    service takes the codes of the time steps just before, at and just after its clock, so
+    three fresh codes are at hand at once (the one before only while the step is not about to
+    end); a fourth waits for the next step."""
 
     def __init__(self, otpauth_uri: str) -> None:
         self.totp = totp_of(otpauth_uri)
@@ -37,8 +39,11 @@ class Otp:
 
     def code(self) -> str:
         while True:
-            step = max(self.totp.timecode(time.time()), self.last_step + 1)
-            if step <= self.totp.timecode(time.time()) + 1:
+            now = time.time()
+            current = self.totp.timecode(now)
+            earliest = current - 1 if now % self.totp.interval < self.totp.interval - 3 else current
+            step = max(earliest, self.last_step + 1)
+            if step <= current + 1:
                 self.last_step = step
                 return str(self.totp.generate_otp(step))
             time.sleep(1)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -28,7 +28,6 @@ from docgen.documents.routes import readable_document
 from docgen.documents.schemas import DeclineIn, RevokeIn, SignatureIn
 from docgen.documents.service import waiting_for
 from docgen.errors import DataInvalid, DocgenError, NotFound
-from docgen.kit.links import Links
 from docgen.kit.paging import PageQuery
 from docgen.people.policies import AnyCaller, Caller, SignerCaller, StaffCaller
 from docgen.registry.models import Document, SignatureSlot
@@ -215,13 +214,23 @@ def _own_slot(caller: Caller, document: Document) -> SignatureSlot | None:
     return next((s for s in mine if not waiting_for(document, s)), mine[0] if mine else None)
 
 
+@dataclass
+class DocumentPageParts:
+    """What drawing the document page takes, received once per route."""
+
+    request: Request
+    office: OfficeDep
+    session: SessionDep
+    drafts: DraftsDep
+    links: LinksDep
+
+
+PagePartsDep = Annotated[DocumentPageParts, Depends(DocumentPageParts)]
+
+
 async def _document_page(
-    request: Request,
+    parts: DocumentPageParts,
     caller: Caller,
-    office: Office,
-    session: SessionDep,
-    drafts: DraftsDep,
-    links: Links,
     document_id: str,
     *,
     status_code: int = 200,
@@ -230,6 +239,13 @@ async def _document_page(
     problems: Problems | None = None,
     values: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
+    request, office, session, drafts, links = (
+        parts.request,
+        parts.office,
+        parts.session,
+        parts.drafts,
+        parts.links,
+    )
     try:
         document = await readable_document(session, caller, document_id)
     except NotFound as exc:
@@ -293,26 +309,18 @@ async def _document_page(
 @router.get("/dokumen/{document_id}", response_class=HTMLResponse)
 async def document_page(
     caller: AnyCaller,
-    request: Request,
-    office: OfficeDep,
-    session: SessionDep,
-    drafts: DraftsDep,
-    links: LinksDep,
+    parts: PagePartsDep,
     document_id: str,
 ) -> HTMLResponse:
     """Status, who signed and who is next, the pages as images, downloads, and what the
     caller may do with it."""
-    return await _document_page(request, caller, office, session, drafts, links, document_id)
+    return await _document_page(parts, caller, document_id)
 
 
 @router.post("/dokumen/{document_id}/tandatangani", response_class=HTMLResponse)
 async def sign(
     caller: SignerCaller,
-    request: Request,
-    office: OfficeDep,
-    session: SessionDep,
-    drafts: DraftsDep,
-    links: LinksDep,
+    parts: PagePartsDep,
     documents_service: DocumentsDep,
     document_id: str,
     role: Annotated[str, Form(max_length=100)],
@@ -329,12 +337,8 @@ async def sign(
     else:
         return _see(f"/dokumen/{document_id}", "Dokumen berhasil ditandatangani")
     return await _document_page(
-        request,
+        parts,
         caller,
-        office,
-        session,
-        drafts,
-        links,
         document_id,
         status_code=status_code,
         form="tandatangani",
@@ -345,11 +349,7 @@ async def sign(
 @router.post("/dokumen/{document_id}/tolak", response_class=HTMLResponse)
 async def decline(
     caller: SignerCaller,
-    request: Request,
-    office: OfficeDep,
-    session: SessionDep,
-    drafts: DraftsDep,
-    links: LinksDep,
+    parts: PagePartsDep,
     documents_service: DocumentsDep,
     document_id: str,
     role: Annotated[str, Form(max_length=100)],
@@ -368,12 +368,8 @@ async def decline(
     else:
         return _see(f"/dokumen/{document_id}", "Dokumen ditolak; operator diberi tahu")
     return await _document_page(
-        request,
+        parts,
         caller,
-        office,
-        session,
-        drafts,
-        links,
         document_id,
         status_code=status_code,
         form="tolak",
@@ -386,11 +382,7 @@ async def decline(
 @router.post("/dokumen/{document_id}/cabut", response_class=HTMLResponse)
 async def revoke(
     caller: StaffCaller,
-    request: Request,
-    office: OfficeDep,
-    session: SessionDep,
-    drafts: DraftsDep,
-    links: LinksDep,
+    parts: PagePartsDep,
     documents_service: DocumentsDep,
     document_id: str,
     reason: Annotated[str, Form(max_length=2000)] = "",
@@ -409,12 +401,8 @@ async def revoke(
     else:
         return _see(f"/dokumen/{document_id}", "Dokumen dicabut")
     return await _document_page(
-        request,
+        parts,
         caller,
-        office,
-        session,
-        drafts,
-        links,
         document_id,
         status_code=status_code,
         form="cabut",
@@ -427,18 +415,14 @@ async def revoke(
 @router.post("/dokumen/{document_id}/terbitkan", response_class=HTMLResponse)
 async def issue(
     caller: StaffCaller,
-    request: Request,
-    office: OfficeDep,
-    session: SessionDep,
-    drafts: DraftsDep,
-    links: LinksDep,
+    parts: PagePartsDep,
     document_id: str,
 ) -> Response:
     """Issue a draft: its number is taken and it opens for signing (as POST .../issue)."""
     problems: Problems = {}
     error = None
     try:
-        await drafts.issue(caller, document_id)
+        await parts.drafts.issue(caller, document_id)
     except DataInvalid as exc:
         error, problems, status_code = exc.detail, _problems(exc), 422
     except DocgenError as exc:
@@ -446,12 +430,8 @@ async def issue(
     else:
         return _see(f"/dokumen/{document_id}", "Dokumen diterbitkan dan siap ditandatangani")
     return await _document_page(
-        request,
+        parts,
         caller,
-        office,
-        session,
-        drafts,
-        links,
         document_id,
         status_code=status_code,
         form="terbitkan",
@@ -463,24 +443,16 @@ async def issue(
 @router.post("/dokumen/{document_id}/hapus", response_class=HTMLResponse)
 async def delete(
     caller: StaffCaller,
-    request: Request,
-    office: OfficeDep,
-    session: SessionDep,
-    drafts: DraftsDep,
-    links: LinksDep,
+    parts: PagePartsDep,
     document_id: str,
 ) -> Response:
     """Delete a draft (as DELETE /api/v1/documents/{id})."""
     try:
-        await drafts.delete(caller, document_id)
+        await parts.drafts.delete(caller, document_id)
     except DocgenError as exc:
         return await _document_page(
-            request,
+            parts,
             caller,
-            office,
-            session,
-            drafts,
-            links,
             document_id,
             status_code=exc.status_code,
             form="hapus",
