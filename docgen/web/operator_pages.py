@@ -5,8 +5,8 @@ ZIP). Each page calls the same services as the API routes."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Path, Request
@@ -37,9 +37,12 @@ from docgen.indonesia.pangkat import PANGKAT
 from docgen.kit.limits import refuse_oversized
 from docgen.kit.paging import PageQuery
 from docgen.people.policies import AnyCaller, Caller, ReaderCaller, StaffCaller
+from docgen.people.service import Accounts
 from docgen.registry.models import Document, Signer
 from docgen.registry.statuses import BatchStatus, DocumentStatus, Role, SignerStatus
+from docgen.signers.service import Signers
 from docgen.templating.manifest import FieldSpec, Template, TemplateManifest
+from docgen.web.render import Office
 
 __all__ = ["router"]
 
@@ -387,17 +390,42 @@ async def new_document(
     except DocgenError as exc:
         return _failure(office, request, caller, exc)
     form = await request.form()
+    unit_id = _text(form.get("unit_id"))
+
+    async def save(data: dict[str, Any], chosen: dict[str, str]) -> str:
+        return await drafts.save(caller, template.id, data, chosen, unit_id or None)
+
+    page: dict[str, Any] = {"action": f"/dokumen/baru/{template_id}", "unit_id": unit_id}
+    return await _submitted(
+        _FormParts(request, caller, office, signers, accounts),
+        template,
+        form,
+        page,
+        save,
+        "Draf tersimpan",
+    )
+
+
+async def _submitted(
+    parts: _FormParts,
+    template: Template,
+    form: FormData,
+    page: dict[str, Any],
+    save: Callable[[dict[str, Any], dict[str, str]], Awaitable[str]],
+    message: str,
+) -> Response:
+    """A submitted document form: a row added or removed shows it again, unsaved; otherwise
+    ``save`` keeps it (its problems shown beside their fields) and the draft's page follows."""
     reader = DocumentForm(template.manifest)
     data, values = reader.read(form)
     chosen = _chosen(template.manifest, form)
-    unit_id = _text(form.get("unit_id"))
-    page: dict[str, Any] = {"action": f"/dokumen/baru/{template_id}", "unit_id": unit_id}
+    request, caller, office, signers, accounts = parts
     if reader.change_rows(values, _text(form.get("aksi"))):
         return await _form_page(
             request, caller, office, signers, accounts, template, values, chosen, **page
         )
     try:
-        document_id = await drafts.save(caller, template.id, data, chosen, unit_id or None)
+        document_id = await save(data, chosen)
     except DataInvalid as exc:
         return await _form_page(
             request,
@@ -414,9 +442,15 @@ async def new_document(
         )
     except DocgenError as exc:
         return _failure(office, request, caller, exc)
-    return RedirectResponse(
-        f"/dokumen/{document_id}?pesan={quote('Draf tersimpan')}", status_code=303
-    )
+    return RedirectResponse(f"/dokumen/{document_id}?pesan={quote(message)}", status_code=303)
+
+
+class _FormParts(NamedTuple):
+    request: Request
+    caller: Caller
+    office: Office
+    signers: Signers
+    accounts: Accounts
 
 
 async def _draft_template(
@@ -477,39 +511,20 @@ async def change_draft(
         _, template = await _draft_template(session, catalogue, caller, document_id)
     except DocgenError as exc:
         return _failure(office, request, caller, exc)
-    form = await request.form()
-    reader = DocumentForm(template.manifest)
-    data, values = reader.read(form)
-    chosen = _chosen(template.manifest, form)
-    page: dict[str, Any] = {"action": f"/dokumen/{document_id}/ubah", "document_id": document_id}
-    if reader.change_rows(values, _text(form.get("aksi"))):
-        return await _form_page(
-            request, caller, office, signers, accounts, template, values, chosen, **page
-        )
-    try:
+
+    async def save(data: dict[str, Any], chosen: dict[str, str]) -> str:
         await drafts.update(caller, document_id, data, chosen)
-    except DataInvalid as exc:
-        return await _form_page(
-            request,
-            caller,
-            office,
-            signers,
-            accounts,
-            template,
-            reader.compacted(values),
-            chosen,
-            errors=_problems_by_field(exc.problems),
-            status_code=422,
-            **page,
-        )
-    except DocgenError as exc:
-        return _failure(office, request, caller, exc)
-    return RedirectResponse(
-        f"/dokumen/{document_id}?pesan={quote('Draf diperbarui')}", status_code=303
+        return document_id
+
+    page: dict[str, Any] = {"action": f"/dokumen/{document_id}/ubah", "document_id": document_id}
+    return await _submitted(
+        _FormParts(request, caller, office, signers, accounts),
+        template,
+        await request.form(),
+        page,
+        save,
+        "Draf diperbarui",
     )
-
-
-# Batches ------------------------------------------------------------------------------------
 
 
 @router.get("/batch")
