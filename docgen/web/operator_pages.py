@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Annotated, Any, NamedTuple
+from dataclasses import dataclass
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
@@ -37,12 +38,9 @@ from docgen.indonesia.pangkat import PANGKAT
 from docgen.kit.limits import refuse_oversized
 from docgen.kit.paging import PageQuery
 from docgen.people.policies import AnyCaller, Caller, ReaderCaller, StaffCaller
-from docgen.people.service import Accounts
 from docgen.registry.models import Document, Signer
 from docgen.registry.statuses import BatchStatus, DocumentStatus, Role, SignerStatus
-from docgen.signers.service import Signers
 from docgen.templating.manifest import FieldSpec, Template, TemplateManifest
-from docgen.web.render import Office
 
 __all__ = ["router"]
 
@@ -298,12 +296,22 @@ async def _unit_choices(accounts: AccountsDep, caller: Caller) -> list[Any]:
     return [u for u in await accounts.units() if caller.in_unit(u.id)]
 
 
+@dataclass
+class FormParts:
+    """What drawing a document or batch form takes, received once per route."""
+
+    request: Request
+    office: OfficeDep
+    signers: SignersDep
+    accounts: AccountsDep
+
+
+FormPartsDep = Annotated[FormParts, Depends(FormParts)]
+
+
 async def _form_page(
-    request: Request,
+    parts: FormParts,
     caller: Caller,
-    office: OfficeDep,
-    signers: SignersDep,
-    accounts: AccountsDep,
     template: Template,
     values: dict[str, Any],
     chosen: Mapping[str, str],
@@ -314,16 +322,16 @@ async def _form_page(
     errors: Mapping[str, list[str]] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    return office.page(
-        request,
+    return parts.office.page(
+        parts.request,
         caller,
         "op_formulir.html",
         status_code,
         manifest=template.manifest,
         values=values,
         chosen=chosen,
-        signers=await _signer_choices(signers, caller),
-        units=[] if document_id else await _unit_choices(accounts, caller),
+        signers=await _signer_choices(parts.signers, caller),
+        units=[] if document_id else await _unit_choices(parts.accounts, caller),
         unit_id=unit_id,
         pangkat=PANGKAT,
         nomor_types=_NOMOR_TYPES,
@@ -346,26 +354,20 @@ def _chosen(manifest: TemplateManifest, form: FormData) -> dict[str, str]:
 @router.get("/dokumen/baru/{template_id}")
 async def new_document_form(
     caller: StaffCaller,
-    request: Request,
-    office: OfficeDep,
+    parts: FormPartsDep,
     catalogue: CatalogueDep,
-    signers: SignersDep,
-    accounts: AccountsDep,
     template_id: TemplateId,
 ) -> HTMLResponse:
     """The form of the template's latest version, empty (defaults filled)."""
     try:
         template = catalogue.latest(template_id)
     except DocgenError as exc:
-        return _failure(office, request, caller, exc)
+        return _failure(parts.office, parts.request, caller, exc)
     defaults = {f.name: f.default for f in template.manifest.fields if f.default is not None}
     values = DocumentForm(template.manifest).values_of(defaults)
     return await _form_page(
-        request,
+        parts,
         caller,
-        office,
-        signers,
-        accounts,
         template,
         values,
         {},
@@ -376,11 +378,8 @@ async def new_document_form(
 @router.post("/dokumen/baru/{template_id}")
 async def new_document(
     caller: StaffCaller,
-    request: Request,
-    office: OfficeDep,
+    parts: FormPartsDep,
     catalogue: CatalogueDep,
-    signers: SignersDep,
-    accounts: AccountsDep,
     drafts: DraftsDep,
     template_id: TemplateId,
 ) -> Response:
@@ -388,8 +387,8 @@ async def new_document(
     try:
         template = catalogue.latest(template_id)
     except DocgenError as exc:
-        return _failure(office, request, caller, exc)
-    form = await request.form()
+        return _failure(parts.office, parts.request, caller, exc)
+    form = await parts.request.form()
     unit_id = _text(form.get("unit_id"))
 
     async def save(data: dict[str, Any], chosen: dict[str, str]) -> str:
@@ -397,7 +396,8 @@ async def new_document(
 
     page: dict[str, Any] = {"action": f"/dokumen/baru/{template_id}", "unit_id": unit_id}
     return await _submitted(
-        _FormParts(request, caller, office, signers, accounts),
+        parts,
+        caller,
         template,
         form,
         page,
@@ -407,7 +407,8 @@ async def new_document(
 
 
 async def _submitted(
-    parts: _FormParts,
+    parts: FormParts,
+    caller: Caller,
     template: Template,
     form: FormData,
     page: dict[str, Any],
@@ -419,20 +420,14 @@ async def _submitted(
     reader = DocumentForm(template.manifest)
     data, values = reader.read(form)
     chosen = _chosen(template.manifest, form)
-    request, caller, office, signers, accounts = parts
     if reader.change_rows(values, _text(form.get("aksi"))):
-        return await _form_page(
-            request, caller, office, signers, accounts, template, values, chosen, **page
-        )
+        return await _form_page(parts, caller, template, values, chosen, **page)
     try:
         document_id = await save(data, chosen)
     except DataInvalid as exc:
         return await _form_page(
-            request,
+            parts,
             caller,
-            office,
-            signers,
-            accounts,
             template,
             reader.compacted(values),
             chosen,
@@ -441,16 +436,8 @@ async def _submitted(
             **page,
         )
     except DocgenError as exc:
-        return _failure(office, request, caller, exc)
+        return _failure(parts.office, parts.request, caller, exc)
     return RedirectResponse(f"/dokumen/{document_id}?pesan={quote(message)}", status_code=303)
-
-
-class _FormParts(NamedTuple):
-    request: Request
-    caller: Caller
-    office: Office
-    signers: Signers
-    accounts: Accounts
 
 
 async def _draft_template(
@@ -467,25 +454,19 @@ async def _draft_template(
 @router.get("/dokumen/{document_id}/ubah")
 async def change_draft_form(
     caller: StaffCaller,
-    request: Request,
-    office: OfficeDep,
+    parts: FormPartsDep,
     session: SessionDep,
     catalogue: CatalogueDep,
-    signers: SignersDep,
-    accounts: AccountsDep,
     document_id: str,
 ) -> HTMLResponse:
     """The form filled from the draft."""
     try:
         document, template = await _draft_template(session, catalogue, caller, document_id)
     except DocgenError as exc:
-        return _failure(office, request, caller, exc)
+        return _failure(parts.office, parts.request, caller, exc)
     return await _form_page(
-        request,
+        parts,
         caller,
-        office,
-        signers,
-        accounts,
         template,
         DocumentForm(template.manifest).values_of(document.data),
         document.chosen_signers or {},
@@ -497,12 +478,9 @@ async def change_draft_form(
 @router.post("/dokumen/{document_id}/ubah")
 async def change_draft(
     caller: StaffCaller,
-    request: Request,
-    office: OfficeDep,
+    parts: FormPartsDep,
     session: SessionDep,
     catalogue: CatalogueDep,
-    signers: SignersDep,
-    accounts: AccountsDep,
     drafts: DraftsDep,
     document_id: str,
 ) -> Response:
@@ -510,7 +488,7 @@ async def change_draft(
     try:
         _, template = await _draft_template(session, catalogue, caller, document_id)
     except DocgenError as exc:
-        return _failure(office, request, caller, exc)
+        return _failure(parts.office, parts.request, caller, exc)
 
     async def save(data: dict[str, Any], chosen: dict[str, str]) -> str:
         await drafts.update(caller, document_id, data, chosen)
@@ -518,9 +496,10 @@ async def change_draft(
 
     page: dict[str, Any] = {"action": f"/dokumen/{document_id}/ubah", "document_id": document_id}
     return await _submitted(
-        _FormParts(request, caller, office, signers, accounts),
+        parts,
+        caller,
         template,
-        await request.form(),
+        await parts.request.form(),
         page,
         save,
         "Draf diperbarui",
@@ -565,11 +544,8 @@ async def choose_batch_template(
 
 
 async def _batch_form(
-    request: Request,
+    parts: FormParts,
     caller: Caller,
-    office: OfficeDep,
-    signers: SignersDep,
-    accounts: AccountsDep,
     template: Template,
     *,
     chosen: Mapping[str, str] | None = None,
@@ -579,14 +555,14 @@ async def _batch_form(
     file_problems: Sequence[Any] = (),
     status_code: int = 200,
 ) -> HTMLResponse:
-    return office.page(
-        request,
+    return parts.office.page(
+        parts.request,
         caller,
         "op_batch_baru.html",
         status_code,
         manifest=template.manifest,
-        signers=await _signer_choices(signers, caller),
-        units=await _unit_choices(accounts, caller),
+        signers=await _signer_choices(parts.signers, caller),
+        units=await _unit_choices(parts.accounts, caller),
         chosen=chosen or {},
         unit_id=unit_id,
         dry_run=dry_run,
@@ -598,29 +574,23 @@ async def _batch_form(
 @router.get("/batch/baru/{template_id}")
 async def new_batch_form(
     caller: StaffCaller,
-    request: Request,
-    office: OfficeDep,
+    parts: FormPartsDep,
     catalogue: CatalogueDep,
-    signers: SignersDep,
-    accounts: AccountsDep,
     template_id: TemplateId,
 ) -> HTMLResponse:
     """The upload form of a template: the file, and optionally a signer for each role."""
     try:
         template = catalogue.latest(template_id)
     except DocgenError as exc:
-        return _failure(office, request, caller, exc)
-    return await _batch_form(request, caller, office, signers, accounts, template)
+        return _failure(parts.office, parts.request, caller, exc)
+    return await _batch_form(parts, caller, template)
 
 
 @router.post("/batch/baru/{template_id}")
 async def new_batch(
     caller: StaffCaller,
-    request: Request,
-    office: OfficeDep,
+    parts: FormPartsDep,
     catalogue: CatalogueDep,
-    signers: SignersDep,
-    accounts: AccountsDep,
     batches: BatchesDep,
     settings: SettingsDep,
     template_id: TemplateId,
@@ -630,8 +600,8 @@ async def new_batch(
     try:
         template = catalogue.latest(template_id)
     except DocgenError as exc:
-        return _failure(office, request, caller, exc)
-    form = await request.form()
+        return _failure(parts.office, parts.request, caller, exc)
+    form = await parts.request.form()
     chosen = _chosen(template.manifest, form)
     unit_id = _text(form.get("unit_id"))
     upload = form.get("file")
@@ -639,11 +609,8 @@ async def new_batch(
     if not isinstance(upload, UploadFile) or not upload.filename:
         errors = {"file": ["pilih berkas CSV atau XLSX"]}
         return await _batch_form(
-            request,
+            parts,
             caller,
-            office,
-            signers,
-            accounts,
             template,
             errors=errors,
             status_code=422,
@@ -658,18 +625,19 @@ async def new_batch(
             checked = await batches.dry_run(template.id, filename, content, chosen)
             if checked.invalid:
                 return await _batch_form(
-                    request, caller, office, signers, accounts, template, dry_run=checked, **page
+                    parts,
+                    caller,
+                    template,
+                    dry_run=checked,
+                    **page,
                 )
         batch_id = await batches.accept(
             caller, template.id, filename, content, chosen, unit_id or None
         )
     except DataInvalid as exc:
         return await _batch_form(
-            request,
+            parts,
             caller,
-            office,
-            signers,
-            accounts,
             template,
             errors=_problems_by_field(exc.problems),
             status_code=422,
@@ -678,11 +646,8 @@ async def new_batch(
     except DocgenError as exc:
         problems = getattr(exc, "problems", [])
         return await _batch_form(
-            request,
+            parts,
             caller,
-            office,
-            signers,
-            accounts,
             template,
             errors={"file": [exc.detail]},
             file_problems=problems,
