@@ -353,7 +353,11 @@ def test_pages_newest_first(people: People, world: World) -> None:
         ({"date_from": "2021-02-30"}, "date_from", "tidak ada"),
         ({"status": "selesai"}, "status", "harus salah satu dari: draf"),
         ({"q": "x" * 201}, "q", "paling panjang 200 karakter"),
-        ({"date_from": "2021-05-01", "date_to": "2021-04-30"}, "date_to", "tidak boleh sebelum"),
+        (
+            {"date_from": "2021-05-01", "date_to": "2021-04-30"},
+            "date_to",
+            "tidak boleh sebelum tanggal awal",
+        ),
     ],
 )
 def test_bad_parameters_are_422_in_indonesian(

@@ -138,7 +138,7 @@ async def list_readable(
     """One page of the documents the caller may read that match ``query``, newest first, and
     how many match in all. Raises DataInvalid (422: ``date_to`` before ``date_from``)."""
     if query.date_from and query.date_to and query.date_to < query.date_from:
-        raise DataInvalid([FieldProblem("date_to", "tidak boleh sebelum date_from")])
+        raise DataInvalid([FieldProblem("date_to", "tidak boleh sebelum tanggal awal")])
     filters = repository.Filters(
         terms=search_terms(query.q),
         status=query.status,

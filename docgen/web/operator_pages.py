@@ -41,23 +41,12 @@ from docgen.people.policies import AnyCaller, Caller, ReaderCaller, StaffCaller
 from docgen.registry.models import Document, Signer
 from docgen.registry.statuses import BatchStatus, DocumentStatus, Role, SignerStatus
 from docgen.templating.manifest import FieldSpec, Template, TemplateManifest
+from docgen.web.labels import BATCH_LABELS, SIGNING_LABELS, STATUS_LABELS
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
-STATUS_LABELS = {
-    DocumentStatus.DRAF: "Draf",
-    DocumentStatus.MENUNGGU: "Menunggu tanda tangan",
-    DocumentStatus.SAH: "Sah",
-    DocumentStatus.DICABUT: "Dicabut",
-    DocumentStatus.DITOLAK: "Ditolak",
-}
-BATCH_LABELS = {
-    BatchStatus.ANTRE: "Antre",
-    BatchStatus.BERJALAN: "Berjalan",
-    BatchStatus.SELESAI: "Selesai",
-}
 # Signers a document's role may be bound to (the API's binding rule: approved enrolments).
 _BINDABLE = (SignerStatus.AKTIF, SignerStatus.MENUNGGU_AKTIVASI)
 # Empty rows a list field shows at first (more with "Tambah baris").
@@ -508,7 +497,11 @@ async def change_draft(
 
 @router.get("/batch")
 async def batches_page(
-    caller: ReaderCaller, request: Request, office: OfficeDep, session: SessionDep
+    caller: ReaderCaller,
+    request: Request,
+    office: OfficeDep,
+    session: SessionDep,
+    catalogue: CatalogueDep,
 ) -> HTMLResponse:
     """The batches of the caller's units, newest first, a page at a time."""
     asked = {k: v for k, v in request.query_params.items() if k in PageQuery.model_fields}
@@ -522,6 +515,7 @@ async def batches_page(
         caller,
         "op_batch.html",
         items=[BatchItemOut.of(batch) for batch in listed],
+        titles={template.id: template.manifest.title for template in catalogue.all_latest()},
         labels=BATCH_LABELS,
         staff=caller.role in (Role.ADMIN, Role.OPERATOR),
         **_paging({}, query, total),
@@ -664,20 +658,25 @@ async def batch_page(
     office: OfficeDep,
     session: SessionDep,
     links: LinksDep,
+    catalogue: CatalogueDep,
     batch_id: str,
 ) -> HTMLResponse:
     """A batch's progress (live), its rows' problems, bulk signings, documents and the ZIP."""
     try:
         await readable_batch(session, caller, batch_id)
+        batch = BatchOut.of(await batches_repository.state(session, batch_id), links)
+        manifest = catalogue.get(batch.template, batch.template_version).manifest
     except DocgenError as exc:
         return _failure(office, request, caller, exc)
-    batch = BatchOut.of(await batches_repository.state(session, batch_id), links)
     return office.page(
         request,
         caller,
         "op_batch_detail.html",
         batch=batch,
+        template_title=manifest.title,
+        role_labels={role.name: role.label for role in manifest.roles},
         labels=BATCH_LABELS,
+        signing_labels=SIGNING_LABELS,
         statuses=STATUS_LABELS,
         running=batch.status != BatchStatus.SELESAI,
         reader=caller.role in (Role.ADMIN, Role.OPERATOR, Role.AUDITOR),

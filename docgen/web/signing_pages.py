@@ -33,19 +33,13 @@ from docgen.people.policies import AnyCaller, Caller, SignerCaller, StaffCaller
 from docgen.registry.models import Document, SignatureSlot
 from docgen.registry.statuses import DocumentStatus, RevisionKind, Role
 from docgen.signers import repository as signers_repository
+from docgen.web.labels import STATUS_LABELS
 from docgen.web.render import Office
 
-__all__ = ["STATUS_LABELS", "router"]
+__all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
-STATUS_LABELS = {
-    DocumentStatus.DRAF: "Draf",
-    DocumentStatus.MENUNGGU: "Menunggu tanda tangan",
-    DocumentStatus.SAH: "Sah",
-    DocumentStatus.DICABUT: "Dicabut",
-    DocumentStatus.DITOLAK: "Ditolak",
-}
 REVISION_LABELS = {
     RevisionKind.SOURCE: "DOCX sumber",
     RevisionKind.PREPARED: "PDF siap ditandatangani",
@@ -252,6 +246,8 @@ async def _document_page(
         return office.page(request, caller, "ttd_tidak_ada.html", 404, detail=exc.detail)
     draft = document.status == DocumentStatus.DRAF
     chosen = document.chosen_signers or {}
+    manifest = drafts.catalogue.get(document.template_id, document.template_version).manifest
+    roles = {role.name: role.label for role in manifest.roles}
     names = await signers_repository.names(
         session, [s.assigned_signer_id for s in document.slots] + list(chosen.values())
     )
@@ -284,7 +280,7 @@ async def _document_page(
         document=document,
         status_label=STATUS_LABELS[document.status],
         draft=draft,
-        chosen=[(role, names.get(i, "-")) for role, i in chosen.items()],
+        chosen=[(roles.get(role, role), names.get(i, "-")) for role, i in chosen.items()],
         slots=slots,
         declined_label=next(
             (s.label for s in document.slots if s.role == document.declined_role), None
