@@ -21,6 +21,7 @@ from docgen.settings import Settings
 from docgen.signers.revocation import RevocationList
 from docgen.signers.service import Signers
 from docgen.templating.catalogue import TemplateCatalogue
+from docgen.templating.upload import TemplateUploads
 from docgen.verification.pages import Pages
 from docgen.verification.service import UploadChecks
 from docgen.web.render import Office
@@ -46,6 +47,7 @@ __all__ = [
     "SettingsDep",
     "SignersDep",
     "StoreDep",
+    "TemplateUploadsDep",
     "UploadChecksDep",
 ]
 
@@ -81,6 +83,12 @@ def _catalogue(parts: PartsDep) -> TemplateCatalogue:
 
 def _sandbox(parts: PartsDep) -> Sandbox:
     return parts.sandbox
+
+
+def _template_uploads(parts: PartsDep) -> TemplateUploads:
+    return TemplateUploads(
+        parts.catalogue, parts.db, parts.store, parts.sandbox, parts.settings.max_upload_bytes
+    )
 
 
 def _links(parts: PartsDep) -> Links:
@@ -134,6 +142,7 @@ SessionDep = Annotated[AsyncSession, Depends(_session)]
 StoreDep = Annotated[ObjectStore, Depends(_store)]
 CatalogueDep = Annotated[TemplateCatalogue, Depends(_catalogue)]
 SandboxDep = Annotated[Sandbox, Depends(_sandbox)]
+TemplateUploadsDep = Annotated[TemplateUploads, Depends(_template_uploads)]
 LinksDep = Annotated[Links, Depends(_links)]
 CaDep = Annotated[CertificateAuthority, Depends(_ca)]
 RevocationsDep = Annotated[RevocationList, Depends(_revocations)]

@@ -7,13 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import Response
 
-from docgen.deps import CatalogueDep, DatabaseDep, SandboxDep, SettingsDep, StoreDep
+from docgen.deps import CatalogueDep, TemplateUploadsDep
 from docgen.errors import error_responses
-from docgen.kit.limits import read_upload
 from docgen.people.policies import AdminCaller, AnyCaller
 from docgen.pipeline.store import DOCX_TYPE
 from docgen.templating.schemas import TemplateOut
-from docgen.templating.upload import upload_template
 
 router = APIRouter(prefix="/templates", tags=["templat"], responses=error_responses(401, 403))
 
@@ -33,10 +31,7 @@ async def list_templates(_: AnyCaller, catalogue: CatalogueDep) -> list[Template
 async def upload(
     _: AdminCaller,
     catalogue: CatalogueDep,
-    db: DatabaseDep,
-    store: StoreDep,
-    sandbox: SandboxDep,
-    settings: SettingsDep,
+    uploads: TemplateUploadsDep,
     manifest: Annotated[UploadFile, File(description="manifest.toml (UTF-8)")],
     docx: Annotated[UploadFile, File(description="the template DOCX")],
 ) -> TemplateOut:
@@ -45,16 +40,7 @@ async def upload(
     The server assigns the version: the manifest's `version` and `docx` keys are optional and
     ignored. Nothing is stored unless every check passes; 422 lists each problem with its place.
     """
-    limit = settings.max_upload_bytes
-    template = await upload_template(
-        await read_upload(manifest, limit),
-        await read_upload(docx, limit),
-        catalogue=catalogue,
-        db=db,
-        store=store,
-        sandbox=sandbox,
-        max_docx_bytes=limit,
-    )
+    template = await uploads.receive(manifest, docx)
     return TemplateOut.of(template, catalogue)
 
 

@@ -14,9 +14,10 @@ import tomllib
 from dataclasses import dataclass
 
 import anyio
+from fastapi import UploadFile
 
 from docgen.errors import Conflict, TemplateInvalid, TemplateProblem
-from docgen.kit.limits import refuse_oversized
+from docgen.kit.limits import read_upload, refuse_oversized
 from docgen.kit.sandbox import Sandbox, SandboxFailed, SandboxTimeout
 from docgen.registry import audit
 from docgen.registry.db import Database
@@ -26,7 +27,13 @@ from docgen.templating.catalogue import TemplateCatalogue
 from docgen.templating.manifest import DOCX_NAME, Template, TemplateManifest, parse_manifest
 from storage import ObjectExists, ObjectStore, StoredObject
 
-__all__ = ["MAX_MANIFEST_BYTES", "docx_problems_bounded", "upload_template", "with_version"]
+__all__ = [
+    "MAX_MANIFEST_BYTES",
+    "TemplateUploads",
+    "docx_problems_bounded",
+    "upload_template",
+    "with_version",
+]
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 TOML_TYPE = "application/toml"
@@ -43,6 +50,30 @@ class _Checked:
     manifest: TemplateManifest  # with version 1 until one is assigned
     manifest_text: str
     docx_bytes: bytes
+
+
+@dataclass(frozen=True)
+class TemplateUploads:
+    """Where an uploaded template is checked and stored: the API's upload and the admin's page
+    both hand their two files here."""
+
+    catalogue: TemplateCatalogue
+    db: Database
+    store: ObjectStore
+    sandbox: Sandbox
+    max_docx_bytes: int
+
+    async def receive(self, manifest: UploadFile, docx: UploadFile) -> Template:
+        """Read both files (no more than the limits allow) and :func:`upload_template` them."""
+        return await upload_template(
+            await read_upload(manifest, MAX_MANIFEST_BYTES),
+            await read_upload(docx, self.max_docx_bytes),
+            catalogue=self.catalogue,
+            db=self.db,
+            store=self.store,
+            sandbox=self.sandbox,
+            max_docx_bytes=self.max_docx_bytes,
+        )
 
 
 async def upload_template(

@@ -15,25 +15,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from docgen.deps import (
     AccountsDep,
     CatalogueDep,
-    DatabaseDep,
     OfficeDep,
-    SandboxDep,
     SessionDep,
-    SettingsDep,
     SignersDep,
-    StoreDep,
+    TemplateUploadsDep,
 )
 from docgen.errors import Conflict, DataInvalid, DocgenError, TemplateInvalid
 from docgen.indonesia import PANGKAT
-from docgen.kit.limits import read_upload
 from docgen.people.policies import AdminCaller, AnyCaller, AuditCaller, Caller, StaffCaller
 from docgen.people.schemas import UnitIn, UserIn, UserOut
 from docgen.registry import audit
-from docgen.registry.statuses import Role, SignerStatus
+from docgen.registry.statuses import Role
 from docgen.signers.schemas import SignerIn, SignerOut, SignerRevokeIn
 from docgen.templating.schemas import TemplateOut
-from docgen.templating.upload import upload_template
 from docgen.web.forms import checked, field_problems
+from docgen.web.labels import SIGNER_LABELS
 
 __all__ = ["router"]
 
@@ -41,12 +37,6 @@ router = APIRouter(include_in_schema=False)
 
 # The roles an admin gives here, the most common first (signers are enrolled, not created).
 STAFF_ROLES = {Role.OPERATOR: "Operator", Role.AUDITOR: "Auditor", Role.ADMIN: "Admin"}
-SIGNER_STATUSES = {
-    SignerStatus.MENUNGGU_PERSETUJUAN: "menunggu persetujuan",
-    SignerStatus.MENUNGGU_AKTIVASI: "menunggu aktivasi",
-    SignerStatus.AKTIF: "aktif",
-    SignerStatus.DICABUT: "dicabut",
-}
 NOMOR_KINDS = {"nip": "NIP", "ni_pppk": "NI PPPK", "nik": "NIK"}
 AUDIT_PAGE = 50
 TOKEN_NAME_MAX = 100  # as TokenIn.name
@@ -235,7 +225,7 @@ async def _signers_page(
         "adm_penanda_tangan.html",
         status_code,
         signers=rows,
-        statuses=SIGNER_STATUSES,
+        statuses=SIGNER_LABELS,
         units=[u for u in await accounts.units() if caller.in_unit(u.id)],
         pangkat=PANGKAT,
         kinds=NOMOR_KINDS,
@@ -427,10 +417,7 @@ async def upload_template_form(
     request: Request,
     office: OfficeDep,
     catalogue: CatalogueDep,
-    db: DatabaseDep,
-    store: StoreDep,
-    sandbox: SandboxDep,
-    settings: SettingsDep,
+    uploads: TemplateUploadsDep,
     manifest: Annotated[UploadFile | None, File()] = None,
     docx: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
@@ -438,17 +425,8 @@ async def upload_template_form(
         return _templates_page(
             request, caller, office, catalogue, 422, error="Pilih manifest.toml dan berkas DOCX"
         )
-    limit = settings.max_upload_bytes
     try:
-        template = await upload_template(
-            await read_upload(manifest, limit),
-            await read_upload(docx, limit),
-            catalogue=catalogue,
-            db=db,
-            store=store,
-            sandbox=sandbox,
-            max_docx_bytes=limit,
-        )
+        template = await uploads.receive(manifest, docx)
     except TemplateInvalid as exc:
         return _templates_page(
             request,
