@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -23,6 +24,9 @@ from playwright.sync_api import Browser, sync_playwright
 import signing.fast
 from docgen.pipeline.convert import free_port
 from tests.people import PIN, People, SignerAccount
+
+if TYPE_CHECKING:
+    from tests.mail import Office
 
 __all__ = ["PIN", "People", "Service", "SignerAccount", "create_pakta", "pakta_data", "sign_pakta"]
 
@@ -122,6 +126,16 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         yield svc
     finally:
         stop_service(process)
+
+
+@pytest.fixture(scope="session")
+def mail_office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
+    """A second service, whose mail goes to a real SMTP server on loopback; one for the session,
+    shared by the modules that read mail."""
+    from tests.mail import mailing_office  # (tests.mail builds on this module)
+
+    with mailing_office(tmp_path_factory.mktemp("surel")) as office:
+        yield office
 
 
 @pytest.fixture(scope="session")

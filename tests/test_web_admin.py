@@ -1,60 +1,28 @@
 """The admin's pages, the signers' list and the account page, in a real browser (issue 17).
 
-An admin makes a unit and an operator, who activates from the link shown, proposes two signers,
-whom the admin approves; both activate in the browser. A broken template upload lists its
-problems; the audit page shows the chain check and who did what; a signer changes password and
-PIN and makes and revokes an API token; an operator may not open the admin's pages. Every page
-is photographed at phone and desktop size under var/screenshots/.
+A broken template upload lists its problems, a good one becomes version 1 then 2 of its id; the
+admin rejects a proposed signer, sends a new activation link, revokes a certificate; a signer
+changes password and PIN and makes and revokes an API token; an operator may not open the
+admin's pages. (Units, users, signer approvals
+and the audit log are walked through in test_web_journey.py, in the order an office meets them.)
+Every page is photographed at phone and desktop size under var/screenshots/.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Response
+from playwright.sync_api import Browser, Locator, Page
 
+from tests.browser import PHONE, log_in, shoot, submit
 from tests.conftest import PIN, REPO, Service
-from tests.people import PASSWORD, Account, Otp, People
+from tests.people import PASSWORD, Account, People
 
-SHOTS = REPO / "var" / "screenshots"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
-# This module's NIPs: born 1963, sequence 3xx.
-NIP_CAMAT = "196305121990031301"
-NIP_SEKCAM = "196311022000032302"
 NEW_PASSWORD = "Sandi-Baru-Kantor-2026!"
 NEW_PIN = "975318"
-
-
-def shoot(page: Page, name: str) -> None:
-    """The page as it is now, at phone and at desktop size."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for kind, size in (("phone", PHONE), ("desktop", DESKTOP)):
-        page.set_viewport_size(size)
-        page.screenshot(path=str(SHOTS / f"{name}-{kind}.png"), full_page=True)
-    page.set_viewport_size(PHONE)
-
-
-def submit(page: Page, button: str) -> Response:
-    """Press the button of a form and wait for the page that answers."""
-    with page.expect_navigation() as navigation:
-        page.get_by_role("button", name=button, exact=True).click()
-    response = navigation.value
-    assert response is not None
-    return response
-
-
-def log_in(page: Page, username: str, password: str, otp: Otp | None = None) -> None:
-    page.goto("/masuk")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    if otp is not None:
-        page.fill("input[name=otp]", otp.code())
-    response = submit(page, "Masuk")
-    assert response.status == 200, page.content()
-    assert "/masuk" not in page.url
 
 
 def log_out(page: Page) -> None:
@@ -71,125 +39,11 @@ def new_page(browser: Browser, service: Service) -> Page:
     return browser.new_context(viewport=PHONE, base_url=service.url).new_page()
 
 
-def test_admin_makes_unit_operator_and_signers(
-    browser: Browser, service: Service, admin: Account
-) -> None:
-    page = new_page(browser, service)
-    log_in(page, admin.username, PASSWORD, admin.otp)
-
-    # A unit; its code again is refused beside the code field.
-    code = f"KC{uuid.uuid4().hex[:6]}"
-    page.goto("/admin/unit")
-    page.get_by_label("Nama unit").fill("Kecamatan Candi")
-    page.get_by_label("Kode").fill(code)
-    assert submit(page, "Simpan unit").status == 200
-    assert f"Unit Kecamatan Candi ({code}) dibuat" in page.locator(".flash").inner_text()
-    assert page.locator("td[data-label=Kode]").all_inner_texts().count(code) == 1
-    shoot(page, "adm-unit")
-    page.get_by_label("Nama unit").fill("Kecamatan Candi Lagi")
-    page.get_by_label("Kode").fill(code)
-    assert submit(page, "Simpan unit").status == 409
-    assert "sudah dipakai" in page.locator("#unit-code-error").inner_text()
-    assert page.get_by_label("Kode").get_attribute("aria-invalid") == "true"
-
-    # An operator of it, with an e-mail address: the link is shown once, and was mailed.
-    operator_name = f"operator-{uuid.uuid4().hex[:6]}"
-    page.goto("/admin/pengguna")
-    page.get_by_label("Nama pengguna").fill(operator_name)
-    page.get_by_label("Peran").select_option("operator")
-    page.get_by_label(f"Kecamatan Candi ({code})").check()
-    page.get_by_label("Surel").fill("operator.candi@example.test")
-    assert submit(page, "Buat pengguna").status == 201
-    assert "dikirim lewat surel ke operator.candi@example.test" in page.inner_text("main")
-    link = page.locator("#activation-link").get_attribute("href")
-    assert link and "/aktivasi/" in link
-    shoot(page, "adm-pengguna")
-    page.goto("/admin/pengguna")
-    assert page.locator("#activation-link").count() == 0  # once only
-    row = page.get_by_role("row").filter(has_text=operator_name)
-    assert "belum aktif" in row.inner_text()
-
-    # The operator activates in the browser (password, TOTP from the QR's URI) and logs in.
-    operator = new_page(browser, service)
-    operator.goto(link)
-    otp = Otp(operator.locator(".hash").inner_text().strip())
-    operator.fill("input[name=password]", PASSWORD)
-    operator.fill("input[name=otp]", otp.code())
-    submit(operator, "Aktifkan")
-    assert "Akun aktif" in operator.inner_text("main")
-    log_in(operator, operator_name, PASSWORD, otp)
-
-    # An operator may not open the admin's pages.
-    forbidden = operator.goto("/admin/unit")
-    assert forbidden is not None and forbidden.status == 403
-    assert "Tidak diizinkan" in operator.inner_text("main")
-    shoot(operator, "adm-galat-403")
-
-    # The operator proposes two signers: a wrong NIP first, shown beside its field.
-    operator.goto("/penanda-tangan")
-    operator.get_by_label("Nama lengkap dengan gelar").fill("Drs. Agus Salim, M.Si.")
-    operator.get_by_label("Nomor induk", exact=True).fill("1963051219900313")
-    operator.get_by_label("Jabatan", exact=True).fill("Camat Candi")
-    assert submit(operator, "Usulkan penanda tangan").status == 422
-    assert "18" in operator.locator("#signer-nomor-error").inner_text()
-    assert operator.get_by_label("Jabatan", exact=True).input_value() == "Camat Candi"
-    for name, nip, jabatan, pangkat in (
-        ("Drs. Agus Salim, M.Si.", NIP_CAMAT, "Camat Candi", "IV/b"),
-        ("Sri Wahyuni, S.Sos.", NIP_SEKCAM, "Sekretaris Kecamatan Candi", "III/d"),
-    ):
-        operator.get_by_label("Nama lengkap dengan gelar").fill(name)
-        operator.get_by_label("Nomor induk", exact=True).fill(nip)
-        operator.get_by_label("Jabatan", exact=True).fill(jabatan)
-        operator.get_by_label("Pangkat/golongan").select_option(pangkat)
-        assert submit(operator, "Usulkan penanda tangan").status == 200
-        assert f"Usulan {name} menunggu persetujuan admin" in operator.inner_text(".flash")
-    for nip in (NIP_CAMAT, NIP_SEKCAM):
-        grouped = f"{nip[:8]} {nip[8:14]} {nip[14]} {nip[15:]}"
-        row = operator.get_by_role("row").filter(has_text=grouped)
-        assert "menunggu persetujuan" in row.inner_text()
-    assert operator.get_by_role("button", name="Setujui").count() == 0  # the admin's
-    shoot(operator, "adm-penanda-tangan-operator")
-
-    # The admin approves both: each answer shows the signer's link.
-    links = {}
-    page.goto("/penanda-tangan")
-    for name in ("Drs. Agus Salim, M.Si.", "Sri Wahyuni, S.Sos."):
-        assert submit(page, f"Setujui {name}").status == 200
-        assert name in page.locator("#shown-title").inner_text()
-        links[name] = page.locator("#activation-link").get_attribute("href")
-    shoot(page, "adm-penanda-tangan")
-
-    # Both activate in the browser (password and PIN) and log in with their NIP.
-    for (name, link_), nip in zip(links.items(), (NIP_CAMAT, NIP_SEKCAM), strict=True):
-        signer = new_page(browser, service)
-        assert link_ is not None
-        signer.goto(link_)
-        signer.fill("input[name=password]", PASSWORD)
-        signer.fill("input[name=pin]", PIN)
-        submit(signer, "Aktifkan")
-        assert "Akun aktif" in signer.inner_text("main"), name
-        log_in(signer, nip, PASSWORD)
-        signer.context.close()
-    page.goto("/penanda-tangan")
-    for nip in (NIP_CAMAT, NIP_SEKCAM):
-        grouped = f"{nip[:8]} {nip[8:14]} {nip[14]} {nip[15:]}"
-        assert "aktif" in page.get_by_role("row").filter(has_text=grouped).inner_text()
-
-    # The audit log: the chain is intact; the admin and the operator are named as actors.
-    page.goto("/admin/audit")
-    assert page.locator("#rantai").inner_text() == "Rantai audit utuh"
-    actors = page.locator("td[data-label=Pelaku]").all_inner_texts()
-    assert admin.username in actors and operator_name in actors
-    shoot(page, "adm-audit")
-    operator.context.close()
-    page.context.close()
-
-
 def test_broken_template_upload_lists_problems(
     browser: Browser, service: Service, admin: Account
 ) -> None:
     page = new_page(browser, service)
-    log_in(page, admin.username, PASSWORD, admin.otp)
+    log_in(page, admin.username, admin.otp)
     page.goto("/admin/templat")
     assert page.locator("td[data-label=Templat] code", has_text="pakta-integritas").count() == 1
     manifest = b'id = "Bukan Id!"\ntitle = ""\n[[fields]]\nname = 3\n'
@@ -210,13 +64,102 @@ def test_broken_template_upload_lists_problems(
     page.context.close()
 
 
+def test_a_good_upload_becomes_the_next_version(
+    browser: Browser, service: Service, admin: Account
+) -> None:
+    page = new_page(browser, service)
+    log_in(page, admin.username, admin.otp)
+    template_id = f"pakta-uji-{uuid.uuid4().hex[:6]}"
+    folder = REPO / "templates" / "pakta-integritas"
+    manifest = (folder / "manifest.toml").read_text(encoding="utf-8")
+    manifest = re.sub(r'^id = ".*"$', f'id = "{template_id}"', manifest, count=1, flags=re.M)
+    page.goto("/admin/templat")
+    for version in (1, 2):
+        page.get_by_label("manifest.toml").set_input_files(
+            {"name": "manifest.toml", "mimeType": "application/toml", "buffer": manifest.encode()}
+        )
+        page.get_by_label("Berkas DOCX").set_input_files(
+            {
+                "name": "template.docx",
+                "mimeType": "application/octet-stream",
+                "buffer": (folder / "template.docx").read_bytes(),
+            }
+        )
+        assert submit(page, "Unggah templat").status == 200
+        assert f"{template_id} versi {version}" in page.inner_text(".flash")
+        row = page.get_by_role("row").filter(has=page.locator("code", has_text=template_id))
+        assert row.locator("td[data-label='Versi terbaru']").inner_text().startswith(str(version))
+    links = row.locator("td[data-label='Semua versi (DOCX)'] a")
+    assert links.all_inner_texts() == ["v1", "v2"]
+    docx = page.request.get(str(links.nth(0).get_attribute("href")))
+    assert docx.status == 200 and docx.body()[:2] == b"PK"
+    shoot(page, "adm-templat-versi")
+    page.context.close()
+
+
+def test_admin_rejects_renews_a_link_and_revokes(
+    browser: Browser, service: Service, admin: Account, people: People
+) -> None:
+    proposed = {}
+    for name, nip in (
+        ("Drs. Hadi Purnomo", "196304101989031304"),
+        ("Ani Rahmawati, S.E.", "196305201990032305"),
+    ):
+        made = people.operator.client.post(
+            "/api/v1/signers",
+            json={"name": name, "nip": nip, "jabatan": "Kepala Seksi", "unit_id": people.unit_id},
+        )
+        assert made.status_code == 201, made.text
+        proposed[name] = made.json()["id"]
+    active = people.signer("196306301991031306", name="Ir. Bambang Sutrisno")
+    page = new_page(browser, service)
+    log_in(page, admin.username, admin.otp)
+    page.goto("/penanda-tangan")
+
+    def row(name: str) -> Locator:
+        return page.get_by_role("row").filter(has_text=name)
+
+    # A proposal rejected with a reason: no reason first, then one.
+    rejected = row("Drs. Hadi Purnomo")
+    rejected.get_by_text("Tolak", exact=True).click()
+    rejected.get_by_label("Alasan").fill("Bukan pejabat unit ini")
+    with page.expect_navigation():
+        rejected.get_by_role("button", name="Tolak usulan").click()
+    assert "Drs. Hadi Purnomo: ditolak atau dicabut" in page.inner_text(".flash")
+    assert "dicabut" in row("Drs. Hadi Purnomo").inner_text()
+    assert "Bukan pejabat unit ini" in row("Drs. Hadi Purnomo").inner_text()
+    assert row("Drs. Hadi Purnomo").get_by_role("button").count() == 0
+
+    # Approved, then a new link: the first no longer opens, the new one does.
+    assert submit(page, "Setujui Ani Rahmawati, S.E.").status == 200
+    first = str(page.locator("#activation-link").get_attribute("href"))
+    assert submit(page, "Tautan aktivasi baru untuk Ani Rahmawati, S.E.").status == 200
+    second = str(page.locator("#activation-link").get_attribute("href"))
+    assert second != first
+    assert page.request.get(first).status == 404
+    assert page.request.get(second).status == 200
+    shoot(page, "adm-penanda-tangan-tautan")
+
+    # An active signer's certificate revoked: the entry says so, and it signs nothing more.
+    page.goto("/penanda-tangan")
+    revoked = row("Ir. Bambang Sutrisno")
+    revoked.get_by_text("Cabut", exact=True).click()
+    revoked.get_by_label("Alasan").fill("Pindah tugas ke kabupaten lain")
+    with page.expect_navigation():
+        revoked.get_by_role("button", name="Cabut sertifikat").click()
+    assert "dicabut" in row("Ir. Bambang Sutrisno").inner_text()
+    entry = people.admin.client.get(f"/api/v1/signers/{active.signer_id}").json()
+    assert entry["status"] == "dicabut"
+    page.context.close()
+
+
 def test_account_page_password_pin_and_tokens(
     browser: Browser, service: Service, people: People
 ) -> None:
     nip = "196302151988031303"
     signer = people.signer(nip)
     page = new_page(browser, service)
-    log_in(page, signer.username, PASSWORD)
+    log_in(page, signer.username)
     page.goto("/akun")
 
     # A wrong current password is told beside its field; then the change, and a login with it.
@@ -229,7 +172,7 @@ def test_account_page_password_pin_and_tokens(
     submit(page, "Ganti kata sandi")
     assert page.inner_text(".flash") == "Kata sandi diganti"
     log_out(page)
-    log_in(page, signer.username, NEW_PASSWORD)
+    log_in(page, signer.username, password=NEW_PASSWORD)
 
     # A new PIN for the same key: the old one no longer signs anything.
     page.goto("/akun")

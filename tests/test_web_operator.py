@@ -1,8 +1,7 @@
-"""The operator's office pages in a real browser (Debian's chromium through Playwright): an MoU
-from the form generated from its manifest (a list's rows added without JavaScript, a field
-error shown beside its field, fixed, saved as a draft, changed), the documents listing with its
-search and filters, and a batch from a staff list (the dry run's problems, a fixed file, live
-progress to 100 %, the ZIP)."""
+"""The operator's office pages in a real browser (Debian's chromium through Playwright): the
+documents listing a page at a time and who sees it, and a batch from a staff list (the dry run's
+problems, a fixed file, live progress to 100 %, the ZIP). (An MoU from the form is made in
+test_web_journey.py.)"""
 
 from __future__ import annotations
 
@@ -11,17 +10,16 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize
+from playwright.sync_api import Browser, Page
 
+from tests.browser import DESKTOP, log_in, shoot
 from tests.conftest import People, Service, SignerAccount
 from tests.people import PASSWORD, Account
 from tests.test_bulk import PEOPLE_COLUMNS, bulk_sign, staff_csv
-from tests.test_templates_content import BA, SCOPE, mou_data, own_nik
+from tests.test_templates_content import BA, mou_data, own_nik
 
 # NIPs no other module uses: born in 1962, sequences 2xx.
 NIP_CAMAT = "196203151987031201"
@@ -32,21 +30,7 @@ NAMA_CAMAT = "Drs. Joko Prasetyo, M.Si."
 NAMA_KETUA = "Siti Maryam, S.H., M.H."
 NAMA_SAKSI = "Ir. Endang Susilowati, M.T."
 
-PHONE: ViewportSize = {"width": 390, "height": 844}
-DESKTOP: ViewportSize = {"width": 1280, "height": 800}
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
 WAIT_MS = 180_000  # documents are converted by LibreOffice; a batch makes several
-
-
-def shoot(page: Page, name: str) -> None:
-    """The page as it is, at phone and at desktop size (``var/screenshots/<name>-<size>.png``)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    size = page.viewport_size
-    for label, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
-        page.set_viewport_size(viewport)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
-    if size is not None:
-        page.set_viewport_size(size)
 
 
 @pytest.fixture(scope="module")
@@ -72,126 +56,10 @@ def office(browser: Browser, service: Service, operator: Account) -> Iterator[Pa
     context = browser.new_context(viewport=DESKTOP, base_url=service.url, locale="id-ID")
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
-    page.goto("/masuk")
-    page.get_by_label("Nama pengguna").fill(operator.username)
-    page.get_by_label("Kata sandi").fill(PASSWORD)
     assert operator.otp is not None
-    page.get_by_label("Kode autentikator").fill(operator.otp.code())
-    page.get_by_role("button", name="Masuk").click()
-    page.wait_for_url(lambda url: "/masuk" not in url)
+    log_in(page, operator.username, operator.otp)
     yield page
     context.close()
-
-
-def fill_mou(page: Page, data: dict[str, Any]) -> None:
-    for name, value in data.items():
-        field = page.locator(f'[name="{name}"]')
-        if name == "ruang_lingkup":
-            continue
-        if field.evaluate("e => e.tagName") == "SELECT":
-            field.select_option(str(value))
-        else:
-            field.fill(str(value))
-
-
-def test_mou_form_error_beside_field_draft_and_listing(
-    office: Page, operator: Account, signers: dict[str, SignerAccount]
-) -> None:
-    page = office
-    page.goto("/dokumen")
-    page.get_by_role("link", name="Dokumen baru").click()
-    page.wait_for_url("**/dokumen/baru")
-    shoot(page, "operator-dokumen-baru")
-    page.get_by_role("link", name="Nota Kesepahaman").click()
-    page.wait_for_url("**/dokumen/baru/nota-kesepahaman")
-    # Every input has its label; the NIP's help shows its digits grouped.
-    assert page.get_by_label("Tentang").count() == 1
-    assert "19620315 198703 1 201" in page.locator("#f-nip_pihak_pertama-help").inner_text()
-    assert page.locator("#f-berlaku_sampai").get_attribute("type") == "date"
-
-    # Four scope items, three rows at first: one more row without JavaScript's help.
-    assert page.locator('[name^="ruang_lingkup["]').count() == 3
-    page.locator("#f-ruang_lingkup").get_by_role("button", name="Tambah baris").click()
-    page.wait_for_load_state()
-    assert page.locator('[name^="ruang_lingkup["]').count() == 4
-
-    data = mou_data(
-        nama_pihak_pertama=NAMA_CAMAT,
-        nip_pihak_pertama="19620315 198703 1 20",  # a digit short
-        nama_pihak_kedua=NAMA_KETUA,
-        instansi="Kecamatan Candi",
-    )
-    fill_mou(page, data)
-    for i, item in enumerate(SCOPE, start=1):
-        page.locator(f'[name="ruang_lingkup[{i}]"]').fill(item)
-    # PIHAK PERTAMA is bound by the NIP typed above; PIHAK KEDUA has none: chosen here.
-    first = page.get_by_label("PIHAK PERTAMA", exact=True)
-    assert first.input_value() == ""
-    assert "Sesuai NIP" in first.locator("option:checked").inner_text()
-    page.get_by_label("PIHAK KEDUA", exact=True).select_option(signers["ketua"].signer_id)
-
-    with page.expect_response(lambda r: r.request.method == "POST") as answer:
-        page.get_by_role("button", name="Simpan draf").click()
-    assert answer.value.status == 422
-    error = page.locator("#f-nip_pihak_pertama-error")
-    assert "18 digit" in error.inner_text()
-    nip_input = page.locator("#f-nip_pihak_pertama")
-    assert nip_input.get_attribute("aria-invalid") == "true"
-    # The error sits right after its field, and everything typed is still there.
-    assert nip_input.evaluate("e => e.nextElementSibling.id") == "f-nip_pihak_pertama-error"
-    assert page.locator("#f-tentang").input_value() == data["tentang"]
-    assert page.locator('[name="ruang_lingkup[4]"]').input_value() == SCOPE[3]
-    assert page.get_by_label("PIHAK KEDUA", exact=True).input_value() == signers["ketua"].signer_id
-    shoot(page, "operator-formulir-galat")
-
-    nip_input.fill("19620315 198703 1 201")
-    page.get_by_role("button", name="Simpan draf").click()
-    page.wait_for_url(re.compile(r"/dokumen/[0-9a-f]{32}\?pesan="))
-    document_id = re.search(r"/dokumen/([0-9a-f]{32})", page.url)[1]  # type: ignore[index]
-    draft = operator.client.get(f"/api/v1/documents/{document_id}").json()
-    assert draft["status"] == "draf" and draft["number"] is None
-    assert draft["data"]["nip_pihak_pertama"] == NIP_CAMAT
-    assert draft["data"]["ruang_lingkup"] == SCOPE
-    assert draft["data"]["tanggal"] == data["tanggal"]
-
-    # The draft's form, filled from it: the NIP shown grouped, the chosen signer selected.
-    page.goto(f"/dokumen/{document_id}/ubah")
-    assert page.locator("#f-nip_pihak_pertama").input_value() == "19620315 198703 1 201"
-    assert page.get_by_label("PIHAK KEDUA", exact=True).input_value() == signers["ketua"].signer_id
-    assert page.locator('[name="pangkat_pihak_pertama"]').input_value() == "III/d"
-    # A row removed without JavaScript, then saved.
-    page.locator("#f-ruang_lingkup").get_by_role("button", name="Hapus baris 4").click()
-    page.wait_for_load_state()
-    page.locator("#f-tentang").fill("Kerja Sama Pengawasan Pemilihan Kepala Daerah Tahun 2024")
-    shoot(page, "operator-ubah-draf")
-    page.get_by_role("button", name="Simpan draf").click()
-    page.wait_for_url(re.compile(rf"/dokumen/{document_id}\?pesan="))
-    changed = operator.client.get(f"/api/v1/documents/{document_id}").json()
-    assert changed["title"] == "Kerja Sama Pengawasan Pemilihan Kepala Daerah Tahun 2024"
-    assert changed["data"]["ruang_lingkup"] == SCOPE[:3]
-
-    issued = operator.client.post(f"/api/v1/documents/{document_id}/issue")
-    assert issued.status_code == 200, issued.text
-    number = issued.json()["number"]
-    assert issued.json()["status"] == "menunggu_tanda_tangan"
-
-    # The listing finds it by its number, by a name in it and by the NIP typed in groups.
-    for query in (number, "siti maryam", "19620315 198703 1 201"):
-        page.goto("/dokumen")
-        page.get_by_label("Cari").fill(query)
-        page.get_by_role("button", name="Cari").click()
-        page.wait_for_url("**/dokumen?**")
-        found = page.locator(f'a[href="/dokumen/{document_id}"]')
-        assert found.count() == 1, query
-    assert found.inner_text() == number
-    shoot(page, "operator-dokumen")
-    # Filters: its status finds it, another does not.
-    page.goto(f"/dokumen?q={number}&status=draf")
-    assert page.locator(f'a[href="/dokumen/{document_id}"]').count() == 0
-    page.goto(f"/dokumen?q={number}&status=menunggu_tanda_tangan&template=nota-kesepahaman")
-    assert page.locator(f'a[href="/dokumen/{document_id}"]').count() == 1
-    page.goto("/dokumen?date_from=2024-06-28&date_to=2024-06-26")
-    assert "tidak boleh sebelum" in page.locator("#f-date_to-error").inner_text()
 
 
 def test_listing_pages_and_who_sees_it(
@@ -325,13 +193,16 @@ def test_batch_dry_run_problems_then_progress_to_the_zip(
     signing = bulk_sign(signers["camat"], batch_id, "saksi_1")
     assert signing["done"] == 3
     page.reload()
-    assert (
-        "3 ditandatangani, 0 gagal, dari 3"
-        in page.get_by_role("region", name="Tanda tangan massal").inner_text()
-    )
+    region = page.get_by_role("region", name="Tanda tangan massal").inner_text()
+    assert "3 ditandatangani, 0 gagal, dari 3" in region
+    assert "Saksi I: selesai" in region  # the role's label and the status in words
+    title = "Berita Acara Pelantikan dan Pengambilan Sumpah/Janji Jabatan"
+    assert page.get_by_role("region", name="Kemajuan").inner_text().count(title) == 1
 
     page.goto("/batch")
     assert page.locator(f'a[href="/batch/{batch_id}"]').count() == 1
+    row = page.get_by_role("row").filter(has=page.locator(f'a[href="/batch/{batch_id}"]'))
+    assert title in row.inner_text()
     shoot(page, "operator-batch")
 
     # A signer with a role in it reads the batch (without the ZIP); another signer does not.

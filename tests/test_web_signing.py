@@ -1,21 +1,21 @@
-"""The signer's office pages in a real browser (Debian's chromium through Playwright): the inbox,
-a document as page images, signing with the PIN (a wrong one first) on a desktop and on a phone,
-declining with a reason the operator reads, one PIN for a whole batch, the history, a draft's
-issue and delete; and who may not see a document."""
+"""The signer's office pages in a real browser (Debian's chromium through Playwright): declining
+with a reason the operator reads, one PIN for a whole batch, the history, a draft's issue and
+delete; and who may not see a document. (Signing with the PIN on a desktop and on a phone is in
+test_web_journey.py.)"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
 
-from tests.conftest import PIN, People, Service, SignerAccount, create_pakta, pakta_data
-from tests.people import PASSWORD, Account
+from tests.browser import DESKTOP, PHONE, log_in, pages_shown, shoot, status_of
+from tests.conftest import PIN, People, Service, create_pakta, pakta_data
+from tests.people import Account
 from tests.test_bulk import generated, pakta_csv, post_batch
 from tests.test_templates_content import mou_data
 
@@ -27,21 +27,7 @@ NIP_BANYAK = "196111111989031104"
 NAMA_CAMAT = "Drs. Hari Wibowo, M.Si."
 NAMA_KETUA = "Sri Rahayu, S.H."
 
-PHONE: ViewportSize = {"width": 390, "height": 844}
-DESKTOP: ViewportSize = {"width": 1280, "height": 800}
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
 WAIT_MS = 120_000  # a signature (with its long-term revision) or a page image may take a while
-
-
-def shoot(page: Page, name: str) -> None:
-    """The page as it is, at phone and at desktop size (``var/screenshots/<name>-<size>.png``)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    size = page.viewport_size
-    for label, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
-        page.set_viewport_size(viewport)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
-    if size is not None:
-        page.set_viewport_size(size)
 
 
 @pytest.fixture()
@@ -65,28 +51,8 @@ def logged_in(
     contexts.append(context)
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
-    page.goto("/masuk")
-    page.get_by_label("Nama pengguna").fill(account.username)
-    page.get_by_label("Kata sandi").fill(PASSWORD)
-    if account.otp is not None:
-        page.get_by_label("Kode autentikator").fill(account.otp.code())
-    page.get_by_role("button", name="Masuk").click()
-    page.wait_for_url(lambda url: "/masuk" not in url)
+    log_in(page, account.username, account.otp)
     return page
-
-
-def pages_shown(page: Page) -> int:
-    """How many page images the document page shows, once the first has loaded."""
-    first = page.get_by_role("img", name="Halaman 1")
-    first.wait_for()
-    page.wait_for_function(
-        "img => img.complete && img.naturalWidth > 0", arg=first.element_handle()
-    )
-    return page.locator(".pages img").count()
-
-
-def status_of(page: Page) -> str:
-    return str(page.locator("[data-status]").first.get_attribute("data-status"))
 
 
 @pytest.fixture(scope="module")
@@ -105,85 +71,6 @@ def mou(people: People) -> dict[str, Any]:
     )
     assert created.status_code == 201, created.text
     return {"camat": camat, "ketua": ketua, "document": created.json()}
-
-
-def test_two_signers_find_the_mou_and_sign_it_on_a_desktop_then_a_phone(
-    browser: Browser,
-    service: Service,
-    contexts: list[BrowserContext],
-    people: People,
-    mou: dict[str, Any],
-) -> None:
-    document = mou["document"]
-    camat: SignerAccount = mou["camat"]
-    ketua: SignerAccount = mou["ketua"]
-
-    # The camat's inbox: the MoU waits for him.
-    page = logged_in(browser, service, contexts, camat, DESKTOP)
-    assert page.url.endswith("/kotak-masuk")
-    ready = page.locator("section", has=page.get_by_role("heading", name="Menunggu Anda"))
-    assert document["number"] in ready.inner_text()
-    assert "Sebagai: PIHAK PERTAMA" in ready.inner_text()
-    shoot(page, "ttd-kotak-masuk")
-
-    # The ketua's: it waits for the camat first, who is named.
-    phone = logged_in(browser, service, contexts, ketua, PHONE)
-    later = phone.locator(
-        "section",
-        has=phone.get_by_role("heading", name="Menunggu penanda tangan lain lebih dahulu"),
-    )
-    assert document["number"] in later.inner_text()
-    assert f"PIHAK PERTAMA ({NAMA_CAMAT})" in later.inner_text()
-    assert document["number"] not in phone.locator("section").first.inner_text()
-
-    # The camat opens it: the pages as images, then a wrong PIN.
-    ready.get_by_role("link", name=f"Buka dokumen {document['number']}").click()
-    page.wait_for_url(f"**/dokumen/{document['id']}")
-    assert pages_shown(page) >= 1
-    assert status_of(page) == "menunggu_tanda_tangan"
-    shoot(page, "ttd-dokumen")
-    assert page.get_by_label("PIN Anda").get_attribute("inputmode") == "numeric"
-    assert page.get_by_label("PIN Anda").get_attribute("type") == "password"
-    page.get_by_label("PIN Anda").fill("135799")
-    with page.expect_response(lambda r: r.url.endswith("/tandatangani")) as answer:
-        page.get_by_role("button", name="Tandatangani", exact=True).click()
-    assert answer.value.status == 403
-    alert = page.get_by_role("alert")
-    assert "PIN salah" in alert.inner_text() and "percobaan" in alert.inner_text()
-    shoot(page, "ttd-dokumen-pin-salah")
-
-    # The right PIN.
-    page.get_by_label("PIN Anda").fill(PIN)
-    page.get_by_role("button", name="Tandatangani", exact=True).click()
-    page.wait_for_url("**pesan=*")
-    assert "Dokumen berhasil ditandatangani" in page.get_by_role("status").inner_text()
-    assert status_of(page) == "menunggu_tanda_tangan"
-    rows = page.locator("tr.slot")
-    assert "Sudah menandatangani" in rows.nth(0).inner_text()
-    assert NAMA_CAMAT in rows.nth(0).inner_text()
-    assert "Giliran berikutnya" in rows.nth(1).inner_text()
-    assert page.get_by_label("PIN Anda").count() == 0  # nothing more for him to sign
-
-    # The ketua, on the phone, from her inbox: now it waits for her.
-    phone.goto("/kotak-masuk")
-    phone.get_by_role("link", name=f"Buka dokumen {document['number']}").click()
-    phone.wait_for_url(f"**/dokumen/{document['id']}")
-    assert pages_shown(phone) >= 1
-    phone.get_by_label("PIN Anda").fill(PIN)
-    phone.get_by_role("button", name="Tandatangani", exact=True).click()
-    phone.wait_for_url("**pesan=*")
-    assert "Dokumen berhasil ditandatangani" in phone.get_by_role("status").inner_text()
-    assert status_of(phone) == "sah"
-    assert phone.locator("[data-status]").first.inner_text() == "Sah"
-    shoot(phone, "ttd-dokumen-sah")
-
-    # The registry agrees, and the history lists it.
-    read = people.operator.client.get(f"/api/v1/documents/{document['id']}").json()
-    assert read["status"] == "sah"
-    assert [s["name"] for s in read["signers"]] == [NAMA_CAMAT, NAMA_KETUA]
-    phone.get_by_role("link", name="Riwayat").click()
-    phone.wait_for_url("**/riwayat")
-    assert document["number"] in phone.locator("table").inner_text()
 
 
 def test_a_signer_declines_and_the_operator_reads_why_then_revokes(
