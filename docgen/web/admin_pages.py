@@ -6,10 +6,11 @@ API token) is shown on the page that answers the form, never put in a URL."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from docgen.deps import (
@@ -42,6 +43,20 @@ AUDIT_PAGE = 50
 TOKEN_NAME_MAX = 100  # as TokenIn.name
 
 
+@dataclass
+class AdminParts:
+    """What drawing these pages takes, received once per route."""
+
+    request: Request
+    office: OfficeDep
+    accounts: AccountsDep
+    signers: SignersDep
+    catalogue: CatalogueDep
+
+
+AdminPartsDep = Annotated[AdminParts, Depends(AdminParts)]
+
+
 def _done(path: str, message: str) -> RedirectResponse:
     """After a change: back to the page, with the message shown once."""
     return RedirectResponse(f"{path}?pesan={quote(message)}", status_code=303)
@@ -51,52 +66,42 @@ def _done(path: str, message: str) -> RedirectResponse:
 
 
 async def _units_page(
-    request: Request,
+    parts: AdminParts,
     caller: Caller,
-    office: OfficeDep,
-    accounts: AccountsDep,
     status_code: int = 200,
     **form: Any,
 ) -> HTMLResponse:
-    return office.page(
-        request,
+    return parts.office.page(
+        parts.request,
         caller,
         "adm_unit.html",
         status_code,
-        units=await accounts.units(),
+        units=await parts.accounts.units(),
         values=form.get("values", {}),
         problems=form.get("problems", {}),
     )
 
 
 @router.get("/admin/unit")
-async def units_page(
-    caller: AdminCaller, request: Request, office: OfficeDep, accounts: AccountsDep
-) -> HTMLResponse:
-    return await _units_page(request, caller, office, accounts)
+async def units_page(caller: AdminCaller, parts: AdminPartsDep) -> HTMLResponse:
+    return await _units_page(parts, caller)
 
 
 @router.post("/admin/unit")
 async def create_unit(
     caller: AdminCaller,
-    request: Request,
-    office: OfficeDep,
-    accounts: AccountsDep,
+    parts: AdminPartsDep,
     name: Annotated[str, Form()] = "",
     code: Annotated[str, Form()] = "",
 ) -> Response:
     values = {"name": name.strip(), "code": code.strip()}
     body, problems = checked(UnitIn, values)
     if body is None:
-        return await _units_page(
-            request, caller, office, accounts, 422, values=values, problems=problems
-        )
+        return await _units_page(parts, caller, 422, values=values, problems=problems)
     try:
-        unit = await accounts.create_unit(body.name, body.code)
+        unit = await parts.accounts.create_unit(body.name, body.code)
     except Conflict as exc:
-        return await _units_page(
-            request, caller, office, accounts, 409, values=values, problems={"code": exc.detail}
-        )
+        return await _units_page(parts, caller, 409, values=values, problems={"code": exc.detail})
     return _done("/admin/unit", f"Unit {unit.name} ({unit.code}) dibuat")
 
 
@@ -104,21 +109,19 @@ async def create_unit(
 
 
 async def _users_page(
-    request: Request,
+    parts: AdminParts,
     caller: Caller,
-    office: OfficeDep,
-    accounts: AccountsDep,
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    units = await accounts.units()
+    units = await parts.accounts.units()
     names = {u.id: u.name for u in units}
     users = [
         {**UserOut.of(u).model_dump(), "units": [names.get(i, i) for i in u.unit_ids]}
-        for u in await accounts.users()
+        for u in await parts.accounts.users()
     ]
-    return office.page(
-        request,
+    return parts.office.page(
+        parts.request,
         caller,
         "adm_pengguna.html",
         status_code,
@@ -134,18 +137,14 @@ async def _users_page(
 
 
 @router.get("/admin/pengguna")
-async def users_page(
-    caller: AdminCaller, request: Request, office: OfficeDep, accounts: AccountsDep
-) -> HTMLResponse:
-    return await _users_page(request, caller, office, accounts)
+async def users_page(caller: AdminCaller, parts: AdminPartsDep) -> HTMLResponse:
+    return await _users_page(parts, caller)
 
 
 @router.post("/admin/pengguna")
 async def create_user(
     caller: AdminCaller,
-    request: Request,
-    office: OfficeDep,
-    accounts: AccountsDep,
+    parts: AdminPartsDep,
     username: Annotated[str, Form()] = "",
     role: Annotated[str, Form()] = "",
     unit_ids: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
@@ -161,46 +160,38 @@ async def create_user(
     if body is not None and body.role not in STAFF_ROLES:
         body, problems = None, {"role": "pilih admin, operator atau auditor"}
     if body is None:
-        return await _users_page(
-            request, caller, office, accounts, 422, values=values, problems=problems
-        )
+        return await _users_page(parts, caller, 422, values=values, problems=problems)
     try:
-        _, url = await accounts.create_user(body.username, body.role, body.unit_ids, body.email)
-    except DataInvalid as exc:
-        return await _users_page(
-            request, caller, office, accounts, 422, values=values, problems=field_problems(exc)
+        _, url = await parts.accounts.create_user(
+            body.username, body.role, body.unit_ids, body.email
         )
+    except DataInvalid as exc:
+        return await _users_page(parts, caller, 422, values=values, problems=field_problems(exc))
     except Conflict as exc:
         problems = {"username": exc.detail}
-        return await _users_page(
-            request, caller, office, accounts, 409, values=values, problems=problems
-        )
+        return await _users_page(parts, caller, 409, values=values, problems=problems)
     shown = {"who": body.username, "url": url, "email": body.email, "new": True}
-    return await _users_page(request, caller, office, accounts, 201, shown=shown)
+    return await _users_page(parts, caller, 201, shown=shown)
 
 
 @router.post("/admin/pengguna/{user_id}/aktivasi")
 async def new_user_activation(
     caller: AdminCaller,
-    request: Request,
-    office: OfficeDep,
-    accounts: AccountsDep,
+    parts: AdminPartsDep,
     user_id: str,
 ) -> HTMLResponse:
     try:
-        url = await accounts.reissue_activation(user_id)
+        url = await parts.accounts.reissue_activation(user_id)
     except DocgenError as exc:
-        return await _users_page(
-            request, caller, office, accounts, exc.status_code, error=exc.detail
-        )
-    user = next((u for u in await accounts.users() if u.id == user_id), None)
+        return await _users_page(parts, caller, exc.status_code, error=exc.detail)
+    user = next((u for u in await parts.accounts.users() if u.id == user_id), None)
     shown = {
         "who": user.username if user else user_id,
         "url": url,
         "email": user.email if user else None,
         "new": False,
     }
-    return await _users_page(request, caller, office, accounts, shown=shown)
+    return await _users_page(parts, caller, shown=shown)
 
 
 # Signers ----------------------------------------------------------------------------------------
@@ -210,23 +201,20 @@ _SIGNER_FIELDS = {"nip": "nomor", "ni_pppk": "nomor", "nik": "nomor", "": "nomor
 
 
 async def _signers_page(
-    request: Request,
+    parts: AdminParts,
     caller: Caller,
-    office: OfficeDep,
-    accounts: AccountsDep,
-    signers: SignersDep,
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    rows = [SignerOut.of(s) for s in await signers.visible(caller)]
-    return office.page(
-        request,
+    rows = [SignerOut.of(s) for s in await parts.signers.visible(caller)]
+    return parts.office.page(
+        parts.request,
         caller,
         "adm_penanda_tangan.html",
         status_code,
         signers=rows,
         statuses=SIGNER_LABELS,
-        units=[u for u in await accounts.units() if caller.in_unit(u.id)],
+        units=[u for u in await parts.accounts.units() if caller.in_unit(u.id)],
         pangkat=PANGKAT,
         kinds=NOMOR_KINDS,
         is_admin=caller.is_admin,
@@ -240,21 +228,15 @@ async def _signers_page(
 @router.get("/penanda-tangan")
 async def signers_page(
     caller: StaffCaller,
-    request: Request,
-    office: OfficeDep,
-    accounts: AccountsDep,
-    signers: SignersDep,
+    parts: AdminPartsDep,
 ) -> HTMLResponse:
-    return await _signers_page(request, caller, office, accounts, signers)
+    return await _signers_page(parts, caller)
 
 
 @router.post("/penanda-tangan")
 async def propose_signer(
     caller: StaffCaller,
-    request: Request,
-    office: OfficeDep,
-    accounts: AccountsDep,
-    signers: SignersDep,
+    parts: AdminPartsDep,
     name: Annotated[str, Form()] = "",
     jenis: Annotated[str, Form()] = "nip",
     nomor: Annotated[str, Form()] = "",
@@ -283,34 +265,24 @@ async def propose_signer(
     }
     body, problems = checked(SignerIn, data, _SIGNER_FIELDS)
     if body is None:
-        return await _signers_page(
-            request, caller, office, accounts, signers, 422, values=values, problems=problems
-        )
+        return await _signers_page(parts, caller, 422, values=values, problems=problems)
     try:
-        signer, url = await signers.enrol(caller, body)
+        signer, url = await parts.signers.enrol(caller, body)
     except DataInvalid as exc:
         problems = field_problems(exc, _SIGNER_FIELDS)
-        return await _signers_page(
-            request, caller, office, accounts, signers, 422, values=values, problems=problems
-        )
+        return await _signers_page(parts, caller, 422, values=values, problems=problems)
     except Conflict as exc:
         return await _signers_page(
-            request,
+            parts,
             caller,
-            office,
-            accounts,
-            signers,
             409,
             values=values,
             problems={"nomor": exc.detail},
         )
     except DocgenError as exc:
         return await _signers_page(
-            request,
+            parts,
             caller,
-            office,
-            accounts,
-            signers,
             exc.status_code,
             values=values,
             error=exc.detail,
@@ -318,67 +290,52 @@ async def propose_signer(
     if url is None:
         return _done("/penanda-tangan", f"Usulan {signer.name} menunggu persetujuan admin")
     shown = {"who": signer.name, "url": url, "email": body.email}
-    return await _signers_page(request, caller, office, accounts, signers, 201, shown=shown)
+    return await _signers_page(parts, caller, 201, shown=shown)
 
 
 @router.post("/penanda-tangan/{signer_id}/setujui")
 async def approve_signer(
     caller: AdminCaller,
-    request: Request,
-    office: OfficeDep,
-    accounts: AccountsDep,
-    signers: SignersDep,
+    parts: AdminPartsDep,
     signer_id: str,
 ) -> HTMLResponse:
     try:
-        signer, url = await signers.approve(caller, signer_id)
+        signer, url = await parts.signers.approve(caller, signer_id)
     except DocgenError as exc:
-        return await _signers_page(
-            request, caller, office, accounts, signers, exc.status_code, error=exc.detail
-        )
+        return await _signers_page(parts, caller, exc.status_code, error=exc.detail)
     shown = {"who": signer.name, "url": url, "approved": True}
-    return await _signers_page(request, caller, office, accounts, signers, shown=shown)
+    return await _signers_page(parts, caller, shown=shown)
 
 
 @router.post("/penanda-tangan/{signer_id}/aktivasi")
 async def new_signer_activation(
     caller: AdminCaller,
-    request: Request,
-    office: OfficeDep,
-    accounts: AccountsDep,
-    signers: SignersDep,
+    parts: AdminPartsDep,
     signer_id: str,
 ) -> HTMLResponse:
     try:
-        signer, url = await signers.new_activation(signer_id)
+        signer, url = await parts.signers.new_activation(signer_id)
     except DocgenError as exc:
-        return await _signers_page(
-            request, caller, office, accounts, signers, exc.status_code, error=exc.detail
-        )
+        return await _signers_page(parts, caller, exc.status_code, error=exc.detail)
     shown = {"who": signer.name, "url": url}
-    return await _signers_page(request, caller, office, accounts, signers, shown=shown)
+    return await _signers_page(parts, caller, shown=shown)
 
 
 @router.post("/penanda-tangan/{signer_id}/cabut")
 async def revoke_signer(
     caller: AdminCaller,
-    request: Request,
-    office: OfficeDep,
-    accounts: AccountsDep,
-    signers: SignersDep,
+    parts: AdminPartsDep,
     signer_id: str,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     body, problems = checked(SignerRevokeIn, {"reason": reason.strip()})
     if body is None:
         error = f"Alasan penolakan atau pencabutan: {problems['reason']}"
-        return await _signers_page(request, caller, office, accounts, signers, 422, error=error)
+        return await _signers_page(parts, caller, 422, error=error)
     try:
-        signer = await signers.revoke(signer_id, body.reason)
+        signer = await parts.signers.revoke(signer_id, body.reason)
     except DocgenError as exc:
-        return await _signers_page(
-            request, caller, office, accounts, signers, exc.status_code, error=exc.detail
-        )
+        return await _signers_page(parts, caller, exc.status_code, error=exc.detail)
     return _done("/penanda-tangan", f"{signer.name}: ditolak atau dicabut")
 
 
@@ -386,61 +343,49 @@ async def revoke_signer(
 
 
 def _templates_page(
-    request: Request,
+    parts: AdminParts,
     caller: Caller,
-    office: OfficeDep,
-    catalogue: CatalogueDep,
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    return office.page(
-        request,
+    return parts.office.page(
+        parts.request,
         caller,
         "adm_templat.html",
         status_code,
-        templates=[TemplateOut.of(t, catalogue) for t in catalogue.all_latest()],
+        templates=[TemplateOut.of(t, parts.catalogue) for t in parts.catalogue.all_latest()],
         problems=context.pop("problems", []),
         error=context.pop("error", None),
     )
 
 
 @router.get("/admin/templat")
-async def templates_page(
-    caller: AdminCaller, request: Request, office: OfficeDep, catalogue: CatalogueDep
-) -> HTMLResponse:
-    return _templates_page(request, caller, office, catalogue)
+async def templates_page(caller: AdminCaller, parts: AdminPartsDep) -> HTMLResponse:
+    return _templates_page(parts, caller)
 
 
 @router.post("/admin/templat")
 async def upload_template_form(
     caller: AdminCaller,
-    request: Request,
-    office: OfficeDep,
-    catalogue: CatalogueDep,
+    parts: AdminPartsDep,
     uploads: TemplateUploadsDep,
     manifest: Annotated[UploadFile | None, File()] = None,
     docx: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     if manifest is None or docx is None or not manifest.filename or not docx.filename:
-        return _templates_page(
-            request, caller, office, catalogue, 422, error="Pilih manifest.toml dan berkas DOCX"
-        )
+        return _templates_page(parts, caller, 422, error="Pilih manifest.toml dan berkas DOCX")
     try:
         template = await uploads.receive(manifest, docx)
     except TemplateInvalid as exc:
         return _templates_page(
-            request,
+            parts,
             caller,
-            office,
-            catalogue,
             exc.status_code,
             problems=exc.problems,
             error="Templat tidak disimpan: perbaiki masalah berikut lalu unggah lagi.",
         )
     except DocgenError as exc:
-        return _templates_page(
-            request, caller, office, catalogue, exc.status_code, error=exc.detail
-        )
+        return _templates_page(parts, caller, exc.status_code, error=exc.detail)
     return _done("/admin/templat", f"Templat {template.id} versi {template.version} disimpan")
 
 
@@ -450,20 +395,18 @@ async def upload_template_form(
 @router.get("/admin/audit")
 async def audit_page(
     caller: AuditCaller,
-    request: Request,
-    office: OfficeDep,
+    parts: AdminPartsDep,
     session: SessionDep,
-    accounts: AccountsDep,
     sebelum: Annotated[int | None, Query(ge=1)] = None,
 ) -> HTMLResponse:
     """The newest entries first (``sebelum``: those before that id), and the chain check."""
     log = await audit.read_log(
         session, units=caller.unit_scope, before=sebelum, newest_first=True, limit=AUDIT_PAGE
     )
-    usernames = {u.id: u.username for u in await accounts.users()}
+    usernames = {u.id: u.username for u in await parts.accounts.users()}
     older = log.entries[-1].id if len(log.entries) == AUDIT_PAGE else None
-    return office.page(
-        request,
+    return parts.office.page(
+        parts.request,
         caller,
         "adm_audit.html",
         log=log,
@@ -477,20 +420,18 @@ async def audit_page(
 
 
 async def _account_page(
-    request: Request,
+    parts: AdminParts,
     caller: Caller,
-    office: OfficeDep,
-    accounts: AccountsDep,
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
     assert caller.user is not None
-    return office.page(
-        request,
+    return parts.office.page(
+        parts.request,
         caller,
         "adm_akun.html",
         status_code,
-        tokens=await accounts.api_tokens(caller.user),
+        tokens=await parts.accounts.api_tokens(caller.user),
         is_signer=caller.role == Role.SIGNER,
         problems=context.pop("problems", {}),
         error=context.pop("error", None),
@@ -499,86 +440,67 @@ async def _account_page(
 
 
 @router.get("/akun")
-async def account_page(
-    caller: AnyCaller, request: Request, office: OfficeDep, accounts: AccountsDep
-) -> HTMLResponse:
-    return await _account_page(request, caller, office, accounts)
+async def account_page(caller: AnyCaller, parts: AdminPartsDep) -> HTMLResponse:
+    return await _account_page(parts, caller)
 
 
 @router.post("/akun/sandi")
 async def change_password(
     caller: AnyCaller,
-    request: Request,
-    office: OfficeDep,
-    accounts: AccountsDep,
+    parts: AdminPartsDep,
     old_password: Annotated[str, Form(max_length=200)] = "",
     new_password: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     assert caller.user is not None
     try:
-        await accounts.change_password(caller.user, old_password, new_password)
+        await parts.accounts.change_password(caller.user, old_password, new_password)
     except DataInvalid as exc:
-        return await _account_page(
-            request, caller, office, accounts, 422, problems=field_problems(exc)
-        )
+        return await _account_page(parts, caller, 422, problems=field_problems(exc))
     return _done("/akun", "Kata sandi diganti")
 
 
 @router.post("/akun/pin")
 async def change_pin(
     caller: AnyCaller,
-    request: Request,
-    office: OfficeDep,
-    accounts: AccountsDep,
-    signers: SignersDep,
+    parts: AdminPartsDep,
     pin: Annotated[str, Form(max_length=64)] = "",
     new_pin: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     try:
-        await signers.change_pin(caller, pin, new_pin)
+        await parts.signers.change_pin(caller, pin, new_pin)
     except DataInvalid as exc:
-        return await _account_page(
-            request, caller, office, accounts, 422, problems=field_problems(exc)
-        )
+        return await _account_page(parts, caller, 422, problems=field_problems(exc))
     except DocgenError as exc:
         problems = {"pin": exc.detail}
-        return await _account_page(
-            request, caller, office, accounts, exc.status_code, problems=problems
-        )
+        return await _account_page(parts, caller, exc.status_code, problems=problems)
     return _done("/akun", "PIN diganti")
 
 
 @router.post("/akun/token")
 async def new_token(
     caller: AnyCaller,
-    request: Request,
-    office: OfficeDep,
-    accounts: AccountsDep,
+    parts: AdminPartsDep,
     name: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     assert caller.user is not None
     name = name.strip()
     if not 1 <= len(name) <= TOKEN_NAME_MAX:
         problems = {"name": f"isi nama token, paling banyak {TOKEN_NAME_MAX} karakter"}
-        return await _account_page(request, caller, office, accounts, 422, problems=problems)
-    row, token = await accounts.new_api_token(caller.user, name)
+        return await _account_page(parts, caller, 422, problems=problems)
+    row, token = await parts.accounts.new_api_token(caller.user, name)
     shown = {"name": row.name, "token": token, "expires_at": row.expires_at}
-    return await _account_page(request, caller, office, accounts, 201, new_token=shown)
+    return await _account_page(parts, caller, 201, new_token=shown)
 
 
 @router.post("/akun/token/{token_id}/cabut")
 async def revoke_token(
     caller: AnyCaller,
-    request: Request,
-    office: OfficeDep,
-    accounts: AccountsDep,
+    parts: AdminPartsDep,
     token_id: str,
 ) -> Response:
     assert caller.user is not None
     try:
-        await accounts.revoke_api_token(caller.user, token_id)
+        await parts.accounts.revoke_api_token(caller.user, token_id)
     except DocgenError as exc:
-        return await _account_page(
-            request, caller, office, accounts, exc.status_code, error=exc.detail
-        )
+        return await _account_page(parts, caller, exc.status_code, error=exc.detail)
     return _done("/akun", "Token dicabut")
