@@ -8,6 +8,7 @@ import io
 import os
 import re
 import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -251,6 +252,25 @@ def test_a_chunk_whose_libreoffice_dies_is_redone_one_by_one(
         assert [pages_text(pdf) for pdf in pdfs] == [pages_text(pdf) for pdf in singles[:4]]
         (server,) = converter.stats()
         assert (server.conversions, server.documents) == (4, 4)
+    finally:
+        converter.stop()
+
+
+def test_a_server_that_exits_on_start_is_started_again_on_fresh_ports(
+    tmp_path: Path, documents: list[bytes]
+) -> None:
+    converter = UnoserverPool(tmp_path, size=1, python=Settings().uno_python)
+    (taken,) = [server.port for server in converter.stats()]
+    # Another program holds the port picked for unoserver: it cannot bind it and exits.
+    with socket.create_server(("127.0.0.1", taken)):
+        converter.start()
+    try:
+        (server,) = converter.stats()
+        assert server.port != taken
+        assert "exited" not in (tmp_path / f"unoserver-{server.port}.log").read_text()
+        assert (tmp_path / f"unoserver-{taken}.log").exists()  # the first try, kept to read
+        (pdf,) = anyio.run(converter.to_pdfs, documents[:1])
+        assert pdf.startswith(b"%PDF")
     finally:
         converter.stop()
 

@@ -132,6 +132,13 @@ def _prepare_profile(profile: Path) -> None:
         settings.write_text(PROFILE_SETTINGS, encoding="utf-8")
 
 
+START_ATTEMPTS = 3
+
+
+class _ExitedOnStart(ConversionFailed):
+    """unoserver (or the soffice behind it) ended before it answered."""
+
+
 @dataclass
 class _UnoServer:
     """One unoserver + soffice pair on loopback ports."""
@@ -143,6 +150,23 @@ class _UnoServer:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float) -> None:
+        """Start the pair and wait until it answers; raises ConversionFailed.
+
+        A pair that exits while starting is started again on fresh ports, twice at most: seen
+        on a loaded machine as soffice dying before its bridge was up ("Binary URP bridge
+        disposed"), and a port picked free can be taken before unoserver binds it."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._launch(timeout)
+                return
+            except _ExitedOnStart:
+                if attempt == START_ATTEMPTS:
+                    raise
+                log.warning("unoserver :%s exited on start, trying fresh ports", self.port)
+                self.stop()
+                self.port, self.uno_port = free_port(), free_port()
+
+    def _launch(self, timeout: float) -> None:
         if shutil.which("soffice") is None:
             raise ConversionFailed("LibreOffice (soffice) is not installed; run `make setup`")
         profile = self.workdir / f"profile-{self.port}"
@@ -181,7 +205,7 @@ class _UnoServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ConversionFailed(f"unoserver exited on start; see {self.workdir}")
+                raise _ExitedOnStart(f"unoserver exited on start; see {self.workdir}")
             try:
                 self._proxy(5).info()
                 return
@@ -319,7 +343,7 @@ class UnoserverPool:
 
     def stats(self) -> list[ServerStats]:
         """Per server: how many LibreOffice calls and documents it has converted."""
-        return [replace(self._stats[id(server)]) for server in self._servers]
+        return [replace(self._stats[id(server)], port=server.port) for server in self._servers]
 
     async def to_pdf(self, docx: bytes) -> bytes:
         """Convert one DOCX; raises ConversionFailed (and restarts a server that failed)."""
