@@ -39,7 +39,7 @@ from docgen.kit.limits import refuse_oversized
 from docgen.kit.paging import PageQuery
 from docgen.people.policies import AnyCaller, Caller, ReaderCaller, StaffCaller
 from docgen.registry.models import Document, Signer
-from docgen.registry.statuses import BatchStatus, DocumentStatus, Role, SignerStatus
+from docgen.registry.statuses import BatchStatus, DocumentStatus, Role, SignerStatus, SigningStatus
 from docgen.templating.manifest import FieldSpec, Template, TemplateManifest
 from docgen.web.labels import BATCH_LABELS, SIGNING_LABELS, STATUS_LABELS
 
@@ -678,6 +678,7 @@ async def batch_page(
         labels=BATCH_LABELS,
         signing_labels=SIGNING_LABELS,
         statuses=STATUS_LABELS,
-        running=batch.status != BatchStatus.SELESAI,
+        running=batch.status != BatchStatus.SELESAI
+        or any(s.status == SigningStatus.BERJALAN for s in batch.signings),
         reader=caller.role in (Role.ADMIN, Role.OPERATOR, Role.AUDITOR),
     )

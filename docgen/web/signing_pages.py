@@ -170,11 +170,7 @@ async def sign_batch(
     except DocgenError as exc:
         error, status_code = exc.detail, exc.status_code
     else:
-        return _see(
-            "/kotak-masuk",
-            f"Penandatanganan {started.total} dokumen dimulai; "
-            "dokumen keluar dari kotak masuk setelah ditandatangani",
-        )
+        return _see(f"/batch/{batch_id}", f"Penandatanganan {started.total} dokumen dimulai")
     return await _inbox(
         request,
         caller,
