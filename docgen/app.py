@@ -80,7 +80,7 @@ def banner(parts: Parts, first_admin: str | None) -> str:
             f"  templat             : {', '.join(t.id for t in parts.catalogue.all_latest())}",
             f"  data                : {settings.data_dir.resolve()}",
             f"  penyimpanan objek   : {parts.store_endpoint} (bucket {settings.s3_bucket})",
-            f"  basis data          : {settings.sqlalchemy_url.split('@')[-1]}",
+            f"  basis data          : {parts.db.where}",
             f"  surel               : {parts.notifier.where}",
             f"  jalur cepat         : {'aktif' if settings.fast_paths else 'mati'}",
             "Tekan Ctrl-C untuk berhenti.",

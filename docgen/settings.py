@@ -24,7 +24,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite if empty")
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL (postgresql://user:pass@host:5432/db, the password "
+        "percent-encoded); empty: a private cluster under data_dir/postgres",
+    )
 
     s3_endpoint: str | None = Field(default=None, description="host:port; embedded if empty")
     s3_access_key: str | None = None
@@ -97,7 +101,3 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
-
-    @property
-    def sqlalchemy_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'docgen.db'}"

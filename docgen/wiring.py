@@ -28,7 +28,7 @@ from docgen.people.service import Accounts, LoginPolicy
 from docgen.pipeline.convert import UnoserverPool
 from docgen.pipeline.orchestration import Pipeline
 from docgen.pipeline.workers import WorkerPool
-from docgen.registry.db import Database, migrate
+from docgen.registry.db import Database, migrate, running_registry
 from docgen.settings import Settings
 from docgen.signers.keys import PinPolicy, SignerKeys
 from docgen.signers.revocation import RevocationList
@@ -131,7 +131,8 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
     signing.fast.use(settings.fast_paths)
     async with AsyncExitStack() as stack:
         pepper = load_pepper(settings)
-        await anyio.to_thread.run_sync(migrate, settings.sqlalchemy_url)
+        registry = await stack.enter_async_context(running_registry(settings))
+        await anyio.to_thread.run_sync(migrate, registry)
         ca_dir = Path(settings.data_dir / "ca")
         ca = await anyio.to_thread.run_sync(CertificateAuthority.load_or_create, ca_dir)
         trust_files = TrustFiles(
@@ -171,7 +172,7 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
         # which the first document after a start would otherwise wait for. They start in the
         # background; ~100 MB each while idle.
         await workers.start()
-        db = Database(settings.sqlalchemy_url)
+        db = Database(registry)
         stack.push_async_callback(db.close)
         await load_uploaded_versions(catalogue, db, store)
         links = Links(settings.base_url)

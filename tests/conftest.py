@@ -6,9 +6,11 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+import psycopg
 import pytest
 from minio import Minio
 from minio.datatypes import Object
@@ -24,13 +27,31 @@ from playwright.sync_api import Browser, sync_playwright
 import signing.fast
 from docgen.pipeline.convert import free_port
 from tests.people import PIN, People, SignerAccount
+from tests.postgres import database_url, registry, stop_session_cluster
 
 if TYPE_CHECKING:
     from tests.mail import Office
 
-__all__ = ["PIN", "People", "Service", "SignerAccount", "create_pakta", "pakta_data", "sign_pakta"]
+__all__ = [
+    "PIN",
+    "People",
+    "Service",
+    "SignerAccount",
+    "create_pakta",
+    "database_url",
+    "pakta_data",
+    "registry",
+    "sign_pakta",
+]
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def postgres_cluster() -> Iterator[None]:
+    """Stops the session's PostgreSQL cluster at the end, if a test started it."""
+    yield
+    stop_session_cluster()
 
 
 @dataclass
@@ -39,6 +60,11 @@ class Service:
     data_dir: Path
     log: Path
     pid: int
+    database_url: str
+
+    def registry(self) -> psycopg.Connection[tuple[object, ...]]:
+        """A plain connection to the service's registry (see :func:`registry`)."""
+        return registry(self.database_url)
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=120)
@@ -80,6 +106,10 @@ def _start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes],
         "DOCGEN_DATA_DIR": str(data_dir),
         "DOCGEN_PORT": str(port),
         "DOCGEN_PUBLIC_URL": url,
+        # Its own database in the session's cluster; "" for the embedded cluster of its own.
+        "DOCGEN_DATABASE_URL": (
+            env["DOCGEN_DATABASE_URL"] if "DOCGEN_DATABASE_URL" in env else database_url(data_dir)
+        ),
         **env,
     }
     with log.open("ab") as out:
@@ -101,7 +131,8 @@ def _start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes],
             raise RuntimeError(f"docgen exited on start:\n{output[-4000:]}")
         try:
             if httpx.get(f"{local}/healthz", timeout=2).status_code == 200:
-                return process, Service(local, data_dir, log, process.pid)
+                service = Service(local, data_dir, log, process.pid, environ["DOCGEN_DATABASE_URL"])
+                return process, service
         except httpx.TransportError:
             pass
         time.sleep(0.3)
@@ -126,6 +157,16 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         yield svc
     finally:
         stop_service(process)
+
+
+@pytest.fixture()
+def reachable_dir() -> Iterator[Path]:
+    """A data dir the postgres system user can reach, for a service on its own embedded
+    cluster (pytest's temp dirs are private to root)."""
+    where = Path(tempfile.mkdtemp(prefix="docgen-own-cluster-"))
+    where.chmod(0o755)
+    yield where / "var"
+    shutil.rmtree(where, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

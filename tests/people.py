@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pyotp
 
+from tests.postgres import database_url
+
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "Sandi-Uji-2026!"
 PIN = "246810"
@@ -92,6 +94,7 @@ class People:
 
     url: str
     data_dir: Path
+    database_url: str | None = None  # the registry, if not the session cluster's for data_dir
     _admin: Account | None = None
     _unit_id: str | None = None
     _operator: Account | None = None
@@ -103,7 +106,7 @@ class People:
     def admin(self) -> Account:
         if self._admin is None:
             username = f"admin-{uuid.uuid4().hex[:8]}"
-            made = users_add(self.data_dir, username, "admin", PASSWORD)
+            made = users_add(self.data_dir, username, "admin", PASSWORD, self.database_url)
             otp = Otp(made["otpauth_uri"])
             self._admin = self._login(made["id"], username, PASSWORD, otp)
         return self._admin
@@ -259,8 +262,11 @@ def activation_token(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[1]
 
 
-def users_add(data_dir: Path, username: str, role: str, password: str) -> dict[str, Any]:
-    """``docgen users add`` on the server, against its registry."""
+def users_add(
+    data_dir: Path, username: str, role: str, password: str, registry: str | None = None
+) -> dict[str, Any]:
+    """``docgen users add`` on the server, against its registry (``registry``: its URL, ""
+    for the data dir's embedded cluster; by default the session cluster's for ``data_dir``)."""
     done = subprocess.run(
         [
             sys.executable,
@@ -278,7 +284,11 @@ def users_add(data_dir: Path, username: str, role: str, password: str) -> dict[s
         capture_output=True,
         text=True,
         cwd=REPO,
-        env={**os.environ, "DOCGEN_DATA_DIR": str(data_dir)},
+        env={
+            **os.environ,
+            "DOCGEN_DATA_DIR": str(data_dir),
+            "DOCGEN_DATABASE_URL": database_url(data_dir) if registry is None else registry,
+        },
         timeout=120,
         check=False,
     )

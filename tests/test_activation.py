@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import sqlite3
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 import httpx
+import psycopg
 from cryptography import x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -54,8 +54,8 @@ def certificate(pem: str) -> x509.Certificate:
     return x509.load_pem_x509_certificate(pem.encode())
 
 
-def registry(service: Service) -> sqlite3.Connection:
-    return sqlite3.connect(service.data_dir / "docgen.db", timeout=30)
+def registry(service: Service) -> psycopg.Connection[tuple[object, ...]]:
+    return service.registry()
 
 
 # Admins' and operators' accounts --------------------------------------------------------------
@@ -120,18 +120,15 @@ def test_an_expired_link_answers_404(
     digest = hashlib.sha256(token.encode()).hexdigest()
     with registry(service) as db:
         created, expires = db.execute(
-            "SELECT created_at, expires_at FROM activations WHERE token_sha256 = ?", (digest,)
+            "SELECT created_at, expires_at FROM activations WHERE token_sha256 = %s", (digest,)
         ).fetchone()
-    lifetime = datetime.fromisoformat(expires) - datetime.fromisoformat(created)
+    lifetime = expires - created
     assert abs(lifetime - timedelta(hours=72)) < timedelta(seconds=5)
     assert anonymous.get(f"/api/v1/activation/{token}").status_code == 200
     # 72 hours later.
-    aged = datetime.fromisoformat(expires) - timedelta(hours=72, seconds=1)
+    aged = expires - timedelta(hours=72, seconds=1)
     with registry(service) as db:
-        db.execute(
-            "UPDATE activations SET expires_at = ? WHERE token_sha256 = ?",
-            (aged.strftime("%Y-%m-%d %H:%M:%S.%f"), digest),
-        )
+        db.execute("UPDATE activations SET expires_at = %s WHERE token_sha256 = %s", (aged, digest))
     assert anonymous.get(f"/api/v1/activation/{token}").status_code == 404
     used = anonymous.post(f"/api/v1/activation/{token}", json={"password": PASSWORD, "pin": PIN})
     assert used.status_code == 404

@@ -6,7 +6,6 @@ import csv
 import hashlib
 import io
 import json
-import sqlite3
 import time
 import zipfile
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from typing import Any
 
 import anyio
 import httpx
+import psycopg
 import pytest
 from cryptography import x509
 
@@ -105,7 +105,7 @@ def bulk_sign(signer: SignerAccount, batch_id: str, role: str) -> dict[str, Any]
 
 async def audit_chain_break(service: Service) -> int | None:
     """The id of the first audit entry that breaks the chain, if any."""
-    db = Database(f"sqlite:///{service.data_dir / 'docgen.db'}")
+    db = Database(service.database_url)
     try:
         async with db.session() as session:
             return await audit.verify_chain(session)
@@ -113,15 +113,15 @@ async def audit_chain_break(service: Service) -> int | None:
         await db.close()
 
 
-def registry(service: Service) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{service.data_dir / 'docgen.db'}?mode=ro", uri=True)
+def registry(service: Service) -> psycopg.Connection[Any]:
+    return service.registry()
 
 
 def registry_rows(service: Service, sql: str, docs: list[dict[str, Any]]) -> list[Any]:
     """The rows of ``sql`` with the documents' ids in place of ``{ids}``."""
     ids = [d["id"] for d in docs]
     with registry(service) as db:
-        return db.execute(sql.format(ids=",".join("?" * len(ids))), ids).fetchall()
+        return db.execute(sql.format(ids=",".join(["%s"] * len(ids))), ids).fetchall()
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,8 @@ and nothing is done twice."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +14,7 @@ import httpx
 import psutil
 
 from docgen.batches.runner import CHUNK_ROWS
-from tests.conftest import People, SignerAccount, start_service, stop_service
+from tests.conftest import People, Service, SignerAccount, start_service, stop_service
 from tests.test_bulk import OFFICIAL_NIK, bulk_sign, generated, inauguration_csv, post_batch
 from tests.test_templates_content import BA
 
@@ -113,7 +111,7 @@ def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: P
                 assert doc["id"] == made_before[doc["row"]]["id"]
         # Numbers were reserved on acceptance: 1..ROWS, in row order, no gap, no repeat.
         assert [int(d["number"].split("/")[1]) for d in docs] == list(range(1, ROWS + 1))
-        assert_registry_holds_each_row_once(data_dir / "docgen.db", batch_id)
+        assert_registry_holds_each_row_once(service, batch_id)
 
         # Kill again in the middle of the witness's bulk signing.
         response = witness.sign_batch(batch_id, "saksi_1")
@@ -144,7 +142,7 @@ def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: P
         assert all(
             d["pending_roles"] == ["saksi_2", "pejabat_pelantik"] for d in batch["documents"]
         )
-        with sqlite3.connect(data_dir / "docgen.db") as db:
+        with service.registry() as db:
             per_document = db.execute(
                 "SELECT r.document_id, count(*) FROM revisions r JOIN batch_rows b "
                 "ON b.document_id = r.document_id WHERE r.kind = 'signed' GROUP BY r.document_id"
@@ -157,11 +155,11 @@ def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: P
     assert processes_naming(data_dir) == []
 
 
-def assert_registry_holds_each_row_once(db_path: Path, batch_id: str) -> None:
-    with sqlite3.connect(db_path) as db:
+def assert_registry_holds_each_row_once(service: Service, batch_id: str) -> None:
+    with service.registry() as db:
         rows = db.execute(
             "SELECT count(*), count(DISTINCT document_id), count(DISTINCT number) "
-            "FROM batch_rows WHERE batch_id = ?",
+            "FROM batch_rows WHERE batch_id = %s",
             (batch_id,),
         ).fetchone()
         documents = db.execute("SELECT count(*), count(DISTINCT number) FROM documents").fetchone()
@@ -184,9 +182,9 @@ def test_a_service_stopped_with_ctrl_c_marks_its_bulk_signing_interrupted(
         signing_id = response.json()["id"]
     finally:
         stop_service(process)  # SIGINT, as Ctrl-C, while it signs
-    with sqlite3.connect(data_dir / "docgen.db") as db:
+    with service.registry() as db:
         status, done = db.execute(
-            "SELECT status, done FROM batch_signings WHERE id = ?", (signing_id,)
+            "SELECT status, done FROM batch_signings WHERE id = %s", (signing_id,)
         ).fetchone()
     assert (status, done < rows) == ("terputus", True)
 
@@ -203,13 +201,11 @@ def test_a_resumed_batch_makes_its_rows_from_the_data_checked_on_acceptance(
         client = people.operator.client
         kill_when(process, client, batch_id, lambda b: b["done"] == 0)
         # The rows' data as read from the file is gone; what was checked on acceptance stays.
-        with sqlite3.connect(data_dir / "docgen.db") as db:
-            db.execute("UPDATE batch_rows SET data = '{}' WHERE batch_id = ?", (batch_id,))
-            checked = json.loads(
-                db.execute(
-                    "SELECT clean FROM batch_rows WHERE batch_id = ? AND row = 2", (batch_id,)
-                ).fetchone()[0]
-            )
+        with service.registry() as db:
+            db.execute("UPDATE batch_rows SET data = '{}' WHERE batch_id = %s", (batch_id,))
+            (checked,) = db.execute(
+                "SELECT clean FROM batch_rows WHERE batch_id = %s AND row = 2", (batch_id,)
+            ).fetchone()
         process, service = start_service(data_dir)
         people.moved_to(service.url)
         batch = generated(client, batch_id)

@@ -19,6 +19,7 @@ import pyotp
 
 from tests.conftest import PIN, People, Service, pakta_data, start_service, stop_service
 from tests.people import PASSWORD, Account, Otp
+from tests.postgres import database_url
 from tests.test_errors import own_nip
 from tests.test_templates_content import BA, own_nik, peserta
 
@@ -64,7 +65,7 @@ def users_add(data_dir: Path, username: str, role: str) -> subprocess.CompletedP
     return docgen(
         None,
         "users", "add", "--username", username, "--role", role, "--password-stdin",
-        env={"DOCGEN_DATA_DIR": str(data_dir)},
+        env={"DOCGEN_DATA_DIR": str(data_dir), "DOCGEN_DATABASE_URL": database_url(data_dir)},
         stdin=PASSWORD + "\n",
     )  # fmt: skip
 

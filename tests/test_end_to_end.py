@@ -220,7 +220,7 @@ def test_sign_download_and_verify(people: People, anonymous: httpx.Client, tmp_p
 
 
 async def _audit_of(service: Service) -> tuple[int | None, list[AuditEntry]]:
-    db = Database(f"sqlite:///{service.data_dir / 'docgen.db'}")
+    db = Database(service.database_url)
     try:
         async with db.session() as session:
             broken = await audit.verify_chain(session)

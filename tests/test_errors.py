@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import secrets
-import sqlite3
 from collections.abc import Iterator
 
 import httpx
@@ -14,7 +13,7 @@ from tests.conftest import PIN, People, Service, SignerAccount, create_pakta, pa
 
 
 def counts(service: Service) -> tuple[int, int, int]:
-    with sqlite3.connect(service.data_dir / "docgen.db") as db:
+    with service.registry() as db:
         return tuple(  # type: ignore[return-value]
             db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
             for table in ("documents", "revisions", "number_sequences")
@@ -22,7 +21,7 @@ def counts(service: Service) -> tuple[int, int, int]:
 
 
 def last_number(service: Service) -> int:
-    with sqlite3.connect(service.data_dir / "docgen.db") as db:
+    with service.registry() as db:
         row = db.execute("SELECT COALESCE(SUM(last), 0) FROM number_sequences").fetchone()
         return int(row[0])
 

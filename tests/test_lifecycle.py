@@ -1,4 +1,5 @@
-"""`docgen serve` reuses what exists when started again, and Ctrl-C stops all it started."""
+"""`docgen serve` on its embedded defaults (as `make run`: its own PostgreSQL cluster too)
+reuses what exists when started again, and Ctrl-C stops all it started."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ NIP = str(pakta_data()["nip"])  # this service's own registry: no other test sha
 
 
 def processes_under(data_dir: Path) -> list[int]:
-    """Live processes whose command line names the data dir (weed, unoserver, soffice)."""
+    """Live processes whose command line names the data dir (weed, unoserver, soffice,
+    postgres)."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -44,15 +46,17 @@ def bucket_volumes(data_dir: Path) -> list[int]:
     ]
 
 
-def test_restart_reuses_state_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    data_dir = tmp_path / "state"
-    process, service = start_service(data_dir)
+def test_restart_reuses_state_and_ctrl_c_stops_everything(reachable_dir: Path) -> None:
+    data_dir = reachable_dir
+    process, service = start_service(data_dir, DOCGEN_DATABASE_URL="")
     try:
-        assert len(processes_under(data_dir)) >= 3  # weed, unoserver, soffice
+        assert len(processes_under(data_dir)) >= 4  # weed, unoserver, soffice, postgres
+        assert (data_dir / "postgres" / "cluster" / "PG_VERSION").exists()
         # The bucket has its volume before its first upload, which would otherwise wait for it.
         volumes = bucket_volumes(data_dir)
         assert len(volumes) == 1
-        people = People(service.url, data_dir)  # the first admin from the command line
+        # The first admin from the command line, on the service's running cluster.
+        people = People(service.url, data_dir, database_url="")
         signer = people.signer(NIP)
         operator = people.operator.client
         root = operator.get("/api/v1/trust/ca.pem").content
@@ -68,7 +72,9 @@ def test_restart_reuses_state_and_ctrl_c_stops_everything(tmp_path: Path) -> Non
         time.sleep(0.2)
     assert processes_under(data_dir) == []
 
-    process, service = start_service(data_dir, DOCGEN_PUBLIC_URL=service.url)
+    process, service = start_service(
+        data_dir, DOCGEN_PUBLIC_URL=service.url, DOCGEN_DATABASE_URL=""
+    )
     try:
         # The accounts and their API tokens are still there (the service has a new port).
         people.moved_to(service.url)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,12 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
-from alembic import command
-from alembic.config import Config
 
-from docgen.registry.db import MIGRATIONS, migrate, sync_url
+from docgen.registry.db import migrate
 from tests.conftest import People, SignerAccount, pakta_data
 from tests.people import Account
+from tests.postgres import database_url, downgrade, registry
 from tests.test_templates_content import mou_data
 
 # NIPs no other module uses (born in November 1968, sequence 85x).
@@ -428,23 +426,16 @@ def test_batches_of_the_units_newest_first(
 # Migration 0009 ---------------------------------------------------------------------------
 
 
-def _alembic(db: Path) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", sync_url(f"sqlite:///{db}"))
-    return config
-
-
 @pytest.fixture()
-def registry_at_0008(tmp_path: Path) -> Path:
+def registry_at_0008(tmp_path: Path) -> str:
     """A registry as revision 0008 left it (migrated to the newest, then down again)."""
-    db = tmp_path / "registry.db"
-    migrate(f"sqlite:///{db}")
-    command.downgrade(_alembic(db), "0008")
-    return db
+    url = database_url(tmp_path)
+    migrate(url)
+    downgrade(url, "0008")
+    return url
 
 
-def test_migration_fills_the_search_text_of_earlier_documents(registry_at_0008: Path) -> None:
+def test_migration_fills_the_search_text_of_earlier_documents(registry_at_0008: str) -> None:
     berita_acara = {
         "nama_pejabat_pelantik": "Drs. Hartono, M.Si.",
         "nip_pejabat_pelantik": NIP_A,
@@ -461,13 +452,13 @@ def test_migration_fills_the_search_text_of_earlier_documents(registry_at_0008: 
         ("ba", "800.1.3.3/7/BKPSDM/VI/2024", berita_acara, "menunggu_tanda_tangan"),
         ("draf", None, {"nama": "Siti Aminah", "ni_pppk": "199001012024211001"}, "draf"),
     ]
-    with sqlite3.connect(registry_at_0008) as conn:
+    with registry(registry_at_0008) as conn:
         for document_id, number, data, status in rows:
             conn.execute(
                 "INSERT INTO documents (id, template_id, template_version, template_sha256, "
                 "document_type, title, number, document_date, data, verify_code, status, "
-                "created_at) VALUES (?, 't', 1, ?, 'jenis', 'Judul', ?, '2024-06-27', ?, ?, ?, "
-                "'2024-06-27 08:00:00.000000+00:00')",
+                "created_at) VALUES (%s, 't', 1, %s, 'jenis', 'Judul', %s, '2024-06-27', %s, %s, "
+                "%s, '2024-06-27 08:00:00.000000+00:00')",
                 (
                     document_id,
                     "0" * 64,
@@ -477,8 +468,8 @@ def test_migration_fills_the_search_text_of_earlier_documents(registry_at_0008: 
                     status,
                 ),
             )
-    command.upgrade(_alembic(registry_at_0008), "head")
-    with sqlite3.connect(registry_at_0008) as conn:
+    migrate(registry_at_0008)
+    with registry(registry_at_0008) as conn:
         found = dict(conn.execute("SELECT id, search_text FROM documents").fetchall())
     assert found["ba"].split("\n") == [
         "800.1.3.3/7/bkpsdm/vi/2024",

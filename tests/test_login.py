@@ -4,8 +4,6 @@ tokens revoked, logging out."""
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi import Response
 
@@ -169,28 +168,20 @@ def test_a_totp_code_is_good_once(
 # Failed logins ---------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def registry(service: Service) -> Iterator[sqlite3.Connection]:
-    connection = sqlite3.connect(service.data_dir / "docgen.db", timeout=30)
-    with contextlib.closing(connection) as db, db:
-        yield db
-
-
-def _when(value: str) -> datetime:
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+def registry(service: Service) -> psycopg.Connection[Any]:
+    return service.registry()
 
 
 def move_clock(service: Service, user_id: str, column: str, seconds: float) -> None:
     """As if ``seconds`` had passed since the account's ``last_failed_at`` / ``locked_until``
     (the service's clock is left alone; the registry's moment moves back)."""
     with registry(service) as db:
-        (value,) = db.execute(f"SELECT {column} FROM users WHERE id = ?", (user_id,)).fetchone()
+        (value,) = db.execute(f"SELECT {column} FROM users WHERE id = %s", (user_id,)).fetchone()
         if value is None:
             return
-        moved = _when(value) - timedelta(seconds=seconds)
         db.execute(
-            f"UPDATE users SET {column} = ? WHERE id = ?",
-            (moved.strftime("%Y-%m-%d %H:%M:%S.%f"), user_id),
+            f"UPDATE users SET {column} = %s WHERE id = %s",
+            (value - timedelta(seconds=seconds), user_id),
         )
 
 
@@ -251,9 +242,9 @@ def test_failed_logins_lock_the_account(
     assert_refused(right(), refusal)  # no wait in the way: locked
     with registry(service) as db:
         (until,) = db.execute(
-            "SELECT locked_until FROM users WHERE id = ?", (account.id,)
+            "SELECT locked_until FROM users WHERE id = %s", (account.id,)
         ).fetchone()
-    left = _when(until) - datetime.now(UTC)
+    left = until - datetime.now(UTC)
     assert timedelta(minutes=14) < left <= timedelta(minutes=15)
     # The API tokens made before stay; a new one is refused like a login.
     tokens = httpx.post(

@@ -10,30 +10,20 @@ the same NIP)."""
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from alembic import command
-from alembic.config import Config
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from docgen.registry.db import MIGRATIONS, sync_url
 from signing.pki import CertificateAuthority, generate_private_key
 from tests.conftest import create_pakta, start_service, stop_service
 from tests.people import PASSWORD, PIN, People, activation_token, token_client
+from tests.postgres import downgrade
 
 NIP = "196903142000121005"  # used by no other module
-
-
-def _alembic(db: Path) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", sync_url(f"sqlite:///{db}"))
-    return config
 
 
 def test_signers_and_documents_survive_the_migration(tmp_path: Path) -> None:
@@ -46,8 +36,7 @@ def test_signers_and_documents_survive_the_migration(tmp_path: Path) -> None:
     finally:
         stop_service(process)
 
-    db = data_dir / "docgen.db"
-    command.downgrade(_alembic(db), "0005")
+    downgrade(service.database_url, "0005")
     ca = CertificateAuthority.load_or_create(data_dir / "ca")
     older_cert = ca.issue_signer_certificate(
         generate_private_key().public_key(),
@@ -57,19 +46,19 @@ def test_signers_and_documents_survive_the_migration(tmp_path: Path) -> None:
         unit="BKPSDM",
     )
     older_id = uuid.uuid4().hex
-    with sqlite3.connect(db) as conn:
+    with service.registry() as conn:
         # What 0005 allowed: the role named by its NIP only, and the NIP enrolled twice.
         conn.execute(
-            "UPDATE signature_slots SET assigned_signer_id = NULL WHERE document_id = ?",
+            "UPDATE signature_slots SET assigned_signer_id = NULL WHERE document_id = %s",
             (document["id"],),
         )
         sealed = conn.execute(
-            "SELECT sealed_key FROM signers WHERE id = ?", (signer.signer_id,)
+            "SELECT sealed_key FROM signers WHERE id = %s", (signer.signer_id,)
         ).fetchone()[0]
-        earlier = (datetime.now(UTC) - timedelta(days=30)).isoformat()
+        earlier = datetime.now(UTC) - timedelta(days=30)
         conn.execute(
             "INSERT INTO signers (id, name, nip, jabatan, pangkat, unit, certificate_pem, "
-            "sealed_key, failed_pins, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+            "sealed_key, failed_pins, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, %s)",
             (
                 older_id,
                 "Drs. Budi Santoso, M.Si.",
@@ -82,8 +71,8 @@ def test_signers_and_documents_survive_the_migration(tmp_path: Path) -> None:
                 earlier,
             ),
         )
-        assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master")} >= {"signers"}
-        assert "users" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables")}
+        assert "signers" in tables and "users" not in tables
 
     process, service = start_service(data_dir)
     try:

@@ -1,20 +1,23 @@
-"""The registry on a real SQLite database: number sequences and the hash-chained audit log."""
+"""The registry on a real PostgreSQL database: number sequences and the hash-chained audit log."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
 import anyio
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from docgen.registry import audit
-from docgen.registry.db import Database, migrate
+from docgen.registry.db import Database, migrate, registry_url
 from docgen.registry.models import AuditEntry
 from docgen.registry.numbering import allocate_number
 from docgen.templating.manifest import NumberingSpec
+from tests.postgres import database_url
 
 pytestmark = pytest.mark.anyio
 
@@ -30,7 +33,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture()
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    url = database_url(tmp_path)
     migrate(url)
     database = Database(url)
     yield database
@@ -136,7 +139,7 @@ def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
 
     from docgen.registry.models import Base
 
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    url = registry_url(database_url(tmp_path))
     migrate(url)
     engine = sa.create_engine(url)
     with engine.connect() as connection:
@@ -155,3 +158,70 @@ async def test_unit_from_the_data_has_its_own_sequence(db: Database) -> None:
         "000.8.3.3/1/OR/II/2024",
         "000.8.3.3/2/PANWAS/II/2024",
     )
+
+
+# --- one registry, several instances ------------------------------------------------------
+
+
+async def test_write_phases_of_two_instances_never_fork_the_chain(db: Database) -> None:
+    other = Database(db.url)  # a second instance: its own engine and its own process queue
+
+    async def write(database: Database, i: int) -> None:
+        async with database.writing() as session:
+            await audit.record(session, "unit.created", "unit", f"u{i}")
+            await anyio.sleep(0.01)  # the other instance's writers get their turn to try
+            await session.commit()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for i in range(20):
+                tg.start_soon(write, (db, other)[i % 2], i)
+    finally:
+        await other.close()
+    async with db.session() as session:
+        assert await audit.verify_chain(session) is None
+        prev = list(await session.scalars(select(AuditEntry.prev_hash)))
+    assert len(prev) == len(set(prev)) == 20
+
+
+async def test_a_second_entry_after_the_same_head_is_refused(db: Database) -> None:
+    async with db.session() as session:
+        await audit.record(session, "unit.created", "unit", "u1")
+        await session.commit()
+    # What a writer that read the same head would add: refused, not a silent fork.
+    fork = text(
+        "INSERT INTO audit_log (at, action, entity, entity_id, details, prev_hash, hash) "
+        "SELECT at, action, entity, 'u2', details, prev_hash, md5(hash) || md5(hash) "
+        "FROM audit_log"
+    )
+    async with db.session() as session:
+        with pytest.raises(IntegrityError, match="prev_hash"):
+            await session.execute(fork)
+
+
+def test_two_first_starts_migrate_one_after_the_other(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from docgen.registry.models import Base
+
+    url = registry_url(database_url(tmp_path))
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            migrate(url)
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    starts = [threading.Thread(target=start) for _ in range(2)]
+    for thread in starts:
+        thread.start()
+    for thread in starts:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in starts) and failures == []
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    engine.dispose()

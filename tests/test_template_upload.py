@@ -8,7 +8,6 @@ import io
 import json
 import re
 import secrets
-import sqlite3
 import time
 import zipfile
 from collections.abc import Iterator
@@ -92,7 +91,7 @@ def versions(client: httpx.Client, template_id: str) -> list[int]:
 
 
 def recorded_versions(service: Service) -> int:
-    with sqlite3.connect(service.data_dir / "docgen.db") as db:
+    with service.registry() as db:
         return int(db.execute("SELECT COUNT(*) FROM template_versions").fetchone()[0])
 
 
@@ -160,12 +159,12 @@ def test_new_version_of_pakta_is_checked_stored_and_listed(
     stored_manifest = s3.get_object("docgen", prefix + "manifest.toml").read().decode()
     assert re.search(rf"^version = {version}$", stored_manifest, re.MULTILINE)
     assert "version = 1\n" not in stored_manifest
-    with sqlite3.connect(service.data_dir / "docgen.db") as db:
+    with service.registry() as db:
         audit = db.execute(
             "SELECT details, actor FROM audit_log WHERE action = 'template.uploaded' "
             "AND entity_id = 'pakta-integritas' ORDER BY id DESC"
         ).fetchone()
-    assert audit is not None and created["sha256"] in audit[0]
+    assert audit is not None and audit[0]["sha256"] == created["sha256"]
     assert audit[1] == people.admin.id  # the admin who uploaded it
 
 
@@ -407,12 +406,12 @@ def store_of(service: Service) -> S3ObjectStore:
     return S3ObjectStore(found[1], keys["access_key"], keys["secret_key"], "docgen")
 
 
-def start_up_registry(service: Service, db_path: Path) -> TemplateCatalogue:
+def start_up_registry(service: Service) -> TemplateCatalogue:
     """What start-up builds: the folder templates, then every recorded upload read back."""
 
     async def load() -> TemplateCatalogue:
         registry = TemplateCatalogue(load_templates(REPO / "templates").values())
-        db = Database(f"sqlite:///{db_path}")
+        db = Database(service.database_url)
         try:
             await load_uploaded_versions(registry, db, store_of(service))
         finally:
@@ -423,18 +422,15 @@ def start_up_registry(service: Service, db_path: Path) -> TemplateCatalogue:
 
 
 def test_start_up_reads_every_version_back_and_checks_its_sha256(
-    service: Service, admin: httpx.Client, client: httpx.Client, tmp_path: Path
+    service: Service, admin: httpx.Client, client: httpx.Client
 ) -> None:
     template_id = new_id()
     uploaded = [
         upload(admin, manifest_text(template_id), content).json()
         for content in (pakta_docx(), pakta_docx((OLD_WORDING, "dengan ini berikrar:")))
     ]
-    copy = tmp_path / "docgen.db"
-    with sqlite3.connect(service.data_dir / "docgen.db") as live, sqlite3.connect(copy) as target:
-        live.backup(target)
 
-    registry = start_up_registry(service, copy)
+    registry = start_up_registry(service)
     assert registry.versions(template_id) == [1, 2]
     assert [registry.get(template_id, v).sha256 for v in (1, 2)] == [u["sha256"] for u in uploaded]
     assert (
@@ -442,13 +438,17 @@ def test_start_up_reads_every_version_back_and_checks_its_sha256(
         == client.get("/api/v1/templates/pakta-integritas").json()["sha256"]
     )
 
-    with sqlite3.connect(copy) as db:
-        db.execute(
-            "UPDATE template_versions SET sha256 = ? WHERE template_id = ? AND version = 1",
-            ("0" * 64, template_id),
-        )
-    with pytest.raises(TemplateInvalid, match="SHA-256"):
-        start_up_registry(service, copy)
+    # Recorded with another SHA-256 than its stored file has (a template of this test only;
+    # put back after).
+    tamper = "UPDATE template_versions SET sha256 = %s WHERE template_id = %s AND version = 1"
+    with service.registry() as db:
+        db.execute(tamper, ("0" * 64, template_id))
+    try:
+        with pytest.raises(TemplateInvalid, match="SHA-256"):
+            start_up_registry(service)
+    finally:
+        with service.registry() as db:
+            db.execute(tamper, (uploaded[0]["sha256"], template_id))
 
 
 def test_a_check_that_takes_too_long_is_cut_off() -> None:

@@ -108,7 +108,7 @@ async def state(session: AsyncSession, batch_id: str, *, rows: bool = True) -> B
             select(SignatureSlot.document_id, SignatureSlot.role)
             .join(BatchRow, BatchRow.document_id == SignatureSlot.document_id)
             .where(BatchRow.batch_id == batch_id, SignatureSlot.signed_at.is_(None))
-            .order_by(SignatureSlot.document_id, SignatureSlot.order)
+            .order_by(SignatureSlot.document_id, SignatureSlot.order, SignatureSlot.id)
         )
         for document_id, role in unsigned.tuples():
             pending.setdefault(document_id, []).append(role)

@@ -104,7 +104,7 @@ async def pending_for(
         select(Document, SignatureSlot)
         .join(SignatureSlot, Document.id == SignatureSlot.document_id)
         .where(SignatureSlot.signed_at.is_(None), Document.status == DocumentStatus.MENUNGGU, named)
-        .order_by(Document.created_at, SignatureSlot.order)
+        .order_by(Document.created_at, SignatureSlot.order, SignatureSlot.id)
     )
     return [(document, slot) for document, slot in rows.tuples().all()]
 

@@ -14,7 +14,7 @@ from docgen.kit.links import Links
 from docgen.notifications import Notifier
 from docgen.people.service import Accounts, LoginPolicy
 from docgen.registry import audit
-from docgen.registry.db import Database, migrate
+from docgen.registry.db import Database, migrate, running_registry
 from docgen.registry.models import Unit
 from docgen.registry.statuses import Role
 from docgen.settings import Settings
@@ -32,20 +32,21 @@ async def add_user(
     except ValueError:
         raise ValueError("peran harus admin, operator atau auditor") from None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    await anyio.to_thread.run_sync(migrate, settings.sqlalchemy_url)
-    db = Database(settings.sqlalchemy_url)
-    links = Links(settings.base_url)
-    try:
-        async with Notifier.of(settings, db, links).running() as notifier:
-            return await _add_user(
-                Accounts(db, links, LoginPolicy.of(settings), notifier),
-                username,
-                chosen,
-                password,
-                unit_codes,
-            )
-    finally:
-        await db.close()
+    async with running_registry(settings) as registry:
+        await anyio.to_thread.run_sync(migrate, registry)
+        db = Database(registry)
+        links = Links(settings.base_url)
+        try:
+            async with Notifier.of(settings, db, links).running() as notifier:
+                return await _add_user(
+                    Accounts(db, links, LoginPolicy.of(settings), notifier),
+                    username,
+                    chosen,
+                    password,
+                    unit_codes,
+                )
+        finally:
+            await db.close()
 
 
 async def _add_user(

@@ -1,4 +1,4 @@
-"""Database engine, sessions and migrations."""
+"""Database engine, sessions and migrations (PostgreSQL, with psycopg 3 sync and async)."""
 
 from __future__ import annotations
 
@@ -9,67 +9,138 @@ from pathlib import Path
 import anyio
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import Connection, create_engine, event, func, select
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
+
+from docgen.registry.cluster import EmbeddedPostgres
+from docgen.settings import Settings
+
+__all__ = [
+    "MIGRATIONS",
+    "Database",
+    "alembic_config",
+    "migrate",
+    "registry_url",
+    "running_registry",
+]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
-
-def sync_url(url: str) -> str:
-    """The URL Alembic uses (sync drivers)."""
-    if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return url
+# Keys of PostgreSQL advisory locks (one 64-bit space per database; the values only need to
+# differ from each other and from anything else locking in the same database).
+WRITE_LOCK = 0x646F_6367_656E_0001  # a write phase (number sequences, the audit chain's head)
+MIGRATION_LOCK = 0x646F_6367_656E_0002  # a migration
 
 
-def async_url(url: str) -> str:
-    """The URL the service uses (async drivers)."""
-    if url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
-    return sync_url(url)
+def registry_url(url: str | URL) -> URL:
+    """``url`` as the service uses it: PostgreSQL through psycopg 3 (sync and async alike).
+
+    Parsed by SQLAlchemy, never pasted together: a password with ``@``, ``%`` or ``/`` comes
+    percent-encoded in the text form and goes to the driver as it is.
+
+    Raises:
+        ValueError: not a PostgreSQL URL.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(
+            f"DOCGEN_DATABASE_URL must name a PostgreSQL database, not {parsed.drivername!r}"
+        )
+    return parsed.set(drivername="postgresql+psycopg")
 
 
-def migrate(url: str) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+@asynccontextmanager
+async def running_registry(settings: Settings) -> AsyncIterator[URL]:
+    """The registry's URL: ``DOCGEN_DATABASE_URL``, else the embedded cluster under the data
+    dir, started for the block (or found running) and stopped after it if started here.
+
+    Raises:
+        ValueError: DOCGEN_DATABASE_URL is not a PostgreSQL URL.
+        docgen.registry.cluster.ClusterError: the embedded cluster cannot start.
+    """
+    if settings.database_url:
+        yield registry_url(settings.database_url)
+        return
+    cluster = EmbeddedPostgres(settings.data_dir / "postgres")
+    await anyio.to_thread.run_sync(cluster.start)
+    try:
+        yield cluster.url()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(cluster.stop)
+
+
+def alembic_config(connection: Connection) -> Config:
+    """Alembic's configuration for running migrations on ``connection``.
+
+    The connection goes in as an attribute, not as a URL option: Alembic's options are
+    ConfigParser values, where a ``%`` (as in an encoded password) breaks interpolation.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", sync_url(url))
-    command.upgrade(config, "head")
+    config.attributes["connection"] = connection
+    return config
 
 
-def create_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(async_url(url))
-    if engine.dialect.name == "sqlite":
+def migrate(url: str | URL) -> None:
+    """Bring the schema to the newest revision (idempotent).
 
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-            cursor = dbapi_connection.cursor()
-            # WAL lets readers go on while a writer commits; wait instead of failing when busy.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=10000")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
+    One migration at a time on a database: instances started together wait for each other
+    (a session-level advisory lock), and the later ones find the schema current.
+    """
+    engine = create_engine(registry_url(url))
+    try:
+        with engine.connect() as connection:
+            connection.execute(select(func.pg_advisory_lock(MIGRATION_LOCK)))
+            connection.commit()
+            try:
+                with connection.begin():
+                    command.upgrade(alembic_config(connection), "head")
+            finally:
+                connection.execute(select(func.pg_advisory_unlock(MIGRATION_LOCK)))
+                connection.commit()
+    finally:
+        engine.dispose()
 
-    return engine
+
+class _WritingSession(Session):
+    """A session whose every transaction starts by taking the deployment's write lock."""
+
+
+@event.listens_for(_WritingSession, "after_begin")
+def _take_write_lock(
+    session: Session, _transaction: SessionTransaction, connection: Connection
+) -> None:
+    # Transaction-level: PostgreSQL releases it at commit or rollback, also when the
+    # connection dies with its process.
+    connection.execute(select(func.pg_advisory_xact_lock(WRITE_LOCK)))
 
 
 class Database:
     """The registry's engine and sessions.
 
     Writes that read and extend shared state (number sequences, the head of the audit chain)
-    go through :meth:`writing`, one at a time in this process; everything else through
-    :meth:`session`.
+    go through :meth:`writing`: one at a time on the whole database, whichever instance makes
+    them; everything else through :meth:`session`.
     """
 
-    def __init__(self, url: str) -> None:
-        self.engine = create_engine(url)
+    def __init__(self, url: str | URL) -> None:
+        self.url = registry_url(url)
+        self.engine: AsyncEngine = create_async_engine(self.url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._write_lock = anyio.Lock()
+        self._writing = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=_WritingSession
+        )
+        # Queues this process's writers before they take a pooled connection each just to
+        # wait on the database's lock (which alone keeps instances apart).
+        self._queue = anyio.Lock()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -78,9 +149,20 @@ class Database:
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
-        """A session for a short write phase, one such phase at a time; the caller commits."""
-        async with self._write_lock, self.sessions() as session:
+        """A session for a short write phase; the caller commits.
+
+        Each of its transactions holds PostgreSQL's transaction-level advisory lock
+        ``WRITE_LOCK`` from its first statement to its commit or rollback, so write phases
+        follow each other across every instance on the database: two can never extend the
+        audit chain from the same head (the unique ``prev_hash`` would refuse the second).
+        """
+        async with self._queue, self._writing() as session:
             yield session
+
+    @property
+    def where(self) -> str:
+        """host:port/database, for people (no user, no password)."""
+        return f"{self.url.host}:{self.url.port or 5432}/{self.url.database}"
 
     async def close(self) -> None:
         await self.engine.dispose()

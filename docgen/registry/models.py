@@ -38,7 +38,7 @@ E = TypeVar("E", bound=StrEnum)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
+    """Timezone-aware UTC datetimes, naive ones refused."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -51,9 +51,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+        # timestamptz comes back in the session's time zone: always UTC here, like what went in.
+        return None if value is None else value.astimezone(UTC)
 
 
 class Status(TypeDecorator[E]):
@@ -88,9 +87,8 @@ def table_of(model: type[Base]) -> Table:
 
 
 def _in_effect(*conditions: str) -> dict[str, Any]:
-    """A partial index's condition on both backends: only enrolments not revoked count."""
-    where = text(" AND ".join(("status != 'dicabut'", *conditions)))
-    return {"sqlite_where": where, "postgresql_where": where}
+    """A partial index's condition: only enrolments not revoked count."""
+    return {"postgresql_where": text(" AND ".join(("status != 'dicabut'", *conditions)))}
 
 
 class Unit(Base):
@@ -268,7 +266,10 @@ class Document(Base):
         back_populates="document", order_by="Revision.seq", lazy="selectin"
     )
     slots: Mapped[list[SignatureSlot]] = relationship(
-        back_populates="document", order_by="SignatureSlot.order", lazy="selectin"
+        # (roles of one turn share an order: then as the template lists them)
+        back_populates="document",
+        order_by="[SignatureSlot.order, SignatureSlot.id]",
+        lazy="selectin",
     )
 
     @property
@@ -366,7 +367,8 @@ class AuditEntry(Base):
     entity: Mapped[str] = mapped_column(String(50))
     entity_id: Mapped[str] = mapped_column(String(64))
     details: Mapped[dict[str, Any]]
-    prev_hash: Mapped[str] = mapped_column(String(64))
+    # Unique: two writers that read the same head cannot both append (no silent fork).
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     # Who did it (a user id, "publik" or "sistem") and from where; None on entries from before
     # accounts existed, whose hashes do not cover them.

@@ -1,15 +1,13 @@
-"""Alembic environment: runs migrations with the sync driver of the configured URL."""
+"""Alembic environment: runs migrations on the connection ``docgen.registry.db.migrate`` (or a
+test) hands over in the configuration's attributes."""
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection
 
 from docgen.registry.models import Base
 
-url = context.config.get_main_option("sqlalchemy.url")
-assert url is not None
-engine = create_engine(url)
-with engine.connect() as connection:
-    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
-    with context.begin_transaction():
-        context.run_migrations()
-engine.dispose()
+connection = context.config.attributes.get("connection")
+assert isinstance(connection, Connection), "run migrations through docgen.registry.db"
+context.configure(connection=connection, target_metadata=Base.metadata)
+with context.begin_transaction():
+    context.run_migrations()
