@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from docgen.batches.routes import router as batches
@@ -31,6 +32,7 @@ from docgen.errors import (
     translate,
 )
 from docgen.kit.limits import BodySizeLimit
+from docgen.kit.readiness import OK, readiness
 from docgen.people.pages import pages as people_pages
 from docgen.people.policies import Caller, Public
 from docgen.people.routes import router as people
@@ -48,6 +50,12 @@ from signing.errors import SigningError
 from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
+
+
+class ReadinessOut(BaseModel):
+    status: str = Field(description='"siap"')
+    checks: dict[str, str] = Field(description='each part checked: "ok"')
+
 
 _HTTP_ERRORS = {
     404: ("NotFound", "Alamat tidak ditemukan"),
@@ -195,6 +203,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz(_: Public) -> dict[str, str]:
         """Alive and serving (for load balancers and compose)."""
         return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["kesehatan"],
+        response_model=ReadinessOut,
+        responses=error_responses(503),
+    )
+    async def readyz(_: Public, request: Request) -> Response:
+        """Ready for work: the registry and the object storage answer (503 says which not)."""
+        parts: Parts = request.app.state.parts
+        checks = await readiness(parts.db, parts.store)
+        down = [f"{name}: {state}" for name, state in checks.items() if state != OK]
+        if down:
+            return _error(503, ErrorOut(error="NotReady", detail="Belum siap; " + "; ".join(down)))
+        return JSONResponse(ReadinessOut(status="siap", checks=checks).model_dump())
 
     @app.exception_handler(NotAuthenticated)
     async def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:

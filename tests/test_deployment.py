@@ -44,6 +44,8 @@ def test_compose_file_parses_and_wires_minio_and_postgres() -> None:
     assert env["DOCGEN_S3_ENDPOINT"] == "minio:9000"
     assert env["DOCGEN_DATABASE_URL"].startswith("postgresql://")
     assert env["DOCGEN_S3_ACCESS_KEY"] == services["minio"]["environment"]["MINIO_ROOT_USER"]
+    # compose (and a load balancer) learn from /readyz whether docgen can work.
+    assert "http://127.0.0.1:8000/readyz" in " ".join(services["docgen"]["healthcheck"]["test"])
 
 
 def test_compose_refuses_to_start_without_secrets() -> None:

@@ -3,13 +3,19 @@ reuses what exists when started again, and Ctrl-C stops all it started."""
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import subprocess
 import time
 from pathlib import Path
 
 import httpx
 
+from docgen.batches.runner import RETRY_AFTER
+from docgen.registry.cluster import find_bin_dir
 from tests.conftest import People, pakta_data, sign_pakta, start_service, stop_service
+from tests.test_bulk import generated, pakta_csv, post_batch
 from tests.test_template_upload import manifest_text, pakta_docx, upload
 
 NIP = str(pakta_data()["nip"])  # this service's own registry: no other test shares it
@@ -30,6 +36,29 @@ def processes_under(data_dir: Path) -> list[int]:
         if str(data_dir).encode() in cmdline and state != "Z":
             found.append(int(proc.name))
     return found
+
+
+def _pg_ctl(data_dir: Path, *args: str) -> None:
+    """pg_ctl on the service's own cluster, as the user it runs as."""
+    cluster = data_dir / "postgres" / "cluster"
+    as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    command = [*as_owner, str(find_bin_dir() / "pg_ctl"), *args, "-D", str(cluster)]
+    subprocess.run(command, check=True, timeout=60, capture_output=True)
+
+
+def postgres_stop(data_dir: Path) -> str:
+    """Stop the service's PostgreSQL (fast: its connections are cut); the options it ran with."""
+    opts = (data_dir / "postgres" / "cluster" / "postmaster.opts").read_text()
+    # postgres "-D" "<dir>" "-c" "name=value" ...: what follows the data dir
+    options = shlex.join(shlex.split(opts)[3:])
+    _pg_ctl(data_dir, "stop", "-m", "fast", "-w")
+    return options
+
+
+def postgres_start(data_dir: Path, options: str) -> None:
+    # -l: the server's output to its log, not to our pipe (which would never close)
+    log = data_dir / "postgres" / "server.log"
+    _pg_ctl(data_dir, "start", "-w", "-l", str(log), "-o", options)
 
 
 def bucket_volumes(data_dir: Path) -> list[int]:
@@ -98,5 +127,29 @@ def test_restart_reuses_state_and_ctrl_c_stops_everything(reachable_dir: Path) -
         ).json()
         assert again["number"] != document["number"]  # the sequence went on, not back
         assert bucket_volumes(data_dir) == volumes  # none grown for the uploads or the restart
+
+        # Its PostgreSQL stops: the service is alive but says it is not ready, and why; once
+        # PostgreSQL is back, it is ready again and its batch runner still makes batches.
+        with service.client() as anonymous:
+            assert anonymous.get("/readyz").json() == {
+                "status": "siap",
+                "checks": {"registri": "ok", "penyimpanan": "ok"},
+            }
+            options = postgres_stop(data_dir)
+            down = anonymous.get("/readyz")
+            assert down.status_code == 503
+            assert down.json() == {
+                "error": "NotReady",
+                "detail": "Belum siap; registri: basis data tidak menjawab",
+            }
+            assert anonymous.get("/healthz").status_code == 200
+            time.sleep(RETRY_AFTER)  # the batch runner's poll meets the registry away too
+            postgres_start(data_dir, options)
+            assert anonymous.get("/readyz").status_code == 200
+        rows = [pakta_data(nip=NIP) for _ in range(2)]
+        batch = post_batch(operator, pakta_csv(rows), "pakta-integritas")
+        assert batch.status_code == 202, batch.text
+        made = generated(operator, batch.json()["id"])
+        assert (made["done"], made["failed"]) == (2, 0)
     finally:
         stop_service(process)

@@ -98,6 +98,7 @@ POLICIES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/trust/ca.pem"): PUBLIC,
     ("GET", "/api/v1/trust/crl"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
 }
 
 # GET routes called with a dummy id (a real activation link would be used up by nobody, but
@@ -274,7 +275,7 @@ def test_verification_and_api_docs_stay_public(
 ) -> None:
     anonymous = callers[ANONYMOUS]
     code = objects.document["verify_code"]
-    for path in ("/v", f"/v/{code}", "/docs", "/redoc", "/openapi.json", "/healthz"):
+    for path in ("/v", f"/v/{code}", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz"):
         response = anonymous.get(path)
         assert response.status_code == 200, (path, response.text[:200])
     pdf = anonymous.get(f"/v/{code}/pdf")

@@ -75,15 +75,17 @@ class BatchRunner:
         self._posted.set()
 
     async def run(self) -> None:
-        """Forever."""
+        """Forever: a failure (the registry restarting, storage away) is logged and the loop
+        goes on after a pause, never ends."""
         while True:
-            batch_id = await self._next_batch()
-            if batch_id is None:
-                with anyio.move_on_after(IDLE_POLL):
-                    await self._posted.wait()
-                self._posted = anyio.Event()
-                continue
+            batch_id: str | None = None
             try:
+                batch_id = await self._next_batch()
+                if batch_id is None:
+                    with anyio.move_on_after(IDLE_POLL):
+                        await self._posted.wait()
+                    self._posted = anyio.Event()
+                    continue
                 await self.generate(batch_id)
             except Exception:
                 log.exception("batch %s stopped; trying again in %.0f s", batch_id, RETRY_AFTER)

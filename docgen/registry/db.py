@@ -133,7 +133,8 @@ class Database:
 
     def __init__(self, url: str | URL) -> None:
         self.url = registry_url(url)
-        self.engine: AsyncEngine = create_async_engine(self.url)
+        # pre_ping: a connection the registry dropped (a restart) is replaced, not handed out.
+        self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=True)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writing = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=_WritingSession
