@@ -1,5 +1,6 @@
 """Two instances of docgen on one registry (one PostgreSQL database, one object store, one
-server secret): writes split over both extend one audit chain, never two."""
+server secret): writes split over both extend one audit chain, never two; one Idempotency-Key
+sent to both at once makes one document, and no request gets a 500."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import re
 import secrets
 import threading
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from dataclasses import dataclass
 
 import anyio
 import httpx
+import pytest
 
-from tests.conftest import People, Service, start_service, stop_service
+from tests.conftest import People, Service, pakta_data, start_service, stop_service
 from tests.test_bulk import audit_chain_break
 
 CREATIONS = 40  # as in issue 18; 20 forked the chain there
@@ -33,50 +36,107 @@ def shared_parts(first: Service) -> dict[str, str]:
     }
 
 
-def test_concurrent_creations_over_two_instances_keep_one_audit_chain(tmp_path: Path) -> None:
-    # One LibreOffice and one worker each: nothing here converts or signs.
+@dataclass
+class Deployment:
+    """Two instances sharing the registry, the object store and the secret; the first's
+    accounts, whose sessions and tokens hold on both."""
+
+    first: Service
+    second: Service
+    people: People
+
+    def on_both(self, client: httpx.Client) -> list[httpx.Client]:
+        """``client`` and the same caller on the second instance."""
+        other = httpx.Client(base_url=self.second.url, timeout=120, headers=dict(client.headers))
+        return [client, other]
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    # One LibreOffice and one worker each: only one test converts, one document.
     own = {
         "DOCGEN_SECRET_KEY": secrets.token_urlsafe(32),
         "DOCGEN_CONVERTER_WORKERS": "1",
         "DOCGEN_BULK_WORKERS": "1",
     }
-    first_process, first = start_service(tmp_path / "first", **own)
+    where = tmp_path_factory.mktemp("dua-instans")
+    first_process, first = start_service(where / "first", **own)
     second_process = None
     try:
-        second_process, second = start_service(tmp_path / "second", **own, **shared_parts(first))
-        admin = People(first.url, first.data_dir).admin
-        on_second = httpx.Client(
-            base_url=second.url, timeout=120, headers=dict(admin.client.headers)
-        )
-        clients = [admin.client, on_second]
-        tag = uuid.uuid4().hex[:6]
-        together = threading.Barrier(CREATIONS)
-
-        def create(i: int) -> httpx.Response:
-            body = {"name": f"Unit {i}", "code": f"M{tag}{i:02d}"}
-            together.wait()  # all at once, half on each instance
-            return clients[i % 2].post("/api/v1/units", json=body)
-
-        with ThreadPoolExecutor(CREATIONS) as pool:
-            answers = list(pool.map(create, range(CREATIONS)))
-        assert [a.status_code for a in answers] == [201] * CREATIONS, [a.text for a in answers]
-        # Each instance sees every unit, whichever made it.
-        for client in clients:
-            codes = {u["code"] for u in client.get("/api/v1/units").json()}
-            assert {f"M{tag}{i:02d}" for i in range(CREATIONS)} <= codes
-
-        assert anyio.run(audit_chain_break, first) is None
-        with first.registry() as db:
-            forks = db.execute(
-                "SELECT prev_hash FROM audit_log GROUP BY prev_hash HAVING count(*) > 1"
-            ).fetchall()
-            created = db.execute(
-                "SELECT count(*) FROM audit_log WHERE action = 'unit.created'"
-            ).fetchone()
-        assert forks == []
-        assert created is not None and created[0] >= CREATIONS
-        on_second.close()
+        second_process, second = start_service(where / "second", **own, **shared_parts(first))
+        yield Deployment(first, second, People(first.url, first.data_dir))
     finally:
         if second_process is not None:
             stop_service(second_process)
         stop_service(first_process)
+
+
+def test_concurrent_creations_over_two_instances_keep_one_audit_chain(
+    deployment: Deployment,
+) -> None:
+    first = deployment.first
+    clients = deployment.on_both(deployment.people.admin.client)
+    tag = uuid.uuid4().hex[:6]
+    together = threading.Barrier(CREATIONS)
+
+    def create(i: int) -> httpx.Response:
+        body = {"name": f"Unit {i}", "code": f"M{tag}{i:02d}"}
+        together.wait()  # all at once, half on each instance
+        return clients[i % 2].post("/api/v1/units", json=body)
+
+    with ThreadPoolExecutor(CREATIONS) as pool:
+        answers = list(pool.map(create, range(CREATIONS)))
+    assert [a.status_code for a in answers] == [201] * CREATIONS, [a.text for a in answers]
+    # Each instance sees every unit, whichever made it.
+    for client in clients:
+        codes = {u["code"] for u in client.get("/api/v1/units").json()}
+        assert {f"M{tag}{i:02d}" for i in range(CREATIONS)} <= codes
+
+    assert anyio.run(audit_chain_break, first) is None
+    with first.registry() as db:
+        forks = db.execute(
+            "SELECT prev_hash FROM audit_log GROUP BY prev_hash HAVING count(*) > 1"
+        ).fetchall()
+        created = db.execute(
+            "SELECT count(*) FROM audit_log WHERE action = 'unit.created'"
+        ).fetchone()
+    assert forks == []
+    assert created is not None and created[0] >= CREATIONS
+    clients[1].close()
+
+
+def test_one_idempotency_key_sent_to_both_instances_makes_one_document(
+    deployment: Deployment,
+) -> None:
+    people = deployment.people
+    nip = "197002142000031007"  # used by no other module
+    people.enrol(nip, name="Drs. Hari Santoso")
+    clients = deployment.on_both(people.operator.client)
+    body = {"template": "pakta-integritas", "data": pakta_data(nip=nip, nama="Drs. Hari Santoso")}
+    key = {"Idempotency-Key": f"simpeg-{uuid.uuid4().hex}"}
+    together = threading.Barrier(4)
+
+    def create(i: int) -> httpx.Response:
+        together.wait()  # the same request four times at once, two on each instance
+        return clients[i % 2].post("/api/v1/documents", json=body, headers=key)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(create, range(4)))
+    statuses = sorted(a.status_code for a in answers)
+    # One made it; the others waited behind its claim (409, retry later) or replayed it.
+    assert statuses[0] == 201 and set(statuses) <= {201, 409}, [a.text for a in answers]
+    made = {a.json()["id"] for a in answers if a.status_code == 201}
+    assert len(made) == 1
+    for conflict in (a for a in answers if a.status_code == 409):
+        assert conflict.json()["error"] == "Conflict"
+    # A retry on either instance now gets that document, marked as a replay.
+    for client in clients:
+        again = client.post("/api/v1/documents", json=body, headers=key)
+        assert again.status_code == 201 and again.json()["id"] in made
+        assert again.headers["Idempotent-Replayed"] == "true"
+    with deployment.first.registry() as db:
+        count = db.execute(
+            "SELECT count(*) FROM documents WHERE data->>'nip' = %s", (nip,)
+        ).fetchone()
+    assert count is not None and count[0] == 1
+    clients[1].close()
