@@ -416,11 +416,13 @@ class Run:
 def run_bulk(rows: list[dict[str, str]], data_dir: Path) -> Run:
     """One measured run against a fresh service in ``data_dir``."""
     data_dir.mkdir()
-    process, service = start_service(data_dir)
+    # Its own embedded PostgreSQL, as `make run` (DOCGEN_DATABASE_URL empty), not the tests'.
+    process, service = start_service(data_dir, DOCGEN_DATABASE_URL="")
     memory = MemoryPeaks()
     memory.watch(process.pid)
     try:
-        timings = bulk(People(service.url, service.data_dir), process.pid, rows)
+        people = People(service.url, service.data_dir, database_url="")
+        timings = bulk(people, process.pid, rows)
     finally:
         memory.stop()
         stop_service(process)
@@ -461,6 +463,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = staff_csv(args.n)
     with tempfile.TemporaryDirectory(prefix="docgen-bench-bulk-") as tmp:
+        Path(tmp).chmod(0o755)  # run as root, PostgreSQL runs as the postgres user
         runs = []
         for i in range(args.runs):
             runs.append(run_bulk(rows, Path(tmp) / f"service-{i + 1}"))

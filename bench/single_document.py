@@ -41,7 +41,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run(url: str, data_dir: Path, n: int) -> None:
-    people = People(url, data_dir)
+    people = People(url, data_dir, database_url="")  # the service's embedded registry
     client = people.operator.client
     signer = people.signer(**SIGNER)
     create_ms: list[float] = []
