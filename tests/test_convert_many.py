@@ -279,16 +279,20 @@ def test_a_start_removes_what_a_killed_service_left_behind(tmp_path: Path) -> No
     (tmp_path / "exchange").mkdir()
     (tmp_path / "exchange" / "0123abcd.docx").write_bytes(b"PK\x03\x04 a document")
     (tmp_path / "profile-40000" / "user").mkdir(parents=True)
+    (tmp_path / "tmp-40000").mkdir()
+    (tmp_path / "tmp-40000" / "lu1234abcd.tmp").write_bytes(b"LibreOffice's scratch")
     converter = UnoserverPool(tmp_path, size=1, python=Settings().uno_python)
     converter.start()
     try:
         assert not (tmp_path / "exchange").exists()
-        # only the running server's own profile
-        assert [p.name for p in tmp_path.glob("profile-*")] == [
-            f"profile-{converter.stats()[0].port}"
-        ]
+        # only the running server's own profile and temporary files
+        port = converter.stats()[0].port
+        assert [p.name for p in tmp_path.glob("profile-*")] == [f"profile-{port}"]
+        assert [p.name for p in tmp_path.glob("tmp-*")] == [f"tmp-{port}"]
     finally:
         converter.stop()
+    # Stopped: LibreOffice's temporary files went with it.
+    assert not list(tmp_path.glob("tmp-*"))
 
 
 def field(paragraph: Paragraph, instruction: str) -> None:

@@ -19,6 +19,7 @@ import time
 import uuid
 import xmlrpc.client
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -103,6 +104,7 @@ class _TimeoutTransport(xmlrpc.client.Transport):
 PID_FILE = "servers.pid"
 # Where documents wait for LibreOffice and its PDFs for us, one pair of files per call.
 EXCHANGE_DIR = "exchange"
+TEMP_PREFIX = "tmp-"  # + port: the temporary files of one soffice
 
 # Settings for each server's fresh profile: interactive features that cost LibreOffice CPU while
 # a document is open and change nothing in its PDF. Measured on 100 berita acara merged (perf):
@@ -172,6 +174,8 @@ class _UnoServer:
         profile = self.workdir / f"profile-{self.port}"
         _prepare_profile(profile)
         env = dict(os.environ)
+        # LibreOffice's temporary files beside its profile: they go with it (see stop()).
+        env["TMPDIR"] = str(self._temp_dir())
         # Only the unoserver package is needed from our venv; the system Python supplies uno.
         env["PYTHONPATH"] = str(Path(unoserver.__file__).resolve().parent.parent)
         log_file = open(self.workdir / f"unoserver-{self.port}.log", "ab")  # noqa: SIM115
@@ -260,22 +264,25 @@ class _UnoServer:
             return False
         return True
 
+    def _temp_dir(self) -> Path:
+        temp = self.workdir / f"{TEMP_PREFIX}{self.port}"
+        temp.mkdir(mode=0o700, exist_ok=True)
+        return temp
+
     def stop(self) -> None:
+        """Kill the pair and remove its temporary files.
+
+        soffice is a grandchild: the whole session we started gets SIGKILL at once. Asked with
+        SIGTERM, soffice took 2-3 s to end (and oosplash ignores it), seconds every stop and
+        restart waited for; nothing of the pair outlives it: the profile is disposable and its
+        temporary files are in its own directory."""
         if self.process is None:
             return
-        # soffice is a grandchild: signal the whole session we started. oosplash ignores
-        # SIGTERM and can outlive unoserver, so the group always gets SIGKILL afterwards (the
-        # profile is disposable).
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(3)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                pass
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(5)
+        shutil.rmtree(self.workdir / f"{TEMP_PREFIX}{self.port}", ignore_errors=True)
 
 
 @dataclass
@@ -324,16 +331,25 @@ class UnoserverPool:
         """
         self._workdir.mkdir(parents=True, exist_ok=True)
         _stop_orphans(self._workdir / PID_FILE, self._workdir)
-        for leftover in [self._workdir / EXCHANGE_DIR, *self._workdir.glob("profile-*")]:
+        for leftover in [
+            self._workdir / EXCHANGE_DIR,
+            *self._workdir.glob("profile-*"),
+            *self._workdir.glob(f"{TEMP_PREFIX}*"),
+        ]:
             shutil.rmtree(leftover, ignore_errors=True)
-        for server in self._servers:
-            server.start(timeout)
+        # Side by side: unoserver waits a fixed 5 s for soffice before it serves, so servers
+        # started one after the other cost 5 s each.
+        with ThreadPoolExecutor(len(self._servers)) as starting:
+            for started in [starting.submit(server.start, timeout) for server in self._servers]:
+                started.result()
         self._idle = list(self._servers)
         self._available = anyio.Semaphore(len(self._servers))
 
     def stop(self) -> None:
-        for server in self._servers:
-            server.stop()
+        # Side by side as well: each waits up to seconds for its soffice to end.
+        with ThreadPoolExecutor(len(self._servers)) as stopping:
+            for stopped in [stopping.submit(server.stop) for server in self._servers]:
+                stopped.result()
         (self._workdir / PID_FILE).unlink(missing_ok=True)
 
     @property
