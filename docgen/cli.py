@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -82,11 +82,77 @@ def serve(
     settings = Settings()
     settings.host = host or settings.host
     settings.port = port or settings.port
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("docgen").setLevel(logging.INFO)
+    _log_to_stderr()
     config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port)
     with contextlib.suppress(KeyboardInterrupt):
         _Server(config).run()
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, max=32, help="jobs run at once (default: DOCGEN_WORKER_CONCURRENCY)"),
+    ] = None,
+    queue: Annotated[
+        list[str] | None, typer.Option(help="take jobs of this queue only (repeatable)")
+    ] = None,
+) -> None:
+    """Run jobs from the queue in the registry until Ctrl-C or SIGTERM (running jobs end
+    first). Start as many as you like, on any node; the schema must be current (docgen
+    migrate). A registry outage does not end it: it starts again once the registry is back."""
+    import asyncio
+
+    from docgen.jobs import run_worker
+
+    _log_to_stderr()
+    with _refusals():
+        asyncio.run(run_worker(Settings(), concurrency=concurrency, queues=queue or []))
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the registry's schema to this version of docgen (safe when several start at
+    once; `docgen serve` does it too)."""
+    import anyio
+
+    from docgen.registry.db import migrate as migrate_registry
+    from docgen.registry.db import require_current_schema, running_registry, where
+
+    async def run() -> str:
+        async with running_registry(Settings()) as url:
+            await anyio.to_thread.run_sync(migrate_registry, url)
+            revision = await anyio.to_thread.run_sync(require_current_schema, url)
+            return f"registri {where(url)} pada revisi {revision}"
+
+    with _refusals():
+        typer.echo(anyio.run(run))
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """What an operator must fix before a command can start, as one line (exit status 1)."""
+    import psycopg
+    import sqlalchemy.exc
+
+    from docgen.registry.cluster import ClusterError
+    from docgen.registry.db import SchemaNotCurrent
+
+    try:
+        yield
+    except (SchemaNotCurrent, ClusterError, ValueError) as exc:
+        message = str(exc)
+    except (sqlalchemy.exc.OperationalError, psycopg.OperationalError) as exc:
+        message = f"registri tidak terjangkau: {getattr(exc, 'orig', None) or exc}"
+    else:
+        return
+    typer.secho(f"Gagal: {message}", fg="red", err=True)
+    raise typer.Exit(1)
+
+
+def _log_to_stderr() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("docgen").setLevel(logging.INFO)
 
 
 class _Server(uvicorn.Server):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +51,40 @@ class Settings(BaseSettings):
         default=2, ge=1, le=16, description="processes that render, stamp and sign bulk work"
     )
 
+    # The job queue (procrastinate, in the registry) and its `docgen worker` processes.
+    worker_concurrency: int = Field(
+        default=2, ge=1, le=32, description="jobs one `docgen worker` runs at once"
+    )
+    worker_heartbeat_seconds: float = Field(
+        default=10, gt=0, description="how often a worker tells the registry it is alive"
+    )
+    worker_stalled_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="a worker silent this long is taken for dead: its running jobs are retried",
+    )
+    worker_db_timeout: float = Field(
+        default=10,
+        gt=0,
+        description="seconds a worker waits for a registry connection before it starts over",
+    )
+    job_reaper_seconds: int = Field(
+        default=10,
+        ge=1,
+        le=60,
+        description="how often stalled jobs are looked for (a divisor of 60: at those seconds "
+        "of each minute)",
+    )
+    job_max_retries: int = Field(
+        default=4, ge=0, description="retries of a failed or stalled job before it fails for good"
+    )
+    job_retry_base_seconds: int = Field(
+        default=3,
+        ge=0,
+        le=60,
+        description="waits between retries grow as its powers: 3 -> 3, 9, 27, 81 s",
+    )
+
     fast_paths: bool = Field(
         default=True,
         description="hand-written fast paths (signing.fast, docgen.pipeline.fast); false: the "
@@ -93,6 +127,21 @@ class Settings(BaseSettings):
     smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
     smtp_timeout: float = Field(default=10.0, gt=0, description="seconds for one SMTP step")
     mail_from: str = Field(default="docgen <docgen@localhost>", description="the sender")
+
+    @model_validator(mode="after")
+    def _worker_timing(self) -> Settings:
+        if 60 % self.job_reaper_seconds:
+            raise ValueError(
+                "DOCGEN_JOB_REAPER_SECONDS harus membagi habis 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, "
+                f"20, 30 atau 60), bukan {self.job_reaper_seconds}"
+            )
+        if self.worker_stalled_seconds <= self.worker_heartbeat_seconds:
+            # A live worker between two heartbeats would look dead and lose its jobs.
+            raise ValueError(
+                "DOCGEN_WORKER_STALLED_SECONDS harus lebih besar daripada "
+                "DOCGEN_WORKER_HEARTBEAT_SECONDS"
+            )
+        return self
 
     @property
     def secure_cookies(self) -> bool:

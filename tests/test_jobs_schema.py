@@ -7,11 +7,11 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from procrastinate import App, PsycopgConnector
 from procrastinate.schema import SchemaManager
-from sqlalchemy.engine import make_url
 
+from docgen.jobs import REMOVE_OLD, job_app
 from docgen.registry.db import MIGRATIONS, migrate
+from docgen.settings import Settings
 from tests.postgres import database_url, downgrade, registry
 
 pytestmark = pytest.mark.anyio
@@ -23,18 +23,6 @@ END_OF_NOTE = "-- ---- end of docgen's note; procrastinate's schema.sql follows 
 @pytest.fixture()
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def job_app(url: str) -> App:
-    parsed = make_url(url)
-    connection = {
-        "host": parsed.host,
-        "port": parsed.port,
-        "user": parsed.username,
-        "password": parsed.password,
-        "dbname": parsed.database,
-    }
-    return App(connector=PsycopgConnector(conninfo="", kwargs=connection, min_size=1, max_size=2))
 
 
 def queue_objects(url: str) -> list[str]:
@@ -63,18 +51,13 @@ def test_the_vendored_schema_is_the_installed_procrastinates() -> None:
 async def test_after_migrate_a_procrastinate_app_finds_its_queue(tmp_path: Path) -> None:
     url = database_url(tmp_path)
     migrate(url)
-    app = job_app(url)
-
-    @app.task(name="docgen.tests.nothing")
-    def nothing() -> None:
-        pass
-
+    app = job_app(url, Settings())
     async with app.open_async():
         assert await app.check_connection_async()
         # The schema's functions and triggers work, not only its tables exist.
-        job_id = await nothing.defer_async()
+        job_id = await app.configure_task(REMOVE_OLD).defer_async(timestamp=0)
         (job,) = await app.job_manager.list_jobs_async(id=job_id)
-    assert (job.task_name, job.status) == ("docgen.tests.nothing", "todo")
+    assert (job.task_name, job.status) == (REMOVE_OLD, "todo")
 
 
 def test_downgrade_drops_the_queue_and_upgrade_makes_it_again(tmp_path: Path) -> None:

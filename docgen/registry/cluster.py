@@ -161,9 +161,12 @@ class EmbeddedPostgres:
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = 60, *, port: int | None = None) -> None:
         """Make the cluster if it does not exist, start it unless it runs already, and make
         sure the ``docgen`` database exists.
+
+        ``port``: listen there rather than on a free port picked now (e.g. the port of an
+        earlier start, so that clients holding its URL find the server again).
 
         Raises:
             ClusterError: PostgreSQL is missing, ``data_dir`` is out of the system user's
@@ -176,15 +179,15 @@ class EmbeddedPostgres:
         self._prepare_dir(account)
         if not (self.cluster_dir / "PG_VERSION").exists():
             self._initdb(account)
-        port = self._running_port(account)
-        if port is None:
-            port = self._start_server(account, timeout)
+        running = self._running_port(account)
+        if running is None:
+            running = self._start_server(account, timeout, port)
             self._take_over()
         elif not _alive(self._owner()):
             # Left running by a docgen that died without stopping it: ours to stop now.
             # (Otherwise it belongs to the docgen still running, e.g. `docgen serve`.)
             self._take_over()
-        self._port = port
+        self._port = running
         self.create_database("docgen")
 
     def stop(self, timeout: float = 60) -> None:
@@ -298,10 +301,12 @@ class EmbeddedPostgres:
         except (OSError, IndexError, ValueError):
             return None
 
-    def _start_server(self, account: _Account, timeout: float) -> int:
+    def _start_server(self, account: _Account, timeout: float, fixed_port: int | None) -> int:
         last = ""
-        for _ in range(3):  # the free port may be taken before the server binds it
-            port = _free_port()
+        # A free port may be taken before the server binds it: then another one (not for a
+        # port that was asked for).
+        for _ in range(1 if fixed_port else 3):
+            port = fixed_port or _free_port()
             options = {
                 "listen_addresses": "127.0.0.1",
                 "port": str(port),

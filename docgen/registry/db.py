@@ -9,6 +9,8 @@ from pathlib import Path
 import anyio
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, event, func, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
@@ -25,10 +27,13 @@ from docgen.settings import Settings
 __all__ = [
     "MIGRATIONS",
     "Database",
+    "SchemaNotCurrent",
     "alembic_config",
     "migrate",
     "registry_url",
+    "require_current_schema",
     "running_registry",
+    "where",
 ]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -54,6 +59,11 @@ def registry_url(url: str | URL) -> URL:
             f"DOCGEN_DATABASE_URL must name a PostgreSQL database, not {parsed.drivername!r}"
         )
     return parsed.set(drivername="postgresql+psycopg")
+
+
+def where(url: URL) -> str:
+    """host:port/database of the registry at ``url``, for people (no user, no password)."""
+    return f"{url.host}:{url.port or 5432}/{url.database}"
 
 
 @asynccontextmanager
@@ -110,6 +120,37 @@ def migrate(url: str | URL) -> None:
         engine.dispose()
 
 
+class SchemaNotCurrent(RuntimeError):
+    """The registry's schema is not the one this docgen was made for (its message says which
+    revisions, in Indonesian, for the operator)."""
+
+
+def require_current_schema(url: str | URL) -> str:
+    """The registry's revision, when it is the newest this docgen knows.
+
+    For processes that must not migrate on their own (``docgen worker``): the schema is
+    ``docgen migrate``'s to change.
+
+    Raises:
+        SchemaNotCurrent: the registry is older (or newer) than this docgen.
+        sqlalchemy.exc.OperationalError: the registry cannot be reached.
+    """
+    heads = set(ScriptDirectory(str(MIGRATIONS)).get_heads())
+    engine = create_engine(registry_url(url))
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    if current != heads:
+        found = ", ".join(sorted(current)) or "kosong"
+        raise SchemaNotCurrent(
+            f"skema registri belum sesuai (revisi {found}, versi docgen ini memerlukan "
+            f"{', '.join(sorted(heads))}): jalankan `docgen migrate` dengan versi docgen ini"
+        )
+    return ", ".join(sorted(current))
+
+
 class _WritingSession(Session):
     """A session whose every transaction starts by taking the deployment's write lock."""
 
@@ -163,7 +204,7 @@ class Database:
     @property
     def where(self) -> str:
         """host:port/database, for people (no user, no password)."""
-        return f"{self.url.host}:{self.url.port or 5432}/{self.url.database}"
+        return where(self.url)
 
     async def close(self) -> None:
         await self.engine.dispose()
