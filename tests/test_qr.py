@@ -6,9 +6,11 @@ through the public functions: the same symbols, drawings and errors."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib.metadata
 import inspect
+import random
 import secrets
 from collections.abc import Callable
 
@@ -51,17 +53,28 @@ def _byte_capacity(version: int) -> int:
     return (qr_util.BIT_LIMIT_TABLE[_M][version] - 4 - count_bits) // 8
 
 
+# Collected parameters are drawn from a seeded generator: every process that collects the
+# suite (pytest-xdist runs two) must see the same test ids. Codes made while a test runs stay
+# from `secrets`.
+_DRAW = random.Random(20261207)
+
+
+def _urlsafe(nbytes: int) -> str:
+    """What ``secrets.token_urlsafe(nbytes)`` gives, from the seeded generator."""
+    return base64.urlsafe_b64encode(_DRAW.randbytes(nbytes)).rstrip(b"=").decode()
+
+
 def _token(length: int) -> str:
     """URL-safe characters with no run of 20 that qrcode would give a denser segment."""
-    text = secrets.token_urlsafe(length)[:length]
+    text = _urlsafe(length)[:length]
     return "".join(c if i % 16 else "x" for i, c in enumerate(text))
 
 
 @pytest.mark.parametrize(
     "url",
     [
-        *(f"https://docgen.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in range(40)),
-        "https://docgen.example.go.id/v/" + secrets.token_urlsafe(90),  # version 7+: version bits
+        *(f"https://docgen.example.go.id/v/{_urlsafe(18)}" for _ in range(40)),
+        "https://docgen.example.go.id/v/" + _urlsafe(90),  # version 7+: version bits
         "HTTPS://DOCGEN.EXAMPLE.GO.ID/V/12345",  # alphanumeric mode
         "https://ttd.example.go.id/v/" + "0123456789" * 3,  # a numeric segment
         "x",
@@ -133,7 +146,7 @@ def test_urls_in_several_segments_are_the_symbols_qrcode_makes(url: str) -> None
 @pytest.mark.parametrize(
     "url",
     [
-        *(f"https://docgen.example.go.id/v/{secrets.token_urlsafe(18)}" for _ in range(20)),
+        *(f"https://docgen.example.go.id/v/{_urlsafe(18)}" for _ in range(20)),
         *(_token(_byte_capacity(version)) for version in (1, 2, 7, 10, 14, 27, 40)),
     ],
 )
@@ -201,7 +214,7 @@ def test_nothing_or_too_much_to_encode_raises(
 # Verification URLs as docgen makes them, and URLs around what the fast path does itself: every
 # version's capacity, segments of denser modes qrcode encodes, UTF-8.
 BOTH_PATHS_URLS = [
-    *(f"https://docgen.example.go.id/v/{secrets.token_urlsafe(12 + n)}" for n in range(24)),
+    *(f"https://docgen.example.go.id/v/{_urlsafe(12 + n)}" for n in range(24)),
     *(_token(_byte_capacity(version)) for version in (1, 2, 7, 10, 14, 27, 40)),
     "https://docgen.example.go.id/v/" + "1234567890" * 2,
     "HTTPS://DOCGEN.EXAMPLE.GO.ID/V/12345",
