@@ -31,6 +31,7 @@ setup-test: setup
 	$(call apt_install,$(APT_TEST))
 
 run: setup
+	$(UV) run --frozen docgen migrate
 	$(UV) run --frozen docgen serve
 
 test: setup-test

@@ -76,13 +76,18 @@ def serve(
     port: Annotated[int | None, typer.Option(help="default: DOCGEN_PORT or 8000")] = None,
 ) -> None:
     """Start the service (and, unless configured otherwise, its embedded S3, database,
-    LibreOffice and CA). Ctrl-C stops everything it started."""
+    LibreOffice and CA). Ctrl-C stops everything it started. The registry's schema must be
+    current (docgen migrate): instances of a deployment never change it as they start."""
+    import anyio
+
     from docgen.app import create_app
 
     settings = Settings()
     settings.host = host or settings.host
     settings.port = port or settings.port
     _log_to_stderr()
+    with _refusals():
+        anyio.run(_current_schema, settings)
     config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port)
     with contextlib.suppress(KeyboardInterrupt):
         _Server(config).run()
@@ -112,8 +117,8 @@ def worker(
 
 @app.command()
 def migrate() -> None:
-    """Bring the registry's schema to this version of docgen (safe when several start at
-    once; `docgen serve` does it too)."""
+    """Bring the registry's schema to this version of docgen, before `docgen serve` and
+    `docgen worker` start (safe when several run at once)."""
     import anyio
 
     from docgen.registry.db import migrate as migrate_registry
@@ -127,6 +132,16 @@ def migrate() -> None:
 
     with _refusals():
         typer.echo(anyio.run(run))
+
+
+async def _current_schema(settings: Settings) -> str:
+    """The registry's revision; raises SchemaNotCurrent when it is not this docgen's."""
+    import anyio
+
+    from docgen.registry.db import require_current_schema, running_registry
+
+    async with running_registry(settings) as url:
+        return await anyio.to_thread.run_sync(require_current_schema, url)
 
 
 @contextlib.contextmanager
@@ -211,11 +226,8 @@ def users_add(
     from docgen.people.bootstrap import add_user
 
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
-    try:
+    with _refusals():
         _show(anyio.run(add_user, Settings(), username, role, password, unit or []))
-    except ValueError as exc:
-        typer.secho(f"Gagal: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
 
 
 @app.command()

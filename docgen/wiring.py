@@ -28,7 +28,7 @@ from docgen.people.service import Accounts, LoginPolicy
 from docgen.pipeline.convert import UnoserverPool
 from docgen.pipeline.orchestration import Pipeline
 from docgen.pipeline.workers import WorkerPool
-from docgen.registry.db import Database, migrate, running_registry
+from docgen.registry.db import Database, running_registry
 from docgen.settings import Settings
 from docgen.signers.keys import PinPolicy, SignerKeys
 from docgen.signers.revocation import RevocationList
@@ -131,8 +131,8 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
     signing.fast.use(settings.fast_paths)
     async with AsyncExitStack() as stack:
         pepper = load_pepper(settings)
+        # Its schema was checked by `docgen serve` (`docgen migrate` is the one to change it).
         registry = await stack.enter_async_context(running_registry(settings))
-        await anyio.to_thread.run_sync(migrate, registry)
         ca_dir = Path(settings.data_dir / "ca")
         ca = await anyio.to_thread.run_sync(CertificateAuthority.load_or_create, ca_dir)
         trust_files = TrustFiles(

@@ -26,6 +26,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 import signing.fast
 from docgen.pipeline.convert import free_port
+from docgen.registry.db import migrate
 from tests.people import PIN, People, SignerAccount
 from tests.postgres import database_url, registry, stop_session_cluster
 
@@ -86,8 +87,9 @@ class Service:
 
 
 def start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], Service]:
-    """Start `docgen serve` on a free port; tried again on another port if the one picked was
-    taken in the meantime (the service's own parts pick free ports while it starts)."""
+    """`docgen migrate`, then `docgen serve` on a free port; tried again on another port if the
+    one picked was taken in the meantime (the service's own parts pick free ports while it
+    starts)."""
     for _ in range(3):
         started = _start_service(data_dir, **env)
         if started is not None:
@@ -112,6 +114,17 @@ def _start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes],
         ),
         **env,
     }
+    if environ["DOCGEN_DATABASE_URL"]:
+        migrate(environ["DOCGEN_DATABASE_URL"])
+    else:  # the service's own embedded cluster: the command starts and stops it
+        subprocess.run(
+            [sys.executable, "-m", "docgen", "migrate"],
+            cwd=REPO,
+            env=environ,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
     with log.open("ab") as out:
         offset = out.tell()
         process = subprocess.Popen(

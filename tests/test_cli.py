@@ -91,6 +91,14 @@ def check_otpauth_uri(uri: str, username: str) -> None:
 def test_first_admin_on_a_fresh_machine(tmp_path: Path) -> None:
     data_dir = tmp_path / "docgen"  # nothing here yet: no registry, no keys, no objects
     username = f"admin-{uuid.uuid4().hex[:6]}"
+    registry = {"DOCGEN_DATA_DIR": str(data_dir), "DOCGEN_DATABASE_URL": database_url(data_dir)}
+    # Only `docgen migrate` makes or changes the schema; the other commands say so.
+    for refused in (users_add(data_dir, username, "admin"), docgen(None, "serve", env=registry)):
+        assert refused.returncode == 1
+        assert "skema registri belum sesuai" in refused.stderr, refused.stderr
+        assert "jalankan `docgen migrate`" in refused.stderr and "Traceback" not in refused.stderr
+    migrated = docgen(None, "migrate", env=registry)
+    assert migrated.returncode == 0, migrated.stderr
     admin = made(users_add(data_dir, username, "admin"))
     assert admin["otpauth_uri"] is not None
     check_otpauth_uri(admin["otpauth_uri"], username)

@@ -103,20 +103,24 @@ def cluster_running(cluster: EmbeddedPostgres) -> bool:
     return status.returncode == 0
 
 
-def test_users_add_without_a_database_url_uses_the_embedded_cluster_and_stops_it(
+def test_migrate_and_users_add_without_a_database_url_use_the_embedded_cluster_and_stop_it(
     reachable_dir: Path,
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "docgen", "users", "add", "--username", "ani", "--role", "admin"]
-        + ["--password-stdin"],
-        input=PASSWORD + "\n",
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**without_docgen_settings(), "DOCGEN_DATA_DIR": str(reachable_dir)},
-        timeout=120,
-        check=False,
-    )
+    def docgen(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "docgen", *args],
+            input=PASSWORD + "\n",
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env={**without_docgen_settings(), "DOCGEN_DATA_DIR": str(reachable_dir)},
+            timeout=120,
+            check=False,
+        )
+
+    migrated = docgen("migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    done = docgen("users", "add", "--username", "ani", "--role", "admin", "--password-stdin")
     assert done.returncode == 0, done.stderr
     cluster = EmbeddedPostgres(reachable_dir / "postgres")
     assert not cluster_running(cluster)  # the command stopped what it started

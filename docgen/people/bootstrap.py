@@ -14,7 +14,7 @@ from docgen.kit.links import Links
 from docgen.notifications import Notifier
 from docgen.people.service import Accounts, LoginPolicy
 from docgen.registry import audit
-from docgen.registry.db import Database, migrate, running_registry
+from docgen.registry.db import Database, require_current_schema, running_registry
 from docgen.registry.models import Unit
 from docgen.registry.statuses import Role
 from docgen.settings import Settings
@@ -26,14 +26,15 @@ async def add_user(
     settings: Settings, username: str, role: str, password: str | None, unit_codes: Sequence[str]
 ) -> dict[str, Any]:
     """Create the account; returns ``{"id", "otpauth_uri"}`` (and ``activation_url`` when no
-    password was given). Raises ValueError with a message in Bahasa Indonesia."""
+    password was given). Raises ValueError with a message in Bahasa Indonesia; SchemaNotCurrent
+    before `docgen migrate`."""
     try:
         chosen = Role(role)
     except ValueError:
         raise ValueError("peran harus admin, operator atau auditor") from None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with running_registry(settings) as registry:
-        await anyio.to_thread.run_sync(migrate, registry)
+        await anyio.to_thread.run_sync(require_current_schema, registry)
         db = Database(registry)
         links = Links(settings.base_url)
         try:
