@@ -43,7 +43,7 @@ class RevisionKind(StrEnum):
 
 
 class BatchStatus(StrEnum):
-    ANTRE = "antre"  # accepted, waiting for the batch runner
+    ANTRE = "antre"  # accepted, no chunk of it claimed yet
     BERJALAN = "berjalan"  # its documents are being made
     SELESAI = "selesai"  # every row is done or failed
 
