@@ -15,6 +15,7 @@ from pathlib import Path
 import anyio
 
 import signing.fast
+from docgen.batches.making import ChunkMaker
 from docgen.batches.runner import BatchRunner
 from docgen.batches.service import BatchService
 from docgen.batches.signing import BulkSignings
@@ -188,7 +189,7 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
         )
         pipeline = Pipeline(workers, converter, cached)
         documents = DocumentService(db, catalogue, pipeline, keys, revocations, links, notifier)
-        runner = BatchRunner(db, catalogue, pipeline, links, notifier)
+        runner = BatchRunner(db, ChunkMaker(db, catalogue, pipeline, links, notifier))
         jobs = Jobs()
         sandbox = Sandbox(settings.verify_workers, settings.verify_timeout)
         accounts = Accounts(db, links, LoginPolicy.of(settings), notifier)

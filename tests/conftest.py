@@ -72,10 +72,11 @@ class Service:
 
     def object_store(self) -> Minio:
         """A raw S3 client on the service's embedded server, with its own credentials."""
-        found = re.search(r"penyimpanan objek\s+: (\S+)", self.log.read_text())
+        # The log holds a banner per start of the data dir, and each start picks a new port.
+        found = re.findall(r"penyimpanan objek\s+: (\S+)", self.log.read_text())
         assert found, "start-up banner names no object storage"
         keys = json.loads((self.data_dir / "s3" / "credentials.json").read_text())
-        return Minio(found[1], keys["access_key"], keys["secret_key"], secure=False)
+        return Minio(found[-1], keys["access_key"], keys["secret_key"], secure=False)
 
     def stored_objects(self, prefix: str = "") -> list[Object]:
         """Every version of every object in the bucket under ``prefix``."""

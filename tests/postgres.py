@@ -6,17 +6,19 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 from alembic import command
+from alembic.config import Config
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from docgen.registry.cluster import EmbeddedPostgres
 from docgen.registry.db import alembic_config, registry_url
 
-__all__ = ["database_url", "downgrade", "registry", "stop_session_cluster"]
+__all__ = ["database_url", "downgrade", "registry", "stop_session_cluster", "upgrade"]
 
 
 class _SessionCluster:
@@ -80,9 +82,18 @@ def stop_session_cluster() -> None:
 
 def downgrade(url: str, revision: str) -> None:
     """Migrate the registry at ``url`` down to ``revision`` (to make an older one)."""
+    _migrate(url, command.downgrade, revision)
+
+
+def upgrade(url: str, revision: str) -> None:
+    """Migrate the registry at ``url`` up to ``revision`` (``head``, or to make an older one)."""
+    _migrate(url, command.upgrade, revision)
+
+
+def _migrate(url: str, step: Callable[[Config, str], None], revision: str) -> None:
     engine = create_engine(registry_url(url))
     try:
         with engine.begin() as connection:
-            command.downgrade(alembic_config(connection), revision)
+            step(alembic_config(connection), revision)
     finally:
         engine.dispose()

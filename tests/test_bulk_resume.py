@@ -13,8 +13,9 @@ from typing import Any
 import httpx
 import psutil
 
-from docgen.batches.runner import CHUNK_ROWS
+from docgen.batches.making import CHUNK_ROWS
 from tests.conftest import People, Service, SignerAccount, start_service, stop_service
+from tests.test_batch_chunks import assert_every_pack_named
 from tests.test_bulk import OFFICIAL_NIK, bulk_sign, generated, inauguration_csv, post_batch
 from tests.test_templates_content import BA
 
@@ -156,6 +157,8 @@ def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: P
 
 
 def assert_registry_holds_each_row_once(service: Service, batch_id: str) -> None:
+    """Each row made once, and every pack under the batch's prefix named in the registry: a
+    chunk's current pack, holding its registered revisions, or an abandoned attempt's."""
     with service.registry() as db:
         rows = db.execute(
             "SELECT count(*), count(DISTINCT document_id), count(DISTINCT number) "
@@ -163,6 +166,8 @@ def assert_registry_holds_each_row_once(service: Service, batch_id: str) -> None
             (batch_id,),
         ).fetchone()
         documents = db.execute("SELECT count(*), count(DISTINCT number) FROM documents").fetchone()
+        stored = [o.object_name for o in service.stored_objects(f"batches/{batch_id}/dibuat-")]
+        assert_every_pack_named(db, batch_id, stored)
     assert rows == (ROWS, ROWS, ROWS)
     assert documents == (ROWS, ROWS)  # no document made twice for a row
 

@@ -12,8 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from docgen.documents.repository import SLOTS_ONLY, WITHOUT_SLOT_SIGNERS
 from docgen.errors import NotFound
 from docgen.kit.paging import PageQuery
-from docgen.registry.models import Batch, BatchRow, BatchSigning, Document, SignatureSlot
-from docgen.registry.statuses import BatchStatus, DocumentStatus, RowStatus
+from docgen.registry.models import (
+    Batch,
+    BatchChunk,
+    BatchRow,
+    BatchSigning,
+    Document,
+    SignatureSlot,
+)
+from docgen.registry.statuses import BatchStatus, ChunkStatus, DocumentStatus, RowStatus
 
 __all__ = [
     "BatchDocument",
@@ -21,13 +28,14 @@ __all__ = [
     "ListedBatch",
     "batches_of",
     "bound_to",
+    "chunk_rows",
     "documents_of",
     "get",
     "listing",
-    "next_waiting",
+    "open_chunks",
     "signing",
     "state",
-    "waiting_rows",
+    "unfinished",
 ]
 
 
@@ -39,14 +47,28 @@ async def get(session: AsyncSession, batch_id: str) -> Batch:
     return batch
 
 
-async def next_waiting(session: AsyncSession) -> str | None:
-    """The oldest batch whose documents are still to be made (or were left half made)."""
-    return await session.scalar(
+async def unfinished(session: AsyncSession) -> list[str]:
+    """The batches whose documents are still to be made (or were left half made), oldest
+    first."""
+    found = await session.scalars(
         select(Batch.id)
         .where(Batch.status.in_((BatchStatus.ANTRE, BatchStatus.BERJALAN)))
-        .order_by(Batch.created_at)
-        .limit(1)
+        .order_by(Batch.created_at, Batch.id)
     )
+    return list(found)
+
+
+async def open_chunks(session: AsyncSession, batch_id: str) -> list[int]:
+    """The batch's chunks not made yet (waiting, or claimed and not registered), in order."""
+    found = await session.scalars(
+        select(BatchChunk.chunk)
+        .where(
+            BatchChunk.batch_id == batch_id,
+            BatchChunk.status.in_((ChunkStatus.MENUNGGU, ChunkStatus.BERJALAN)),
+        )
+        .order_by(BatchChunk.chunk)
+    )
+    return list(found)
 
 
 async def signing(session: AsyncSession, signing_id: str) -> BatchSigning:
@@ -55,11 +77,15 @@ async def signing(session: AsyncSession, signing_id: str) -> BatchSigning:
     return found
 
 
-async def waiting_rows(session: AsyncSession, batch_id: str) -> list[BatchRow]:
-    """The rows whose document is still to be made, in row order."""
+async def chunk_rows(session: AsyncSession, batch_id: str, chunk: int) -> list[BatchRow]:
+    """The chunk's rows whose document is still to be made, in row order."""
     rows = await session.scalars(
         select(BatchRow)
-        .where(BatchRow.batch_id == batch_id, BatchRow.status == RowStatus.MENUNGGU)
+        .where(
+            BatchRow.batch_id == batch_id,
+            BatchRow.chunk == chunk,
+            BatchRow.status == RowStatus.MENUNGGU,
+        )
         .order_by(BatchRow.row)
     )
     return list(rows)

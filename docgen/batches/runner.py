@@ -1,50 +1,34 @@
-"""Making the documents of accepted batches, in the background, fast, and exactly once.
+"""Making the documents of accepted batches in the background, chunk by chunk
+(``docgen.batches.making``), also those a previous run of the service left unfinished.
 
-Rows go through in chunks: the pipeline makes a chunk's documents together (rendered in the
-worker processes, converted merged into few LibreOffice calls, stamped, stored as one pack
-object), and the chunk's documents and row states are registered in one transaction. Two chunks
-are in flight at once, so LibreOffice converts one while the workers render or stamp the other.
-
-Exactly once: a row's number was reserved when the batch was accepted, and a row becomes done
-in the same transaction that registers its document. A crash before that commit leaves the row
-waiting; after a restart it is made again, with the same number and a new document id (objects
-already stored for the lost attempt stay in storage, unreferenced, as object lock demands).
+Two chunks are in flight at once, so LibreOffice converts one while the workers render or stamp
+the other. Every instance runs this loop over every unfinished batch; a chunk another instance
+is working on is left to it (a PostgreSQL advisory lock held while the chunk is made, released
+when that instance ends, however it ends), so two instances share a batch's chunks rather than
+superseding each other's claims over and over. Correctness does not rest on that lock: if it is
+lost (the registry restarted under a running chunk) and another instance claims the chunk
+again, the chunk's fencing still registers it once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import anyio
-from sqlalchemy import update
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from docgen.batches import repository
-from docgen.documents import repository as documents
-from docgen.documents.service import new_verify_code
-from docgen.errors import ConversionFailed, DataInvalid, DocgenError, TemplateNotFound
+from docgen.batches.making import ChunkMaker
 from docgen.kit.chunks import in_chunks
-from docgen.kit.links import Links
-from docgen.notifications import Notifier
-from docgen.pipeline.orchestration import Draft, Pipeline
-from docgen.pipeline.store import pack_key
-from docgen.registry import audit
 from docgen.registry.db import Database
-from docgen.registry.models import Batch, BatchRow, utcnow
-from docgen.registry.statuses import BatchStatus, RowStatus
-from docgen.templating.catalogue import TemplateCatalogue
-from docgen.templating.manifest import Template
-from docgen.templating.validation import restored, validate_data
 
 __all__ = ["BatchRunner"]
 
 log = logging.getLogger(__name__)
 
-# Rows per chunk: rendered, converted in one LibreOffice call, stamped, stored and registered
-# together. bench/bulk.py, 1,000 berita acara, paired runs: 50 -> 100 rows took generating from
-# 24.4 to 20.2 s (LibreOffice CPU 18.2 -> 13.7 ms per document: its fixed cost per call spreads
-# over more documents).
-CHUNK_ROWS = 100
 CHUNKS_IN_FLIGHT = 2
 # After an unexpected failure (storage unreachable...), wait before trying the batch again.
 RETRY_AFTER = 5.0
@@ -52,22 +36,11 @@ IDLE_POLL = 1.0
 
 
 class BatchRunner:
-    """Makes the documents of waiting batches, oldest first (also those a previous run of the
-    service left unfinished)."""
+    """Makes the chunks of unfinished batches, oldest batch first."""
 
-    def __init__(
-        self,
-        db: Database,
-        catalogue: TemplateCatalogue,
-        pipeline: Pipeline,
-        links: Links,
-        notifier: Notifier,
-    ) -> None:
+    def __init__(self, db: Database, maker: ChunkMaker) -> None:
         self.db = db
-        self.catalogue = catalogue
-        self.pipeline = pipeline
-        self.links = links
-        self.notifier = notifier
+        self.maker = maker
         self._posted = anyio.Event()
 
     def wake(self) -> None:
@@ -80,125 +53,55 @@ class BatchRunner:
         while True:
             batch_id: str | None = None
             try:
-                batch_id = await self._next_batch()
-                if batch_id is None:
+                progressed = False
+                async with self.db.session() as session:
+                    batch_ids = await repository.unfinished(session)
+                for batch_id in batch_ids:
+                    progressed = await self.generate(batch_id) or progressed
+                if not progressed:  # nothing waits, or others make all that does
                     with anyio.move_on_after(IDLE_POLL):
                         await self._posted.wait()
                     self._posted = anyio.Event()
-                    continue
-                await self.generate(batch_id)
             except Exception:
                 log.exception("batch %s stopped; trying again in %.0f s", batch_id, RETRY_AFTER)
                 await anyio.sleep(RETRY_AFTER)
 
-    async def _next_batch(self) -> str | None:
+    async def generate(self, batch_id: str) -> bool:
+        """Make the batch's open chunks that no other instance is making; whether any was
+        (or the batch, with no chunk open, was finished here)."""
         async with self.db.session() as session:
-            return await repository.next_waiting(session)
+            chunks = await repository.open_chunks(session, batch_id)
+        if not chunks:
+            return await self.maker.finish(batch_id)
+        worked = False
 
-    async def generate(self, batch_id: str) -> None:
-        """Make every waiting row's document; the batch is done when no row waits."""
-        async with self.db.writing() as session:
-            batch = await repository.get(session, batch_id)
-            batch.status = BatchStatus.BERJALAN
-            await session.commit()
-        try:
-            template = self.catalogue.get(batch.template_id, batch.template_version)
-        except TemplateNotFound:
-            # Its folder was changed since the batch was accepted: nothing can be made from it.
-            message = f"templat {batch.template_id} versi {batch.template_version} tidak ada lagi"
-            await self._fail_waiting_rows(batch_id, message)
-        else:
-            async with self.db.session() as session:
-                rows = await repository.waiting_rows(session, batch_id)
+        async def make(one: Sequence[int]) -> None:
+            nonlocal worked
+            (chunk,) = one
+            async with self._working_on(batch_id, chunk) as ours:
+                if ours:
+                    worked = True
+                    await self.maker.make_chunk(batch_id, chunk)
 
-            async def generate(chunk: Sequence[BatchRow]) -> None:
-                await self._generate_chunk(batch, template, chunk)
+        await in_chunks(chunks, 1, CHUNKS_IN_FLIGHT, make)
+        return worked
 
-            await in_chunks(rows, CHUNK_ROWS, CHUNKS_IN_FLIGHT, generate)
-        async with self.db.writing() as session:
-            await session.execute(
-                update(Batch)
-                .where(Batch.id == batch_id)
-                .values(status=BatchStatus.SELESAI, finished_at=utcnow())
-            )
-            await audit.record(session, "batch.finished", "batch", batch_id)
-            await session.commit()
-        # Once for the whole batch: one message per first signer, not one per document.
-        self.notifier.batch_made(batch_id)
-
-    async def _generate_chunk(
-        self,
-        batch: Batch,
-        template: Template,
-        rows: Sequence[BatchRow],
-    ) -> None:
-        batch_id = batch.id
-        failed: dict[int, str] = {}  # row id -> why
-        drafts: dict[int, Draft] = {}
-        for row in rows:
+    @asynccontextmanager
+    async def _working_on(self, batch_id: str, chunk: int) -> AsyncIterator[bool]:
+        """Whether no other instance works on the chunk; if none does, it is this one's until
+        the block ends. A session-level advisory lock on a connection of its own: PostgreSQL
+        drops it with the connection, so a killed instance's chunk is free at once."""
+        key = (func.hashtext(batch_id), chunk)  # the two-int keys: apart from WRITE_LOCK's
+        async with self.db.engine.connect() as connection:
+            ours = bool(await connection.scalar(select(func.pg_try_advisory_lock(*key))))
+            await connection.commit()
             try:
-                clean = self._clean(template, row)
-            except DataInvalid as exc:  # a row accepted before its checked data was kept
-                failed[row.id] = "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
-                continue
-            assert row.number is not None
-            code = new_verify_code()
-            # Rows accepted before each was bound carry the batch's choice only.
-            signers = row.signers if row.signers is not None else batch.signers
-            drafts[row.id] = Draft(
-                template, clean, row.number, code, self.links.verify_url(code), signers
-            )
-        row_of_draft = {draft.id: row_id for row_id, draft in drafts.items()}
-        outcome = await self.pipeline.make(list(drafts.values()), pack=pack_key(batch_id, "dibuat"))
-        for draft_id, error in outcome.failed.items():
-            failed[row_of_draft[draft_id]] = _reason(error)
-        row_number = {row.id: row.row for row in rows}
-        async with self.db.writing() as session:
-            # The documents first: the rows point to them.
-            await documents.register_made(
-                session,
-                outcome.done,
-                unit_id=batch.unit_id,
-                created_by=batch.created_by or audit.SYSTEM,
-            )
-            states = [
-                {
-                    "id": row_of_draft[made.draft.id],
-                    "status": RowStatus.SELESAI,
-                    "document_id": made.draft.id,
-                }
-                for made in outcome.done
-            ] + [
-                {
-                    "id": row_id,
-                    "status": RowStatus.GAGAL,
-                    "errors": [{"row": row_number[row_id], "column": "-", "message": message}],
-                }
-                for row_id, message in failed.items()
-            ]
-            if states:
-                # One UPDATE per chunk (executemany by primary key), not one per row.
-                await session.execute(update(BatchRow), states)
-            await session.commit()
-
-    @staticmethod
-    def _clean(template: Template, row: BatchRow) -> dict[str, object]:
-        """The row's data as checked when the batch was accepted. Raises DataInvalid for a
-        row accepted before the checked data was kept, which is checked now instead."""
-        if row.clean is not None:
-            return restored(template.manifest, row.clean)
-        return validate_data(template.manifest, row.data)
-
-    async def _fail_waiting_rows(self, batch_id: str, message: str) -> None:
-        async with self.db.writing() as session:
-            for row in await repository.waiting_rows(session, batch_id):
-                row.status = RowStatus.GAGAL
-                row.errors = [{"row": row.row, "column": "-", "message": message}]
-            await session.commit()
-
-
-def _reason(error: DocgenError) -> str:
-    """Why a row's document could not be made, as its row's problem says it."""
-    if isinstance(error, ConversionFailed):
-        return f"konversi PDF gagal: {error.detail}"
-    return error.detail
+                yield ours
+            finally:
+                if ours:
+                    with anyio.CancelScope(shield=True):
+                        try:
+                            await connection.execute(select(func.pg_advisory_unlock(*key)))
+                            await connection.commit()
+                        except DBAPIError:
+                            pass  # the connection is gone, and the lock with it

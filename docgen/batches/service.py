@@ -2,9 +2,9 @@
 
 Accepting a batch checks every row, reserves one number per valid row (in row order) and stores
 everything the work needs in the registry, the checked data of each row included, all in one
-transaction; the documents are then made in the background by :mod:`docgen.batches.runner`,
-which resumes after a restart from what the registry says is still waiting. A dry run checks the
-same way and keeps nothing.
+transaction, its valid rows split into chunks; the documents are then made in the background,
+chunk by chunk, each exactly once (:mod:`docgen.batches.making`), resumed after a restart from
+what the registry says is still open. A dry run checks the same way and keeps nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from docgen.batches import repository
+from docgen.batches.making import CHUNK_ROWS
 from docgen.batches.schemas import DryRunOut, RowProblemOut
 from docgen.batches.staff_list import RowProblem, StaffList, is_xlsx, read_staff_list
 from docgen.documents.binding import bind_roles, chosen_problems
@@ -28,9 +29,9 @@ from docgen.kit.paging import PageQuery
 from docgen.people.policies import Caller
 from docgen.registry import audit
 from docgen.registry.db import Database
-from docgen.registry.models import Batch, BatchRow, Signer, table_of
+from docgen.registry.models import Batch, BatchChunk, BatchRow, Signer, table_of, utcnow
 from docgen.registry.numbering import allocate_numbers
-from docgen.registry.statuses import BatchStatus, Role, RowStatus
+from docgen.registry.statuses import BatchStatus, ChunkStatus, Role, RowStatus
 from docgen.templating.catalogue import TemplateCatalogue
 from docgen.templating.manifest import Template, TemplateManifest
 from docgen.templating.validation import stored_form, validate_data
@@ -80,11 +81,14 @@ class BatchService:
         catalogue: TemplateCatalogue,
         store: ObjectStore,
         wake: Callable[[], None],
+        *,
+        chunk_rows: int = CHUNK_ROWS,
     ) -> None:
         self.db = db
         self.catalogue = catalogue
         self.store = store
         self._wake = wake
+        self.chunk_rows = chunk_rows
 
     async def check_rows(
         self, template: Template, filename: str, content: bytes, signers: Mapping[str, str]
@@ -195,6 +199,8 @@ class BatchService:
                 ],
             )
             number_of = {c.row: n for (c, _), n in zip(valid, numbers, strict=True)}
+            # Consecutive valid rows, in row order: the chunks they are made and registered in.
+            chunk_of = {c.row: i // self.chunk_rows for i, (c, _) in enumerate(valid)}
             session.add(
                 Batch(
                     id=batch_id,
@@ -226,10 +232,26 @@ class BatchService:
                         "errors": [p.view() for p in c.problems],
                         "document_id": None,
                         "signers": c.signers,
+                        "chunk": chunk_of.get(c.row),
                     }
                     for c in checked
                 ],
             )
+            if valid:
+                await session.execute(
+                    insert(table_of(BatchChunk)),
+                    [
+                        {
+                            "batch_id": batch_id,
+                            "chunk": chunk,
+                            "status": ChunkStatus.MENUNGGU,
+                            "attempts": 0,
+                            "abandoned_packs": [],
+                            "updated_at": utcnow(),
+                        }
+                        for chunk in sorted(set(chunk_of.values()))
+                    ],
+                )
             await audit.record(
                 session,
                 "batch.created",

@@ -112,8 +112,8 @@ class Pipeline:
     async def make(self, drafts: Sequence[Draft], *, pack: str | None = None) -> Outcome[Made]:
         """Render, convert, stamp and store ``drafts`` (all of one template version).
 
-        With ``pack`` (a key from ``store.pack_key``) the revisions are stored as one pack
-        object, otherwise one object each.
+        With ``pack`` (a key from ``store.pack_key``, or a batch chunk's) the revisions are
+        stored as one pack object, written create-only, otherwise one object each.
         """
         outcome: Outcome[Made] = Outcome()
         if not drafts:

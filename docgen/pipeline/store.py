@@ -59,7 +59,8 @@ class NewRevision:
 
 def pack_key(batch_id: str, what: str) -> str:
     """A key for one pack of a batch's revisions; 64 random bits make it unique (see
-    ``_object_key``)."""
+    ``_object_key``). A pack the registry names before it is made (a batch chunk's) has a key
+    of its own instead (``docgen.batches.making``)."""
     return f"batches/{batch_id}/{what}-{secrets.token_hex(8)}.zip"
 
 
@@ -74,7 +75,7 @@ async def store_revisions(
     (``storage.pack``): one PUT instead of hundreds. Either way the store holds every revision,
     immutable, and the registry its SHA-256, offset and size.
 
-    Raises StorageUnavailable.
+    Raises StorageUnavailable, ObjectExists (``pack_key`` already holds a pack).
     """
     if not revisions:
         return []
@@ -106,7 +107,8 @@ async def store_grouped(
     store: ObjectStore, made: Mapping[K, Sequence[NewRevision]], pack_key: str | None
 ) -> dict[K, list[tuple[RevisionKind, StoredObject]]]:
     """New revisions grouped by document, stored (with ``pack_key``: as one pack): each group's
-    kinds and places, in order. Raises StorageUnavailable."""
+    kinds and places, in order. Raises StorageUnavailable, ObjectExists (as
+    ``store_revisions``)."""
     where = iter(
         await store_revisions(
             store, [r for group in made.values() for r in group], pack_key=pack_key
@@ -123,7 +125,10 @@ async def _put_pack(
         return packed, [hashlib.sha256(r.data).hexdigest() for r in members]
 
     packed, digests = await anyio.to_thread.run_sync(build)
-    obj = await store.put(key, packed.data, PACK_TYPE, unique_key=True)
+    # Create-only (If-None-Match), whatever the key: a chunk's pack key is named from its batch,
+    # chunk and attempt, not random, and a second write to it must fail rather than leave two
+    # versions. One check per pack of up to 100 documents costs nothing measurable.
+    obj = await store.put(key, packed.data, PACK_TYPE)
     return [
         StoredObject(obj.key, obj.version_id, digest, size, offset)
         for (offset, size), digest in zip(packed.parts, digests, strict=True)

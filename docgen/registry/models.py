@@ -26,6 +26,7 @@ from sqlalchemy.types import DateTime, TypeDecorator
 
 from docgen.registry.statuses import (
     BatchStatus,
+    ChunkStatus,
     DocumentStatus,
     RevisionKind,
     Role,
@@ -418,6 +419,30 @@ class BatchRow(Base):
     document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"), unique=True)
     # The signer bound to each role of this row's document ({role: signer id}).
     signers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Its chunk (``BatchChunk.chunk``); None for a row with problems, made by no chunk.
+    chunk: Mapped[int | None]
+
+
+class BatchChunk(Base):
+    """A chunk of a batch's valid rows (consecutive, in row order): made together, stored as
+    one pack object and registered in one transaction, exactly once (``docgen.batches.making``).
+
+    ``pack_key`` is the key the current attempt stores its pack under; the keys of earlier
+    attempts, whose packs may lie in storage unregistered (object lock keeps them), are listed
+    in ``abandoned_packs``: every pack under the batch's prefix is named here.
+    """
+
+    __tablename__ = "batch_chunks"
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), primary_key=True)
+    chunk: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    status: Mapped[ChunkStatus] = mapped_column(Status(ChunkStatus, 20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    pack_key: Mapped[str | None] = mapped_column(String(300))
+    abandoned_packs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    claimed_by: Mapped[str | None] = mapped_column(String(300))  # host:pid of the last claim
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class BatchSigning(Base):

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 __all__ = [
     "BatchStatus",
+    "ChunkStatus",
     "Role",
     "SignerStatus",
     "DocumentStatus",
@@ -42,9 +43,19 @@ class RevisionKind(StrEnum):
 
 
 class BatchStatus(StrEnum):
-    ANTRE = "antre"  # accepted, waiting for the batch runner
+    ANTRE = "antre"  # accepted, no chunk of it claimed yet
     BERJALAN = "berjalan"  # its documents are being made
     SELESAI = "selesai"  # every row is done or failed
+
+
+class ChunkStatus(StrEnum):
+    """Of a chunk of a batch's rows, made and registered together
+    (``docgen.batches.making``)."""
+
+    MENUNGGU = "menunggu"  # not claimed yet
+    BERJALAN = "berjalan"  # claimed: its pack is being made (or its maker died; claimed again)
+    SELESAI = "selesai"  # its rows are registered, each done or failed
+    GAGAL = "gagal"  # it could not be made at all (its rows say why)
 
 
 class RowStatus(StrEnum):
