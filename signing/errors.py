@@ -26,6 +26,11 @@ class AnchorNotFound(SigningError):
         self.marker = marker
 
 
+class WrongSecret(SigningError):
+    """The server secret does not unseal a key sealed under it (another secret, or the blob was
+    tampered with: AES-GCM cannot tell these apart)."""
+
+
 class KeyBlobError(SigningError):
     """A sealed private key blob is malformed or of an unknown version."""
 

@@ -55,6 +55,7 @@ from signing.errors import (
     KeyBlobError,
     SignatureFieldAlreadySigned,
     SignatureFieldNotFound,
+    WrongSecret,
 )
 from signing.fast.appearance import _KeptQRStamp
 from signing.pades.sign import (
@@ -64,7 +65,13 @@ from signing.pades.sign import (
     sign_pdf,
 )
 from signing.pki.ca import DOCUMENT_SIGNING_EKU, CertificateAuthority
-from signing.pki.keys import generate_private_key, seal_private_key, unseal_private_key
+from signing.pki.keys import (
+    generate_private_key,
+    seal_private_key,
+    seal_with_secret,
+    unseal_private_key,
+    unseal_with_secret,
+)
 from signing.pki.tsa import DOCGEN_TSA_POLICY_OID, InternalTimeStamper, to_asn1_certificate
 from signing.validate.validation import ValidationReport, validate_pdf
 from signing.waktu import format_waktu_wib
@@ -318,6 +325,44 @@ def test_ca_load_or_create_is_idempotent(tmp_path: Path) -> None:
     assert second.root_pem() == first.root_pem()
     for key_file in ("root-key.pem", "tsa-key.pem"):
         assert (tmp_path / "ca" / key_file).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_ca_sealed_under_the_server_secret_opens_as_the_same_ca(tmp_path: Path) -> None:
+    secret = secrets.token_bytes(32)
+    made = CertificateAuthority.create(organization="Pemkab")
+    sealed = made.seal(secret)
+    assert b"PRIVATE KEY" not in sealed.root_key + sealed.tsa_key
+    opened = CertificateAuthority.unseal(sealed, secret)
+    assert opened.same_as(made) and opened.organization == "Pemkab"
+    with pytest.raises(WrongSecret):
+        CertificateAuthority.unseal(sealed, secrets.token_bytes(32))
+    # Kept as the files of a directory (a cache), it loads in another process as it was.
+    assert CertificateAuthority.load(tmp_path / "ca") is None
+    made.write_to(tmp_path / "ca")
+    loaded = CertificateAuthority.load(tmp_path / "ca")
+    assert loaded is not None and loaded.same_as(made)
+    CertificateAuthority.create().write_to(tmp_path / "ca")  # another one replaces it
+    replaced = CertificateAuthority.load_or_create(tmp_path / "ca")
+    assert not replaced.same_as(made)
+    for key_file in ("root-key.pem", "tsa-key.pem"):
+        assert (tmp_path / "ca" / key_file).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_key_sealed_under_the_secret_opens_only_with_it_and_its_purpose() -> None:
+    secret = secrets.token_bytes(32)
+    key = ec.generate_private_key(ec.SECP256R1())
+    blob = seal_with_secret(key, secret, "tsa")
+    opened = unseal_with_secret(blob, secret, "tsa")
+    assert isinstance(opened, ec.EllipticCurvePrivateKey)
+    assert opened.private_numbers() == key.private_numbers()
+    with pytest.raises(WrongSecret):
+        unseal_with_secret(blob, secrets.token_bytes(32), "tsa")
+    with pytest.raises(WrongSecret):
+        unseal_with_secret(blob, secret, "root")  # a TSA key cannot pass for the root's
+    flipped = bytearray(blob)
+    flipped[-1] ^= 1
+    with pytest.raises(WrongSecret):
+        unseal_with_secret(bytes(flipped), secret, "tsa")
 
 
 def test_ca_root_and_tsa_certificates(ca: CertificateAuthority) -> None:

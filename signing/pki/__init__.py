@@ -1,7 +1,12 @@
 """Keys and certificates: the internal CA (signer certificates, CRLs), its time stamping
 authority, and signer keys sealed under a PIN."""
 
-from signing.pki.ca import DOCUMENT_SIGNING_EKU, CertificateAuthority, RevokedCertificate
+from signing.pki.ca import (
+    DOCUMENT_SIGNING_EKU,
+    CertificateAuthority,
+    RevokedCertificate,
+    SealedAuthority,
+)
 from signing.pki.keys import generate_private_key, seal_private_key, unseal_private_key
 from signing.pki.tsa import InternalTimeStamper
 
@@ -10,6 +15,7 @@ __all__ = [
     "CertificateAuthority",
     "InternalTimeStamper",
     "RevokedCertificate",
+    "SealedAuthority",
     "generate_private_key",
     "seal_private_key",
     "unseal_private_key",

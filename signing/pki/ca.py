@@ -7,6 +7,9 @@ CA). Files under the CA directory::
     root-key.pem    root CA private key (PKCS#8, mode 0600)
     tsa.pem         time-stamping certificate, issued by the root
     tsa-key.pem     time-stamping private key (PKCS#8, mode 0600)
+
+A deployment of many processes keeps one CA in its registry instead (``seal`` and ``unseal``
+of :class:`CertificateAuthority`), each process's directory a cache of it (``write_to``).
 """
 
 from __future__ import annotations
@@ -28,9 +31,16 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPub
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from signing.errors import CertificateAuthorityError
+from signing.pki.keys import seal_with_secret, unseal_with_secret
 from signing.pki.tsa import InternalTimeStamper, TsaKey
 
-__all__ = ["DOCUMENT_SIGNING_EKU", "CertificateAuthority", "RevokedCertificate", "common_name"]
+__all__ = [
+    "DOCUMENT_SIGNING_EKU",
+    "CertificateAuthority",
+    "RevokedCertificate",
+    "SealedAuthority",
+    "common_name",
+]
 
 ROOT_CN: Final = "docgen Root CA"
 COMMON_NAME_MAX: Final = 64
@@ -183,6 +193,23 @@ def _load_pair(cert_path: Path, key_path: Path, what: str) -> tuple[x509.Certifi
     return cert, key
 
 
+def _check_issued_by_root(tsa_cert: x509.Certificate, root_cert: x509.Certificate) -> None:
+    try:
+        tsa_cert.verify_directly_issued_by(root_cert)
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        raise CertificateAuthorityError("the TSA certificate was not issued by the root") from exc
+
+
+@dataclass(frozen=True)
+class SealedAuthority:
+    """A CA as a registry keeps it: certificates in PEM, keys sealed under the server secret."""
+
+    root_pem: bytes
+    root_key: bytes
+    tsa_pem: bytes
+    tsa_key: bytes
+
+
 def _same_public_key(cert: x509.Certificate, key: TsaKey) -> bool:
     return cert.public_key().public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
 
@@ -212,6 +239,20 @@ class CertificateAuthority:
     # -- construction -------------------------------------------------------------------
 
     @classmethod
+    def create(cls, *, organization: str = "docgen") -> CertificateAuthority:
+        """A new root and TSA, kept in memory only (:meth:`write_to` keeps them as files)."""
+        root_key = rsa.generate_private_key(public_exponent=65537, key_size=ROOT_KEY_BITS)
+        root_cert = _make_root(root_key, organization)
+        tsa_key = ec.generate_private_key(TSA_CURVE)
+        return cls(
+            organization=organization,
+            root_certificate=root_cert,
+            root_key=root_key,
+            tsa_certificate=_make_tsa(root_cert, root_key, tsa_key, organization),
+            tsa_key=tsa_key,
+        )
+
+    @classmethod
     def load_or_create(
         cls, directory: Path, *, organization: str = "docgen"
     ) -> CertificateAuthority:
@@ -227,7 +268,24 @@ class CertificateAuthority:
                 certificate, or a TSA certificate the root did not issue.
             OSError: the directory cannot be created, read or written.
         """
-        directory = Path(directory)
+        ca = cls._from_directory(Path(directory), organization, create=True)
+        assert ca is not None
+        return ca
+
+    @classmethod
+    def load(cls, directory: Path) -> CertificateAuthority | None:
+        """The CA kept in ``directory``, or None when it holds none (no root); a root without
+        its TSA gets a new TSA, as in :meth:`load_or_create`.
+
+        Raises:
+            CertificateAuthorityError, OSError: as :meth:`load_or_create`.
+        """
+        return cls._from_directory(Path(directory), "docgen", create=False)
+
+    @classmethod
+    def _from_directory(
+        cls, directory: Path, organization: str, *, create: bool
+    ) -> CertificateAuthority | None:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         with _directory_lock(directory):
             root_cert_path, root_key_path = directory / _ROOT_CERT, directory / _ROOT_KEY
@@ -237,6 +295,8 @@ class CertificateAuthority:
                 for p in (root_cert_path, root_key_path, tsa_cert_path, tsa_key_path)
                 if p.exists()
             }
+            if not have and not create:
+                return None
             if not have:
                 root_key = rsa.generate_private_key(public_exponent=65537, key_size=ROOT_KEY_BITS)
                 root_cert = _make_root(root_key, organization)
@@ -257,12 +317,7 @@ class CertificateAuthority:
 
             if {_TSA_CERT, _TSA_KEY} <= have:
                 tsa_cert, tsa_key = _load_pair(tsa_cert_path, tsa_key_path, "TSA")
-                try:
-                    tsa_cert.verify_directly_issued_by(root_cert)
-                except (ValueError, TypeError, InvalidSignature) as exc:
-                    raise CertificateAuthorityError(
-                        "the TSA certificate was not issued by the root"
-                    ) from exc
+                _check_issued_by_root(tsa_cert, root_cert)
             elif _TSA_CERT in have or _TSA_KEY in have:
                 raise CertificateAuthorityError(
                     f"{directory} holds only one of {_TSA_CERT} and {_TSA_KEY}"
@@ -282,6 +337,80 @@ class CertificateAuthority:
             tsa_certificate=tsa_cert,
             tsa_key=tsa_key,
         )
+
+    @classmethod
+    def unseal(cls, sealed: SealedAuthority, secret: bytes) -> CertificateAuthority:
+        """The CA that :meth:`seal` sealed under ``secret``.
+
+        Raises:
+            WrongSecret: ``secret`` is not the one it was sealed under (or a blob was altered).
+            KeyBlobError: a sealed key is malformed.
+            CertificateAuthorityError: a certificate is unreadable, a key does not match its
+                certificate, the root key is not RSA, or the root did not issue the TSA.
+        """
+        try:
+            root_cert = x509.load_pem_x509_certificate(sealed.root_pem)
+            tsa_cert = x509.load_pem_x509_certificate(sealed.tsa_pem)
+        except ValueError as exc:
+            raise CertificateAuthorityError(f"unreadable sealed CA certificate: {exc}") from exc
+        root_key = unseal_with_secret(sealed.root_key, secret, "root")
+        tsa_key = unseal_with_secret(sealed.tsa_key, secret, "tsa")
+        if not isinstance(root_key, rsa.RSAPrivateKey):
+            raise CertificateAuthorityError("the sealed root key is not an RSA key")
+        for what, cert, key in (("root", root_cert, root_key), ("TSA", tsa_cert, tsa_key)):
+            if not _same_public_key(cert, key):
+                raise CertificateAuthorityError(f"{what} key does not match the {what} certificate")
+        _check_issued_by_root(tsa_cert, root_cert)
+        return cls(
+            organization=_organization_of(root_cert, default="docgen"),
+            root_certificate=root_cert,
+            root_key=root_key,
+            tsa_certificate=tsa_cert,
+            tsa_key=tsa_key,
+        )
+
+    # -- keeping ------------------------------------------------------------------------
+
+    def seal(self, secret: bytes) -> SealedAuthority:
+        """Certificates as PEM, private keys sealed under the server ``secret``
+        (:func:`signing.pki.keys.seal_with_secret`), for a registry shared by many processes.
+
+        Raises:
+            ValueError: ``secret`` is empty.
+        """
+        return SealedAuthority(
+            root_pem=self.root_pem(),
+            root_key=seal_with_secret(self._root_key, secret, "root"),
+            tsa_pem=self.tsa_certificate.public_bytes(serialization.Encoding.PEM),
+            tsa_key=seal_with_secret(self._tsa_key, secret, "tsa"),
+        )
+
+    def same_as(self, other: CertificateAuthority) -> bool:
+        """Whether ``other`` has this root and this TSA certificate."""
+        return (
+            self.root_certificate == other.root_certificate
+            and self.tsa_certificate == other.tsa_certificate
+        )
+
+    def write_to(self, directory: Path) -> None:
+        """Keep this CA as the files of ``directory`` (see the module), replacing any there:
+        what :meth:`load_or_create` loads, in other processes too.
+
+        Raises:
+            OSError: the directory cannot be created or written.
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Under the lock readers take: none sees a mix of two CAs.
+        with _directory_lock(directory):
+            _write_atomically(directory / _ROOT_KEY, _key_pem(self._root_key), 0o600)
+            _write_atomically(directory / _ROOT_CERT, self.root_pem(), 0o644)
+            _write_atomically(directory / _TSA_KEY, _key_pem(self._tsa_key), 0o600)
+            _write_atomically(
+                directory / _TSA_CERT,
+                self.tsa_certificate.public_bytes(serialization.Encoding.PEM),
+                0o644,
+            )
 
     # -- public material ----------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Signer private keys, stored only sealed under the signer's PIN and a server pepper.
+"""Private keys stored sealed: a signer's under their PIN and a server pepper, the CA's under the
+server secret alone.
 
 Blob layout (version 1), all integers big-endian::
 
@@ -15,6 +16,19 @@ The 32-byte header is authenticated as associated data, so the KDF parameters ca
 downgraded without the unseal failing. The key-encryption key is
 ``HKDF-SHA256(ikm=scrypt(PIN, salt), salt=pepper)``: the pepper is a server secret kept out of
 the database, so a stolen database alone does not allow an offline PIN search.
+
+A key sealed under the server secret (:func:`seal_with_secret`, for the CA and the TSA kept in the
+registry) has no PIN to stretch: the secret is a random server key, so HKDF alone derives the
+key-encryption key, with a fresh salt per blob and the key's purpose in HKDF's info (a root key's
+blob cannot be passed off as a TSA key's). Layout (version 1)::
+
+    offset  size  field
+    0       1     version (= 1)
+    1       16    HKDF salt
+    17      12    AES-GCM nonce
+    29      ...   AES-256-GCM ciphertext of the PKCS#8 DER key, with its 16-byte tag
+
+The 29-byte header is authenticated as associated data.
 """
 
 from __future__ import annotations
@@ -26,18 +40,23 @@ from typing import Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from signing.errors import InvalidPin, KeyBlobError
+from signing.errors import InvalidPin, KeyBlobError, WrongSecret
 
 __all__ = [
+    "ServerSealedKey",
     "generate_private_key",
     "seal_private_key",
+    "seal_with_secret",
     "unseal_private_key",
+    "unseal_with_secret",
 ]
+
+ServerSealedKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 BLOB_VERSION: Final = 1
 # scrypt N=2^14, r=8, p=1 (16 MiB): ~33 ms on this project's 2-core machines, measured.
@@ -54,6 +73,10 @@ _MAX_P: Final = 4
 _HEADER = struct.Struct(">BBBB16s12s")
 _HKDF_INFO: Final = b"docgen signer key-encryption key v1"
 _MIN_CIPHERTEXT = 16 + 1  # GCM tag plus at least one byte
+
+SECRET_BLOB_VERSION: Final = 1
+_SECRET_HEADER = struct.Struct(">B16s12s")
+_SECRET_HKDF_INFO: Final = b"docgen server-sealed key v1: "
 
 
 def generate_private_key() -> rsa.RSAPrivateKey:
@@ -132,4 +155,57 @@ def unseal_private_key(blob: bytes, pin: str, pepper: bytes) -> rsa.RSAPrivateKe
     )
     if not isinstance(key, rsa.RSAPrivateKey):
         raise KeyBlobError("sealed key blob does not hold an RSA key")
+    return key
+
+
+def _secret_kek(secret: bytes, salt: bytes, purpose: str) -> bytes:
+    info = _SECRET_HKDF_INFO + purpose.encode("utf-8")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(secret)
+
+
+def seal_with_secret(key: ServerSealedKey, secret: bytes, purpose: str) -> bytes:
+    """Encrypt ``key`` under the server ``secret`` for ``purpose`` (e.g. ``"root"``); return the
+    self-describing blob.
+
+    Raises:
+        ValueError: the secret or the purpose is empty.
+    """
+    _check_pepper(secret)
+    if not purpose:
+        raise ValueError("purpose must not be empty")
+    salt, nonce = os.urandom(16), os.urandom(12)
+    header = _SECRET_HEADER.pack(SECRET_BLOB_VERSION, salt, nonce)
+    plaintext = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return header + AESGCM(_secret_kek(secret, salt, purpose)).encrypt(nonce, plaintext, header)
+
+
+def unseal_with_secret(blob: bytes, secret: bytes, purpose: str) -> ServerSealedKey:
+    """Decrypt a blob made by :func:`seal_with_secret` with the same ``secret`` and ``purpose``.
+
+    Raises:
+        WrongSecret: another secret or purpose, or the blob was tampered with.
+        KeyBlobError: the blob is truncated, of an unknown version, or holds neither an RSA nor
+            an EC key.
+        ValueError: the secret is empty.
+    """
+    _check_pepper(secret)
+    if len(blob) < _SECRET_HEADER.size + _MIN_CIPHERTEXT:
+        raise KeyBlobError("sealed key blob is truncated")
+    version, salt, nonce = _SECRET_HEADER.unpack_from(blob)
+    if version != SECRET_BLOB_VERSION:
+        raise KeyBlobError(f"unknown sealed key blob version {version}")
+    header = blob[: _SECRET_HEADER.size]
+    try:
+        plaintext = AESGCM(_secret_kek(secret, salt, purpose)).decrypt(
+            nonce, blob[_SECRET_HEADER.size :], header
+        )
+    except InvalidTag:
+        raise WrongSecret(f"the server secret does not unseal this {purpose} key") from None
+    key = serialization.load_der_private_key(plaintext, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise KeyBlobError("sealed key blob holds neither an RSA nor an EC key")
     return key
