@@ -87,7 +87,7 @@ def serve(
     settings.port = port or settings.port
     _log_to_stderr()
     with _refusals():
-        anyio.run(_current_schema, settings)
+        anyio.run(_ready_to_serve, settings)
     config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port)
     with contextlib.suppress(KeyboardInterrupt):
         _Server(config).run()
@@ -134,14 +134,22 @@ def migrate() -> None:
         typer.echo(anyio.run(run))
 
 
-async def _current_schema(settings: Settings) -> str:
-    """The registry's revision; raises SchemaNotCurrent when it is not this docgen's."""
+async def _ready_to_serve(settings: Settings) -> None:
+    """Refuses what an operator must fix before the service starts: a schema that is not this
+    docgen's (SchemaNotCurrent), a server secret that does not open the deployment's CA
+    (WrongSecretKey). The CA is made or adopted here on a deployment's first start."""
     import anyio
 
-    from docgen.registry.db import require_current_schema, running_registry
+    from docgen.registry.db import Database, require_current_schema, running_registry
+    from docgen.wiring import deployment_ca
 
     async with running_registry(settings) as url:
-        return await anyio.to_thread.run_sync(require_current_schema, url)
+        await anyio.to_thread.run_sync(require_current_schema, url)
+        db = Database(url)
+        try:
+            await deployment_ca(settings, db)
+        finally:
+            await db.close()
 
 
 @contextlib.contextmanager
@@ -152,10 +160,11 @@ def _refusals() -> Iterator[None]:
 
     from docgen.registry.cluster import ClusterError
     from docgen.registry.db import SchemaNotCurrent
+    from docgen.signers.authority import WrongSecretKey
 
     try:
         yield
-    except (SchemaNotCurrent, ClusterError, ValueError) as exc:
+    except (SchemaNotCurrent, WrongSecretKey, ClusterError, ValueError) as exc:
         message = str(exc)
     except (sqlalchemy.exc.OperationalError, psycopg.OperationalError) as exc:
         message = f"registri tidak terjangkau: {getattr(exc, 'orig', None) or exc}"

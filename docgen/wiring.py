@@ -31,6 +31,7 @@ from docgen.pipeline.orchestration import Pipeline
 from docgen.pipeline.workers import WorkerPool
 from docgen.registry.db import Database, running_registry
 from docgen.settings import Settings
+from docgen.signers.authority import deployment_authority
 from docgen.signers.keys import PinPolicy, SignerKeys
 from docgen.signers.revocation import RevocationList
 from docgen.signers.service import Signers
@@ -43,7 +44,7 @@ from docgen.verification.service import TrustFiles, UploadChecks
 from signing.pki import CertificateAuthority
 from storage import CachedObjectStore, EmbeddedS3Server, ObjectStore, S3ObjectStore
 
-__all__ = ["Parts", "load_pepper", "start_parts"]
+__all__ = ["Parts", "ca_dir", "deployment_ca", "load_pepper", "start_parts"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,22 @@ def load_pepper(settings: Settings) -> bytes:
         path.write_bytes(secrets.token_bytes(32))
         path.chmod(0o600)
     return path.read_bytes()
+
+
+def ca_dir(settings: Settings) -> Path:
+    """Where this instance keeps its cache of the deployment's CA (worker processes read it)."""
+    return settings.data_dir / "ca"
+
+
+async def deployment_ca(settings: Settings, db: Database) -> CertificateAuthority:
+    """The deployment's CA from the registry (made or adopted on the first start), cached in
+    the data dir.
+
+    Raises:
+        WrongSecretKey: the server secret does not unseal it.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return await deployment_authority(db, ca_dir(settings), load_pepper(settings))
 
 
 def _object_store(settings: Settings, stack: AsyncExitStack) -> S3ObjectStore:
@@ -134,8 +151,9 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
         pepper = load_pepper(settings)
         # Its schema was checked by `docgen serve` (`docgen migrate` is the one to change it).
         registry = await stack.enter_async_context(running_registry(settings))
-        ca_dir = Path(settings.data_dir / "ca")
-        ca = await anyio.to_thread.run_sync(CertificateAuthority.load_or_create, ca_dir)
+        db = Database(registry)
+        stack.push_async_callback(db.close)
+        ca = await deployment_ca(settings, db)
         trust_files = TrustFiles(
             roots=settings.data_dir / "trust-roots.pem", crl=settings.data_dir / "crl.der"
         )
@@ -167,14 +185,14 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
                 settings.data_dir / "cache" / "revisions",
                 settings.revision_cache_mb << 20,
             )
-        workers = WorkerPool(settings.bulk_workers, ca_dir, fast_paths=settings.fast_paths)
+        workers = WorkerPool(
+            settings.bulk_workers, ca_dir(settings), fast_paths=settings.fast_paths
+        )
         stack.callback(workers.stop)
         # Kept warm like LibreOffice: each takes ~0.9 s of CPU to start (imports, fonts, CA),
         # which the first document after a start would otherwise wait for. They start in the
         # background; ~100 MB each while idle.
         await workers.start()
-        db = Database(registry)
-        stack.push_async_callback(db.close)
         await load_uploaded_versions(catalogue, db, store)
         links = Links(settings.base_url)
         # Entered after the database: it sends what is still waiting before the database closes.

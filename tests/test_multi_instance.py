@@ -1,9 +1,12 @@
 """Two instances of docgen on one registry (one PostgreSQL database, one object store, one
-server secret): writes split over both extend one audit chain, never two; one Idempotency-Key
-sent to both at once makes one document, and no request gets a 500."""
+server secret), each with its own data dir: writes split over both extend one audit chain, never
+two; one Idempotency-Key sent to both at once makes one document, and no request gets a 500;
+both have one root CA and TSA, so a signer activated on one signs on the other; an instance
+with another server secret refuses to start."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -12,13 +15,18 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 import httpx
 import pytest
+from cryptography import x509
 
-from tests.conftest import People, Service, pakta_data, start_service, stop_service
+from signing.validate import validate_pdf
+from tests.conftest import People, Service, create_pakta, pakta_data, start_service, stop_service
+from tests.pdftools import pdfsig
 from tests.test_bulk import audit_chain_break
+from tests.test_cli import docgen
 
 CREATIONS = 40  # as in issue 18; 20 forked the chain there
 
@@ -53,7 +61,7 @@ class Deployment:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    # One LibreOffice and one worker each: only one test converts, one document.
+    # One LibreOffice and one worker each: two tests convert, one document each.
     own = {
         "DOCGEN_SECRET_KEY": secrets.token_urlsafe(32),
         "DOCGEN_CONVERTER_WORKERS": "1",
@@ -140,3 +148,84 @@ def test_one_idempotency_key_sent_to_both_instances_makes_one_document(
         ).fetchone()
     assert count is not None and count[0] == 1
     clients[1].close()
+
+
+def test_both_instances_have_one_root_and_tsa(deployment: Deployment) -> None:
+    first, second = deployment.first, deployment.second
+    # The worker processes sign with the files of their data dir: the same CA on both.
+    for name in ("root.pem", "tsa.pem"):
+        assert (first.data_dir / "ca" / name).read_bytes() == (
+            second.data_dir / "ca" / name
+        ).read_bytes()
+    roots = (first.data_dir / "trust-roots.pem").read_bytes()
+    assert (second.data_dir / "trust-roots.pem").read_bytes() == roots
+    with first.client() as one, second.client() as other:
+        assert one.get("/api/v1/trust/ca.pem").content == roots
+        assert other.get("/api/v1/trust/ca.pem").content == roots
+        root = x509.load_pem_x509_certificate(roots)
+        for client in (one, other):
+            crl = x509.load_der_x509_crl(client.get("/api/v1/trust/crl").content)
+            assert crl.issuer == root.subject and crl.is_signature_valid(root.public_key())
+    with first.registry() as db:
+        (count, stored_root) = db.execute(
+            "SELECT count(*), max(root_pem) FROM certificate_authority"
+        ).fetchone()
+    assert count == 1 and str(stored_root).encode() == roots
+
+
+def test_a_signer_activated_on_one_instance_signs_on_the_other(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    people = deployment.people
+    nip = "197104152001121008"  # used by no other module
+    signer = people.signer(nip, name="Ir. Wahyu Pratama")  # enrolled and activated on the first
+    document = create_pakta(people.operator.client, nip)
+    on_second = deployment.on_both(signer.client)[1]
+    signed = on_second.post(
+        f"/api/v1/documents/{document['id']}/signatures",
+        json={"role": "pembuat_pernyataan", "pin": signer.pin},
+    )
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["status"] == "sah"
+    pdf = on_second.get(f"/api/v1/documents/{document['id']}/pdf").content
+
+    root_pem = (deployment.first.data_dir / "trust-roots.pem").read_bytes()
+    report = validate_pdf(pdf, [x509.load_pem_x509_certificate(root_pem)])
+    assert report.valid and all(s.trusted and s.timestamp for s in report.signatures)
+    path = tmp_path / "ditandatangani-di-kedua.pdf"
+    path.write_bytes(pdf)
+    out = pdfsig(path, root_pem, tmp_path)
+    assert "Signature is Valid" in out and "Certificate is Trusted" in out, out
+    for instance in (deployment.first, deployment.second):
+        with instance.client() as anyone:
+            verified = anyone.get(f"/api/v1/verify/{document['verify_code']}").json()
+            assert verified["status"] == "sah"
+            assert verified["sha256"] == hashlib.sha256(pdf).hexdigest()
+            upload = anyone.post(
+                "/api/v1/verify", files={"file": ("pakta.pdf", pdf, "application/pdf")}
+            ).json()
+            assert upload["issued_here"] is True and upload["valid"] is True, upload
+            assert all(c["trusted"] for c in upload["signatures"])
+    on_second.close()
+
+
+def test_an_instance_with_another_secret_key_refuses_to_start(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    refused = docgen(
+        None,
+        "serve",
+        env={
+            "DOCGEN_DATA_DIR": str(tmp_path / "third"),
+            "DOCGEN_DATABASE_URL": deployment.first.database_url,
+            "DOCGEN_SECRET_KEY": secrets.token_urlsafe(32),  # not the deployment's
+            "DOCGEN_PORT": "1",  # never bound: it stops before serving
+        },
+    )
+    assert refused.returncode == 1, refused.stderr
+    assert "DOCGEN_SECRET_KEY tidak dapat membuka kunci CA deployment" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    # It kept nothing of the deployment's CA, and the registry still has the one CA.
+    assert not (tmp_path / "third" / "ca" / "root.pem").exists()
+    with deployment.first.registry() as db:
+        assert db.execute("SELECT count(*) FROM certificate_authority").fetchone() == (1,)

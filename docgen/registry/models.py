@@ -1,5 +1,5 @@
 """The registry: documents, their revisions and signature slots, signers, numbers, audit log,
-template versions, batches and idempotency keys."""
+template versions, batches, idempotency keys and the deployment's CA."""
 
 from __future__ import annotations
 
@@ -331,6 +331,24 @@ class SignatureSlot(Base):
 
     document: Mapped[Document] = relationship(back_populates="slots")
     signer: Mapped[Signer | None] = relationship(foreign_keys=[signer_id], lazy="selectin")
+
+
+class DeploymentAuthority(Base):
+    """The deployment's internal CA: its root and TSA certificates, their keys sealed under the
+    server secret. One row (``id`` "deployment"): made or adopted by the first instance to
+    start, the same for every instance after it."""
+
+    __tablename__ = "certificate_authority"
+
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    root_pem: Mapped[str] = mapped_column(Text)
+    root_key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    tsa_pem: Mapped[str] = mapped_column(Text)
+    tsa_key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # "dibuat" (made by the instance that started first) or "diadopsi" (an instance's data dir
+    # CA from before, kept so that what it signed stays valid).
+    origin: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TemplateVersion(Base):

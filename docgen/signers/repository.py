@@ -5,19 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from docgen.errors import NotFound
-from docgen.registry.models import Signer, User
+from docgen.registry.models import DeploymentAuthority, Signer, User
 from docgen.registry.statuses import SignerStatus
 
 __all__ = [
+    "DEPLOYMENT",
     "account_of",
+    "authority",
     "former_account",
     "get",
     "in_effect",
     "lock",
+    "lock_authority",
     "names",
     "replacement_of",
     "reset_pin_tries",
@@ -114,3 +117,17 @@ async def lock(session: AsyncSession, signer_id: str, until: datetime) -> None:
 
 async def reset_pin_tries(session: AsyncSession, signer_id: str) -> None:
     await session.execute(update(Signer).where(Signer.id == signer_id).values(failed_pins=0))
+
+
+DEPLOYMENT = "deployment"  # the id of the one row of certificate_authority
+
+
+async def authority(session: AsyncSession) -> DeploymentAuthority | None:
+    """The deployment's CA as the registry keeps it, read afresh (None before the first start)."""
+    return await session.get(DeploymentAuthority, DEPLOYMENT, populate_existing=True)
+
+
+async def lock_authority(session: AsyncSession) -> None:
+    """Hold the deployment's CA for this transaction: one instance at a time makes or adopts it
+    (the mode conflicts with itself, not with plain reads)."""
+    await session.execute(text("LOCK TABLE certificate_authority IN SHARE ROW EXCLUSIVE MODE"))
