@@ -145,7 +145,7 @@ async def _ready_to_serve(settings: Settings) -> None:
 
     async with running_registry(settings) as url:
         await anyio.to_thread.run_sync(require_current_schema, url)
-        db = Database(url)
+        db = Database.of(url, settings)
         try:
             await deployment_ca(settings, db)
         finally:

@@ -29,6 +29,20 @@ class Settings(BaseSettings):
         description="PostgreSQL URL (postgresql://user:pass@host:5432/db, the password "
         "percent-encoded); empty: a private cluster under data_dir/postgres",
     )
+    database_pool_size: int = Field(
+        default=5, ge=1, le=100, description="registry connections each process keeps open"
+    )
+    database_max_overflow: int = Field(
+        default=10, ge=0, le=200, description="connections opened beyond the pool under load"
+    )
+    database_pool_timeout: float = Field(
+        default=30.0, gt=0, description="seconds a request waits for a free connection"
+    )
+    database_pre_ping: bool = Field(
+        default=True,
+        description="test each pooled connection before use (one round trip), so a registry "
+        "restart costs no failed request",
+    )
 
     s3_endpoint: str | None = Field(default=None, description="host:port; embedded if empty")
     s3_access_key: str | None = None

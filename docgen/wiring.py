@@ -151,7 +151,7 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
         pepper = load_pepper(settings)
         # Its schema was checked by `docgen serve` (`docgen migrate` is the one to change it).
         registry = await stack.enter_async_context(running_registry(settings))
-        db = Database(registry)
+        db = Database.of(registry, settings)
         stack.push_async_callback(db.close)
         ca = await deployment_ca(settings, db)
         trust_files = TrustFiles(

@@ -18,8 +18,9 @@ from docgen.registry import audit
 from docgen.registry.db import Database, migrate, registry_url
 from docgen.registry.models import AuditEntry
 from docgen.registry.numbering import allocate_number
+from docgen.settings import Settings
 from docgen.templating.manifest import NumberingSpec
-from tests.postgres import database_url
+from tests.postgres import database_url, registry
 
 pytestmark = pytest.mark.anyio
 
@@ -230,3 +231,55 @@ def test_two_first_starts_migrate_one_after_the_other(tmp_path: Path) -> None:
         thread.join(60)
     assert not any(thread.is_alive() for thread in starts) and failures == []
     assert differences_from_the_models(url) == []
+
+
+# --- the connection pool, as the settings ask -----------------------------------------------
+
+
+def backends_of(db: Database) -> list[int]:
+    """PostgreSQL's process ids of the connections ``db`` has open (from a separate connection)."""
+    with registry(db.url.render_as_string(hide_password=False)) as connection:
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (db.url.database,),
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+async def test_pool_size_and_timeout_come_from_the_settings(tmp_path: Path) -> None:
+    url = database_url(tmp_path)
+    settings = Settings(database_pool_size=1, database_max_overflow=0, database_pool_timeout=0.5)
+    db = Database.of(url, settings)
+    try:
+        async with db.session() as holding:
+            await holding.execute(text("SELECT 1"))  # checks out the pool's one connection
+            with pytest.raises(sa.exc.TimeoutError):
+                async with db.session() as waiting:
+                    await waiting.execute(text("SELECT 1"))
+            assert len(backends_of(db)) == 1
+        async with db.session() as after:  # given back: the next one gets it
+            assert (await after.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("pre_ping", [True, False])
+async def test_pre_ping_replaces_a_connection_the_registry_dropped(
+    tmp_path: Path, pre_ping: bool
+) -> None:
+    url = database_url(tmp_path)
+    db = Database.of(url, Settings(database_pool_size=1, database_pre_ping=pre_ping))
+    try:
+        async with db.session() as first:
+            await first.execute(text("SELECT 1"))
+        (backend,) = backends_of(db)
+        with registry(url) as admin:  # as a restart of PostgreSQL would
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        async with db.session() as second:
+            if pre_ping:
+                assert (await second.execute(text("SELECT 1"))).scalar() == 1
+            else:  # handed out as it was: the first request after a restart fails
+                with pytest.raises(sa.exc.OperationalError):
+                    await second.execute(text("SELECT 1"))
+    finally:
+        await db.close()

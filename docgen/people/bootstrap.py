@@ -35,7 +35,7 @@ async def add_user(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with running_registry(settings) as registry:
         await anyio.to_thread.run_sync(require_current_schema, registry)
-        db = Database(registry)
+        db = Database.of(registry, settings)
         links = Links(settings.base_url)
         try:
             async with Notifier.of(settings, db, links).running() as notifier:

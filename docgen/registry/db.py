@@ -172,10 +172,24 @@ class Database:
     them; everything else through :meth:`session`.
     """
 
-    def __init__(self, url: str | URL) -> None:
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        pool_size: int = 5,
+        max_overflow: int = 10,
+        pool_timeout: float = 30.0,
+        pre_ping: bool = True,
+    ) -> None:
         self.url = registry_url(url)
         # pre_ping: a connection the registry dropped (a restart) is replaced, not handed out.
-        self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(
+            self.url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            pool_pre_ping=pre_ping,
+        )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writing = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=_WritingSession
@@ -183,6 +197,18 @@ class Database:
         # Queues this process's writers before they take a pooled connection each just to
         # wait on the database's lock (which alone keeps instances apart).
         self._queue = anyio.Lock()
+
+    @classmethod
+    def of(cls, url: str | URL, settings: Settings) -> Database:
+        """The registry at ``url`` with the pool ``settings`` ask for (DOCGEN_DATABASE_POOL_*,
+        DOCGEN_DATABASE_MAX_OVERFLOW, DOCGEN_DATABASE_PRE_PING)."""
+        return cls(
+            url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            pool_timeout=settings.database_pool_timeout,
+            pre_ping=settings.database_pre_ping,
+        )
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
