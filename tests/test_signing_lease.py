@@ -1,16 +1,233 @@
-"""Bulk signing under a lease in the registry: what the schema keeps (no service needed)."""
+"""One signature at a time per document, over several instances of one deployment: a lock
+in the registry, taken by single and bulk signing on any instance.
+
+The tests hold a document's lock themselves, as a signature in progress elsewhere would, to
+line several signatures up behind one document. The last test needs no service: the schema's
+upgrade.
+"""
 
 from __future__ import annotations
 
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
+from docgen.registry.locks import document_lock_key
+from tests.conftest import People, Service, SignerAccount, start_service, stop_service
 from tests.postgres import database_url, registry, upgrade
 from tests.test_batch_chunks import add_batch
+from tests.test_bulk import (
+    OFFICIAL_NIK,
+    generated,
+    inauguration_csv,
+    post_batch,
+    wait_for,
+)
+from tests.test_multi_instance import shared_parts
+from tests.test_templates_content import BA
 
-LEASE = 3  # seconds: renewed every second
+
+class Deployment:
+    """Two instances on one registry and object store, the first's accounts, and the three
+    signers of a berita acara."""
+
+    def __init__(self, where: Path, own: dict[str, str]) -> None:
+        self.where = where
+        self.own = own
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def open(self) -> None:
+        self.first = self.start("first", joining=False)
+        self.second = self.start("second")
+        self.people = People(self.first.url, self.first.data_dir)
+        self.signers = {
+            "saksi_1": self.people.signer(BA["nip_saksi_1"], name=BA["nama_saksi_1"]),
+            "saksi_2": self.people.signer(BA["nip_saksi_2"], name=BA["nama_saksi_2"]),
+            "pejabat_pelantik": self.people.signer(
+                nik=OFFICIAL_NIK,
+                name=BA["nama_pejabat_pelantik"],
+                pangkat=None,
+                jabatan="Bupati Sidoarjo",
+            ),
+        }
+
+    def start(self, name: str, *, joining: bool = True) -> Service:
+        env = {**self.own, **(shared_parts(self.first) if joining else {})}
+        process, service = start_service(self.where / name, **env)
+        self.processes.append(process)
+        return service
+
+    def on(self, service: Service, account: SignerAccount) -> SignerAccount:
+        """The same signer, calling ``service``."""
+        client = httpx.Client(base_url=service.url, timeout=120, headers=account.client.headers)
+        return SignerAccount(
+            account.id, account.username, client, signer_id=account.signer_id, pin=account.pin
+        )
+
+    def batch(self, rows: int) -> list[str]:
+        """A batch of ``rows`` berita acara made; its id and its documents' ids, in row order."""
+        client = self.people.operator.client
+        official = {"pejabat_pelantik": self.signers["pejabat_pelantik"].signer_id}
+        response = post_batch(client, inauguration_csv(rows), signers=official)
+        assert response.status_code == 202, response.text
+        made = generated(client, response.json()["id"])
+        assert made["done"] == rows
+        return [made["id"], *(d["id"] for d in made["documents"])]
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            stop_service(process)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    own = {
+        "DOCGEN_SECRET_KEY": "lease-tests-" + "k" * 32,
+        "DOCGEN_CONVERTER_WORKERS": "1",
+        "DOCGEN_BULK_WORKERS": "1",
+    }
+    where = tmp_path_factory.mktemp("sewa")
+    made = Deployment(where, own)
+    try:
+        made.open()
+        yield made
+    finally:
+        made.stop()
+
+
+@contextmanager
+def holding(service: Service, document_ids: list[str]) -> Iterator[psycopg.Connection[Any]]:
+    """The documents' locks, held as a signature in progress would hold them."""
+    with service.registry() as db:
+        for document_id in document_ids:
+            db.execute(
+                "SELECT pg_advisory_xact_lock(%s::bigint)", (document_lock_key(document_id),)
+            )
+        try:
+            yield db
+        finally:
+            db.rollback()
+
+
+def waiting_on(db: psycopg.Connection[Any], document_ids: list[str]) -> int:
+    """How many wait for the locks of the documents (PostgreSQL's view of advisory locks shows a
+    64-bit key as its high and low halves)."""
+    halves = set()
+    for document_id in document_ids:
+        key = document_lock_key(document_id) & (2**64 - 1)
+        halves.add((key >> 32, key & 0xFFFF_FFFF))
+    with psycopg.connect(db.info.dsn, password=db.info.password, autocommit=True) as other:
+        waiting = other.execute(
+            "SELECT classid::bigint, objid::bigint FROM pg_locks "
+            "WHERE locktype = 'advisory' AND objsubid = 1 AND NOT granted"
+        ).fetchall()
+    return sum(1 for pair in waiting if pair in halves)
+
+
+def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.1)
+
+
+def signing_of(client: httpx.Client, batch_id: str, signing_id: str) -> dict[str, Any]:
+    batch = client.get(f"/api/v1/batches/{batch_id}", params={"documents": "false"}).json()
+    return dict(next(s for s in batch["signings"] if s["id"] == signing_id))
+
+
+def ended(client: httpx.Client, batch_id: str, signing_id: str) -> dict[str, Any]:
+    wait_for(
+        client,
+        batch_id,
+        lambda b: next(s for s in b["signings"] if s["id"] == signing_id)["status"] != "berjalan",
+        timeout=120,
+    )
+    return signing_of(client, batch_id, signing_id)
+
+
+def signatures_per_document(service: Service, document_ids: list[str]) -> dict[str, list[str]]:
+    """Each document's signed roles, one entry per signed revision registered."""
+    with service.registry() as db:
+        rows = db.execute(
+            "SELECT r.document_id, s.role FROM revisions r JOIN signature_slots s "
+            "ON s.revision_id = r.id "
+            "WHERE r.kind = 'signed' AND r.document_id = ANY(%s) ORDER BY r.seq",
+            (document_ids,),
+        ).fetchall()
+    found: dict[str, list[str]] = {d: [] for d in document_ids}
+    for document_id, role in rows:
+        found[document_id].append(role)
+    return found
+
+
+def test_single_signatures_elsewhere_never_abort_a_running_bulk_signing(
+    deployment: Deployment,
+) -> None:
+    rows = 4
+    batch_id, *documents = deployment.batch(rows)
+    witness = deployment.signers["saksi_1"]
+    other_witness = deployment.on(deployment.second, deployment.signers["saksi_2"])
+    # (The pool outlives the held locks: leaving it waits for the signatures.)
+    with ThreadPoolExecutor(rows) as pool, holding(deployment.first, documents) as db:
+        # The second witness signs each document on the other instance: each waits for its
+        # document.
+        singles = [pool.submit(other_witness.sign, d, "saksi_2") for d in documents]
+        eventually(lambda: waiting_on(db, documents) == rows, 60, "single signatures waiting")
+        # The bulk signing finds every document held: it leaves them all for the end of its
+        # run, and there waits for the first.
+        response = witness.sign_batch(batch_id, "saksi_1")
+        assert response.status_code == 202, response.text
+        signing_id = response.json()["id"]
+        eventually(lambda: waiting_on(db, documents) == rows + 1, 60, "the bulk signing waiting")
+        assert signing_of(witness.client, batch_id, signing_id)["status"] == "berjalan"
+    assert [s.result().status_code for s in singles] == [200] * rows, [
+        s.result().text for s in singles
+    ]
+    done = ended(witness.client, batch_id, signing_id)
+    assert (done["status"], done["done"], done["failed"]) == ("selesai", rows, 0)
+    signed = signatures_per_document(deployment.first, documents)
+    assert all(sorted(roles) == ["saksi_1", "saksi_2"] for roles in signed.values()), signed
+    batch = witness.client.get(f"/api/v1/batches/{batch_id}").json()
+    assert all(d["pending_roles"] == ["pejabat_pelantik"] for d in batch["documents"])
+
+
+def test_two_roles_of_one_turn_signing_one_document_at_once_both_sign(
+    deployment: Deployment,
+) -> None:
+    _, document = deployment.batch(1)
+    first = deployment.signers["saksi_1"]
+    second = deployment.on(deployment.second, deployment.signers["saksi_2"])
+    with ThreadPoolExecutor(2) as pool, holding(deployment.first, [document]) as db:
+        answers = [
+            pool.submit(first.sign, document, "saksi_1"),
+            pool.submit(second.sign, document, "saksi_2"),
+        ]
+        # Both wait for the document, one on each instance, and nothing is signed meanwhile.
+        eventually(lambda: waiting_on(db, [document]) == 2, 60, "both waiting")
+        assert signatures_per_document(deployment.first, [document]) == {document: []}
+    # Released: one signs, the other waits for it and signs the revision it made.
+    assert [a.result().status_code for a in answers] == [200, 200], [
+        a.result().text for a in answers
+    ]
+    assert sorted(signatures_per_document(deployment.first, [document])[document]) == [
+        "saksi_1",
+        "saksi_2",
+    ]
+    shown = first.client.get(f"/api/v1/documents/{document}").json()
+    assert shown["pending_roles"] == ["pejabat_pelantik"]
 
 
 def test_the_upgrade_ends_the_signings_left_running_and_allows_one_running_per_role(

@@ -8,6 +8,11 @@ order, the signer it names, one signature at a time.
 
 The key is never kept: if the service stops in the middle, the signing is marked ``terputus``
 at the next start, and posting it again signs what is still waiting.
+
+Each document is signed under its lock in the registry (``docgen.registry.locks``): a document
+another signature holds (a single one, on any instance) is left for the end of the run and
+waited for then, so a concurrent signature never aborts the run; "already signed" is that
+document's outcome.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from docgen.documents.service import (
     readable,
     slot_to_sign,
 )
-from docgen.errors import CertificateRevoked, Conflict, NotFound, SignerMismatch
+from docgen.errors import CertificateRevoked, Conflict, DocgenError, NotFound, SignerMismatch
 from docgen.kit.chunks import in_chunks
 from docgen.kit.jobs import Jobs
 from docgen.people.policies import Caller
@@ -161,11 +166,7 @@ class BulkSignings:
         status = SigningStatus.GAGAL
         signed: list[str] = []
         try:
-
-            async def sign(chunk: Sequence[str]) -> None:
-                signed.extend((await self._sign_chunk(job, chunk)).signed)
-
-            await in_chunks(document_ids, CHUNK_DOCUMENTS, CHUNKS_IN_FLIGHT, sign)
+            await self._sign_documents(job, document_ids, signed)
             status = SigningStatus.SELESAI
         except anyio.get_cancelled_exc_class():
             status = SigningStatus.TERPUTUS  # the service is stopping: posting again signs the rest
@@ -189,30 +190,68 @@ class BulkSignings:
                     )
                     await session.commit()
 
+    async def _sign_documents(
+        self, job: _Signing, document_ids: Sequence[str], signed: list[str]
+    ) -> None:
+        """Sign in chunks the documents no other signature holds; then those, one at a time,
+        waiting for each."""
+        held: list[str] = []
+
+        async def sign(chunk: Sequence[str]) -> None:
+            async with self.documents.locks.trying(chunk) as ours:
+                taken = set(ours)
+                held.extend(d for d in chunk if d not in taken)
+                if ours:
+                    signed.extend((await self._sign_chunk(job, ours)).signed)
+
+        await in_chunks(document_ids, CHUNK_DOCUMENTS, CHUNKS_IN_FLIGHT, sign)
+        for document_id in held:
+            try:
+                async with self.documents.locks.holding(document_id):
+                    signed.extend((await self._sign_chunk(job, [document_id])).signed)
+            except Conflict as exc:  # held past the wait: posting again signs it
+                await self._record_failed(job, document_id, exc)
+
     async def _sign_chunk(self, job: _Signing, document_ids: Sequence[str]) -> SignedMany:
-        async with self.documents.locks.holding(document_ids):
-            async with self.db.session() as session:
-                chunk = await documents.by_ids(session, document_ids)
-            numbers = {document.id: document.number for document in chunk}
+        """Sign and register the documents, whose locks the caller holds."""
+        async with self.db.session() as session:
+            chunk = await documents.by_ids(session, document_ids)
+        numbers = {document.id: document.number for document in chunk}
 
-            async def progress(session: AsyncSession, outcome: SignedMany) -> None:
-                # In the transaction that registers the chunk's signatures.
-                row = await repository.signing(session, job.job_id)
-                row.done += len(outcome.signed)
-                row.failed += len(outcome.failed)
-                row.errors = [
-                    *row.errors,
-                    *(
-                        {"document_id": i, "number": numbers.get(i), "message": error.detail}
-                        for i, error in outcome.failed.items()
-                    ),
-                ]
+        async def progress(session: AsyncSession, outcome: SignedMany) -> None:
+            # In the transaction that registers the chunk's signatures.
+            await self._progress(session, job, outcome.signed, outcome.failed, numbers)
 
-            return await self.documents.sign_many(
-                chunk,
-                job.role,
-                job.signer,
-                job.key,
-                pack=pack_key(job.batch_id, f"ttd-{job.role}"),
-                record=progress,
-            )
+        return await self.documents.sign_many(
+            chunk,
+            job.role,
+            job.signer,
+            job.key,
+            pack=pack_key(job.batch_id, f"ttd-{job.role}"),
+            record=progress,
+        )
+
+    async def _record_failed(self, job: _Signing, document_id: str, error: DocgenError) -> None:
+        async with self.db.writing() as session:
+            await self._progress(session, job, [], {document_id: error}, {})
+            await session.commit()
+
+    async def _progress(
+        self,
+        session: AsyncSession,
+        job: _Signing,
+        signed: Sequence[str],
+        failed: dict[str, DocgenError],
+        numbers: dict[str, str | None],
+    ) -> None:
+        """Count a chunk's outcome into the signing."""
+        row = await repository.signing(session, job.job_id)
+        row.done += len(signed)
+        row.failed += len(failed)
+        row.errors = [
+            *row.errors,
+            *(
+                {"document_id": i, "number": numbers.get(i), "message": error.detail}
+                for i, error in failed.items()
+            ),
+        ]
