@@ -446,7 +446,10 @@ class BatchChunk(Base):
 
 
 class BatchSigning(Base):
-    """One bulk signing of a batch: one signer signs one role of every waiting document."""
+    """One bulk signing of a batch: one signer signs one role of every waiting document.
+
+    A running one whose lease ran out is interrupted, whether or not anything marked it so yet
+    (``docgen.batches.repository.state``)."""
 
     __tablename__ = "batch_signings"
     __table_args__ = (
