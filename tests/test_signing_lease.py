@@ -41,6 +41,7 @@ from tests.test_bulk import (
     post_batch,
     wait_for,
 )
+from tests.test_bulk_resume import processes_naming
 from tests.test_multi_instance import shared_parts
 from tests.test_templates_content import BA
 
@@ -227,8 +228,12 @@ def test_a_killed_instances_signing_runs_out_and_is_resumed_on_another(
         eventually(
             lambda: signing_of(witness.client, batch_id, signing_id)["done"] == 2, 60, "2 signed"
         )
-        os.killpg(doomed.pid, signal.SIGKILL)  # the instance and everything it started
+        # The instance and everything it started, as a container's end would take them (its
+        # LibreOffice servers run in sessions of their own).
+        os.killpg(doomed.pid, signal.SIGKILL)
         killed = time.monotonic()
+        for pid in processes_naming(doomed.data_dir):
+            os.kill(pid, signal.SIGKILL)
         # Another instance reads it interrupted once its lease ran out, before anything marks
         # it so in the registry.
         eventually(
