@@ -158,7 +158,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with start_parts(config) as parts, anyio.create_task_group() as background:
             await parts.revocations.publish()
-            await parts.bulk_signings.interrupt_all()
             parts.jobs.serve(background)
             background.start_soon(parts.runner.run)
             app.state.parts = parts

@@ -99,6 +99,13 @@ class Settings(BaseSettings):
         description="waits between retries grow as its powers: 3 -> 3, 9, 27, 81 s",
     )
 
+    signing_lease_seconds: float = Field(
+        default=30,
+        ge=1,
+        description="a bulk signing's lease: renewed every third of it by the process that "
+        "holds its key; once it runs out, the signing is interrupted and may be posted again",
+    )
+
     fast_paths: bool = Field(
         default=True,
         description="hand-written fast paths (signing.fast, docgen.pipeline.fast); false: the "

@@ -229,7 +229,7 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             drafts=Drafts(documents, settings.data_dir / "cache" / "drafts"),
             batches=BatchService(db, catalogue, cached, runner.wake),
             runner=runner,
-            bulk_signings=BulkSignings(db, documents, jobs),
+            bulk_signings=BulkSignings(db, documents, jobs, settings.signing_lease_seconds),
             jobs=jobs,
             notifier=notifier,
         )

@@ -90,9 +90,13 @@ def processes_naming(path: Path) -> list[int]:
     return found
 
 
+# A killed service's signing is interrupted once its lease runs out (it reads so from then on).
+LEASE = {"DOCGEN_SIGNING_LEASE_SECONDS": "3"}
+
+
 def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: Path) -> None:
     data_dir = tmp_path / "docgen"
-    process, service = start_service(data_dir)
+    process, service = start_service(data_dir, **LEASE)
     try:
         people = People(service.url, service.data_dir)
         witness, batch_id = witness_and_batch(people)
@@ -100,7 +104,7 @@ def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: P
         before = kill_when(process, client, batch_id, lambda b: 0 < b["done"] < ROWS)
         made_before = {d["row"]: d for d in before["documents"]}
 
-        process, service = start_service(data_dir)
+        process, service = start_service(data_dir, **LEASE)
         people.moved_to(service.url)
         batch = generated(client, batch_id)
         assert (batch["total"], batch["done"], batch["failed"]) == (ROWS, ROWS, 0)
@@ -125,11 +129,13 @@ def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: P
 
         kill_when(process, client, batch_id, halfway)
 
-        process, service = start_service(data_dir)
+        process, service = start_service(data_dir, **LEASE)
         people.moved_to(service.url)
+        # The key went with the process, which renews the lease no more (the start took longer
+        # than the lease).
         batch = client.get(f"/api/v1/batches/{batch_id}").json()
         [interrupted] = batch["signings"]
-        assert interrupted["status"] == "terputus"  # the key went with the process
+        assert interrupted["status"] == "terputus"
         signed_before = sum(1 for d in batch["documents"] if "saksi_1" not in d["pending_roles"])
         assert 0 < signed_before < ROWS
         # Posting it again signs exactly the rest.
@@ -211,7 +217,7 @@ def test_a_resumed_batch_makes_its_rows_from_the_data_checked_on_acceptance(
             (checked,) = db.execute(
                 "SELECT clean FROM batch_rows WHERE batch_id = %s AND row = 2", (batch_id,)
             ).fetchone()
-        process, service = start_service(data_dir)
+        process, service = start_service(data_dir, **LEASE)
         people.moved_to(service.url)
         batch = generated(client, batch_id)
         assert (batch["done"], batch["failed"]) == (rows, 0)

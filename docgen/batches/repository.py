@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from docgen.documents.repository import SLOTS_ONLY, WITHOUT_SLOT_SIGNERS
@@ -20,7 +20,13 @@ from docgen.registry.models import (
     Document,
     SignatureSlot,
 )
-from docgen.registry.statuses import BatchStatus, ChunkStatus, DocumentStatus, RowStatus
+from docgen.registry.statuses import (
+    BatchStatus,
+    ChunkStatus,
+    DocumentStatus,
+    RowStatus,
+    SigningStatus,
+)
 
 __all__ = [
     "BatchDocument",
@@ -30,10 +36,11 @@ __all__ = [
     "bound_to",
     "chunk_rows",
     "documents_of",
+    "end_lapsed_signings",
     "get",
+    "leased_signing",
     "listing",
     "open_chunks",
-    "signing",
     "state",
     "unfinished",
 ]
@@ -71,10 +78,41 @@ async def open_chunks(session: AsyncSession, batch_id: str) -> list[int]:
     return list(found)
 
 
-async def signing(session: AsyncSession, signing_id: str) -> BatchSigning:
-    found = await session.get(BatchSigning, signing_id)
-    assert found is not None, signing_id
-    return found
+# A running signing whose lease ran out: its holder stopped renewing it (killed, or cut off
+# from the registry), so it is interrupted whether or not anything marked it so yet. Leases
+# are compared with the statement's time, not now(): a transaction's start, which may lie
+# before a wait for the write lock.
+_LAPSED = and_(
+    BatchSigning.status == SigningStatus.BERJALAN,
+    BatchSigning.lease_until <= func.statement_timestamp(),
+)
+
+
+async def end_lapsed_signings(session: AsyncSession) -> None:
+    """Mark the running signings whose lease ran out interrupted (``terputus``)."""
+    await session.execute(
+        update(BatchSigning)
+        .where(_LAPSED)
+        .values(status=SigningStatus.TERPUTUS, finished_at=func.statement_timestamp())
+    )
+
+
+async def leased_signing(
+    session: AsyncSession, signing_id: str, holder: str
+) -> BatchSigning | None:
+    """The signing, its row locked to the end of the transaction, if it still runs under
+    ``holder``'s lease; else None."""
+    found = await session.scalars(
+        select(BatchSigning)
+        .where(
+            BatchSigning.id == signing_id,
+            BatchSigning.holder == holder,
+            BatchSigning.status == SigningStatus.BERJALAN,
+            BatchSigning.lease_until > func.statement_timestamp(),
+        )
+        .with_for_update()
+    )
+    return found.one_or_none()
 
 
 async def chunk_rows(session: AsyncSession, batch_id: str, chunk: int) -> list[BatchRow]:
@@ -159,12 +197,19 @@ async def state(session: AsyncSession, batch_id: str, *, rows: bool = True) -> B
                         row, document_id, number, status, code, pending.get(document_id, [])
                     )
                 )
-    signings = await session.scalars(
-        select(BatchSigning)
+    found_signings = await session.execute(
+        select(BatchSigning, _LAPSED)
         .where(BatchSigning.batch_id == batch_id)
         .order_by(BatchSigning.created_at)
     )
-    return BatchState(batch, counts, errors, listed, list(signings))
+    signings = []
+    for signing, lapsed in found_signings.tuples():
+        if lapsed:
+            # Shown as what it is; detached first, so no flush ever writes it from here.
+            session.expunge(signing)
+            signing.status = SigningStatus.TERPUTUS
+        signings.append(signing)
+    return BatchState(batch, counts, errors, listed, signings)
 
 
 async def documents_of(

@@ -142,7 +142,8 @@ async def sign_batch(
 ) -> SigningStartedOut:
     """The caller signs ``role`` of every document of the batch that waits for it and is bound
     to them, with one PIN check. Runs in the background: progress under ``signings`` of the
-    batch; it stops before its next document if the signer is revoked meanwhile."""
+    batch; it stops before its next document if the signer is revoked meanwhile. One signing
+    of a role by one signer runs at a time per batch (409 for another while it runs)."""
     return await bulk_signings.start(caller, batch_id, body.role, body.pin)
 
 

@@ -6,8 +6,19 @@ to them in memory only), each chunk stored as one pack object and registered in 
 transaction. Every document keeps the rules of a single signature: its turn in the signing
 order, the signer it names, one signature at a time.
 
-The key is never kept: if the service stops in the middle, the signing is marked ``terputus``
-at the next start, and posting it again signs what is still waiting.
+The key stays in the process that checked the PIN and is never kept. That process holds the
+signing under a lease in the registry (``holder``, ``lease_until``), renewed every third of
+``DOCGEN_SIGNING_LEASE_SECONDS``; no other instance touches it. A chunk is registered only
+while the lease is still ours (the signing's row locked in the registering transaction). If the
+process stops (Ctrl-C marks it ``terputus`` at once; a killed one stops renewing), or loses its
+lease, or cannot reach the registry for nearly a lease (it stops on its own before the lease
+can run out), the signing is ``terputus`` once the lease runs out, and posting it again, on
+any instance, signs what is still waiting.
+
+Each document is signed under its lock in the registry (``docgen.registry.locks``): a document
+another signature holds (a single one, on any instance) is left for the end of the run and
+waited for then, so a concurrent signature never aborts the run; "already signed" is that
+document's outcome.
 """
 
 from __future__ import annotations
@@ -16,12 +27,15 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import anyio
-from sqlalchemy import update
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from docgen.batches import repository
+from docgen.batches.lease import LeaseLost, SigningLease, instance_id
 from docgen.batches.schemas import SigningOut, SigningStartedOut, SkippedOut
 from docgen.documents import repository as documents
 from docgen.documents.service import (
@@ -31,7 +45,7 @@ from docgen.documents.service import (
     readable,
     slot_to_sign,
 )
-from docgen.errors import CertificateRevoked, Conflict, NotFound, SignerMismatch
+from docgen.errors import CertificateRevoked, Conflict, DocgenError, NotFound, SignerMismatch
 from docgen.kit.chunks import in_chunks
 from docgen.kit.jobs import Jobs
 from docgen.people.policies import Caller
@@ -39,7 +53,7 @@ from docgen.pipeline.sign import SigningKey
 from docgen.pipeline.store import pack_key
 from docgen.registry import audit
 from docgen.registry.db import Database
-from docgen.registry.models import BatchSigning, Signer, utcnow
+from docgen.registry.models import BatchSigning, Signer
 from docgen.registry.statuses import BatchStatus, SignerStatus, SigningStatus
 
 __all__ = ["BulkSignings"]
@@ -48,6 +62,7 @@ log = logging.getLogger(__name__)
 
 CHUNK_DOCUMENTS = 40
 CHUNKS_IN_FLIGHT = 2
+RUNNING_INDEX = "uq_batch_signings_running"
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,13 @@ class _Signing:
     role: str
     signer: Signer
     key: SigningKey
+    lease: SigningLease
+
+
+def _lease_lost(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_lease_lost(e) for e in exc.exceptions)
+    return isinstance(exc, LeaseLost)
 
 
 def _revoked(exc: BaseException) -> bool:
@@ -69,20 +91,31 @@ def _revoked(exc: BaseException) -> bool:
 
 
 class BulkSignings:
-    """Starts bulk signings and runs them as background jobs."""
+    """Starts bulk signings and runs them as background jobs, each under a lease of
+    ``lease_seconds`` held by ``holder`` (this process: :func:`instance_id`)."""
 
-    def __init__(self, db: Database, documents: DocumentService, jobs: Jobs) -> None:
+    def __init__(
+        self,
+        db: Database,
+        documents: DocumentService,
+        jobs: Jobs,
+        lease_seconds: float,
+        holder: str | None = None,
+    ) -> None:
         self.db = db
         self.documents = documents
         self.jobs = jobs
+        self.lease_seconds = lease_seconds
+        self.holder = holder or instance_id()
 
     async def start(self, caller: Caller, batch_id: str, role: str, pin: str) -> SigningStartedOut:
         """The caller checks their PIN once and starts signing; returns the job and the
         documents left out (with why: not their turn, another signer, already signed). Every
         check that needs no PIN comes first.
 
-        Raises NotFound, Conflict (409: the batch is still being made, or no document waits for
-        this role and signer), CertificateRevoked (403), SignerLocked (423), WrongPin (403).
+        Raises NotFound, Conflict (409: the batch is still being made, no document waits for
+        this role and signer, or this signer's signing of the role already runs),
+        CertificateRevoked (403), SignerLocked (423), WrongPin (403).
         """
         signer_id = caller.user.signer_id if caller.user else None
         async with self.db.session() as session:
@@ -117,19 +150,34 @@ class BulkSignings:
                 f"oleh penanda tangan ini" + (f" ({'; '.join(reasons)})" if reasons else "")
             )
         signer, identity = await self.documents.keys.unlock(signer.id, pin)
-        job = BatchSigning(
-            id=uuid.uuid4().hex,
-            batch_id=batch_id,
-            role=role,
-            signer_id=signer.id,
-            status=SigningStatus.BERJALAN,
-            total=len(eligible),
-            done=0,
-            failed=0,
-            errors=[],
-        )
+        taken_at = anyio.current_time()
         async with self.db.writing() as session:
+            # Signings whose holder stopped renewing end here, so posting one again starts it.
+            await repository.end_lapsed_signings(session)
+            now = await session.scalar(select(func.statement_timestamp()))
+            assert now is not None
+            job = BatchSigning(
+                id=uuid.uuid4().hex,
+                batch_id=batch_id,
+                role=role,
+                signer_id=signer.id,
+                status=SigningStatus.BERJALAN,
+                total=len(eligible),
+                done=0,
+                failed=0,
+                errors=[],
+                holder=self.holder,
+                lease_until=now + timedelta(seconds=self.lease_seconds),
+            )
             session.add(job)
+            try:
+                await session.flush()
+            except IntegrityError as exc:
+                if RUNNING_INDEX not in str(exc.orig):
+                    raise
+                raise Conflict(
+                    f"Penandatanganan massal peran {role!r} batch ini oleh Anda sedang berjalan"
+                ) from exc
             await audit.record(
                 session,
                 "batch.signing_started",
@@ -142,30 +190,20 @@ class BulkSignings:
             )
             await session.commit()
         key = SigningKey.of(identity.private_key, identity.certificate)
+        lease = SigningLease(self.db, job.id, self.holder, self.lease_seconds, taken_at)
         self.jobs.start_soon(
-            self._sign_all, _Signing(batch_id, job.id, role, signer, key), eligible
+            self._sign_all, _Signing(batch_id, job.id, role, signer, key, lease), eligible
         )
         return SigningStartedOut(**SigningOut.of(job).model_dump(), skipped=skipped)
-
-    async def interrupt_all(self) -> None:
-        """At start-up: signings a stopped service left running can't go on (the key is gone)."""
-        async with self.db.writing() as session:
-            await session.execute(
-                update(BatchSigning)
-                .where(BatchSigning.status == SigningStatus.BERJALAN)
-                .values(status=SigningStatus.TERPUTUS, finished_at=utcnow())
-            )
-            await session.commit()
 
     async def _sign_all(self, job: _Signing, document_ids: list[str]) -> None:
         status = SigningStatus.GAGAL
         signed: list[str] = []
         try:
-
-            async def sign(chunk: Sequence[str]) -> None:
-                signed.extend((await self._sign_chunk(job, chunk)).signed)
-
-            await in_chunks(document_ids, CHUNK_DOCUMENTS, CHUNKS_IN_FLIGHT, sign)
+            async with anyio.create_task_group() as group:
+                group.start_soon(job.lease.keep)
+                await self._sign_documents(job, document_ids, signed)
+                group.cancel_scope.cancel()  # the lease's renewals
             status = SigningStatus.SELESAI
         except anyio.get_cancelled_exc_class():
             status = SigningStatus.TERPUTUS  # the service is stopping: posting again signs the rest
@@ -174,6 +212,9 @@ class BulkSignings:
             if _revoked(exc):
                 status = SigningStatus.DIHENTIKAN
                 log.info("bulk signing %s stopped: the signer was revoked", job.job_id)
+            elif _lease_lost(exc):
+                status = SigningStatus.TERPUTUS
+                log.warning("bulk signing %s stopped: its lease was lost", job.job_id)
             else:
                 log.exception("bulk signing %s stopped", job.job_id)
         finally:
@@ -181,38 +222,91 @@ class BulkSignings:
             # before the signing shows as over: its signatures are already registered.)
             self.documents.notifier.signed(signed, job.role, job.batch_id)
             with anyio.CancelScope(shield=True):
-                async with self.db.writing() as session:
-                    await session.execute(
-                        update(BatchSigning)
-                        .where(BatchSigning.id == job.job_id)
-                        .values(status=status, finished_at=utcnow())
+                await self._end(job, status)
+
+    async def _end(self, job: _Signing, status: SigningStatus) -> None:
+        """Mark the signing ended, if it is still ours; one whose lease ran out meanwhile is
+        already (or will read as) ``terputus``."""
+        try:
+            async with self.db.session() as session:
+                await session.execute(
+                    update(BatchSigning)
+                    .where(
+                        BatchSigning.id == job.job_id,
+                        BatchSigning.holder == self.holder,
+                        BatchSigning.status == SigningStatus.BERJALAN,
                     )
-                    await session.commit()
+                    .values(status=status, finished_at=func.statement_timestamp())
+                )
+                await session.commit()
+        except (DBAPIError, OSError):
+            log.warning("bulk signing %s: its end was not recorded", job.job_id, exc_info=True)
+
+    async def _sign_documents(
+        self, job: _Signing, document_ids: Sequence[str], signed: list[str]
+    ) -> None:
+        """Sign in chunks the documents no other signature holds; then those, one at a time,
+        waiting for each."""
+        held: list[str] = []
+
+        async def sign(chunk: Sequence[str]) -> None:
+            async with self.documents.locks.trying(chunk) as ours:
+                taken = set(ours)
+                held.extend(d for d in chunk if d not in taken)
+                if ours:
+                    signed.extend((await self._sign_chunk(job, ours)).signed)
+
+        await in_chunks(document_ids, CHUNK_DOCUMENTS, CHUNKS_IN_FLIGHT, sign)
+        for document_id in held:
+            try:
+                async with self.documents.locks.holding(document_id):
+                    signed.extend((await self._sign_chunk(job, [document_id])).signed)
+            except Conflict as exc:  # held past the wait: posting again signs it
+                await self._record_failed(job, document_id, exc)
 
     async def _sign_chunk(self, job: _Signing, document_ids: Sequence[str]) -> SignedMany:
-        async with self.documents.locks.holding(document_ids):
-            async with self.db.session() as session:
-                chunk = await documents.by_ids(session, document_ids)
-            numbers = {document.id: document.number for document in chunk}
+        """Sign and register the documents, whose locks the caller holds."""
+        async with self.db.session() as session:
+            chunk = await documents.by_ids(session, document_ids)
+        numbers = {document.id: document.number for document in chunk}
 
-            async def progress(session: AsyncSession, outcome: SignedMany) -> None:
-                # In the transaction that registers the chunk's signatures.
-                row = await repository.signing(session, job.job_id)
-                row.done += len(outcome.signed)
-                row.failed += len(outcome.failed)
-                row.errors = [
-                    *row.errors,
-                    *(
-                        {"document_id": i, "number": numbers.get(i), "message": error.detail}
-                        for i, error in outcome.failed.items()
-                    ),
-                ]
+        async def progress(session: AsyncSession, outcome: SignedMany) -> None:
+            # In the transaction that registers the chunk's signatures.
+            await self._progress(session, job, outcome.signed, outcome.failed, numbers)
 
-            return await self.documents.sign_many(
-                chunk,
-                job.role,
-                job.signer,
-                job.key,
-                pack=pack_key(job.batch_id, f"ttd-{job.role}"),
-                record=progress,
-            )
+        return await self.documents.sign_many(
+            chunk,
+            job.role,
+            job.signer,
+            job.key,
+            pack=pack_key(job.batch_id, f"ttd-{job.role}"),
+            record=progress,
+        )
+
+    async def _record_failed(self, job: _Signing, document_id: str, error: DocgenError) -> None:
+        async with self.db.writing() as session:
+            await self._progress(session, job, [], {document_id: error}, {})
+            await session.commit()
+
+    async def _progress(
+        self,
+        session: AsyncSession,
+        job: _Signing,
+        signed: Sequence[str],
+        failed: dict[str, DocgenError],
+        numbers: dict[str, str | None],
+    ) -> None:
+        """Count a chunk's outcome into the signing. Raises LeaseLost (the transaction is to be
+        rolled back): the signing no longer runs under our lease."""
+        row = await repository.leased_signing(session, job.job_id, self.holder)
+        if row is None:
+            raise LeaseLost(f"sewa {job.job_id} telah habis atau diambil; tidak dicatat")
+        row.done += len(signed)
+        row.failed += len(failed)
+        row.errors = [
+            *row.errors,
+            *(
+                {"document_id": i, "number": numbers.get(i), "message": error.detail}
+                for i, error in failed.items()
+            ),
+        ]

@@ -11,14 +11,11 @@ signing (``docgen.batches.signing``) signs a chunk of documents under the same r
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from weakref import WeakValueDictionary
 
-import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,6 +40,7 @@ from docgen.pipeline.prepare import field_name
 from docgen.pipeline.sign import SignatureRequest, SigningKey, Trust
 from docgen.registry import audit
 from docgen.registry.db import Database
+from docgen.registry.locks import DocumentLocks
 from docgen.registry.models import Document, Revision, SignatureSlot, Signer, utcnow
 from docgen.registry.numbering import allocate_number
 from docgen.registry.statuses import DocumentStatus, Role, SignerStatus
@@ -54,7 +52,6 @@ from docgen.templating.validation import validate_data
 from signing.pades import SignatureAppearance
 
 __all__ = [
-    "DocumentLocks",
     "DocumentService",
     "SignedMany",
     "check_signer",
@@ -189,31 +186,6 @@ def slot_to_sign(document: Document, role: str) -> SignatureSlot:
     return slot
 
 
-class DocumentLocks:
-    """One signing or revoking at a time per document, so each works on the newest revision.
-
-    Held only while a document is being signed, so the map empties itself.
-    """
-
-    def __init__(self) -> None:
-        self._locks: WeakValueDictionary[str, anyio.Lock] = WeakValueDictionary()
-
-    def of(self, document_id: str) -> anyio.Lock:
-        lock = self._locks.get(document_id)
-        if lock is None:
-            lock = self._locks[document_id] = anyio.Lock()
-        return lock
-
-    @asynccontextmanager
-    async def holding(self, document_ids: Sequence[str]) -> AsyncIterator[None]:
-        """The locks of several documents, taken in sorted order: a single signature takes one
-        lock only, so no two holders wait on each other."""
-        async with AsyncExitStack() as stack:
-            for document_id in sorted(document_ids):
-                await stack.enter_async_context(self.of(document_id))
-            yield
-
-
 @dataclass(frozen=True)
 class SignedMany:
     """What :meth:`DocumentService.sign_many` signed (document ids), and why the others were
@@ -244,7 +216,7 @@ class DocumentService:
         self.revocations = revocations
         self.links = links
         self.notifier = notifier
-        self.locks = DocumentLocks()
+        self.locks = DocumentLocks(db)
 
     async def create(
         self,
@@ -323,27 +295,34 @@ class DocumentService:
         is stored as a new revision. Every check that needs no PIN (whose document, which
         role, whose turn, revoked, locked) comes first, so a refusal tells nothing of the PIN.
 
+        Once the PIN holds, waits while another signature of the document is in progress, on
+        any instance.
+
         Raises NotFound (also a document the caller has no role in), Conflict (409: revoked,
-        already signed, out of order), SignerMismatch (403: the role is bound to someone
-        else), CertificateRevoked (403), SignerLocked (423), WrongPin (403), SignerFailed (502).
+        already signed, out of order, or another signature outlasted the wait), SignerMismatch
+        (403: the role is bound to someone else), CertificateRevoked (403), SignerLocked (423),
+        WrongPin (403), SignerFailed (502).
         """
-        async with self.locks.holding([document_id]):
+        signer_id = caller.user.signer_id if caller.user else None
+        async with self.db.session() as session:
+            document = await repository.get(session, document_id)
+            signer = await session.get(Signer, signer_id) if signer_id else None
+        if signer is None or not readable(caller, document):
+            raise NotFound("Dokumen tidak ditemukan")
+        check_signer(slot_to_sign(document, role), signer)
+        signer, identity = await self.keys.unlock(signer.id, pin)
+        key = SigningKey.of(identity.private_key, identity.certificate)
+        # The lock only once the PIN holds: wrong guesses never queue for it.
+        async with self.locks.holding(document_id):
             async with self.db.session() as session:
                 document = await repository.get(session, document_id)
-                signer_id = caller.user.signer_id if caller.user else None
-                signer = await session.get(Signer, signer_id) if signer_id else None
-            if signer is None or not readable(caller, document):
-                raise NotFound("Dokumen tidak ditemukan")
-            slot = slot_to_sign(document, role)
-            check_signer(slot, signer)
-            signer, identity = await self.keys.unlock(signer.id, pin)
-            # Revoked while the PIN was checked: still refused.
-            check_signer(slot, signer)
-            key = SigningKey.of(identity.private_key, identity.certificate)
+            # Read again under the lock: another role may have signed meanwhile (the newest
+            # revision), or this one, or the document was revoked or declined; the signer
+            # revoked while the PIN was checked is still refused.
             outcome = await self.sign_many([document], role, signer, key)
             if outcome.failed:
                 raise next(iter(outcome.failed.values()))
-            self.notifier.signed(outcome.signed, role)
+        self.notifier.signed(outcome.signed, role)
 
     async def sign_many(
         self,
@@ -423,7 +402,7 @@ class DocumentService:
 
         Raises NotFound, Conflict (409: not waiting for this role), SignerMismatch (403).
         """
-        async with self.locks.holding([document_id]), self.db.writing() as session:
+        async with self.locks.holding(document_id), self.db.writing() as session:
             document = await repository.get(session, document_id)
             signer_id = caller.user.signer_id if caller.user else None
             signer = await session.get(Signer, signer_id) if signer_id else None
@@ -456,7 +435,7 @@ class DocumentService:
         Raises NotFound, Conflict (409: already revoked), DataInvalid (422: the replacement does
         not exist, is the document itself, or is revoked itself).
         """
-        async with self.locks.holding([document_id]), self.db.writing() as session:
+        async with self.locks.holding(document_id), self.db.writing() as session:
             document = await repository.get(session, document_id)
             if not caller.in_unit(document.unit_id):
                 raise NotFound("Dokumen tidak ditemukan")

@@ -464,9 +464,23 @@ class BatchChunk(Base):
 
 
 class BatchSigning(Base):
-    """One bulk signing of a batch: one signer signs one role of every waiting document."""
+    """One bulk signing of a batch: one signer signs one role of every waiting document.
+
+    A running one whose lease ran out is interrupted, whether or not anything marked it so yet
+    (``docgen.batches.repository.state``)."""
 
     __tablename__ = "batch_signings"
+    __table_args__ = (
+        # One running signing of a role by one signer per batch: a second post is refused.
+        Index(
+            "uq_batch_signings_running",
+            "batch_id",
+            "role",
+            "signer_id",
+            unique=True,
+            postgresql_where=text("status = 'berjalan'"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
@@ -479,6 +493,10 @@ class BatchSigning(Base):
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # While it runs: the process that holds its key (``host:pid:random``), and until when its
+    # lease holds unless renewed (``docgen.batches.signing``).
+    holder: Mapped[str | None] = mapped_column(String(300))
+    lease_until: Mapped[datetime | None]
 
 
 class IdempotencyKey(Base):

@@ -1,0 +1,106 @@
+"""One signing (or declining, or revoking) at a time per document, on every instance of a
+deployment: a PostgreSQL advisory lock per document.
+
+Transaction-level locks (``pg_advisory_xact_lock``), each held by an open transaction on a
+connection of its own for as long as the document is worked on. PostgreSQL releases them at
+that transaction's end, also when the connection breaks or its process is killed; a
+session-level lock whose unlock failed would instead stay on a connection the pool hands out
+again, held for good. The transaction only takes locks: it writes nothing and, between
+statements at READ COMMITTED, holds no snapshot, so it keeps nothing from vacuum.
+
+Waiters queue in PostgreSQL (no polling, first come first served), which also finds deadlocks
+among them; docgen never makes one:
+whoever waits holds at most that one document's lock (a single signature), and whoever holds
+several never waits (a bulk signing's chunk tries its documents and leaves the taken ones, then
+at its end waits for those one at a time). A waiter whose client went away leaves the queue
+within a second (``client_connection_check_interval``, PostgreSQL 14 and later).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+
+import anyio
+from sqlalchemy import BigInteger, Cast, cast, func, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from docgen.errors import Conflict
+from docgen.registry.db import Database
+
+__all__ = ["DocumentLocks", "document_lock_key"]
+
+# How long a single signature waits behind another one of the same document (a bulk signing's
+# chunk holds its documents while it signs them: seconds).
+WAIT_SECONDS = 60.0
+
+
+def document_lock_key(document_id: str) -> int:
+    """The document's advisory lock key: 64 bits of a hash of its id, in PostgreSQL's one-bigint
+    key space (apart from the two-integer keys of batch chunks). Two documents sharing a key
+    would only wait for each other."""
+    digest = hashlib.sha256(f"docgen:document:{document_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _key(document_id: str) -> Cast[int]:
+    return cast(document_lock_key(document_id), BigInteger)
+
+
+class DocumentLocks:
+    """The documents' locks in the registry, shared by every instance."""
+
+    def __init__(self, db: Database, wait_seconds: float = WAIT_SECONDS) -> None:
+        self.db = db
+        self.wait_seconds = wait_seconds
+
+    @asynccontextmanager
+    async def holding(self, document_id: str) -> AsyncIterator[None]:
+        """The document's lock for the block, waited for while someone else holds it.
+
+        Raises Conflict (409): still held by another after ``wait_seconds``.
+        """
+        async with self._transaction() as connection:
+            await connection.execute(
+                select(
+                    func.set_config("lock_timeout", f"{int(self.wait_seconds * 1000)}ms", True),
+                    # A waiter that goes away (cancelled: psycopg closes its connection; its
+                    # process killed) leaves the queue within a second, not at lock_timeout.
+                    func.set_config("client_connection_check_interval", "1s", True),
+                )
+            )
+            try:
+                await connection.execute(select(func.pg_advisory_xact_lock(_key(document_id))))
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                    raise
+                raise Conflict(
+                    "Dokumen ini sedang ditandatangani di tempat lain; coba lagi sebentar lagi"
+                ) from exc
+            yield
+
+    @asynccontextmanager
+    async def trying(self, document_ids: Sequence[str]) -> AsyncIterator[list[str]]:
+        """The locks of those of ``document_ids`` nobody holds now, taken for the block without
+        waiting: the block gets their ids, in the order given."""
+        async with self._transaction() as connection:
+            free = [
+                document_id
+                for document_id in document_ids
+                if await connection.scalar(
+                    select(func.pg_try_advisory_xact_lock(_key(document_id)))
+                )
+            ]
+            yield free
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        async with self.db.engine.connect() as connection:
+            try:
+                yield connection
+            finally:
+                # The transaction's end frees its locks; a connection that is gone took them.
+                with anyio.CancelScope(shield=True), suppress(DBAPIError):
+                    await connection.rollback()
