@@ -227,7 +227,9 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             signers=Signers(db, keys, revocations, accounts),
             documents=documents,
             drafts=Drafts(documents, settings.data_dir / "cache" / "drafts"),
-            batches=BatchService(db, catalogue, cached, runner.wake),
+            batches=BatchService(
+                db, catalogue, cached, runner.wake, chunk_rows=settings.batch_chunk_rows
+            ),
             runner=runner,
             bulk_signings=BulkSignings(db, documents, jobs, settings.signing_lease_seconds),
             jobs=jobs,

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import psutil
 
-from docgen.batches.making import CHUNK_ROWS
 from tests.conftest import People, Service, SignerAccount, start_service, stop_service
 from tests.test_batch_chunks import assert_every_pack_named
 from tests.test_bulk import OFFICIAL_NIK, bulk_sign, generated, inauguration_csv, post_batch
@@ -21,6 +20,7 @@ from tests.test_templates_content import BA
 
 # Three chunks: two run at once, so the third is still to come when the first are done and the
 # kill lands between chunks.
+CHUNK_ROWS = 40  # (a bulk signing's chunk is 40 documents too)
 ROWS = 3 * CHUNK_ROWS
 
 
@@ -91,7 +91,8 @@ def processes_naming(path: Path) -> list[int]:
 
 
 # A killed service's signing is interrupted once its lease runs out (it reads so from then on).
-LEASE = {"DOCGEN_SIGNING_LEASE_SECONDS": "3"}
+CHUNKS = {"DOCGEN_BATCH_CHUNK_ROWS": str(CHUNK_ROWS)}
+LEASE = {**CHUNKS, "DOCGEN_SIGNING_LEASE_SECONDS": "3"}
 
 
 def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: Path) -> None:
@@ -181,9 +182,9 @@ def assert_registry_holds_each_row_once(service: Service, batch_id: str) -> None
 def test_a_service_stopped_with_ctrl_c_marks_its_bulk_signing_interrupted(
     tmp_path: Path,
 ) -> None:
-    rows = 300  # long enough to still be signing when the stop comes
+    rows = ROWS  # long enough to still be signing when the stop comes (three chunks)
     data_dir = tmp_path / "docgen"
-    process, service = start_service(data_dir)
+    process, service = start_service(data_dir, **CHUNKS)
     try:
         people = People(service.url, service.data_dir)
         witness, batch_id = witness_and_batch(people, rows)

@@ -51,7 +51,6 @@ from docgen.templating.manifest import Template
 from docgen.templating.validation import restored, validate_data
 
 __all__ = [
-    "CHUNK_ROWS",
     "ChunkEnd",
     "ChunkMaker",
     "Claim",
@@ -63,11 +62,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Rows per chunk: rendered, converted in one LibreOffice call, stamped, stored and registered
-# together. bench/bulk.py, 1,000 berita acara, paired runs: 50 -> 100 rows took generating from
-# 24.4 to 20.2 s (LibreOffice CPU 18.2 -> 13.7 ms per document: its fixed cost per call spreads
-# over more documents).
-CHUNK_ROWS = 100
 
 _OPEN = (ChunkStatus.MENUNGGU, ChunkStatus.BERJALAN)
 

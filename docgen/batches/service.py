@@ -19,7 +19,6 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from docgen.batches import repository
-from docgen.batches.making import CHUNK_ROWS
 from docgen.batches.schemas import DryRunOut, RowProblemOut
 from docgen.batches.staff_list import RowProblem, StaffList, is_xlsx, read_staff_list
 from docgen.documents.binding import bind_roles, chosen_problems
@@ -82,7 +81,7 @@ class BatchService:
         store: ObjectStore,
         wake: Callable[[], None],
         *,
-        chunk_rows: int = CHUNK_ROWS,
+        chunk_rows: int,
     ) -> None:
         self.db = db
         self.catalogue = catalogue

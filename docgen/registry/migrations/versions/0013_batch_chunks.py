@@ -5,7 +5,7 @@ Revises: 0012
 Create Date: 2026-12-09
 
 Batches still waiting or running get their chunks here, so an upgraded deployment resumes them:
-their waiting rows, in row order, in chunks of 100 (``docgen.batches.making.CHUNK_ROWS`` when
+their waiting rows, in row order, in chunks of 100 (``DOCGEN_BATCH_CHUNK_ROWS``'s default when
 this was written). Rows already made before the upgrade belong to no chunk.
 """
 
