@@ -34,8 +34,10 @@ run: setup
 	$(UV) run --frozen docgen migrate
 	$(UV) run --frozen docgen serve
 
+# Two pytest processes, each whole test modules (module fixtures start services): while one
+# waits on a service, LibreOffice or the browser, the other runs.
 test: setup-test
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest --numprocesses 2 --dist loadfile
 
 check: setup
 	$(UV) run --frozen ruff check .
