@@ -31,8 +31,7 @@ setup-test: setup
 	$(call apt_install,$(APT_TEST))
 
 run: setup
-	$(UV) run --frozen docgen migrate
-	$(UV) run --frozen docgen serve
+	$(UV) run --frozen docgen up
 
 # Two pytest processes, each whole test modules (module fixtures start services): while one
 # waits on a service, LibreOffice or the browser, the other runs.

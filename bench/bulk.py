@@ -4,7 +4,8 @@
 
 Makes a CSV of n realistic rows for the berita acara pelantikan, one document per person (a
 mass inauguration of PPPK staff: the same official and two witnesses sign every document), then
-against a fresh `docgen serve` on its embedded defaults in a temporary directory:
+against a fresh `docgen up` (as `make run`: the API and one queue worker) on its embedded
+defaults in a temporary directory:
 
 1. generate: POST /api/v1/batches and wait until every row is made (render, convert, stamp,
    store, register);
@@ -12,8 +13,8 @@ against a fresh `docgen serve` on its embedded defaults in a temporary directory
    revision), each one POST /api/v1/batches/{id}/signatures and wait until done.
 
 It prints documents per second for each phase, the total wall time, and the peak memory (RSS)
-of the app (the service process and its worker processes) with LibreOffice and the S3 server
-beside it, sampled every 0.1 s. Then, with the service stopped, it times the straightforward
+of the app (the API, the queue worker and their bulk processes) with LibreOffice and the S3
+server beside it, sampled every 0.1 s. Then, with the service stopped, it times the straightforward
 way on --naive documents of the same rows, one after the other in one process, twice:
 
 - as the issue names it: docxtpl reading the template for each document, a warm unoserver per
@@ -111,30 +112,42 @@ def to_csv(rows: list[dict[str, str]]) -> bytes:
 
 
 def kind_of(proc: psutil.Process) -> str:
-    """app (the service and its worker processes), libreoffice or s3."""
+    """app (the API, the queue worker and their bulk processes), libreoffice, s3 or postgres."""
     name = " ".join(proc.cmdline())
     if "weed" in name:
         return "s3"
     if "soffice" in name or "unoserver" in name or "oosplash" in name:
         return "libreoffice"
+    if name.startswith("postgres"):
+        return "postgres"
     return "app"
 
 
-CPU_KINDS = ("service", "workers", "libreoffice", "s3")
+CPU_KINDS = ("api", "worker", "bulk processes", "libreoffice", "s3", "postgres")
+
+
+def cpu_kind(proc: psutil.Process) -> str:
+    """One of CPU_KINDS: the app split into its API, its queue worker (`docgen up` itself
+    counted with the API) and their bulk processes."""
+    kind = kind_of(proc)
+    if kind != "app":
+        return kind
+    name = " ".join(proc.cmdline())
+    if "-m docgen worker" in name:
+        return "worker"
+    if "-m docgen" in name:
+        return "api"
+    return "bulk processes"
 
 
 def cpu_seconds(pid: int) -> dict[str, float]:
-    """CPU time so far (user + system) of the service's process tree: the service process, its
-    worker processes, LibreOffice and the S3 server."""
+    """CPU time so far (user + system) of `docgen up`'s process tree, by CPU_KINDS."""
     sums = dict.fromkeys(CPU_KINDS, 0.0)
     root = psutil.Process(pid)
     for proc in [root, *root.children(recursive=True)]:
         try:
             times = proc.cpu_times()
-            kind = kind_of(proc)
-            if kind == "app":
-                kind = "service" if proc.pid == pid else "workers"
-            sums[kind] += times.user + times.system
+            sums[cpu_kind(proc)] += times.user + times.system
         except psutil.Error:
             continue
     return sums
@@ -153,7 +166,7 @@ class MemoryPeaks:
         def sample() -> None:
             root = psutil.Process(pid)
             while not self._stop.wait(0.1):
-                sums = {"app": 0.0, "libreoffice": 0.0, "s3": 0.0}
+                sums = {"app": 0.0, "libreoffice": 0.0, "s3": 0.0, "postgres": 0.0}
                 try:
                     tree = [root, *root.children(recursive=True)]
                 except psutil.Error:
@@ -416,8 +429,8 @@ class Run:
 def run_bulk(rows: list[dict[str, str]], data_dir: Path) -> Run:
     """One measured run against a fresh service in ``data_dir``."""
     data_dir.mkdir()
-    # Its own embedded PostgreSQL, as `make run` (DOCGEN_DATABASE_URL empty), not the tests'.
-    process, service = start_service(data_dir, DOCGEN_DATABASE_URL="")
+    # Its own embedded PostgreSQL, as `make run`, not the tests'.
+    process, service = start_service(data_dir, up=True)
     memory = MemoryPeaks()
     memory.watch(process.pid)
     try:
@@ -435,7 +448,7 @@ def report(count: int, run: Run) -> None:
     print(f"{count} documents ({TEMPLATE}, 3 signers each); {os.cpu_count()} CPUs, "
           f"load average after the run {load}")  # fmt: skip
     print(f"  {'phase':26s} {'wall':>9s}  {'documents/s':>11s}   CPU ms per document: "
-          "service, workers, LibreOffice, S3 server")  # fmt: skip
+          + ", ".join(CPU_KINDS))  # fmt: skip
     for name, p in run.timings.items():
         cpu = ", ".join(f"{p.cpu[k] * 1000 / count:.1f}" for k in CPU_KINDS)
         print(f"  {name:26s} {p.seconds:7.1f} s  {count / p.seconds:11.1f}   {cpu}")
@@ -444,7 +457,7 @@ def report(count: int, run: Run) -> None:
           f"{count / total:7.1f} documents/s   {cpu_total * 1000 / count:.1f} ms of CPU per "
           f"document, {cpu_total / total / (os.cpu_count() or 1):.0%} of the CPUs")  # fmt: skip
     memory = run.memory
-    print(f"  peak memory: app {memory.app:.0f} MiB (service and its workers); "
+    print(f"  peak memory: app {memory.app:.0f} MiB (API, queue worker, bulk processes); "
           f"LibreOffice {memory.libreoffice:.0f} MiB; S3 server {memory.s3:.0f} MiB")  # fmt: skip
 
 

@@ -159,7 +159,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with start_parts(config) as parts, anyio.create_task_group() as background:
             await parts.revocations.publish()
             parts.jobs.serve(background)
-            background.start_soon(parts.runner.run)
             app.state.parts = parts
             first_admin = await parts.accounts.pending_first_admin()
             log.info(
@@ -210,9 +209,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses=error_responses(503),
     )
     async def readyz(_: Public, request: Request) -> Response:
-        """Ready for work: the registry and the object storage answer (503 says which not)."""
+        """Ready for work: the registry, the object storage and LibreOffice answer, and a queue
+        worker is alive (503 says which not)."""
         parts: Parts = request.app.state.parts
-        checks = await readiness(parts.db, parts.store)
+        checks = await readiness(parts.checked)
         down = [f"{name}: {state}" for name, state in checks.items() if state != OK]
         if down:
             return _error(503, ErrorOut(error="NotReady", detail="Belum siap; " + "; ".join(down)))

@@ -108,11 +108,26 @@ def worker(
     migrate). A registry outage does not end it: it starts again once the registry is back."""
     import asyncio
 
-    from docgen.jobs import run_worker
+    from docgen.worker import run_worker
 
     _log_to_stderr()
     with _refusals():
         asyncio.run(run_worker(Settings(), concurrency=concurrency, queues=queue or []))
+
+
+@app.command()
+def up(
+    workers: Annotated[int, typer.Option(min=0, max=16, help="queue workers beside the API")] = 1,
+) -> None:
+    """Everything on this machine (make run): the embedded PostgreSQL and S3 server unless
+    configured otherwise, the schema brought up to date, the API and its queue workers.
+    Ctrl-C stops them all."""
+    from docgen.local import run_everything
+
+    _log_to_stderr()
+    with _refusals():
+        status = run_everything(Settings(), workers=workers)
+    raise typer.Exit(status)
 
 
 @app.command()

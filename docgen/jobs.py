@@ -1,5 +1,5 @@
-"""The job queue: procrastinate on the registry's PostgreSQL, its maintenance tasks, and the
-loop of ``docgen worker``.
+"""The job queue: procrastinate on the registry's PostgreSQL, with docgen's tasks and the
+queue's own upkeep (``docgen worker`` runs them: :mod:`docgen.worker`).
 
 Nothing is built at import time: :func:`job_app` makes one App per process from the settings,
 and registers every task on it under an explicit name (names are stored in job rows, so they
@@ -8,16 +8,10 @@ must not follow the code around).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import os
-import signal
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import psycopg
 from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
 from procrastinate.app import WorkerOptions
 from procrastinate.exceptions import ConnectorException
@@ -25,7 +19,8 @@ from procrastinate.jobs import Status
 from procrastinate.manager import JobManager
 from sqlalchemy.engine import URL
 
-from docgen.registry.db import registry_url, require_current_schema, running_registry, where
+from docgen.batches import tasks as batch_tasks
+from docgen.registry.db import registry_url
 from docgen.settings import Settings
 
 __all__ = [
@@ -36,7 +31,6 @@ __all__ = [
     "connector",
     "job_app",
     "retry_stalled_jobs",
-    "run_worker",
     "worker_options",
 ]
 
@@ -47,12 +41,6 @@ RETRY_STALLED = "docgen.jobs.retry_stalled"
 REMOVE_OLD = "docgen.jobs.remove_old"
 REMOVE_OLD_CRON = "17 3 * * *"  # daily, at night
 KEEP_FINISHED_HOURS = 90 * 24  # failed and aborted jobs stay this long for a person to read
-
-# `docgen worker` starts its loop again after a registry outage: 1 s, doubling to 15 s; a run
-# that lasted a minute counts as recovered.
-RESTART_FIRST = 1.0
-RESTART_MAX = 15.0
-RESTART_STEADY = 60.0
 
 
 def connector(url: str | URL, *, timeout: float, max_size: int = 4) -> PsycopgConnector:
@@ -124,6 +112,12 @@ def job_app(url: str | URL, settings: Settings, *, pool_size: int = 4) -> App:
             include_aborted=True,
         )
 
+    batch_tasks.register(
+        app,
+        retry=job_retry(settings),
+        max_retries=settings.job_max_retries,
+        requeue_cron=_every(60),
+    )
     return app
 
 
@@ -186,87 +180,3 @@ def worker_options(
     if queues:  # (none: every queue)
         options["queues"] = list(queues)
     return options
-
-
-async def run_worker(
-    settings: Settings, *, concurrency: int | None = None, queues: Sequence[str] = ()
-) -> None:
-    """``docgen worker``: run jobs until SIGINT or SIGTERM, then let the running ones end.
-
-    A registry outage does not end it: procrastinate's worker stops on the first failed query
-    (its issue #1116), so it is started again, with backoff, in the same process.
-
-    Raises:
-        docgen.registry.db.SchemaNotCurrent: the registry needs ``docgen migrate`` first.
-        docgen.registry.cluster.ClusterError: the embedded cluster cannot start.
-    """
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        async with running_registry(settings) as url:
-            revision = await asyncio.to_thread(require_current_schema, url)
-            options = worker_options(
-                settings,
-                name=f"{socket.gethostname()}:{os.getpid()}",
-                concurrency=concurrency,
-                queues=queues,
-            )
-            # Each running job may hold a connection; the heartbeat and fetching one more.
-            app = job_app(url, settings, pool_size=options.get("concurrency", 1) + 2)
-            async with app.open_async():
-                log.info(_banner(options, f"{where(url)} (revisi {revision})"))
-                await _keep_working(app, options, stop)
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-    log.info("pekerja antrean berhenti")
-
-
-def _banner(options: WorkerOptions, registry: str) -> str:
-    queues = ", ".join(options.get("queues") or []) or "semua"
-    return "\n".join(
-        [
-            f"pekerja antrean docgen berjalan ({options.get('name')})",
-            f"  basis data : {registry}",
-            f"  antrean    : {queues}",
-            f"  serentak   : {options.get('concurrency')} pekerjaan",
-            "Tekan Ctrl-C untuk berhenti.",
-        ]
-    )
-
-
-async def _keep_working(app: App, options: WorkerOptions, stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    delay = RESTART_FIRST
-    while not stop.is_set():
-        started = loop.time()
-        run = asyncio.create_task(app.run_worker_async(**options))
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({run, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if not run.done():
-            # Cancelled once, procrastinate's worker fetches nothing more, waits for its
-            # running jobs and unregisters (never through a cancel scope, which would cancel
-            # the jobs too).
-            run.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                try:
-                    await run
-                except (ConnectorException, psycopg.Error) as exc:
-                    log.warning("pekerja tidak dapat keluar dari registri dengan rapi: %s", exc)
-            return
-        stopping.cancel()
-        try:
-            run.result()
-            reason = "ia berhenti sendiri"  # a side task (listener, heartbeat) failed
-        except (ConnectorException, psycopg.Error) as exc:
-            reason = f"registri tidak terjangkau: {exc.__cause__ or exc}"
-        if stop.is_set():  # (it ended as the signal came)
-            return
-        if loop.time() - started > RESTART_STEADY:
-            delay = RESTART_FIRST
-        log.warning("pekerja antrean terhenti (%s); dimulai lagi dalam %.0f detik", reason, delay)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
-        delay = min(delay * 2, RESTART_MAX)

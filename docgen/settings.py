@@ -53,7 +53,14 @@ class Settings(BaseSettings):
     s3_retention_days: int = 3650
 
     secret_key: str | None = Field(
-        default=None, description="server secret mixed into key sealing; generated if empty"
+        default=None,
+        description="server secret mixed into key sealing; else read from secret_key_file; "
+        "else generated into data_dir/secret.key",
+    )
+    secret_key_file: Path | None = Field(
+        default=None,
+        description="a file holding the server secret (e.g. a compose secret); every instance "
+        "of a deployment needs the same secret",
     )
     converter_workers: int = Field(
         default=2, ge=1, le=8, description="LibreOffice servers (bulk work keeps all busy)"
@@ -156,6 +163,11 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
     smtp_timeout: float = Field(default=10.0, gt=0, description="seconds for one SMTP step")
+    mail_dir: Path | None = Field(
+        default=None,
+        description="without SMTP: where outgoing mail is kept as .eml files (data_dir/mail "
+        "if empty)",
+    )
     mail_from: str = Field(default="docgen <docgen@localhost>", description="the sender")
 
     @model_validator(mode="after")

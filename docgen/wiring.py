@@ -13,16 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+from sqlalchemy.engine import URL
 
 import signing.fast
 from docgen.batches.making import ChunkMaker
-from docgen.batches.runner import BatchRunner
 from docgen.batches.service import BatchService
 from docgen.batches.signing import BulkSignings
+from docgen.batches.tasks import ChunkQueue
 from docgen.documents.drafts import Drafts
 from docgen.documents.service import DocumentService
+from docgen.jobs import job_app
 from docgen.kit.jobs import Jobs
 from docgen.kit.links import Links
+from docgen.kit.readiness import Checked
 from docgen.kit.sandbox import Sandbox
 from docgen.notifications import Notifier
 from docgen.people.service import Accounts, LoginPolicy
@@ -44,7 +47,15 @@ from docgen.verification.service import TrustFiles, UploadChecks
 from signing.pki import CertificateAuthority
 from storage import CachedObjectStore, EmbeddedS3Server, ObjectStore, S3ObjectStore
 
-__all__ = ["Parts", "ca_dir", "deployment_ca", "load_pepper", "start_parts"]
+__all__ = [
+    "Core",
+    "Parts",
+    "ca_dir",
+    "deployment_ca",
+    "load_pepper",
+    "start_parts",
+    "start_worker_parts",
+]
 
 
 @dataclass(frozen=True)
@@ -67,16 +78,31 @@ class Parts:
     documents: DocumentService
     drafts: Drafts
     batches: BatchService
-    runner: BatchRunner
     bulk_signings: BulkSignings
     jobs: Jobs
     notifier: Notifier
+    checked: Checked  # what /readyz looks at
 
 
 def load_pepper(settings: Settings) -> bytes:
-    """The server secret: from settings, else a random one kept in the data dir."""
+    """The server secret: from settings, else from the secret file, else a random one kept in
+    the data dir.
+
+    Raises:
+        ValueError: the secret file cannot be read, or is empty.
+    """
     if settings.secret_key:
         return settings.secret_key.encode()
+    if settings.secret_key_file is not None:
+        try:
+            secret = settings.secret_key_file.read_bytes()
+        except OSError as exc:
+            raise ValueError(
+                f"berkas rahasia server {settings.secret_key_file} tidak terbaca: {exc.strerror}"
+            ) from exc
+        if not secret.strip():
+            raise ValueError(f"berkas rahasia server {settings.secret_key_file} kosong")
+        return secret
     path = settings.data_dir / "secret.key"
     if not path.exists():
         path.write_bytes(secrets.token_bytes(32))
@@ -142,61 +168,111 @@ def _converter(settings: Settings, stack: AsyncExitStack) -> UnoserverPool:
     return pool
 
 
-@asynccontextmanager
-async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
-    """Start (or connect to) every part; stops what it started on exit."""
+@dataclass(frozen=True)
+class Core:
+    """The parts both the API and a ``docgen worker`` run on."""
+
+    db: Database
+    ca: CertificateAuthority
+    catalogue: TemplateCatalogue
+    store: ObjectStore  # (behind the revision cache, if any)
+    store_endpoint: str
+    links: Links
+    notifier: Notifier
+    converter: UnoserverPool
+    pipeline: Pipeline
+
+    def chunk_maker(self) -> ChunkMaker:
+        """Makes batch chunks; a template version uploaded after the start is read from the
+        registry when a chunk needs it."""
+        return ChunkMaker(
+            self.db,
+            self.catalogue,
+            self.pipeline,
+            self.links,
+            self.notifier,
+            reload_templates=lambda: load_uploaded_versions(self.catalogue, self.db, self.store),
+        )
+
+
+async def _start_core(settings: Settings, stack: AsyncExitStack, registry: URL) -> Core:
+    """Connect to the registry at ``registry`` and start (or connect to) the object storage,
+    LibreOffice and the bulk worker processes; ``stack`` stops them."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     signing.fast.use(settings.fast_paths)
+    db = Database.of(registry, settings)
+    stack.push_async_callback(db.close)
+    ca = await deployment_ca(settings, db)
+    # Folder templates first: a broken one stops the start before anything is started.
+    catalogue = TemplateCatalogue(load_templates(settings.templates_dir).values())
+    store: S3ObjectStore | None = None
+    converter: UnoserverPool | None = None
+
+    async def start_store() -> None:
+        nonlocal store
+        store = await anyio.to_thread.run_sync(_object_store, settings, stack)
+
+    async def start_converter() -> None:
+        nonlocal converter
+        converter = await anyio.to_thread.run_sync(_converter, settings, stack)
+
+    # LibreOffice and the S3 server take seconds each: start them side by side.
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(start_store)
+        tg.start_soon(start_converter)
+    assert store is not None and converter is not None
+    cached: ObjectStore = store
+    if settings.revision_cache_mb:
+        # (in a thread: it empties what a previous run left in its directory)
+        cached = await anyio.to_thread.run_sync(
+            CachedObjectStore,
+            store,
+            settings.data_dir / "cache" / "revisions",
+            settings.revision_cache_mb << 20,
+        )
+    workers = WorkerPool(settings.bulk_workers, ca_dir(settings), fast_paths=settings.fast_paths)
+    stack.callback(workers.stop)
+    # Kept warm like LibreOffice: each takes ~0.9 s of CPU to start (imports, fonts, CA),
+    # which the first document after a start would otherwise wait for. They start in the
+    # background; ~100 MB each while idle.
+    await workers.start()
+    await load_uploaded_versions(catalogue, db, store)
+    links = Links(settings.base_url)
+    # Entered after the database: it sends what is still waiting before the database closes.
+    notifier = await stack.enter_async_context(Notifier.of(settings, db, links).running())
+    return Core(
+        db=db,
+        ca=ca,
+        catalogue=catalogue,
+        store=cached,
+        store_endpoint=store.endpoint,
+        links=links,
+        notifier=notifier,
+        converter=converter,
+        pipeline=Pipeline(workers, converter, cached),
+    )
+
+
+@asynccontextmanager
+async def start_worker_parts(settings: Settings, registry: URL) -> AsyncIterator[Core]:
+    """The parts a ``docgen worker`` makes batches with; stops what it started on exit."""
     async with AsyncExitStack() as stack:
-        pepper = load_pepper(settings)
+        yield await _start_core(settings, stack, registry)
+
+
+@asynccontextmanager
+async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
+    """Start (or connect to) every part the API runs on; stops what it started on exit."""
+    async with AsyncExitStack() as stack:
         # Its schema was checked by `docgen serve` (`docgen migrate` is the one to change it).
         registry = await stack.enter_async_context(running_registry(settings))
-        db = Database.of(registry, settings)
-        stack.push_async_callback(db.close)
-        ca = await deployment_ca(settings, db)
+        core = await _start_core(settings, stack, registry)
+        db, ca, catalogue, links = core.db, core.ca, core.catalogue, core.links
+        pepper = load_pepper(settings)
         trust_files = TrustFiles(
             roots=settings.data_dir / "trust-roots.pem", crl=settings.data_dir / "crl.der"
         )
         trust_files.roots.write_bytes(ca.root_pem())
-        # Folder templates first: a broken one stops the start before anything is started.
-        catalogue = TemplateCatalogue(load_templates(settings.templates_dir).values())
-        store: S3ObjectStore | None = None
-        converter: UnoserverPool | None = None
-
-        async def start_store() -> None:
-            nonlocal store
-            store = await anyio.to_thread.run_sync(_object_store, settings, stack)
-
-        async def start_converter() -> None:
-            nonlocal converter
-            converter = await anyio.to_thread.run_sync(_converter, settings, stack)
-
-        # LibreOffice and the S3 server take seconds each: start them side by side.
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(start_store)
-            tg.start_soon(start_converter)
-        assert store is not None and converter is not None
-        cached: ObjectStore = store
-        if settings.revision_cache_mb:
-            # (in a thread: it empties what a previous run left in its directory)
-            cached = await anyio.to_thread.run_sync(
-                CachedObjectStore,
-                store,
-                settings.data_dir / "cache" / "revisions",
-                settings.revision_cache_mb << 20,
-            )
-        workers = WorkerPool(
-            settings.bulk_workers, ca_dir(settings), fast_paths=settings.fast_paths
-        )
-        stack.callback(workers.stop)
-        # Kept warm like LibreOffice: each takes ~0.9 s of CPU to start (imports, fonts, CA),
-        # which the first document after a start would otherwise wait for. They start in the
-        # background; ~100 MB each while idle.
-        await workers.start()
-        await load_uploaded_versions(catalogue, db, store)
-        links = Links(settings.base_url)
-        # Entered after the database: it sends what is still waiting before the database closes.
-        notifier = await stack.enter_async_context(Notifier.of(settings, db, links).running())
         revocations = RevocationList(db, ca, trust_files.crl)
         keys = SignerKeys(
             db,
@@ -205,17 +281,19 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             PinPolicy(settings.pin_max_attempts, settings.pin_lock_minutes),
             links,
         )
-        pipeline = Pipeline(workers, converter, cached)
-        documents = DocumentService(db, catalogue, pipeline, keys, revocations, links, notifier)
-        runner = BatchRunner(db, ChunkMaker(db, catalogue, pipeline, links, notifier))
+        documents = DocumentService(
+            db, catalogue, core.pipeline, keys, revocations, links, core.notifier
+        )
         jobs = Jobs()
         sandbox = Sandbox(settings.verify_workers, settings.verify_timeout)
-        accounts = Accounts(db, links, LoginPolicy.of(settings), notifier)
+        accounts = Accounts(db, links, LoginPolicy.of(settings), core.notifier)
+        # Never opened here: the API only defers jobs, in its own transactions.
+        chunks = ChunkQueue(job_app(registry, settings))
         yield Parts(
             settings=settings,
             db=db,
-            store=cached,
-            store_endpoint=store.endpoint,
+            store=core.store,
+            store_endpoint=core.store_endpoint,
             ca=ca,
             catalogue=catalogue,
             sandbox=sandbox,
@@ -228,10 +306,12 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             documents=documents,
             drafts=Drafts(documents, settings.data_dir / "cache" / "drafts"),
             batches=BatchService(
-                db, catalogue, cached, runner.wake, chunk_rows=settings.batch_chunk_rows
+                db, catalogue, core.store, chunks, chunk_rows=settings.batch_chunk_rows
             ),
-            runner=runner,
             bulk_signings=BulkSignings(db, documents, jobs, settings.signing_lease_seconds),
             jobs=jobs,
-            notifier=notifier,
+            notifier=core.notifier,
+            checked=Checked(
+                db, core.store, core.converter.listening, settings.worker_stalled_seconds
+            ),
         )

@@ -27,6 +27,7 @@ from playwright.sync_api import Browser, sync_playwright
 import signing.fast
 from docgen.pipeline.convert import free_port
 from docgen.registry.db import migrate
+from storage import EmbeddedS3Server
 from tests.people import PIN, People, SignerAccount
 from tests.postgres import database_url, registry, stop_session_cluster
 
@@ -50,8 +51,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session", autouse=True)
 def postgres_cluster() -> Iterator[None]:
-    """Stops the session's PostgreSQL cluster at the end, if a test started it."""
+    """Stops the session's PostgreSQL cluster and the services' S3 servers at the end."""
     yield
+    stop_shared_storage()
     stop_session_cluster()
 
 
@@ -62,6 +64,7 @@ class Service:
     log: Path
     pid: int
     database_url: str
+    worker_environ: dict[str, str]  # what its workers start with
 
     def registry(self) -> psycopg.Connection[tuple[object, ...]]:
         """A plain connection to the service's registry (see :func:`registry`)."""
@@ -87,18 +90,60 @@ class Service:
         )
 
 
-def start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], Service]:
-    """`docgen migrate`, then `docgen serve` on a free port; tried again on another port if the
-    one picked was taken in the meantime (the service's own parts pick free ports while it
-    starts)."""
+def start_service(
+    data_dir: Path, *, workers: int = 1, up: bool = False, **env: str
+) -> tuple[subprocess.Popen[bytes], Service]:
+    """`docgen migrate`, then `docgen serve` on a free port and ``workers`` `docgen worker`
+    processes beside it, sharing its registry, object storage (an S3 server of the data dir's,
+    run by this process, unless ``env`` names one), secret and public URL, each worker with a
+    data dir of its own under ``data_dir/nodes``. ``up``: `docgen up` instead (as `make run`:
+    it starts the embedded PostgreSQL and S3 server, migrates, and runs the API and a worker).
+
+    Tried again on another port if the one picked was taken in the meantime (the service's own
+    parts pick free ports while it starts)."""
     for _ in range(3):
-        started = _start_service(data_dir, **env)
+        started = _start_service(data_dir, workers, up, env)
         if started is not None:
             return started
     raise RuntimeError("docgen found no free port in three tries")
 
 
-def _start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], Service] | None:
+# The S3 servers this process runs for services (by data dir), and the workers of each service
+# (by the pid of its `docgen serve`).
+_S3_SERVERS: dict[Path, EmbeddedS3Server] = {}
+_WORKERS: dict[int, list[subprocess.Popen[bytes]]] = {}
+
+# A worker beside a test service runs one LibreOffice and one bulk process: on two cores, more
+# would only slow the starts.
+WORKER_DEFAULTS = {"DOCGEN_CONVERTER_WORKERS": "1", "DOCGEN_BULK_WORKERS": "1"}
+
+
+def shared_storage(data_dir: Path) -> dict[str, str]:
+    """The DOCGEN_S3_* of the data dir's S3 server (kept in ``data_dir/s3``, as `docgen up`
+    keeps it), started unless it runs."""
+    server = _S3_SERVERS.get(data_dir)
+    if server is None or not server.running:
+        server = EmbeddedS3Server(data_dir / "s3")
+        server.start()
+        _S3_SERVERS[data_dir] = server
+    return {
+        "DOCGEN_S3_ENDPOINT": server.endpoint,
+        "DOCGEN_S3_ACCESS_KEY": server.access_key,
+        "DOCGEN_S3_SECRET_KEY": server.secret_key,
+    }
+
+
+def stop_shared_storage(data_dir: Path | None = None) -> None:
+    """Stop the S3 server of ``data_dir`` (None: of every data dir)."""
+    for where in [data_dir] if data_dir else list(_S3_SERVERS):
+        server = _S3_SERVERS.pop(where, None)
+        if server is not None:
+            server.stop()
+
+
+def _start_service(
+    data_dir: Path, workers: int, up: bool, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], Service] | None:
     port = free_port()
     url = env.get("DOCGEN_PUBLIC_URL", f"http://127.0.0.1:{port}")
     local = f"http://127.0.0.1:{port}"
@@ -109,43 +154,54 @@ def _start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes],
         "DOCGEN_DATA_DIR": str(data_dir),
         "DOCGEN_PORT": str(port),
         "DOCGEN_PUBLIC_URL": url,
-        # Its own database in the session's cluster; "" for the embedded cluster of its own.
-        "DOCGEN_DATABASE_URL": (
-            env["DOCGEN_DATABASE_URL"] if "DOCGEN_DATABASE_URL" in env else database_url(data_dir)
-        ),
+        # Its own database in the session's cluster (`docgen up`: its own embedded cluster).
+        "DOCGEN_DATABASE_URL": "" if up else database_url(data_dir),
         **env,
     }
-    if environ["DOCGEN_DATABASE_URL"]:
+    if not up:
         migrate(environ["DOCGEN_DATABASE_URL"])
-    else:  # the service's own embedded cluster: the command starts and stops it
-        subprocess.run(
-            [sys.executable, "-m", "docgen", "migrate"],
-            cwd=REPO,
-            env=environ,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        if "DOCGEN_S3_ENDPOINT" not in env:
+            environ.update(shared_storage(data_dir))
+        if not ({"DOCGEN_SECRET_KEY", "DOCGEN_SECRET_KEY_FILE"} & env.keys()):
+            secret = data_dir / "secret.key"
+            if not secret.exists():
+                secret.write_bytes(os.urandom(32))
+            environ["DOCGEN_SECRET_KEY_FILE"] = str(secret)
     with log.open("ab") as out:
         offset = out.tell()
         process = subprocess.Popen(
-            [sys.executable, "-m", "docgen", "serve"],
+            [sys.executable, "-m", "docgen", "up" if up else "serve"],
             cwd=REPO,
             env=environ,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    worker_environ = {**environ, **WORKER_DEFAULTS, **env}
+    _WORKERS[process.pid] = [
+        start_worker(data_dir / "nodes" / f"worker-{i}", worker_environ)
+        for i in range(1, 1 + (0 if up else workers))
+    ]
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            stop_service(process)
             output = log.read_bytes()[offset:].decode(errors="replace")
             if "address already in use" in output:
                 return None
             raise RuntimeError(f"docgen exited on start:\n{output[-4000:]}")
         try:
             if httpx.get(f"{local}/healthz", timeout=2).status_code == 200:
-                service = Service(local, data_dir, log, process.pid, environ["DOCGEN_DATABASE_URL"])
+                if not up:
+                    _grow_bucket_volume(data_dir)
+                service = Service(
+                    local,
+                    data_dir,
+                    log,
+                    process.pid,
+                    environ["DOCGEN_DATABASE_URL"],
+                    worker_environ,
+                )
                 return process, service
         except httpx.TransportError:
             pass
@@ -154,14 +210,56 @@ def _start_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes],
     raise RuntimeError(f"docgen did not start:\n{log.read_text()[-4000:]}")
 
 
+def _grow_bucket_volume(data_dir: Path) -> None:
+    # (as `docgen up` does once the bucket exists: the first upload need not wait for it)
+    server = _S3_SERVERS.get(data_dir)
+    if server is not None:
+        server.allocate_volume("docgen")
+
+
+def start_worker(data_dir: Path, environ: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`docgen worker` with its own data dir and log (``data_dir/worker.log``)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if "DOCGEN_SMTP_HOST" not in environ:  # its mail goes where the API's goes
+        environ = {"DOCGEN_MAIL_DIR": str(Path(environ["DOCGEN_DATA_DIR"]) / "mail"), **environ}
+    with (data_dir / "worker.log").open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "docgen", "worker"],
+            cwd=REPO,
+            env={**environ, "DOCGEN_DATA_DIR": str(data_dir)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def workers_of(process: subprocess.Popen[bytes]) -> list[subprocess.Popen[bytes]]:
+    """The `docgen worker` processes started beside a service."""
+    return _WORKERS.get(process.pid, [])
+
+
+def add_worker(process: subprocess.Popen[bytes], service: Service) -> subprocess.Popen[bytes]:
+    """One more `docgen worker` beside the service (stopped with it)."""
+    started = _WORKERS.setdefault(process.pid, [])
+    worker = start_worker(
+        service.data_dir / "nodes" / f"worker-{len(started) + 1}", service.worker_environ
+    )
+    started.append(worker)
+    return worker
+
+
 def stop_service(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)  # what Ctrl-C does
+    """Ctrl-C to the service and its workers; killed if they do not end within a minute."""
+    everyone = [process, *_WORKERS.pop(process.pid, [])]
+    for one in everyone:
+        if one.poll() is None:
+            one.send_signal(signal.SIGINT)  # what Ctrl-C does
+    for one in everyone:
         try:
-            process.wait(60)
+            one.wait(60)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+            os.killpg(one.pid, signal.SIGKILL)
+            one.wait(10)
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,14 @@
 """Each chunk of a batch is registered exactly once, and every pack it stores is named in the
 registry: on real PostgreSQL, the S3 server and LibreOffice.
 
-The chunks are driven in this process, on the parts a service runs on (``start_parts``) but
-without its background runner, so a test decides who claims what and when. The accounts and
+The chunks are driven in this process, on the parts a service runs on (``start_parts``), by hand
+or by queue workers run here, so a test decides who claims what and when. The accounts and
 signers are made first through a service of the same data dir, which is then stopped.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -22,13 +23,20 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from minio import Minio
 
 from docgen.batches.making import ChunkEnd, ChunkMaker
-from docgen.batches.runner import BatchRunner
 from docgen.batches.service import BatchService
+from docgen.batches.tasks import (
+    BATCHES,
+    CONTEXT_KEY,
+    BatchJobs,
+    ChunkQueue,
+    requeue_waiting,
+)
+from docgen.jobs import job_app, worker_options
 from docgen.people.policies import Caller
 from docgen.registry.models import User
 from docgen.settings import Settings
 from docgen.wiring import Parts, start_parts
-from tests.conftest import People, registry, start_service, stop_service
+from tests.conftest import People, registry, shared_storage, start_service, stop_service
 from tests.postgres import database_url, upgrade
 from tests.test_bulk import OFFICIAL_NIK, inauguration_csv
 from tests.test_templates_content import BA
@@ -52,7 +60,11 @@ class Office:
         """A batch of ``rows`` berita acara, accepted in chunks of ``ROWS_PER_CHUNK``."""
         parts = self.parts
         batches = BatchService(
-            parts.db, parts.catalogue, parts.store, lambda: None, chunk_rows=ROWS_PER_CHUNK
+            parts.db,
+            parts.catalogue,
+            parts.store,
+            parts.batches.chunks,
+            chunk_rows=ROWS_PER_CHUNK,
         )
         return self.portal.call(
             lambda: batches.accept(
@@ -75,12 +87,48 @@ class Office:
     def registry(self) -> psycopg.Connection[tuple[Any, ...]]:
         return registry(self.database_url)
 
+    def raw_store(self) -> Minio:
+        keys = json.loads((self.data_dir / "s3" / "credentials.json").read_text())
+        return Minio(
+            self.parts.store_endpoint, keys["access_key"], keys["secret_key"], secure=False
+        )
+
     def objects(self, prefix: str) -> list[str]:
         """The keys of every stored version under ``prefix``."""
-        keys = json.loads((self.data_dir / "s3" / "credentials.json").read_text())
-        raw = Minio(self.parts.store_endpoint, keys["access_key"], keys["secret_key"], secure=False)
-        listed = raw.list_objects("docgen", prefix=prefix, recursive=True, include_version=True)
+        listed = self.raw_store().list_objects(
+            "docgen", prefix=prefix, recursive=True, include_version=True
+        )
         return sorted(str(o.object_name) for o in listed)
+
+    def run_workers(self, count: int, settings: Settings | None = None) -> None:
+        """``count`` queue workers of batch jobs in this process, side by side, each running
+        one job at a time, until no job is left to run now."""
+
+        async def worker(i: int) -> None:
+            chosen = settings or self.parts.settings
+            app = job_app(self.database_url, chosen)
+            # As `docgen worker` runs it, but ending when the queue is empty.
+            options = worker_options(chosen, name=f"uji-{i}", concurrency=1, queues=[BATCHES])
+            async with app.open_async():
+                jobs = BatchJobs(self.maker(f"uji-{i}:{i}"), ChunkQueue(app))
+                options["additional_context"] = {CONTEXT_KEY: jobs}
+                await app.run_worker_async(**options, wait=False)
+
+        async def run() -> None:
+            async with anyio.create_task_group() as tg:
+                for i in range(1, count + 1):
+                    tg.start_soon(worker, i)
+
+        self.portal.call(run)
+
+    def jobs(self, batch_id: str) -> list[tuple[Any, ...]]:
+        """(chunk, status, attempts, priority) of the batch's chunk jobs, by chunk."""
+        with self.registry() as db:
+            return db.execute(
+                "SELECT (args ->> 'chunk')::int, status::text, attempts, priority "
+                "FROM procrastinate_jobs WHERE args ->> 'batch_id' = %s ORDER BY 1, id",
+                (batch_id,),
+            ).fetchall()
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +155,8 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
         converter_workers=1,
         bulk_workers=1,
         revision_cache_mb=0,
+        secret_key_file=data_dir / "secret.key",
+        **{k.removeprefix("DOCGEN_").lower(): v for k, v in shared_storage(data_dir).items()},
     )
     with (
         start_blocking_portal() as portal,
@@ -249,26 +299,93 @@ def test_of_two_claims_of_a_chunk_the_superseded_one_registers_nothing(office: O
     assert_made_once(office, batch_id, ROWS_PER_CHUNK)
 
 
-def test_two_runners_on_one_batch_make_each_chunk_once(office: Office) -> None:
+def test_a_batch_is_accepted_with_one_job_per_chunk_earlier_chunks_first(office: Office) -> None:
+    batch_id = office.accept(3 * ROWS_PER_CHUNK)
+    # Deferred in the transaction that accepted the batch: both are there, or neither.
+    assert office.jobs(batch_id) == [(0, "todo", 0, 0), (1, "todo", 0, -1), (2, "todo", 0, -2)]
+
+
+def test_two_workers_on_one_batch_make_each_chunk_once(office: Office) -> None:
     rows = 3 * ROWS_PER_CHUNK
     batch_id = office.accept(rows)
-    runners = [BatchRunner(office.parts.db, office.maker(f"uji-{i}:{i}")) for i in (1, 2)]
-
-    async def both() -> None:
-        async with anyio.create_task_group() as tg:
-            for runner in runners:
-                tg.start_soon(runner.generate, batch_id)
-
-    office.portal.call(both)
+    office.run_workers(2)
     with office.registry() as db:
         attempts = db.execute(
-            "SELECT chunk, attempts FROM batch_chunks WHERE batch_id = %s ORDER BY chunk",
+            "SELECT chunk, attempts, claimed_by FROM batch_chunks WHERE batch_id = %s "
+            "ORDER BY chunk",
             (batch_id,),
         ).fetchall()
-    # Each chunk claimed once: a chunk one runner works on, the other leaves to it.
-    assert attempts == [(0, 1), (1, 1), (2, 1)]
-    assert [r[1] for r in rows_of(office, batch_id)] == [0, 0, 1, 1, 2, 2]
+    # Each chunk's job taken by one worker, once.
+    assert [a[:2] for a in attempts] == [(0, 1), (1, 1), (2, 1)]
+    assert {a[2] for a in attempts} <= {"uji-1:1", "uji-2:2"}
+    assert [r[1:3] for r in rows_of(office, batch_id)] == [
+        (c, "selesai") for c in (0, 0, 1, 1, 2, 2)
+    ]
+    assert office.jobs(batch_id) == []  # succeeded jobs are removed
     assert_made_once(office, batch_id, rows)
+
+
+def test_a_failing_chunk_is_retried_then_its_rows_fail_with_the_reason(office: Office) -> None:
+    batch_id = office.accept(2 * ROWS_PER_CHUNK)
+    # Chunk 0's first two pack keys are taken: each try fails storing its pack (create-only).
+    for attempt in (1, 2):
+        key = f"batches/{batch_id}/dibuat-0000-{attempt}.zip"
+        office.raw_store().put_object("docgen", key, io.BytesIO(b"bukan paket"), 11)
+    settings = office.parts.settings.model_copy(
+        update={"job_max_retries": 1, "job_retry_base_seconds": 0}
+    )
+    office.run_workers(1, settings)
+
+    assert office.jobs(batch_id) == [(0, "failed", 2, 0)]  # tried twice, then failed for good
+    rows = rows_of(office, batch_id)
+    assert [r[1:] for r in rows] == [(0, "gagal", None)] * 2 + [
+        (1, "selesai", r[3]) for r in rows[2:]
+    ]
+    with office.registry() as db:
+        errors = db.execute(
+            "SELECT errors FROM batch_rows WHERE batch_id = %s AND chunk = 0", (batch_id,)
+        ).fetchall()
+        batch = db.execute("SELECT status FROM batches WHERE id = %s", (batch_id,)).fetchone()
+    assert {e[0][0]["message"] for e in errors} == {
+        "gagal setelah 2 percobaan: Objek itu sudah tersimpan dan tidak dapat ditimpa; coba lagi"
+    }
+    assert batch == ("selesai",)  # the batch ends, and says why per row
+    assert chunk_of(office, batch_id, 0)[:2] == ("gagal", 2)
+
+
+def test_open_chunks_without_a_job_are_queued_again_and_dead_ones_end(office: Office) -> None:
+    batch_id = office.accept(2 * ROWS_PER_CHUNK)
+    with office.registry() as db:  # as a batch accepted before the queue, or jobs removed
+        db.execute("DELETE FROM procrastinate_jobs WHERE args ->> 'batch_id' = %s", (batch_id,))
+    maker = office.maker("uji-1:1")
+    queue = office.parts.batches.chunks
+    requeued = office.portal.call(requeue_waiting, BatchJobs(maker, queue))
+    assert requeued.deferred == [(batch_id, 0), (batch_id, 1)]
+    assert office.jobs(batch_id) == [(0, "todo", 0, 0), (1, "todo", 0, -1)]
+    # Nothing twice: each open chunk has its job now.
+    again = office.portal.call(requeue_waiting, BatchJobs(maker, queue))
+    assert batch_id not in {b for b, _ in again.deferred}
+
+    # Chunk 1's job failed for good without ending it (its worker died on every try).
+    with office.registry() as db:
+        db.execute(
+            "UPDATE procrastinate_jobs SET status = 'failed', attempts = 4 "
+            "WHERE args ->> 'batch_id' = %s AND args ->> 'chunk' = '1'",
+            (batch_id,),
+        )
+    ended = office.portal.call(requeue_waiting, BatchJobs(maker, queue))
+    assert (batch_id, 1) in ended.given_up and (batch_id, 0) not in ended.given_up
+    office.run_workers(1)
+    rows = rows_of(office, batch_id)
+    assert [r[2] for r in rows] == ["selesai", "selesai", "gagal", "gagal"]
+    with office.registry() as db:
+        message = db.execute(
+            "SELECT errors -> 0 ->> 'message' FROM batch_rows WHERE batch_id = %s AND chunk = 1",
+            (batch_id,),
+        ).fetchone()
+        batch = db.execute("SELECT status FROM batches WHERE id = %s", (batch_id,)).fetchone()
+    assert message is not None and "tidak selesai dibuat setelah 5 percobaan" in message[0]
+    assert batch == ("selesai",)
 
 
 # --- the upgrade ----------------------------------------------------------------------------

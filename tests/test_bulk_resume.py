@@ -1,5 +1,6 @@
-"""Crash safety of bulk work: kill the service in the middle, start it again, nothing is lost
-and nothing is done twice."""
+"""Crash safety of bulk work: kill the queue worker making a batch, or the service signing one,
+in the middle; another worker, or the service started again, loses nothing and does nothing
+twice."""
 
 from __future__ import annotations
 
@@ -13,7 +14,16 @@ from typing import Any
 import httpx
 import psutil
 
-from tests.conftest import People, Service, SignerAccount, start_service, stop_service
+from tests.conftest import (
+    People,
+    Service,
+    SignerAccount,
+    add_worker,
+    start_service,
+    stop_service,
+    stop_shared_storage,
+    workers_of,
+)
 from tests.test_batch_chunks import assert_every_pack_named
 from tests.test_bulk import OFFICIAL_NIK, bulk_sign, generated, inauguration_csv, post_batch
 from tests.test_templates_content import BA
@@ -27,13 +37,14 @@ ROWS = 3 * CHUNK_ROWS
 def kill_when(
     process: Any, client: httpx.Client, batch_id: str, ready: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any]:
-    """SIGKILL the service (only its own process, as the OOM killer would) once ``ready``."""
+    """SIGKILL ``process`` (the service or a worker: only its own process, as the OOM killer
+    would) once ``ready``."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         batch: dict[str, Any] = client.get(f"/api/v1/batches/{batch_id}").json()
         if ready(batch):
             workers = worker_processes(process.pid)
-            assert workers, "bulk work runs in worker processes"
+            assert workers, "bulk work runs in processes of its own"
             os.kill(process.pid, signal.SIGKILL)
             process.wait(10)
             # The workers die with the service, even idle ones waiting for work.
@@ -79,6 +90,13 @@ def witness_and_batch(people: People, rows: int = ROWS) -> tuple[SignerAccount, 
     return witness, response.json()["id"]
 
 
+def command_line(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return f"{pid} (ended)"
+
+
 def processes_naming(path: Path) -> list[int]:
     found = []
     for proc in Path("/proc").iterdir():
@@ -90,23 +108,40 @@ def processes_naming(path: Path) -> list[int]:
     return found
 
 
-# A killed service's signing is interrupted once its lease runs out (it reads so from then on).
+# A killed service's signing is interrupted once its lease runs out (it reads so from then on);
+# a killed worker's job is taken for stalled after 3 s without its heartbeat, and retried.
 CHUNKS = {"DOCGEN_BATCH_CHUNK_ROWS": str(CHUNK_ROWS)}
-LEASE = {**CHUNKS, "DOCGEN_SIGNING_LEASE_SECONDS": "3"}
+LEASE = {
+    **CHUNKS,
+    "DOCGEN_SIGNING_LEASE_SECONDS": "3",
+    "DOCGEN_WORKER_HEARTBEAT_SECONDS": "1",
+    "DOCGEN_WORKER_STALLED_SECONDS": "3",
+    "DOCGEN_JOB_REAPER_SECONDS": "1",
+}
 
 
-def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: Path) -> None:
+def test_a_killed_worker_leaves_its_chunk_to_another_and_a_killed_service_its_signing(
+    tmp_path: Path,
+) -> None:
     data_dir = tmp_path / "docgen"
     process, service = start_service(data_dir, **LEASE)
     try:
         people = People(service.url, service.data_dir)
         witness, batch_id = witness_and_batch(people)
         client = people.operator.client
-        before = kill_when(process, client, batch_id, lambda b: 0 < b["done"] < ROWS)
+        [doomed] = workers_of(process)
+        before = kill_when(doomed, client, batch_id, lambda b: 0 < b["done"] < ROWS)
         made_before = {d["row"]: d for d in before["documents"]}
+        with service.registry() as db:
+            held = db.execute(
+                "SELECT chunk, claimed_by FROM batch_chunks WHERE batch_id = %s "
+                "AND status = 'berjalan'",
+                (batch_id,),
+            ).fetchall()
+        # (it runs two jobs at once: one or two chunks were in its hands)
+        assert held and all(by.endswith(f":{doomed.pid}") for _, by in held), held
 
-        process, service = start_service(data_dir, **LEASE)
-        people.moved_to(service.url)
+        add_worker(process, service)  # another worker takes the chunk the killed one held
         batch = generated(client, batch_id)
         assert (batch["total"], batch["done"], batch["failed"]) == (ROWS, ROWS, 0)
         docs = batch["documents"]
@@ -118,8 +153,16 @@ def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: P
         # Numbers were reserved on acceptance: 1..ROWS, in row order, no gap, no repeat.
         assert [int(d["number"].split("/")[1]) for d in docs] == list(range(1, ROWS + 1))
         assert_registry_holds_each_row_once(service, batch_id)
+        with service.registry() as db:
+            retried = db.execute(
+                "SELECT chunk, claimed_by FROM batch_chunks WHERE batch_id = %s AND attempts > 1",
+                (batch_id,),
+            ).fetchall()
+        # Made by the other worker, each after the killed worker's claim.
+        assert sorted(c for c, _ in retried) == sorted(c for c, _ in held)
+        assert not any(by.endswith(f":{doomed.pid}") for _, by in retried), retried
 
-        # Kill again in the middle of the witness's bulk signing.
+        # Kill the service in the middle of the witness's bulk signing.
         response = witness.sign_batch(batch_id, "saksi_1")
         assert response.status_code == 202, response.text
         signing_id = response.json()["id"]
@@ -129,6 +172,7 @@ def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: P
             return 0 < signing["done"] < ROWS
 
         kill_when(process, client, batch_id, halfway)
+        stop_service(process)  # (its workers)
 
         process, service = start_service(data_dir, **LEASE)
         people.moved_to(service.url)
@@ -159,8 +203,11 @@ def test_a_killed_service_resumes_its_batch_and_signing_exactly_once(tmp_path: P
     finally:
         stop_service(process)
     # The LibreOffice servers and worker processes of the killed runs are gone too.
-    time.sleep(1)
-    assert processes_naming(data_dir) == []
+    stop_shared_storage(data_dir)  # (the S3 server, which this process runs)
+    deadline = time.monotonic() + 10
+    while processes_naming(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [command_line(pid) for pid in processes_naming(data_dir)] == []
 
 
 def assert_registry_holds_each_row_once(service: Service, batch_id: str) -> None:
@@ -206,12 +253,16 @@ def test_a_resumed_batch_makes_its_rows_from_the_data_checked_on_acceptance(
 ) -> None:
     rows = 20
     data_dir = tmp_path / "docgen"
-    process, service = start_service(data_dir)
+    process, service = start_service(data_dir, workers=0)  # the batch waits in the queue
     try:
         people = People(service.url, service.data_dir)
         _, batch_id = witness_and_batch(people, rows)
         client = people.operator.client
-        kill_when(process, client, batch_id, lambda b: b["done"] == 0)
+        with service.client() as anonymous:
+            ready = anonymous.get("/readyz")
+        assert ready.status_code == 503
+        assert "pekerja: tidak ada pekerja antrean yang hidup" in ready.json()["detail"]
+        stop_service(process)
         # The rows' data as read from the file is gone; what was checked on acceptance stays.
         with service.registry() as db:
             db.execute("UPDATE batch_rows SET data = '{}' WHERE batch_id = %s", (batch_id,))

@@ -37,7 +37,7 @@ def test_compose_file_parses_and_wires_minio_and_postgres() -> None:
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     services = config["services"]
-    assert set(services) == {"migrate", "docgen", "minio", "postgres"}
+    assert set(services) == {"migrate", "docgen", "worker", "minio", "postgres"}
     # The schema is migrate's to change, before docgen starts.
     assert services["migrate"]["command"][-1] == "migrate"
     assert services["docgen"]["depends_on"]["migrate"]["condition"] == (
@@ -53,6 +53,13 @@ def test_compose_file_parses_and_wires_minio_and_postgres() -> None:
     assert env["DOCGEN_S3_ENDPOINT"] == "minio:9000"
     assert env["DOCGEN_DATABASE_URL"].startswith("postgresql://")
     assert env["DOCGEN_S3_ACCESS_KEY"] == services["minio"]["environment"]["MINIO_ROOT_USER"]
+    # The queue workers are instances of the same deployment: the same environment.
+    assert services["worker"]["command"][-1] == "worker"
+    assert services["worker"]["environment"] == env
+    assert services["worker"]["depends_on"]["migrate"]["condition"] == (
+        "service_completed_successfully"
+    )
+    assert services["worker"]["init"] is True and services["docgen"]["init"] is True
     # compose (and a load balancer) learn from /readyz whether docgen can work.
     assert "http://127.0.0.1:8000/readyz" in " ".join(services["docgen"]["healthcheck"]["test"])
 

@@ -55,6 +55,9 @@ def test_object_storage_unreachable_is_503(own_service: Service) -> None:
     client = people.operator.client
     document = create_pakta(client, NIP)
     _kill_groups(own_service.data_dir / "s3" / "weed.pid")
+    with own_service.client() as anonymous:
+        ready = anonymous.get("/readyz")
+    assert "penyimpanan: penyimpanan objek tidak menjawab" in _error(ready, 503, "NotReady").detail
     pdf = client.get(f"/api/v1/documents/{document['id']}/pdf")
     assert "coba lagi" in _error(pdf, 503, "StorageUnavailable").detail
     with own_service.client() as anonymous:
@@ -71,13 +74,20 @@ def test_converter_failing_is_502_and_the_next_document_is_made(own_service: Ser
     people = People(own_service.url, own_service.data_dir)
     people.signer(NIP)  # the role binds: the request gets as far as the converter
     client = people.operator.client
-    _kill_groups(own_service.data_dir / "converter" / "servers.pid")
-    failed = client.post(
-        "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
-    )
-    _error(failed, 502, "ConversionFailed")
-    # The converter that failed was started afresh.
-    create_pakta(client, NIP)
+    with own_service.client() as anonymous:
+        assert anonymous.get("/readyz").json()["checks"]["konverter"] == "ok"
+        _kill_groups(own_service.data_dir / "converter" / "servers.pid")
+        ready = anonymous.get("/readyz")
+        assert "konverter: LibreOffice (unoserver) tidak menerima konversi" in (
+            _error(ready, 503, "NotReady").detail
+        )
+        failed = client.post(
+            "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
+        )
+        _error(failed, 502, "ConversionFailed")
+        # The converter that failed was started afresh.
+        create_pakta(client, NIP)
+        assert anonymous.get("/readyz").json()["checks"]["konverter"] == "ok"
 
 
 def test_a_signer_name_longer_than_a_certificate_allows_is_enrolled(people: People) -> None:

@@ -208,9 +208,9 @@ def test_a_worker_registers_runs_a_job_and_ends_on_sigterm(
 def test_a_worker_refuses_a_registry_that_is_not_migrated(tmp_path: Path) -> None:
     url = database_url(tmp_path)  # an empty database
 
-    def docgen(command: str) -> subprocess.CompletedProcess[str]:
+    def docgen(*command: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "docgen", command],
+            [sys.executable, "-m", "docgen", *command],
             cwd=REPO,
             env={**os.environ, "DOCGEN_DATABASE_URL": url, "DOCGEN_DATA_DIR": str(tmp_path)},
             capture_output=True,
@@ -218,11 +218,16 @@ def test_a_worker_refuses_a_registry_that_is_not_migrated(tmp_path: Path) -> Non
             timeout=60,
         )
 
-    refused = docgen("worker")
+    refused = docgen("worker", "--queue", "maintenance")
     assert refused.returncode == 1
     assert "skema registri belum sesuai" in refused.stderr and "docgen migrate" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert rows(url, "SELECT to_regclass('procrastinate_workers')") == [(None,)]  # untouched
+
+    # One that would make batches needs the deployment's object storage, said first.
+    alone = docgen("worker")
+    assert alone.returncode == 1 and "DOCGEN_S3_ENDPOINT" in alone.stderr, alone.stderr
+    assert "Traceback" not in alone.stderr
 
     migrated = docgen("migrate")
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
@@ -243,7 +248,7 @@ def test_a_worker_keeps_running_across_a_restart_of_its_postgresql(
         port = cluster.port
         migrate(url)
         log = reachable_dir / "worker.log"
-        process = start_worker(url, log, DOCGEN_WORKER_DB_TIMEOUT="2")
+        process = start_worker(url, log, "--queue", "maintenance", DOCGEN_WORKER_DB_TIMEOUT="2")
         workers.append(process)
         wait_for("the worker registers", lambda: len(worker_ids(url)) == 1)
         (first,) = worker_ids(url)

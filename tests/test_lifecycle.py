@@ -1,5 +1,6 @@
-"""`docgen serve` on its embedded defaults (as `make run`: its own PostgreSQL cluster too)
-reuses what exists when started again, and Ctrl-C stops all it started."""
+"""`docgen up` (`make run`) on the embedded defaults (its own PostgreSQL cluster and S3 server,
+the API and a queue worker) reuses what exists when started again, and Ctrl-C stops all it
+started."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import httpx
 
-from docgen.batches.runner import RETRY_AFTER
 from docgen.registry.cluster import find_bin_dir
 from tests.conftest import People, pakta_data, sign_pakta, start_service, stop_service
 from tests.test_bulk import generated, pakta_csv, post_batch
@@ -77,9 +77,10 @@ def bucket_volumes(data_dir: Path) -> list[int]:
 
 def test_restart_reuses_state_and_ctrl_c_stops_everything(reachable_dir: Path) -> None:
     data_dir = reachable_dir
-    process, service = start_service(data_dir, DOCGEN_DATABASE_URL="")
+    process, service = start_service(data_dir, up=True)
     try:
-        assert len(processes_under(data_dir)) >= 4  # weed, unoserver, soffice, postgres
+        # weed, postgres, the API and the worker, each with its unoserver and soffice
+        assert len(processes_under(data_dir)) >= 8
         assert (data_dir / "postgres" / "cluster" / "PG_VERSION").exists()
         # The bucket has its volume before its first upload, which would otherwise wait for it.
         volumes = bucket_volumes(data_dir)
@@ -101,9 +102,7 @@ def test_restart_reuses_state_and_ctrl_c_stops_everything(reachable_dir: Path) -
         time.sleep(0.2)
     assert processes_under(data_dir) == []
 
-    process, service = start_service(
-        data_dir, DOCGEN_PUBLIC_URL=service.url, DOCGEN_DATABASE_URL=""
-    )
+    process, service = start_service(data_dir, up=True, DOCGEN_PUBLIC_URL=service.url)
     try:
         # The accounts and their API tokens are still there (the service has a new port).
         people.moved_to(service.url)
@@ -129,23 +128,35 @@ def test_restart_reuses_state_and_ctrl_c_stops_everything(reachable_dir: Path) -
         assert bucket_volumes(data_dir) == volumes  # none grown for the uploads or the restart
 
         # Its PostgreSQL stops: the service is alive but says it is not ready, and why; once
-        # PostgreSQL is back, it is ready again and its batch runner still makes batches.
+        # PostgreSQL is back, it is ready again and its queue worker still makes batches.
         with service.client() as anonymous:
             assert anonymous.get("/readyz").json() == {
                 "status": "siap",
-                "checks": {"registri": "ok", "penyimpanan": "ok"},
+                "checks": {
+                    "registri": "ok",
+                    "penyimpanan": "ok",
+                    "konverter": "ok",
+                    "pekerja": "ok",
+                },
             }
             options = postgres_stop(data_dir)
             down = anonymous.get("/readyz")
             assert down.status_code == 503
             assert down.json() == {
                 "error": "NotReady",
-                "detail": "Belum siap; registri: basis data tidak menjawab",
+                "detail": "Belum siap; registri: basis data tidak menjawab; "
+                "pekerja: antrean di registri tidak dapat dibaca",
             }
             assert anonymous.get("/healthz").status_code == 200
-            time.sleep(RETRY_AFTER)  # the batch runner's poll meets the registry away too
+            deadline = time.monotonic() + 30
+            while "pekerja antrean terhenti" not in service.log.read_text():
+                assert time.monotonic() < deadline, "the worker never met the registry away"
+                time.sleep(0.3)
             postgres_start(data_dir, options)
-            assert anonymous.get("/readyz").status_code == 200
+            deadline = time.monotonic() + 30
+            while (ready := anonymous.get("/readyz")).status_code != 200:
+                assert time.monotonic() < deadline, ready.text
+                time.sleep(0.5)
         rows = [pakta_data(nip=NIP) for _ in range(2)]
         batch = post_batch(operator, pakta_csv(rows), "pakta-integritas")
         assert batch.status_code == 202, batch.text

@@ -73,8 +73,9 @@ class Deployment:
         }
 
     def start(self, name: str, *, joining: bool = True) -> Service:
+        """An API instance; the first has the deployment's one queue worker beside it."""
         env = {**self.own, **(shared_parts(self.first) if joining else {})}
-        process, service = start_service(self.where / name, **env)
+        process, service = start_service(self.where / name, workers=0 if joining else 1, **env)
         self.processes.append(process)
         return service
 
@@ -92,7 +93,7 @@ class Deployment:
         response = post_batch(client, inauguration_csv(rows), signers=official)
         assert response.status_code == 202, response.text
         made = generated(client, response.json()["id"])
-        assert made["done"] == rows
+        assert made["done"] == rows, made["errors"]
         return [made["id"], *(d["id"] for d in made["documents"])]
 
     def stop(self) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -124,6 +124,7 @@ class ChunkMaker:
         notifier: Notifier,
         *,
         name: str | None = None,
+        reload_templates: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.db = db
         self.catalogue = catalogue
@@ -131,6 +132,9 @@ class ChunkMaker:
         self.links = links
         self.notifier = notifier
         self.name = name or claimant()
+        # On a version this process has not loaded (uploaded after it started): the registry's
+        # uploads read again, once, before the chunk's rows fail for want of it.
+        self._reload_templates = reload_templates
 
     async def make_chunk(self, batch_id: str, chunk: int) -> ChunkEnd:
         """Claim the chunk, make it and register it (or its rows' failure).
@@ -143,13 +147,23 @@ class ChunkMaker:
         if claim is None:
             return ChunkEnd.ALREADY_FINAL
         batch = claim.batch
-        try:
-            template = self.catalogue.get(batch.template_id, batch.template_version)
-        except TemplateNotFound:
+        template = await self._template(batch)
+        if template is None:
             # Its folder was changed since the batch was accepted: nothing can be made from it.
             message = f"templat {batch.template_id} versi {batch.template_version} tidak ada lagi"
             return await self.fail(claim, message)
         return await self.register(claim, await self.make(claim, template))
+
+    async def _template(self, batch: Batch) -> Template | None:
+        for last_try in (self._reload_templates is None, True):
+            try:
+                return self.catalogue.get(batch.template_id, batch.template_version)
+            except TemplateNotFound:
+                if last_try:
+                    return None
+                assert self._reload_templates is not None
+                await self._reload_templates()
+        return None
 
     async def claim(self, batch_id: str, chunk: int) -> Claim | None:
         """A new attempt at the chunk, superseding any earlier one; None if the chunk is final
@@ -247,7 +261,9 @@ class ChunkMaker:
             if made.rows:
                 # One UPDATE per chunk (executemany by primary key), not one per row.
                 await session.execute(update(BatchRow), list(made.rows))
-            finished = await self._end_chunk(session, claim, ChunkStatus.SELESAI, None)
+            finished = await _end_chunk(
+                session, claim.batch.id, claim.chunk, ChunkStatus.SELESAI, None
+            )
             await session.commit()
         if finished:
             # Once for the whole batch: one message per first signer, not one per document.
@@ -260,14 +276,25 @@ class ChunkMaker:
         async with self.db.writing() as session:
             if not await _still_current(session, claim):
                 return ChunkEnd.SUPERSEDED
-            for row in await repository.chunk_rows(session, claim.batch.id, claim.chunk):
-                row.status = RowStatus.GAGAL
-                row.errors = [{"row": row.row, "column": "-", "message": message}]
-            finished = await self._end_chunk(session, claim, ChunkStatus.GAGAL, message)
+            finished = await _fail_rows(session, claim.batch.id, claim.chunk, message)
             await session.commit()
         if finished:
             self.notifier.batch_made(claim.batch.id)
         return ChunkEnd.FAILED
+
+    async def give_up(self, batch_id: str, chunk: int, message: str) -> bool:
+        """The chunk's tries are spent: its waiting rows fail with ``message``, whoever claimed
+        it last (a late registration of that claim then finds it ended and registers nothing).
+        Whether it was still open. Raises LookupError (no such chunk)."""
+        async with self.db.writing() as session:
+            found = await _locked_chunk(session, batch_id, chunk)
+            if found.status not in _OPEN:
+                return False
+            finished = await _fail_rows(session, batch_id, chunk, message)
+            await session.commit()
+        if finished:
+            self.notifier.batch_made(batch_id)
+        return True
 
     async def finish(self, batch_id: str) -> bool:
         """Finish the batch if none of its chunks is open (a batch whose rows were all made
@@ -279,16 +306,26 @@ class ChunkMaker:
             self.notifier.batch_made(batch_id)
         return finished
 
-    @staticmethod
-    async def _end_chunk(
-        session: AsyncSession, claim: Claim, status: ChunkStatus, error: str | None
-    ) -> bool:
-        await session.execute(
-            update(BatchChunk)
-            .where(BatchChunk.batch_id == claim.batch.id, BatchChunk.chunk == claim.chunk)
-            .values(status=status, error=error, updated_at=utcnow())
-        )
-        return await _finish_if_done(session, claim.batch.id)
+
+async def _end_chunk(
+    session: AsyncSession, batch_id: str, chunk: int, status: ChunkStatus, error: str | None
+) -> bool:
+    """The chunk ended with ``status``; the batch too if it was its last open one (whether)."""
+    await session.execute(
+        update(BatchChunk)
+        .where(BatchChunk.batch_id == batch_id, BatchChunk.chunk == chunk)
+        .values(status=status, error=error, updated_at=utcnow())
+    )
+    return await _finish_if_done(session, batch_id)
+
+
+async def _fail_rows(session: AsyncSession, batch_id: str, chunk: int, message: str) -> bool:
+    """The chunk's waiting rows fail with ``message`` and the chunk ends failed (see
+    ``_end_chunk``)."""
+    for row in await repository.chunk_rows(session, batch_id, chunk):
+        row.status = RowStatus.GAGAL
+        row.errors = [{"row": row.row, "column": "-", "message": message}]
+    return await _end_chunk(session, batch_id, chunk, ChunkStatus.GAGAL, message)
 
 
 async def _locked_chunk(session: AsyncSession, batch_id: str, chunk: int) -> BatchChunk:

@@ -1,16 +1,17 @@
 """Batches: one document per row of a staff list.
 
 Accepting a batch checks every row, reserves one number per valid row (in row order) and stores
-everything the work needs in the registry, the checked data of each row included, all in one
-transaction, its valid rows split into chunks; the documents are then made in the background,
-chunk by chunk, each exactly once (:mod:`docgen.batches.making`), resumed after a restart from
-what the registry says is still open. A dry run checks the same way and keeps nothing.
+everything the work needs in the registry, the checked data of each row included, its valid rows
+split into chunks and one job per chunk queued, all in one transaction; ``docgen worker``
+processes then make the documents, chunk by chunk, each exactly once
+(:mod:`docgen.batches.tasks`, :mod:`docgen.batches.making`). A dry run checks the same way and
+keeps nothing.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from docgen.batches import repository
 from docgen.batches.schemas import DryRunOut, RowProblemOut
 from docgen.batches.staff_list import RowProblem, StaffList, is_xlsx, read_staff_list
+from docgen.batches.tasks import ChunkQueue
 from docgen.documents.binding import bind_roles, chosen_problems
 from docgen.documents.service import document_date, document_unit, numbering_unit
 from docgen.errors import DataInvalid, NotFound
@@ -72,21 +74,21 @@ async def list_readable(
 
 
 class BatchService:
-    """Checks and accepts staff lists; ``wake`` tells the batch runner a batch is waiting."""
+    """Checks and accepts staff lists; ``chunks`` queues the jobs that make their documents."""
 
     def __init__(
         self,
         db: Database,
         catalogue: TemplateCatalogue,
         store: ObjectStore,
-        wake: Callable[[], None],
+        chunks: ChunkQueue,
         *,
         chunk_rows: int,
     ) -> None:
         self.db = db
         self.catalogue = catalogue
         self.store = store
-        self._wake = wake
+        self.chunks = chunks
         self.chunk_rows = chunk_rows
 
     async def check_rows(
@@ -236,7 +238,8 @@ class BatchService:
                     for c in checked
                 ],
             )
-            if valid:
+            chunks = sorted(set(chunk_of.values()))
+            if chunks:
                 await session.execute(
                     insert(table_of(BatchChunk)),
                     [
@@ -248,9 +251,11 @@ class BatchService:
                             "abandoned_packs": [],
                             "updated_at": utcnow(),
                         }
-                        for chunk in sorted(set(chunk_of.values()))
+                        for chunk in chunks
                     ],
                 )
+                # In this transaction: the batch and the jobs that make it commit together.
+                await self.chunks.enqueue(session, batch_id, chunks)
             await audit.record(
                 session,
                 "batch.created",
@@ -263,5 +268,4 @@ class BatchService:
                 sha256=source.sha256,
             )
             await session.commit()
-        self._wake()
         return batch_id

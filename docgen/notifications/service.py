@@ -50,7 +50,7 @@ STOP_GRACE = 10.0
 def mailer_of(settings: Settings) -> Mailer:
     """The SMTP server of the settings, or (none given) ``.eml`` files under the data dir."""
     if not settings.smtp_host:
-        return FileMailer(settings.data_dir / "mail")
+        return FileMailer(settings.mail_dir or settings.data_dir / "mail")
     security = settings.smtp_security
     return SmtpMailer(
         settings.smtp_host,

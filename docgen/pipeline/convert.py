@@ -264,6 +264,17 @@ class _UnoServer:
             return False
         return True
 
+    def listening(self) -> bool:
+        """Whether unoserver runs and takes connections: asked without a request, so the
+        answer never waits behind a conversion (unoserver serves one call at a time)."""
+        if self.process is None or self.process.poll() is not None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
     def _temp_dir(self) -> Path:
         temp = self.workdir / f"{TEMP_PREFIX}{self.port}"
         temp.mkdir(mode=0o700, exist_ok=True)
@@ -356,6 +367,11 @@ class UnoserverPool:
     def workdir(self) -> Path:
         """Where the servers keep their profiles and logs (``unoserver-<port>.log``)."""
         return self._workdir
+
+    def listening(self) -> bool:
+        """Whether one of its servers at least takes conversions (see
+        ``_UnoServer.listening``); blocking, briefly: call it in a thread."""
+        return any(server.listening() for server in self._servers)
 
     def stats(self) -> list[ServerStats]:
         """Per server: how many LibreOffice calls and documents it has converted."""

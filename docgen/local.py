@@ -1,0 +1,169 @@
+"""``docgen up`` (``make run``): a whole deployment on one machine, on the embedded defaults.
+
+It starts what the settings leave empty (a private PostgreSQL cluster, the S3 server) under the
+data dir, brings the schema up to date, and runs ``docgen serve`` and ``docgen worker``
+processes that share them as separate instances would: the same registry, object storage,
+server secret and public URL, each its own data dir (``data_dir`` for the API, beside the
+embedded servers' data as before; ``data_dir/nodes/worker-N`` for the workers). Ctrl-C (or
+SIGTERM) reaches each of them; once they ended, the embedded servers stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from types import FrameType
+
+from sqlalchemy.engine import URL
+
+from docgen.registry.cluster import EmbeddedPostgres
+from docgen.registry.db import migrate, registry_url, require_current_schema
+from docgen.settings import Settings
+from docgen.wiring import load_pepper
+from storage import EmbeddedS3Server, S3ObjectStore
+
+__all__ = ["run_everything"]
+
+log = logging.getLogger(__name__)
+
+STOP_WAIT = 90.0  # seconds a process has to end after the signal, before it is killed
+
+
+def run_everything(settings: Settings, *, workers: int = 1) -> int:
+    """Run the API and ``workers`` queue workers until a signal; returns the exit status
+    (that of the first process that ended by itself, else 0).
+
+    Raises:
+        docgen.registry.cluster.ClusterError: the embedded cluster cannot start.
+        storage.errors.StorageError: the embedded S3 server cannot start.
+        ValueError: the server secret file cannot be read.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(_registry(settings))
+        migrate(url)
+        revision = require_current_schema(url)
+        env = {
+            **os.environ,
+            "DOCGEN_DATABASE_URL": url.render_as_string(hide_password=False),
+            "DOCGEN_PUBLIC_URL": settings.base_url,
+            "DOCGEN_MAIL_DIR": str((settings.mail_dir or settings.data_dir / "mail").resolve()),
+            **stack.enter_context(_object_storage(settings)),
+            **_secret(settings),
+        }
+        log.info("registri pada revisi %s; memulai API dan %d pekerja", revision, workers)
+        nodes = settings.data_dir.resolve() / "nodes"
+        commands = [("serve", settings.data_dir.resolve())] + [
+            ("worker", nodes / f"worker-{i}") for i in range(1, workers + 1)
+        ]
+        with _signals() as received:
+            processes = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "docgen", command],
+                    env={**env, "DOCGEN_DATA_DIR": str(data_dir)},
+                )
+                for command, data_dir in commands
+            ]
+            status = _watch(processes, received)
+        return status
+
+
+@contextlib.contextmanager
+def _registry(settings: Settings) -> Iterator[URL]:
+    if settings.database_url:
+        yield registry_url(settings.database_url)
+        return
+    cluster = EmbeddedPostgres(settings.data_dir / "postgres")
+    cluster.start()
+    try:
+        yield registry_url(cluster.url())
+    finally:
+        cluster.stop()
+
+
+@contextlib.contextmanager
+def _object_storage(settings: Settings) -> Iterator[dict[str, str]]:
+    """The DOCGEN_S3_* the processes share: the settings', else the embedded server's."""
+    if settings.s3_endpoint:
+        yield {}
+        return
+    server = EmbeddedS3Server(settings.data_dir / "s3")
+    server.start()
+    try:
+        store = S3ObjectStore(
+            server.endpoint,
+            server.access_key,
+            server.secret_key,
+            settings.s3_bucket,
+            region=settings.s3_region,
+            retention_days=settings.s3_retention_days,
+        )
+        store.ensure_bucket()
+        server.allocate_volume(settings.s3_bucket)
+        yield {
+            "DOCGEN_S3_ENDPOINT": server.endpoint,
+            "DOCGEN_S3_ACCESS_KEY": server.access_key,
+            "DOCGEN_S3_SECRET_KEY": server.secret_key,
+            "DOCGEN_S3_SECURE": "false",
+        }
+    finally:
+        server.stop()
+
+
+def _secret(settings: Settings) -> dict[str, str]:
+    """The server secret as the processes find it: the settings' own, else the data dir's file
+    (made now if missing)."""
+    if settings.secret_key or settings.secret_key_file:
+        return {}
+    load_pepper(settings)  # makes data_dir/secret.key on a first start
+    return {"DOCGEN_SECRET_KEY_FILE": str((settings.data_dir / "secret.key").resolve())}
+
+
+@contextlib.contextmanager
+def _signals() -> Iterator[list[int]]:
+    """The SIGINT and SIGTERM this process receives, recorded instead of raised."""
+    received: list[int] = []
+
+    def record(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {s: signal.signal(s, record) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _watch(processes: list[subprocess.Popen[bytes]], received: list[int]) -> int:
+    """Wait for a signal (passed on to each process) or for a process to end by itself (then
+    the others are stopped); returns the status to exit with."""
+    status = 0
+    while not received:
+        ended = [p for p in processes if p.poll() is not None]
+        if ended:
+            status = ended[0].returncode or 1
+            log.error(
+                "proses %s berhenti sendiri (%s); yang lain dihentikan", ended[0].args, status
+            )
+            break
+        time.sleep(0.2)
+    signum = received[0] if received else signal.SIGTERM
+    for process in processes:
+        if process.poll() is None:
+            # (Ctrl-C in a terminal reached them already; once more changes nothing.)
+            process.send_signal(signum)
+    deadline = time.monotonic() + STOP_WAIT
+    for process in processes:
+        try:
+            process.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+    return status
