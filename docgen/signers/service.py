@@ -348,6 +348,9 @@ class Signers:
                 raise Conflict("Sertifikat penanda tangan sudah dicabut")
             _revoke(signer, reason)
             await audit.record(session, "signer.revoked", "signer", signer_id, reason=reason)
+            # Listed in the same transaction: never revoked without a CRL that says so, and
+            # every instance loads that CRL once it commits.
+            crl = await self.revocations.issue(session)
             await session.commit()
-        await self.revocations.publish()
+        await self.revocations.adopt(crl)
         return signer
