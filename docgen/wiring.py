@@ -10,6 +10,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -29,6 +30,7 @@ from docgen.people.service import Accounts, LoginPolicy
 from docgen.pipeline.convert import UnoserverPool
 from docgen.pipeline.orchestration import Pipeline
 from docgen.pipeline.workers import WorkerPool
+from docgen.registry.changes import ChangeFollower, ChangeKind
 from docgen.registry.db import Database, running_registry
 from docgen.settings import Settings
 from docgen.signers.authority import deployment_authority
@@ -71,6 +73,7 @@ class Parts:
     bulk_signings: BulkSignings
     jobs: Jobs
     notifier: Notifier
+    changes: ChangeFollower
 
 
 def load_pepper(settings: Settings) -> bytes:
@@ -234,4 +237,13 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             bulk_signings=BulkSignings(db, documents, jobs, settings.signing_lease_seconds),
             jobs=jobs,
             notifier=notifier,
+            # What another instance changes, followed here (run by the lifespan).
+            changes=ChangeFollower(
+                db.url,
+                {
+                    ChangeKind.TEMPLATES: partial(load_uploaded_versions, catalogue, db, store),
+                    ChangeKind.CRL: revocations.catch_up,
+                },
+                settings.changes_poll_seconds,
+            ),
         )
