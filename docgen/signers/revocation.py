@@ -27,7 +27,7 @@ from docgen.registry.numbering import next_in_sequence
 from docgen.signers import repository
 from signing.pki import CertificateAuthority, RevokedCertificate
 
-__all__ = ["CRL_REFRESH", "RevocationList", "crl_number"]
+__all__ = ["CRL_REFRESH", "Crl", "RevocationList", "crl_number"]
 
 CRL_REFRESH = timedelta(days=1)
 
@@ -68,14 +68,6 @@ class RevocationList:
             )
         )
         await announce(session, Change(ChangeKind.CRL, str(number)))
-        return crl
-
-    async def publish(self) -> Crl:
-        """Issue a fresh CRL listing every revoked signer certificate and make it current."""
-        async with self._db.writing() as session:
-            crl = await self.issue(session)
-            await session.commit()
-        await self.adopt(crl)
         return crl
 
     async def refresh(self) -> Crl:
