@@ -157,7 +157,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with start_parts(config) as parts, anyio.create_task_group() as background:
-            await parts.revocations.publish()
+            await parts.revocations.refresh()
+            # Listening before serving: a change made elsewhere from now on is followed here.
+            await background.start(parts.changes.run)
             parts.jobs.serve(background)
             app.state.parts = parts
             first_admin = await parts.accounts.pending_first_admin()

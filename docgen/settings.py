@@ -121,6 +121,13 @@ class Settings(BaseSettings):
         description="a bulk signing's lease: renewed every third of it by the process that "
         "holds its key; once it runs out, the signing is interrupted and may be posted again",
     )
+    changes_poll_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="how often an instance looks for changes made on other instances (new "
+        "template versions, a new CRL) in case a notice was lost; notices make it follow "
+        "them at once",
+    )
 
     fast_paths: bool = Field(
         default=True,

@@ -32,6 +32,7 @@ from docgen.people.service import Accounts, LoginPolicy
 from docgen.pipeline.convert import UnoserverPool
 from docgen.pipeline.orchestration import Pipeline
 from docgen.pipeline.workers import WorkerPool
+from docgen.registry.changes import ChangeFollower, ChangeKind
 from docgen.registry.db import Database, running_registry
 from docgen.settings import Settings
 from docgen.signers.authority import deployment_authority
@@ -82,6 +83,7 @@ class Parts:
     jobs: Jobs
     notifier: Notifier
     checked: Checked  # what /readyz looks at
+    changes: ChangeFollower
 
 
 def load_pepper(settings: Settings) -> bytes:
@@ -182,6 +184,11 @@ class Core:
     converter: UnoserverPool
     pipeline: Pipeline
 
+    async def load_uploaded_templates(self) -> int:
+        """Template versions uploaded on any instance and not held yet, into the catalogue;
+        how many were read. Raises TemplateInvalid (as ``load_uploaded_versions``)."""
+        return await load_uploaded_versions(self.catalogue, self.db, self.store)
+
     def chunk_maker(self) -> ChunkMaker:
         """Makes batch chunks; a template version uploaded after the start is read from the
         registry when a chunk needs it."""
@@ -191,7 +198,7 @@ class Core:
             self.pipeline,
             self.links,
             self.notifier,
-            reload_templates=lambda: load_uploaded_versions(self.catalogue, self.db, self.store),
+            reload_templates=self.load_uploaded_templates,
         )
 
 
@@ -313,5 +320,14 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             notifier=core.notifier,
             checked=Checked(
                 db, core.store, core.converter.listening, settings.worker_stalled_seconds
+            ),
+            # What another instance changes, followed here (run by the lifespan).
+            changes=ChangeFollower(
+                db.url,
+                {
+                    ChangeKind.TEMPLATES: core.load_uploaded_templates,
+                    ChangeKind.CRL: revocations.catch_up,
+                },
+                settings.changes_poll_seconds,
             ),
         )

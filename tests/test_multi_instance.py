@@ -2,17 +2,24 @@
 server secret), each with its own data dir: writes split over both extend one audit chain, never
 two; one Idempotency-Key sent to both at once makes one document, and no request gets a 500;
 both have one root CA and TSA, so a signer activated on one signs on the other; an instance
-with another server secret refuses to start."""
+with another server secret refuses to start. A template version uploaded or a signer revoked on
+one is in effect on the other within 2 seconds (issue 18), also after the other lost its
+connection to the registry for notices. Each has a queue worker beside it: a batch of 300 rows
+is made exactly once by the two while one of them is killed."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
+import signal
+import subprocess
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +30,37 @@ import pytest
 from cryptography import x509
 
 from signing.validate import validate_pdf
-from tests.conftest import People, Service, create_pakta, pakta_data, start_service, stop_service
+from tests.conftest import (
+    People,
+    Service,
+    create_pakta,
+    pakta_data,
+    registry,
+    sign_pakta,
+    start_service,
+    stop_service,
+    workers_of,
+)
 from tests.pdftools import pdfsig
-from tests.test_bulk import audit_chain_break
+from tests.test_batch_chunks import assert_every_pack_named
+from tests.test_bulk import audit_chain_break, generated
+from tests.test_bulk_resume import witness_and_batch
 from tests.test_cli import docgen
+from tests.test_template_upload import OLD_WORDING, manifest_text, new_id, pakta_docx, upload
 
 CREATIONS = 40  # as in issue 18; 20 forked the chain there
+FOLLOWED_WITHIN = 2.0  # seconds: a change on one instance is in effect on every one (issue 18)
+
+
+def within(seconds: float, since: float, check: Callable[[], bool]) -> bool:
+    """Whether ``check()`` holds before ``seconds`` after ``since`` (a monotonic time),
+    asked again and again until then."""
+    while True:
+        if check():
+            return True
+        if time.monotonic() - since > seconds:
+            return check()
+        time.sleep(0.05)
 
 
 def shared_parts(first: Service) -> dict[str, str]:
@@ -52,6 +84,7 @@ class Deployment:
     first: Service
     second: Service
     people: People
+    processes: list[subprocess.Popen[bytes]]
 
     def on_both(self, client: httpx.Client) -> list[httpx.Client]:
         """``client`` and the same caller on the second instance."""
@@ -66,13 +99,19 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         "DOCGEN_SECRET_KEY": secrets.token_urlsafe(32),
         "DOCGEN_CONVERTER_WORKERS": "1",
         "DOCGEN_BULK_WORKERS": "1",
+        # A killed worker's jobs are taken for stalled after 3 s without its heartbeat.
+        "DOCGEN_WORKER_HEARTBEAT_SECONDS": "1",
+        "DOCGEN_WORKER_STALLED_SECONDS": "3",
+        "DOCGEN_JOB_REAPER_SECONDS": "1",
     }
     where = tmp_path_factory.mktemp("dua-instans")
     first_process, first = start_service(where / "first", **own)
     second_process = None
     try:
         second_process, second = start_service(where / "second", **own, **shared_parts(first))
-        yield Deployment(first, second, People(first.url, first.data_dir))
+        yield Deployment(
+            first, second, People(first.url, first.data_dir), [first_process, second_process]
+        )
     finally:
         if second_process is not None:
             stop_service(second_process)
@@ -229,3 +268,208 @@ def test_an_instance_with_another_secret_key_refuses_to_start(
     assert not (tmp_path / "third" / "ca" / "root.pem").exists()
     with deployment.first.registry() as db:
         assert db.execute("SELECT count(*) FROM certificate_authority").fetchone() == (1,)
+
+
+def has_version(client: httpx.Client, template_id: str, version: int) -> Callable[[], bool]:
+    def check() -> bool:
+        found = client.get(f"/api/v1/templates/{template_id}/versions/{version}/docx")
+        return found.status_code == 200
+
+    return check
+
+
+def test_a_template_version_uploaded_on_one_instance_is_used_on_the_other_within_2_seconds(
+    deployment: Deployment,
+) -> None:
+    people = deployment.people
+    nip = "198203172006041002"  # used by no other module
+    people.enrol(nip, name="Rina Marlina, S.H.")
+    admin_first, admin_second = deployment.on_both(people.admin.client)
+    operator_second = deployment.on_both(people.operator.client)[1]
+    template_id = new_id()
+    content = pakta_docx((OLD_WORDING, "dengan ini menyatakan dengan sungguh-sungguh:"))
+    uploaded = upload(admin_first, manifest_text(template_id), content)
+    answered = time.monotonic()
+    assert uploaded.status_code == 201, uploaded.text
+    version = uploaded.json()["version"]
+
+    assert within(FOLLOWED_WITHIN, answered, has_version(admin_second, template_id, version))
+    download = admin_second.get(f"/api/v1/templates/{template_id}/versions/{version}/docx")
+    assert download.content == content
+    # Used there: a document made on the second instance from the version made on the first.
+    made = operator_second.post(
+        "/api/v1/documents",
+        json={"template": template_id, "data": pakta_data(nip=nip, nama="Rina Marlina, S.H.")},
+    )
+    assert made.status_code == 201, made.text
+    assert (made.json()["template"], made.json()["template_version"]) == (template_id, version)
+    for client in (admin_second, operator_second):
+        client.close()
+
+
+def test_concurrent_uploads_over_two_instances_get_distinct_versions(
+    deployment: Deployment,
+) -> None:
+    clients = deployment.on_both(deployment.people.admin.client)
+    template_id = new_id()
+    manifest = manifest_text(template_id)
+    variants = [pakta_docx((OLD_WORDING, f"dengan ini menyatakan ({n}):")) for n in range(6)]
+    together = threading.Barrier(len(variants))
+
+    def send(i: int) -> httpx.Response:
+        together.wait()  # all at once, half on each instance
+        return upload(clients[i % 2], manifest, variants[i])
+
+    with ThreadPoolExecutor(len(variants)) as pool:
+        answers = list(pool.map(send, range(len(variants))))
+    answered = time.monotonic()
+    assert [a.status_code for a in answers] == [201] * len(variants), [a.text for a in answers]
+    assert sorted(a.json()["version"] for a in answers) == list(range(1, len(variants) + 1))
+    # Each instance serves each version as uploaded, whichever instance took it.
+    for client in clients:
+        for answer, content in zip(answers, variants, strict=True):
+            version = answer.json()["version"]
+            assert within(FOLLOWED_WITHIN, answered, has_version(client, template_id, version))
+            got = client.get(f"/api/v1/templates/{template_id}/versions/{version}/docx")
+            assert got.content == content
+    with deployment.first.registry() as db:
+        rows = db.execute(
+            "SELECT version FROM template_versions WHERE template_id = %s ORDER BY version",
+            (template_id,),
+        ).fetchall()
+    assert [v for (v,) in rows] == list(range(1, len(variants) + 1))
+    clients[1].close()
+
+
+def crl_of(client: httpx.Client) -> x509.CertificateRevocationList:
+    return x509.load_der_x509_crl(client.get("/api/v1/trust/crl").content)
+
+
+def test_a_signer_revoked_on_one_instance_is_revoked_on_the_other_within_2_seconds(
+    deployment: Deployment,
+) -> None:
+    people = deployment.people
+    nip = "197907232005012004"  # used by no other module
+    signer = people.signer(nip, name="Dra. Sri Wahyuni")
+    document = create_pakta(people.operator.client, nip)
+    assert sign_pakta(signer, str(document["id"])).status_code == 200
+    pdf = people.operator.client.get(f"/api/v1/documents/{document['id']}/pdf").content
+
+    with deployment.first.client() as first, deployment.second.client() as second:
+        number_before = crl_of(second).extensions.get_extension_for_class(x509.CRLNumber)
+        revoked = people.revoke_signer(signer.signer_id, "Mutasi")  # on the first
+        answered = time.monotonic()
+        assert revoked.status_code == 200, revoked.text
+        certificate = revoked.json()["certificate_pem"].encode()
+        serial = x509.load_pem_x509_certificate(certificate).serial_number
+
+        def listed_on_second() -> bool:
+            return crl_of(second).get_revoked_certificate_by_serial_number(serial) is not None
+
+        assert within(FOLLOWED_WITHIN, answered, listed_on_second)
+        # One CRL for the deployment: the same list, under a higher number, on both.
+        assert first.get("/api/v1/trust/crl").content == second.get("/api/v1/trust/crl").content
+        number_after = crl_of(second).extensions.get_extension_for_class(x509.CRLNumber)
+        assert number_after.value.crl_number > number_before.value.crl_number
+
+        # The second's upload check reads the CRL it loaded: signed before, revoked after.
+        report = second.post(
+            "/api/v1/verify", files={"file": ("pakta.pdf", pdf, "application/pdf")}
+        ).json()
+        (checked,) = report["signatures"]
+        assert checked["revoked_at"] is not None and "dicabut" in checked["reason"], report
+        assert report["valid"] is True  # time-stamped before the revocation
+        public = second.get(f"/api/v1/verify/{document['verify_code']}").json()
+        assert public["signatures"][0]["certificate_revoked_at"] is not None
+        assert "tetap sah" in second.get(f"/v/{document['verify_code']}").text
+
+
+def listener_pid(service: Service) -> int | None:
+    """The backend PID of ``service``'s change listener, if it is connected."""
+    with service.registry() as db:
+        found = db.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name LIKE %s",
+            (f"docgen changes {service.pid} %",),
+        ).fetchall()
+    assert len(found) <= 1, found
+    return int(str(found[0][0])) if found else None
+
+
+def test_the_listener_follows_changes_again_after_its_connection_drops(
+    deployment: Deployment,
+) -> None:
+    second = deployment.second
+    dropped = listener_pid(second)
+    assert dropped is not None
+    with second.registry() as db:
+        assert db.execute("SELECT pg_terminate_backend(%s)", (dropped,)).fetchone() == (True,)
+    # Made while it may not be listening yet: caught up on when it connects again.
+    admin_first, admin_second = deployment.on_both(deployment.people.admin.client)
+    template_id = new_id()
+    uploaded = upload(admin_first, manifest_text(template_id), pakta_docx())
+    assert uploaded.status_code == 201, uploaded.text
+    assert within(10, time.monotonic(), has_version(admin_second, template_id, 1))
+
+    # Listening again on a new connection: the next change is followed within 2 seconds.
+    assert within(10, time.monotonic(), lambda: listener_pid(second) not in (None, dropped))
+    again = upload(admin_first, manifest_text(template_id), pakta_docx())
+    answered = time.monotonic()
+    assert again.json()["version"] == 2
+    assert within(FOLLOWED_WITHIN, answered, has_version(admin_second, template_id, 2))
+    assert "following changes again after a lost connection" in second.log.read_text()
+    admin_second.close()
+
+
+BATCH_ROWS = 300  # as in issue 18: three chunks of 100
+
+
+def test_a_batch_is_made_exactly_once_by_two_workers_while_one_is_killed(
+    deployment: Deployment,
+) -> None:
+    workers = {w.pid: w for p in deployment.processes for w in workers_of(p)}
+    assert len(workers) == 2
+    _, batch_id = witness_and_batch(deployment.people, BATCH_ROWS)
+    url = deployment.first.database_url
+
+    def claimed() -> list[tuple[int, str]]:
+        with registry(url) as db:
+            return db.execute(
+                "SELECT chunk, claimed_by FROM batch_chunks WHERE batch_id = %s "
+                "AND status = 'berjalan' ORDER BY chunk",
+                (batch_id,),
+            ).fetchall()
+
+    deadline = time.monotonic() + 120
+    while not (held := claimed()):
+        assert time.monotonic() < deadline, "no worker took a chunk"
+        time.sleep(0.05)
+    # The worker holding the first chunk taken dies in the middle of it, as the OOM killer
+    # would end it; the other makes the rest and, once the reaper saw it dead, its chunks.
+    doomed = workers[int(held[0][1].rsplit(":", 1)[1])]
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait(10)
+    lost = [chunk for chunk, by in held if by.endswith(f":{doomed.pid}")]
+
+    batch = generated(deployment.people.operator.client, batch_id)
+    assert (batch["total"], batch["done"], batch["failed"]) == (BATCH_ROWS, BATCH_ROWS, 0)
+    stored = [
+        str(o.object_name) for o in deployment.first.stored_objects(f"batches/{batch_id}/dibuat-")
+    ]
+    with registry(url) as db:
+        rows = db.execute(
+            "SELECT count(*), count(DISTINCT r.document_id), count(DISTINCT d.number), "
+            "count(DISTINCT d.verify_code) FROM batch_rows r JOIN documents d "
+            "ON d.id = r.document_id WHERE r.batch_id = %s",
+            (batch_id,),
+        ).fetchone()
+        retried = db.execute(
+            "SELECT chunk, attempts, claimed_by FROM batch_chunks WHERE batch_id = %s "
+            "AND chunk = ANY(%s)",
+            (batch_id, lost),
+        ).fetchall()
+        # Every pack under the batch's prefix named: a current one holding exactly the
+        # registered revisions, or the killed attempt's, abandoned. No orphan, no duplicate.
+        assert_every_pack_named(db, batch_id, stored)
+    assert rows == (BATCH_ROWS,) * 4
+    assert len(retried) == len(lost) >= 1
+    assert all(attempts >= 2 and not by.endswith(f":{doomed.pid}") for _, attempts, by in retried)

@@ -1,5 +1,5 @@
 """The registry: documents, their revisions and signature slots, signers, numbers, audit log,
-template versions, batches, idempotency keys and the deployment's CA."""
+template versions, batches, idempotency keys, the deployment's CA and its published CRLs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -349,6 +350,18 @@ class DeploymentAuthority(Base):
     # CA from before, kept so that what it signed stays valid).
     origin: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PublishedCrl(Base):
+    """A CRL the deployment published (DER, signed by its CA): the one with the highest number
+    is current on every instance. Numbers come from the ``crl`` number sequence, so they only
+    grow, and a CRL with a higher number never lists fewer certificates."""
+
+    __tablename__ = "published_crls"
+
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    issued_at: Mapped[datetime] = mapped_column()
 
 
 class TemplateVersion(Base):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from docgen.errors import NotFound
-from docgen.registry.models import DeploymentAuthority, Signer, User
+from docgen.registry.models import DeploymentAuthority, PublishedCrl, Signer, User
 from docgen.registry.statuses import SignerStatus
 
 __all__ = [
@@ -22,6 +22,8 @@ __all__ = [
     "lock",
     "lock_authority",
     "names",
+    "newest_crl",
+    "newest_crl_number",
     "replacement_of",
     "reset_pin_tries",
     "revoked",
@@ -49,6 +51,16 @@ async def names(session: AsyncSession, signer_ids: Iterable[str | None]) -> dict
 async def revoked(session: AsyncSession) -> list[Signer]:
     """Every signer whose certificate is revoked."""
     return list(await session.scalars(select(Signer).where(Signer.revoked_at.is_not(None))))
+
+
+async def newest_crl(session: AsyncSession) -> PublishedCrl | None:
+    """The CRL published last (the highest number); None before the first."""
+    return await session.scalar(select(PublishedCrl).order_by(PublishedCrl.number.desc()).limit(1))
+
+
+async def newest_crl_number(session: AsyncSession) -> int:
+    """The number of the CRL published last; 0 before the first."""
+    return int(await session.scalar(select(func.max(PublishedCrl.number))) or 0)
 
 
 async def in_effect(

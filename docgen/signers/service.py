@@ -24,7 +24,7 @@ from docgen.registry.models import SignatureSlot, Signer, Unit, User, utcnow
 from docgen.registry.statuses import Role, SignerStatus
 from docgen.signers import repository
 from docgen.signers.keys import IssuedKey, SignerKeys
-from docgen.signers.revocation import RevocationList
+from docgen.signers.revocation import Crl, RevocationList
 from docgen.signers.schemas import ReenrolIn, SignerIn
 
 __all__ = ["Signers", "revocation_time"]
@@ -253,7 +253,7 @@ class Signers:
                 unit=target.unit,
                 pin=pin or "",
             )
-        replaced: list[str] = []
+        replaced: list[Crl] = []  # the CRL that lists the enrolment replaced, if one was
 
         async def register(session: AsyncSession, user: User) -> None:
             if target is None or issued is None:
@@ -265,7 +265,8 @@ class Signers:
                 old = await repository.get(session, signer.replaces_id)
                 if old.status != SignerStatus.DICABUT:
                     _revoke(old, "Digantikan oleh pendaftaran baru")
-                    replaced.append(old.id)
+                    # Listed in the same transaction, as in revoke().
+                    replaced.append(await self.revocations.issue(session))
                 await session.flush()
                 signer.replaces_id = None
                 # The roles still waiting for the old enrolment wait for the new one.
@@ -287,8 +288,8 @@ class Signers:
             await audit.record(session, "signer.activated", "signer", signer.id)
 
         user = await self.accounts.activate(token, password, otp, within=register)
-        if replaced:
-            await self.revocations.publish()
+        for crl in replaced:
+            await self.revocations.adopt(crl)
         return user
 
     @staticmethod
@@ -348,6 +349,9 @@ class Signers:
                 raise Conflict("Sertifikat penanda tangan sudah dicabut")
             _revoke(signer, reason)
             await audit.record(session, "signer.revoked", "signer", signer_id, reason=reason)
+            # Listed in the same transaction: never revoked without a CRL that says so, and
+            # every instance loads that CRL once it commits.
+            crl = await self.revocations.issue(session)
             await session.commit()
-        await self.revocations.publish()
+        await self.revocations.adopt(crl)
         return signer

@@ -2,7 +2,9 @@
 
 Templates are data. A folder template (``templates/<id>/``) counts with the version its manifest
 declares; an upload (:mod:`docgen.templating.upload`) becomes the next version of its id. At
-start-up every recorded upload is read back from object storage and its SHA-256 checked.
+start-up every recorded upload is read back from object storage and its SHA-256 checked; a
+version uploaded on another instance later is read the same way when its notice arrives
+(:mod:`docgen.registry.changes`).
 
 New documents use the latest version; each document records the id, version and SHA-256 it was
 made from, and its stored revisions never need the template again.
@@ -13,8 +15,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
-
-import anyio
 
 from docgen.errors import TemplateInvalid, TemplateNotFound, TemplateProblem
 from docgen.registry.db import Database
@@ -32,8 +32,6 @@ class TemplateCatalogue:
 
     def __init__(self, templates: Iterable[Template] = ()) -> None:
         self._versions: dict[str, dict[int, Template]] = {}
-        # One upload at a time in this process, so two never pick the same version.
-        self.upload_lock = anyio.Lock()
         for template in templates:
             self.add(template)
 
@@ -63,6 +61,10 @@ class TemplateCatalogue:
         if template is None:
             raise TemplateNotFound(f"Templat {template_id!r} tidak punya versi {version}")
         return template
+
+    def holds(self, template_id: str, version: int) -> bool:
+        """Whether that version is loaded."""
+        return version in self._versions.get(template_id, {})
 
     def versions(self, template_id: str) -> list[int]:
         """Ascending; empty for an unknown id."""
@@ -142,7 +144,10 @@ def load_templates(directory: Path) -> dict[str, Template]:
 async def load_uploaded_versions(
     catalogue: TemplateCatalogue, db: Database, store: ObjectStore
 ) -> int:
-    """Read every recorded upload back from storage into ``catalogue``; returns how many.
+    """Read every recorded upload that ``catalogue`` does not hold yet back from storage into
+    it; returns how many were read. Cheap when it holds them all (one query of the registry):
+    called at start-up, at each notice of a new version, by the backstop poll, and again by
+    whoever misses a version.
 
     Raises:
         TemplateInvalid: a recorded version cannot be read back intact (missing object, SHA-256
@@ -151,9 +156,10 @@ async def load_uploaded_versions(
     """
     async with db.session() as session:
         rows = await repository.all_versions(session)
-    for row in rows:
+    missing = [row for row in rows if not catalogue.holds(row.template_id, row.version)]
+    for row in missing:
         catalogue.add(await _read_version(store, row))
-    return len(rows)
+    return len(missing)
 
 
 async def _read_version(store: ObjectStore, row: TemplateVersion) -> Template:

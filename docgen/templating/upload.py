@@ -3,7 +3,8 @@
 An upload becomes the next version of its id, the highest known + 1 (a new id starts at 1).
 Nothing is written before every check passes; then its DOCX and its manifest, with the assigned
 version written in, go to object storage under ``templates/<id>/v<version>/`` (write-once) and a
-``TemplateVersion`` row and an audit entry record them.
+``TemplateVersion`` row and an audit entry record them, with a notice that makes every other
+instance load it. One upload of an id at a time on the whole deployment (a lock in the registry).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from docgen.errors import Conflict, TemplateInvalid, TemplateProblem
 from docgen.kit.limits import read_upload, refuse_oversized
 from docgen.kit.sandbox import Sandbox, SandboxFailed, SandboxTimeout
 from docgen.registry import audit
+from docgen.registry.changes import Change, ChangeKind, announce
 from docgen.registry.db import Database
+from docgen.registry.locks import exclusive
 from docgen.registry.models import TemplateVersion, utcnow
 from docgen.templating import repository
 from docgen.templating.catalogue import TemplateCatalogue
@@ -94,13 +97,17 @@ async def upload_template(
     Raises:
         UploadTooLarge: the DOCX is over ``max_docx_bytes`` or the manifest over 1 MiB (413).
         TemplateInvalid: every problem found, each with its place (422).
-        Conflict: another process recorded the same version at the same moment (409).
+        Conflict: another upload of the same id held its lock for a minute, or recorded the
+            same version at the same moment (409).
     """
     refuse_oversized("manifest.toml", manifest_upload, MAX_MANIFEST_BYTES)
     refuse_oversized("Berkas DOCX", docx_upload, max_docx_bytes)
     checked = await _check_upload(manifest_upload, docx_upload, sandbox)
     template_id = checked.manifest.id
-    async with catalogue.upload_lock:
+    # One upload of an id at a time on every instance: the version is picked, stored and
+    # recorded under the id's lock in the registry.
+    busy = f"Templat {template_id} sedang diunggah di tempat lain; coba unggah lagi"
+    async with exclusive(db, "template", template_id, busy=busy):
         async with db.session() as session:
             recorded = await repository.highest_version(session, template_id)
         version = max([recorded, *catalogue.versions(template_id)], default=0) + 1
@@ -242,4 +249,7 @@ async def _record(
             manifest_sha256=manifest_obj.sha256,
             title=template.manifest.title,
         )
+        # The other instances load it once this commits.
+        subject = f"{template.id} v{template.version}"
+        await announce(session, Change(ChangeKind.TEMPLATES, subject))
         await session.commit()
