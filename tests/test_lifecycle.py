@@ -15,7 +15,7 @@ import httpx
 
 from docgen.registry.cluster import find_bin_dir
 from tests.conftest import People, pakta_data, sign_pakta, start_service, stop_service
-from tests.test_bulk import generated, pakta_csv, post_batch
+from tests.test_bulk import generated, pakta_csv, post_batch, wait_for
 from tests.test_template_upload import manifest_text, pakta_docx, upload
 
 NIP = str(pakta_data()["nip"])  # this service's own registry: no other test shares it
@@ -75,6 +75,17 @@ def bucket_volumes(data_dir: Path) -> list[int]:
     ]
 
 
+# Small chunks, so the batch is still being made when PostgreSQL stops; the job its worker lost
+# with the registry is taken for stalled 3 s after the worker's last heartbeat.
+QUICK_QUEUE = {
+    "DOCGEN_BATCH_CHUNK_ROWS": "10",
+    "DOCGEN_WORKER_HEARTBEAT_SECONDS": "1",
+    "DOCGEN_WORKER_STALLED_SECONDS": "3",
+    "DOCGEN_JOB_REAPER_SECONDS": "1",
+}
+BATCH_ROWS = 80
+
+
 def test_restart_reuses_state_and_ctrl_c_stops_everything(reachable_dir: Path) -> None:
     data_dir = reachable_dir
     process, service = start_service(data_dir, up=True)
@@ -102,7 +113,9 @@ def test_restart_reuses_state_and_ctrl_c_stops_everything(reachable_dir: Path) -
         time.sleep(0.2)
     assert processes_under(data_dir) == []
 
-    process, service = start_service(data_dir, up=True, DOCGEN_PUBLIC_URL=service.url)
+    process, service = start_service(
+        data_dir, up=True, DOCGEN_PUBLIC_URL=service.url, **QUICK_QUEUE
+    )
     try:
         # The accounts and their API tokens are still there (the service has a new port).
         people.moved_to(service.url)
@@ -127,8 +140,12 @@ def test_restart_reuses_state_and_ctrl_c_stops_everything(reachable_dir: Path) -
         assert again["number"] != document["number"]  # the sequence went on, not back
         assert bucket_volumes(data_dir) == volumes  # none grown for the uploads or the restart
 
-        # Its PostgreSQL stops: the service is alive but says it is not ready, and why; once
-        # PostgreSQL is back, it is ready again and its queue worker still makes batches.
+        # Its PostgreSQL stops in the middle of a batch: the service is alive but says it is
+        # not ready, and why; once PostgreSQL is back, it is ready again and the batch is made
+        # to its end, each row once.
+        batch_id = post_batch(
+            operator, pakta_csv([pakta_data(nip=NIP)] * BATCH_ROWS), "pakta-integritas"
+        ).json()["id"]
         with service.client() as anonymous:
             assert anonymous.get("/readyz").json() == {
                 "status": "siap",
@@ -139,7 +156,9 @@ def test_restart_reuses_state_and_ctrl_c_stops_everything(reachable_dir: Path) -
                     "pekerja": "ok",
                 },
             }
+            begun = wait_for(operator, batch_id, lambda b: b["done"] > 0, timeout=120)
             options = postgres_stop(data_dir)
+            assert begun["done"] < BATCH_ROWS  # (stopped in the middle)
             down = anonymous.get("/readyz")
             assert down.status_code == 503
             assert down.json() == {
@@ -157,10 +176,11 @@ def test_restart_reuses_state_and_ctrl_c_stops_everything(reachable_dir: Path) -
             while (ready := anonymous.get("/readyz")).status_code != 200:
                 assert time.monotonic() < deadline, ready.text
                 time.sleep(0.5)
-        rows = [pakta_data(nip=NIP) for _ in range(2)]
-        batch = post_batch(operator, pakta_csv(rows), "pakta-integritas")
-        assert batch.status_code == 202, batch.text
-        made = generated(operator, batch.json()["id"])
-        assert (made["done"], made["failed"]) == (2, 0)
+        made = generated(operator, batch_id)
+        assert (made["done"], made["failed"]) == (BATCH_ROWS, 0), made["errors"]
+        documents = made["documents"]
+        assert len({d["id"] for d in documents}) == len({d["number"] for d in documents})
+        assert len(documents) == BATCH_ROWS
+        assert process.poll() is None  # `docgen up` and its processes lived through it
     finally:
         stop_service(process)
