@@ -4,8 +4,9 @@ two; one Idempotency-Key sent to both at once makes one document, and no request
 both have one root CA and TSA, so a signer activated on one signs on the other; an instance
 with another server secret refuses to start. A template version uploaded or a signer revoked on
 one is in effect on the other within 2 seconds (issue 18), also after the other lost its
-connection to the registry for notices. Each has a queue worker beside it: a batch of 300 rows
-is made exactly once by the two while one of them is killed."""
+connection to the registry for notices. Ten wrong PINs at once over both lock the signer after
+exactly five. Each has a queue worker beside it: a batch of 300 rows is made exactly once by the
+two while one of them is killed."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -418,6 +420,36 @@ def test_the_listener_follows_changes_again_after_its_connection_drops(
     assert within(FOLLOWED_WITHIN, answered, has_version(admin_second, template_id, 2))
     assert "following changes again after a lost connection" in second.log.read_text()
     admin_second.close()
+
+
+WRONG_PINS = 10  # as in issue 18
+
+
+def test_ten_wrong_pins_at_once_over_both_instances_lock_the_signer_after_exactly_five(
+    deployment: Deployment,
+) -> None:
+    nip = "197404192001041741"  # no other test of the module uses it
+    signer = deployment.people.signer(nip)
+    document = create_pakta(deployment.people.operator.client, nip)
+    clients = deployment.on_both(signer.client)
+    together = threading.Barrier(WRONG_PINS)
+
+    def guess(i: int) -> tuple[int, str]:
+        body = {"role": "pembuat_pernyataan", "pin": f"{140_000 + 7 * i:06d}"}
+        together.wait(timeout=60)  # all at once, half on each instance
+        response = clients[i % 2].post(f"/api/v1/documents/{document['id']}/signatures", json=body)
+        return response.status_code, response.json()["error"]
+
+    with ThreadPoolExecutor(WRONG_PINS) as pool:
+        outcomes = Counter(pool.map(guess, range(WRONG_PINS)))
+    assert outcomes == {(403, "WrongPin"): 5, (423, "SignerLocked"): WRONG_PINS - 5}, outcomes
+    # Locked on both: the right PIN is refused too.
+    for client in clients:
+        right = client.post(
+            f"/api/v1/documents/{document['id']}/signatures",
+            json={"role": "pembuat_pernyataan", "pin": signer.pin},
+        )
+        assert right.status_code == 423, right.text
 
 
 BATCH_ROWS = 300  # as in issue 18: three chunks of 100
