@@ -22,11 +22,12 @@ from types import FrameType
 
 from sqlalchemy.engine import URL
 
+from docgen.kit.object_storage import store_at
 from docgen.registry.cluster import EmbeddedPostgres
 from docgen.registry.db import migrate, registry_url, require_current_schema
 from docgen.settings import Settings
 from docgen.wiring import load_pepper
-from storage import EmbeddedS3Server, S3ObjectStore
+from storage import EmbeddedS3Server
 
 __all__ = ["run_everything"]
 
@@ -96,15 +97,7 @@ def _object_storage(settings: Settings) -> Iterator[dict[str, str]]:
     server = EmbeddedS3Server(settings.data_dir / "s3")
     server.start()
     try:
-        store = S3ObjectStore(
-            server.endpoint,
-            server.access_key,
-            server.secret_key,
-            settings.s3_bucket,
-            region=settings.s3_region,
-            retention_days=settings.s3_retention_days,
-        )
-        store.ensure_bucket()
+        store_at(settings, server.endpoint, server.access_key, server.secret_key).ensure_bucket()
         server.allocate_volume(settings.s3_bucket)
         yield {
             "DOCGEN_S3_ENDPOINT": server.endpoint,

@@ -25,6 +25,7 @@ from docgen.documents.service import DocumentService
 from docgen.jobs import job_app
 from docgen.kit.jobs import Jobs
 from docgen.kit.links import Links
+from docgen.kit.object_storage import configured_store, store_at
 from docgen.kit.readiness import Checked
 from docgen.kit.sandbox import Sandbox
 from docgen.notifications import Notifier
@@ -131,27 +132,12 @@ async def deployment_ca(settings: Settings, db: Database) -> CertificateAuthorit
 def _object_store(settings: Settings, stack: AsyncExitStack) -> S3ObjectStore:
     server: EmbeddedS3Server | None = None
     if settings.s3_endpoint:
-        if not (settings.s3_access_key and settings.s3_secret_key):
-            raise RuntimeError("DOCGEN_S3_ACCESS_KEY and DOCGEN_S3_SECRET_KEY must be set")
-        endpoint, access, secret = (
-            settings.s3_endpoint,
-            settings.s3_access_key,
-            settings.s3_secret_key,
-        )
+        store = configured_store(settings)
     else:
         server = EmbeddedS3Server(settings.data_dir / "s3")
         server.start()
         stack.callback(server.stop)
-        endpoint, access, secret = server.endpoint, server.access_key, server.secret_key
-    store = S3ObjectStore(
-        endpoint,
-        access,
-        secret,
-        settings.s3_bucket,
-        secure=settings.s3_secure,
-        region=settings.s3_region,
-        retention_days=settings.s3_retention_days,
-    )
+        store = store_at(settings, server.endpoint, server.access_key, server.secret_key)
     store.ensure_bucket()
     if server is not None:
         server.allocate_volume(settings.s3_bucket)

@@ -91,12 +91,13 @@ class Service:
 
 
 def start_service(
-    data_dir: Path, *, workers: int = 1, up: bool = False, **env: str
+    data_dir: Path, *, workers: int = 0, up: bool = False, **env: str
 ) -> tuple[subprocess.Popen[bytes], Service]:
     """`docgen migrate`, then `docgen serve` on a free port and ``workers`` `docgen worker`
-    processes beside it, sharing its registry, object storage (an S3 server of the data dir's,
-    run by this process, unless ``env`` names one), secret and public URL, each worker with a
-    data dir of its own under ``data_dir/nodes``. ``up``: `docgen up` instead (as `make run`:
+    processes beside it (none unless the test makes batches: each runs its own LibreOffice),
+    sharing its registry, object storage (an S3 server of the data dir's, run by this process,
+    unless ``env`` names one), secret and public URL, each worker with a data dir of its own
+    under ``data_dir/nodes``. ``up``: `docgen up` instead (as `make run`:
     it starts the embedded PostgreSQL and S3 server, migrates, and runs the API and a worker).
 
     Tried again on another port if the one picked was taken in the meantime (the service's own
@@ -264,7 +265,7 @@ def stop_service(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    process, svc = start_service(tmp_path_factory.mktemp("docgen"))
+    process, svc = start_service(tmp_path_factory.mktemp("docgen"), workers=1)
     try:
         yield svc
     finally:

@@ -115,6 +115,7 @@ def mailing_office(data_dir: Path) -> Iterator[Office]:
     try:
         process, service = start_service(
             data_dir,
+            workers=1,
             DOCGEN_SMTP_HOST="127.0.0.1",
             DOCGEN_SMTP_PORT=str(smtp.port),
             DOCGEN_SMTP_SECURITY="none",

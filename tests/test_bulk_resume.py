@@ -124,7 +124,7 @@ def test_a_killed_worker_leaves_its_chunk_to_another_and_a_killed_service_its_si
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "docgen"
-    process, service = start_service(data_dir, **LEASE)
+    process, service = start_service(data_dir, workers=1, **LEASE)
     try:
         people = People(service.url, service.data_dir)
         witness, batch_id = witness_and_batch(people)
@@ -174,7 +174,7 @@ def test_a_killed_worker_leaves_its_chunk_to_another_and_a_killed_service_its_si
         kill_when(process, client, batch_id, halfway)
         stop_service(process)  # (its workers)
 
-        process, service = start_service(data_dir, **LEASE)
+        process, service = start_service(data_dir, workers=1, **LEASE)
         people.moved_to(service.url)
         # The key went with the process, which renews the lease no more (the start took longer
         # than the lease).
@@ -231,7 +231,7 @@ def test_a_service_stopped_with_ctrl_c_marks_its_bulk_signing_interrupted(
 ) -> None:
     rows = ROWS  # long enough to still be signing when the stop comes (three chunks)
     data_dir = tmp_path / "docgen"
-    process, service = start_service(data_dir, **CHUNKS)
+    process, service = start_service(data_dir, workers=1, **CHUNKS)
     try:
         people = People(service.url, service.data_dir)
         witness, batch_id = witness_and_batch(people, rows)
@@ -269,7 +269,7 @@ def test_a_resumed_batch_makes_its_rows_from_the_data_checked_on_acceptance(
             (checked,) = db.execute(
                 "SELECT clean FROM batch_rows WHERE batch_id = %s AND row = 2", (batch_id,)
             ).fetchone()
-        process, service = start_service(data_dir, **LEASE)
+        process, service = start_service(data_dir, workers=1, **LEASE)
         people.moved_to(service.url)
         batch = generated(client, batch_id)
         assert (batch["done"], batch["failed"]) == (rows, 0)

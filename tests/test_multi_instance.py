@@ -107,10 +107,12 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         "DOCGEN_JOB_REAPER_SECONDS": "1",
     }
     where = tmp_path_factory.mktemp("dua-instans")
-    first_process, first = start_service(where / "first", **own)
+    first_process, first = start_service(where / "first", workers=1, **own)
     second_process = None
     try:
-        second_process, second = start_service(where / "second", **own, **shared_parts(first))
+        second_process, second = start_service(
+            where / "second", workers=1, **own, **shared_parts(first)
+        )
         yield Deployment(
             first, second, People(first.url, first.data_dir), [first_process, second_process]
         )
