@@ -33,6 +33,7 @@ from docgen.errors import (
 )
 from docgen.kit.limits import BodySizeLimit
 from docgen.kit.readiness import OK, readiness
+from docgen.local import claim_node_dir
 from docgen.people.pages import pages as people_pages
 from docgen.people.policies import Caller, Public
 from docgen.people.routes import router as people
@@ -149,6 +150,15 @@ def api_docs() -> APIRouter:
         return page
 
     return docs
+
+
+def create_node_app() -> FastAPI:
+    """The app of one process of ``docgen serve --workers N`` (uvicorn's factory): its settings
+    from the environment the command prepared, its LibreOffice, caches and files in a data dir
+    of its own under the deployment's (``nodes/api-<n>``)."""
+    settings = Settings()
+    settings.data_dir = claim_node_dir(settings.data_dir / "nodes", "api")
+    return create_app(settings)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

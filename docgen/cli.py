@@ -74,23 +74,61 @@ def _show(obj: Any) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="default: DOCGEN_HOST or 127.0.0.1")] = None,
     port: Annotated[int | None, typer.Option(help="default: DOCGEN_PORT or 8000")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="processes serving on the same port, each with its own LibreOffice, caches and "
+            "data dir (nodes/api-N)",
+        ),
+    ] = 1,
 ) -> None:
     """Start the service (and, unless configured otherwise, its embedded S3, database,
     LibreOffice and CA). Ctrl-C stops everything it started. The registry's schema must be
     current (docgen migrate): instances of a deployment never change it as they start."""
     import anyio
 
-    from docgen.app import create_app
-
     settings = Settings()
     settings.host = host or settings.host
     settings.port = port or settings.port
     _log_to_stderr()
+    if workers > 1:
+        _serve_processes(settings, workers)
+        return
+    from docgen.app import create_app
+
     with _refusals():
         anyio.run(_ready_to_serve, settings)
     config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port)
     with contextlib.suppress(KeyboardInterrupt):
         _Server(config).run()
+
+
+def _serve_processes(settings: Settings, count: int) -> None:
+    """``docgen serve --workers N``: the parts the processes share (the embedded ones started
+    here, once), then uvicorn's supervisor over ``count`` processes of the app."""
+    import os
+
+    import anyio
+    from uvicorn.supervisors import Multiprocess
+
+    from docgen.local import shared_parts
+
+    with _refusals(), shared_parts(settings, migrating=False) as shared:
+        # The processes read their settings from the environment they are started with.
+        os.environ.update(shared)
+        os.environ["DOCGEN_DATA_DIR"] = str(settings.data_dir.resolve())
+        anyio.run(_ready_to_serve, Settings())  # the CA is made or adopted once, here
+        config = uvicorn.Config(
+            "docgen.app:create_node_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=count,
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
 
 
 @app.command()

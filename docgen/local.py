@@ -11,6 +11,7 @@ SIGTERM) reaches each of them; once they ended, the embedded servers stop.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import signal
@@ -18,7 +19,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 from sqlalchemy.engine import URL
 
@@ -29,7 +32,7 @@ from docgen.settings import Settings
 from docgen.wiring import load_pepper
 from storage import EmbeddedS3Server
 
-__all__ = ["run_everything"]
+__all__ = ["claim_node_dir", "run_everything", "shared_parts"]
 
 log = logging.getLogger(__name__)
 
@@ -40,39 +43,77 @@ def run_everything(settings: Settings, *, workers: int = 1) -> int:
     """Run the API and ``workers`` queue workers until a signal; returns the exit status
     (that of the first process that ended by itself, else 0).
 
+    Raises what :func:`shared_parts` raises.
+    """
+    with shared_parts(settings, migrating=True) as env:
+        nodes = settings.data_dir.resolve() / "nodes"
+        commands = [("serve", settings.data_dir.resolve())] + [
+            ("worker", nodes / f"worker-{i}") for i in range(1, workers + 1)
+        ]
+        log.info("memulai API dan %d pekerja", workers)
+        with _signals() as received:
+            processes = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "docgen", command],
+                    env={**os.environ, **env, "DOCGEN_DATA_DIR": str(data_dir)},
+                )
+                for command, data_dir in commands
+            ]
+            status = _watch(processes, received)
+        return status
+
+
+@contextlib.contextmanager
+def shared_parts(settings: Settings, *, migrating: bool) -> Iterator[dict[str, str]]:
+    """What processes of one deployment on this machine share, as DOCGEN_* variables: the
+    registry, the object storage, the server secret, the public URL and the mail folder; the
+    embedded PostgreSQL and S3 server started for the block where the settings name none.
+    ``migrating``: bring the schema up to date first (else it must be current already).
+
     Raises:
-        docgen.registry.cluster.ClusterError: the embedded cluster cannot start.
-        storage.errors.StorageError: the embedded S3 server cannot start.
+        docgen.registry.db.SchemaNotCurrent: not ``migrating``, and the schema is not current.
+        docgen.registry.cluster.ClusterError, storage.errors.StorageError: an embedded part
+            cannot start.
         ValueError: the server secret file cannot be read.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(_registry(settings))
-        migrate(url)
+        if migrating:
+            migrate(url)
         revision = require_current_schema(url)
-        env = {
-            **os.environ,
+        log.info("registri pada revisi %s", revision)
+        yield {
             "DOCGEN_DATABASE_URL": url.render_as_string(hide_password=False),
             "DOCGEN_PUBLIC_URL": settings.base_url,
             "DOCGEN_MAIL_DIR": str((settings.mail_dir or settings.data_dir / "mail").resolve()),
             **stack.enter_context(_object_storage(settings)),
             **_secret(settings),
         }
-        log.info("registri pada revisi %s; memulai API dan %d pekerja", revision, workers)
-        nodes = settings.data_dir.resolve() / "nodes"
-        commands = [("serve", settings.data_dir.resolve())] + [
-            ("worker", nodes / f"worker-{i}") for i in range(1, workers + 1)
-        ]
-        with _signals() as received:
-            processes = [
-                subprocess.Popen(
-                    [sys.executable, "-m", "docgen", command],
-                    env={**env, "DOCGEN_DATA_DIR": str(data_dir)},
-                )
-                for command, data_dir in commands
-            ]
-            status = _watch(processes, received)
-        return status
+
+
+def claim_node_dir(parent: Path, prefix: str) -> Path:
+    """A data dir of this process's own under ``parent``: ``<prefix>-1``, ``-2``, ... the first
+    no other running process holds (a lock held until this process ends, however it ends), so a
+    process started again in place of one that died finds that one's dir (and stops what it
+    left running there)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    slot = 1
+    while True:
+        node = parent / f"{prefix}-{slot}"
+        node.mkdir(exist_ok=True)
+        handle = (node / ".lock").open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            slot += 1
+            continue
+        _held_locks.append(handle)  # open for the process's lifetime
+        return node
+
+
+_held_locks: list[TextIO] = []
 
 
 @contextlib.contextmanager

@@ -91,7 +91,12 @@ class Service:
 
 
 def start_service(
-    data_dir: Path, *, workers: int = 0, up: bool = False, **env: str
+    data_dir: Path,
+    *,
+    workers: int = 0,
+    up: bool = False,
+    serve_args: tuple[str, ...] = (),
+    **env: str,
 ) -> tuple[subprocess.Popen[bytes], Service]:
     """`docgen migrate`, then `docgen serve` on a free port and ``workers`` `docgen worker`
     processes beside it (none unless the test makes batches: each runs its own LibreOffice),
@@ -99,11 +104,12 @@ def start_service(
     unless ``env`` names one), secret and public URL, each worker with a data dir of its own
     under ``data_dir/nodes``. ``up``: `docgen up` instead (as `make run`:
     it starts the embedded PostgreSQL and S3 server, migrates, and runs the API and a worker).
+    ``serve_args``: more arguments of `docgen serve`.
 
     Tried again on another port if the one picked was taken in the meantime (the service's own
     parts pick free ports while it starts)."""
     for _ in range(3):
-        started = _start_service(data_dir, workers, up, env)
+        started = _start_service(data_dir, workers, up, serve_args, env)
         if started is not None:
             return started
     raise RuntimeError("docgen found no free port in three tries")
@@ -143,7 +149,7 @@ def stop_shared_storage(data_dir: Path | None = None) -> None:
 
 
 def _start_service(
-    data_dir: Path, workers: int, up: bool, env: dict[str, str]
+    data_dir: Path, workers: int, up: bool, serve_args: tuple[str, ...], env: dict[str, str]
 ) -> tuple[subprocess.Popen[bytes], Service] | None:
     port = free_port()
     url = env.get("DOCGEN_PUBLIC_URL", f"http://127.0.0.1:{port}")
@@ -171,7 +177,7 @@ def _start_service(
     with log.open("ab") as out:
         offset = out.tell()
         process = subprocess.Popen(
-            [sys.executable, "-m", "docgen", "up" if up else "serve"],
+            [sys.executable, "-m", "docgen", "up" if up else "serve", *serve_args],
             cwd=REPO,
             env=environ,
             stdout=out,
