@@ -44,6 +44,12 @@ def _error(response: httpx.Response, status: int, name: str) -> ErrorOut:
     return body
 
 
+def unready(response: httpx.Response) -> str:
+    """What /readyz says is not ready ("" when all is; this service runs no queue worker, so
+    it names that at least)."""
+    return "" if response.status_code == 200 else str(response.json()["detail"])
+
+
 def _kill_groups(pid_file: Path) -> None:
     for line in pid_file.read_text(encoding="ascii").split():
         os.killpg(int(line), signal.SIGKILL)
@@ -75,7 +81,7 @@ def test_converter_failing_is_502_and_the_next_document_is_made(own_service: Ser
     people.signer(NIP)  # the role binds: the request gets as far as the converter
     client = people.operator.client
     with own_service.client() as anonymous:
-        assert anonymous.get("/readyz").json()["checks"]["konverter"] == "ok"
+        assert "konverter" not in unready(anonymous.get("/readyz"))
         _kill_groups(own_service.data_dir / "converter" / "servers.pid")
         ready = anonymous.get("/readyz")
         assert "konverter: LibreOffice (unoserver) tidak menerima konversi" in (
@@ -87,7 +93,7 @@ def test_converter_failing_is_502_and_the_next_document_is_made(own_service: Ser
         _error(failed, 502, "ConversionFailed")
         # The converter that failed was started afresh.
         create_pakta(client, NIP)
-        assert anonymous.get("/readyz").json()["checks"]["konverter"] == "ok"
+        assert "konverter" not in unready(anonymous.get("/readyz"))
 
 
 def test_a_signer_name_longer_than_a_certificate_allows_is_enrolled(people: People) -> None:
