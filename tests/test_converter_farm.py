@@ -29,11 +29,14 @@ from docgen.settings import Settings
 from docgen.templating.catalogue import load_templates
 from tests.conftest import REPO, People, Service, create_pakta, pakta_data, start_service
 from tests.conftest import stop_service as stop_service_and_workers
+from tests.pdftools import pages_text
 from tests.test_bulk import generated, pakta_csv, post_batch
 from tests.test_lifecycle import processes_under
 from tests.test_templates_content import nip_of
 
 SECRET = secrets.token_hex(32)  # the deployment's DOCGEN_SECRET_KEY, for nodes and service
+# A node's limits, small here so that tests reach them (the service is given the same).
+LIMITS = {"DOCGEN_CONVERTER_MAX_DOCUMENTS": "4", "DOCGEN_CONVERTER_MAX_REQUEST_BYTES": "1048576"}
 NIP = "198609262015051001"  # pakta_data's
 
 
@@ -65,6 +68,7 @@ def start_node(data_dir: Path) -> Node:
         "DOCGEN_DATA_DIR": str(data_dir),
         "DOCGEN_SECRET_KEY": SECRET,
         "DOCGEN_CONVERTER_WORKERS": "1",
+        **LIMITS,
     }
     with (data_dir / "node.log").open("ab") as log:
         process = subprocess.Popen(
@@ -125,6 +129,7 @@ def farm(nodes: list[Node], tmp_path_factory: pytest.TempPathFactory) -> Iterato
         tmp_path_factory.mktemp("docgen-farm"),
         DOCGEN_CONVERTER_URLS=",".join(node.url for node in nodes),
         DOCGEN_SECRET_KEY=SECRET,
+        **LIMITS,
     )
     try:
         yield service
@@ -204,6 +209,77 @@ def test_a_document_libreoffice_cannot_read_is_that_documents_failure(
         assert pdf is not None and pdf.startswith(b"%PDF")
     # A document's failure is not the node's: each request was made once, none failed over.
     assert sum(node.conversions() for node in nodes) - before == 3
+
+
+def formatted_nip(nip: str) -> str:
+    return f"{nip[:8]} {nip[8:14]} {nip[14]} {nip[15:]}"
+
+
+def test_a_node_bounds_requests_and_a_larger_call_goes_in_several(
+    nodes: list[Node], docxs: list[bytes]
+) -> None:
+    headers = {"Authorization": f"Bearer {node_token(SECRET.encode())}"}
+    url = f"{nodes[0].url}/api/v1/convert"
+    five = [("dokumen", (f"{i}.docx", docxs[0])) for i in range(5)]
+    response = httpx.post(url, files=five, headers=headers)
+    assert "paling banyak 4 dokumen" in _error(response, 413, "UploadTooLarge").detail
+    too_large = b"PK" + os.urandom(1 << 20)
+    response = httpx.post(url, files=[("dokumen", ("0.docx", too_large))], headers=headers)
+    _error(response, 413, "UploadTooLarge")
+
+    # The remote converter cuts a call into requests that fit (two documents each here); a
+    # document too large for any request fails alone, without being sent.
+    settings = Settings(
+        converter_urls=",".join(node.url for node in nodes),
+        secret_key=SECRET,
+        converter_max_documents=2,
+        converter_max_request_bytes=1 << 20,
+        _env_file=None,
+    )
+    call = [docxs[0], docxs[1], too_large, docxs[2], docxs[0]]
+
+    async def convert() -> BatchConversionFailed:
+        async with RemoteConverter.of(settings) as converter:
+            with pytest.raises(BatchConversionFailed) as caught:
+                await converter.to_pdfs(call)
+            return caught.value
+
+    before = sum(node.conversions() for node in nodes)
+    failed = anyio.run(convert)
+    assert sum(node.conversions() for node in nodes) - before == 2
+    assert list(failed.failures) == [2]
+    assert "batas" in failed.failures[2].detail
+    for index, nip in [(0, 801), (1, 802), (3, 803), (4, 801)]:
+        pdf = failed.pdfs[index]
+        assert pdf is not None
+        assert formatted_nip(nip_of(nip)) in "\n".join(pages_text(pdf)), index
+
+
+@pytest.mark.parametrize(
+    ("command", "env"),
+    [
+        (["converter"], {}),
+        (["serve"], {"DOCGEN_CONVERTER_URLS": "http://127.0.0.1:9"}),
+        (["worker"], {"DOCGEN_CONVERTER_URLS": "http://127.0.0.1:9"}),
+    ],
+)
+def test_without_the_deployments_secret_a_node_and_its_callers_refuse_to_start(
+    command: list[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    # A secret generated into its own data dir would be known to no other node.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DOCGEN_")}
+    environ.update(DOCGEN_DATA_DIR=str(tmp_path), DOCGEN_S3_ENDPOINT="127.0.0.1:9", **env)
+    done = subprocess.run(
+        [sys.executable, "-m", "docgen", *command],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "memerlukan rahasia server deployment" in done.stderr
+    assert _libreoffice_under(tmp_path) == []
 
 
 def _libreoffice_under(data_dir: Path) -> list[int]:

@@ -31,9 +31,9 @@ def configured_secret(settings: Settings) -> bytes:
     """
     if not (settings.secret_key or settings.secret_key_file):
         raise ValueError(
-            "konverter jarak jauh memerlukan rahasia server deployment: setel "
-            "DOCGEN_SECRET_KEY atau DOCGEN_SECRET_KEY_FILE, sama pada setiap instans dan node "
-            "konverter"
+            "node konverter dan instans yang memakainya memerlukan rahasia server deployment: "
+            "setel DOCGEN_SECRET_KEY atau DOCGEN_SECRET_KEY_FILE, sama pada setiap instans dan "
+            "node konverter"
         )
     return load_pepper(settings)
 
