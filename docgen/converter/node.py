@@ -11,7 +11,6 @@ LibreOffice takes connections.
 from __future__ import annotations
 
 import base64
-import logging
 
 from fastapi import Depends, FastAPI, Request
 from starlette.datastructures import UploadFile
@@ -33,13 +32,13 @@ from docgen.pipeline.convert import BatchConversionFailed, ServingConverter
 
 __all__ = ["CONVERT_PATH", "DOCUMENT_FIELD", "create_node_app", "convert_documents"]
 
-log = logging.getLogger(__name__)
-
 CONVERT_PATH = "/api/v1/convert"
 DOCUMENT_FIELD = "dokumen"  # the name of each DOCX part of the form
 
 
 class NotReady(DocgenError):
+    """The node's LibreOffice does not take conversions now."""
+
     status_code = 503
 
 
@@ -88,6 +87,7 @@ def create_node_app(
     """The node's app on a started ``converter``; ``token`` is what callers must present."""
 
     def caller(request: Request) -> None:
+        """Raises NotAuthenticated (401) unless the request carries the token."""
         if not token_matches(request.headers.get("authorization"), token):
             raise NotAuthenticated("Token node konverter tidak ada atau salah")
 
@@ -95,6 +95,8 @@ def create_node_app(
         title="docgen converter",
         summary="Node konversi DOCX -> PDF (LibreOffice) untuk instans docgen",
         version="1",
+        docs_url=None,  # its callers are programs; /openapi.json describes it
+        redoc_url=None,
     )
     app.add_middleware(BodySizeLimit, limit=max_request_bytes)
 
