@@ -11,26 +11,22 @@ from urllib.parse import quote
 
 import anyio
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from docgen.batches.routes import router as batches
 from docgen.documents.routes import router as documents
 from docgen.errors import (
-    DataInvalid,
-    DocgenError,
     ErrorOut,
-    FieldProblem,
     Forbidden,
     NotAuthenticated,
     error_responses,
     first_translated,
     translate,
 )
+from docgen.kit.error_bodies import add_error_handlers, error_response, internal_error
 from docgen.kit.limits import BodySizeLimit
 from docgen.kit.readiness import OK, readiness
 from docgen.local import claim_node_dir
@@ -56,20 +52,6 @@ log = logging.getLogger(__name__)
 class ReadinessOut(BaseModel):
     status: str = Field(description='"siap"')
     checks: dict[str, str] = Field(description='each part checked: "ok"')
-
-
-_HTTP_ERRORS = {
-    404: ("NotFound", "Alamat tidak ditemukan"),
-    405: ("MethodNotAllowed", "Metode tidak diizinkan untuk alamat ini"),
-}
-
-
-def _error(status: int, body: ErrorOut) -> JSONResponse:
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status)
-
-
-def _internal_error() -> JSONResponse:
-    return _error(500, ErrorOut(error="InternalError", detail="Terjadi kesalahan pada server"))
 
 
 def banner(parts: Parts, first_admin: str | None) -> str:
@@ -227,7 +209,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         checks = await readiness(parts.checked)
         down = [f"{name}: {state}" for name, state in checks.items() if state != OK]
         if down:
-            return _error(503, ErrorOut(error="NotReady", detail="Belum siap; " + "; ".join(down)))
+            return error_response(
+                503, ErrorOut(error="NotReady", detail="Belum siap; " + "; ".join(down))
+            )
         return JSONResponse(ReadinessOut(status="siap", checks=checks).model_dump())
 
     @app.exception_handler(NotAuthenticated)
@@ -236,7 +220,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         path = request.url.path
         if not path.startswith("/api/") and request.method == "GET":
             return RedirectResponse(f"/masuk?lanjut={quote(path)}", status_code=303)
-        return _error(exc.status_code, exc.body())
+        return error_response(exc.status_code, exc.body())
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> Response:
@@ -245,11 +229,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             office: Office = request.app.state.office
             caller = Caller(None, request.client.host if request.client else None)
             return office.page(request, caller, "galat.html", exc.status_code, detail=exc.detail)
-        return _error(exc.status_code, exc.body())
-
-    @app.exception_handler(DocgenError)
-    async def docgen_error(_: Request, exc: DocgenError) -> JSONResponse:
-        return _error(exc.status_code, exc.body())
+        return error_response(exc.status_code, exc.body())
 
     @app.exception_handler(StorageError)
     @app.exception_handler(SigningError)
@@ -258,9 +238,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         translated = translate(exc)
         if translated is None:
             log.error("untranslated library error", exc_info=exc)
-            return _internal_error()
+            return internal_error()
         log.warning("%s: %s", type(exc).__name__, exc)
-        return _error(translated.status_code, translated.body())
+        return error_response(translated.status_code, translated.body())
 
     @app.exception_handler(ExceptionGroup)
     async def error_group(_: Request, exc: ExceptionGroup[Exception]) -> JSONResponse:
@@ -269,25 +249,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         translated = first_translated(exc.exceptions)
         if translated is None:
             log.error("unexpected errors", exc_info=exc)
-            return _internal_error()
-        return _error(translated.status_code, translated.body())
+            return internal_error()
+        return error_response(translated.status_code, translated.body())
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            FieldProblem(".".join(str(p) for p in e["loc"][1:]) or "body", e["msg"])
-            for e in exc.errors()
-        ]
-        return _error(422, DataInvalid(problems).body())
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        name, detail = _HTTP_ERRORS.get(exc.status_code, ("HTTPError", str(exc.detail)))
-        return _error(exc.status_code, ErrorOut(error=name, detail=detail))
-
-    @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error")
-        return _internal_error()
-
+    add_error_handlers(app)
     return app

@@ -154,6 +154,53 @@ def worker(
 
 
 @app.command()
+def converter(
+    host: Annotated[str | None, typer.Option(help="default: DOCGEN_HOST or 127.0.0.1")] = None,
+    port: Annotated[int, typer.Option(help="the port instances reach it on")] = 8100,
+) -> None:
+    """Run a converter node: LibreOffice (DOCGEN_CONVERTER_WORKERS servers, under this data
+    dir) behind an HTTP API for every instance whose DOCGEN_CONVERTER_URLS names it. It needs
+    the deployment's DOCGEN_SECRET_KEY (or _FILE): callers present a token derived from it.
+    Ctrl-C or SIGTERM stops it and its LibreOffice."""
+    from docgen.converter.auth import configured_secret, node_token
+    from docgen.converter.node import create_node_app
+    from docgen.errors import ConversionFailed
+    from docgen.pipeline.convert import local_pool
+
+    settings = Settings()
+    _log_to_stderr()
+    with _refusals():
+        token = node_token(configured_secret(settings))
+    pool = local_pool(settings)
+    try:
+        try:
+            pool.start()
+        except ConversionFailed as exc:
+            typer.secho(f"Gagal: {exc.detail}", fg="red", err=True)
+            raise typer.Exit(1) from exc
+        node = create_node_app(
+            pool,
+            token,
+            max_documents=settings.converter_max_documents,
+            max_request_bytes=settings.converter_max_request_bytes,
+        )
+        host = host or settings.host
+        logging.getLogger(__name__).info(
+            "node konverter docgen di http://%s:%d (%d server LibreOffice, data %s); "
+            "tekan Ctrl-C untuk berhenti",
+            host,
+            port,
+            settings.converter_workers,
+            pool.workdir.resolve(),
+        )
+        config = uvicorn.Config(node, host=host, port=port)
+        with contextlib.suppress(KeyboardInterrupt):
+            _Server(config).run()
+    finally:
+        pool.stop()
+
+
+@app.command()
 def up(
     workers: Annotated[int, typer.Option(min=0, max=16, help="queue workers beside the API")] = 1,
 ) -> None:
@@ -207,12 +254,16 @@ def storage_init() -> None:
 async def _ready_to_serve(settings: Settings) -> None:
     """Refuses what an operator must fix before the service starts: a schema that is not this
     docgen's (SchemaNotCurrent), a server secret that does not open the deployment's CA
-    (WrongSecretKey). The CA is made or adopted here on a deployment's first start."""
+    (WrongSecretKey), converter nodes without a configured server secret (ValueError). The CA
+    is made or adopted here on a deployment's first start."""
     import anyio
 
+    from docgen.converter.auth import configured_secret
     from docgen.registry.db import Database, require_current_schema, running_registry
     from docgen.wiring import deployment_ca
 
+    if settings.converter_nodes:
+        configured_secret(settings)  # (raises ValueError: the nodes' token needs it)
     async with running_registry(settings) as url:
         await anyio.to_thread.run_sync(require_current_schema, url)
         db = Database.of(url, settings)

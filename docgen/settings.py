@@ -67,6 +67,19 @@ class Settings(BaseSettings):
     )
     converter_timeout: float = 60.0
     uno_python: str = Field(default="/usr/bin/python3", description="Python that has `uno`")
+    converter_urls: str = Field(
+        default="",
+        description="converter nodes (`docgen converter`), comma-separated base URLs, e.g. "
+        "http://konverter-1:8100,http://konverter-2:8100; empty: LibreOffice started here",
+    )
+    converter_max_documents: int = Field(
+        default=1000, ge=1, le=1000, description="documents one request to a converter node holds"
+    )
+    converter_max_request_bytes: int = Field(
+        default=100 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="the largest request a converter node reads (the DOCX of one call)",
+    )
 
     # bench/bulk.py, 1,000 berita acara, paired runs: 50 -> 100 rows took generating from 24.4
     # to 20.2 s (LibreOffice's fixed cost per call spreads over more documents).
@@ -190,7 +203,15 @@ class Settings(BaseSettings):
                 "DOCGEN_WORKER_STALLED_SECONDS harus lebih besar daripada "
                 "DOCGEN_WORKER_HEARTBEAT_SECONDS"
             )
+        for url in self.converter_nodes:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"DOCGEN_CONVERTER_URLS: {url!r} bukan URL http:// atau https://")
         return self
+
+    @property
+    def converter_nodes(self) -> list[str]:
+        """The base URLs of DOCGEN_CONVERTER_URLS, without a trailing slash."""
+        return [url.strip().rstrip("/") for url in self.converter_urls.split(",") if url.strip()]
 
     @property
     def secure_cookies(self) -> bool:

@@ -6,7 +6,6 @@ through ``docgen.deps``, services the collaborators they name.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from docgen.batches.making import ChunkMaker
 from docgen.batches.service import BatchService
 from docgen.batches.signing import BulkSignings
 from docgen.batches.tasks import ChunkQueue
+from docgen.converter import RemoteConverter
 from docgen.documents.drafts import Drafts
 from docgen.documents.service import DocumentService
 from docgen.jobs import job_app
@@ -28,9 +28,10 @@ from docgen.kit.links import Links
 from docgen.kit.object_storage import configured_store, store_at
 from docgen.kit.readiness import Checked
 from docgen.kit.sandbox import Sandbox
+from docgen.kit.secret import load_pepper
 from docgen.notifications import Notifier
 from docgen.people.service import Accounts, LoginPolicy
-from docgen.pipeline.convert import UnoserverPool
+from docgen.pipeline.convert import ServingConverter, UnoserverPool, local_pool
 from docgen.pipeline.orchestration import Pipeline
 from docgen.pipeline.workers import WorkerPool
 from docgen.registry.changes import ChangeFollower, ChangeKind
@@ -87,32 +88,6 @@ class Parts:
     changes: ChangeFollower
 
 
-def load_pepper(settings: Settings) -> bytes:
-    """The server secret: from settings, else from the secret file, else a random one kept in
-    the data dir.
-
-    Raises:
-        ValueError: the secret file cannot be read, or is empty.
-    """
-    if settings.secret_key:
-        return settings.secret_key.encode()
-    if settings.secret_key_file is not None:
-        try:
-            secret = settings.secret_key_file.read_bytes()
-        except OSError as exc:
-            raise ValueError(
-                f"berkas rahasia server {settings.secret_key_file} tidak terbaca: {exc.strerror}"
-            ) from exc
-        if not secret.strip():
-            raise ValueError(f"berkas rahasia server {settings.secret_key_file} kosong")
-        return secret
-    path = settings.data_dir / "secret.key"
-    if not path.exists():
-        path.write_bytes(secrets.token_bytes(32))
-        path.chmod(0o600)
-    return path.read_bytes()
-
-
 def ca_dir(settings: Settings) -> Path:
     """Where this instance keeps its cache of the deployment's CA (worker processes read it)."""
     return settings.data_dir / "ca"
@@ -144,16 +119,23 @@ def _object_store(settings: Settings, stack: AsyncExitStack) -> S3ObjectStore:
     return store
 
 
-def _converter(settings: Settings, stack: AsyncExitStack) -> UnoserverPool:
-    pool = UnoserverPool(
-        settings.data_dir / "converter",
-        size=settings.converter_workers,
-        python=settings.uno_python,
-        timeout=settings.converter_timeout,
-    )
+def _local_converter(settings: Settings, stack: AsyncExitStack) -> UnoserverPool:
+    pool = local_pool(settings)
     stack.callback(pool.stop)
     pool.start()
     return pool
+
+
+async def _converter(settings: Settings, stack: AsyncExitStack) -> ServingConverter:
+    """The converter nodes of DOCGEN_CONVERTER_URLS, else LibreOffice started here.
+
+    Raises:
+        ValueError: converter nodes without a configured server secret.
+        ConversionFailed: LibreOffice does not start.
+    """
+    if settings.converter_nodes:
+        return await stack.enter_async_context(RemoteConverter.of(settings))
+    return await anyio.to_thread.run_sync(_local_converter, settings, stack)
 
 
 @dataclass(frozen=True)
@@ -167,7 +149,7 @@ class Core:
     store_endpoint: str
     links: Links
     notifier: Notifier
-    converter: UnoserverPool
+    converter: ServingConverter
     pipeline: Pipeline
 
     async def load_uploaded_templates(self) -> int:
@@ -190,7 +172,7 @@ class Core:
 
 async def _start_core(settings: Settings, stack: AsyncExitStack, registry: URL) -> Core:
     """Connect to the registry at ``registry`` and start (or connect to) the object storage,
-    LibreOffice and the bulk worker processes; ``stack`` stops them."""
+    LibreOffice (or the converter nodes) and the bulk worker processes; ``stack`` stops them."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     signing.fast.use(settings.fast_paths)
     db = Database.of(registry, settings)
@@ -199,7 +181,7 @@ async def _start_core(settings: Settings, stack: AsyncExitStack, registry: URL) 
     # Folder templates first: a broken one stops the start before anything is started.
     catalogue = TemplateCatalogue(load_templates(settings.templates_dir).values())
     store: S3ObjectStore | None = None
-    converter: UnoserverPool | None = None
+    converter: ServingConverter | None = None
 
     async def start_store() -> None:
         nonlocal store
@@ -207,7 +189,7 @@ async def _start_core(settings: Settings, stack: AsyncExitStack, registry: URL) 
 
     async def start_converter() -> None:
         nonlocal converter
-        converter = await anyio.to_thread.run_sync(_converter, settings, stack)
+        converter = await _converter(settings, stack)
 
     # LibreOffice and the S3 server take seconds each: start them side by side.
     async with anyio.create_task_group() as tg:

@@ -23,6 +23,7 @@ from procrastinate.exceptions import ConnectorException
 from sqlalchemy.engine import URL
 
 from docgen.batches.tasks import BATCHES, CONTEXT_KEY, BatchJobs, ChunkQueue
+from docgen.converter.auth import configured_secret
 from docgen.jobs import job_app, worker_options
 from docgen.registry.db import require_current_schema, running_registry, where
 from docgen.settings import Settings
@@ -57,6 +58,7 @@ async def run_worker(
 
     Raises:
         SharedStorageMissing: it would take batch jobs, and no S3 endpoint is set.
+        ValueError: it would take batch jobs on converter nodes, and no server secret is set.
         docgen.registry.db.SchemaNotCurrent: the registry needs ``docgen migrate`` first.
         docgen.signers.authority.WrongSecretKey: the server secret is not the deployment's.
         docgen.registry.cluster.ClusterError: the embedded cluster cannot start.
@@ -64,6 +66,8 @@ async def run_worker(
     makes_batches = not queues or BATCHES in queues
     if makes_batches and not settings.s3_endpoint:
         raise SharedStorageMissing()
+    if makes_batches and settings.converter_nodes:
+        configured_secret(settings)  # (raises ValueError: the nodes' token needs it)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -37,7 +37,7 @@ SECRETS = {
     "S3_APP_ACCESS_KEY": "APPKEY0001",
     "S3_APP_SECRET_KEY": "app-secret-0001",
 }
-DOCGEN_IMAGE = ("migrate", "storage-init", "docgen", "worker")
+DOCGEN_IMAGE = ("migrate", "storage-init", "docgen", "worker", "converter-1", "converter-2")
 
 
 def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -67,6 +67,8 @@ def test_compose_runs_api_replicas_behind_a_tls_proxy_and_workers_on_one_deploym
         "storage-init",
         "docgen",
         "worker",
+        "converter-1",
+        "converter-2",
         "seaweedfs",
         "postgres",
     }
@@ -100,6 +102,15 @@ def test_compose_runs_api_replicas_behind_a_tls_proxy_and_workers_on_one_deploym
     caddyfile = (REPO / "deploy" / "Caddyfile").read_text()
     assert "{$DOCGEN_DOMAIN}" in caddyfile and "dynamic a docgen 8000" in caddyfile
     assert "health_uri /readyz" in caddyfile
+    # LibreOffice runs on the converter nodes, which take the deployment's secret for their
+    # token and which every instance waits for and spreads its documents over.
+    nodes = ("converter-1", "converter-2")
+    assert env["DOCGEN_CONVERTER_URLS"].split(",") == [f"http://{n}:8100" for n in nodes]
+    for node in nodes:
+        assert services[node]["command"][-4:] == ["--host", "0.0.0.0", "--port", "8100"]
+        assert services[node]["environment"]["DOCGEN_SECRET_KEY"] == env["DOCGEN_SECRET_KEY"]
+        assert api["depends_on"][node]["condition"] == "service_healthy"
+        assert "http://127.0.0.1:8100/readyz" in " ".join(services[node]["healthcheck"]["test"])
     # compose learns from /readyz whether an API instance can work.
     assert "http://127.0.0.1:8000/readyz" in " ".join(api["healthcheck"]["test"])
 

@@ -40,7 +40,7 @@ class Checked:
 
     db: Database
     store: ObjectStore
-    converter_listening: Callable[[], bool]  # blocking; run in a thread
+    converter_listening: Callable[[], Awaitable[bool]]
     stalled_seconds: float  # a worker silent longer is dead
 
 
@@ -56,8 +56,8 @@ async def _workers(db: Database, stalled_seconds: float) -> None:
         raise NotReady("tidak ada pekerja antrean yang hidup (jalankan docgen worker)")
 
 
-async def _converter(listening: Callable[[], bool]) -> None:
-    if not await anyio.to_thread.run_sync(listening):
+async def _converter(listening: Callable[[], Awaitable[bool]]) -> None:
+    if not await listening():
         raise NotReady("LibreOffice (unoserver) tidak menerima konversi")
 
 

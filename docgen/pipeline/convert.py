@@ -37,6 +37,7 @@ from docgen.pipeline.fast.merge import (
     start_bookmark,
 )
 from docgen.pipeline.fast.split import SplitFailed, page_counts, split_pdf
+from docgen.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,15 @@ class Converter(Protocol):
         Raises ConversionFailed; BatchConversionFailed (a subclass) when only some documents
         failed: it names them and carries the PDFs of the others.
         """
+        ...
+
+
+class ServingConverter(Converter, Protocol):
+    """A converter an instance runs on: LibreOffice of its own (:class:`UnoserverPool`) or a
+    farm of converter nodes (``docgen.converter.remote.RemoteConverter``)."""
+
+    async def listening(self) -> bool:
+        """Whether it takes conversions now; answers within seconds (for /readyz)."""
         ...
 
 
@@ -368,10 +378,12 @@ class UnoserverPool:
         """Where the servers keep their profiles and logs (``unoserver-<port>.log``)."""
         return self._workdir
 
-    def listening(self) -> bool:
+    async def listening(self) -> bool:
         """Whether one of its servers at least takes conversions (see
-        ``_UnoServer.listening``); blocking, briefly: call it in a thread."""
-        return any(server.listening() for server in self._servers)
+        ``_UnoServer.listening``; asked in a thread)."""
+        return await anyio.to_thread.run_sync(
+            lambda: any(server.listening() for server in self._servers)
+        )
 
     def stats(self) -> list[ServerStats]:
         """Per server: how many LibreOffice calls and documents it has converted."""
@@ -530,6 +542,16 @@ class UnoserverPool:
     def _restart(self, server: _UnoServer) -> None:
         server.stop()
         server.start(90)
+
+
+def local_pool(settings: Settings) -> UnoserverPool:
+    """The LibreOffice pool of this process's settings (not started), in data_dir/converter."""
+    return UnoserverPool(
+        settings.data_dir / "converter",
+        size=settings.converter_workers,
+        python=settings.uno_python,
+        timeout=settings.converter_timeout,
+    )
 
 
 def _stop_orphans(pid_file: Path, workdir: Path) -> None:

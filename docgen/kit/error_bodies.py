@@ -1,0 +1,59 @@
+"""The handlers that give an app's errors the one body shape (``docgen.errors.ErrorOut``): the
+service's app and a converter node's register the same ones."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from docgen.errors import DataInvalid, DocgenError, ErrorOut, FieldProblem
+
+__all__ = ["add_error_handlers", "error_response", "internal_error"]
+
+log = logging.getLogger(__name__)
+
+_HTTP_ERRORS = {
+    404: ("NotFound", "Alamat tidak ditemukan"),
+    405: ("MethodNotAllowed", "Metode tidak diizinkan untuk alamat ini"),
+}
+
+
+def error_response(status: int, body: ErrorOut) -> JSONResponse:
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status)
+
+
+def internal_error() -> JSONResponse:
+    return error_response(
+        500, ErrorOut(error="InternalError", detail="Terjadi kesalahan pada server")
+    )
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Our errors, invalid requests, unknown routes and anything unexpected, as ``ErrorOut``
+    (an app adds handlers for more specific errors beside these)."""
+
+    @app.exception_handler(DocgenError)
+    async def docgen_error(_: Request, exc: DocgenError) -> JSONResponse:
+        return error_response(exc.status_code, exc.body())
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            FieldProblem(".".join(str(p) for p in e["loc"][1:]) or "body", e["msg"])
+            for e in exc.errors()
+        ]
+        return error_response(422, DataInvalid(problems).body())
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        name, detail = _HTTP_ERRORS.get(exc.status_code, ("HTTPError", str(exc.detail)))
+        return error_response(exc.status_code, ErrorOut(error=name, detail=detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return internal_error()
