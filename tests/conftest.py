@@ -119,6 +119,7 @@ def start_service(
 # (by the pid of its `docgen serve`).
 _S3_SERVERS: dict[Path, EmbeddedS3Server] = {}
 _WORKERS: dict[int, list[subprocess.Popen[bytes]]] = {}
+_WORKER_DIRS: dict[int, Path] = {}  # by the worker's pid
 
 # A worker beside a test service runs one LibreOffice and one bulk process: on two cores, more
 # would only slow the starts.
@@ -230,7 +231,7 @@ def start_worker(data_dir: Path, environ: dict[str, str]) -> subprocess.Popen[by
     if "DOCGEN_SMTP_HOST" not in environ:  # its mail goes where the API's goes
         environ = {"DOCGEN_MAIL_DIR": str(Path(environ["DOCGEN_DATA_DIR"]) / "mail"), **environ}
     with (data_dir / "worker.log").open("ab") as out:
-        return subprocess.Popen(
+        worker = subprocess.Popen(
             [sys.executable, "-m", "docgen", "worker"],
             cwd=REPO,
             env={**environ, "DOCGEN_DATA_DIR": str(data_dir)},
@@ -238,6 +239,24 @@ def start_worker(data_dir: Path, environ: dict[str, str]) -> subprocess.Popen[by
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _WORKER_DIRS[worker.pid] = data_dir
+    return worker
+
+
+def kill_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a worker, and its LibreOffice as the end of its container would (they run in
+    sessions of their own; on a machine, the next worker of that data dir would end them)."""
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(10)
+    end_libreoffice_of(worker)
+
+
+def end_libreoffice_of(worker: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the LibreOffice servers a (dead) worker left running."""
+    pid_file = _WORKER_DIRS[worker.pid] / "converter" / "servers.pid"
+    for group in pid_file.read_text(encoding="ascii").split() if pid_file.exists() else []:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(int(group), signal.SIGKILL)
 
 
 def workers_of(process: subprocess.Popen[bytes]) -> list[subprocess.Popen[bytes]]:

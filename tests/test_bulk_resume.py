@@ -19,6 +19,7 @@ from tests.conftest import (
     Service,
     SignerAccount,
     add_worker,
+    end_libreoffice_of,
     start_service,
     stop_service,
     stop_shared_storage,
@@ -131,6 +132,7 @@ def test_a_killed_worker_leaves_its_chunk_to_another_and_a_killed_service_its_si
         client = people.operator.client
         [doomed] = workers_of(process)
         before = kill_when(doomed, client, batch_id, lambda b: 0 < b["done"] < ROWS)
+        end_libreoffice_of(doomed)  # (as the end of its container would)
         made_before = {d["row"]: d for d in before["documents"]}
         with service.registry() as db:
             held = db.execute(
@@ -262,15 +264,13 @@ def test_a_resumed_batch_makes_its_rows_from_the_data_checked_on_acceptance(
             ready = anonymous.get("/readyz")
         assert ready.status_code == 503
         assert "pekerja: tidak ada pekerja antrean yang hidup" in ready.json()["detail"]
-        stop_service(process)
         # The rows' data as read from the file is gone; what was checked on acceptance stays.
         with service.registry() as db:
             db.execute("UPDATE batch_rows SET data = '{}' WHERE batch_id = %s", (batch_id,))
             (checked,) = db.execute(
                 "SELECT clean FROM batch_rows WHERE batch_id = %s AND row = 2", (batch_id,)
             ).fetchone()
-        process, service = start_service(data_dir, workers=1, **LEASE)
-        people.moved_to(service.url)
+        add_worker(process, service)  # a worker comes, and makes the batch
         batch = generated(client, batch_id)
         assert (batch["done"], batch["failed"]) == (rows, 0)
         first = client.get(f"/api/v1/documents/{batch['documents'][0]['id']}").json()

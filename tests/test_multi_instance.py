@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import secrets
-import signal
 import subprocess
 import threading
 import time
@@ -36,6 +34,7 @@ from tests.conftest import (
     People,
     Service,
     create_pakta,
+    kill_worker,
     pakta_data,
     registry,
     sign_pakta,
@@ -480,8 +479,7 @@ def test_a_batch_is_made_exactly_once_by_two_workers_while_one_is_killed(
     # The worker holding the first chunk taken dies in the middle of it, as the OOM killer
     # would end it; the other makes the rest and, once the reaper saw it dead, its chunks.
     doomed = workers[int(held[0][1].rsplit(":", 1)[1])]
-    os.kill(doomed.pid, signal.SIGKILL)
-    doomed.wait(10)
+    kill_worker(doomed)
     lost = [chunk for chunk, by in held if by.endswith(f":{doomed.pid}")]
 
     batch = generated(deployment.people.operator.client, batch_id)

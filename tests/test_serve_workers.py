@@ -42,12 +42,19 @@ def app_processes(supervisor: int) -> list[psutil.Process]:
     return found
 
 
+def libreoffice_in(node: Path) -> set[int]:
+    """The soffice processes running in a data dir."""
+    return {pid for pid in processes_naming(node) if "soffice" in command_line(pid)}
+
+
 def both_nodes_run_libreoffice(data_dir: Path) -> bool:
-    nodes = data_dir / "nodes"
-    return all(
-        any("soffice" in command_line(pid) for pid in processes_naming(nodes / name))
-        for name in ("api-1", "api-2")
-    )
+    return all(libreoffice_in(data_dir / "nodes" / name) for name in ("api-1", "api-2"))
+
+
+def node_of(app: psutil.Process) -> Path:
+    """The data dir a process of the app holds (by the lock it keeps open there)."""
+    (lock,) = [Path(f.path) for f in app.open_files() if f.path.endswith("/.lock")]
+    return lock.parent
 
 
 def test_two_processes_serve_one_port_each_in_a_data_dir_of_its_own(tmp_path: Path) -> None:
@@ -70,9 +77,13 @@ def test_two_processes_serve_one_port_each_in_a_data_dir_of_its_own(tmp_path: Pa
         assert len({d["number"] for d in made}) == CREATIONS  # one sequence for both
 
         # One process dies; the other answers meanwhile (on new connections: the client's
-        # kept-alive ones to the dead process are gone), and a new one takes its place (and
-        # its data dir: no third one).
+        # kept-alive ones to the dead process are gone), and a new one takes its place: its
+        # data dir (no third one), where it ends what the dead one left running and starts
+        # LibreOffice afresh.
         doomed = app_processes(process.pid)[0]
+        node = node_of(doomed)
+        left_behind = libreoffice_in(node)
+        assert left_behind
         os.kill(doomed.pid, signal.SIGKILL)
         operator = httpx.Client(base_url=service.url, timeout=120, headers=operator.headers)
         create_pakta(operator, NIP)
@@ -83,7 +94,10 @@ def test_two_processes_serve_one_port_each_in_a_data_dir_of_its_own(tmp_path: Pa
                 and doomed.pid not in pids
             ),
         )
-        eventually("again each with its LibreOffice", lambda: both_nodes_run_libreoffice(data_dir))
+        eventually(
+            "its LibreOffice afresh",
+            lambda: bool(now := libreoffice_in(node)) and not now & left_behind,
+        )
         assert sorted(p.name for p in (data_dir / "nodes").iterdir()) == ["api-1", "api-2"]
         create_pakta(operator, NIP)
     finally:
