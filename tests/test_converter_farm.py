@@ -127,6 +127,7 @@ def farm(nodes: list[Node], tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """A service and its worker on both nodes."""
     process, service = start_service(
         tmp_path_factory.mktemp("docgen-farm"),
+        workers=1,
         DOCGEN_CONVERTER_URLS=",".join(node.url for node in nodes),
         DOCGEN_SECRET_KEY=SECRET,
         **LIMITS,

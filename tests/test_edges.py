@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,10 +84,12 @@ def test_converter_failing_is_502_and_the_next_document_is_made(own_service: Ser
     with own_service.client() as anonymous:
         assert "konverter" not in unready(anonymous.get("/readyz"))
         _kill_groups(own_service.data_dir / "converter" / "servers.pid")
-        ready = anonymous.get("/readyz")
-        assert "konverter: LibreOffice (unoserver) tidak menerima konversi" in (
-            _error(ready, 503, "NotReady").detail
-        )
+        # (at once, or as soon as the killed processes are gone)
+        deadline = time.monotonic() + 10
+        while "konverter" not in (detail := unready(anonymous.get("/readyz"))):
+            assert time.monotonic() < deadline, detail
+            time.sleep(0.1)
+        assert "konverter: LibreOffice (unoserver) tidak menerima konversi" in detail
         failed = client.post(
             "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
         )

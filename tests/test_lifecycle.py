@@ -78,12 +78,12 @@ def bucket_volumes(data_dir: Path) -> list[int]:
 # Small chunks, so the batch is still being made when PostgreSQL stops; the job its worker lost
 # with the registry is taken for stalled 3 s after the worker's last heartbeat.
 QUICK_QUEUE = {
-    "DOCGEN_BATCH_CHUNK_ROWS": "10",
+    "DOCGEN_BATCH_CHUNK_ROWS": "5",
     "DOCGEN_WORKER_HEARTBEAT_SECONDS": "1",
     "DOCGEN_WORKER_STALLED_SECONDS": "3",
     "DOCGEN_JOB_REAPER_SECONDS": "1",
 }
-BATCH_ROWS = 80
+BATCH_ROWS = 40
 
 
 def test_restart_reuses_state_and_ctrl_c_stops_everything(reachable_dir: Path) -> None:
