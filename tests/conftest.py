@@ -49,33 +49,6 @@ __all__ = [
 REPO = Path(__file__).resolve().parent.parent
 
 
-# Modules that start services of their own and run longest (a minute or more each), given to the
-# test processes first (`make test` runs two, each taking whole modules): the short ones then
-# fill in at the end instead of one process finishing a long module alone.
-LONG_MODULES = (
-    "test_lifecycle.py",
-    "test_bulk_resume.py",
-    "test_serve_workers.py",
-    "test_signing_lease.py",
-    "test_multi_instance.py",
-    "test_converter_farm.py",
-    "test_migration_people.py",
-    "test_cli.py",
-    "test_batch_chunks.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The long modules first, in LONG_MODULES' order; the rest as collected (a stable sort,
-    the same in every test process)."""
-
-    def rank(item: pytest.Item) -> int:
-        name = item.path.name
-        return LONG_MODULES.index(name) if name in LONG_MODULES else len(LONG_MODULES)
-
-    items.sort(key=rank)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def postgres_cluster() -> Iterator[None]:
     """Stops the session's PostgreSQL cluster and the services' S3 servers at the end."""
@@ -191,6 +164,9 @@ def _start_service(
         "DOCGEN_PUBLIC_URL": url,
         # Its own database in the session's cluster (`docgen up`: its own embedded cluster).
         "DOCGEN_DATABASE_URL": "" if up else database_url(data_dir),
+        # One LibreOffice: a test service converts one document at a time (batches are its
+        # workers'); each more costs every start seconds of CPU.
+        "DOCGEN_CONVERTER_WORKERS": "1",
         **env,
     }
     if not up:

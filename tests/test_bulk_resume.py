@@ -176,7 +176,7 @@ def test_a_killed_worker_leaves_its_chunk_to_another_and_a_killed_service_its_si
         kill_when(process, client, batch_id, halfway)
         stop_service(process)  # (its workers)
 
-        process, service = start_service(data_dir, workers=1, **LEASE)
+        process, service = start_service(data_dir, **LEASE)  # (signing needs no worker)
         people.moved_to(service.url)
         # The key went with the process, which renews the lease no more (the start took longer
         # than the lease).

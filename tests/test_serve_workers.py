@@ -18,7 +18,7 @@ from tests.conftest import People, create_pakta, start_service, stop_service, st
 from tests.test_bulk_resume import command_line, processes_naming
 
 NIP = "197505202001041751"  # this module's own service: no other test shares it
-CREATIONS = 20
+CREATIONS = 8
 
 
 def eventually(what: str, check: Callable[[], bool], timeout: float = 120) -> None:
