@@ -25,12 +25,11 @@ from typing import TextIO
 
 from sqlalchemy.engine import URL
 
-from docgen.kit.object_storage import store_at
+from docgen.kit.object_storage import start_embedded
+from docgen.kit.secret import load_pepper
 from docgen.registry.cluster import EmbeddedPostgres
 from docgen.registry.db import migrate, registry_url, require_current_schema
 from docgen.settings import Settings
-from docgen.wiring import load_pepper
-from storage import EmbeddedS3Server
 
 __all__ = ["claim_node_dir", "run_everything", "shared_parts"]
 
@@ -135,11 +134,8 @@ def _object_storage(settings: Settings) -> Iterator[dict[str, str]]:
     if settings.s3_endpoint:
         yield {}
         return
-    server = EmbeddedS3Server(settings.data_dir / "s3")
-    server.start()
+    server, _ = start_embedded(settings)
     try:
-        store_at(settings, server.endpoint, server.access_key, server.secret_key).ensure_bucket()
-        server.allocate_volume(settings.s3_bucket)
         yield {
             "DOCGEN_S3_ENDPOINT": server.endpoint,
             "DOCGEN_S3_ACCESS_KEY": server.access_key,

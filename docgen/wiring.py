@@ -25,7 +25,7 @@ from docgen.documents.service import DocumentService
 from docgen.jobs import job_app
 from docgen.kit.jobs import Jobs
 from docgen.kit.links import Links
-from docgen.kit.object_storage import configured_store, store_at
+from docgen.kit.object_storage import configured_store, start_embedded
 from docgen.kit.readiness import Checked
 from docgen.kit.sandbox import Sandbox
 from docgen.kit.secret import load_pepper
@@ -48,7 +48,7 @@ from docgen.templating.catalogue import (
 )
 from docgen.verification.service import TrustFiles, UploadChecks
 from signing.pki import CertificateAuthority
-from storage import CachedObjectStore, EmbeddedS3Server, ObjectStore, S3ObjectStore
+from storage import CachedObjectStore, ObjectStore, S3ObjectStore
 
 __all__ = [
     "Core",
@@ -105,17 +105,12 @@ async def deployment_ca(settings: Settings, db: Database) -> CertificateAuthorit
 
 
 def _object_store(settings: Settings, stack: AsyncExitStack) -> S3ObjectStore:
-    server: EmbeddedS3Server | None = None
     if settings.s3_endpoint:
         store = configured_store(settings)
-    else:
-        server = EmbeddedS3Server(settings.data_dir / "s3")
-        server.start()
-        stack.callback(server.stop)
-        store = store_at(settings, server.endpoint, server.access_key, server.secret_key)
-    store.ensure_bucket()
-    if server is not None:
-        server.allocate_volume(settings.s3_bucket)
+        store.ensure_bucket()
+        return store
+    server, store = start_embedded(settings)
+    stack.callback(server.stop)
     return store
 
 

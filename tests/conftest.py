@@ -25,8 +25,10 @@ from minio.datatypes import Object
 from playwright.sync_api import Browser, sync_playwright
 
 import signing.fast
+from docgen.kit.object_storage import start_embedded
 from docgen.pipeline.convert import free_port
 from docgen.registry.db import migrate
+from docgen.settings import Settings
 from storage import EmbeddedS3Server
 from tests.people import PIN, People, SignerAccount
 from tests.postgres import database_url, registry, stop_session_cluster
@@ -128,11 +130,10 @@ WORKER_DEFAULTS = {"DOCGEN_CONVERTER_WORKERS": "1", "DOCGEN_BULK_WORKERS": "1"}
 
 def shared_storage(data_dir: Path) -> dict[str, str]:
     """The DOCGEN_S3_* of the data dir's S3 server (kept in ``data_dir/s3``, as `docgen up`
-    keeps it), started unless it runs."""
+    keeps it, its bucket ready), started unless it runs."""
     server = _S3_SERVERS.get(data_dir)
     if server is None or not server.running:
-        server = EmbeddedS3Server(data_dir / "s3")
-        server.start()
+        server, _ = start_embedded(Settings(data_dir=data_dir))
         _S3_SERVERS[data_dir] = server
     return {
         "DOCGEN_S3_ENDPOINT": server.endpoint,
@@ -203,8 +204,6 @@ def _start_service(
             raise RuntimeError(f"docgen exited on start:\n{output[-4000:]}")
         try:
             if httpx.get(f"{local}/healthz", timeout=2).status_code == 200:
-                if not up:
-                    _grow_bucket_volume(data_dir)
                 service = Service(
                     local,
                     data_dir,
@@ -219,13 +218,6 @@ def _start_service(
         time.sleep(0.3)
     stop_service(process)
     raise RuntimeError(f"docgen did not start:\n{log.read_text()[-4000:]}")
-
-
-def _grow_bucket_volume(data_dir: Path) -> None:
-    # (as `docgen up` does once the bucket exists: the first upload need not wait for it)
-    server = _S3_SERVERS.get(data_dir)
-    if server is not None:
-        server.allocate_volume("docgen")
 
 
 def start_worker(data_dir: Path, environ: dict[str, str]) -> subprocess.Popen[bytes]:

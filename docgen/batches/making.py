@@ -155,15 +155,18 @@ class ChunkMaker:
         return await self.register(claim, await self.make(claim, template))
 
     async def _template(self, batch: Batch) -> Template | None:
-        for last_try in (self._reload_templates is None, True):
-            try:
-                return self.catalogue.get(batch.template_id, batch.template_version)
-            except TemplateNotFound:
-                if last_try:
-                    return None
-                assert self._reload_templates is not None
-                await self._reload_templates()
-        return None
+        """The batch's template version, read from the registry's uploads if this process
+        does not hold it; None if it is nowhere."""
+        try:
+            return self.catalogue.get(batch.template_id, batch.template_version)
+        except TemplateNotFound:
+            if self._reload_templates is None:
+                return None
+        await self._reload_templates()
+        try:
+            return self.catalogue.get(batch.template_id, batch.template_version)
+        except TemplateNotFound:
+            return None
 
     async def claim(self, batch_id: str, chunk: int) -> Claim | None:
         """A new attempt at the chunk, superseding any earlier one; None if the chunk is final
