@@ -34,9 +34,11 @@ run: setup
 	$(UV) run --frozen docgen up
 
 # Two pytest processes, each whole test modules (module fixtures start services): while one
-# waits on a service, LibreOffice or the browser, the other runs.
+# waits on a service, LibreOffice or the browser, the other runs. Modules in file order:
+# xdist's default order (most tests first) left the one-test modules, some of the longest, to
+# the end, where one process ran them alone for minutes.
 test: setup-test
-	$(UV) run --frozen pytest --numprocesses 2 --dist loadfile
+	$(UV) run --frozen pytest --numprocesses 2 --dist loadfile --no-loadscope-reorder
 
 check: setup
 	$(UV) run --frozen ruff check .

@@ -30,7 +30,7 @@ from docgen.pipeline.convert import free_port
 from docgen.registry.db import migrate
 from docgen.settings import Settings
 from storage import EmbeddedS3Server
-from tests.people import PIN, People, SignerAccount
+from tests.people import PIN, People, SignerAccount, http_client
 from tests.postgres import database_url, registry, stop_session_cluster
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class Service:
         return registry(self.database_url)
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=120)
+        return http_client(self.url)
 
     def object_store(self) -> Minio:
         """A raw S3 client on the service's embedded server, with its own credentials."""
@@ -98,6 +98,7 @@ def start_service(
     workers: int = 0,
     up: bool = False,
     serve_args: tuple[str, ...] = (),
+    lean: bool = True,
     **env: str,
 ) -> tuple[subprocess.Popen[bytes], Service]:
     """`docgen migrate`, then `docgen serve` on a free port and ``workers`` `docgen worker`
@@ -106,12 +107,13 @@ def start_service(
     unless ``env`` names one), secret and public URL, each worker with a data dir of its own
     under ``data_dir/nodes``. ``up``: `docgen up` instead (as `make run`:
     it starts the embedded PostgreSQL and S3 server, migrates, and runs the API and a worker).
-    ``serve_args``: more arguments of `docgen serve`.
+    ``serve_args``: more arguments of `docgen serve`. ``lean``: one LibreOffice and one bulk
+    process per instance (see LEAN), else the settings' defaults.
 
     Tried again on another port if the one picked was taken in the meantime (the service's own
     parts pick free ports while it starts)."""
     for _ in range(3):
-        started = _start_service(data_dir, workers, up, serve_args, env)
+        started = _start_service(data_dir, workers, up, serve_args, lean, env)
         if started is not None:
             return started
     raise RuntimeError("docgen found no free port in three tries")
@@ -123,9 +125,10 @@ _S3_SERVERS: dict[Path, EmbeddedS3Server] = {}
 _WORKERS: dict[int, list[subprocess.Popen[bytes]]] = {}
 _WORKER_DIRS: dict[int, Path] = {}  # by the worker's pid
 
-# A worker beside a test service runs one LibreOffice and one bulk process: on two cores, more
-# would only slow the starts.
-WORKER_DEFAULTS = {"DOCGEN_CONVERTER_WORKERS": "1", "DOCGEN_BULK_WORKERS": "1"}
+# A test service and each of its workers run one LibreOffice and one bulk process: a test
+# converts and signs a few documents at a time, and on two cores more would only slow the
+# starts (each costs ~2-3 s of CPU). The benches run as deployed (``lean=False``).
+LEAN = {"DOCGEN_CONVERTER_WORKERS": "1", "DOCGEN_BULK_WORKERS": "1"}
 
 
 def shared_storage(data_dir: Path) -> dict[str, str]:
@@ -151,7 +154,12 @@ def stop_shared_storage(data_dir: Path | None = None) -> None:
 
 
 def _start_service(
-    data_dir: Path, workers: int, up: bool, serve_args: tuple[str, ...], env: dict[str, str]
+    data_dir: Path,
+    workers: int,
+    up: bool,
+    serve_args: tuple[str, ...],
+    lean: bool,
+    env: dict[str, str],
 ) -> tuple[subprocess.Popen[bytes], Service] | None:
     port = free_port()
     url = env.get("DOCGEN_PUBLIC_URL", f"http://127.0.0.1:{port}")
@@ -165,9 +173,7 @@ def _start_service(
         "DOCGEN_PUBLIC_URL": url,
         # Its own database in the session's cluster (`docgen up`: its own embedded cluster).
         "DOCGEN_DATABASE_URL": "" if up else database_url(data_dir),
-        # One LibreOffice: a test service converts one document at a time (batches are its
-        # workers'); each more costs every start seconds of CPU.
-        "DOCGEN_CONVERTER_WORKERS": "1",
+        **(LEAN if lean else {}),
         **env,
     }
     if not up:
@@ -189,21 +195,17 @@ def _start_service(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    worker_environ = {**environ, **WORKER_DEFAULTS, **env}
+    worker_environ = {**environ, **env}
     _WORKERS[process.pid] = [
         start_worker(data_dir / "nodes" / f"worker-{i}", worker_environ)
         for i in range(1, 1 + (0 if up else workers))
     ]
     deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            stop_service(process)
-            output = log.read_bytes()[offset:].decode(errors="replace")
-            if "address already in use" in output:
-                return None
-            raise RuntimeError(f"docgen exited on start:\n{output[-4000:]}")
-        try:
-            if httpx.get(f"{local}/healthz", timeout=2).status_code == 200:
+    with http_client(local, timeout=2) as poll:
+        while time.monotonic() < deadline:
+            if (started := _started(process, poll, log, offset)) is not False:
+                if started is None:
+                    return None
                 service = Service(
                     local,
                     data_dir,
@@ -213,11 +215,27 @@ def _start_service(
                     worker_environ,
                 )
                 return process, service
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
+            time.sleep(0.3)
     stop_service(process)
     raise RuntimeError(f"docgen did not start:\n{log.read_text()[-4000:]}")
+
+
+def _started(
+    process: subprocess.Popen[bytes], poll: httpx.Client, log: Path, offset: int
+) -> bool | None:
+    """True: the service answers; False: not yet; None: it found its port taken.
+
+    Raises RuntimeError: it exited on start for another reason."""
+    if process.poll() is not None:
+        stop_service(process)
+        output = log.read_bytes()[offset:].decode(errors="replace")
+        if "address already in use" in output:
+            return None
+        raise RuntimeError(f"docgen exited on start:\n{output[-4000:]}")
+    try:
+        return poll.get("/healthz").status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def start_worker(data_dir: Path, environ: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -20,7 +20,7 @@ from docgen.people.routes import set_session_cookies
 from docgen.people.service import NewSession
 from docgen.settings import Settings
 from tests.conftest import People, Service
-from tests.people import PASSWORD, Account
+from tests.people import PASSWORD, Account, http_client
 
 SESSION = "docgen_sesi"
 CSRF = "docgen_csrf"
@@ -80,7 +80,7 @@ def assert_refused(response: httpx.Response, refusal: dict[str, Any]) -> None:
 
 def test_login_sets_the_session_and_csrf_cookies(people: People) -> None:
     auditor = people.user("auditor")
-    with httpx.Client(base_url=people.url, timeout=120) as browser:
+    with http_client(people.url) as browser:
         response = browser.post(
             "/api/v1/auth/login", json={"username": auditor.username, "password": PASSWORD}
         )
@@ -151,7 +151,7 @@ def admin_session(people: People) -> Iterator[AdminSession]:
     admin = people.user("admin")
     assert admin.otp is not None
     code = admin.otp.code()
-    with httpx.Client(base_url=people.url, timeout=120) as browser:
+    with http_client(people.url) as browser:
         log_in(browser, admin, code)
         yield AdminSession(admin, browser, code)
 
@@ -333,7 +333,7 @@ def test_a_revoked_token_stops_working(people: People) -> None:
     assert made["token"].startswith("dg_") and made["name"] == "SIMPEG"
     assert datetime.fromisoformat(made["expires_at"]) > datetime.now(UTC) + timedelta(days=1)
     bearer = {"Authorization": f"Bearer {made['token']}"}
-    with httpx.Client(base_url=people.url, timeout=120, headers=bearer) as integration:
+    with http_client(people.url, headers=bearer) as integration:
         me = integration.get("/api/v1/me")
         assert me.status_code == 200, me.text
         assert me.json()["id"] == auditor.id and me.json()["csrf_token"] is None
@@ -367,7 +367,7 @@ def test_a_revoked_token_stops_working(people: People) -> None:
 
 def test_logout_ends_the_session(people: People) -> None:
     auditor = people.user("auditor")
-    with httpx.Client(base_url=people.url, timeout=120) as browser:
+    with http_client(people.url) as browser:
         log_in(browser, auditor)
         cookie, csrf = browser.cookies[SESSION], browser.cookies[CSRF]
         refused = browser.post("/api/v1/auth/logout")
@@ -380,7 +380,7 @@ def test_logout_ends_the_session(people: People) -> None:
         assert browser.get("/api/v1/me").status_code == 401
 
     # The cookie, had anyone kept it, opens nothing any more.
-    with httpx.Client(base_url=people.url, timeout=120, cookies={SESSION: cookie}) as kept:
+    with http_client(people.url, cookies={SESSION: cookie}) as kept:
         assert kept.get("/api/v1/me").status_code == 401
         home = kept.get("/")
         assert home.status_code == 303 and home.headers["location"] == "/masuk?lanjut=/"
@@ -388,7 +388,7 @@ def test_logout_ends_the_session(people: People) -> None:
 
 def test_the_logout_form_needs_its_csrf_field(people: People) -> None:
     auditor = people.user("auditor")
-    with httpx.Client(base_url=people.url, timeout=120) as browser:
+    with http_client(people.url) as browser:
         log_in(browser, auditor)
         cookie, csrf = browser.cookies[SESSION], browser.cookies[CSRF]
         assert browser.post("/keluar", data={}).status_code == 403
@@ -397,7 +397,7 @@ def test_the_logout_form_needs_its_csrf_field(people: People) -> None:
 
         out = browser.post("/keluar", data={"csrf": csrf})
         assert out.status_code == 303 and out.headers["location"] == "/masuk"
-    with httpx.Client(base_url=people.url, timeout=120, cookies={SESSION: cookie}) as kept:
+    with http_client(people.url, cookies={SESSION: cookie}) as kept:
         assert kept.get("/api/v1/me").status_code == 401
 
 

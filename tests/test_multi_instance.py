@@ -43,6 +43,7 @@ from tests.conftest import (
     workers_of,
 )
 from tests.pdftools import pdfsig
+from tests.people import http_client
 from tests.test_batch_chunks import assert_every_pack_named
 from tests.test_bulk import audit_chain_break, generated
 from tests.test_bulk_resume import witness_and_batch
@@ -89,7 +90,7 @@ class Deployment:
 
     def on_both(self, client: httpx.Client) -> list[httpx.Client]:
         """``client`` and the same caller on the second instance."""
-        other = httpx.Client(base_url=self.second.url, timeout=120, headers=dict(client.headers))
+        other = http_client(self.second.url, headers=dict(client.headers))
         return [client, other]
 
 

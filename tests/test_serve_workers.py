@@ -11,10 +11,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import psutil
 
 from tests.conftest import People, create_pakta, start_service, stop_service, stop_shared_storage
+from tests.people import http_client
 from tests.test_bulk_resume import command_line, processes_naming
 
 NIP = "197505202001041751"  # this module's own service: no other test shares it
@@ -85,7 +85,7 @@ def test_two_processes_serve_one_port_each_in_a_data_dir_of_its_own(tmp_path: Pa
         left_behind = libreoffice_in(node)
         assert left_behind
         os.kill(doomed.pid, signal.SIGKILL)
-        operator = httpx.Client(base_url=service.url, timeout=120, headers=operator.headers)
+        operator = http_client(service.url, headers=operator.headers)
         create_pakta(operator, NIP)
         eventually(
             "a new process in its place",

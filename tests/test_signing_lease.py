@@ -32,6 +32,7 @@ from docgen.pipeline.convert import free_port
 from docgen.registry.db import Database, migrate
 from docgen.registry.locks import document_lock_key
 from tests.conftest import People, Service, SignerAccount, start_service, stop_service
+from tests.people import http_client
 from tests.postgres import database_url, registry, upgrade
 from tests.test_batch_chunks import add_batch
 from tests.test_bulk import (
@@ -81,7 +82,7 @@ class Deployment:
 
     def on(self, service: Service, account: SignerAccount) -> SignerAccount:
         """The same signer, calling ``service``."""
-        client = httpx.Client(base_url=service.url, timeout=120, headers=account.client.headers)
+        client = http_client(service.url, headers=account.client.headers)
         return SignerAccount(
             account.id, account.username, client, signer_id=account.signer_id, pin=account.pin
         )

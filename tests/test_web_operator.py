@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page
 
 from tests.browser import DESKTOP, log_in, shoot
 from tests.conftest import People, Service, SignerAccount
-from tests.people import PASSWORD, Account
+from tests.people import PASSWORD, Account, http_client
 from tests.test_bulk import PEOPLE_COLUMNS, bulk_sign, staff_csv
 from tests.test_templates_content import BA, mou_data, own_nik
 
@@ -92,14 +92,14 @@ def test_listing_pages_and_who_sees_it(
         assert browser_less.get("/dokumen").headers["location"] == "/kotak-masuk"
         assert browser_less.get("/batch").status_code == 403
         assert browser_less.get("/dokumen/baru").status_code == 403
-    with httpx.Client(base_url=service.url, timeout=60) as nobody:
+    with http_client(service.url, timeout=60) as nobody:
         assert nobody.get("/dokumen/baru/nota-kesepahaman").headers["location"].startswith("/masuk")
 
 
 @contextlib.contextmanager
 def signed_in(service: Service, signer: SignerAccount) -> Iterator[httpx.Client]:
     """A browser-less session of ``signer`` through the /masuk form (no code for signers)."""
-    with httpx.Client(base_url=service.url, timeout=60) as client:
+    with http_client(service.url, timeout=60) as client:
         login = client.post("/masuk", data={"username": signer.username, "password": PASSWORD})
         assert login.status_code == 303, login.text
         yield client

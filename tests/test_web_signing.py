@@ -8,13 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
 
 from tests.browser import DESKTOP, PHONE, log_in, pages_shown, shoot, status_of
 from tests.conftest import PIN, People, Service, create_pakta, pakta_data
-from tests.people import Account
+from tests.people import Account, http_client
 from tests.test_bulk import generated, pakta_csv, post_batch
 from tests.test_templates_content import mou_data
 
@@ -224,7 +223,7 @@ def test_nobody_else_sees_the_document(
 def test_the_inbox_and_history_are_for_signers_only(people: People, service: Service) -> None:
     for path in ("/kotak-masuk", "/riwayat"):
         assert people.operator.client.get(path).status_code == 403
-    with httpx.Client(base_url=service.url) as anonymous:
+    with http_client(service.url) as anonymous:
         refused = anonymous.post(
             "/kotak-masuk/batch/x", data={"role": "pembuat_pernyataan", "pin": PIN}
         )
