@@ -23,12 +23,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from sqlalchemy.engine import URL
-
 from docgen.kit.object_storage import start_embedded
 from docgen.kit.secret import load_pepper
-from docgen.registry.cluster import EmbeddedPostgres
-from docgen.registry.db import migrate, registry_url, require_current_schema
+from docgen.registry.db import migrate, registry_running, require_current_schema
 from docgen.settings import Settings
 
 __all__ = ["claim_node_dir", "run_everything", "shared_parts"]
@@ -77,7 +74,7 @@ def shared_parts(settings: Settings, *, migrating: bool) -> Iterator[dict[str, s
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
-        url = stack.enter_context(_registry(settings))
+        url = stack.enter_context(registry_running(settings))
         if migrating:
             migrate(url)
         revision = require_current_schema(url)
@@ -113,19 +110,6 @@ def claim_node_dir(parent: Path, prefix: str) -> Path:
 
 
 _held_locks: list[TextIO] = []
-
-
-@contextlib.contextmanager
-def _registry(settings: Settings) -> Iterator[URL]:
-    if settings.database_url:
-        yield registry_url(settings.database_url)
-        return
-    cluster = EmbeddedPostgres(settings.data_dir / "postgres")
-    cluster.start()
-    try:
-        yield registry_url(cluster.url())
-    finally:
-        cluster.stop()
 
 
 @contextlib.contextmanager

@@ -109,9 +109,8 @@ def processes_naming(path: Path) -> list[int]:
 
 # A killed service's signing is interrupted once its lease runs out (it reads so from then on);
 # a killed worker's job is taken for stalled after 3 s without its heartbeat, and retried.
-CHUNKS = {"DOCGEN_BATCH_CHUNK_ROWS": str(CHUNK_ROWS)}
 LEASE = {
-    **CHUNKS,
+    "DOCGEN_BATCH_CHUNK_ROWS": str(CHUNK_ROWS),
     "DOCGEN_SIGNING_LEASE_SECONDS": "3",
     "DOCGEN_WORKER_HEARTBEAT_SECONDS": "1",
     "DOCGEN_WORKER_STALLED_SECONDS": "3",
@@ -201,9 +200,10 @@ def assert_registry_holds_each_row_once(service: Service, batch_id: str) -> None
 def test_a_service_stopped_with_ctrl_c_marks_its_bulk_signing_interrupted(
     tmp_path: Path,
 ) -> None:
-    rows = ROWS  # long enough to still be signing when the stop comes (three chunks)
+    # Three chunks of ten: still signing when the stop comes right after the signing began.
+    rows = 30
     data_dir = tmp_path / "docgen"
-    process, service = start_service(data_dir, workers=1, **CHUNKS)
+    process, service = start_service(data_dir, workers=1, DOCGEN_BATCH_CHUNK_ROWS="10")
     try:
         people = People(service.url, service.data_dir)
         witness, batch_id = witness_and_batch(people, rows)

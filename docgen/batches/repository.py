@@ -38,11 +38,10 @@ __all__ = [
     "documents_of",
     "end_lapsed_signings",
     "get",
+    "idle_unfinished",
     "leased_signing",
     "listing",
-    "open_chunks",
     "state",
-    "unfinished",
 ]
 
 
@@ -54,26 +53,21 @@ async def get(session: AsyncSession, batch_id: str) -> Batch:
     return batch
 
 
-async def unfinished(session: AsyncSession) -> list[str]:
-    """The batches whose documents are still to be made (or were left half made), oldest
-    first."""
-    found = await session.scalars(
-        select(Batch.id)
-        .where(Batch.status.in_((BatchStatus.ANTRE, BatchStatus.BERJALAN)))
-        .order_by(Batch.created_at, Batch.id)
-    )
-    return list(found)
-
-
-async def open_chunks(session: AsyncSession, batch_id: str) -> list[int]:
-    """The batch's chunks not made yet (waiting, or claimed and not registered), in order."""
-    found = await session.scalars(
+async def idle_unfinished(session: AsyncSession) -> list[str]:
+    """The batches still to be made (or left half made) with no chunk left to make, oldest
+    first: each chunk ended, and only the batch's own end is missing."""
+    open_chunk = (
         select(BatchChunk.chunk)
         .where(
-            BatchChunk.batch_id == batch_id,
+            BatchChunk.batch_id == Batch.id,
             BatchChunk.status.in_((ChunkStatus.MENUNGGU, ChunkStatus.BERJALAN)),
         )
-        .order_by(BatchChunk.chunk)
+        .exists()
+    )
+    found = await session.scalars(
+        select(Batch.id)
+        .where(Batch.status.in_((BatchStatus.ANTRE, BatchStatus.BERJALAN)), ~open_chunk)
+        .order_by(Batch.created_at, Batch.id)
     )
     return list(found)
 

@@ -125,8 +125,7 @@ async def requeue_waiting(jobs: BatchJobs) -> Requeued:
             if await jobs.maker.give_up(batch_id, chunk, message):
                 done.given_up.append((batch_id, chunk))
     async with db.session() as session:
-        unfinished = await repository.unfinished(session)
-        idle = [b for b in unfinished if not await repository.open_chunks(session, b)]
+        idle = await repository.idle_unfinished(session)
     for batch_id in idle:
         if await jobs.maker.finish(batch_id):
             done.finished.append(batch_id)

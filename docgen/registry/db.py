@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import anyio
@@ -32,6 +32,7 @@ __all__ = [
     "migrate",
     "registry_url",
     "require_current_schema",
+    "registry_running",
     "running_registry",
     "where",
 ]
@@ -66,8 +67,8 @@ def where(url: URL) -> str:
     return f"{url.host}:{url.port or 5432}/{url.database}"
 
 
-@asynccontextmanager
-async def running_registry(settings: Settings) -> AsyncIterator[URL]:
+@contextmanager
+def registry_running(settings: Settings) -> Iterator[URL]:
     """The registry's URL: ``DOCGEN_DATABASE_URL``, else the embedded cluster under the data
     dir, started for the block (or found running) and stopped after it if started here.
 
@@ -79,12 +80,23 @@ async def running_registry(settings: Settings) -> AsyncIterator[URL]:
         yield registry_url(settings.database_url)
         return
     cluster = EmbeddedPostgres(settings.data_dir / "postgres")
-    await anyio.to_thread.run_sync(cluster.start)
+    cluster.start()
     try:
         yield cluster.url()
     finally:
+        cluster.stop()
+
+
+@asynccontextmanager
+async def running_registry(settings: Settings) -> AsyncIterator[URL]:
+    """:func:`registry_running` for async code: the cluster starts and stops in a thread."""
+    running = registry_running(settings)
+    url = await anyio.to_thread.run_sync(running.__enter__)
+    try:
+        yield url
+    finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(cluster.stop)
+            await anyio.to_thread.run_sync(running.__exit__, None, None, None)
 
 
 def alembic_config(connection: Connection) -> Config:
