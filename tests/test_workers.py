@@ -47,7 +47,16 @@ async def test_a_worker_that_dies_fails_its_items_and_the_pool_goes_on(tmp_path:
 
 
 def worker_pids() -> set[int]:
-    return {p.pid for p in psutil.Process().children() if "spawn_main" in " ".join(p.cmdline())}
+    """The live worker processes of this test process. A worker killed by an earlier test stays
+    a zombie until its pool's management thread reaps it, and a zombie has no command line."""
+    pids = set()
+    for child in psutil.Process().children():
+        try:
+            if "spawn_main" in " ".join(child.cmdline()):
+                pids.add(child.pid)
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue
+    return pids
 
 
 @pytest.mark.anyio
