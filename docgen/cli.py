@@ -534,11 +534,12 @@ def verify(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
     url: Url = "http://127.0.0.1:8000",
 ) -> None:
-    """Verify a PDF: issued by this service? every signature valid?"""
+    """Verify a PDF: the current, complete, unrevoked document this service issued, every
+    signature valid? Exits 2 when not (its ``verdict`` says what it is instead)."""
     with _client(url) as client, file.open("rb") as fh:
         report = _check(
             client.post("/api/v1/verify", files={"file": (file.name, fh, "application/pdf")})
         )
     _show(report)
-    if not report["valid"]:
+    if report["verdict"] != "asli":
         raise typer.Exit(2)

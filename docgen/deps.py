@@ -23,7 +23,7 @@ from docgen.signers.service import Signers
 from docgen.templating.catalogue import TemplateCatalogue
 from docgen.templating.upload import TemplateUploads
 from docgen.verification.pages import Pages
-from docgen.verification.service import UploadChecks
+from docgen.verification.service import PublicViews, UploadChecks
 from docgen.web.render import Office
 from docgen.wiring import Parts
 from signing.pki import CertificateAuthority
@@ -41,6 +41,7 @@ __all__ = [
     "LinksDep",
     "OfficeDep",
     "PagesDep",
+    "PublicViewsDep",
     "RevocationsDep",
     "SandboxDep",
     "SessionDep",
@@ -115,6 +116,10 @@ def _upload_checks(parts: PartsDep) -> UploadChecks:
     return parts.upload_checks
 
 
+def _public_views(parts: PartsDep) -> PublicViews:
+    return parts.public_views
+
+
 def _documents(parts: PartsDep) -> DocumentService:
     return parts.documents
 
@@ -149,6 +154,7 @@ RevocationsDep = Annotated[RevocationList, Depends(_revocations)]
 AccountsDep = Annotated[Accounts, Depends(_accounts)]
 SignersDep = Annotated[Signers, Depends(_signers)]
 UploadChecksDep = Annotated[UploadChecks, Depends(_upload_checks)]
+PublicViewsDep = Annotated[PublicViews, Depends(_public_views)]
 DocumentsDep = Annotated[DocumentService, Depends(_documents)]
 DraftsDep = Annotated[Drafts, Depends(_drafts)]
 BatchesDep = Annotated[BatchService, Depends(_batches)]

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="base URL printed in QR codes; http://HOST:PORT if empty"
     )
+    instansi: str | None = Field(
+        default=None,
+        description="the agency issuing through this deployment, shown on the public pages "
+        "beside each document's unit, e.g. Pemerintah Kabupaten Sidoarjo",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -46,7 +46,7 @@ from docgen.templating.catalogue import (
     load_templates,
     load_uploaded_versions,
 )
-from docgen.verification.service import TrustFiles, UploadChecks
+from docgen.verification.service import PublicViews, TrustFiles, UploadChecks
 from signing.pki import CertificateAuthority
 from storage import CachedObjectStore, ObjectStore, S3ObjectStore
 
@@ -73,6 +73,7 @@ class Parts:
     catalogue: TemplateCatalogue
     sandbox: Sandbox
     links: Links
+    public_views: PublicViews
     upload_checks: UploadChecks
     keys: SignerKeys
     revocations: RevocationList
@@ -256,6 +257,7 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
         )
         jobs = Jobs()
         sandbox = Sandbox(settings.verify_workers, settings.verify_timeout)
+        views = PublicViews(links, settings.instansi)
         accounts = Accounts(db, links, LoginPolicy.of(settings), core.notifier)
         # Never opened here: the API only defers jobs, in its own transactions.
         chunks = ChunkQueue(job_app(registry, settings))
@@ -268,7 +270,8 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             catalogue=catalogue,
             sandbox=sandbox,
             links=links,
-            upload_checks=UploadChecks(links, sandbox, trust_files, settings.max_upload_bytes),
+            public_views=views,
+            upload_checks=UploadChecks(views, sandbox, trust_files, settings.max_upload_bytes),
             keys=keys,
             revocations=revocations,
             accounts=accounts,

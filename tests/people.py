@@ -26,6 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "Sandi-Uji-2026!"
 PIN = "246810"
 
+SHARED_UNIT = "BKPSDM Kabupaten Sidoarjo"  # the name of the tests' shared unit
+
 
 def totp_of(otpauth_uri: str) -> pyotp.TOTP:
     return pyotp.TOTP(parse_qs(urlparse(otpauth_uri).query)["secret"][0])
@@ -141,7 +143,7 @@ class People:
             return self._unit_id
         code = f"U{uuid.uuid4().hex[:8]}"
         response = self.admin.client.post(
-            "/api/v1/units", json={"name": name or "BKPSDM Kabupaten Sidoarjo", "code": code}
+            "/api/v1/units", json={"name": name or SHARED_UNIT, "code": code}
         )
         assert response.status_code == 201, response.text
         unit_id = str(response.json()["id"])

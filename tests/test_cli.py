@@ -171,6 +171,11 @@ def test_enrol_generate_sign_verify(service: Service, people: People, tmp_path: 
     document = json.loads(generated.stdout)
     assert document["status"] == "menunggu_tanda_tangan"
 
+    prepared_pdf = tmp_path / "prepared.pdf"
+    prepared_pdf.write_bytes(
+        people.operator.client.get(f"/api/v1/documents/{document['id']}/pdf").content
+    )
+
     # The operator cannot sign it; its signer can, with their own token and PIN.
     signed_pdf = tmp_path / "pakta.pdf"
     refused = docgen(
@@ -189,6 +194,11 @@ def test_enrol_generate_sign_verify(service: Service, people: People, tmp_path: 
     assert verified.returncode == 0, verified.stderr
     report = json.loads(verified.stdout)
     assert report["valid"] is True and report["issued_here"] is True
+    assert report["verdict"] == "asli"
+    # Ours, but an earlier revision: not the document in force.
+    earlier = docgen(service, "verify", str(prepared_pdf))
+    assert earlier.returncode == 2
+    assert json.loads(earlier.stdout)["verdict"] == "bukan_versi_terakhir"
 
     tampered = tmp_path / "tampered.pdf"
     raw = bytearray(signed_pdf.read_bytes())

@@ -21,6 +21,7 @@ from tests.conftest import (
     Service,
     create_pakta,
     pakta_data,
+    sign_pakta,
     start_service,
     stop_service,
 )
@@ -58,9 +59,10 @@ def _kill_groups(pid_file: Path) -> None:
 
 def test_object_storage_unreachable_is_503(own_service: Service) -> None:
     people = People(own_service.url, own_service.data_dir)
-    people.signer(NIP)  # enrolled and activated while storage is up
+    signer = people.signer(NIP)  # enrolled and activated while storage is up
     client = people.operator.client
     document = create_pakta(client, NIP)
+    assert sign_pakta(signer, document["id"]).status_code == 200  # its public PDF is offered
     _kill_groups(own_service.data_dir / "s3" / "weed.pid")
     with own_service.client() as anonymous:
         ready = anonymous.get("/readyz")

@@ -14,6 +14,7 @@ from cryptography import x509
 from signing.validate.validation import validate_pdf
 from tests.conftest import People, SignerAccount
 from tests.pdftools import change_page_text, pdfsig
+from tests.people import SHARED_UNIT
 from tests.test_templates_content import mou_data
 
 NIP_CAMAT = "197106121998031005"  # used by no other test module
@@ -63,6 +64,11 @@ def mou(people: People) -> dict:
     steps["pending_camat"] = pending(camat)
     steps["first"] = camat.sign(doc_id, "pihak_pertama")
     steps["first_pdf"] = operator.get(f"/api/v1/documents/{doc_id}/pdf").content
+    with people.anonymous() as public:
+        steps["first_checked_waiting"] = upload(public, steps["first_pdf"])
+        steps["first_page_waiting"] = public.post(
+            "/v", files={"file": ("mou.pdf", steps["first_pdf"], "application/pdf")}
+        ).text
     steps["pending_ketua_after"] = pending(ketua)
     steps["camat_as_second"] = camat.sign(doc_id, "pihak_kedua")
     steps["second"] = ketua.sign(doc_id, "pihak_kedua")
@@ -148,11 +154,33 @@ def test_public_views_show_both_signers_and_the_level(anonymous: httpx.Client, m
         "Drs. Budi Santoso, M.Si.",
         "Siti Aminah, S.H., M.H.",
     ]
+    assert public["issuer"]["unit"] == SHARED_UNIT
     checked = upload(anonymous, mou["final_pdf"])
     assert checked["valid"] is True and checked["issued_here"] is True
     assert checked["level"] == "B-LTA" and checked["is_latest"] is True
+    assert (checked["verdict"], checked["verdict_label"]) == ("asli", "ASLI")
     page = anonymous.get(f"/v/{code}").text
-    assert "PAdES B-LTA" in page and "Siti Aminah" in page
+    assert "Siti Aminah" in page and SHARED_UNIT in page
+    # The jargon sits below the fold, after what a citizen reads.
+    technical = page.index("<summary>Rincian teknis</summary>")
+    assert page.index("PAdES B-LTA") > technical and page.index(public["sha256"]) > technical
+    assert page.index("Siti Aminah") < technical
+
+
+def test_a_copy_signed_by_one_party_of_two_is_never_green(
+    anonymous: httpx.Client, mou: dict
+) -> None:
+    # While the second party had not signed: ours, intact, but not complete.
+    waiting = mou["first_checked_waiting"]
+    assert waiting["valid"] is True and waiting["is_latest"] is True
+    assert (waiting["verdict"], waiting["verdict_label"]) == ("belum_lengkap", "BELUM LENGKAP")
+    assert waiting["document"]["pending_roles"] == ["pihak_kedua"]
+    page = mou["first_page_waiting"]
+    assert '<div class="status belum_lengkap"><strong>BELUM LENGKAP</strong>' in page
+    assert "ASLI" not in page
+    # Once both signed, the same file is an earlier revision.
+    later = upload(anonymous, mou["first_pdf"])
+    assert (later["verdict"], later["is_latest"]) == ("bukan_versi_terakhir", False)
 
 
 def test_a_change_after_the_first_signature_is_reported(anonymous: httpx.Client, mou: dict) -> None:

@@ -22,6 +22,12 @@ def create(client: httpx.Client, **body: object) -> dict:
     return create_pakta(client, NIP_A, **body)
 
 
+def upload(anonymous: httpx.Client, pdf: bytes) -> dict:
+    response = anonymous.post("/api/v1/verify", files={"file": ("p.pdf", pdf, "application/pdf")})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
 def pending(account: SignerAccount) -> list[dict]:
     """The signer's own list, as they read it."""
     response = account.client.get(f"/api/v1/signers/{account.signer_id}/pending")
@@ -198,6 +204,58 @@ def test_revoked_document_shows_reason_date_and_replacement(
     again = client.post(f"/api/v1/documents/{old['id']}/revoke", json={"reason": "lagi lagi"})
     assert again.status_code == 409
     assert sign_pakta(a, new["id"]).status_code == 200  # an ordinary document
+
+
+def test_an_uploaded_copy_of_a_revoked_document_is_red_with_its_reason(
+    client: httpx.Client, anonymous: httpx.Client, signers: dict
+) -> None:
+    document = create(client)
+    assert sign_pakta(signers["a"], document["id"]).status_code == 200
+    pdf = client.get(f"/api/v1/documents/{document['id']}/pdf").content
+    code = document["verify_code"]
+    assert upload(anonymous, pdf)["verdict"] == "asli"  # until it is revoked
+    reason = {"reason": "Pejabat penanda tangan salah"}
+    assert client.post(f"/api/v1/documents/{document['id']}/revoke", json=reason).status_code == 200
+
+    report = upload(anonymous, pdf)
+    assert report["valid"] is True and report["is_latest"] is True  # the file itself is intact
+    assert (report["verdict"], report["verdict_label"]) == ("dicabut", "DICABUT")
+    assert report["document"]["document"]["revoke_reason"] == "Pejabat penanda tangan salah"
+    page = anonymous.post("/v", files={"file": ("p.pdf", pdf, "application/pdf")}).text
+    assert '<div class="status dicabut"><strong>DICABUT</strong>' in page
+    assert "ASLI" not in page and "Pejabat penanda tangan salah" in page and "WIB" in page
+    # The public PDF stays there, marked revoked.
+    view = anonymous.get(f"/api/v1/verify/{code}").json()
+    download = anonymous.get(view["download_url"])
+    assert download.status_code == 200 and download.content == pdf
+    assert 'filename="DICABUT-' in download.headers["content-disposition"]
+    assert "yang telah DICABUT (PDF)" in anonymous.get(f"/v/{code}").text
+
+
+def test_the_public_pdf_waits_for_every_signature(
+    client: httpx.Client, anonymous: httpx.Client, signers: dict
+) -> None:
+    document = create(client)
+    code = document["verify_code"]
+    view = anonymous.get(f"/api/v1/verify/{code}").json()
+    assert view["status"] == "menunggu_tanda_tangan" and view["download_url"] is None
+    refused = anonymous.get(f"/v/{code}/pdf")
+    assert refused.status_code == 404 and "belum dapat diunduh" in refused.json()["detail"]
+    page = anonymous.get(f"/v/{code}").text
+    assert "/pdf" not in page and "setelah seluruh penanda tangan" in page
+    prepared = client.get(f"/api/v1/documents/{document['id']}/pdf").content
+    report = upload(anonymous, prepared)
+    assert (report["verdict"], report["verdict_label"]) == ("belum_lengkap", "BELUM LENGKAP")
+
+    assert sign_pakta(signers["a"], document["id"]).status_code == 200
+    view = anonymous.get(f"/api/v1/verify/{code}").json()
+    assert anonymous.get(view["download_url"]).status_code == 200
+    # The prepared file of a document signed since: an earlier revision, amber.
+    report = upload(anonymous, prepared)
+    assert report["verdict"] == "bukan_versi_terakhir" and report["is_latest"] is False
+    page = anonymous.post("/v", files={"file": ("p.pdf", prepared, "application/pdf")}).text
+    assert '<div class="status bukan_versi_terakhir"><strong>BUKAN VERSI TERAKHIR</strong>' in page
+    assert f'href="{document["verify_url"]}"' in page
 
 
 def test_revoke_checks_its_input(client: httpx.Client, signers: dict) -> None:

@@ -25,17 +25,9 @@ class Pages:
         )
 
     def verify(self, view: dict[str, Any] | None) -> str:
-        if view is not None:
-            document = dict(view["document"])
-            document["date_text"] = tanggal(date.fromisoformat(document["date"]))
-            if document["revoked_at"]:
-                document["revoked_at_text"] = waktu_wib(document["revoked_at"])
-            signatures = [
-                {**s, "signed_at_text": waktu_wib(s["signed_at"]) if s["signed_at"] else None}
-                for s in view["signatures"]
-            ]
-            view = {**view, "document": document, "signatures": signatures}
-        return self._env.get_template("verify.html").render(v=view)
+        return self._env.get_template("verify.html").render(
+            v=_with_dates(view) if view is not None else None
+        )
 
     def upload(self, report: dict[str, Any] | None = None, error: str | None = None) -> str:
         if report is not None:
@@ -43,5 +35,23 @@ class Pages:
                 {**s, "timestamp_text": waktu_wib(s["timestamp"]) if s["timestamp"] else None}
                 for s in report["signatures"]
             ]
-            report = {**report, "signatures": signatures}
+            document = report["document"]
+            report = {
+                **report,
+                "signatures": signatures,
+                "document": _with_dates(document) if document is not None else None,
+            }
         return self._env.get_template("upload.html").render(r=report, error=error)
+
+
+def _with_dates(view: dict[str, Any]) -> dict[str, Any]:
+    """A document's view (``VerificationOut`` as JSON) with its dates written out."""
+    document = dict(view["document"])
+    document["date_text"] = tanggal(date.fromisoformat(document["date"]))
+    if document["revoked_at"]:
+        document["revoked_at_text"] = waktu_wib(document["revoked_at"])
+    signatures = [
+        {**s, "signed_at_text": waktu_wib(s["signed_at"]) if s["signed_at"] else None}
+        for s in view["signatures"]
+    ]
+    return {**view, "document": document, "signatures": signatures}

@@ -12,19 +12,18 @@ from fastapi.responses import HTMLResponse, Response
 from docgen.deps import (
     CaDep,
     DocumentsDep,
-    LinksDep,
     PagesDep,
+    PublicViewsDep,
     RevocationsDep,
     SessionDep,
     UploadChecksDep,
 )
-from docgen.documents import repository as documents
 from docgen.documents.routes import revision_response
 from docgen.errors import DocgenError, NotFound, error_responses
 from docgen.kit.limits import read_upload
 from docgen.people.policies import Public
+from docgen.registry.statuses import DocumentStatus
 from docgen.verification.schemas import UploadCheckOut, VerificationOut
-from docgen.verification.service import verify_code
 
 api = APIRouter(tags=["verifikasi"])
 # Pages for people, not API: left out of the OpenAPI schema.
@@ -37,10 +36,10 @@ pages = APIRouter(include_in_schema=False)
     responses=error_responses(404),
 )
 async def verify_by_code(
-    _: Public, session: SessionDep, links: LinksDep, code: str
+    _: Public, session: SessionDep, views: PublicViewsDep, code: str
 ) -> VerificationOut:
     """A document as the public may see it, by the code its QR carries."""
-    return await verify_code(session, links, code)
+    return await views.by_code(session, code)
 
 
 @api.post(
@@ -84,11 +83,11 @@ async def revocation_list(_: Public, revocations: RevocationsDep) -> Response:
 
 @pages.get("/v/{code}", response_class=HTMLResponse)
 async def verify_page(
-    _: Public, session: SessionDep, links: LinksDep, pages_: PagesDep, code: str
+    _: Public, session: SessionDep, views: PublicViewsDep, pages_: PagesDep, code: str
 ) -> HTMLResponse:
     """The page a document's QR code leads to."""
     try:
-        view = await verify_code(session, links, code)
+        view = await views.by_code(session, code)
     except NotFound:
         return HTMLResponse(pages_.verify(None), status_code=404)
     return HTMLResponse(pages_.verify(view.model_dump(mode="json")))
@@ -117,8 +116,14 @@ async def upload_check(
 
 @pages.get("/v/{code}/pdf", response_class=Response)
 async def verify_download(
-    _: Public, session: SessionDep, documents_: DocumentsDep, code: str
+    _: Public, session: SessionDep, views: PublicViewsDep, documents_: DocumentsDep, code: str
 ) -> Response:
-    """The document's current PDF, for whoever holds its code."""
-    document = await documents.by_code(session, code)
-    return await revision_response(documents_, document, document.revisions[-1])
+    """The document's current PDF, for whoever holds its code, once every signer has signed
+    (a revoked one says so in its file name)."""
+    document, revision = await views.download(session, code)
+    response = await revision_response(documents_, document, revision)
+    if document.status == DocumentStatus.DICABUT:
+        response.headers["Content-Disposition"] = (
+            f'inline; filename="DICABUT-{document.template_id}-{document.id[:8]}.pdf"'
+        )
+    return response

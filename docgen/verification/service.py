@@ -8,36 +8,84 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from docgen.documents import repository as documents
 from docgen.documents.service import pending_roles
-from docgen.errors import UploadInvalid
+from docgen.errors import NotFound, UploadInvalid
 from docgen.indonesia import mask_nip
 from docgen.kit.limits import refuse_oversized
 from docgen.kit.links import Links
 from docgen.kit.sandbox import Sandbox, SandboxFailed, SandboxTimeout
-from docgen.registry.models import Document, Revision, SignatureSlot
+from docgen.registry.models import Document, Revision, SignatureSlot, Unit
 from docgen.registry.statuses import DocumentStatus, RevisionKind
 from docgen.verification.schemas import (
+    CertificateOut,
+    IssuerOut,
     PublicDocumentOut,
     PublicSignatureOut,
     ReplacementOut,
     SignatureCheckOut,
     UploadCheckOut,
     UploadedRevisionOut,
+    Verdict,
     VerificationOut,
 )
 from signing.waktu import format_waktu_wib
 
-__all__ = ["TrustFiles", "UploadChecks", "public_view", "verify_code"]
+__all__ = ["PublicViews", "TrustFiles", "UploadChecks", "public_download", "upload_verdict"]
 
 STATUS_LABEL = {
     DocumentStatus.SAH: "SAH",
     DocumentStatus.DICABUT: "DICABUT",
     DocumentStatus.DITOLAK: "DITOLAK",
 }
+
+# The public PDF: once every signer has signed; a revoked one stays there, marked revoked.
+DOWNLOADABLE = frozenset({DocumentStatus.SAH, DocumentStatus.DICABUT})
+
+VERDICT_TEXT: dict[Verdict, tuple[str, str]] = {
+    Verdict.ASLI: (
+        "ASLI",
+        "Berkas ini sama persis dengan versi terakhir dokumen yang kami terbitkan, telah "
+        "ditandatangani oleh seluruh penanda tangan, dan setiap tanda tangan elektroniknya sah.",
+    ),
+    Verdict.BELUM_LENGKAP: (
+        "BELUM LENGKAP",
+        "Berkas ini kami terbitkan, tetapi dokumennya belum ditandatangani oleh seluruh "
+        "penanda tangan, sehingga belum berlaku.",
+    ),
+    Verdict.BUKAN_VERSI_TERAKHIR: (
+        "BUKAN VERSI TERAKHIR",
+        "Berkas ini versi lama dokumen yang kami terbitkan: belum memuat semua tanda tangan "
+        "atau data validasinya. Mintalah versi terakhir dari halaman status dokumen.",
+    ),
+    Verdict.DICABUT: (
+        "DICABUT",
+        "Dokumen ini kami terbitkan, tetapi telah dicabut dan tidak berlaku lagi.",
+    ),
+    Verdict.DITOLAK: (
+        "DITOLAK",
+        "Dokumen ini ditolak oleh penanda tangan dan tidak berlaku.",
+    ),
+    Verdict.TANDA_TANGAN_SAH: (
+        "TANDA TANGAN SAH",
+        "Tanda tangan elektronik dalam berkas ini sah, tetapi berkas ini bukan dokumen yang "
+        "diterbitkan melalui layanan ini.",
+    ),
+    Verdict.TIDAK_SAH: (
+        "TIDAK SAH",
+        "Berkas ini tidak dapat dipercaya: ada tanda tangan yang tidak sah atau berkas diubah "
+        "setelah ditandatangani.",
+    ),
+}
+UNSIGNED_TEXT = (
+    "Berkas ini tidak dapat dipercaya: tidak memuat tanda tangan elektronik dan bukan dokumen "
+    "yang diterbitkan melalui layanan ini."
+)
 
 
 @dataclass(frozen=True)
@@ -49,8 +97,34 @@ class TrustFiles:
     crl: Path
 
 
-def public_view(
-    document: Document, links: Links, replacement: Document | None = None
+def upload_verdict(document: Document | None, is_latest: bool, valid: bool) -> Verdict:
+    """Green only for the current revision of a complete, unrevoked document we issued whose
+    every signature holds; a revoked or declined one is red whichever revision it is."""
+    if document is None:
+        return Verdict.TANDA_TANGAN_SAH if valid else Verdict.TIDAK_SAH
+    if document.status == DocumentStatus.DICABUT:
+        return Verdict.DICABUT
+    if document.status == DocumentStatus.DITOLAK:
+        return Verdict.DITOLAK
+    if document.status != DocumentStatus.SAH:
+        return Verdict.BELUM_LENGKAP
+    if not is_latest:
+        return Verdict.BUKAN_VERSI_TERAKHIR
+    return Verdict.ASLI if valid else Verdict.TIDAK_SAH
+
+
+def public_download(document: Document) -> str | None:
+    """Where the public may download the document's PDF, if they may yet."""
+    if document.status not in DOWNLOADABLE:
+        return None
+    return f"/v/{document.issued_code}/pdf"
+
+
+def _public_view(
+    document: Document,
+    links: Links,
+    issuer: IssuerOut,
+    replacement: Document | None = None,
 ) -> VerificationOut:
     """The document as a citizen may see it: no NIK, NIP masked.
 
@@ -70,6 +144,7 @@ def public_view(
             revoked_at=document.revoked_at,
             revoke_reason=document.revoke_reason,
         ),
+        issuer=issuer,
         replaced_by=(
             ReplacementOut(
                 number=replacement.issued_number,
@@ -84,7 +159,7 @@ def public_view(
         pending_roles=pending_roles(document),
         sha256=current.sha256,
         verify_url=links.verify_url(document.issued_code),
-        download_url=f"/v/{document.issued_code}/pdf",
+        download_url=public_download(document),
     )
 
 
@@ -126,27 +201,70 @@ def _signature_view(slot: SignatureSlot) -> PublicSignatureOut:
         certificate_revoked_at=revoked_at,
         valid=valid,
         note=note,
+        certificate=(
+            _certificate_view(signer.certificate_pem)
+            if signer and signer.certificate_pem and slot.signed_at
+            else None
+        ),
     )
 
 
-async def _public_view(session: AsyncSession, document: Document, links: Links) -> VerificationOut:
-    replacement = None
-    if document.replaced_by_id is not None:
-        replacement = await session.get(Document, document.replaced_by_id)
-    return public_view(document, links, replacement)
+def _certificate_view(pem: str) -> CertificateOut:
+    certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    return CertificateOut(
+        subject=_common_name(certificate.subject),
+        issuer=_common_name(certificate.issuer),
+        serial=format(certificate.serial_number, "X"),
+    )
 
 
-async def verify_code(session: AsyncSession, links: Links, code: str) -> VerificationOut:
-    """Raises NotFound, the same for every unknown code."""
-    return await _public_view(session, await documents.by_code(session, code), links)
+def _common_name(name: x509.Name) -> str:
+    found = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(found[0].value) if found else name.rfc4514_string()
+
+
+class PublicViews:
+    """Documents as the public sees them, with who issued them (``DOCGEN_INSTANSI`` and the
+    document's unit)."""
+
+    def __init__(self, links: Links, instansi: str | None) -> None:
+        self.links = links
+        self.instansi = instansi
+
+    async def by_code(self, session: AsyncSession, code: str) -> VerificationOut:
+        """Raises NotFound, the same for every unknown code."""
+        return await self.of(session, await documents.by_code(session, code))
+
+    async def of(self, session: AsyncSession, document: Document) -> VerificationOut:
+        unit = await session.get(Unit, document.unit_id) if document.unit_id else None
+        replacement = None
+        if document.replaced_by_id is not None:
+            replacement = await session.get(Document, document.replaced_by_id)
+        issuer = IssuerOut(instansi=self.instansi, unit=unit.name if unit else None)
+        return _public_view(document, self.links, issuer, replacement)
+
+    async def download(self, session: AsyncSession, code: str) -> tuple[Document, Revision]:
+        """The document and its revision the public may download.
+
+        Raises NotFound: an unknown code, or a document not every signer has signed yet.
+        """
+        document = await documents.by_code(session, code)
+        if public_download(document) is None:
+            raise NotFound(
+                "Dokumen belum ditandatangani oleh seluruh penanda tangan; berkasnya belum "
+                "dapat diunduh"
+            )
+        return document, document.revisions[-1]
 
 
 class UploadChecks:
     """Checks uploaded PDFs: each in a bounded process of the sandbox, against our trust
     files, then compared with what we issued."""
 
-    def __init__(self, links: Links, sandbox: Sandbox, trust: TrustFiles, max_bytes: int) -> None:
-        self.links = links
+    def __init__(
+        self, views: PublicViews, sandbox: Sandbox, trust: TrustFiles, max_bytes: int
+    ) -> None:
+        self.views = views
         self.sandbox = sandbox
         self.trust = trust
         self.max_bytes = max_bytes
@@ -164,15 +282,24 @@ class UploadChecks:
         sha256 = hashlib.sha256(pdf).hexdigest()
         revision = await session.scalar(select(Revision).where(Revision.sha256 == sha256))
         document = await session.get(Document, revision.document_id) if revision else None
+        is_latest = document is not None and document.revisions[-1].sha256 == sha256
+        valid = bool(report["valid"])
+        verdict = upload_verdict(document, is_latest, valid)
+        label, text = VERDICT_TEXT[verdict]
+        if verdict == Verdict.TIDAK_SAH and not report["signatures"]:
+            text = UNSIGNED_TEXT
         return UploadCheckOut(
+            verdict=verdict,
+            verdict_label=label,
+            verdict_text=text,
             issued_here=revision is not None,
             sha256=sha256,
             revision=(
                 UploadedRevisionOut(seq=revision.seq, kind=revision.kind) if revision else None
             ),
-            is_latest=document is not None and document.revisions[-1].sha256 == sha256,
-            document=await _public_view(session, document, self.links) if document else None,
-            valid=bool(report["valid"]),
+            is_latest=is_latest,
+            document=await self.views.of(session, document) if document else None,
+            valid=valid,
             level=report["level"],
             document_timestamp=report["document_timestamp"],
             signatures=[SignatureCheckOut(**s) for s in report["signatures"]],
