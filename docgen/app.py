@@ -26,6 +26,7 @@ from docgen.errors import (
     first_translated,
     translate,
 )
+from docgen.kit.edge import EdgeHeaders
 from docgen.kit.error_bodies import add_error_handlers, error_response, internal_error
 from docgen.kit.limits import BodySizeLimit
 from docgen.kit.readiness import OK, readiness
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.office = Office()
     # Room for multipart framing around the largest allowed upload.
     app.add_middleware(BodySizeLimit, limit=config.max_upload_bytes + 2**20)
+    app.add_middleware(EdgeHeaders)  # the outermost: its headers go on every answer
     app.include_router(api_router())
     app.include_router(public_pages)
     app.include_router(people_pages)

@@ -16,6 +16,7 @@ import httpx
 import typer
 import uvicorn
 
+from docgen.kit.server import server_config
 from docgen.registry.statuses import BatchStatus, SigningStatus
 from docgen.settings import Settings
 
@@ -100,7 +101,7 @@ def serve(
 
     with _refusals():
         anyio.run(_ready_to_serve, settings)
-    config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port)
+    config = server_config(create_app(settings), **_server_options(settings))
     with contextlib.suppress(KeyboardInterrupt):
         _Server(config).run()
 
@@ -120,12 +121,8 @@ def _serve_processes(settings: Settings, count: int) -> None:
         os.environ.update(shared)
         os.environ["DOCGEN_DATA_DIR"] = str(settings.data_dir.resolve())
         anyio.run(_ready_to_serve, Settings())  # the CA is made or adopted once, here
-        config = uvicorn.Config(
-            "docgen.app:create_node_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=count,
+        config = server_config(
+            "docgen.app:create_node_app", factory=True, workers=count, **_server_options(settings)
         )
         with contextlib.suppress(KeyboardInterrupt):
             Multiprocess(config, sockets=[config.bind_socket()]).run()
@@ -193,7 +190,7 @@ def converter(
             settings.converter_workers,
             pool.workdir.resolve(),
         )
-        config = uvicorn.Config(node, host=host, port=port)
+        config = server_config(node, **{**_server_options(settings), "host": host, "port": port})
         with contextlib.suppress(KeyboardInterrupt):
             _Server(config).run()
     finally:
@@ -296,6 +293,16 @@ def _refusals() -> Iterator[None]:
         return
     typer.secho(f"Gagal: {message}", fg="red", err=True)
     raise typer.Exit(1)
+
+
+def _server_options(settings: Settings) -> dict[str, Any]:
+    """Where a server of ours listens, and how long it waits for a request."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "head_seconds": settings.request_head_seconds,
+        "body_seconds": settings.request_body_seconds,
+    }
 
 
 def _log_to_stderr() -> None:

@@ -28,6 +28,15 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    request_head_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="a request's head must arrive within this, or the "
+        "connection is closed (slow clients, slowloris)",
+    )
+    request_body_seconds: float = Field(
+        default=120.0, gt=0, description="a request's body must arrive within this after its head"
+    )
 
     database_url: str | None = Field(
         default=None,
