@@ -29,6 +29,7 @@ from docgen.errors import (
 from docgen.kit.edge import EdgeHeaders
 from docgen.kit.error_bodies import add_error_handlers, error_response, internal_error
 from docgen.kit.limits import BodySizeLimit
+from docgen.kit.rate_limits import RateLimited, RateLimits
 from docgen.kit.readiness import OK, readiness
 from docgen.local import claim_node_dir
 from docgen.people.pages import pages as people_pages
@@ -155,6 +156,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await background.start(parts.changes.run)
             parts.jobs.serve(background)
             app.state.parts = parts
+            app.state.rate_limits = RateLimits(
+                parts.db,
+                config.rate_limit_reads,
+                config.rate_limit_uploads,
+                config.rate_limit_logins,
+            )
+            background.start_soon(app.state.rate_limits.run)
             first_admin = await parts.accounts.pending_first_admin()
             log.info(
                 "%d start-up objects kept out of garbage collection", freeze_start_up_objects()
@@ -176,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.office = Office()
     # Room for multipart framing around the largest allowed upload.
     app.add_middleware(BodySizeLimit, limit=config.max_upload_bytes + 2**20)
+    app.add_middleware(RateLimited)
     app.add_middleware(EdgeHeaders)  # the outermost: its headers go on every answer
     app.include_router(api_router())
     app.include_router(public_pages)

@@ -168,6 +168,15 @@ class Settings(BaseSettings):
         description="local disk kept for revisions being signed, spares object storage reads",
     )
 
+    rate_limit_reads: int = Field(
+        default=300, ge=1, description="public page and verification reads per client a minute"
+    )
+    rate_limit_uploads: int = Field(
+        default=30, ge=1, description="PDF checks (uploads) per client a minute"
+    )
+    rate_limit_logins: int = Field(
+        default=30, ge=1, description="login and activation attempts per client a minute"
+    )
     max_upload_bytes: int = 20 * 1024 * 1024
     verify_timeout: float = 20.0
     verify_workers: int = Field(default=2, ge=1, le=16, description="uploads checked at once")

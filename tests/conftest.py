@@ -130,6 +130,13 @@ _WORKER_DIRS: dict[int, Path] = {}  # by the worker's pid
 # the starts (each costs ~2-3 s of CPU). The benches run as deployed (``lean=False``).
 # (The service keeps its two bulk processes: with one, the last signature of the web journey
 # hung once in a full run, see the stop notes of 2026-12-07.)
+# Every test talks to its services from 127.0.0.1, the whole suite's worth in minutes: the
+# limits per client are far above that (test_multi_instance runs the defaults).
+GENEROUS_RATE_LIMITS = {
+    "DOCGEN_RATE_LIMIT_READS": "1000000",
+    "DOCGEN_RATE_LIMIT_UPLOADS": "1000000",
+    "DOCGEN_RATE_LIMIT_LOGINS": "1000000",
+}
 LEAN = {"DOCGEN_CONVERTER_WORKERS": "1"}
 LEAN_WORKER = {**LEAN, "DOCGEN_BULK_WORKERS": "1"}
 
@@ -176,6 +183,7 @@ def _start_service(
         "DOCGEN_PUBLIC_URL": url,
         # Its own database in the session's cluster (`docgen up`: its own embedded cluster).
         "DOCGEN_DATABASE_URL": "" if up else database_url(data_dir),
+        **GENEROUS_RATE_LIMITS,
         **(LEAN if lean else {}),
         **env,
     }

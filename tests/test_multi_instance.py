@@ -29,6 +29,7 @@ import httpx
 import pytest
 from cryptography import x509
 
+from docgen.settings import Settings
 from signing.validate import validate_pdf
 from tests.conftest import (
     People,
@@ -105,6 +106,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         "DOCGEN_WORKER_HEARTBEAT_SECONDS": "1",
         "DOCGEN_WORKER_STALLED_SECONDS": "3",
         "DOCGEN_JOB_REAPER_SECONDS": "1",
+        # The deployment's own limit on public reads (the other tests' limits are generous).
+        "DOCGEN_RATE_LIMIT_READS": str(READS_PER_MINUTE),
     }
     where = tmp_path_factory.mktemp("dua-instans")
     first_process, first = start_service(where / "first", workers=1, **own)
@@ -120,6 +123,44 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         if second_process is not None:
             stop_service(second_process)
         stop_service(first_process)
+
+
+READS_PER_MINUTE = Settings.model_fields["rate_limit_reads"].default
+
+
+def test_a_clients_rate_limit_holds_over_both_instances(deployment: Deployment) -> None:
+    # A client address of its own (uvicorn takes X-Forwarded-For from the loopback proxy),
+    # so the module's other requests do not count; all of it inside one minute.
+    if time.time() % 60 > 45:
+        time.sleep(60 - time.time() % 60 + 0.5)
+    client = {"X-Forwarded-For": f"198.51.100.{secrets.randbelow(250) + 1}"}
+    unknown = "/api/v1/verify/" + "0" * 12
+    first, second = (
+        http_client(d.url, headers=client) for d in (deployment.first, deployment.second)
+    )
+    with first, second:
+        half = READS_PER_MINUTE * 2 // 3
+        assert {first.get(unknown).status_code for _ in range(half)} == {404}
+        time.sleep(2.5)  # the first instance's counts reach the registry
+        answers = Counter(second.get(unknown).status_code for _ in range(half))
+        time.sleep(2.5)
+        refused = first.get(unknown)
+        page = second.get("/v/" + "0" * 12)
+        elsewhere = http_client(deployment.second.url, headers={"X-Forwarded-For": "203.0.113.9"})
+        with elsewhere:
+            other = elsewhere.get(unknown)
+    # The second instance let through what was left of the minute's reads (and what it saw
+    # in the second before it learnt the sum), then refused.
+    left = READS_PER_MINUTE - half
+    assert left <= answers[404] <= left + 20, answers
+    assert answers[429] == half - answers[404]
+    assert refused.status_code == 429
+    body = refused.json()
+    assert body["error"] == "TooManyRequests" and "coba lagi dalam" in body["detail"]
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert page.status_code == 429 and "Terlalu banyak permintaan" in page.text
+    assert "retry-after" in page.headers
+    assert other.status_code == 404  # another client is not held back
 
 
 def test_concurrent_creations_over_two_instances_keep_one_audit_chain(

@@ -523,3 +523,14 @@ class IdempotencyKey(Base):
     # Empty while the first request is still being served.
     resource_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RateWindow(Base):
+    """How many requests one client made to one group of public routes in one minute, summed
+    over every instance (each adds what it counted about once a second)."""
+
+    __tablename__ = "rate_windows"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)  # <group>:<client address>
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # since the Unix epoch
+    hits: Mapped[int] = mapped_column(Integer)
