@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import anyio
@@ -24,7 +25,9 @@ from docx.oxml.ns import qn
 from docgen.errors import TemplateInvalid, TemplateProblem
 from docgen.kit.sandbox import Sandbox
 from docgen.registry.db import Database
+from docgen.registry.models import BatchRow, Document
 from docgen.templating.catalogue import TemplateCatalogue, load_templates, load_uploaded_versions
+from docgen.templating.manifest import MAX_NUMBER_LENGTH, parse_manifest
 from docgen.templating.upload import docx_problems_bounded, with_version
 from storage import S3ObjectStore
 from tests.conftest import REPO, People, Service, SignerAccount, pakta_data
@@ -489,3 +492,80 @@ def test_a_version_is_held_by_one_content_only() -> None:
     assert registry.versions("pakta-integritas") == [1]
     assert registry.versions("tidak-ada") == []
     assert registry.all_latest() == [pakta]
+
+
+# --- Numbering patterns are checked whole (issue 19)
+
+
+def with_pattern(pattern: str) -> str:
+    return manifest_text(
+        new_id(),
+        (
+            'pattern = "{kode}/{urut}/{unit}/{bulan_romawi}/{tahun}"',
+            f"pattern = {json.dumps(pattern)}",
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("{kode}/{urut:q}/{tahun}", "format 'q' pada {urut} tidak dikenal"),
+        (
+            "{kode}/{urut:0>300}/{tahun}",
+            "lebar atau presisi 300 pada {urut} melebihi panjang nomor (100 karakter)",
+        ),
+    ],
+)
+def test_numbering_patterns_that_cannot_make_numbers_are_refused_at_upload(
+    admin: httpx.Client, nothing_stored: None, pattern: str, message: str
+) -> None:
+    (problem,) = problems_of(upload(admin, with_pattern(pattern), pakta_docx()))
+    assert problem["where"] == "manifest.toml: numbering"
+    assert problem["message"] == f"nilai tidak valid: pola penomoran {pattern!r}: {message}"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("{urut!r}", "konversi !r pada {urut} tidak diperbolehkan"),
+        ("{urut.real}", "akses atribut atau indeks pada {urut.real} tidak diperbolehkan"),
+        ("{urut[0]}", "akses atribut atau indeks pada {urut[0]} tidak diperbolehkan"),
+        ("{urut:{tahun}}", "format bertingkat pada {urut} tidak diperbolehkan"),
+        ("{urut:0>999999999}", "lebar atau presisi 999999999 pada {urut}"),
+        ("{urut:.9999}", "lebar atau presisi 9999 pada {urut}"),
+        ("{kode:d}/{urut}", "format 'd' pada {kode} tidak dapat dipakai untuk teks"),
+        ("{urut:.2}", "format '.2' pada {urut} tidak dapat dipakai untuk bilangan"),
+        ("{urut:c}", "memuat karakter kontrol"),
+        ("{urut:0>60}/{kode:_<45}", "panjangnya 106 karakter, paling panjang 100"),
+        ("{}/{urut}", "tempat isian tidak dikenal {}"),
+        ("{kode}/{tahun}", "harus memuat {urut}"),
+        ("{urut}}", "kurung kurawal tidak berpasangan"),
+    ],
+)
+def test_numbering_patterns_are_checked_whole(pattern: str, message: str) -> None:
+    problems: list[TemplateProblem] = []
+    assert parse_manifest(with_pattern(pattern), problems) is None
+    (problem,) = problems
+    assert problem.where == "manifest.toml: numbering"
+    assert message in problem.message, problem.message
+
+
+@pytest.mark.parametrize(
+    ("pattern", "number"),
+    [
+        ("{kode}/{urut:04d}/{unit}/{bulan:02d}/{tahun}", "800.1.12/0007/BKPSDM/03/2024"),
+        ("{urut:0>95}/{bulan}", f"{7:0>95}/3"),
+        ("{{{kode}}}-{urut:,}", "{800.1.12}-7"),
+    ],
+)
+def test_numbering_patterns_that_make_numbers_are_accepted(pattern: str, number: str) -> None:
+    problems: list[TemplateProblem] = []
+    manifest = parse_manifest(with_pattern(pattern), problems)
+    assert manifest is not None, problems
+    assert manifest.numbering.render(7, date(2024, 3, 27)) == number
+
+
+def test_the_longest_number_fits_the_registry() -> None:
+    for column in (Document.__table__.c.number, BatchRow.__table__.c.number):
+        assert column.type.length >= MAX_NUMBER_LENGTH

@@ -8,7 +8,6 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from docgen.indonesia import bulan_romawi
 from docgen.templating.manifest import NumberingSpec
 
 
@@ -47,17 +46,7 @@ async def allocate_numbers(
         last = await next_in_sequence(session, scope, len(indices))
         for offset, i in enumerate(indices):
             urut[i] = last - len(indices) + 1 + offset
-    return [
-        spec.pattern.format(
-            kode=spec.kode,
-            urut=urut[i],
-            unit=unit or spec.unit,
-            bulan_romawi=bulan_romawi(on.month),
-            bulan=on.month,
-            tahun=on.year,
-        )
-        for i, (on, unit) in enumerate(requests)
-    ]
+    return [spec.render(urut[i], on, unit) for i, (on, unit) in enumerate(requests)]
 
 
 def _scope(spec: NumberingSpec, on: date, unit: str | None) -> str:

@@ -14,7 +14,7 @@ import string
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,11 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import ErrorDetails
 
 from docgen.errors import TemplateProblem
+from docgen.indonesia import bulan_romawi
 
 __all__ = [
     "DOCX_NAME",
     "FieldSpec",
     "FieldType",
+    "MAX_NUMBER_LENGTH",
     "NumberingSpec",
     "SignerRole",
     "Template",
@@ -103,30 +105,142 @@ class SignerRole(_Model):
     signer_nip_field: str | None = None
 
 
+# The longest document number: the registry keeps it in 100 characters (documents.number and a
+# batch row's number, both String(100)).
+MAX_NUMBER_LENGTH = 100
+# Numbers a pattern is tried with at upload: the first of a year and one of a large unit's
+# year, on the first day of every month.
+_SAMPLE_URUT = (1, 99_999)
+_SAMPLE_DATES = tuple(date(2024, month, 1) for month in range(1, 13))
+# Python's format mini-language, to bound widths before anything is formatted
+# ([[fill]align][sign][z][#][0][width][grouping][.precision][type]).
+_FORMAT_SPEC = re.compile(
+    r"(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)[,_]?(?:\.(?P<precision>\d+))?[bcdeEfFgGnosxX%]?",
+    re.DOTALL,
+)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
 class NumberingSpec(_Model):
     """Document number pattern, e.g. ``{kode}/{urut}/{unit}/{bulan_romawi}/{tahun}``.
 
     The sequence runs per ``kode``, unit and year. The unit is ``unit``, or the value of the
     data field ``unit_field`` when the template serves several units and the caller fills it.
+
+    The pattern is checked whole when the manifest is read (see :func:`_pattern_problems`), so
+    that a template whose numbers cannot be made is refused at upload, not on every document.
     """
 
-    pattern: str
+    # A pattern makes numbers of at most MAX_NUMBER_LENGTH characters: twice that leaves room
+    # for the placeholders' names and formats (and bounds the work of checking it).
+    pattern: str = Field(max_length=2 * MAX_NUMBER_LENGTH)
     kode: str
     unit: str
     unit_field: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> NumberingSpec:
-        try:
-            names = {f for _, f, _, _ in string.Formatter().parse(self.pattern) if f is not None}
-        except ValueError as exc:
-            raise ValueError(f"numbering pattern {self.pattern!r}: {exc}") from exc
-        unknown = names - NUMBERING_PLACEHOLDERS
-        if unknown:
-            raise ValueError(f"numbering pattern: unknown placeholder(s) {sorted(unknown)}")
-        if "urut" not in names:
-            raise ValueError("numbering pattern must contain {urut}")
+        problems = _pattern_problems(self)
+        if problems:
+            raise ValueError(f"pola penomoran {self.pattern!r}: " + "; ".join(problems))
         return self
+
+    def render(self, urut: int, on: date, unit: str | None = None) -> str:
+        """The number ``urut`` of the sequence, dated ``on``, for ``unit`` (default ``unit``)."""
+        return self.pattern.format(**_placeholder_values(self, urut, on, unit))
+
+
+def _placeholder_values(
+    spec: NumberingSpec, urut: int, on: date, unit: str | None
+) -> dict[str, object]:
+    return {
+        "kode": spec.kode,
+        "urut": urut,
+        "unit": unit or spec.unit,
+        "bulan_romawi": bulan_romawi(on.month),
+        "bulan": on.month,
+        "tahun": on.year,
+    }
+
+
+def _pattern_problems(spec: NumberingSpec) -> list[str]:
+    """What is wrong with ``spec.pattern``, in Bahasa Indonesia; empty when every number it
+    makes can be formatted and kept."""
+    try:
+        pieces = list(string.Formatter().parse(spec.pattern))
+    except ValueError:
+        return ["kurung kurawal tidak berpasangan (tulis {{ atau }} untuk kurung kurawal biasa)"]
+    problems: list[str] = []
+    names: set[str] = set()
+    unknown: list[str] = []
+    for _, name, format_spec, conversion in pieces:
+        if name is None:
+            continue
+        base = re.split(r"[.\[]", name, maxsplit=1)[0]
+        if base != name and base in NUMBERING_PLACEHOLDERS:
+            problems.append(
+                f"akses atribut atau indeks pada {{{name}}} tidak diperbolehkan, tulis {{{base}}}"
+            )
+        elif name not in NUMBERING_PLACEHOLDERS:
+            unknown.append(f"{{{name}}}")
+            continue
+        names.add(base)
+        if conversion is not None:
+            problems.append(f"konversi !{conversion} pada {{{name}}} tidak diperbolehkan")
+        problems.extend(_format_spec_problems(name, format_spec or ""))
+    if unknown:
+        known = ", ".join(f"{{{n}}}" for n in sorted(NUMBERING_PLACEHOLDERS))
+        problems.append(f"tempat isian tidak dikenal {', '.join(unknown)} (yang ada: {known})")
+    if "urut" not in names:
+        problems.append("harus memuat {urut}")
+    if problems:
+        return problems
+    return _sample_problems(spec)
+
+
+def _format_spec_problems(name: str, format_spec: str) -> list[str]:
+    """A format spec the mini-language allows, no wider than a number may be."""
+    if "{" in format_spec:
+        return [f"format bertingkat pada {{{name}}} tidak diperbolehkan"]
+    found = _FORMAT_SPEC.fullmatch(format_spec)
+    if found is None:
+        return [f"format {format_spec!r} pada {{{name}}} tidak dikenal"]
+    # Checked before formatting: a width of 10**9 would take a gigabyte to format.
+    for size in (found["width"], found["precision"]):
+        if size and (len(size) > 3 or int(size) > MAX_NUMBER_LENGTH):
+            return [
+                f"lebar atau presisi {size} pada {{{name}}} melebihi panjang nomor "
+                f"({MAX_NUMBER_LENGTH} karakter)"
+            ]
+    return []
+
+
+def _sample_problems(spec: NumberingSpec) -> list[str]:
+    """The pattern formatted with sample values for every placeholder, as numbers are made."""
+    pieces = [p for p in string.Formatter().parse(spec.pattern) if p[1] is not None]
+    longest = ""
+    for urut in _SAMPLE_URUT:
+        for on in _SAMPLE_DATES:
+            values = _placeholder_values(spec, urut, on, None)
+            for _, name, format_spec, _ in pieces:
+                assert name is not None  # filtered above
+                try:
+                    format(values[name], format_spec or "")
+                except (ValueError, TypeError):
+                    kind = "bilangan" if isinstance(values[name], int) else "teks"
+                    return [
+                        f"format {format_spec!r} pada {{{name}}} tidak dapat dipakai untuk {kind}"
+                    ]
+            number = spec.render(urut, on)
+            if _CONTROL.search(number):
+                return [f"nomor {number!r} memuat karakter kontrol"]
+            longest = max(longest, number, key=len)
+    if len(longest) > MAX_NUMBER_LENGTH:
+        return [
+            f"nomor seperti {longest[:40]!r}\u2026 panjangnya {len(longest)} karakter, "
+            f"paling panjang {MAX_NUMBER_LENGTH}"
+        ]
+    return []
 
 
 class TemplateManifest(_Model):
