@@ -10,11 +10,13 @@ import re
 import secrets
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
+from xml.sax.saxutils import quoteattr
 
 import anyio
 import docx
@@ -48,20 +50,28 @@ def manifest_text(template_id: str = "pakta-integritas", *replacements: tuple[st
     return text
 
 
-def pakta_docx(*replacements: tuple[str, str]) -> bytes:
-    """The pakta DOCX with text in word/document.xml replaced."""
+def pakta_docx(
+    *replacements: tuple[str, str],
+    edits: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    added: Mapping[str, str] | None = None,
+) -> bytes:
+    """The pakta DOCX with text in word/document.xml replaced, text in other parts replaced
+    (``edits``: part name, its replacements) and whole parts ``added``."""
+    changes = {"word/document.xml": replacements, **(edits or {})}
     source = zipfile.ZipFile(PAKTA / "template.docx")
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for entry in source.infolist():
             data = source.read(entry.filename)
-            if entry.filename == "word/document.xml":
+            if entry.filename in changes:
                 xml = data.decode()
-                for old, new in replacements:
+                for old, new in changes[entry.filename]:
                     assert old in xml, old
                     xml = xml.replace(old, new, 1)
                 data = xml.encode()
             target.writestr(entry, data)
+        for name, xml in (added or {}).items():
+            target.writestr(name, xml)
     return out.getvalue()
 
 
@@ -492,6 +502,137 @@ def test_a_version_is_held_by_one_content_only() -> None:
     assert registry.versions("pakta-integritas") == [1]
     assert registry.versions("tidak-ada") == []
     assert registry.all_latest() == [pakta]
+
+
+# --- Nothing outside a template reaches its PDF (issue 19)
+
+REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+OUTSIDE = "Templat memuat gambar atau berkas dari luar ("
+KEEP_INSIDE = "); unggah templat yang menyimpan semuanya di dalam berkas"
+
+
+def relationship(rel_id: str, kind: str, target: str) -> str:
+    return (
+        f'<Relationship Id="{rel_id}" Type="{REL}/{kind}" Target="{xml_escape(target)}" '
+        'TargetMode="External"/>'
+    )
+
+
+def linked_picture(rel_id: str, number: int) -> str:
+    """A paragraph with a picture "linked to file", as Word writes it (``a:blip r:link``):
+    LibreOffice loads it from the target of ``rel_id``."""
+    a = "http://schemas.openxmlformats.org/drawingml/2006/main"
+    pic = "http://schemas.openxmlformats.org/drawingml/2006/picture"
+    size = 'cx="914400" cy="914400"'
+    return (
+        f"<w:p><w:r><w:drawing><wp:inline><wp:extent {size}/>"
+        f'<wp:docPr id="{900 + number}" name="Gambar luar {number}"/>'
+        f'<a:graphic xmlns:a="{a}"><a:graphicData uri="{pic}"><pic:pic xmlns:pic="{pic}">'
+        f'<pic:nvPicPr><pic:cNvPr id="0" name="luar{number}.png"/><pic:cNvPicPr/></pic:nvPicPr>'
+        f'<pic:blipFill><a:blip r:link="{rel_id}"/><a:stretch><a:fillRect/></a:stretch>'
+        f'</pic:blipFill><pic:spPr><a:xfrm><a:off x="0" y="0"/><a:ext {size}/></a:xfrm>'
+        '<a:prstGeom prst="rect"/></pic:spPr></pic:pic></a:graphicData></a:graphic>'
+        "</wp:inline></w:drawing></w:r></w:p>"
+    )
+
+
+def field(*instruction: str) -> str:
+    """A paragraph with a field whose instruction is split over runs, as Word often splits it."""
+    runs = "".join(
+        f'<w:r><w:instrText xml:space="preserve">{xml_escape(part)}</w:instrText></w:r>'
+        for part in instruction
+    )
+    return (
+        f'<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r>{runs}'
+        '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>hasil lama</w:t></w:r>'
+        '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>'
+    )
+
+
+def simple_field(instruction: str) -> str:
+    result = "<w:r><w:t>hasil lama</w:t></w:r>"
+    return f"<w:p><w:fldSimple w:instr={quoteattr(instruction)}>{result}</w:fldSimple></w:p>"
+
+
+def hyperlink(rel_id: str) -> str:
+    return f'<w:p><w:hyperlink r:id="{rel_id}"><w:r><w:t>JDIH</w:t></w:r></w:hyperlink></w:p>'
+
+
+def naming_outside(body: str, relationships: str, added: Mapping[str, str] | None = None) -> bytes:
+    """The pakta DOCX with ``body`` (paragraphs) at the end of its body and ``relationships``
+    added to the body's."""
+    return pakta_docx(
+        ("<w:sectPr", body + "<w:sectPr"),
+        edits={
+            "word/_rels/document.xml.rels": [
+                ("</Relationships>", relationships + "</Relationships>")
+            ]
+        },
+        added=added,
+    )
+
+
+def outside_named(problems: list[dict[str, str]]) -> list[tuple[str, str]]:
+    """Each problem's place and what it names outside, from the upload's message."""
+    for problem in problems:
+        assert problem["message"].startswith(OUTSIDE), problem
+        assert problem["message"].endswith(KEEP_INSIDE), problem
+    return [
+        (p["where"], p["message"].removeprefix(OUTSIDE).removesuffix(KEEP_INSIDE)) for p in problems
+    ]
+
+
+JDIH = "https://jdih.sidoarjokab.go.id/produk-hukum"
+
+
+def test_templates_naming_files_or_addresses_outside_are_refused(
+    admin: httpx.Client, nothing_stored: None
+) -> None:
+    attached = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f"{relationship('rIdT1', 'attachedTemplate', 'file:///C:/Templat/Normal.dotm')}"
+        "</Relationships>"
+    )
+    docx_bytes = naming_outside(
+        linked_picture("rIdLuar1", 1)
+        + linked_picture("rIdLuar2", 2)
+        # A hyperlink's relationship, named by a picture: LibreOffice loads it as a picture.
+        + linked_picture("rIdLuar3", 3)
+        + field(' INCLUDEPICTURE "http://127.0.0.1:9/', 'gambar.png" \\d ')
+        + simple_field(' INCLUDETEXT "C:\\\\rahasia.docx" ')
+        + field(' LINK Excel.Sheet.12 "file:///srv/data.xlsx" "" \\a ')
+        # Clickable links are not loaded: allowed.
+        + hyperlink("rIdTautan")
+        + field(f' HYPERLINK "{JDIH}" '),
+        relationship("rIdLuar1", "image", "http://127.0.0.1:9/luar.png")
+        + relationship("rIdLuar2", "image", "file:///srv/rahasia/logo.png")
+        + relationship("rIdLuar3", "hyperlink", "https://contoh.go.id/logo.png")
+        + relationship("rIdTautan", "hyperlink", JDIH),
+        added={"word/_rels/settings.xml.rels": attached},
+    )
+    problems = problems_of(upload(admin, manifest_text(new_id()), docx_bytes))
+    assert outside_named(problems) == [
+        ("word/_rels/document.xml.rels", "gambar http://127.0.0.1:9/luar.png"),
+        ("word/_rels/document.xml.rels", "gambar file:///srv/rahasia/logo.png"),
+        (
+            "word/_rels/document.xml.rels",
+            "tautan yang dipakai sebagai gambar https://contoh.go.id/logo.png",
+        ),
+        ("word/_rels/settings.xml.rels", "templat lampiran file:///C:/Templat/Normal.dotm"),
+        ("word/document.xml", 'kode field INCLUDEPICTURE "http://127.0.0.1:9/gambar.png" \\d'),
+        ("word/document.xml", 'kode field INCLUDETEXT "C:\\\\rahasia.docx"'),
+        ("word/document.xml", 'kode field LINK Excel.Sheet.12 "file:///srv/data.xlsx" "" \\a'),
+    ]
+
+
+def test_templates_with_plain_hyperlinks_are_accepted(admin: httpx.Client) -> None:
+    docx_bytes = naming_outside(
+        hyperlink("rIdTautan") + field(f' HYPERLINK "{JDIH}" '),
+        relationship("rIdTautan", "hyperlink", JDIH),
+    )
+    response = upload(admin, manifest_text(new_id()), docx_bytes)
+    assert response.status_code == 201, response.text
 
 
 # --- Numbering patterns are checked whole (issue 19)

@@ -21,6 +21,7 @@ import jinja2.nodes
 from docxtpl import DocxTemplate
 
 from docgen.errors import TemplateProblem
+from docgen.templating.external import external_problems
 from docgen.templating.jinja import jinja_environment
 from docgen.templating.manifest import PAPER_MM, RESERVED_NAMES, TemplateManifest
 
@@ -105,33 +106,38 @@ def docx_problems(
 ) -> list[TemplateProblem]:
     """Everything wrong with a template's DOCX that shows without rendering it.
 
-    Not a (bounded) DOCX; each section's paper size against the manifest's; for every part
+    Not a (bounded) DOCX; anything it names outside itself (``external.external_problems``);
+    each section's paper size against the manifest's; for every part
     docxtpl renders: Jinja syntax errors (part and paragraph); names the manifest does not
     declare; ``ttd()`` for roles it does not declare; and declared roles without their
     ``{{ ttd('role') }}`` marker in the body. With ``manifest`` None (it did not validate) only
     what needs no manifest is checked.
     """
     try:
-        with zipfile.ZipFile(io.BytesIO(docx_bytes)) as archive:
-            entries = archive.infolist()
+        archive = zipfile.ZipFile(io.BytesIO(docx_bytes))
     except (zipfile.BadZipFile, ValueError, OSError):
         return [TemplateProblem(name, "bukan berkas DOCX (bukan arsip ZIP)")]
-    unpacked = sum(entry.file_size for entry in entries)
-    if len(entries) > MAX_DOCX_ENTRIES or unpacked > MAX_DOCX_UNPACKED:
-        return [
-            TemplateProblem(
-                name,
-                f"berkas DOCX terlalu besar setelah dibuka ({len(entries)} bagian, "
-                f"{unpacked // 2**20} MiB; batas {MAX_DOCX_ENTRIES} bagian, "
-                f"{MAX_DOCX_UNPACKED // 2**20} MiB)",
-            )
-        ]
+    with archive:
+        entries = archive.infolist()
+        unpacked = sum(entry.file_size for entry in entries)
+        if len(entries) > MAX_DOCX_ENTRIES or unpacked > MAX_DOCX_UNPACKED:
+            return [
+                TemplateProblem(
+                    name,
+                    f"berkas DOCX terlalu besar setelah dibuka ({len(entries)} bagian, "
+                    f"{unpacked // 2**20} MiB; batas {MAX_DOCX_ENTRIES} bagian, "
+                    f"{MAX_DOCX_UNPACKED // 2**20} MiB)",
+                )
+            ]
+        try:
+            problems = external_problems(archive)
+        except Exception as exc:  # a part that is not XML, an entry zipfile cannot unpack
+            return [TemplateProblem(name, f"bukan berkas DOCX yang valid: {exc}")]
     doc = DocxTemplate(io.BytesIO(docx_bytes))
     try:
         parts = template_parts(doc)
     except Exception as exc:  # python-docx raises assorted zip/XML/KeyError/ValueError types
         return [TemplateProblem(name, f"bukan berkas DOCX yang valid: {exc}")]
-    problems: list[TemplateProblem] = []
     if manifest is not None:
         problems.extend(_paper_problems(doc, manifest))
     problems.extend(_JinjaCheck(parts, manifest).problems())
