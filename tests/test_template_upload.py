@@ -4,15 +4,17 @@ documents keep working after a template changes. Against the running service, on
 from __future__ import annotations
 
 import hashlib
+import http.server
 import io
 import json
 import re
 import secrets
+import threading
 import time
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
@@ -21,8 +23,10 @@ from xml.sax.saxutils import quoteattr
 import anyio
 import docx
 import httpx
+import pikepdf
 import pytest
 from docx.oxml.ns import qn
+from PIL import Image
 
 from docgen.errors import TemplateInvalid, TemplateProblem
 from docgen.kit.sandbox import Sandbox
@@ -30,10 +34,10 @@ from docgen.registry.db import Database
 from docgen.registry.models import BatchRow, Document
 from docgen.templating.catalogue import TemplateCatalogue, load_templates, load_uploaded_versions
 from docgen.templating.manifest import MAX_NUMBER_LENGTH, parse_manifest
-from docgen.templating.upload import docx_problems_bounded, with_version
+from docgen.templating.upload import docx_problems_bounded, upload_template, with_version
 from storage import S3ObjectStore
 from tests.conftest import REPO, People, Service, SignerAccount, pakta_data
-from tests.pdftools import page_text
+from tests.pdftools import page_text, pages_text
 from tests.test_errors import own_nip
 
 PAKTA = REPO / "templates" / "pakta-integritas"
@@ -633,6 +637,125 @@ def test_templates_with_plain_hyperlinks_are_accepted(admin: httpx.Client) -> No
     )
     response = upload(admin, manifest_text(new_id()), docx_bytes)
     assert response.status_code == 201, response.text
+
+
+class _Unchecked(Sandbox):
+    """A sandbox whose DOCX check finds nothing: an upload as it was before a check."""
+
+    async def run(self, module: str, args: Sequence[str], stdin: bytes) -> bytes:
+        return b"[]"
+
+
+def upload_unchecked(service: Service, template_id: str, docx_bytes: bytes) -> None:
+    """Store ``docx_bytes`` as a new version of ``template_id`` with the upload's own code but
+    without its DOCX check, as a template uploaded before the check was; the service loads it
+    on the notice."""
+
+    async def store() -> None:
+        db = Database(service.database_url)
+        try:
+            await upload_template(
+                manifest_text(template_id).encode(),
+                docx_bytes,
+                catalogue=TemplateCatalogue(),
+                db=db,
+                store=store_of(service),
+                sandbox=_Unchecked(slots=1, timeout=60),
+                max_docx_bytes=len(docx_bytes),
+            )
+        finally:
+            await db.close()
+
+    anyio.run(store)
+
+
+@dataclass
+class OutsideServer:
+    """An HTTP server on loopback that serves a picture to whoever asks and notes each path."""
+
+    url: str
+    requested: list[str]
+
+
+def picture(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+# Sizes of the pictures from outside: no other image of a pakta's PDF has them.
+SERVED_SIZE, LOCAL_SIZE = (13, 7), (11, 5)
+
+
+@pytest.fixture()
+def outside_server() -> Iterator[OutsideServer]:
+    requested: list[str] = []
+    served = picture(*SERVED_SIZE)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            requested.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(served)))
+            self.end_headers()
+            self.wfile.write(served)
+
+        def do_HEAD(self) -> None:  # noqa: N802
+            self.do_GET()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield OutsideServer(f"http://127.0.0.1:{server.server_address[1]}", requested)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def image_sizes(pdf: bytes) -> list[tuple[int, int]]:
+    """Width and height of every image in the PDF, wherever it is drawn."""
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        return [
+            (int(obj.Width), int(obj.Height))
+            for obj in doc.objects
+            if isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == pikepdf.Name.Image
+        ]
+
+
+def test_libreoffice_loads_nothing_a_stored_template_names_outside(
+    service: Service,
+    client: httpx.Client,
+    signer: SignerAccount,
+    outside_server: OutsideServer,
+    tmp_path: Path,
+) -> None:
+    # A template stored before uploads were checked for this: its pictures are "linked to
+    # file", one at an address, one a file of the converter's machine.
+    local = tmp_path / "di-mesin-konverter.png"
+    local.write_bytes(picture(*LOCAL_SIZE))
+    docx_bytes = naming_outside(
+        linked_picture("rIdLuar1", 1) + linked_picture("rIdLuar2", 2),
+        relationship("rIdLuar1", "image", f"{outside_server.url}/gambar.png")
+        + relationship("rIdLuar2", "image", local.as_uri()),
+    )
+    template_id = new_id()
+    upload_unchecked(service, template_id, docx_bytes)
+    deadline = time.monotonic() + 60
+    while versions(client, template_id) != [1]:  # the service loads it on the notice
+        assert time.monotonic() < deadline, "the service did not load the stored template"
+        time.sleep(0.2)
+
+    document = create(client, template_id, signer)
+    pdf = client.get(f"/api/v1/documents/{document['id']}/pdf")
+    assert pdf.status_code == 200
+    from_outside = [size for size in image_sizes(pdf.content) if size in (SERVED_SIZE, LOCAL_SIZE)]
+    assert (outside_server.requested, from_outside) == ([], [])
+    assert "Drs. Budi Santoso" in " ".join(pages_text(pdf.content)[0].split())
 
 
 # --- Numbering patterns are checked whole (issue 19)

@@ -116,13 +116,31 @@ PID_FILE = "servers.pid"
 EXCHANGE_DIR = "exchange"
 TEMP_PREFIX = "tmp-"  # + port: the temporary files of one soffice
 
-# Settings for each server's fresh profile: interactive features that cost LibreOffice CPU while
-# a document is open and change nothing in its PDF. Measured on 100 berita acara merged (perf):
-# the status bar's word count (its idle statistics job counts every word) took 5-8 % of the
-# LibreOffice CPU, collecting words for autocompletion ~4 %. Online spelling is off too.
+# Settings for each server's fresh profile.
+#
+# First, nothing outside a document is loaded while converting it: a DOCX can name an image by
+# an address instead of holding it (``a:blip r:link``, in the body or a header), and LibreOffice
+# 7.4 fetched it (http://, file:// and paths relative to the document alike) into the PDF.
+# Uploads refuse such templates (``docgen.templating.external``); this stops the fetch for any
+# DOCX, e.g. a template stored before that check. ``BlockUntrustedRefererLinks`` makes
+# LibreOffice refuse every link whose referer, the document, is outside the trusted locations
+# (``SecureURL``, set empty so no location is trusted); tested in test_template_upload. A proxy
+# to nowhere (``ooInetProxyType``) stopped only http, not file://; ``UseLocking`` is about lock
+# files and changes nothing here. The field codes (INCLUDEPICTURE, INCLUDETEXT, LINK), VML
+# images, subDocument, attachedTemplate, linked OLE objects and altChunk were loaded by none
+# of the tried configurations, these settings included.
+#
+# Then interactive features that cost LibreOffice CPU while a document is open and change nothing
+# in its PDF. Measured on 100 berita acara merged (perf): the status bar's word count (its idle
+# statistics job counts every word) took 5-8 % of the LibreOffice CPU, collecting words for
+# autocompletion ~4 %. Online spelling is off too.
 PROFILE_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry"
  xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting">\
+<prop oor:name="BlockUntrustedRefererLinks" oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting">\
+<prop oor:name="SecureURL" oor:op="fuse"><value/></prop></item>
 <item oor:path="/org.openoffice.Office.Writer/AutoFunction/Completion">\
 <prop oor:name="Enable" oor:op="fuse"><value>false</value></prop></item>
 <item oor:path="/org.openoffice.Office.Writer/AutoFunction/Completion">\
