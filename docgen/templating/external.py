@@ -37,7 +37,9 @@ _A_NAMESPACES = (
     "http://schemas.openxmlformats.org/drawingml/2006/main",
     "http://purl.oclc.org/ooxml/drawingml/main",
 )
-_O_RELID = "{urn:schemas-microsoft-com:office:office}relid"  # VML's reference to a relationship
+# Attributes that name a relationship: r:id, r:link, r:embed... and VML's o:relid.
+_REL_ATTRIBUTES = tuple(f"{{{ns}}}" for ns in _REL_NAMESPACES)
+_O_RELID = "{urn:schemas-microsoft-com:office:office}relid"
 _HYPERLINK_TYPES = frozenset(f"{ns}/hyperlink" for ns in _REL_NAMESPACES)
 # A hyperlink is clicked in a viewer, never loaded by LibreOffice, so it may point anywhere:
 # but only where it is used as a link. The same relationship named by an image (``a:blip
@@ -52,6 +54,11 @@ _LINK_ELEMENTS = frozenset(
 _LOADING_FIELDS = frozenset(
     ["INCLUDEPICTURE", "INCLUDETEXT", "LINK", "IMPORT", "INCLUDE", "DDE", "DDEAUTO", "DATABASE"]
 )
+_FIELD_TAGS = [
+    f"{{{ns}}}{name}"
+    for ns in _W_NAMESPACES
+    for name in ("fldChar", "instrText", "delInstrText", "fldSimple")
+]
 _FIELD_NAME = re.compile(r"\s*([A-Za-z]+)")
 # A target with a scheme (http:, file:, smb:...) or a network path is an address, whatever its
 # TargetMode says; internal targets are part names inside the package.
@@ -142,9 +149,7 @@ def _only_linked(archive: zipfile.ZipFile, names: dict[str, str], rel: _Relation
         return True  # the package's own relationships: no part names them
     for el in etree.fromstring(archive.read(name), _PARSER).iter():
         for attribute, value in el.attrib.items():
-            names_rel = attribute == _O_RELID or attribute.startswith(
-                tuple(f"{{{ns}}}" for ns in _REL_NAMESPACES)
-            )
+            names_rel = attribute == _O_RELID or attribute.startswith(_REL_ATTRIBUTES)
             if names_rel and value == rel.id and el.tag not in _LINK_ELEMENTS:
                 return False
     return True
@@ -155,12 +160,7 @@ def _field_instructions(root: etree._Element) -> list[str]:
     ``w:instrText`` runs joined (Word splits one instruction over several runs)."""
     instructions: list[str] = []
     open_fields: list[list[str] | None] = []  # None: its instruction is complete
-    tags = [
-        f"{{{ns}}}{name}"
-        for ns in _W_NAMESPACES
-        for name in ("fldChar", "instrText", "delInstrText", "fldSimple")
-    ]
-    for el in root.iter(*tags):
+    for el in root.iter(*_FIELD_TAGS):
         name = etree.QName(el).localname
         if name == "fldSimple":
             instructions.append(_attribute(el, "instr"))
