@@ -25,12 +25,14 @@ from docgen.registry.db import Database
 from signing.validate.validation import validate_pdf
 from tests.conftest import PIN, People, Service, SignerAccount, pakta_data
 from tests.pdftools import pdfsig
+from tests.test_staff_list import dimension, far_cell_xlsx, sheet_xml_changed
 from tests.test_templates_content import BA, nip_of, peserta
 
 BA_TEMPLATE = "berita-acara-pelantikan"
 PEOPLE_COLUMNS = ["peserta.nama", "peserta.nip", "peserta.pangkat", "peserta.jabatan"]
 # The inaugurating official has no NIP: a NIK identifies him (a man born 12 March 1970).
 OFFICIAL_NIK = "3515011203700417"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def staff_csv(header: list[str], rows: list[list[object]]) -> bytes:
@@ -484,6 +486,25 @@ def test_a_file_that_does_not_fit_the_template_is_refused_whole(
         client, pakta_csv([pakta_data()]), "pakta-integritas", signers={"pembuat_pernyataan": "x"}
     )
     assert unknown_signer.status_code == 422
+    with registry(service) as db:
+        assert db.execute("SELECT count(*) FROM batches").fetchone()[0] == before
+
+
+def test_a_sheet_reaching_its_last_row_is_refused_at_once(
+    client: httpx.Client, service: Service
+) -> None:
+    with registry(service) as db:
+        before = db.execute("SELECT count(*) FROM batches").fetchone()[0]
+    for content in (far_cell_xlsx(), sheet_xml_changed(far_cell_xlsx(), dimension(None))):
+        response = client.post(
+            "/api/v1/batches",
+            data={"template": "pakta-integritas"},
+            files={"file": ("daftar.xlsx", content, XLSX)},
+        )
+        assert response.status_code == 422, response.text
+        body = response.json()
+        assert body["error"] == "StaffListInvalid"
+        assert body["detail"].startswith("Daftar terlalu besar: lembar kerja"), body
     with registry(service) as db:
         assert db.execute("SELECT count(*) FROM batches").fetchone()[0] == before
 

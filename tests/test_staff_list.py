@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import io
+import re
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.styles import Font
 
-from docgen.batches.staff_list import MAX_ROWS, StaffListInvalid, read_staff_list
+from docgen.batches.staff_list import (
+    MAX_ROWS,
+    MAX_SHEET_ROWS,
+    StaffListInvalid,
+    read_staff_list,
+)
+from docgen.indonesia import angka
 from docgen.templating.catalogue import load_template
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -128,3 +138,101 @@ def test_list_of_people_from_dotted_columns_one_per_row() -> None:
         }
     ]
     assert staff.rows[0].column_of("peserta[1].nip") == "Peserta.NIP"
+
+
+# Sheets reaching far --------------------------------------------------------------------------
+
+
+def far_cell_xlsx(cell: str = "A1048576") -> bytes:
+    """A few KB: the header, one row, and one value far away (by default in the last row)."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER.split(","))
+    sheet.append(ROW.split(","))
+    sheet[cell] = "x"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def sheet_xml_changed(content: bytes, change: Callable[[bytes], bytes]) -> bytes:
+    """The XLSX with its first sheet's XML changed."""
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(content)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as changed,
+    ):
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename == "xl/worksheets/sheet1.xml":
+                data = change(data)
+            changed.writestr(member, data)
+    return out.getvalue()
+
+
+def dimension(ref: str | None) -> Callable[[bytes], bytes]:
+    """A change of the sheet XML: its <dimension> says ``ref``, or is gone (None)."""
+    element = b"" if ref is None else f'<dimension ref="{ref}"/>'.encode()
+
+    def change(xml: bytes) -> bytes:
+        changed, found = re.subn(rb"<dimension [^>]*/>", element, xml)
+        assert found == 1
+        return changed
+
+    return change
+
+
+LIMIT = f"paling banyak {angka(MAX_SHEET_ROWS)} baris (judul dan {angka(MAX_ROWS)} baris data)"
+
+
+@pytest.mark.parametrize(
+    ("change", "reach"),
+    [
+        (None, "sampai baris 1.048.576"),  # as openpyxl wrote it: <dimension ref="A1:G1048576">
+        (dimension("A1:G2"), f"lebih dari {angka(MAX_SHEET_ROWS)} baris"),  # a lying dimension
+        (dimension(None), f"lebih dari {angka(MAX_SHEET_ROWS)} baris"),  # none at all
+    ],
+    ids=["dimension", "lying-dimension", "no-dimension"],
+)
+def test_a_sheet_reaching_the_last_row_is_refused_unread(
+    change: Callable[[bytes], bytes] | None, reach: str
+) -> None:
+    content = far_cell_xlsx()
+    if change is not None:
+        content = sheet_xml_changed(content, change)
+    with pytest.raises(StaffListInvalid) as raised:
+        read_staff_list("daftar.xlsx", content, PAKTA)
+    assert raised.value.detail.startswith(f"Daftar terlalu besar: lembar kerja {reach}; {LIMIT}")
+    [problem] = raised.value.problems
+    assert problem.row > MAX_SHEET_ROWS and "hapus baris dan kolom kosong" in problem.message
+
+
+def test_a_sheet_reaching_the_last_column_is_refused_unread() -> None:
+    with pytest.raises(StaffListInvalid) as raised:
+        read_staff_list("daftar.xlsx", far_cell_xlsx("XFD2"), PAKTA)
+    assert raised.value.detail.startswith(
+        "Daftar terlalu besar: lembar kerja sampai kolom XFD (kolom ke-16.384)"
+    )
+    assert raised.value.problems[0].column == "XFD"
+
+
+def test_empty_rows_at_the_end_of_a_sheet_are_skipped() -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER.split(","))
+    sheet.append(ROW.split(","))
+    for row in range(3, 41):  # formatted but empty, or blank: in the sheet's XML all the same
+        sheet.cell(row, 1).font = Font(bold=True)
+        sheet.cell(row, 2, "  ")
+    out = io.BytesIO()
+    book.save(out)
+    staff = read_staff_list("daftar.xlsx", out.getvalue(), PAKTA)
+    assert [r.row for r in staff.rows] == [2]
+
+
+def test_a_sheet_of_the_header_and_max_rows_rows_is_read_whole() -> None:
+    content = xlsx([HEADER.split(","), *[["Budi"]] * MAX_ROWS])
+    staff = read_staff_list("daftar.xlsx", content, PAKTA)
+    assert len(staff.rows) == MAX_ROWS and staff.rows[-1].row == MAX_SHEET_ROWS

@@ -6,7 +6,8 @@ with the row and column the operator sees in the spreadsheet (the header is row 
 Headers name a field (``nip``) or its label (``NIP``), in any case. A list of records takes one
 column per item field (``peserta.nama``, ``peserta.nip``, ...), giving one item per row; a list
 of text takes one item per line of its cell. Dates may be ``2024-06-27``, ``27/06/2024`` or a
-date cell. Entirely empty rows are skipped.
+date cell. Entirely empty rows are skipped; an XLSX sheet is refused unread when it reaches, by
+its dimension or its rows, past the header and ``MAX_ROWS`` rows or past ``MAX_COLUMNS``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import date, datetime
 from typing import Any
 
 from docgen.errors import DocgenError, ProblemOut
+from docgen.indonesia import angka
 from docgen.templating.manifest import FieldSpec, TemplateManifest
 
 __all__ = [
@@ -34,6 +36,10 @@ __all__ = [
 
 MAX_ROWS = 5000
 MAX_COLUMNS = 200
+# The rows of an XLSX sheet read at most, empty ones included: the header and MAX_ROWS rows.
+# openpyxl hands out every empty row up to the last cell (or the sheet's <dimension>): one cell
+# in A1048576 made a 5 KB file cost 15-30 s of CPU.
+MAX_SHEET_ROWS = MAX_ROWS + 1
 # An XLSX is a zip of XML: bound what it may unpack to, whatever its compressed size.
 MAX_XLSX_UNPACKED = 100 * 1024 * 1024
 # Excel keeps numbers as doubles: past 15 digits the last ones change (a NIP has 18).
@@ -56,9 +62,9 @@ class StaffListInvalid(DocgenError):
 
     status_code = 422
 
-    def __init__(self, problems: list[RowProblem]) -> None:
+    def __init__(self, problems: list[RowProblem], detail: str | None = None) -> None:
         shown = "; ".join(f"baris {p.row} kolom {p.column}: {p.message}" for p in problems[:3])
-        super().__init__(f"Daftar tidak dapat dipakai: {shown}")
+        super().__init__(detail or f"Daftar tidak dapat dipakai: {shown}")
         self.problems = problems
 
     def problems_out(self) -> list[ProblemOut]:
@@ -90,7 +96,9 @@ def read_staff_list(filename: str, content: bytes, manifest: TemplateManifest) -
 
     Raises:
         StaffListInvalid: the file cannot be read, its header does not fit the template (unknown,
-            repeated or missing required columns), it has no rows or more than ``MAX_ROWS``.
+            repeated or missing required columns), it has no rows or more than ``MAX_ROWS``, its
+            XLSX sheet reaches past ``MAX_SHEET_ROWS`` rows (empty ones included) or
+            ``MAX_COLUMNS`` columns.
     """
     table = _read_xlsx(content) if is_xlsx(filename, content) else _read_csv(content)
     header_cells = next(table, None)
@@ -291,7 +299,16 @@ def _read_xlsx(content: bytes) -> Iterator[list[object]]:
         raise StaffListInvalid([RowProblem(1, "-", f"XLSX tidak terbaca: {exc}")]) from exc
     try:
         sheet = book.worksheets[0]
-        for cells in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1):
+        # What the sheet's <dimension> says (None where it is missing), before reading a row.
+        _check_sheet_size(sheet.max_row, sheet.max_column)
+        # Bounded whatever the dimension says (it may be missing or lie): one row past the
+        # limit is enough to refuse.
+        rows = sheet.iter_rows(
+            values_only=True, max_row=MAX_SHEET_ROWS + 1, max_col=MAX_COLUMNS + 1
+        )
+        for number, cells in enumerate(rows, start=1):
+            if number > MAX_SHEET_ROWS:
+                raise _sheet_too_big(f"lebih dari {angka(MAX_SHEET_ROWS)} baris", row=number)
             row = list(cells)
             while row and _blank(row[-1]):  # read-only sheets pad every row to max_col
                 row.pop()
@@ -302,3 +319,26 @@ def _read_xlsx(content: bytes) -> Iterator[list[object]]:
         raise StaffListInvalid([RowProblem(1, "-", f"XLSX tidak terbaca: {exc}")]) from exc
     finally:
         book.close()
+
+
+def _check_sheet_size(rows: int | None, columns: int | None) -> None:
+    """Raises StaffListInvalid: the sheet reaches past MAX_SHEET_ROWS or MAX_COLUMNS."""
+    if rows is not None and rows > MAX_SHEET_ROWS:
+        raise _sheet_too_big(f"sampai baris {angka(rows)}", row=rows)
+    if columns is not None and columns > MAX_COLUMNS:
+        raise _sheet_too_big(
+            f"sampai kolom {_column_letter(columns - 1)} (kolom ke-{angka(columns)})",
+            column=_column_letter(columns - 1),
+        )
+
+
+def _sheet_too_big(reach: str, *, row: int = 1, column: str = "-") -> StaffListInvalid:
+    limit = (
+        f"paling banyak {angka(MAX_SHEET_ROWS)} baris (judul dan {angka(MAX_ROWS)} baris data) "
+        f"dan {MAX_COLUMNS} kolom"
+    )
+    advice = "hapus baris dan kolom kosong di bawah dan di kanan data, lalu simpan ulang"
+    return StaffListInvalid(
+        [RowProblem(row, column, f"lembar kerja {reach}; {limit}; {advice}")],
+        detail=f"Daftar terlalu besar: lembar kerja {reach}; {limit}",
+    )

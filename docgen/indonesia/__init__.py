@@ -18,13 +18,14 @@ from docgen.indonesia.identifiers import (
     validate_nomor_induk,
 )
 from docgen.indonesia.names import nama_gelar_kapital
-from docgen.indonesia.numbers import jumlah_terbilang, terbilang
+from docgen.indonesia.numbers import angka, jumlah_terbilang, terbilang
 from docgen.indonesia.pangkat import PANGKAT, pangkat_golongan, validate_pangkat
 
 __all__ = [
     "BULAN",
     "HARI",
     "PANGKAT",
+    "angka",
     "bulan_romawi",
     "format_nip",
     "jumlah_terbilang",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from num2words import num2words
 
-__all__ = ["TERBILANG_MAX", "jumlah_terbilang", "terbilang"]
+__all__ = ["TERBILANG_MAX", "angka", "jumlah_terbilang", "terbilang"]
 
 TERBILANG_MAX = 10**15 - 1
 _JUTA = 10**6
@@ -39,12 +39,12 @@ def terbilang(n: int) -> str:
     return f"{num2words(n - sisa, lang='id')} {num2words(sisa, lang='id')}"
 
 
-def _angka(n: int) -> str:
+def angka(n: int) -> str:
     """Digits grouped the Indonesian way: 1.000.000."""
     return f"{n:,}".replace(",", ".")
 
 
 def jumlah_terbilang(n: int, satuan: str = "") -> str:
     """A count with its words in brackets: ``40 (empat puluh) orang``."""
-    text = f"{_angka(n)} ({terbilang(n)})"
+    text = f"{angka(n)} ({terbilang(n)})"
     return f"{text} {satuan}" if satuan else text
