@@ -1,5 +1,6 @@
 """The handlers that give an app's errors the one body shape (``docgen.errors.ErrorOut``): the
-service's app and a converter node's register the same ones."""
+service's app and a converter node's register the same ones. A request pydantic refuses is a
+422 whose problems speak Bahasa Indonesia (:func:`problem_message`), as the web forms do."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic_core import ErrorDetails
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from docgen.errors import DataInvalid, DocgenError, ErrorOut, FieldProblem
 
-__all__ = ["add_error_handlers", "error_response", "internal_error"]
+__all__ = ["add_error_handlers", "error_response", "internal_error", "problem_message"]
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,27 @@ _HTTP_ERRORS = {
     404: ("NotFound", "Alamat tidak ditemukan"),
     405: ("MethodNotAllowed", "Metode tidak diizinkan untuk alamat ini"),
 }
+
+
+def problem_message(error: ErrorDetails) -> str:
+    """Pydantic's complaint about one value, in Bahasa Indonesia where pydantic says it in
+    English; our own checks already speak it (custom errors, FieldInvalid)."""
+    context = error.get("ctx") or {}
+    match error["type"]:
+        case "missing":
+            return "wajib diisi"
+        case "string_too_short":
+            return f"minimal {context.get('min_length')} karakter"
+        case "string_too_long":
+            return f"maksimal {context.get('max_length')} karakter"
+        case "string_pattern_mismatch":
+            return "bentuknya tidak sesuai"
+        case "enum" | "literal_error":
+            return "pilihan tidak dikenal"
+        case "value_error":
+            # Our validators raise FieldInvalid / ValueError with a message in Indonesian.
+            return str(context.get("error", error["msg"]))
+    return error["msg"]
 
 
 def error_response(status: int, body: ErrorOut) -> JSONResponse:
@@ -43,7 +66,7 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
-            FieldProblem(".".join(str(p) for p in e["loc"][1:]) or "body", e["msg"])
+            FieldProblem(".".join(str(p) for p in e["loc"][1:]) or "body", problem_message(e))
             for e in exc.errors()
         ]
         return error_response(422, DataInvalid(problems).body())

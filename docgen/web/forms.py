@@ -6,32 +6,13 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
 
 from docgen.errors import DataInvalid
+from docgen.kit.error_bodies import problem_message
 
 __all__ = ["checked", "field_problems"]
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def _message(error: ErrorDetails) -> str:
-    context = error.get("ctx") or {}
-    match error["type"]:
-        case "missing":
-            return "wajib diisi"
-        case "string_too_short":
-            return f"minimal {context.get('min_length')} karakter"
-        case "string_too_long":
-            return f"maksimal {context.get('max_length')} karakter"
-        case "string_pattern_mismatch":
-            return "bentuknya tidak sesuai"
-        case "enum" | "literal_error":
-            return "pilihan tidak dikenal"
-        case "value_error":
-            # Our validators raise FieldInvalid / ValueError with a message in Indonesian.
-            return str(context.get("error", error["msg"]))
-    return error["msg"]
 
 
 def checked(
@@ -46,7 +27,7 @@ def checked(
         problems: dict[str, str] = {}
         for error in exc.errors():
             name = str(error["loc"][0]) if error["loc"] else ""
-            problems.setdefault(names.get(name, name), _message(error))
+            problems.setdefault(names.get(name, name), problem_message(error))
         return None, problems
 
 
