@@ -150,3 +150,51 @@ def test_errors_the_service_gives_match_the_model(
     _error(client.post(unknown, json=signature), 403, "Forbidden")
     signer = people.signer("198802142012031003")
     _error(signer.client.post(unknown, json=signature), 404, "NotFound")
+
+
+# What a schema lets into a String(n) column of the registry: its table and column.
+COLUMNS_FILLED = {
+    ("SignerIn", "name"): ("signers", "name"),
+    ("SignerIn", "jabatan"): ("signers", "jabatan"),
+    ("SignerIn", "unit_id"): ("units", "id"),
+    ("SignerIn", "username"): ("users", "username"),
+    ("SignerIn", "email"): ("users", "email"),
+    ("ReenrolIn", "name"): ("signers", "name"),
+    ("ReenrolIn", "jabatan"): ("signers", "jabatan"),
+    ("ReenrolIn", "unit_id"): ("units", "id"),
+    ("UnitIn", "name"): ("units", "name"),
+    ("UnitIn", "code"): ("units", "code"),
+    ("UserIn", "username"): ("users", "username"),
+    ("UserIn", "email"): ("users", "email"),
+    ("UserIn", "unit_ids"): ("units", "id"),
+    ("TokenIn", "name"): ("api_tokens", "name"),
+}
+
+
+def max_length(schema: dict[str, Any]) -> int | None:
+    """The maxLength of a string property, or of a list's items, or of the string an optional
+    property may be."""
+    if "maxLength" in schema:
+        return int(schema["maxLength"])
+    if schema.get("type") == "array":
+        return max_length(schema["items"])
+    found = [max_length(s) for s in schema.get("anyOf", []) if s.get("type") != "null"]
+    return found[0] if len(found) == 1 else None
+
+
+def test_each_text_going_into_a_column_is_no_longer_than_the_column(
+    spec: dict[str, Any], service: Any
+) -> None:
+    with service.registry() as db:
+        lengths = {
+            (table, column): length
+            for table, column, length in db.execute(
+                "SELECT table_name, column_name, character_maximum_length"
+                " FROM information_schema.columns WHERE table_schema = current_schema()"
+            )
+        }
+    schemas = spec["components"]["schemas"]
+    for (model, field), column in COLUMNS_FILLED.items():
+        assert lengths[column], column  # a String(n) column of the migrated registry
+        declared = max_length(schemas[model]["properties"][field])
+        assert declared == lengths[column], (model, field, declared, lengths[column])

@@ -248,3 +248,65 @@ def test_streamed_upload_without_length_is_cut_off(
 def test_missing_upload_field_is_422(anonymous: httpx.Client) -> None:
     response = anonymous.post("/api/v1/verify", data={"nothing": "here"})
     assert response.status_code == 422
+
+
+# Text a name never holds, and one character more than its column (signers.name, units.name:
+# String(200)); each refused with the field named, in Indonesian.
+HIDDEN = [
+    ("Budi\x00Santoso", "karakter kontrol atau tak tampak (U+0000)"),
+    ("Budi\nSantoso", "karakter kontrol atau tak tampak (U+000A)"),
+    ("Budi \u202eosotnaS", "karakter kontrol atau tak tampak (U+202E)"),
+    ("B" * 201, "maksimal 200 karakter"),
+]
+
+
+def refused_naming(response: httpx.Response, field: str, message: str) -> None:
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert (body["error"], body["detail"]) == ("DataInvalid", f"Data tidak valid: {field}")
+    [problem] = body["problems"]
+    assert problem["field"] == field and message in problem["message"], problem
+
+
+@pytest.mark.parametrize(("value", "message"), HIDDEN)
+@pytest.mark.parametrize("field", ["name", "jabatan"])
+def test_a_signer_with_hidden_or_overlong_text_is_refused(
+    people: People, field: str, value: str, message: str
+) -> None:
+    admin = people.admin.client
+    nip = own_nip()
+    body = {"name": "Budi Santoso", "nip": nip, "jabatan": "Camat", "unit_id": people.unit_id}
+    response = admin.post("/api/v1/signers", json={**body, field: value})
+    refused_naming(response, field, message)
+    assert nip not in [s["nip"] for s in admin.get("/api/v1/signers").json()]
+
+
+@pytest.mark.parametrize(("value", "message"), HIDDEN)
+def test_a_unit_with_hidden_or_overlong_name_is_refused(
+    people: People, value: str, message: str
+) -> None:
+    admin = people.admin.client
+    code = f"U{secrets.token_hex(4)}"
+    response = admin.post("/api/v1/units", json={"name": value, "code": code})
+    refused_naming(response, "name", message)
+    assert code not in [u["code"] for u in admin.get("/api/v1/units").json()]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("email", "budi@contoh.go.id\u202e", "karakter kontrol atau tak tampak (U+202E)"),
+        ("email", "budi\x00@contoh.go.id", "karakter kontrol atau tak tampak (U+0000)"),
+        ("username", "b" * 101, "maksimal 100 karakter"),
+        ("username", "budi\n", "bentuknya tidak sesuai"),
+    ],
+)
+def test_a_user_with_hidden_or_overlong_text_is_refused(
+    people: People, field: str, value: str, message: str
+) -> None:
+    admin = people.admin.client
+    username = f"operator-{secrets.token_hex(4)}"
+    body = {"username": username, "role": "operator", "unit_ids": [people.unit_id]}
+    response = admin.post("/api/v1/users", json={**body, field: value})
+    refused_naming(response, field, message)
+    assert not [u for u in admin.get("/api/v1/users").json() if u["username"] in (username, value)]

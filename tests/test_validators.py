@@ -3,9 +3,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from docgen.errors import DataInvalid, FieldInvalid, FieldProblem
 from docgen.indonesia import PANGKAT, pangkat_golongan, validate_nip, validate_pangkat
+from docgen.kit.types import PlainLines, PlainText
+from docgen.people.schemas import TokenIn, UnitIn, UserIn
+from docgen.signers.schemas import ReenrolIn, SignerIn, SignerRevokeIn
 from docgen.templating.catalogue import load_template
 from docgen.templating.manifest import TemplateManifest
 from docgen.templating.validation import validate_data
@@ -364,3 +368,63 @@ def test_roles_sharing_an_order_form_a_group() -> None:
         ]
     )
     assert [r.name for r in manifest.roles_in_order] == ["saksi_1", "saksi_2", "pejabat"]
+
+
+# --- plain text of people's records: names, jabatan, units, e-mail addresses
+
+
+HIDDEN_CHARACTERS = [
+    *map(chr, range(0x00, 0x20)),  # C0 controls, tab and line breaks included
+    *map(chr, range(0x7F, 0xA0)),  # DEL and the C1 controls
+    *map(chr, range(0x200B, 0x2010)),  # zero-width characters, LRM, RLM
+    *map(chr, range(0x202A, 0x202F)),  # bidi embeddings and overrides
+    *map(chr, range(0x2066, 0x206A)),  # bidi isolates
+    "\u2028",  # line separator
+    "\ufeff",  # zero-width no-break space
+]
+
+
+def test_plain_text_refuses_controls_and_hidden_characters() -> None:
+    adapter = TypeAdapter(PlainText)
+    for char in HIDDEN_CHARACTERS:
+        with pytest.raises(ValidationError) as raised:
+            adapter.validate_python(f"Budi{char}Santoso")
+        [error] = raised.value.errors()
+        assert f"(U+{ord(char):04X}) yang tidak diperbolehkan" in error["msg"]
+    name = "Dédé Kurniasih, S.H.,\u00a0M.Kn. — Ngurah Rai 'Ayu'"
+    assert adapter.validate_python(name) == name
+
+
+def test_plain_lines_keep_line_breaks_and_tabs_only() -> None:
+    adapter = TypeAdapter(PlainLines)
+    assert adapter.validate_python("Pindah tugas\r\nke\tBappeda") == "Pindah tugas\r\nke\tBappeda"
+    for char in set(HIDDEN_CHARACTERS) - set("\r\n\t"):
+        with pytest.raises(ValidationError):
+            adapter.validate_python(f"Pindah{char}tugas")
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "others"),
+    [
+        (SignerIn, "name", {"nip": "198609262015051001", "jabatan": "Camat", "unit_id": "u"}),
+        (SignerIn, "jabatan", {"nip": "198609262015051001", "name": "Budi", "unit_id": "u"}),
+        (SignerIn, "unit_id", {"nip": "198609262015051001", "name": "Budi", "jabatan": "Camat"}),
+        (SignerIn, "email", {"nip": "198609262015051001", "name": "Budi", "jabatan": "Camat",
+                             "unit_id": "u"}),
+        (ReenrolIn, "name", {}),
+        (ReenrolIn, "jabatan", {}),
+        (ReenrolIn, "unit_id", {}),
+        (SignerRevokeIn, "reason", {}),
+        (UnitIn, "name", {"code": "BKPSDM"}),
+        (UserIn, "email", {"username": "budi", "role": "operator"}),
+        (TokenIn, "name", {"username": "budi", "password": "x"}),
+    ],
+)  # fmt: skip
+def test_people_records_refuse_hidden_characters(
+    model: type[BaseModel], field: str, others: dict[str, object]
+) -> None:
+    value = "budi@contoh.go.id" if field == "email" else "Budi Santoso"
+    assert getattr(model.model_validate({**others, field: value}), field) == value
+    with pytest.raises(ValidationError) as raised:
+        model.model_validate({**others, field: value.replace("u", "u\u202e", 1)})
+    assert [e["loc"] for e in raised.value.errors()] == [(field,)]

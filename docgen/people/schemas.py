@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from docgen.kit.types import Instant
-from docgen.registry.models import ApiToken, AuditEntry, Unit, User
+from docgen.kit.types import Instant, PlainText
+from docgen.registry.models import ApiToken, AuditEntry, Unit, User, column_length
 from docgen.registry.statuses import Role
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "UserOut",
 ]
 
+# A login name or a unit code: letters, digits and ``._-`` (no space, nothing hidden).
 USERNAME = r"^[A-Za-z0-9._-]+$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -39,7 +40,9 @@ class LoginIn(BaseModel):
 
 
 class TokenIn(LoginIn):
-    name: str = Field(min_length=1, max_length=100, examples=["SIMPEG BKPSDM"])
+    name: PlainText = Field(
+        min_length=1, max_length=column_length(ApiToken.name), examples=["SIMPEG BKPSDM"]
+    )
 
 
 class TokenNewOut(BaseModel):
@@ -62,9 +65,11 @@ class TokenOut(BaseModel):
 
 
 class UnitIn(BaseModel):
-    name: str = Field(min_length=2, max_length=200, examples=["BKPSDM Kabupaten Sidoarjo"])
+    name: PlainText = Field(
+        min_length=2, max_length=column_length(Unit.name), examples=["BKPSDM Kabupaten Sidoarjo"]
+    )
     code: str = Field(
-        min_length=1, max_length=50, pattern=r"^[A-Za-z0-9._-]+$", examples=["BKPSDM"]
+        min_length=1, max_length=column_length(Unit.code), pattern=USERNAME, examples=["BKPSDM"]
     )
 
 
@@ -79,11 +84,16 @@ class UnitOut(BaseModel):
 
 
 class UserIn(BaseModel):
-    username: str = Field(min_length=3, max_length=100, pattern=USERNAME)
+    username: str = Field(min_length=3, max_length=column_length(User.username), pattern=USERNAME)
     role: Role = Field(description="admin, operator or auditor (signers: POST /signers)")
-    unit_ids: list[str] = Field(default_factory=list, max_length=100)
-    email: str | None = Field(
-        default=None, max_length=254, pattern=EMAIL, description="where the activation link goes"
+    unit_ids: list[Annotated[PlainText, Field(max_length=column_length(Unit.id))]] = Field(
+        default_factory=list, max_length=100
+    )
+    email: PlainText | None = Field(
+        default=None,
+        max_length=column_length(User.email),
+        pattern=EMAIL,
+        description="where the activation link goes",
     )
 
 

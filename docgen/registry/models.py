@@ -22,7 +22,13 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstrumentedAttribute,
+    Mapped,
+    mapped_column,
+    relationship,
+)
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from docgen.registry.statuses import (
@@ -81,6 +87,18 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+def column_length(attribute: InstrumentedAttribute[Any]) -> int:
+    """The n of a ``String(n)`` column: the ``max_length`` of the schemas' field filling it.
+
+    Raises:
+        TypeError: not a column of a bounded string type.
+    """
+    kind = attribute.type
+    if not isinstance(kind, String) or kind.length is None:
+        raise TypeError(f"{attribute} is no String(n) column")
+    return kind.length
 
 
 def table_of(model: type[Base]) -> Table:

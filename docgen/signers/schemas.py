@@ -5,9 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from docgen.indonesia import validate_ni_pppk, validate_nik, validate_nip, validate_pangkat
-from docgen.kit.types import Instant
-from docgen.people.schemas import EMAIL
-from docgen.registry.models import Signer
+from docgen.kit.types import Instant, PlainLines, PlainText
+from docgen.people.schemas import EMAIL, USERNAME
+from docgen.registry.models import Signer, Unit, User, column_length
 from docgen.registry.statuses import SignerStatus
 
 __all__ = [
@@ -20,6 +20,13 @@ __all__ = [
 ]
 
 
+# What people type for a number or a pangkat, spaces and words included ("19860926 201505 1
+# 001", "Penata Muda Tingkat I (III/b)"): kept, once checked, as the 18 or 16 digits and the
+# golongan their columns hold.
+NUMBER_TYPED = 40
+PANGKAT_TYPED = 100
+
+
 def _pangkat(value: str | None) -> str | None:
     return None if value in (None, "") else validate_pangkat(value)
 
@@ -29,23 +36,27 @@ class SignerIn(BaseModel):
     ``ni_pppk`` or ``nik`` (the NIK for officials without a NIP, kept private). No PIN: the
     signer sets it when activating their account."""
 
-    name: str = Field(min_length=2, max_length=200, examples=["Drs. BUDI SANTOSO, M.Si."])
-    nip: str | None = Field(default=None, examples=["198609262015051001"])
-    ni_pppk: str | None = None
-    nik: str | None = None
-    jabatan: str = Field(min_length=2, max_length=200)
-    pangkat: str | None = Field(default=None, examples=["III/a"])
-    unit_id: str = Field(min_length=1, max_length=32)
+    name: PlainText = Field(
+        min_length=2,
+        max_length=column_length(Signer.name),
+        examples=["Drs. BUDI SANTOSO, M.Si."],
+    )
+    nip: str | None = Field(default=None, max_length=NUMBER_TYPED, examples=["198609262015051001"])
+    ni_pppk: str | None = Field(default=None, max_length=NUMBER_TYPED)
+    nik: str | None = Field(default=None, max_length=NUMBER_TYPED)
+    jabatan: PlainText = Field(min_length=2, max_length=column_length(Signer.jabatan))
+    pangkat: str | None = Field(default=None, max_length=PANGKAT_TYPED, examples=["III/a"])
+    unit_id: PlainText = Field(min_length=1, max_length=column_length(Unit.id))
     username: str | None = Field(
         default=None,
         min_length=3,
-        max_length=100,
-        pattern=r"^[A-Za-z0-9._-]+$",
+        max_length=column_length(User.username),
+        pattern=USERNAME,
         description="the signer's login name; their NIP / NI PPPK / NIK if empty",
     )
-    email: str | None = Field(
+    email: PlainText | None = Field(
         default=None,
-        max_length=254,
+        max_length=column_length(User.email),
         pattern=EMAIL,
         description="where the activation link and their turns to sign go",
     )
@@ -86,10 +97,14 @@ class ReenrolIn(BaseModel):
     """A new enrolment of the same person: a new jabatan, pangkat, unit or name, or none (a
     forgotten PIN). The old certificate is revoked when the new one is activated."""
 
-    name: str | None = Field(default=None, min_length=2, max_length=200)
-    jabatan: str | None = Field(default=None, min_length=2, max_length=200)
-    pangkat: str | None = None
-    unit_id: str | None = Field(default=None, max_length=32)
+    name: PlainText | None = Field(
+        default=None, min_length=2, max_length=column_length(Signer.name)
+    )
+    jabatan: PlainText | None = Field(
+        default=None, min_length=2, max_length=column_length(Signer.jabatan)
+    )
+    pangkat: str | None = Field(default=None, max_length=PANGKAT_TYPED)
+    unit_id: PlainText | None = Field(default=None, max_length=column_length(Unit.id))
 
     @field_validator("pangkat")
     @classmethod
@@ -141,9 +156,10 @@ class SignerCreatedOut(SignerOut):
 
 
 class SignerRevokeIn(BaseModel):
-    reason: str = Field(min_length=3, max_length=1000, examples=["Pindah tugas"])
+    # The column is Text; a reason of a few lines is enough.
+    reason: PlainLines = Field(min_length=3, max_length=1000, examples=["Pindah tugas"])
 
 
 class PinChangeIn(BaseModel):
-    pin: str = Field(description="the current PIN")
-    new_pin: str
+    pin: str = Field(max_length=64, description="the current PIN")
+    new_pin: str = Field(max_length=64)
