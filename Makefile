@@ -48,4 +48,5 @@ check: setup
 # Against a running service (`make run` in another terminal). Each signing step in process,
 # beside its budget and without a service: uv run python bench/signing_steps.py
 bench: setup
+	$(call apt_install,wrk)
 	$(UV) run --frozen python bench/single_document.py

@@ -53,7 +53,10 @@ __all__ = [
 ]
 
 
-def _parts(request: Request) -> Parts:
+# Every provider here is ``async def``: FastAPI runs a plain ``def`` dependency in its thread
+# pool, a thread handoff per provider per request (the public verification by code went through
+# four; under load they, not the work, set its rate).
+async def _parts(request: Request) -> Parts:
     parts: Parts = request.app.state.parts
     return parts
 
@@ -61,11 +64,11 @@ def _parts(request: Request) -> Parts:
 PartsDep = Annotated[Parts, Depends(_parts)]
 
 
-def _settings(parts: PartsDep) -> Settings:
+async def _settings(parts: PartsDep) -> Settings:
     return parts.settings
 
 
-def _database(parts: PartsDep) -> Database:
+async def _database(parts: PartsDep) -> Database:
     return parts.db
 
 
@@ -74,69 +77,69 @@ async def _session(parts: PartsDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _store(parts: PartsDep) -> ObjectStore:
+async def _store(parts: PartsDep) -> ObjectStore:
     return parts.store
 
 
-def _catalogue(parts: PartsDep) -> TemplateCatalogue:
+async def _catalogue(parts: PartsDep) -> TemplateCatalogue:
     return parts.catalogue
 
 
-def _sandbox(parts: PartsDep) -> Sandbox:
+async def _sandbox(parts: PartsDep) -> Sandbox:
     return parts.sandbox
 
 
-def _template_uploads(parts: PartsDep) -> TemplateUploads:
+async def _template_uploads(parts: PartsDep) -> TemplateUploads:
     return TemplateUploads(
         parts.catalogue, parts.db, parts.store, parts.sandbox, parts.settings.max_upload_bytes
     )
 
 
-def _links(parts: PartsDep) -> Links:
+async def _links(parts: PartsDep) -> Links:
     return parts.links
 
 
-def _ca(parts: PartsDep) -> CertificateAuthority:
+async def _ca(parts: PartsDep) -> CertificateAuthority:
     return parts.ca
 
 
-def _revocations(parts: PartsDep) -> RevocationList:
+async def _revocations(parts: PartsDep) -> RevocationList:
     return parts.revocations
 
 
-def _accounts(parts: PartsDep) -> Accounts:
+async def _accounts(parts: PartsDep) -> Accounts:
     return parts.accounts
 
 
-def _signers(parts: PartsDep) -> Signers:
+async def _signers(parts: PartsDep) -> Signers:
     return parts.signers
 
 
-def _upload_checks(parts: PartsDep) -> UploadChecks:
+async def _upload_checks(parts: PartsDep) -> UploadChecks:
     return parts.upload_checks
 
 
-def _public_views(parts: PartsDep) -> PublicViews:
+async def _public_views(parts: PartsDep) -> PublicViews:
     return parts.public_views
 
 
-def _documents(parts: PartsDep) -> DocumentService:
+async def _documents(parts: PartsDep) -> DocumentService:
     return parts.documents
 
 
-def _drafts(parts: PartsDep) -> Drafts:
+async def _drafts(parts: PartsDep) -> Drafts:
     return parts.drafts
 
 
-def _batches(parts: PartsDep) -> BatchService:
+async def _batches(parts: PartsDep) -> BatchService:
     return parts.batches
 
 
-def _bulk_signings(parts: PartsDep) -> BulkSignings:
+async def _bulk_signings(parts: PartsDep) -> BulkSignings:
     return parts.bulk_signings
 
 
-def _pages(request: Request) -> Pages:
+async def _pages(request: Request) -> Pages:
     pages: Pages = request.app.state.pages
     return pages
 
@@ -162,7 +165,7 @@ BulkSigningsDep = Annotated[BulkSignings, Depends(_bulk_signings)]
 PagesDep = Annotated[Pages, Depends(_pages)]
 
 
-def _office(request: Request) -> Office:
+async def _office(request: Request) -> Office:
     office: Office = request.app.state.office
     return office
 

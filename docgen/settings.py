@@ -179,6 +179,13 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = 20 * 1024 * 1024
     verify_timeout: float = 20.0
+    verify_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=2,
+        description="how long a process keeps a document's public view read by its code "
+        "(0: not at all); at most 2, the time a change may take to show on every instance",
+    )
     verify_workers: int = Field(default=2, ge=1, le=16, description="uploads checked at once")
     pin_max_attempts: int = 5
     pin_lock_minutes: int = 15

@@ -257,7 +257,7 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
         )
         jobs = Jobs()
         sandbox = Sandbox(settings.verify_workers, settings.verify_timeout)
-        views = PublicViews(links, settings.instansi)
+        views = PublicViews(db, links, settings.instansi, settings.verify_cache_seconds)
         accounts = Accounts(db, links, LoginPolicy.of(settings), core.notifier)
         # Never opened here: the API only defers jobs, in its own transactions.
         chunks = ChunkQueue(job_app(registry, settings))

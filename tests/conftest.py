@@ -108,7 +108,8 @@ def start_service(
     under ``data_dir/nodes``. ``up``: `docgen up` instead (as `make run`:
     it starts the embedded PostgreSQL and S3 server, migrates, and runs the API and a worker).
     ``serve_args``: more arguments of `docgen serve`. ``lean``: one LibreOffice per instance and
-    one bulk process per worker (see LEAN), else the settings' defaults.
+    one bulk process per worker (see LEAN), with TEST_DEFAULTS; else the settings' defaults (as
+    deployed, for the benches).
 
     Tried again on another port if the one picked was taken in the meantime (the service's own
     parts pick free ports while it starts)."""
@@ -130,12 +131,15 @@ _WORKER_DIRS: dict[int, Path] = {}  # by the worker's pid
 # the starts (each costs ~2-3 s of CPU). The benches run as deployed (``lean=False``).
 # (The service keeps its two bulk processes: with one, the last signature of the web journey
 # hung once in a full run, see the stop notes of 2026-12-07.)
-# Every test talks to its services from 127.0.0.1, the whole suite's worth in minutes: the
-# limits per client are far above that (test_multi_instance runs the defaults).
-GENEROUS_RATE_LIMITS = {
+# Every test service (``lean``) runs with these unless its test says otherwise
+# (test_multi_instance runs the defaults): every test talks to its services from 127.0.0.1, the whole suite's worth in
+# minutes, so the limits per client are far above that; and a test reads a public view again
+# right after changing its document, which a process would otherwise keep for a second.
+TEST_DEFAULTS = {
     "DOCGEN_RATE_LIMIT_READS": "1000000",
     "DOCGEN_RATE_LIMIT_UPLOADS": "1000000",
     "DOCGEN_RATE_LIMIT_LOGINS": "1000000",
+    "DOCGEN_VERIFY_CACHE_SECONDS": "0",
 }
 LEAN = {"DOCGEN_CONVERTER_WORKERS": "1"}
 LEAN_WORKER = {**LEAN, "DOCGEN_BULK_WORKERS": "1"}
@@ -183,8 +187,7 @@ def _start_service(
         "DOCGEN_PUBLIC_URL": url,
         # Its own database in the session's cluster (`docgen up`: its own embedded cluster).
         "DOCGEN_DATABASE_URL": "" if up else database_url(data_dir),
-        **GENEROUS_RATE_LIMITS,
-        **(LEAN if lean else {}),
+        **({**TEST_DEFAULTS, **LEAN} if lean else {}),
         **env,
     }
     if not up:

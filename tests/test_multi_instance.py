@@ -106,8 +106,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         "DOCGEN_WORKER_HEARTBEAT_SECONDS": "1",
         "DOCGEN_WORKER_STALLED_SECONDS": "3",
         "DOCGEN_JOB_REAPER_SECONDS": "1",
-        # The deployment's own limit on public reads (the other tests' limits are generous).
+        # The deployment's own limit on public reads and its public views kept for a second
+        # (the other modules' services: generous limits, nothing kept).
         "DOCGEN_RATE_LIMIT_READS": str(READS_PER_MINUTE),
+        "DOCGEN_VERIFY_CACHE_SECONDS": str(Settings.model_fields["verify_cache_seconds"].default),
     }
     where = tmp_path_factory.mktemp("dua-instans")
     first_process, first = start_service(where / "first", workers=1, **own)
@@ -427,6 +429,34 @@ def test_a_signer_revoked_on_one_instance_is_revoked_on_the_other_within_2_secon
         public = second.get(f"/api/v1/verify/{document['verify_code']}").json()
         assert public["signatures"][0]["certificate_revoked_at"] is not None
         assert "tetap sah" in second.get(f"/v/{document['verify_code']}").text
+
+
+def test_a_document_revoked_on_one_instance_is_red_on_the_others_page_within_2_seconds(
+    deployment: Deployment,
+) -> None:
+    people = deployment.people
+    nip = "198101152006042003"  # used by no other module
+    signer = people.signer(nip, name="Ratna Dewi, S.Sos.")
+    document = create_pakta(people.operator.client, nip)
+    assert sign_pakta(signer, str(document["id"])).status_code == 200
+    code = document["verify_code"]
+    with deployment.second.client() as second:
+        # Read on the second again and again: what it keeps of the view must not outlive
+        # the deployment's two seconds.
+        for _ in range(20):
+            assert second.get(f"/api/v1/verify/{code}").json()["status"] == "sah"
+        revoked = people.operator.client.post(  # on the first
+            f"/api/v1/documents/{document['id']}/revoke", json={"reason": "Salah ketik"}
+        )
+        answered = time.monotonic()
+        assert revoked.status_code == 200, revoked.text
+
+        def red_on_second() -> bool:
+            view = second.get(f"/api/v1/verify/{code}").json()
+            page = second.get(f"/v/{code}").text
+            return view["status"] == "dicabut" and "<strong>DICABUT</strong>" in page
+
+        assert within(FOLLOWED_WITHIN, answered, red_on_second)
 
 
 def listener_pid(service: Service) -> int | None:

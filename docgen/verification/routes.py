@@ -35,11 +35,9 @@ pages = APIRouter(include_in_schema=False)
     response_model=VerificationOut,
     responses=error_responses(404),
 )
-async def verify_by_code(
-    _: Public, session: SessionDep, views: PublicViewsDep, code: str
-) -> VerificationOut:
+async def verify_by_code(_: Public, views: PublicViewsDep, code: str) -> VerificationOut:
     """A document as the public may see it, by the code its QR carries."""
-    return await views.by_code(session, code)
+    return await views.by_code(code)
 
 
 @api.post(
@@ -83,11 +81,11 @@ async def revocation_list(_: Public, revocations: RevocationsDep) -> Response:
 
 @pages.get("/v/{code}", response_class=HTMLResponse)
 async def verify_page(
-    _: Public, session: SessionDep, views: PublicViewsDep, pages_: PagesDep, code: str
+    _: Public, views: PublicViewsDep, pages_: PagesDep, code: str
 ) -> HTMLResponse:
     """The page a document's QR code leads to."""
     try:
-        view = await views.by_code(session, code)
+        view = await views.by_code(code)
     except NotFound:
         return HTMLResponse(pages_.verify(None), status_code=404)
     return HTMLResponse(pages_.verify(view.model_dump(mode="json")))

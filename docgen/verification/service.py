@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
@@ -20,6 +23,7 @@ from docgen.indonesia import mask_nip
 from docgen.kit.limits import refuse_oversized
 from docgen.kit.links import Links
 from docgen.kit.sandbox import Sandbox, SandboxFailed, SandboxTimeout
+from docgen.registry.db import Database
 from docgen.registry.models import Document, Revision, SignatureSlot, Unit
 from docgen.registry.statuses import DocumentStatus, RevisionKind
 from docgen.verification.schemas import (
@@ -43,6 +47,8 @@ STATUS_LABEL = {
     DocumentStatus.DICABUT: "DICABUT",
     DocumentStatus.DITOLAK: "DITOLAK",
 }
+
+CACHED_VIEWS = 10_000  # the most recently read, ~2 KB each
 
 # The public PDF: once every signer has signed; a revoked one stays there, marked revoked.
 DOWNLOADABLE = frozenset({DocumentStatus.SAH, DocumentStatus.DICABUT})
@@ -225,15 +231,52 @@ def _common_name(name: x509.Name) -> str:
 
 class PublicViews:
     """Documents as the public sees them, with who issued them (``DOCGEN_INSTANSI`` and the
-    document's unit)."""
+    document's unit).
 
-    def __init__(self, links: Links, instansi: str | None) -> None:
+    A view read by its code is kept for ``cache_seconds``: a QR code scanned by many people at
+    once (a document shown in a meeting, printed on a notice) costs the registry one read per
+    second per process, and a change (a signature, a revocation) shows on every instance
+    within that time, inside the deployment's two seconds. Unknown codes are not kept.
+    """
+
+    def __init__(
+        self, db: Database, links: Links, instansi: str | None, cache_seconds: float = 1.0
+    ) -> None:
+        self.db = db
         self.links = links
         self.instansi = instansi
+        self.cache_seconds = cache_seconds
+        self._cache: OrderedDict[str, tuple[float, VerificationOut]] = OrderedDict()
+        self._loading: dict[str, anyio.Event] = {}
 
-    async def by_code(self, session: AsyncSession, code: str) -> VerificationOut:
+    async def by_code(self, code: str) -> VerificationOut:
         """Raises NotFound, the same for every unknown code."""
-        return await self.of(session, await documents.by_code(session, code))
+        kept = self._kept(code)
+        if kept is not None:
+            return kept
+        loading = self._loading.get(code)
+        if loading is not None:  # one read of the registry for all who ask at once
+            await loading.wait()
+            kept = self._kept(code)
+            if kept is not None:
+                return kept
+        self._loading[code] = loaded = anyio.Event()
+        try:
+            async with self.db.session() as session:
+                view = await self.of(session, await documents.by_code(session, code))
+            if self.cache_seconds > 0:
+                self._cache[code] = (time.monotonic() + self.cache_seconds, view)
+                self._cache.move_to_end(code)
+                while len(self._cache) > CACHED_VIEWS:
+                    self._cache.popitem(last=False)
+            return view
+        finally:
+            del self._loading[code]
+            loaded.set()
+
+    def _kept(self, code: str) -> VerificationOut | None:
+        kept = self._cache.get(code)
+        return kept[1] if kept is not None and kept[0] > time.monotonic() else None
 
     async def of(self, session: AsyncSession, document: Document) -> VerificationOut:
         unit = await session.get(Unit, document.unit_id) if document.unit_id else None
