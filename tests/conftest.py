@@ -132,9 +132,10 @@ _WORKER_DIRS: dict[int, Path] = {}  # by the worker's pid
 # (The service keeps its two bulk processes: with one, the last signature of the web journey
 # hung once in a full run, see the stop notes of 2026-12-07.)
 # Every test service (``lean``) runs with these unless its test says otherwise
-# (test_multi_instance runs the defaults): every test talks to its services from 127.0.0.1, the whole suite's worth in
-# minutes, so the limits per client are far above that; and a test reads a public view again
-# right after changing its document, which a process would otherwise keep for a second.
+# (test_multi_instance runs the defaults): every test talks to its services from 127.0.0.1,
+# the whole suite's worth in minutes, so the limits per client are far above that; and a test
+# reads a public view again right after changing its document, which a process would
+# otherwise keep for a second.
 TEST_DEFAULTS = {
     "DOCGEN_RATE_LIMIT_READS": "1000000",
     "DOCGEN_RATE_LIMIT_UPLOADS": "1000000",

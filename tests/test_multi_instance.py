@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -34,6 +35,7 @@ from signing.validate import validate_pdf
 from tests.conftest import (
     People,
     Service,
+    SignerAccount,
     create_pakta,
     kill_worker,
     pakta_data,
@@ -388,6 +390,14 @@ def test_concurrent_uploads_over_two_instances_get_distinct_versions(
     clients[1].close()
 
 
+def signed_pakta(people: People, nip: str, name: str) -> tuple[SignerAccount, dict[str, Any]]:
+    """A pakta of the signer of ``nip`` (enrolled as ``name``), signed by them."""
+    signer = people.signer(nip, name=name)
+    document = create_pakta(people.operator.client, nip)
+    assert sign_pakta(signer, str(document["id"])).status_code == 200
+    return signer, document
+
+
 def crl_of(client: httpx.Client) -> x509.CertificateRevocationList:
     return x509.load_der_x509_crl(client.get("/api/v1/trust/crl").content)
 
@@ -396,10 +406,8 @@ def test_a_signer_revoked_on_one_instance_is_revoked_on_the_other_within_2_secon
     deployment: Deployment,
 ) -> None:
     people = deployment.people
-    nip = "197907232005012004"  # used by no other module
-    signer = people.signer(nip, name="Dra. Sri Wahyuni")
-    document = create_pakta(people.operator.client, nip)
-    assert sign_pakta(signer, str(document["id"])).status_code == 200
+    # A NIP used by no other module.
+    signer, document = signed_pakta(people, "197907232005012004", "Dra. Sri Wahyuni")
     pdf = people.operator.client.get(f"/api/v1/documents/{document['id']}/pdf").content
 
     with deployment.first.client() as first, deployment.second.client() as second:
@@ -435,10 +443,8 @@ def test_a_document_revoked_on_one_instance_is_red_on_the_others_page_within_2_s
     deployment: Deployment,
 ) -> None:
     people = deployment.people
-    nip = "198101152006042003"  # used by no other module
-    signer = people.signer(nip, name="Ratna Dewi, S.Sos.")
-    document = create_pakta(people.operator.client, nip)
-    assert sign_pakta(signer, str(document["id"])).status_code == 200
+    # A NIP used by no other module.
+    _, document = signed_pakta(people, "198101152006042003", "Ratna Dewi, S.Sos.")
     code = document["verify_code"]
     with deployment.second.client() as second:
         # Read on the second again and again: what it keeps of the view must not outlive
