@@ -35,9 +35,10 @@ pages = APIRouter(include_in_schema=False)
     response_model=VerificationOut,
     responses=error_responses(404),
 )
-async def verify_by_code(_: Public, views: PublicViewsDep, code: str) -> VerificationOut:
+async def verify_by_code(_: Public, views: PublicViewsDep, code: str) -> Response:
     """A document as the public may see it, by the code its QR carries."""
-    return await views.by_code(code)
+    kept = await views.by_code(code)
+    return Response(kept.json(), media_type="application/json")
 
 
 @api.post(
@@ -85,10 +86,10 @@ async def verify_page(
 ) -> HTMLResponse:
     """The page a document's QR code leads to."""
     try:
-        view = await views.by_code(code)
+        kept = await views.by_code(code)
     except NotFound:
         return HTMLResponse(pages_.verify(None), status_code=404)
-    return HTMLResponse(pages_.verify(view.model_dump(mode="json")))
+    return HTMLResponse(kept.page(pages_.verify))
 
 
 @pages.get("/v", response_class=HTMLResponse)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,14 @@ from docgen.verification.schemas import (
 )
 from signing.waktu import format_waktu_wib
 
-__all__ = ["PublicViews", "TrustFiles", "UploadChecks", "public_download", "upload_verdict"]
+__all__ = [
+    "KeptView",
+    "PublicViews",
+    "TrustFiles",
+    "UploadChecks",
+    "public_download",
+    "upload_verdict",
+]
 
 STATUS_LABEL = {
     DocumentStatus.SAH: "SAH",
@@ -229,6 +237,27 @@ def _common_name(name: x509.Name) -> str:
     return str(found[0].value) if found else name.rfc4514_string()
 
 
+@dataclass
+class KeptView:
+    """A document's public view while a process keeps it, with its JSON and its page made
+    once each."""
+
+    until: float  # time.monotonic()
+    view: VerificationOut
+    _json: bytes | None = None
+    _page: str | None = None
+
+    def json(self) -> bytes:
+        if self._json is None:
+            self._json = self.view.model_dump_json().encode()
+        return self._json
+
+    def page(self, render: Callable[[dict[str, Any]], str]) -> str:
+        if self._page is None:
+            self._page = render(self.view.model_dump(mode="json"))
+        return self._page
+
+
 class PublicViews:
     """Documents as the public sees them, with who issued them (``DOCGEN_INSTANSI`` and the
     document's unit).
@@ -246,11 +275,14 @@ class PublicViews:
         self.links = links
         self.instansi = instansi
         self.cache_seconds = cache_seconds
-        self._cache: OrderedDict[str, tuple[float, VerificationOut]] = OrderedDict()
+        self._cache: OrderedDict[str, KeptView] = OrderedDict()
         self._loading: dict[str, anyio.Event] = {}
 
-    async def by_code(self, code: str) -> VerificationOut:
-        """Raises NotFound, the same for every unknown code."""
+    async def by_code(self, code: str) -> KeptView:
+        """The view of the document of ``code``, with what was made of it while it is kept.
+
+        Raises NotFound, the same for every unknown code.
+        """
         kept = self._kept(code)
         if kept is not None:
             return kept
@@ -264,19 +296,20 @@ class PublicViews:
         try:
             async with self.db.session() as session:
                 view = await self.of(session, await documents.by_code(session, code))
+            kept = KeptView(time.monotonic() + self.cache_seconds, view)
             if self.cache_seconds > 0:
-                self._cache[code] = (time.monotonic() + self.cache_seconds, view)
+                self._cache[code] = kept
                 self._cache.move_to_end(code)
                 while len(self._cache) > CACHED_VIEWS:
                     self._cache.popitem(last=False)
-            return view
+            return kept
         finally:
             del self._loading[code]
             loaded.set()
 
-    def _kept(self, code: str) -> VerificationOut | None:
+    def _kept(self, code: str) -> KeptView | None:
         kept = self._cache.get(code)
-        return kept[1] if kept is not None and kept[0] > time.monotonic() else None
+        return kept if kept is not None and kept.until > time.monotonic() else None
 
     async def of(self, session: AsyncSession, document: Document) -> VerificationOut:
         unit = await session.get(Unit, document.unit_id) if document.unit_id else None
