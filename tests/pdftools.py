@@ -135,3 +135,32 @@ def pages_text(pdf: bytes) -> list[str]:
         text = pdftotext(Path(tmp.name), "-layout")
     pages = text.split("\f")[:-1]  # pdftotext ends every page with a form feed
     return ["\n".join(line.rstrip() for line in page.splitlines()) for page in pages]
+
+
+def form_fields_pdf(fields: int, field_type: bytes = b"/Sig") -> bytes:
+    """A valid one-page PDF with ``fields`` empty form fields of ``field_type`` (``/Sig``:
+    signature fields), each its own widget: 3,000 signature fields make ~300 KB that held a
+    checking process for the whole time limit (issue 19)."""
+    refs = b" ".join(b"%d 0 R" % (4 + i) for i in range(fields))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [%s] >> >>" % refs,
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [%s] >>" % refs,
+    ]
+    objects += [
+        b"<< /Subtype /Widget /FT %s /T (F%d) /Rect [0 0 0 0] /P 3 0 R >>" % (field_type, i)
+        for i in range(fields)
+    ]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)

@@ -33,27 +33,35 @@ def pending(signer: SignerAccount) -> list[dict]:
     return list(response.json())
 
 
-@pytest.fixture(scope="module")
-def mou(people: People) -> dict:
-    """An MoU taken through its whole life, with what each step answered."""
+def mou_parties(people: People) -> tuple[SignerAccount, SignerAccount]:
+    """The MoU's parties: the Camat (by NIP) and the Ketua Panwaslu (by NIK, without a NIP)."""
     camat = people.signer(NIP_CAMAT, name="Drs. Budi Santoso, M.Si.", jabatan="Camat Candi")
     ketua = people.signer(
         nik=NIK_KETUA, name="Siti Aminah, S.H., M.H.", pangkat=None, jabatan="Ketua Panwaslu"
     )
+    return camat, ketua
+
+
+def bound_mou(ketua: SignerAccount) -> dict:
+    """The request making an MoU, its second party bound to the Ketua."""
+    return {
+        "template": "nota-kesepahaman",
+        "data": mou_data(nip_pihak_pertama=NIP_CAMAT),
+        "signers": {"pihak_kedua": ketua.signer_id},
+    }
+
+
+@pytest.fixture(scope="module")
+def mou(people: People) -> dict:
+    """An MoU taken through its whole life, with what each step answered."""
+    camat, ketua = mou_parties(people)
     operator = people.operator.client
     # The Ketua has no NIP in the data: the operator binds the role to her when making it.
     unbound = operator.post(
         "/api/v1/documents",
         json={"template": "nota-kesepahaman", "data": mou_data(nip_pihak_pertama=NIP_CAMAT)},
     )
-    created = operator.post(
-        "/api/v1/documents",
-        json={
-            "template": "nota-kesepahaman",
-            "data": mou_data(nip_pihak_pertama=NIP_CAMAT),
-            "signers": {"pihak_kedua": ketua.signer_id},
-        },
-    )
+    created = operator.post("/api/v1/documents", json=bound_mou(ketua))
     assert created.status_code == 201, created.text
     document = created.json()
     doc_id = document["id"]
