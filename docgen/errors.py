@@ -41,6 +41,7 @@ __all__ = [
     "TemplateInvalid",
     "TemplateNotFound",
     "TemplateProblem",
+    "TooManyRequests",
     "UploadInvalid",
     "UploadTooLarge",
     "WrongPin",
@@ -69,6 +70,10 @@ class DocgenError(Exception):
 
     def body(self) -> ErrorOut:
         return ErrorOut(error=self.error, detail=self.detail, problems=self.problems_out())
+
+    def headers(self) -> dict[str, str]:
+        """Headers the answer carries besides the body (none but for a few errors)."""
+        return {}
 
 
 class ProblemOut(BaseModel):
@@ -105,6 +110,7 @@ _DESCRIPTIONS = {
     413: "Unggahan terlalu besar",
     422: "Data tidak valid",
     423: "Terkunci sementara",
+    429: "Terlalu banyak permintaan; coba lagi setelah Retry-After detik",
     502: "Komponen di belakang layanan gagal (konversi, penandatanganan, penyimpanan)",
     503: "Penyimpanan objek tidak dapat dihubungi",
 }
@@ -234,6 +240,19 @@ class UploadInvalid(DocgenError):
 
 class UploadTooLarge(DocgenError):
     status_code = 413
+
+
+class TooManyRequests(DocgenError):
+    """The client has as much running as it may; ``retry_after`` seconds until it may retry."""
+
+    status_code = 429
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ConversionFailed(DocgenError):

@@ -186,7 +186,18 @@ class Settings(BaseSettings):
         description="how long a process keeps a document's public view read by its code "
         "(0: not at all); at most 2, the time a change may take to show on every instance",
     )
-    verify_workers: int = Field(default=2, ge=1, le=16, description="uploads checked at once")
+    verify_workers: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="uploads checked at once; as many warm processes kept for each kind of upload",
+    )
+    verify_recycle_after: int = Field(
+        default=100, ge=1, description="checks a warm process serves before a fresh one replaces it"
+    )
+    verify_per_client: int = Field(
+        default=3, ge=1, description="uploads of one client waiting or checked at once; more: 429"
+    )
     pin_max_attempts: int = 5
     pin_lock_minutes: int = 15
 

@@ -46,7 +46,7 @@ from docgen.templating.catalogue import (
     load_templates,
     load_uploaded_versions,
 )
-from docgen.verification.service import PublicViews, TrustFiles, UploadChecks
+from docgen.verification.service import VERIFY_MODULE, PublicViews, TrustFiles, UploadChecks
 from signing.pki import CertificateAuthority
 from storage import CachedObjectStore, ObjectStore, S3ObjectStore
 
@@ -256,7 +256,15 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             db, catalogue, core.pipeline, keys, revocations, links, core.notifier
         )
         jobs = Jobs()
-        sandbox = Sandbox(settings.verify_workers, settings.verify_timeout)
+        # Warm processes for uploaded PDFs (their pyHanko imports were ~0.5 s of each check);
+        # those for templates start with the first template upload.
+        sandbox = Sandbox(
+            settings.verify_workers,
+            settings.verify_timeout,
+            modules=[VERIFY_MODULE],
+            recycle_after=settings.verify_recycle_after,
+        )
+        await stack.enter_async_context(sandbox.running())
         views = PublicViews(db, links, settings.instansi, settings.verify_cache_seconds)
         accounts = Accounts(db, links, LoginPolicy.of(settings), core.notifier)
         # Never opened here: the API only defers jobs, in its own transactions.
@@ -271,7 +279,13 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             sandbox=sandbox,
             links=links,
             public_views=views,
-            upload_checks=UploadChecks(views, sandbox, trust_files, settings.max_upload_bytes),
+            upload_checks=UploadChecks(
+                views,
+                sandbox,
+                trust_files,
+                settings.max_upload_bytes,
+                settings.verify_per_client,
+            ),
             keys=keys,
             revocations=revocations,
             accounts=accounts,

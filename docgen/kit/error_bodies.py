@@ -45,8 +45,10 @@ def problem_message(error: ErrorDetails) -> str:
     return error["msg"]
 
 
-def error_response(status: int, body: ErrorOut) -> JSONResponse:
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status)
+def error_response(
+    status: int, body: ErrorOut, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
 
 def internal_error() -> JSONResponse:
@@ -61,7 +63,7 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DocgenError)
     async def docgen_error(_: Request, exc: DocgenError) -> JSONResponse:
-        return error_response(exc.status_code, exc.body())
+        return error_response(exc.status_code, exc.body(), exc.headers())
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from cryptography.hazmat.primitives import serialization
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from docgen.deps import (
@@ -44,13 +44,23 @@ async def verify_by_code(_: Public, views: PublicViewsDep, code: str) -> Respons
 @api.post(
     "/verify",
     response_model=UploadCheckOut,
-    responses=error_responses(400, 413, 422),
+    responses=error_responses(400, 413, 422, 429),
 )
 async def verify_pdf(
-    _: Public, session: SessionDep, checks: UploadChecksDep, file: Annotated[UploadFile, File()]
+    _: Public,
+    request: Request,
+    session: SessionDep,
+    checks: UploadChecksDep,
+    file: Annotated[UploadFile, File()],
 ) -> UploadCheckOut:
     """Is this PDF one we issued, the current revision, with every signature intact?"""
-    return await checks.check(session, await read_upload(file, checks.max_bytes))
+    pdf = await read_upload(file, checks.max_bytes)
+    return await checks.check(session, pdf, client_of(request))
+
+
+def client_of(request: Request) -> str:
+    """The caller's address (behind a proxy: the forwarded one, as for the rate limits)."""
+    return request.client.host if request.client else ""
 
 
 @api.get(
@@ -101,15 +111,19 @@ async def upload_page(_: Public, pages_: PagesDep) -> HTMLResponse:
 @pages.post("/v", response_class=HTMLResponse)
 async def upload_check(
     _: Public,
+    request: Request,
     session: SessionDep,
     checks: UploadChecksDep,
     pages_: PagesDep,
     file: Annotated[UploadFile, File()],
 ) -> HTMLResponse:
     try:
-        report = await checks.check(session, await read_upload(file, checks.max_bytes))
+        pdf = await read_upload(file, checks.max_bytes)
+        report = await checks.check(session, pdf, client_of(request))
     except DocgenError as exc:
-        return HTMLResponse(pages_.upload(error=exc.detail), status_code=exc.status_code)
+        return HTMLResponse(
+            pages_.upload(error=exc.detail), status_code=exc.status_code, headers=exc.headers()
+        )
     return HTMLResponse(pages_.upload(report.model_dump(mode="json")))
 
 

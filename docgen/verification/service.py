@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from docgen.documents import repository as documents
 from docgen.documents.service import pending_roles
-from docgen.errors import NotFound, UploadInvalid
+from docgen.errors import NotFound, TooManyRequests, UploadInvalid
 from docgen.indonesia import mask_nip
 from docgen.kit.limits import refuse_oversized
 from docgen.kit.links import Links
-from docgen.kit.sandbox import Sandbox, SandboxFailed, SandboxTimeout
+from docgen.kit.sandbox import Sandbox, SandboxBusy, SandboxFailed, SandboxTimeout
 from docgen.registry.db import Database
 from docgen.registry.models import Document, Revision, SignatureSlot, Unit
 from docgen.registry.statuses import DocumentStatus, RevisionKind
@@ -43,12 +43,15 @@ from signing.waktu import format_waktu_wib
 
 __all__ = [
     "KeptView",
+    "VERIFY_MODULE",
     "PublicViews",
     "TrustFiles",
     "UploadChecks",
     "public_download",
     "upload_verdict",
 ]
+
+VERIFY_MODULE = "docgen.verification.worker"  # what the sandbox runs for an uploaded PDF
 
 STATUS_LABEL = {
     DocumentStatus.SAH: "SAH",
@@ -333,28 +336,41 @@ class PublicViews:
         return document, document.revisions[-1]
 
 
+# A check takes well under a second when nobody floods us: in a few seconds one of the
+# client's is done.
+RETRY_AFTER_SECONDS = 3
+
+
 class UploadChecks:
     """Checks uploaded PDFs: each in a bounded process of the sandbox, against our trust
     files, then compared with what we issued."""
 
     def __init__(
-        self, views: PublicViews, sandbox: Sandbox, trust: TrustFiles, max_bytes: int
+        self,
+        views: PublicViews,
+        sandbox: Sandbox,
+        trust: TrustFiles,
+        max_bytes: int,
+        per_client: int,
     ) -> None:
         self.views = views
+        self.per_client = per_client
         self.sandbox = sandbox
         self.trust = trust
         self.max_bytes = max_bytes
 
-    async def check(self, session: AsyncSession, pdf: bytes) -> UploadCheckOut:
-        """Compare with what we issued and validate every signature.
+    async def check(self, session: AsyncSession, pdf: bytes, client: str) -> UploadCheckOut:
+        """Compare with what we issued and validate every signature; ``client`` (the caller's
+        address) waits its turn among the clients for a process.
 
         Raises UploadTooLarge (413), UploadInvalid (400) for anything that is not a readable
-        PDF.
+        PDF, TooManyRequests (429) while the client has as many checks
+        waiting or running as it may.
         """
         refuse_oversized("Berkas PDF", pdf, self.max_bytes)
         if not pdf.lstrip()[:5] == b"%PDF-":
             raise UploadInvalid("Berkas bukan PDF")
-        report = await self._validate(pdf)
+        report = await self._validate(pdf, client)
         sha256 = hashlib.sha256(pdf).hexdigest()
         revision = await session.scalar(select(Revision).where(Revision.sha256 == sha256))
         document = await session.get(Document, revision.document_id) if revision else None
@@ -381,11 +397,20 @@ class UploadChecks:
             signatures=[SignatureCheckOut(**s) for s in report["signatures"]],
         )
 
-    async def _validate(self, pdf: bytes) -> dict[str, Any]:
+    async def _validate(self, pdf: bytes, client: str) -> dict[str, Any]:
         try:
             found = await self.sandbox.run(
-                "docgen.verification.worker", [str(self.trust.roots), str(self.trust.crl)], pdf
+                VERIFY_MODULE,
+                [str(self.trust.roots), str(self.trust.crl)],
+                pdf,
+                client=client,
+                per_client=self.per_client,
             )
+        except SandboxBusy:
+            raise TooManyRequests(
+                "Masih ada pemeriksaan berkas Anda yang berjalan; coba lagi sebentar lagi",
+                RETRY_AFTER_SECONDS,
+            ) from None
         except SandboxTimeout:
             raise UploadInvalid("Berkas PDF tidak dapat diperiksa dalam batas waktu") from None
         except SandboxFailed:
