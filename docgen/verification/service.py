@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -48,6 +49,7 @@ __all__ = [
     "TrustFiles",
     "UploadChecks",
     "public_download",
+    "structural_refusal",
     "upload_verdict",
 ]
 
@@ -336,9 +338,34 @@ class PublicViews:
         return document, document.revisions[-1]
 
 
+# Bounds checked on the bytes before an upload waits for a process, each far above any document
+# of ours: an MoU or a pakta has 1-3 signatures, a document timestamp and about 5 revisions (a
+# berita acara for 40 people still has 3 signatures). A file over them is made to keep a process
+# busy: pyHanko walks every revision for each signature. Counting words in the raw bytes sees only
+# what is not compressed (the worker counts the form again after parsing) and may count a word
+# twice (a field rewritten by a later revision), never less than there is.
+MAX_SIGNATURES = 50  # signature dictionaries, each with one /ByteRange
+MAX_SIGNATURE_FIELDS = 100  # /FT /Sig: a field rewritten in each of 5 revisions counts 5 times
+MAX_REVISIONS = 100  # %%EOF markers, one per revision
 # A check takes well under a second when nobody floods us: in a few seconds one of the
 # client's is done.
 RETRY_AFTER_SECONDS = 3
+_SIGNATURE_FIELD = re.compile(rb"/FT\s*/Sig\b")
+
+
+def structural_refusal(pdf: bytes) -> str | None:
+    """Why the PDF is refused before it is parsed, in Bahasa Indonesia (None: it is not); a
+    few linear scans of its bytes."""
+    if pdf.count(b"/ByteRange") > MAX_SIGNATURES:
+        return f"Berkas PDF memuat lebih dari {MAX_SIGNATURES} tanda tangan; tidak kami periksa"
+    if len(_SIGNATURE_FIELD.findall(pdf)) > MAX_SIGNATURE_FIELDS:
+        return (
+            f"Berkas PDF memuat lebih dari {MAX_SIGNATURE_FIELDS} kolom tanda tangan; "
+            "tidak kami periksa"
+        )
+    if pdf.count(b"%%EOF") > MAX_REVISIONS:
+        return f"Berkas PDF memuat lebih dari {MAX_REVISIONS} revisi; tidak kami periksa"
+    return None
 
 
 class UploadChecks:
@@ -364,12 +391,15 @@ class UploadChecks:
         address) waits its turn among the clients for a process.
 
         Raises UploadTooLarge (413), UploadInvalid (400) for anything that is not a readable
-        PDF, TooManyRequests (429) while the client has as many checks
+        PDF or is beyond our bounds, TooManyRequests (429) while the client has as many checks
         waiting or running as it may.
         """
         refuse_oversized("Berkas PDF", pdf, self.max_bytes)
         if not pdf.lstrip()[:5] == b"%PDF-":
             raise UploadInvalid("Berkas bukan PDF")
+        refused = structural_refusal(pdf)
+        if refused is not None:
+            raise UploadInvalid(refused)
         report = await self._validate(pdf, client)
         sha256 = hashlib.sha256(pdf).hexdigest()
         revision = await session.scalar(select(Revision).where(Revision.sha256 == sha256))
@@ -418,6 +448,8 @@ class UploadChecks:
                 "Berkas PDF tidak dapat dibaca (rusak atau terlalu rumit)"
             ) from None
         report: dict[str, Any] = json.loads(found)
+        if "refused" in report:
+            raise UploadInvalid(report["refused"])
         if "invalid_pdf" in report:
             raise UploadInvalid(f"Berkas bukan PDF yang dapat dibaca: {report['invalid_pdf']}")
         return report
