@@ -56,6 +56,14 @@ MEMORY_LIMIT = 1024 * 1024 * 1024
 RECYCLE_AFTER = 100
 # A process that does not say it is ready within this time is taken for broken.
 START_TIMEOUT = 60.0
+# What talking to a process that ended (killed by the memory limit, a crash) raises.
+_ENDED = (
+    anyio.EndOfStream,
+    anyio.IncompleteRead,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    OSError,
+)
 
 
 class SandboxTimeout(Exception):
@@ -118,17 +126,17 @@ class _Turns:
 
     def release(self) -> None:
         """A slot is free: to the first waiter of the next client in turn, else kept free."""
-        while self.order:
-            client = self.order.popleft()
-            queue = self.waiting[client]
-            event = queue.popleft()
-            if queue:
-                self.order.append(client)
-            else:
-                del self.waiting[client]
-            event.set()
+        if not self.order:
+            self.free += 1
             return
-        self.free += 1
+        client = self.order.popleft()
+        queue = self.waiting[client]
+        event = queue.popleft()
+        if queue:
+            self.order.append(client)
+        else:
+            del self.waiting[client]
+        event.set()
 
 
 class Sandbox:
@@ -198,14 +206,18 @@ class Sandbox:
         SandboxTimeout, SandboxFailed.
         """
         async with self._slot(client, per_client):
-            worker = await self._take(module)
+            try:
+                with anyio.fail_after(START_TIMEOUT):
+                    worker = await self._take(module)
+            except TimeoutError:
+                raise SandboxFailed(f"no process of {module} started") from None
             try:
                 with anyio.fail_after(self.timeout):
                     status, answer = await worker.call(args, stdin)
             except TimeoutError:
                 await self._discard(module, worker)
                 raise SandboxTimeout(f"{module} took over {self.timeout:g} s") from None
-            except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError) as exc:
+            except _ENDED as exc:
                 await self._discard(module, worker)
                 raise SandboxFailed(f"{module} ended during the job") from exc
             except BaseException:  # cancelled: the process is mid-job, it cannot be reused
@@ -285,7 +297,8 @@ class Sandbox:
     async def _discard(self, module: str, worker: _Worker) -> None:
         self._all.discard(worker)
         await worker.stop()
-        self._start_one(module)
+        if self._tasks is not None:  # (not while the sandbox stops)
+            self._start_one(module)
 
     def _fill(self, module: str) -> None:
         self._idle.setdefault(module, deque())
@@ -301,23 +314,22 @@ class Sandbox:
         """Start a process of ``module``, wait until it has imported it, make it idle; if it
         does not start, try again after a pause (the jobs wait meanwhile)."""
         delay = 0.5
+        command = [sys.executable, "-m", "docgen.kit.sandbox_worker", module]
         while True:
-            process = await anyio.open_process(
-                [sys.executable, "-m", "docgen.kit.sandbox_worker", module, str(self.memory_limit)],
-                stderr=None,
-            )
-            worker = _Worker(process)
-            self._all.add(worker)
+            worker: _Worker | None = None
             try:
+                process = await anyio.open_process([*command, str(self.memory_limit)], stderr=None)
+                worker = _Worker(process)
+                self._all.add(worker)
                 with anyio.fail_after(START_TIMEOUT):
                     status, _ = await read_answer(worker.stdout)
                 if status == READY:
                     self._give_back(module, worker)
                     return
-            except (TimeoutError, anyio.EndOfStream, anyio.IncompleteRead):
-                pass
-            log.error("sandbox: a process of %s did not start", module)
-            self._all.discard(worker)
-            await worker.stop()
+            except Exception as exc:  # no process (fork failed), or it died or hung importing
+                log.error("sandbox: a process of %s did not start: %r", module, exc)
+            if worker is not None:
+                self._all.discard(worker)
+                await worker.stop()
             await anyio.sleep(delay)
             delay = min(delay * 2, 30.0)
