@@ -206,11 +206,13 @@ def test_failed_logins_slow_down(people: People, refusal: dict[str, Any]) -> Non
     wrong()
     answered = time.monotonic()
     assert_refused(right(), refusal)
+    # Wrong tries inside the wait, as many as fit (none when the machine was so loaded that the
+    # answers took the whole margin): had they been counted, the wait would have doubled and the
+    # right password after it would be refused.
     tries = 0
     while tries < 5 and time.monotonic() < sent + 0.6:
         wrong()
         tries += 1
-    assert tries >= 1
     time.sleep(max(0.0, answered + 1.3 - time.monotonic()))
     assert right().status_code == 200  # and the count starts again
 

@@ -262,7 +262,7 @@ def test_load_template(tmp_path):
         (MANIFEST, ["{{ tanggal"], "sintaks"),
         (MANIFEST, ["{{ tanggal }}"], "ttd"),
         (MANIFEST.replace('date_field = "tanggal"', 'date_field = "tgl"'), [], "tgl"),
-        (MANIFEST.replace("{urut}", "{nomor}"), [], "placeholder"),
+        (MANIFEST.replace("{urut}", "{nomor}"), [], "tempat isian tidak dikenal"),
         (MANIFEST.replace('name = "tanggal"', 'name = "nomor"'), [], "reserved|nomor"),
         (MANIFEST.replace('id = "uji"', 'id = "lain"'), [], "folder"),
         (MANIFEST + "\npaper = 'F4'", [], "tidak valid"),  # TOML key after a table
