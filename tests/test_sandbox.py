@@ -4,7 +4,6 @@ memory limit, all gone when it stops; and slots handed out fairly between client
 
 from __future__ import annotations
 
-import os
 from functools import partial
 
 import anyio
@@ -12,6 +11,7 @@ import psutil
 import pytest
 
 from docgen.kit.sandbox import Sandbox, SandboxBusy, SandboxFailed, SandboxTimeout
+from tests.processes import live_children
 
 pytestmark = pytest.mark.anyio
 JOBS = "tests.sandbox_jobs"
@@ -27,11 +27,7 @@ async def pid(sandbox: Sandbox, client: str = "") -> int:
 
 
 def sandbox_processes() -> list[psutil.Process]:
-    return [
-        p
-        for p in psutil.Process(os.getpid()).children(recursive=True)
-        if "docgen.kit.sandbox_worker" in " ".join(p.cmdline())
-    ]
+    return live_children("docgen.kit.sandbox_worker")
 
 
 async def test_processes_are_reused_then_recycled() -> None:

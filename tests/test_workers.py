@@ -10,7 +10,6 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import psutil
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -22,6 +21,7 @@ from docgen.registry.statuses import RevisionKind
 from signing.pades.sign import SignatureAppearance
 from signing.pki.ca import CertificateAuthority
 from signing.pki.keys import generate_private_key
+from tests.processes import live_children
 from tests.test_signing import VERIFY_URL, prepared_pdf
 
 
@@ -47,16 +47,7 @@ async def test_a_worker_that_dies_fails_its_items_and_the_pool_goes_on(tmp_path:
 
 
 def worker_pids() -> set[int]:
-    """The live worker processes of this test process. A worker killed by an earlier test stays
-    a zombie until its pool's management thread reaps it, and a zombie has no command line."""
-    pids = set()
-    for child in psutil.Process().children():
-        try:
-            if "spawn_main" in " ".join(child.cmdline()):
-                pids.add(child.pid)
-        except (psutil.ZombieProcess, psutil.NoSuchProcess):
-            continue
-    return pids
+    return {p.pid for p in live_children("spawn_main")}
 
 
 @pytest.mark.anyio
