@@ -265,7 +265,7 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             recycle_after=settings.verify_recycle_after,
         )
         await stack.enter_async_context(sandbox.running())
-        views = PublicViews(db, links, settings.instansi, settings.verify_cache_seconds)
+        views = PublicViews(db, links, settings.instansi or None, settings.verify_cache_seconds)
         accounts = Accounts(db, links, LoginPolicy.of(settings), core.notifier)
         # Never opened here: the API only defers jobs, in its own transactions.
         chunks = ChunkQueue(job_app(registry, settings))
