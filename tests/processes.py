@@ -6,13 +6,15 @@ import psutil
 
 
 def live_children(marker: str) -> list[psutil.Process]:
-    """This process's live descendants whose command line holds ``marker``.
+    """This process's live children whose command line holds ``marker``.
 
-    A process killed by an earlier test (or by its pool) stays a zombie until its parent reaps
-    it, and psutil refuses a zombie's command line: zombies are not counted.
+    Children only: the services a test process started run processes of the same kinds (bulk
+    processes, sandbox processes) under them. A process killed by an earlier test (or by its
+    pool) stays a zombie until its parent reaps it, and psutil refuses a zombie's command line:
+    zombies are not counted.
     """
     found = []
-    for child in psutil.Process().children(recursive=True):
+    for child in psutil.Process().children():
         try:
             if marker in " ".join(child.cmdline()):
                 found.append(child)
