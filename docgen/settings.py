@@ -107,6 +107,17 @@ class Settings(BaseSettings):
     bulk_workers: int = Field(
         default=2, ge=1, le=16, description="processes that render, stamp and sign bulk work"
     )
+    # Our documents render in 5-60 ms of CPU (a berita acara of 200 people) and grow a worker by
+    # a few MiB; a template is code an admin uploaded, so each render is bounded.
+    render_seconds: float = Field(
+        default=10, gt=0, le=600, description="CPU seconds one document's render may take"
+    )
+    render_memory_mib: int = Field(
+        default=256,
+        ge=32,
+        le=16384,
+        description="MiB of memory one document's render may add to its worker process",
+    )
 
     # The job queue (procrastinate, in the registry) and its `docgen worker` processes.
     worker_concurrency: int = Field(

@@ -31,6 +31,7 @@ from docgen.kit.sandbox import Sandbox
 from docgen.kit.secret import load_pepper
 from docgen.notifications import Notifier
 from docgen.people.service import Accounts, LoginPolicy
+from docgen.pipeline.bounds import RenderBounds
 from docgen.pipeline.convert import ServingConverter, UnoserverPool, local_pool
 from docgen.pipeline.orchestration import Pipeline
 from docgen.pipeline.workers import WorkerPool
@@ -201,7 +202,12 @@ async def _start_core(settings: Settings, stack: AsyncExitStack, registry: URL) 
             settings.data_dir / "cache" / "revisions",
             settings.revision_cache_mb << 20,
         )
-    workers = WorkerPool(settings.bulk_workers, ca_dir(settings), fast_paths=settings.fast_paths)
+    workers = WorkerPool(
+        settings.bulk_workers,
+        ca_dir(settings),
+        RenderBounds(settings.render_seconds, settings.render_memory_mib << 20),
+        fast_paths=settings.fast_paths,
+    )
     stack.callback(workers.stop)
     # Kept warm like LibreOffice: each takes ~0.9 s of CPU to start (imports, fonts, CA),
     # which the first document after a start would otherwise wait for. They start in the

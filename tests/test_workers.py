@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from docgen.pipeline import workers
+from docgen.pipeline.bounds import RenderBounds
 from docgen.pipeline.sign import SignatureRequest, SigningKey, Trust
 from docgen.pipeline.workers import Failed, WorkerPool
 from docgen.registry.statuses import RevisionKind
@@ -23,6 +24,8 @@ from signing.pki.ca import CertificateAuthority
 from signing.pki.keys import generate_private_key
 from tests.processes import live_children
 from tests.test_signing import VERIFY_URL, prepared_pdf
+
+BOUNDS = RenderBounds(seconds=10, memory=256 << 20)
 
 
 def shout_or_die(items: Sequence[str]) -> list[str]:
@@ -34,7 +37,7 @@ def shout_or_die(items: Sequence[str]) -> list[str]:
 
 @pytest.mark.anyio
 async def test_a_worker_that_dies_fails_its_items_and_the_pool_goes_on(tmp_path: Path) -> None:
-    pool = WorkerPool(2, tmp_path / "ca")
+    pool = WorkerPool(2, tmp_path / "ca", BOUNDS)
     try:
         assert await pool.map(shout_or_die, ["a", "b", "c", "d", "e"]) == ["A", "B", "C", "D", "E"]
         # Two slices: the second holds the item that kills its worker, once and on the retry.
@@ -52,7 +55,7 @@ def worker_pids() -> set[int]:
 
 @pytest.mark.anyio
 async def test_start_spawns_every_worker_before_any_work(tmp_path: Path) -> None:
-    pool = WorkerPool(2, tmp_path / "ca")
+    pool = WorkerPool(2, tmp_path / "ca", BOUNDS)
     try:
         await pool.start()
         started = worker_pids()
@@ -73,7 +76,7 @@ async def test_workers_keep_their_start_up_objects_out_of_garbage_collection(
     tmp_path: Path,
 ) -> None:
     # Fonts, pyHanko, the templates' code: walked by every full collection otherwise.
-    pool = WorkerPool(2, tmp_path / "ca")
+    pool = WorkerPool(2, tmp_path / "ca", BOUNDS)
     try:
         assert all(count > 50_000 for count in await pool.map(frozen_objects, ["a", "b"]))
     finally:
@@ -101,7 +104,7 @@ def service_modules_after_work(items: Sequence[str]) -> list[str]:
 async def test_workers_start_without_loading_the_service(tmp_path: Path) -> None:
     # A worker loads what rendering, stamping and signing need, not the registry and web stack
     # (that doubled its start-up, paid at the first batch).
-    pool = WorkerPool(1, tmp_path / "ca")
+    pool = WorkerPool(1, tmp_path / "ca", BOUNDS)
     try:
         assert await pool.map(service_modules_after_work, ["x"]) == []
     finally:
@@ -169,6 +172,7 @@ def test_rows_render_from_their_checked_data_without_checking_it_again(
         raise AssertionError("the data was checked again")
 
     monkeypatch.setattr(render, "validate_data", checked_again)
+    monkeypatch.setattr(workers, "_render_bounds", BOUNDS)
     [docx] = workers.render_rows([(clean, "800.1/1/2024")], template)
     assert isinstance(docx, bytes) and docx.startswith(b"PK")
 
@@ -202,7 +206,7 @@ def fast_paths_in_use(items: Sequence[str]) -> list[bool]:
 @pytest.mark.anyio
 @pytest.mark.parametrize("fast", [True, False])
 async def test_workers_take_the_paths_the_service_is_set_to(tmp_path: Path, fast: bool) -> None:
-    pool = WorkerPool(2, tmp_path / "ca", fast_paths=fast)
+    pool = WorkerPool(2, tmp_path / "ca", BOUNDS, fast_paths=fast)
     try:
         assert await pool.map(fast_paths_in_use, ["a", "b"]) == [fast, fast]
     finally:

@@ -31,7 +31,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 import signing.fast
-from docgen.errors import DocgenError, translate
+from docgen.errors import DocgenError, TemplateInvalid, translate
+from docgen.pipeline.bounds import OverMemory, OverTime, RenderBounds, bounded
 from docgen.pipeline.sign import SignatureRequest, SigningKey, Trust
 from docgen.templating.manifest import Template
 
@@ -78,9 +79,17 @@ class WorkerFailure(DocgenError):
 class WorkerPool:
     """``size`` worker processes, started on first use; ``stop`` ends them."""
 
-    def __init__(self, size: int, ca_dir: Path, *, fast_paths: bool = True) -> None:
+    def __init__(
+        self,
+        size: int,
+        ca_dir: Path,
+        render_bounds: RenderBounds,
+        *,
+        fast_paths: bool = True,
+    ) -> None:
         self._size = size
         self._ca_dir = ca_dir
+        self._render_bounds = render_bounds
         self._fast_paths = fast_paths
         self._pool: ProcessPoolExecutor | None = None
         self._starting = anyio.Lock()
@@ -97,7 +106,12 @@ class WorkerPool:
                     self._size,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_initialize,
-                    initargs=(str(self._ca_dir), os.getpid(), self._fast_paths),
+                    initargs=(
+                        str(self._ca_dir),
+                        os.getpid(),
+                        self._fast_paths,
+                        self._render_bounds,
+                    ),
                 )
             return self._pool
 
@@ -174,11 +188,15 @@ def freeze_start_up_objects() -> int:
 # -- in the worker processes -------------------------------------------------------------
 
 _ca_dir: Path | None = None
+_render_bounds: RenderBounds | None = None
 
 
-def _initialize(ca_dir: str, service_pid: int, fast_paths: bool) -> None:
-    global _ca_dir
+def _initialize(
+    ca_dir: str, service_pid: int, fast_paths: bool, render_bounds: RenderBounds
+) -> None:
+    global _ca_dir, _render_bounds
     _ca_dir = Path(ca_dir)
+    _render_bounds = render_bounds
     _die_with(service_pid)
     signing.fast.use(fast_paths)
     # Pay the one-off font preparation before the first chunk arrives.
@@ -218,17 +236,29 @@ def _certificate_authority() -> Any:
 
 
 def render_rows(items: Sequence[tuple[Mapping[str, object], str]], template: Template) -> list[Any]:
-    """The DOCX of each ``(checked data, number)``; ``Failed`` for a row that cannot render.
-    The data was checked when the document or its row was accepted: not again here."""
+    """The DOCX of each ``(checked data, number)``, each rendered within the pool's
+    ``RenderBounds``; ``Failed`` for a row that cannot render. The data was checked when the
+    document or its row was accepted: not again here."""
     from docgen.pipeline.render import render_checked
 
+    assert _render_bounds is not None, "worker not initialised"
+    bounds = _render_bounds
     results: list[bytes | Failed] = []
     for data, number in items:
         try:
-            results.append(render_checked(template, data, nomor=number))
+            with bounded(bounds):
+                results.append(render_checked(template, data, nomor=number))
+        except OverTime:
+            results.append(_over(template, f"batas waktu render ({bounds.seconds:g} detik CPU)"))
+        except OverMemory:
+            results.append(_over(template, f"batas memori render ({bounds.memory >> 20} MiB)"))
         except Exception as exc:  # one bad row must not cost the others
             results.append(Failed.of(exc))
     return results
+
+
+def _over(template: Template, bound: str) -> Failed:
+    return Failed.of(TemplateInvalid(f"templat {template.manifest.id} melebihi {bound}"))
 
 
 def page_images(items: Sequence[tuple[bytes, int, int, bool]]) -> list[Any]:

@@ -5,6 +5,11 @@ Security: templates render in a ``SandboxedEnvironment`` (no ``__class__``/``__m
 Python internals) with autoescape on, so user text such as ``<script>&`` lands in ``<w:t>`` as
 escaped character data and cannot break the document XML.
 
+Operators: ``**`` is intercepted (as Jinja's sandbox documentation shows) and refused for an
+exponent over ``MAX_EXPONENT``: ``2 ** 10 ** 10`` would hold the interpreter in one C call,
+where no time limit of the render (:mod:`docgen.pipeline.bounds`) can stop it but by ending
+the process.
+
 Signature places: ``{{ ttd('<role>') }}`` emits the marker text ``#TTD:<role>#`` in a separate
 run, white and 2 pt high, so it is invisible on paper but found by PDF text extraction. Templates
 put it at the top-left corner of the empty signature area (at least 72 pt high).
@@ -18,15 +23,27 @@ from collections.abc import Callable
 from datetime import date
 
 import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from docgen import indonesia
 from signing.prepare.anchors import anchor_marker
 
-__all__ = ["jinja_environment", "ttd_markup"]
+__all__ = ["MAX_EXPONENT", "jinja_environment", "ttd_markup"]
 
 _ROLE_RE = re.compile(r"[a-z][a-z0-9_]*")
+MAX_EXPONENT = 100
+
+
+class _TemplateEnvironment(SandboxedEnvironment):
+    intercepted_binops = frozenset({"**"})
+
+    def call_binop(self, context: Context, operator: str, left: object, right: object) -> object:
+        if operator == "**" and isinstance(right, int) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"pangkat lebih dari {MAX_EXPONENT} tidak diizinkan")
+        return super().call_binop(context, operator, left, right)
 
 
 def ttd_markup(role: str) -> Markup:
@@ -57,7 +74,7 @@ def _date_filter(fn: Callable[[date], str]) -> Callable[[object], str]:
 @functools.cache
 def jinja_environment() -> SandboxedEnvironment:
     """The one sandboxed environment all templates render in (built on first use)."""
-    env = SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env = _TemplateEnvironment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters.update(
         {
             "tanggal": _date_filter(indonesia.tanggal),
