@@ -30,6 +30,7 @@ from docgen.kit.edge import EdgeHeaders
 from docgen.kit.error_bodies import add_error_handlers, error_response, internal_error
 from docgen.kit.limits import BodySizeLimit
 from docgen.kit.rate_limits import RateLimited, RateLimits
+from docgen.verification.kept_reads import KeptReads
 from docgen.kit.readiness import OK, readiness
 from docgen.local import claim_node_dir
 from docgen.people.pages import pages as people_pages
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.pages = Pages()
     app.state.office = Office()
+    app.add_middleware(KeptReads)  # the innermost: rate limits and headers apply to it too
     # Room for multipart framing around the largest allowed upload.
     app.add_middleware(BodySizeLimit, limit=config.max_upload_bytes + 2**20)
     app.add_middleware(RateLimited)

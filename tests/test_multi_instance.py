@@ -465,6 +465,42 @@ def test_a_document_revoked_on_one_instance_is_red_on_the_others_page_within_2_s
         assert within(FOLLOWED_WITHIN, answered, red_on_second)
 
 
+def test_a_kept_view_is_answered_as_the_routes_answer_it_and_counts_toward_the_limit(
+    deployment: Deployment,
+) -> None:
+    # The second read within the second is answered from the view the process keeps, without
+    # the routes (docgen.verification.kept_reads): the same answer, the same headers, the
+    # same rate limit.
+    _, document = signed_pakta(deployment.people, "198203172009031005", "Drs. Agus Salim")
+    code = document["verify_code"]
+    if time.time() % 60 > 45:  # all of the limit's reads inside one minute
+        time.sleep(60 - time.time() % 60 + 0.5)
+    client = {"X-Forwarded-For": f"198.51.100.{secrets.randbelow(250) + 1}"}
+    with http_client(deployment.first.url, headers=client) as first:
+        for route in (f"/api/v1/verify/{code}", f"/v/{code}"):
+            loaded, kept = first.get(route), first.get(route)
+            assert loaded.status_code == kept.status_code == 200
+            assert kept.content == loaded.content
+            shown = {
+                "content-type",
+                "content-length",
+                "x-content-type-options",
+                "referrer-policy",
+                "content-security-policy",
+                "x-frame-options",
+            }
+            assert {k: v for k, v in kept.headers.items() if k in shown} == {
+                k: v for k, v in loaded.headers.items() if k in shown
+            }
+        assert loaded.headers["content-type"] == "text/html; charset=utf-8"
+        assert "frame-ancestors 'none'" in kept.headers["content-security-policy"]
+        assert json.loads(first.get(f"/api/v1/verify/{code}").content)["status"] == "sah"
+        answers = Counter(
+            first.get(f"/api/v1/verify/{code}").status_code for _ in range(READS_PER_MINUTE)
+        )
+    assert answers[429] == 5, answers  # 5 reads above: the minute's last 5 are refused
+
+
 def listener_pid(service: Service) -> int | None:
     """The backend PID of ``service``'s change listener, if it is connected."""
     with service.registry() as db:

@@ -250,16 +250,17 @@ class KeptView:
     until: float  # time.monotonic()
     view: VerificationOut
     _json: bytes | None = None
-    _page: str | None = None
+    _page: bytes | None = None
 
     def json(self) -> bytes:
         if self._json is None:
             self._json = self.view.model_dump_json().encode()
         return self._json
 
-    def page(self, render: Callable[[dict[str, Any]], str]) -> str:
+    def page(self, render: Callable[[dict[str, Any]], str]) -> bytes:
+        """The page ``render`` makes of the view, UTF-8."""
         if self._page is None:
-            self._page = render(self.view.model_dump(mode="json"))
+            self._page = render(self.view.model_dump(mode="json")).encode()
         return self._page
 
 
@@ -288,13 +289,13 @@ class PublicViews:
 
         Raises NotFound, the same for every unknown code.
         """
-        kept = self._kept(code)
+        kept = self.kept(code)
         if kept is not None:
             return kept
         loading = self._loading.get(code)
         if loading is not None:  # one read of the registry for all who ask at once
             await loading.wait()
-            kept = self._kept(code)
+            kept = self.kept(code)
             if kept is not None:
                 return kept
         self._loading[code] = loaded = anyio.Event()
@@ -312,7 +313,8 @@ class PublicViews:
             del self._loading[code]
             loaded.set()
 
-    def _kept(self, code: str) -> KeptView | None:
+    def kept(self, code: str) -> KeptView | None:
+        """The view of ``code`` while it is kept, else None (it is then read by ``by_code``)."""
         kept = self._cache.get(code)
         return kept if kept is not None and kept.until > time.monotonic() else None
 
