@@ -30,7 +30,6 @@ from docgen.kit.edge import EdgeHeaders
 from docgen.kit.error_bodies import add_error_handlers, error_response, internal_error
 from docgen.kit.limits import BodySizeLimit
 from docgen.kit.rate_limits import RateLimited, RateLimits
-from docgen.verification.kept_reads import KeptReads
 from docgen.kit.readiness import OK, readiness
 from docgen.local import claim_node_dir
 from docgen.people.pages import pages as people_pages
@@ -40,6 +39,7 @@ from docgen.pipeline.workers import freeze_start_up_objects
 from docgen.settings import Settings
 from docgen.signers.routes import router as signers
 from docgen.templating.routes import router as templates
+from docgen.verification.kept_reads import KeptReads
 from docgen.verification.pages import Pages
 from docgen.verification.routes import api as verification
 from docgen.verification.routes import pages as public_pages
