@@ -5,6 +5,7 @@ idle connections (slowloris) do not stay open."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -16,11 +17,11 @@ import anyio
 import httpx
 import uvicorn
 from starlette.types import Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from docgen.app import API_DOCS_POLICY
 from docgen.kit.edge import PAGE_POLICY
-from docgen.kit.server import DeadlineH11Protocol, server_config
+from docgen.kit.server import INVALID_REQUEST, DeadlineProtocol, server_config
 from tests.conftest import Service
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,7 +79,10 @@ def test_both_content_length_and_transfer_encoding_are_refused(service: Service)
         sock.sendall(request)
         answer = _until_closed(sock)  # and the connection is closed
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
-    assert b"AmbiguousRequest" in answer and b"Transfer-Encoding sekaligus" in answer
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"\r\nX-Content-Type-Options: nosniff\r\n" in head
+    assert json.loads(body) == {"error": "InvalidHttpRequest", "detail": INVALID_REQUEST}
+    assert "Transfer-Encoding sekaligus" in INVALID_REQUEST
 
 
 def test_the_service_closes_a_connection_that_sends_no_request(service: Service) -> None:
@@ -131,7 +135,7 @@ def _server(head_seconds: float, body_seconds: float) -> Iterator[tuple[str, int
 
 
 def test_slow_and_idle_connections_are_closed_and_whole_requests_served() -> None:
-    assert issubclass(DeadlineH11Protocol, H11Protocol)  # uvicorn's h11 protocol, extended
+    assert issubclass(DeadlineProtocol, HttpToolsProtocol)  # uvicorn's httptools protocol, extended
     with _server(head_seconds=1.0, body_seconds=2.0) as address:
         idle = [socket.create_connection(address, timeout=20) for _ in range(20)]
         trickling = [socket.create_connection(address, timeout=20) for _ in range(20)]

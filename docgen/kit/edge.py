@@ -1,15 +1,12 @@
-"""What every response and request goes through first: security headers, and the refusal of
-requests whose length is ambiguous."""
+"""What every response goes through last: security headers. (A request whose length is
+ambiguous never reaches the app: see ``docgen.kit.server``.)"""
 
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from docgen.errors import ErrorOut
-from docgen.kit.error_bodies import error_response
-
-__all__ = ["PAGE_POLICY", "EdgeHeaders"]
+__all__ = ["COMMON", "PAGE_POLICY", "EdgeHeaders"]
 
 # The pages load only docgen's own scripts, styles and images (styles may be inline: the public
 # pages carry theirs in the page); no page may be framed (clickjacking), no form posts elsewhere.
@@ -26,9 +23,7 @@ PAGE = {"Content-Security-Policy": PAGE_POLICY, "X-Frame-Options": "DENY"}
 
 class EdgeHeaders:
     """Security headers on every response (an HTML page's own ``Content-Security-Policy``
-    stays), and a 400 that closes the connection for a request carrying both
-    ``Content-Length`` and ``Transfer-Encoding``, whose end a proxy and the server could see
-    differently (request smuggling, RFC 9112 section 6.1)."""
+    stays)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -36,18 +31,6 @@ class EdgeHeaders:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
-            return
-        names = {name for name, _ in scope["headers"]}
-        if b"content-length" in names and b"transfer-encoding" in names:
-            response = error_response(
-                400,
-                ErrorOut(
-                    error="AmbiguousRequest",
-                    detail="Permintaan memuat Content-Length dan Transfer-Encoding sekaligus",
-                ),
-            )
-            response.headers["Connection"] = "close"
-            await response(scope, receive, self._with_headers(send))
             return
         await self.app(scope, receive, self._with_headers(send))
 
