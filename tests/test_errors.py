@@ -358,3 +358,34 @@ def test_names_as_people_write_them_are_accepted(client: httpx.Client, people: P
         )
         assert response.status_code == 201, response.text
         assert response.json()["data"]["nama"] == name
+
+
+# Decline and revoke reasons: a few lines (PlainLines), nothing else hidden, in Indonesian.
+REFUSED_REASONS = [
+    ("Data keliru \u202eurileK", "karakter kontrol atau tak tampak (U+202E)"),
+    ("Data\u200b keliru", "karakter kontrol atau tak tampak (U+200B)"),
+    ("Data\x00keliru", "karakter kontrol atau tak tampak (U+0000)"),
+    ("x", "minimal 3 karakter"),
+]
+
+
+def test_a_reason_with_hidden_text_is_refused(
+    client: httpx.Client, pending: tuple[SignerAccount, str]
+) -> None:
+    signer, document_id = pending
+    for reason, message in REFUSED_REASONS:
+        declined = signer.client.post(
+            f"/api/v1/documents/{document_id}/decline",
+            json={"role": "pembuat_pernyataan", "reason": reason},
+        )
+        refused_naming(declined, "reason", message)
+        revoked = client.post(f"/api/v1/documents/{document_id}/revoke", json={"reason": reason})
+        refused_naming(revoked, "reason", message)
+    shown = client.get(f"/api/v1/documents/{document_id}").json()
+    assert shown["status"] == "menunggu_tanda_tangan"
+    # A reason of a few lines is still a reason.
+    revoked = client.post(
+        f"/api/v1/documents/{document_id}/revoke", json={"reason": "Data keliru:\r\n\tnama"}
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["revoke_reason"] == "Data keliru:\r\n\tnama"
