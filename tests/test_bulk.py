@@ -442,6 +442,54 @@ def test_dry_run_reports_every_bad_row_and_creates_nothing(
     assert len(service.stored_objects("batches/")) == objects_before
 
 
+def test_hidden_characters_in_cells_are_row_problems_and_make_nothing(
+    client: httpx.Client, service: Service, people: People
+) -> None:
+    """A staff-list cell is document data: what the API refuses in a text field (a control,
+    zero-width or bidi character, a line break in a one-line field) is its row's problem, named
+    by row and column as the operator sees them."""
+    people.signer(str(pakta_data()["nip"]))  # the good row's signer
+    rows = [
+        pakta_data(nama="Moch. Sya'roni, S.Sos."),
+        pakta_data(nama="Budi\u200bSantoso"),
+        pakta_data(jabatan="Kepala \u202eumU"),
+        pakta_data(instansi="BKPSDM\x07"),
+        pakta_data(nama="Sri\nWahyuni"),
+    ]
+    with registry(service) as db:
+        before = db.execute("SELECT count(*) FROM batches").fetchone()[0]
+    response = post_batch(client, pakta_csv(rows), "pakta-integritas", dry_run=True)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["total"], report["valid"], report["invalid"]) == (5, 1, 4)
+    problems = {(p["row"], p["column"]): p["message"] for p in report["problems"]}
+    hidden = "mengandung karakter kontrol atau tak tampak ({}) yang tidak diperbolehkan"
+    assert problems == {
+        (3, "nama"): hidden.format("U+200B"),
+        (4, "jabatan"): hidden.format("U+202E"),
+        (5, "instansi"): hidden.format("U+0007"),
+        (6, "nama"): hidden.format("U+000A"),
+    }
+    # A list record's column (the people inaugurated), by the header the operator wrote.
+    fields = [k for k in BA if k != "peserta"]
+    person = peserta(1)[0]
+    person["nama"] = "Ahmad\u2066Fauzi"
+    content = staff_csv(
+        fields + ["Pejabat yang dilantik.Nama", *PEOPLE_COLUMNS[1:]],
+        [[BA[k] for k in fields] + list(person.values())],
+    )
+    response = post_batch(client, content, dry_run=True)
+    assert response.status_code == 200, response.text
+    [problem] = response.json()["problems"]
+    assert problem == {
+        "row": 2,
+        "column": "Pejabat yang dilantik.Nama",
+        "message": hidden.format("U+2066"),
+    }
+    with registry(service) as db:
+        assert db.execute("SELECT count(*) FROM batches").fetchone()[0] == before
+
+
 def test_a_real_run_makes_the_good_rows_and_reports_the_bad_ones(
     client: httpx.Client, people: People
 ) -> None:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import PIN, People, Service, SignerAccount, create_pakta, pakta_data
+from tests.test_templates_content import BA, peserta
 
 
 def counts(service: Service) -> tuple[int, int, int]:
@@ -310,3 +311,81 @@ def test_a_user_with_hidden_or_overlong_text_is_refused(
     response = admin.post("/api/v1/users", json={**body, field: value})
     refused_naming(response, field, message)
     assert not [u for u in admin.get("/api/v1/users").json() if u["username"] in (username, value)]
+
+
+# A document's data refuses, in every text field of its manifest and in the text fields of its
+# list records, what a signer's name refuses (the one rule of docgen.kit.types), and bounds
+# each text value (validation.MAX_TEXT_LENGTH).
+HIDDEN_IN_DATA = [
+    ("Budi\x07Santoso", "karakter kontrol atau tak tampak (U+0007)"),
+    ("Budi\nSantoso", "karakter kontrol atau tak tampak (U+000A)"),
+    ("Budi\u200bSantoso", "karakter kontrol atau tak tampak (U+200B)"),
+    ("Budi \u202eosotnaS", "karakter kontrol atau tak tampak (U+202E)"),
+    ("B" * 2**20, "terlalu panjang (maksimal 2000 karakter)"),
+]
+
+
+@pytest.mark.parametrize(("value", "message"), HIDDEN_IN_DATA)
+@pytest.mark.parametrize("field", ["nama", "jabatan"])
+def test_a_document_with_hidden_or_overlong_text_is_refused(
+    client: httpx.Client, unchanged: None, field: str, value: str, message: str
+) -> None:
+    refused_naming(create(client, **{field: value}), field, message)
+
+
+@pytest.mark.parametrize(("value", "message"), HIDDEN_IN_DATA[:4])
+def test_a_list_record_with_hidden_text_is_refused(
+    client: httpx.Client, unchanged: None, value: str, message: str
+) -> None:
+    people = peserta(3)
+    people[1]["nama"] = value
+    response = client.post(
+        "/api/v1/documents",
+        json={"template": "berita-acara-pelantikan", "data": {**BA, "peserta": people}},
+    )
+    assert response.status_code == 422, response.text
+    problems = {p["field"]: p["message"] for p in response.json()["problems"]}
+    assert message in problems["peserta[2].nama"], problems
+
+
+def test_names_as_people_write_them_are_accepted(client: httpx.Client, people: People) -> None:
+    nip = own_nip()
+    people.signer(nip)
+    for name in ("Moch. Sya'roni, S.Sos.", "Sri Wahyuni", "Dédé Ñurhayati, S.H.,\u00a0M.Kn."):
+        response = client.post(
+            "/api/v1/documents",
+            json={"template": "pakta-integritas", "data": pakta_data(nip=nip, nama=name)},
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["data"]["nama"] == name
+
+
+# Decline and revoke reasons: a few lines (PlainLines), nothing else hidden, in Indonesian.
+REFUSED_REASONS = [
+    ("Data keliru \u202eurileK", "karakter kontrol atau tak tampak (U+202E)"),
+    ("Data\u200b keliru", "karakter kontrol atau tak tampak (U+200B)"),
+    ("Data\x00keliru", "karakter kontrol atau tak tampak (U+0000)"),
+    ("x", "minimal 3 karakter"),
+]
+
+
+def test_a_reason_with_hidden_text_is_refused(
+    client: httpx.Client, pending: tuple[SignerAccount, str]
+) -> None:
+    signer, document_id = pending
+    for reason, message in REFUSED_REASONS:
+        declined = signer.client.post(
+            f"/api/v1/documents/{document_id}/decline",
+            json={"role": "pembuat_pernyataan", "reason": reason},
+        )
+        refused_naming(declined, "reason", message)
+        revoked = client.post(f"/api/v1/documents/{document_id}/revoke", json={"reason": reason})
+        refused_naming(revoked, "reason", message)
+    shown = client.get(f"/api/v1/documents/{document_id}").json()
+    assert shown["status"] == "menunggu_tanda_tangan"
+    # A reason of a few lines is still a reason.
+    revoked = client.post(
+        f"/api/v1/documents/{document_id}/revoke", json={"reason": "Data keliru:\r\n\tnama"}
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["revoke_reason"] == "Data keliru:\r\n\tnama"

@@ -12,7 +12,7 @@ from docgen.people.schemas import TokenIn, UnitIn, UserIn
 from docgen.signers.schemas import ReenrolIn, SignerIn, SignerRevokeIn
 from docgen.templating.catalogue import load_template
 from docgen.templating.manifest import TemplateManifest
-from docgen.templating.validation import validate_data
+from docgen.templating.validation import MAX_TEXT_LENGTH, validate_data
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -173,8 +173,10 @@ def test_validate_data_type_errors(pakta, field, value, message):
     assert message in problem.message
 
 
-def test_integer_and_list_fields():
-    manifest = TemplateManifest.model_validate(
+@pytest.fixture(scope="module")
+def lists() -> TemplateManifest:
+    """A manifest with an integer, a list of text and a list of records."""
+    return TemplateManifest.model_validate(
         {
             "id": "berita-acara",
             "version": 1,
@@ -199,8 +201,11 @@ def test_integer_and_list_fields():
             "roles": [{"name": "pejabat", "label": "Pejabat", "order": 1}],
         }
     )
+
+
+def test_integer_and_list_fields(lists):
     clean = validate_data(
-        manifest,
+        lists,
         {
             "tanggal": date(2024, 1, 2),
             "jumlah": "40",
@@ -213,7 +218,7 @@ def test_integer_and_list_fields():
 
     with pytest.raises(DataInvalid) as info:
         validate_data(
-            manifest,
+            lists,
             {
                 "tanggal": "2024-01-02",
                 "jumlah": True,
@@ -227,6 +232,47 @@ def test_integer_and_list_fields():
         FieldProblem("peserta[1].nip", "NIP harus 18 digit"),
         FieldProblem("peserta[2].nama", "wajib diisi"),
         FieldProblem("peserta[3]", "harus berupa objek"),
+    ]
+
+
+def test_document_text_refuses_what_plain_text_refuses(pakta, lists):
+    """Every text field of a manifest, a list of text and a list record's text fields: the same
+    characters as ``PlainText``, by the same rule, with the same message."""
+    plain = TypeAdapter(PlainText)
+    for char in HIDDEN_CHARACTERS:
+        value = f"Budi{char}Santoso"
+        with pytest.raises(ValidationError) as expected:
+            plain.validate_python(value)
+        message = expected.value.errors()[0]["msg"]
+        with pytest.raises(DataInvalid) as info:
+            validate_data(pakta, _data(nama=value))
+        assert info.value.problems == [FieldProblem("nama", message)]
+        with pytest.raises(DataInvalid) as info:
+            validate_data(
+                lists,
+                {
+                    "tanggal": "2024-01-02",
+                    "jumlah": 1,
+                    "saksi": ["Ani", value],
+                    "peserta": [{"nama": value, "nip": "198609262015051001"}],
+                },
+            )
+        assert info.value.problems == [
+            FieldProblem("saksi[2]", message),
+            FieldProblem("peserta[1].nama", message),
+        ]
+    for name in (
+        "Moch. Sya'roni, S.Sos.",
+        "Sri Wahyuni",
+        "Dédé Ñurhayati,\u00a0M.Kn.",
+        "I Gusti Ngurah Rai",
+    ):
+        assert validate_data(pakta, _data(nama=name))["nama"] == name
+    # One value of megabytes is refused by its length before anything else reads it.
+    with pytest.raises(DataInvalid) as info:
+        validate_data(pakta, _data(nama="B" * 2**20))
+    assert info.value.problems == [
+        FieldProblem("nama", f"terlalu panjang (maksimal {MAX_TEXT_LENGTH} karakter)")
     ]
 
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser import DESKTOP, log_in, shoot
+from tests.browser import DESKTOP, fill, log_in, shoot, submit
 from tests.conftest import People, Service, SignerAccount
 from tests.people import PASSWORD, Account, http_client
 from tests.test_bulk import PEOPLE_COLUMNS, bulk_sign, staff_csv
@@ -122,6 +122,20 @@ def ba_csv(people_rows: list[tuple[str, str]]) -> bytes:
             for name, nip in people_rows
         ],
     )
+
+
+def test_the_form_refuses_hidden_characters_in_indonesian(office: Page) -> None:
+    """A document's form is document data: a zero-width character in a name is refused beside
+    its field, in Bahasa Indonesia, and nothing is saved."""
+    office.goto("/dokumen/baru/pakta-integritas")
+    fill(office, {"nama": "Budi\u200bSantoso", "jabatan": "Kepala \u202eumU"})
+    response = submit(office, "Simpan draf")
+    assert response.status == 422
+    hidden = "mengandung karakter kontrol atau tak tampak ({}) yang tidak diperbolehkan"
+    assert office.locator("#f-nama-error").inner_text().strip() == hidden.format("U+200B")
+    assert office.locator("#f-jabatan-error").inner_text().strip() == hidden.format("U+202E")
+    assert office.locator("#f-nama").get_attribute("aria-invalid") == "true"
+    assert office.url.endswith("/dokumen/baru/pakta-integritas")
 
 
 def test_batch_dry_run_problems_then_progress_to_the_zip(

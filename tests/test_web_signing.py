@@ -87,7 +87,15 @@ def test_a_signer_declines_and_the_operator_reads_why_then_revokes(
         page.get_by_role("button", name="Tolak dokumen").click()
     assert answer.value.status == 422
     assert page.get_by_label("Alasan penolakan").get_attribute("aria-invalid") == "true"
-    assert page.locator("#alasan-tolak-salah").is_visible()
+    # In the words the API uses, not pydantic's English ("String should have at least ...").
+    assert "minimal 3 karakter" in page.locator("#alasan-tolak-salah").inner_text()
+    assert status_of(page) == "menunggu_tanda_tangan"
+    # A reason that reads backwards from a hidden bidi override: refused, said beside it.
+    page.get_by_label("Alasan penolakan").fill("Jabatan keliru \u202eurileK")
+    with page.expect_response(lambda r: r.url.endswith("/tolak")) as answer:
+        page.get_by_role("button", name="Tolak dokumen").click()
+    assert answer.value.status == 422
+    assert "tak tampak (U+202E)" in page.locator("#alasan-tolak-salah").inner_text()
     assert status_of(page) == "menunggu_tanda_tangan"
 
     reason = "Jabatan yang tertulis bukan jabatan saya saat ini"

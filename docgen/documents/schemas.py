@@ -11,7 +11,7 @@ from docgen.documents.repository import Listed
 from docgen.errors import FieldInvalid
 from docgen.kit.links import Links
 from docgen.kit.paging import PageOut, PageQuery, one_of, optional_filter
-from docgen.kit.types import Instant
+from docgen.kit.types import Instant, PlainLines
 from docgen.registry.models import Document, SignatureSlot
 from docgen.registry.statuses import DocumentStatus, RevisionKind, SlotStatus
 from docgen.templating.validation import validate_date
@@ -72,11 +72,11 @@ class SignatureIn(BaseModel):
 
 class DeclineIn(BaseModel):
     role: str
-    reason: str = Field(min_length=3, max_length=1000, examples=["Nama instansi keliru"])
+    reason: PlainLines = Field(min_length=3, max_length=1000, examples=["Nama instansi keliru"])
 
 
 class RevokeIn(BaseModel):
-    reason: str = Field(min_length=3, max_length=1000, examples=["Terdapat kesalahan data"])
+    reason: PlainLines = Field(min_length=3, max_length=1000, examples=["Terdapat kesalahan data"])
     replaced_by: str | None = Field(default=None, description="id of the replacing document")
 
 

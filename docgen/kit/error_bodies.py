@@ -26,7 +26,8 @@ _HTTP_ERRORS = {
 
 def problem_message(error: ErrorDetails) -> str:
     """Pydantic's complaint about one value, in Bahasa Indonesia where pydantic says it in
-    English; our own checks already speak it (custom errors, FieldInvalid)."""
+    English; our own checks already speak it (custom errors, FieldInvalid). The API's 422s and
+    the office pages' forms (``docgen.web``) both say it this way."""
     context = error.get("ctx") or {}
     match error["type"]:
         case "missing":
@@ -37,6 +38,16 @@ def problem_message(error: ErrorDetails) -> str:
             return f"maksimal {context.get('max_length')} karakter"
         case "string_pattern_mismatch":
             return "bentuknya tidak sesuai"
+        case "string_type":
+            return "harus berupa teks"
+        case "int_type" | "int_parsing" | "int_from_float":
+            return "harus berupa bilangan bulat"
+        case "greater_than_equal":
+            return f"minimal {context.get('ge')}"
+        case "less_than_equal":
+            return f"maksimal {context.get('le')}"
+        case "too_long":
+            return f"maksimal {context.get('max_length')} isian"
         case "enum" | "literal_error":
             return "pilihan tidak dikenal"
         case "value_error":

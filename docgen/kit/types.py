@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from pydantic import AfterValidator, PlainSerializer
 from pydantic_core import PydanticCustomError
 
-__all__ = ["Instant", "PlainLines", "PlainText"]
+__all__ = ["LINE_BREAKS", "Instant", "PlainLines", "PlainText", "refuse_hidden"]
 
 # A moment as the API has always written it: ISO 8601 with its offset ("+00:00": the registry
 # keeps UTC), as ``datetime.isoformat`` gives.
@@ -25,24 +26,31 @@ Instant = Annotated[
 _NOT_PLAIN = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
-def _refusing_hidden(allowed: str = "") -> AfterValidator:
-    """A check refusing the characters above, but those ``allowed``."""
+def refuse_hidden(text: str, allowed: str = "") -> str:
+    """``text`` unchanged when it holds none of the characters above but those ``allowed``: the
+    one rule behind :data:`PlainText` and :data:`PlainLines`, for checks outside a schema too
+    (a document's data, ``docgen.templating.validation``).
 
-    def check(text: str) -> str:
-        for char in text:
-            if unicodedata.category(char) in _NOT_PLAIN and char not in allowed:
-                raise PydanticCustomError(
-                    "karakter_terlarang",
-                    "mengandung karakter kontrol atau tak tampak ({code}) yang tidak diperbolehkan",
-                    {"code": f"U+{ord(char):04X}"},
-                )
-        return text
+    Raises:
+        PydanticCustomError: ``karakter_terlarang``, naming the first such character
+            (``U+202E``) in Bahasa Indonesia; ``.message()`` gives the sentence.
+    """
+    for char in text:
+        if unicodedata.category(char) in _NOT_PLAIN and char not in allowed:
+            raise PydanticCustomError(
+                "karakter_terlarang",
+                "mengandung karakter kontrol atau tak tampak ({code}) yang tidak diperbolehkan",
+                {"code": f"U+{ord(char):04X}"},
+            )
+    return text
 
-    return AfterValidator(check)
+
+# The line breaks and tab a text of several lines keeps.
+LINE_BREAKS = "\r\n\t"
 
 
 # One line of text as people read it (a name, a jabatan, a unit): nothing hidden in it. Give
 # the field its length too, ``Field(max_length=column_length(...))``.
-PlainText = Annotated[str, _refusing_hidden()]
+PlainText = Annotated[str, AfterValidator(refuse_hidden)]
 # Text of a few lines (a reason typed in a text area): line breaks and tabs, nothing else hidden.
-PlainLines = Annotated[str, _refusing_hidden("\r\n\t")]
+PlainLines = Annotated[str, AfterValidator(partial(refuse_hidden, allowed=LINE_BREAKS))]

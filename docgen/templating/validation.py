@@ -13,8 +13,11 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from pydantic_core import PydanticCustomError
+
 from docgen.errors import DataInvalid, FieldInvalid, FieldProblem
 from docgen.indonesia import validate_ni_pppk, validate_nik, validate_nip, validate_pangkat
+from docgen.kit.types import refuse_hidden
 from docgen.templating.manifest import FieldSpec, TemplateManifest
 
 __all__ = [
@@ -27,6 +30,9 @@ __all__ = [
     "validate_text",
 ]
 
+# The bound of every text value of a document's data (a manifest gives its fields no length of
+# their own): the registry keeps the data as JSON, and no name, jabatan or line of a template
+# is near it; past it, one value of megabytes would be stored, rendered and listed.
 MAX_TEXT_LENGTH = 2000
 
 
@@ -47,24 +53,31 @@ def validate_boolean(value: object) -> bool:
     raise FieldInvalid("harus ya atau tidak (true/false)")
 
 
-# Characters XML 1.0 cannot carry; they would corrupt the DOCX.
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Characters XML 1.0 cannot carry beside the controls and surrogates that ``refuse_hidden``
+# already refuses: the noncharacters U+FFFE and U+FFFF would corrupt the DOCX.
+_XML_INVALID = re.compile("[\ufffe\uffff]")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def validate_text(value: object) -> str:
-    """Trimmed text without control characters.
+    """Trimmed text of one line with nothing hidden in it (what ``PlainText`` allows, by the
+    same rule) and at most ``MAX_TEXT_LENGTH`` characters.
 
     Raises:
-        FieldInvalid: not a string, too long, or contains control characters.
+        FieldInvalid: not a string, too long, or contains a control or invisible character
+            (a line break, a zero-width or bidi character, ...).
     """
     if not isinstance(value, str):
         raise FieldInvalid("harus berupa teks")
     text = value.strip()
     if len(text) > MAX_TEXT_LENGTH:
         raise FieldInvalid(f"terlalu panjang (maksimal {MAX_TEXT_LENGTH} karakter)")
+    try:
+        refuse_hidden(text)
+    except PydanticCustomError as exc:
+        raise FieldInvalid(exc.message()) from None
     if _XML_INVALID.search(text):
-        raise FieldInvalid("mengandung karakter kontrol yang tidak diperbolehkan")
+        raise FieldInvalid("mengandung karakter yang tidak diperbolehkan")
     return text
 
 

@@ -35,6 +35,7 @@ from docgen.documents.schemas import DocumentItemOut, DocumentQuery
 from docgen.documents.service import list_readable as list_documents
 from docgen.errors import Conflict, DataInvalid, DocgenError, FieldProblem
 from docgen.indonesia.pangkat import PANGKAT
+from docgen.kit.error_bodies import problem_message
 from docgen.kit.limits import refuse_oversized
 from docgen.kit.paging import PageQuery
 from docgen.people.policies import AnyCaller, Caller, ReaderCaller, StaffCaller
@@ -99,7 +100,7 @@ async def documents_page(
         query = DocumentQuery.model_validate(asked)
         listed, total = await list_documents(session, caller, query)
     except ValidationError as exc:
-        context["errors"] = {str(e["loc"][0]): [e["msg"]] for e in exc.errors(include_url=False)}
+        context["errors"] = {str(e["loc"][0]): [problem_message(e)] for e in exc.errors()}
         return office.page(request, caller, "op_dokumen.html", 422, **context)
     except DataInvalid as exc:
         context["errors"] = _problems_by_field(exc.problems)

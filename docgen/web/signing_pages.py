@@ -28,6 +28,7 @@ from docgen.documents.routes import readable_document
 from docgen.documents.schemas import DeclineIn, RevokeIn, SignatureIn
 from docgen.documents.service import waiting_for
 from docgen.errors import DataInvalid, DocgenError, NotFound
+from docgen.kit.error_bodies import problem_message
 from docgen.kit.paging import PageQuery
 from docgen.people.policies import AnyCaller, Caller, SignerCaller, StaffCaller
 from docgen.registry.models import Document, SignatureSlot
@@ -58,7 +59,7 @@ def _problems(exc: ValidationError | DataInvalid) -> Problems:
     """Each problem beside its field (form field name -> message)."""
     if isinstance(exc, DataInvalid):
         return {p.field or "": p.message for p in (exc.problems_out() or [])}
-    return {".".join(str(p) for p in e["loc"]) or "": e["msg"] for e in exc.errors()}
+    return {".".join(str(p) for p in e["loc"]) or "": problem_message(e) for e in exc.errors()}
 
 
 # The inbox ------------------------------------------------------------------------------------
