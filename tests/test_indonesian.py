@@ -166,6 +166,14 @@ def test_format_and_mask_nip():
         ("Prof. Dr. Ir. Hadi Wijaya, M.T.", "Prof. Dr. Ir. HADI WIJAYA, M.T."),
         ("Hj. Nur Aini, S.E.", "Hj. NUR AINI, S.E."),
         ("  Ahmad  ", "AHMAD"),
+        # Abbreviated given names are part of the name; honorifics keep their spelling.
+        ("Moch. Fauzi Rahman, S.STP., M.Si.", "MOCH. FAUZI RAHMAN, S.STP., M.Si."),
+        ("Drs. H. Ahmad Syaifuddin, M.Si.", "Drs. H. AHMAD SYAIFUDDIN, M.Si."),
+        ("H. Moh. Ali", "H. MOH. ALI"),
+        ("Muh. Yusuf, S.Sos.", "MUH. YUSUF, S.Sos."),
+        ("Abd. Rahman", "ABD. RAHMAN"),
+        ("M. Iqbal", "M. IQBAL"),
+        ("Mochamad Nur", "MOCHAMAD NUR"),
     ],
 )
 def test_nama_gelar_kapital(nama, expected):
