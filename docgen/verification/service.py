@@ -18,6 +18,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import signing.fast
 from docgen.documents import repository as documents
 from docgen.documents.service import pending_roles
 from docgen.errors import NotFound, TooManyRequests, UploadInvalid
@@ -431,7 +432,12 @@ class UploadChecks:
         try:
             found = await self.sandbox.run(
                 VERIFY_MODULE,
-                [str(self.trust.roots), str(self.trust.crl)],
+                # the validation process takes this process's paths (settings.fast_paths)
+                [
+                    str(self.trust.roots),
+                    str(self.trust.crl),
+                    "fast" if signing.fast.enabled() else "library",
+                ],
                 pdf,
                 client=client,
                 per_client=self.per_client,
