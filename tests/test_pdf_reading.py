@@ -20,14 +20,16 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult
 
+from signing.errors import InvalidPdf
 from signing.fast import pdf_reading
-from signing.fast.objects import _Unusual
+from signing.fast.objects import _Unusual, preload_all_objects
 from signing.fast.pdf_reading import _open_plain, open_pdf
 from signing.pades.sign import SigningIdentity
 from signing.pki.ca import CertificateAuthority
 from signing.pki.tsa import InternalTimeStamper
 from signing.validate.validation import validate_pdf
-from tests.pdftools import nss_db_trusting
+from tests.conftest import library_paths_taken
+from tests.pdftools import change_page_text, nss_db_trusting
 from tests.test_long_term import FIRST, SECOND, archive, identity, sign
 from tests.test_signing import pdfsig, pdfsig_sections, prepared_pdf
 
@@ -323,3 +325,69 @@ def test_with_the_fast_paths_off_pyhanko_opens_every_file(
     monkeypatch.setattr(pdf_reading, "_open_plain", not_here)
     for pdf in revisions:
         assert_same_reader(open_pdf(pdf), PdfFileReader(io.BytesIO(pdf)))
+
+
+# -- validation: every object preloaded (signing/fast/objects.preload_all_objects) --------------
+
+
+def with_new_object(pdf: bytes, body: bytes) -> bytes:
+    """``pdf`` with an incremental update that adds one object (``body``), referenced by
+    nothing."""
+    reader = PdfFileReader(io.BytesIO(pdf))
+    size = int(reader.trailer["/Size"])
+    root = reader.trailer.raw_get("/Root")
+    added = b"\n%d 0 obj\n%s\nendobj\n" % (size, body)
+    xref_at = len(pdf) + len(added)
+    xref = b"xref\n%d 1\n%010d 00000 n \ntrailer\n<< /Size %d /Root %d %d R /Prev %d >>\n" % (
+        size,
+        len(pdf) + 1,
+        size + 1,
+        root.idnum,
+        root.generation,
+        reader.last_startxref,
+    )
+    return pdf + added + xref + b"startxref\n%d\n%%%%EOF\n" % xref_at
+
+
+def validated(pdf: bytes, ca: CertificateAuthority, crl: x509.CertificateRevocationList) -> Any:
+    try:
+        return validate_pdf(pdf, [ca.root_certificate], [crl])
+    except InvalidPdf as exc:
+        return f"InvalidPdf: {exc}"
+
+
+def test_validation_reports_the_same_with_every_object_preloaded(
+    revisions: list[bytes], ca: CertificateAuthority, crl: x509.CertificateRevocationList
+) -> None:
+    archived = revisions[4]
+    flipped = bytearray(archived)
+    flipped[archived.index(b"stream", len(archived) // 10) + 20] ^= 0x01
+    files = {
+        **{f"revision {i}": pdf for i, pdf in enumerate(revisions)},
+        "a flipped byte": bytes(flipped),
+        "page text changed": change_page_text(archived),
+        "nested 40 deep": with_new_object(archived, b"[" * 40 + b"]" * 40),
+        # beyond the fast reader's nesting: left to pyHanko, whose parser recurses
+        "nested 5000 deep": with_new_object(archived, b"[" * 5000 + b"]" * 5000),
+        "garbage": b"%PDF-1.7\nnot a pdf",
+    }
+    for name, pdf in files.items():
+        fast = validated(pdf, ca, crl)
+        with library_paths_taken():
+            slow = validated(pdf, ca, crl)
+        assert fast == slow, name
+    # the fast reader parses every object of our files: pyHanko's parser is left none
+    reader = open_pdf(archived)
+    refs = {ref for rev in range(5) for ref in reader.xrefs.explicit_refs_in_revision(rev)}
+    assert preload_all_objects(reader, archived) == len(refs) > 30
+    assert validated(revisions[4], ca, crl).valid
+    assert not validated(bytes(flipped), ca, crl).valid
+    assert validated(change_page_text(archived), ca, crl).signatures[-1].modified_after
+
+
+def test_with_the_fast_paths_off_validation_preloads_nothing(
+    revisions: list[bytes], library_path: None
+) -> None:
+    reader = open_pdf(revisions[4])
+    assert preload_all_objects(reader, revisions[4]) == 0
+    assert not reader.resolved_objects

@@ -14,6 +14,7 @@ from tests.conftest import People, create_pakta, pakta_data, sign_pakta
 from tests.pdftools import pdfsig
 
 NIP = "196803151994031004"  # used by no other test module
+LATER_NIP = "197104121996032002"  # revoked after its document was checked; nowhere else
 
 
 def create(client: httpx.Client) -> dict:
@@ -137,3 +138,34 @@ def test_new_signatures_with_a_revoked_certificate_are_refused(
         ).status_code
         == 404
     )
+
+
+def upload_check(anonymous: httpx.Client, pdf: bytes) -> dict:
+    response = anonymous.post(
+        "/api/v1/verify", files={"file": ("pakta.pdf", pdf, "application/pdf")}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_a_revocation_counts_at_the_next_upload_check(
+    people: People, client: httpx.Client, anonymous: httpx.Client
+) -> None:
+    # The warm validation processes keep nothing of a CRL they read (nor any cache of theirs a
+    # verdict): revoked after a first check, the signer shows revoked at the next one.
+    signer = people.signer(LATER_NIP)
+    document = create_pakta(people.operator.client, LATER_NIP)
+    assert sign_pakta(signer, document["id"]).status_code == 200
+    pdf = client.get(f"/api/v1/documents/{document['id']}/pdf").content
+    for _ in range(4):  # every warm process (two by default) checks it at least once
+        report = upload_check(anonymous, pdf)
+        (before,) = report["signatures"]
+        assert report["verdict"] == "asli", report
+        assert before["revoked_at"] is None and before["reason"] == "Tanda tangan sah", before
+
+    assert people.revoke_signer(signer.signer_id, "Mutasi").status_code == 200
+    for _ in range(4):
+        (after,) = upload_check(anonymous, pdf)["signatures"]
+        # signed before the revocation (its time stamp proves it): valid, and it says so
+        assert after["revoked_at"] is not None, after
+        assert "dicabut" in after["reason"], after

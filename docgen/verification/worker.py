@@ -2,12 +2,14 @@
 
 :func:`check` takes the trust root PEM path and the current CRL (DER) path as its arguments and
 the PDF as its data; it answers the report as JSON. The sandbox sets the time and memory
-limits.
+limits. The file is read once: the reader that :func:`refusal` looks at is the one validated.
+
+The trust files are read and parsed at every job (~0.09 ms, against ~90 ms for the whole check):
+a new CRL counts from the next job on, with nothing kept between jobs to go stale.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import asdict
 from datetime import datetime
@@ -16,8 +18,9 @@ from cryptography import x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+import signing.fast
 from signing.errors import InvalidPdf
-from signing.validate.validation import validate_pdf
+from signing.validate.validation import read_pdf, validate_pdf
 
 # Form fields in the AcroForm, counted before any signature is validated: each signature field
 # costs pyHanko a walk of the document's revisions, so thousands of empty ones (a 300 KB file)
@@ -51,13 +54,12 @@ def form_fields(reader: PdfFileReader, limit: int) -> int:
     return count
 
 
-def refusal(pdf: bytes) -> str | None:
+def refusal(reader: PdfFileReader) -> str | None:
     """Why the PDF is refused before validation (in Bahasa Indonesia), if it is.
 
-    Raises InvalidPdf: not a readable PDF.
+    Raises InvalidPdf: its form cannot be read.
     """
     try:
-        reader = PdfFileReader(io.BytesIO(pdf))
         revisions = reader.xrefs.total_revisions
         fields = 0 if reader.encrypted else form_fields(reader, MAX_FORM_FIELDS)
     except RecursionError as exc:
@@ -74,17 +76,20 @@ def refusal(pdf: bytes) -> str | None:
 def check(args: list[str], data: bytes) -> bytes:
     """The report on the PDF ``data`` as JSON, against the trust roots at ``args[0]`` and the
     CRL at ``args[1]``: ``{"refused": text}`` or ``{"invalid_pdf": text}`` when it is not
-    validated."""
-    roots_path, crl_path = args
+    validated. ``args[2]``, if given, is ``"fast"`` or ``"library"``: the service's choice of
+    paths (:mod:`signing.fast`), taken for this job."""
+    roots_path, crl_path, *paths = args
+    signing.fast.use(paths != ["library"])
     with open(roots_path, "rb") as fh:
         roots = x509.load_pem_x509_certificates(fh.read())
     with open(crl_path, "rb") as fh:
         crls = [x509.load_der_x509_crl(fh.read())]
     try:
-        refused = refusal(data)
+        reader = read_pdf(data)
+        refused = refusal(reader)
         if refused is not None:
             return json.dumps({"refused": refused}).encode()
-        report = validate_pdf(data, roots, crls)
+        report = validate_pdf(data, roots, crls, reader=reader)
     except InvalidPdf as exc:
         return json.dumps({"invalid_pdf": str(exc)}).encode()
     return json.dumps(

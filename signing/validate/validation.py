@@ -16,7 +16,6 @@ counts when the certificate's issuer signed it (see :mod:`signing.validate.valid
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +39,8 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.path import ValidationPath
 
 from signing.errors import InvalidPdf
+from signing.fast.objects import preload_all_objects
+from signing.fast.pdf_reading import open_pdf
 from signing.pki.ca import RevokedCertificate
 from signing.pki.tsa import to_asn1_certificate
 from signing.validate.validation_data import (
@@ -60,6 +61,7 @@ __all__ = [
     "LEVEL_B_T",
     "SignatureReport",
     "ValidationReport",
+    "read_pdf",
     "validate_pdf",
 ]
 
@@ -137,26 +139,49 @@ class ValidationReport:
         return bool(self.signatures) and all(s.valid for s in self.signatures)
 
 
+def read_pdf(pdf: bytes) -> PdfFileReader:
+    """pyHanko's reader of ``pdf`` (its cross-reference tables read, no object yet), to give
+    :func:`validate_pdf` after a look of one's own at the file.
+
+    Raises:
+        InvalidPdf: not a readable PDF (garbage, truncated, broken cross-reference table).
+    """
+    try:
+        return open_pdf(pdf)
+    except RecursionError as exc:
+        raise InvalidPdf("the PDF structure is nested too deeply") from exc
+    except Exception as exc:  # pyHanko raises many types for damaged files
+        raise InvalidPdf(f"not a readable PDF: {exc}") from exc
+
+
 def validate_pdf(
     pdf: bytes,
     trust_roots: Sequence[x509.Certificate],
     crls: Sequence[x509.CertificateRevocationList] = (),
+    *,
+    reader: PdfFileReader | None = None,
 ) -> ValidationReport:
     """Validate every signature in ``pdf``; a PDF without signatures gets an empty report.
 
-    ``crls`` add to the CRLs in the document's DSS; nothing is fetched. Synchronous: runs its
-    own event loop, so do not call it from a thread that is running one (the service calls it
-    in a worker process). Stream decoding is bounded by pyHanko's limits for untrusted input.
+    ``crls`` add to the CRLs in the document's DSS; nothing is fetched. ``reader``: the one
+    :func:`read_pdf` gave for these bytes, if the caller has it (the file is not read twice).
+    Synchronous: runs its own event loop, so do not call it from a thread that is running one
+    (the service calls it in a worker process). Stream decoding is bounded by pyHanko's limits
+    for untrusted input.
 
     Raises:
         InvalidPdf: ``pdf`` is not a readable PDF (garbage, truncated, broken cross-reference
             table, encrypted) or its signature fields cannot be enumerated. A malformed
             individual signature is reported (not intact, "rusak") instead.
     """
+    if reader is None:
+        reader = read_pdf(pdf)
     try:
-        reader = PdfFileReader(io.BytesIO(pdf))
         if reader.encrypted:
             raise InvalidPdf("encrypted PDFs are not supported")
+        # pyHanko's difference analysis reads every object of the signed revisions: parsed
+        # here in one pass when the fast paths are on (see preload_all_objects).
+        preload_all_objects(reader, pdf)
         # Walk the form now, so that structural damage is reported as InvalidPdf rather than
         # as a broken signature.
         fields = list(enumerate_sig_fields(reader, filled_status=True))
