@@ -1,5 +1,6 @@
 """Unit profiles through the running service (issue 20, first slice): the admin writes a unit's
-kop lines, address, place, time zone, numbering codes per template and emblem."""
+kop lines, address, place, time zone, numbering codes per template and emblem; documents and
+batch rows of the unit take their numbers and an empty place from it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.conftest import People
+from tests.conftest import People, pakta_data
+from tests.test_bulk import generated, pakta_csv
+from tests.test_templates_content import nip_of
 
 PAKTA = "pakta-integritas"
 DISDIK = {
@@ -20,6 +23,8 @@ DISDIK = {
     "timezone": "WITA",
     "numbering": {PAKTA: {"kode": "800.1.12", "unit": "DISDIK"}},
 }
+# 2024-06-27 (the tests' pakta date): June, "VI".
+MONTH_YEAR = "VI/2024"
 
 
 def png(width: int = 16, height: int = 16) -> bytes:
@@ -237,3 +242,91 @@ def test_an_emblem_over_the_bounds_is_refused(people: People) -> None:
     # Small in bytes, too many pixels: refused before it is decoded.
     huge = problems_of(put_emblem(people.admin.client, unit_id, png(3000, 3000)))
     assert "terlalu besar" in huge[0][1]
+
+
+# --- numbers and places from the unit -----------------------------------------------------
+
+
+def test_a_unit_with_its_own_codes_numbers_its_pakta_with_them(people: People, disdik: str) -> None:
+    """Dinas Pendidikan's pakta take its kode and unit, in a sequence of their own; another
+    unit keeps the manifest's (BKPSDM)."""
+    operator = people.user("operator", [disdik]).client
+    nip = nip_of(950)
+    people.signer(nip, name="Dra. Sri Wahyuni")
+    first = operator.post(
+        "/api/v1/documents", json={"template": PAKTA, "data": pakta_data(nip=nip)}
+    )
+    assert first.status_code == 201, first.text
+    assert first.json()["number"] == f"800.1.12/1/DISDIK/{MONTH_YEAR}"
+    second = operator.post(
+        "/api/v1/documents", json={"template": PAKTA, "data": pakta_data(nip=nip)}
+    )
+    assert second.json()["number"] == f"800.1.12/2/DISDIK/{MONTH_YEAR}"
+
+    other = people.user("operator", [people.unit("Dinas Kesehatan")]).client
+    theirs = other.post("/api/v1/documents", json={"template": PAKTA, "data": pakta_data(nip=nip)})
+    assert theirs.status_code == 201, theirs.text
+    kode, _, unit, month, year = str(theirs.json()["number"]).split("/")
+    assert (kode, unit, f"{month}/{year}") == ("800.1.12", "BKPSDM", MONTH_YEAR)
+
+
+def test_batch_rows_take_the_units_codes_and_place(people: People, disdik: str) -> None:
+    operator = people.user("operator", [disdik]).client
+    rows = [pakta_data(nip=nip_of(i), nama=f"Guru {i}", tempat="") for i in (951, 952)]
+    for row in rows:
+        people.signer(str(row["nip"]), name=row["nama"])
+    dry = operator.post(
+        "/api/v1/batches",
+        params={"dry_run": "true"},
+        data={"template": PAKTA},
+        files={"file": ("daftar.csv", pakta_csv(rows), "text/csv")},
+    )
+    assert dry.status_code == 200 and dry.json()["invalid"] == 0, dry.text
+    made = operator.post(
+        "/api/v1/batches",
+        data={"template": PAKTA},
+        files={"file": ("daftar.csv", pakta_csv(rows), "text/csv")},
+    )
+    assert made.status_code == 202, made.text
+    batch = generated(operator, made.json()["id"])
+    assert batch["failed"] == 0, batch["errors"]
+    numbers = sorted(d["number"] for d in batch["documents"])
+    assert all(n.startswith("800.1.12/") and n.endswith(f"/DISDIK/{MONTH_YEAR}") for n in numbers)
+    for doc in batch["documents"]:
+        registered = operator.get(f"/api/v1/documents/{doc['id']}").json()
+        assert registered["data"]["tempat"] == "Pasuruan"
+
+
+def test_the_units_place_fills_an_empty_place_and_only_then(people: People, disdik: str) -> None:
+    operator = people.user("operator", [disdik]).client
+    nip = nip_of(953)
+    people.signer(nip, name="Ahmad Fauzi, S.Pd.")
+    for tempat, want in (("", "Pasuruan"), ("Bangil", "Bangil")):
+        made = operator.post(
+            "/api/v1/documents",
+            json={"template": PAKTA, "data": pakta_data(nip=nip, tempat=tempat)},
+        )
+        assert made.status_code == 201, made.text
+        assert made.json()["data"]["tempat"] == want
+    # A unit without a place: an empty place is still missing.
+    other = people.user("operator", [people.unit("Dinas Sosial")]).client
+    missing = other.post(
+        "/api/v1/documents", json={"template": PAKTA, "data": pakta_data(nip=nip, tempat="")}
+    )
+    assert [f for f, _ in problems_of(missing)] == ["tempat"]
+
+
+def test_a_draft_takes_the_units_place_and_its_number_on_issue(people: People, disdik: str) -> None:
+    operator = people.user("operator", [disdik]).client
+    nip = nip_of(954)
+    people.signer(nip, name="Siti Aminah, S.Pd.")
+    made = operator.post(
+        "/api/v1/documents",
+        json={"template": PAKTA, "data": pakta_data(nip=nip, tempat=""), "draft": True},
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["data"]["tempat"] == "Pasuruan" and made.json()["number"] is None
+    issued = operator.post(f"/api/v1/documents/{made.json()['id']}/issue")
+    assert issued.status_code == 200, issued.text
+    number = operator.get(f"/api/v1/documents/{made.json()['id']}").json()["number"]
+    assert number.startswith("800.1.12/") and number.endswith(f"/DISDIK/{MONTH_YEAR}")
