@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from docgen.deps import AccountsDep, ProfilesDep, SessionDep, SettingsDep, SignersDep
 from docgen.errors import NotFound, error_responses
 from docgen.kit.limits import read_upload
-from docgen.people.emblem import MAX_EMBLEM_BYTES, SVG
+from docgen.people.emblem import MAX_EMBLEM_BYTES, PNG, SVG
 from docgen.people.policies import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -229,7 +229,12 @@ async def set_unit_emblem(
     responses={
         **_PROTECTED,
         **error_responses(404),
-        200: {"content": {"image/png": {}, SVG: {}}, "description": "the emblem"},
+        200: {
+            "content": {
+                kind: {"schema": {"type": "string", "format": "binary"}} for kind in (PNG, SVG)
+            },
+            "description": "the emblem",
+        },
     },
 )
 async def unit_emblem(caller: AnyCaller, profiles: ProfilesDep, unit_id: str) -> Response:
