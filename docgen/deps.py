@@ -15,6 +15,7 @@ from docgen.documents.drafts import Drafts
 from docgen.documents.service import DocumentService
 from docgen.kit.links import Links
 from docgen.kit.sandbox import Sandbox
+from docgen.people.profiles import UnitProfiles
 from docgen.people.service import Accounts
 from docgen.registry.db import Database
 from docgen.settings import Settings
@@ -41,6 +42,7 @@ __all__ = [
     "LinksDep",
     "OfficeDep",
     "PagesDep",
+    "ProfilesDep",
     "PublicViewsDep",
     "RevocationsDep",
     "SandboxDep",
@@ -111,6 +113,10 @@ async def _accounts(parts: PartsDep) -> Accounts:
     return parts.accounts
 
 
+async def _profiles(parts: PartsDep) -> UnitProfiles:
+    return parts.profiles
+
+
 async def _signers(parts: PartsDep) -> Signers:
     return parts.signers
 
@@ -155,6 +161,7 @@ LinksDep = Annotated[Links, Depends(_links)]
 CaDep = Annotated[CertificateAuthority, Depends(_ca)]
 RevocationsDep = Annotated[RevocationList, Depends(_revocations)]
 AccountsDep = Annotated[Accounts, Depends(_accounts)]
+ProfilesDep = Annotated[UnitProfiles, Depends(_profiles)]
 SignersDep = Annotated[Signers, Depends(_signers)]
 UploadChecksDep = Annotated[UploadChecks, Depends(_upload_checks)]
 PublicViewsDep = Annotated[PublicViews, Depends(_public_views)]

@@ -30,6 +30,7 @@ from docgen.kit.readiness import Checked
 from docgen.kit.sandbox import Sandbox
 from docgen.kit.secret import load_pepper
 from docgen.notifications import Notifier
+from docgen.people.profiles import UnitProfiles
 from docgen.people.service import Accounts, LoginPolicy
 from docgen.pipeline.bounds import RenderBounds
 from docgen.pipeline.convert import ServingConverter, UnoserverPool, local_pool
@@ -79,6 +80,7 @@ class Parts:
     keys: SignerKeys
     revocations: RevocationList
     accounts: Accounts
+    profiles: UnitProfiles
     signers: Signers
     documents: DocumentService
     drafts: Drafts
@@ -295,6 +297,7 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             keys=keys,
             revocations=revocations,
             accounts=accounts,
+            profiles=UnitProfiles(db, catalogue),
             signers=Signers(db, keys, revocations, accounts),
             documents=documents,
             drafts=Drafts(documents, settings.data_dir / "cache" / "drafts"),

@@ -49,6 +49,10 @@ POLICIES: dict[tuple[str, str], frozenset[str]] = {
     # Units and users: the admin's
     ("GET", "/api/v1/units"): LOGGED_IN,
     ("POST", "/api/v1/units"): ADMIN,
+    ("GET", "/api/v1/units/{unit_id}/profile"): LOGGED_IN,
+    ("PUT", "/api/v1/units/{unit_id}/profile"): ADMIN,
+    ("GET", "/api/v1/units/{unit_id}/emblem"): LOGGED_IN,
+    ("PUT", "/api/v1/units/{unit_id}/emblem"): ADMIN,
     ("GET", "/api/v1/users"): ADMIN,
     ("POST", "/api/v1/users"): ADMIN,
     ("POST", "/api/v1/users/{user_id}/activation"): ADMIN,
@@ -106,6 +110,7 @@ POLICIES: dict[tuple[str, str], frozenset[str]] = {
 DUMMY_GETS = {("GET", "/api/v1/activation/{token}")}
 
 MATRIX_NIP = "198205142009031003"
+EMBLEM_SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><circle r="4"/></svg>'
 
 
 @dataclass
@@ -115,6 +120,7 @@ class Objects:
     document: dict[str, Any]
     batch_id: str
     signer_id: str
+    unit_id: str
 
     def path_values(self) -> dict[str, str]:
         return {
@@ -126,6 +132,7 @@ class Objects:
             "template_id": str(self.document["template"]),
             "version": str(self.document["template_version"]),
             "code": str(self.document["verify_code"]),
+            "unit_id": self.unit_id,
         }
 
 
@@ -145,7 +152,8 @@ def callers(people: People) -> Iterator[dict[str, httpx.Client]]:
 
 @pytest.fixture(scope="module")
 def objects(people: People) -> Objects:
-    """A pakta and a one-row batch made by the unit's operator, both bound to the signer."""
+    """A pakta and a one-row batch made by the unit's operator, both bound to the signer;
+    the unit has an emblem."""
     signer = people.signer(MATRIX_NIP)
     operator = people.operator.client
     document = create_pakta(operator, MATRIX_NIP)
@@ -167,7 +175,12 @@ def objects(people: People) -> Objects:
         assert time.monotonic() < deadline, batch
         time.sleep(0.2)
     assert len(batch["documents"]) == 1, batch
-    return Objects(document, batch_id, signer.signer_id)
+    emblem = people.admin.client.put(
+        f"/api/v1/units/{people.unit_id}/emblem",
+        files={"file": ("lambang.svg", EMBLEM_SVG, "image/svg+xml")},
+    )
+    assert emblem.status_code == 200, emblem.text
+    return Objects(document, batch_id, signer.signer_id, people.unit_id)
 
 
 def openapi_routes(anonymous: httpx.Client) -> set[tuple[str, str]]:

@@ -83,7 +83,7 @@ async def create_batch(
     chosen = _signers_form(signers_json)
     if dry_run or dry_run_form:
         response.status_code = 200
-        return await batches.dry_run(template, filename, content, chosen)
+        return await batches.dry_run(caller, template, filename, content, chosen, unit_id)
 
     async def make() -> str:
         return await batches.accept(caller, template, filename, content, chosen, unit_id)

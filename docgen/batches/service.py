@@ -28,9 +28,18 @@ from docgen.documents.service import document_date, document_unit, numbering_uni
 from docgen.errors import DataInvalid, NotFound
 from docgen.kit.paging import PageQuery
 from docgen.people.policies import Caller
+from docgen.people.profiles import numbering_of, with_unit_place
 from docgen.registry import audit
 from docgen.registry.db import Database
-from docgen.registry.models import Batch, BatchChunk, BatchRow, Signer, table_of, utcnow
+from docgen.registry.models import (
+    Batch,
+    BatchChunk,
+    BatchRow,
+    Signer,
+    UnitProfile,
+    table_of,
+    utcnow,
+)
 from docgen.registry.numbering import allocate_numbers
 from docgen.registry.statuses import BatchStatus, ChunkStatus, Role, RowStatus
 from docgen.templating.catalogue import TemplateCatalogue
@@ -92,9 +101,15 @@ class BatchService:
         self.chunk_rows = chunk_rows
 
     async def check_rows(
-        self, template: Template, filename: str, content: bytes, signers: Mapping[str, str]
+        self,
+        template: Template,
+        filename: str,
+        content: bytes,
+        signers: Mapping[str, str],
+        profile: UnitProfile | None = None,
     ) -> list[CheckedRow]:
-        """Every row of the file, checked against the template and the chosen signers.
+        """Every row of the file, checked against the template and the chosen signers; the
+        unit's place (``profile``) fills the template's place field where a row leaves it empty.
 
         Raises StaffListInvalid (the file as a whole), DataInvalid (an unknown role or signer
         in ``signers``).
@@ -105,7 +120,14 @@ class BatchService:
             chosen, refused = await chosen_problems(session, manifest, signers)
             if refused:
                 raise DataInvalid(refused)
-            return await self._check_rows(session, staff, manifest, chosen)
+            return await self._check_rows(session, staff, manifest, chosen, profile)
+
+    async def unit_profile(self, unit_id: str | None) -> UnitProfile | None:
+        """The profile of the unit, if it has one (None for no unit)."""
+        if unit_id is None:
+            return None
+        async with self.db.session() as session:
+            return await session.get(UnitProfile, unit_id)
 
     @staticmethod
     async def _check_rows(
@@ -113,6 +135,7 @@ class BatchService:
         staff: StaffList,
         manifest: TemplateManifest,
         chosen: Mapping[str, Signer],
+        profile: UnitProfile | None,
     ) -> list[CheckedRow]:
         cell_problems: dict[int, list[RowProblem]] = {}
         for problem in staff.problems:
@@ -124,7 +147,7 @@ class BatchService:
             unreadable = {p.column for p in problems}
             clean: dict[str, object] | None = None
             try:
-                clean = validate_data(manifest, sheet_row.data)
+                clean = validate_data(manifest, with_unit_place(manifest, sheet_row.data, profile))
             except DataInvalid as exc:
                 for p in exc.problems:
                     column = sheet_row.column_of(p.field)
@@ -145,14 +168,27 @@ class BatchService:
         return checked
 
     async def dry_run(
-        self, template_id: str, filename: str, content: bytes, signers: Mapping[str, str]
+        self,
+        caller: Caller,
+        template_id: str,
+        filename: str,
+        content: bytes,
+        signers: Mapping[str, str],
+        unit_id: str | None = None,
     ) -> DryRunOut:
-        """Every problem of every row, and nothing created.
+        """Every problem of every row, and nothing created. The unit the batch would belong to
+        (``unit_id``, or the caller's only one) fills empty place fields as it would there.
 
-        Raises TemplateNotFound, StaffListInvalid, DataInvalid (as ``check_rows``).
+        Raises Forbidden (not the caller's unit), TemplateNotFound, StaffListInvalid,
+        DataInvalid (as ``check_rows``).
         """
         template = self.catalogue.latest(template_id)
-        checked = await self.check_rows(template, filename, content, signers)
+        try:
+            unit: str | None = document_unit(caller, unit_id)
+        except DataInvalid:
+            unit = None  # no unit chosen among several: a dry run checks all the same
+        profile = await self.unit_profile(unit)
+        checked = await self.check_rows(template, filename, content, signers, profile)
         invalid = sum(1 for c in checked if c.problems)
         return DryRunOut(
             template=template.id,
@@ -173,14 +209,16 @@ class BatchService:
         unit_id: str | None,
     ) -> str:
         """Accept a batch of the caller's unit; returns its id. Rows with problems are recorded
-        as failed at once.
+        as failed at once. Numbers and empty places come from the unit's profile where it has
+        them (as for one document).
 
         Raises Forbidden, TemplateNotFound, StaffListInvalid, DataInvalid (as ``check_rows``).
         """
         unit = document_unit(caller, unit_id)
         template = self.catalogue.latest(template_id)
         manifest = template.manifest
-        checked = await self.check_rows(template, filename, content, signers)
+        profile = await self.unit_profile(unit)
+        checked = await self.check_rows(template, filename, content, signers, profile)
         batch_id = uuid.uuid4().hex
         xlsx = is_xlsx(filename, content)
         source = await self.store.put(
@@ -193,7 +231,7 @@ class BatchService:
         async with self.db.writing() as session:
             numbers = await allocate_numbers(
                 session,
-                manifest.numbering,
+                numbering_of(manifest, profile),
                 [
                     (document_date(manifest, clean), numbering_unit(manifest, clean))
                     for _, clean in valid

@@ -23,7 +23,7 @@ from docgen.registry import audit
 from docgen.registry.models import Document, utcnow
 from docgen.registry.statuses import DocumentStatus
 from docgen.templating.manifest import Template
-from docgen.templating.validation import restored, stored_form, validate_data
+from docgen.templating.validation import restored, stored_form
 
 __all__ = ["Drafts"]
 
@@ -51,7 +51,7 @@ class Drafts:
         TemplateNotFound, DataInvalid (the data, unknown roles or signers)."""
         unit = document_unit(caller, unit_id)
         template = self.catalogue.latest(template_id)
-        fields = await self._checked(template, data, signers)
+        fields = await self._checked(template, data, signers, unit)
         document = Document(
             id=uuid.uuid4().hex,
             status=DocumentStatus.DRAF,
@@ -74,7 +74,8 @@ class Drafts:
         version. Raises NotFound, Conflict (409: not a draft), DataInvalid."""
         async with self.db.session() as session:
             draft = await self._draft(session, caller, document_id)
-        fields = await self._checked(self.catalogue.latest(draft.template_id), data, signers)
+        template = self.catalogue.latest(draft.template_id)
+        fields = await self._checked(template, data, signers, draft.unit_id)
         async with self.db.writing() as session:
             current = await self._draft(session, caller, document_id)
             for name, value in fields.items():
@@ -100,7 +101,7 @@ class Drafts:
         async with self.db.session() as session:
             draft = await self._draft(session, caller, document_id)
         template = self.catalogue.latest(draft.template_id)
-        clean = validate_data(template.manifest, draft.data)
+        clean = await self.documents.checked_data(template.manifest, draft.data, draft.unit_id)
         await self.documents.issue(
             caller,
             template,
@@ -149,12 +150,17 @@ class Drafts:
     # ----------------------------------------------------------------------------------------
 
     async def _checked(
-        self, template: Template, data: Mapping[str, Any], signers: Mapping[str, str]
+        self,
+        template: Template,
+        data: Mapping[str, Any],
+        signers: Mapping[str, str],
+        unit: str | None,
     ) -> dict[str, Any]:
-        """The columns of a draft from its data. Raises DataInvalid. Roles are bound only when
-        it is issued: a draft may wait for a signer's enrolment."""
+        """The columns of a draft from its data (the unit's place filling an empty place).
+        Raises DataInvalid. Roles are bound only when it is issued: a draft may wait for a
+        signer's enrolment."""
         manifest = template.manifest
-        clean = validate_data(manifest, data)
+        clean = await self.documents.checked_data(manifest, data, unit)
         async with self.db.session() as session:
             _, problems = await chosen_problems(session, manifest, signers)
         if problems:

@@ -35,13 +35,21 @@ from docgen.errors import (
 from docgen.kit.links import Links
 from docgen.notifications import Notifier
 from docgen.people.policies import Caller
+from docgen.people.profiles import numbering_of, with_unit_place
 from docgen.pipeline.orchestration import Draft, Pipeline, ToSign
 from docgen.pipeline.prepare import field_name
 from docgen.pipeline.sign import SignatureRequest, SigningKey, Trust
 from docgen.registry import audit
 from docgen.registry.db import Database
 from docgen.registry.locks import DocumentLocks
-from docgen.registry.models import Document, Revision, SignatureSlot, Signer, utcnow
+from docgen.registry.models import (
+    Document,
+    Revision,
+    SignatureSlot,
+    Signer,
+    UnitProfile,
+    utcnow,
+)
 from docgen.registry.numbering import allocate_number
 from docgen.registry.statuses import DocumentStatus, Role, SignerStatus
 from docgen.signers.keys import SignerKeys
@@ -227,7 +235,8 @@ class DocumentService:
         unit_id: str | None,
     ) -> str:
         """Validate, bind every role to a signer, number, make and register a new document of
-        the caller's unit; returns its id.
+        the caller's unit; returns its id. The unit's place fills the template's place field
+        when the data leaves it empty.
 
         ``signers`` names, per role, the enrolled signer who must sign it; roles not named are
         bound by the NIP / NI PPPK / NIK in the data.
@@ -237,8 +246,17 @@ class DocumentService:
         """
         unit = document_unit(caller, unit_id)
         template = self.catalogue.latest(template_id)
-        clean = validate_data(template.manifest, data)
+        clean = await self.checked_data(template.manifest, data, unit)
         return await self.issue(caller, template, clean, signers, unit)
+
+    async def checked_data(
+        self, manifest: TemplateManifest, data: Mapping[str, Any], unit: str | None
+    ) -> dict[str, object]:
+        """``data`` checked against ``manifest``, the unit's place filling the place field
+        where the data leaves it empty. Raises DataInvalid (422)."""
+        async with self.db.session() as session:
+            profile = await session.get(UnitProfile, unit) if unit else None
+        return validate_data(manifest, with_unit_place(manifest, data, profile))
 
     async def issue(
         self,
@@ -250,7 +268,8 @@ class DocumentService:
         *,
         draft_id: str | None = None,
     ) -> str:
-        """Bind, number, make and register checked data as a document waiting for its signers;
+        """Bind, number (with the unit's numbering codes for the template, if its profile has
+        them), make and register checked data as a document waiting for its signers;
         ``draft_id``: the draft it comes from, which it replaces under the same id.
 
         Raises DataInvalid (a role that cannot be bound), Conflict (409: the draft was issued
@@ -260,6 +279,7 @@ class DocumentService:
         async with self.db.session() as session:
             chosen, problems = await chosen_problems(session, manifest, signers)
             bound, unbound = await bind_roles(session, manifest, clean, chosen)
+            profile = await session.get(UnitProfile, unit)
         problems += [p for p in unbound if p.field not in {q.field for q in problems}]
         if problems:
             raise DataInvalid(problems)
@@ -268,7 +288,7 @@ class DocumentService:
         async with self.db.writing() as session:
             on = document_date(manifest, clean)
             number = await allocate_number(
-                session, manifest.numbering, on, numbering_unit(manifest, clean)
+                session, numbering_of(manifest, profile), on, numbering_unit(manifest, clean)
             )
             await session.commit()
         code = new_verify_code()

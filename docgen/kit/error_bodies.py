@@ -49,7 +49,11 @@ def problem_message(error: ErrorDetails) -> str:
         case "too_long":
             return f"maksimal {context.get('max_length')} isian"
         case "enum" | "literal_error":
-            return "pilihan tidak dikenal"
+            # pydantic lists the choices as "'WIB', 'WITA' or 'WIT'".
+            expected = str(context.get("expected", "")).replace(" or ", " atau ")
+            return (
+                f"pilihan tidak dikenal; pilih {expected}" if expected else "pilihan tidak dikenal"
+            )
         case "value_error":
             # Our validators raise FieldInvalid / ValueError with a message in Indonesian.
             return str(context.get("error", error["msg"]))

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 
-from docgen.deps import AccountsDep, SessionDep, SettingsDep, SignersDep
-from docgen.errors import error_responses
+from docgen.deps import AccountsDep, ProfilesDep, SessionDep, SettingsDep, SignersDep
+from docgen.errors import NotFound, error_responses
+from docgen.kit.limits import read_upload
+from docgen.people.emblem import MAX_EMBLEM_BYTES, PNG, SVG
 from docgen.people.policies import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -18,11 +20,13 @@ from docgen.people.policies import (
     Public,
     SignerCaller,
 )
+from docgen.people.profiles import UnitProfiles
 from docgen.people.schemas import (
     ActivationIn,
     ActivationOut,
     AuditEntryOut,
     AuditOut,
+    EmblemOut,
     LoginIn,
     MeOut,
     PasswordChangeIn,
@@ -31,6 +35,8 @@ from docgen.people.schemas import (
     TokenOut,
     UnitIn,
     UnitOut,
+    UnitProfileIn,
+    UnitProfileOut,
     UserCreatedOut,
     UserIn,
     UserOut,
@@ -158,6 +164,88 @@ async def list_units(caller: AnyCaller, accounts: AccountsDep) -> list[UnitOut]:
     return [
         UnitOut.of(u) for u in await accounts.units() if caller.is_admin or u.id in caller.unit_ids
     ]
+
+
+# An SVG emblem opened on its own can run nothing and fetch nothing, whatever it holds.
+SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+
+
+@router.get(
+    "/units/{unit_id}/profile",
+    response_model=UnitProfileOut,
+    responses={**_PROTECTED, **error_responses(404)},
+)
+async def unit_profile(caller: AnyCaller, profiles: ProfilesDep, unit_id: str) -> UnitProfileOut:
+    """The unit's profile (kop lines, address, place, time zone, numbering codes per template,
+    the emblem), for admins and the unit's own people; 404 for others."""
+    if not caller.in_unit(unit_id):
+        raise NotFound("Unit tidak ditemukan")
+    return await _profile_out(profiles, unit_id)
+
+
+@router.put(
+    "/units/{unit_id}/profile",
+    response_model=UnitProfileOut,
+    responses={**_PROTECTED, **error_responses(404, 422)},
+)
+async def set_unit_profile(
+    _: AdminCaller, profiles: ProfilesDep, unit_id: str, body: UnitProfileIn
+) -> UnitProfileOut:
+    """Replace the unit's profile. Its documents take their numbering codes (per template) and
+    their place (when the data leaves it empty) from it; a template without codes here keeps
+    its manifest's. 422 names an unknown template id."""
+    await profiles.set_profile(unit_id, body)
+    return await _profile_out(profiles, unit_id)
+
+
+async def _profile_out(profiles: UnitProfiles, unit_id: str) -> UnitProfileOut:
+    profile, emblem = await profiles.profile(unit_id)
+    return UnitProfileOut(
+        **profile.model_dump(), unit_id=unit_id, emblem=EmblemOut.of(emblem) if emblem else None
+    )
+
+
+@router.put(
+    "/units/{unit_id}/emblem",
+    response_model=EmblemOut,
+    responses={**_PROTECTED, **error_responses(404, 413, 422)},
+)
+async def set_unit_emblem(
+    _: AdminCaller,
+    profiles: ProfilesDep,
+    unit_id: str,
+    file: Annotated[UploadFile, File(description="PNG or SVG, at most 512 KiB")],
+) -> EmblemOut:
+    """Replace the unit's emblem (lambang daerah, logo instansi). A PNG must be readable (at
+    most 4 million pixels); an SVG may hold no script, event attribute, ``<foreignObject>``
+    or reference outside itself."""
+    content = await read_upload(file, MAX_EMBLEM_BYTES)
+    return EmblemOut.of(await profiles.set_emblem(unit_id, content))
+
+
+@router.get(
+    "/units/{unit_id}/emblem",
+    response_class=Response,
+    responses={
+        **_PROTECTED,
+        **error_responses(404),
+        200: {
+            "content": {
+                kind: {"schema": {"type": "string", "format": "binary"}} for kind in (PNG, SVG)
+            },
+            "description": "the emblem",
+        },
+    },
+)
+async def unit_emblem(caller: AnyCaller, profiles: ProfilesDep, unit_id: str) -> Response:
+    """The unit's emblem as uploaded (an SVG under a policy that lets it run nothing)."""
+    if not caller.in_unit(unit_id):
+        raise NotFound("Unit tidak ditemukan")
+    emblem = await profiles.emblem(unit_id)
+    headers = {"Cache-Control": "private, no-cache", "ETag": f'"{emblem.sha256}"'}
+    if emblem.content_type == SVG:
+        headers["Content-Security-Policy"] = SVG_POLICY
+    return Response(emblem.content, media_type=emblem.content_type, headers=headers)
 
 
 @router.post(

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from docgen.kit.types import Instant, PlainText
-from docgen.registry.models import ApiToken, AuditEntry, Unit, User, column_length
+from docgen.registry.models import (
+    ApiToken,
+    AuditEntry,
+    Unit,
+    UnitEmblem,
+    UnitProfile,
+    User,
+    column_length,
+)
 from docgen.registry.statuses import Role
 
 __all__ = [
@@ -21,8 +29,12 @@ __all__ = [
     "TokenIn",
     "TokenNewOut",
     "TokenOut",
+    "EmblemOut",
+    "NumberingCodes",
     "UnitIn",
     "UnitOut",
+    "UnitProfileIn",
+    "UnitProfileOut",
     "UserCreatedOut",
     "UserIn",
     "UserOut",
@@ -81,6 +93,69 @@ class UnitOut(BaseModel):
     @classmethod
     def of(cls, unit: Unit) -> UnitOut:
         return cls(id=unit.id, name=unit.name, code=unit.code)
+
+
+# A numbering code or unit code as it stands in a number: "800.1.12", "DISDIK", "438.5.3".
+NUMBER_CODE = r"^[A-Za-z0-9._-]+$"
+Timezone = Literal["WIB", "WITA", "WIT"]
+
+
+class NumberingCodes(BaseModel):
+    """The ``{kode}`` and ``{unit}`` of a template's numbers for one unit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kode: str = Field(min_length=1, max_length=50, pattern=NUMBER_CODE, examples=["800.1.12"])
+    unit: str = Field(min_length=1, max_length=50, pattern=NUMBER_CODE, examples=["DISDIK"])
+
+
+class UnitProfileIn(BaseModel):
+    """What a unit's documents take from it (issue 20: unit profiles)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kop_lines: list[Annotated[PlainText, Field(min_length=1, max_length=120)]] = Field(
+        default_factory=list,
+        max_length=2,
+        description="the lines above the unit's name in the kop: none, one or two",
+        examples=[["PEMERINTAH KABUPATEN PASURUAN"]],
+    )
+    address: PlainText = Field(
+        default="",
+        max_length=column_length(UnitProfile.address),
+        description="address, telephone, website and e-mail in one line",
+    )
+    place: PlainText = Field(
+        default="",
+        max_length=column_length(UnitProfile.place),
+        description="where its documents are signed, when the data leaves it empty",
+        examples=["Pasuruan"],
+    )
+    timezone: Timezone = "WIB"
+    numbering: dict[Annotated[str, Field(max_length=64)], NumberingCodes] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="per template id, the numbering code and unit code of its numbers",
+        examples=[{"pakta-integritas": {"kode": "800.1.12", "unit": "DISDIK"}}],
+    )
+
+
+class EmblemOut(BaseModel):
+    content_type: str
+    size: int
+    sha256: str
+    updated_at: Instant
+
+    @classmethod
+    def of(cls, emblem: UnitEmblem) -> EmblemOut:
+        return cls.model_validate(emblem, from_attributes=True)
+
+
+class UnitProfileOut(UnitProfileIn):
+    unit_id: str
+    emblem: EmblemOut | None = Field(
+        default=None, description="the emblem, served at /api/v1/units/{id}/emblem"
+    )
 
 
 class UserIn(BaseModel):

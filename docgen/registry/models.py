@@ -123,6 +123,38 @@ class Unit(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class UnitProfile(Base):
+    """What a unit's documents take from it: the kop lines above its name, its address and
+    place, its time zone, and per template the numbering ``kode`` and ``unit``
+    (``{"<template id>": {"kode": ..., "unit": ...}}``). A unit without a row has none of them
+    and its documents keep the manifests' values."""
+
+    __tablename__ = "unit_profiles"
+
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    kop_lines: Mapped[list[str]] = mapped_column(JSON)
+    address: Mapped[str] = mapped_column(String(300))
+    place: Mapped[str] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(4))
+    numbering: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UnitEmblem(Base):
+    """A unit's emblem (lambang daerah, logo instansi): checked PNG or SVG bytes, kept in the
+    registry beside the profile (small and bounded; its own table so that reading a profile
+    never reads the image)."""
+
+    __tablename__ = "unit_emblems"
+
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(20))
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 user_units = Table(
     "user_units",
     Base.metadata,

@@ -21,6 +21,7 @@ from docgen.kit.types import refuse_hidden
 from docgen.templating.manifest import FieldSpec, TemplateManifest
 
 __all__ = [
+    "is_empty",
     "restored",
     "stored_form",
     "validate_boolean",
@@ -116,7 +117,8 @@ def validate_integer(value: object) -> int:
 _EMPTY: dict[str, object] = {"list": [], "boolean": False}
 
 
-def _is_empty(value: object) -> bool:
+def is_empty(value: object) -> bool:
+    """No value: None, a blank text or an empty list."""
     return value is None or (isinstance(value, str) and not value.strip()) or value == []
 
 
@@ -184,9 +186,9 @@ def _validate_record(
     for spec in specs:
         path = f"{prefix}{spec.name}"
         value = data.get(spec.name)
-        if _is_empty(value) and spec.default is not None:
+        if is_empty(value) and spec.default is not None:
             value = spec.default
-        if _is_empty(value):
+        if is_empty(value):
             if spec.required:
                 problems.append(FieldProblem(path, "wajib diisi"))
             clean[spec.name] = _EMPTY.get(spec.type)

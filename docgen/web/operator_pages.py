@@ -617,7 +617,9 @@ async def new_batch(
     try:
         refuse_oversized("Daftar", content, settings.max_upload_bytes)
         if form.get("lanjutkan") != "ya":
-            checked = await batches.dry_run(template.id, filename, content, chosen)
+            checked = await batches.dry_run(
+                caller, template.id, filename, content, chosen, unit_id or None
+            )
             if checked.invalid:
                 return await _batch_form(
                     parts,
