@@ -4,7 +4,8 @@
 
 Starts `docgen serve` (``--workers`` = --api-processes) on a fresh data dir with its own
 database, object storage and LibreOffice, with the rate limits out of the way (one client
-makes all the requests here), makes one pakta integritas and has its signer sign it, then runs
+makes all the requests here) and no access log in the service (as compose runs it: the proxy
+keeps it), makes one pakta integritas and has its signer sign it, then runs
 wrk (Debian's package; `make bench` installs it) on this machine, two threads and
 --connections connections for --seconds on each public read of that document:
 
@@ -64,6 +65,7 @@ def main() -> None:
             serve_args=serve_args,
             lean=False,  # as deployed (the views kept for a second)
             DOCGEN_RATE_LIMIT_READS="1000000000",
+            DOCGEN_ACCESS_LOG="false",  # as compose runs it: the proxy keeps the access log
         )
         try:
             people = People(service.url, service.data_dir)

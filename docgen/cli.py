@@ -302,6 +302,7 @@ def _server_options(settings: Settings) -> dict[str, Any]:
         "port": settings.port,
         "head_seconds": settings.request_head_seconds,
         "body_seconds": settings.request_body_seconds,
+        "access_log": settings.access_log,
     }
 
 

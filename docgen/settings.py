@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     request_body_seconds: float = Field(
         default=120.0, gt=0, description="a request's body must arrive within this after its head"
     )
+    # Each line is ~1/3 of the CPU of a public read answered from memory (uvicorn's access log
+    # formats and writes it in the event loop): behind a proxy that logs, leave it to the proxy.
+    access_log: bool = Field(default=True, description="a line on stderr per request served")
 
     database_url: str | None = Field(
         default=None,
