@@ -13,7 +13,9 @@ wrk (Debian's package; `make bench` installs it) on this machine, two threads an
 
 and prints requests per second and the 99th percentile latency of each beside the goals of
 issue 19 (>= 1,000 requests/s, p99 < 50 ms). wrk shares the machine's cores with the service,
-as it did when the issue measured 193 and 169 requests/s.
+as it did when the issue measured 193 and 169 requests/s. Then the uploads
+(``POST /api/v1/verify``), alone and under hostile load, as bench/verify_uploads.py measures
+them (--no-uploads: not).
 A measurement, not a test: it exits 0 whatever the figures.
 """
 
@@ -24,6 +26,8 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path
+
+import verify_uploads  # the bench beside this one
 
 from tests.conftest import create_pakta, sign_pakta, start_service, stop_service
 from tests.people import People
@@ -57,6 +61,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--api-processes", type=int, default=1)
+    parser.add_argument("--no-uploads", action="store_true", help="the code routes only")
     args = parser.parse_args()
     serve_args = ("--workers", str(args.api_processes)) if args.api_processes > 1 else ()
     with tempfile.TemporaryDirectory(prefix="docgen-bench-") as where:
@@ -89,6 +94,8 @@ def main() -> None:
         finally:
             stop_service(process)
             stop_session_cluster()
+    if not args.no_uploads:
+        verify_uploads.measure()
 
 
 if __name__ == "__main__":

@@ -102,7 +102,13 @@ def main() -> None:
         "--loaded", type=int, default=0, help="honest uploads under hostile load (default: n)"
     )
     args = parser.parse_args()
-    hostile = form_fields_pdf(args.fields)
+    measure(args.n, args.hostile, args.fields, args.loaded or args.n)
+
+
+def measure(n: int = 50, hostile_clients: int = 4, fields: int = 3000, loaded_n: int = 50) -> None:
+    """Print the figures of n uploads alone and ``loaded_n`` under ``hostile_clients`` clients
+    uploading a PDF of ``fields`` signature fields (see the module)."""
+    hostile = form_fields_pdf(fields)
     with tempfile.TemporaryDirectory(prefix="docgen-bench-verify-") as tmp:
         Path(tmp).chmod(0o755)  # run as root, PostgreSQL runs as the postgres user
         data_dir = Path(tmp) / "service"
@@ -113,7 +119,7 @@ def main() -> None:
         try:
             people = People(service.url, service.data_dir, database_url="")
             pdf = signed_mou(people)
-            alone = timed_uploads(service.url, pdf, args.n)
+            alone = timed_uploads(service.url, pdf, n)
             stop = threading.Event()
             answers: list[dict[int, int]] = []
             threads = [
@@ -122,13 +128,13 @@ def main() -> None:
                         keep_uploading(service.url, hostile, f"203.0.113.{i + 1}", stop)
                     )
                 )
-                for i in range(args.hostile)
+                for i in range(hostile_clients)
             ]
             for thread in threads:
                 thread.start()
             time.sleep(2)  # the hostile uploads fill the queue first
             try:
-                loaded = timed_uploads(service.url, pdf, args.loaded or args.n)
+                loaded = timed_uploads(service.url, pdf, loaded_n)
             finally:
                 stop.set()
                 for thread in threads:
@@ -137,15 +143,15 @@ def main() -> None:
             stop_service(process)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"POST /api/v1/verify of a signed MoU ({len(pdf) // 1024} KB, 2 signatures + B-LTA), "
-          f"n={args.n}; {os.cpu_count()} CPUs, load average after {load}")  # fmt: skip
+          f"n={n}; {os.cpu_count()} CPUs, load average after {load}")  # fmt: skip
     show("alone", alone, GOAL_ALONE_MS)
-    show(f"with {args.hostile} hostile clients (n={len(loaded)})", loaded, GOAL_HOSTILE_MS)
+    show(f"with {hostile_clients} hostile clients (n={len(loaded)})", loaded, GOAL_HOSTILE_MS)
     total: dict[int, int] = {}
     for counted in answers:
         for status, count in counted.items():
             total[status] = total.get(status, 0) + count
     print(
-        f"  hostile uploads ({len(hostile) // 1024} KB, {args.fields:,} signature fields) "
+        f"  hostile uploads ({len(hostile) // 1024} KB, {fields:,} signature fields) "
         "answered: " + ", ".join(f"{count} x {status}" for status, count in sorted(total.items()))
     )
 
