@@ -66,7 +66,8 @@ class UnitProfiles:
             await _unit(session, unit_id)
             row = await session.get(UnitProfile, unit_id)
             emblem = await session.get(UnitEmblem, unit_id)
-        return (_as_schema(row) if row else UnitProfileIn()), emblem
+        profile = UnitProfileIn.model_validate(row, from_attributes=True) if row else None
+        return profile or UnitProfileIn(), emblem
 
     async def set_profile(self, unit_id: str, profile: UnitProfileIn) -> None:
         """Replace the unit's profile, with an audit row naming the caller.
@@ -75,13 +76,7 @@ class UnitProfiles:
         no template has, or codes that make numbers the template's pattern cannot keep).
         """
         self._check_numbering(profile)
-        values = {
-            "kop_lines": list(profile.kop_lines),
-            "address": profile.address,
-            "place": profile.place,
-            "timezone": profile.timezone,
-            "numbering": {t: c.model_dump() for t, c in profile.numbering.items()},
-        }
+        values = profile.model_dump(mode="json")
         async with self.db.writing() as session:
             await _unit(session, unit_id)
             row = await session.get(UnitProfile, unit_id)
@@ -161,15 +156,3 @@ async def _unit(session: AsyncSession, unit_id: str) -> Unit:
     if unit is None:
         raise NotFound("Unit tidak ditemukan")
     return unit
-
-
-def _as_schema(row: UnitProfile) -> UnitProfileIn:
-    return UnitProfileIn.model_validate(
-        {
-            "kop_lines": row.kop_lines,
-            "address": row.address,
-            "place": row.place,
-            "timezone": row.timezone,
-            "numbering": row.numbering,
-        }
-    )
