@@ -4,7 +4,7 @@ FROM python:3.11-slim-bookworm
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libreoffice-writer-nogui python3-uno fonts-liberation fonts-liberation2 \
-      fonts-crosextra-carlito fonts-crosextra-caladea \
+      fonts-crosextra-carlito fonts-crosextra-caladea libcairo2 \
  && rm -rf /var/lib/apt/lists/*
 RUN pip install --no-cache-dir uv
 

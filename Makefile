@@ -2,7 +2,7 @@
 # Both install what they need first (Debian packages with apt-get, Python packages with uv).
 
 APT_RUN  := libreoffice-writer-nogui python3-uno fonts-liberation fonts-liberation2 \
-            fonts-crosextra-carlito fonts-crosextra-caladea poppler-utils postgresql
+            fonts-crosextra-carlito fonts-crosextra-caladea poppler-utils postgresql libcairo2
 APT_TEST := libnss3-tools docker-compose chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 UV       := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")

@@ -50,7 +50,6 @@ INSTANSI = [
     "Kecamatan Waru",
 ]
 UNIT = ["", "", "Bagian Organisasi", "Bidang Pembinaan Sekolah Dasar", "Subbagian Keuangan"]
-ALAMAT = ["", "Jalan Pahlawan Nomor 4, Sidoarjo 61213, Telepon (031) 8941234"]
 
 
 def nip(rng: random.Random) -> str:
@@ -81,7 +80,6 @@ def pakta_rows(n: int, seed: int = 7) -> list[dict[str, object]]:
                 "jabatan": jabatan,
                 "unit_kerja": rng.choice(UNIT),
                 "instansi": rng.choice(INSTANSI),
-                "alamat_instansi": rng.choice(ALAMAT),
                 "tempat": "Sidoarjo",
                 "tanggal": (date(2024, 1, 2) + timedelta(days=rng.randrange(0, 300))).isoformat(),
             }

@@ -60,7 +60,6 @@ DATA = {
     "jabatan": "Kepala Seksi Kurikulum dan Penilaian Sekolah Dasar",
     "unit_kerja": "Bidang Pembinaan Sekolah Dasar",
     "instansi": "Dinas Pendidikan dan Kebudayaan",
-    "alamat_instansi": "Jalan Pahlawan Nomor 4, Sidoarjo 61213, Telepon (031) 8941234",
     "tempat": "Sidoarjo",
     "tanggal": "2024-06-27",
 }

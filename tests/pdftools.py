@@ -8,8 +8,10 @@ import subprocess
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
+import defusedxml.ElementTree as SafeXml
 import zxingcpp
 from PIL import Image
 from pyhanko.pdf_utils import generic
@@ -164,3 +166,49 @@ def form_fields_pdf(fields: int, field_type: bytes = b"/Sig") -> bytes:
         xref,
     )
     return bytes(out)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A line of text or an image on a page, as poppler's pdftohtml places it (pixels at its
+    72 dpi scale from the page's top-left)."""
+
+    top: float
+    left: float
+    width: float
+    height: float
+    text: str = ""  # empty for an image
+    image: bytes = b""  # the image's bytes as pdftohtml wrote them (PNG or JPEG)
+
+    @property
+    def bottom(self) -> float:
+        return self.top + self.height
+
+    @property
+    def right(self) -> float:
+        return self.left + self.width
+
+
+def page_blocks(pdf: bytes, page: int, workdir: Path) -> list[Block]:
+    """The text lines and images of page ``page`` (1-based) in reading order (top, then left):
+    what a person sees where, read by poppler's pdftohtml."""
+    out = Path(tempfile.mkdtemp(dir=workdir))
+    source = out / "dokumen.pdf"
+    source.write_bytes(pdf)
+    subprocess.run(
+        ["pdftohtml", "-xml", "-q", "-f", str(page), "-l", str(page), str(source), str(out / "p")],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    root = SafeXml.fromstring((out / "p.xml").read_bytes())
+    blocks = []
+    for element in (e for e in root.iter() if e.tag in ("text", "image")):
+        place = {k: float(element.get(k, "0")) for k in ("top", "left", "width", "height")}
+        if element.tag == "image":
+            blocks.append(
+                Block(**place, image=(out / Path(element.get("src", "")).name).read_bytes())
+            )
+        else:
+            blocks.append(Block(**place, text=" ".join("".join(element.itertext()).split())))
+    return sorted(blocks, key=lambda b: (b.top, b.left))

@@ -155,6 +155,13 @@ class People:
     def unit_id(self) -> str:
         return self.unit()
 
+    def unit_code(self, unit_id: str | None = None) -> str:
+        """The code of a unit (with no id: the tests' shared unit's): the unit part of its
+        documents' numbers while its profile gives none."""
+        wanted = unit_id or self.unit_id
+        units = self.admin.client.get("/api/v1/units").json()
+        return str(next(u["code"] for u in units if u["id"] == wanted))
+
     @property
     def operator(self) -> Account:
         """The shared unit's operator."""

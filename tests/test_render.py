@@ -19,6 +19,7 @@ import docx.oxml.parser
 import pytest
 from docx.opc.coreprops import CoreProperties
 from docx.opc.parts.coreprops import CorePropertiesPart
+from docx.shared import Cm
 from docxtpl import DocxTemplate
 from jinja2.exceptions import SecurityError, UndefinedError
 
@@ -35,10 +36,12 @@ from docgen.pipeline.render import (
     ttd_markup,
 )
 from docgen.templating.catalogue import load_template, load_templates
+from docgen.templating.kop import Kop
 from docgen.templating.manifest import Template
 from docgen.templating.validation import validate_data
 from tests.conftest import pakta_data
 from tests.test_templates_content import ba_data, mou_data
+from tests.test_unit_profiles import png as png_image
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 NOMOR = "800.1.12/15/BKPSDM/VI/2024"
@@ -58,7 +61,6 @@ def sample(**overrides):
         "jabatan": "Kepala Seksi Kurikulum dan Penilaian Sekolah Dasar",
         "unit_kerja": "Bidang Pembinaan Sekolah Dasar",
         "instansi": "Dinas Pendidikan dan Kebudayaan",
-        "alamat_instansi": "Jalan Pahlawan Nomor 4, Sidoarjo 61213, Telepon (031) 8941234",
         "tempat": "Sidoarjo",
         "tanggal": "2024-06-27",
     }
@@ -85,10 +87,18 @@ def with_body(template: Template, *paragraphs: str) -> Template:
     return replace(template, docx_bytes=out.getvalue(), sha256="test")
 
 
+# The kop of a regional OPD: its government above its name, its address below.
+DISDIK_KOP = Kop(
+    lines=("Pemerintah Kabupaten Sidoarjo",),
+    name=("Dinas Pendidikan dan Kebudayaan",),
+    address="Jalan Pahlawan Nomor 4, Sidoarjo 61213, Telepon (031) 8941234",
+)
+
+
 def test_pakta_renders_with_indonesian_formatting(pakta, either_path):
-    out = render_docx(pakta, sample(), nomor=NOMOR)
+    out = render_docx(pakta, sample(), nomor=NOMOR, kop=DISDIK_KOP)
     text = document_text(out)
-    assert "PEMERINTAH KABUPATEN SIDOARJO" in text  # manifest default, upper-cased
+    assert "PEMERINTAH KABUPATEN SIDOARJO" in text  # the unit's kop line, upper-cased
     assert "DINAS PENDIDIKAN DAN KEBUDAYAAN" in text
     assert "Jalan Pahlawan Nomor 4" in text
     assert "PAKTA INTEGRITAS" in text
@@ -114,11 +124,50 @@ def test_signature_marker_is_white_and_tiny(pakta, either_path):
 
 def test_optional_parts_disappear_when_empty(pakta, either_path):
     data = sample()
-    del data["unit_kerja"], data["alamat_instansi"]
-    text = document_text(render_docx(pakta, data, nomor=NOMOR))
+    del data["unit_kerja"]
+    text = document_text(render_docx(pakta, data, nomor=NOMOR, kop=Kop(name=("BAWASLU",))))
     assert "Unit Kerja" not in text
     assert "Jalan" not in text
     assert "Jabatan | : | Kepala Seksi" in text
+
+
+def test_a_kop_holds_only_what_the_unit_gives(pakta, either_path):
+    """No line of another region: a vertical agency's kop is its name in two lines, nothing
+    above it; a unit without a profile shows no kop line at all but its name."""
+    bawaslu = Kop(name=("Badan Pengawas Pemilihan Umum", "Kabupaten Cirebon"))
+    document = docx.Document(io.BytesIO(render_docx(pakta, sample(), nomor=NOMOR, kop=bawaslu)))
+    kop = [p.text for p in document.tables[0].cell(0, 1).paragraphs]
+    assert kop == ["BADAN PENGAWAS PEMILIHAN UMUM", "KABUPATEN CIREBON"]
+    assert "PEMERINTAH" not in document_text(render_docx(pakta, sample(), nomor=NOMOR))
+
+
+def test_the_emblem_stands_left_of_the_kop_lines(pakta, either_path):
+    emblem = png_image(300, 400)
+    out = render_docx(pakta, sample(), nomor=NOMOR, kop=replace(DISDIK_KOP, emblem_png=emblem))
+    document = docx.Document(io.BytesIO(out))
+    left, lines = document.tables[0].rows[0].cells
+    [picture] = left._tc.xpath(".//pic:pic")
+    [blip] = picture.xpath(".//a:blip/@r:embed")
+    assert document.part.related_parts[blip].blob == emblem
+    extent = left._tc.xpath(".//wp:extent")[0]
+    # 300 x 400 px fitted into 2.5 cm: 2.5 cm high, 1.875 cm wide
+    assert (int(extent.get("cy")), int(extent.get("cx"))) == (Cm(2.5), Cm(1.875))
+    assert [p.text for p in lines.paragraphs][:2] == [
+        "PEMERINTAH KABUPATEN SIDOARJO",
+        "DINAS PENDIDIKAN DAN KEBUDAYAAN",
+    ]
+    assert not lines._tc.xpath(".//pic:pic")
+
+
+def test_both_paths_place_the_emblem_alike(pakta):
+    kop = replace(DISDIK_KOP, emblem_png=png_image(120, 120))
+    fast = render_docx(pakta, sample(), nomor=NOMOR, kop=kop)
+    signing.fast.use(False)
+    try:
+        library = render_docx(pakta, sample(), nomor=NOMOR, kop=kop)
+    finally:
+        signing.fast.use(True)
+    assert_same_package(fast, library)
 
 
 def test_page_is_a4_with_room_for_the_footer(pakta, either_path):
@@ -329,7 +378,7 @@ def docxtpl_render(template: Template, data, nomor: str) -> bytes:
     """What render_docx gave before TemplateRenderer: docxtpl end to end, nothing cached."""
     clean = validate_data(template.manifest, data)
     doc = DocxTemplate(io.BytesIO(template.docx_bytes))
-    context = {**clean, "nomor": nomor, "ttd": ttd_markup}
+    context = {**clean, "nomor": nomor, "ttd": ttd_markup, "kop": Kop().context("")}
     doc.render(context, jinja_env=jinja_environment())
     out = io.BytesIO()
     doc.save(out)
@@ -428,8 +477,11 @@ def test_rich_template_has_every_rendered_part(rich):
     row loops: the comparisons below cover them."""
     parts = dict(package_parts(docxtpl_render(rich, sample(), nomor=NOMOR)))
     headers = [parts[n].decode() for n in sorted(parts) if n.startswith("word/header")]
-    assert len(headers) == 2 and f"Nomor {NOMOR}" in headers[0]
-    assert "Lampiran pakta 19860926 201505 1 001" in headers[1]
+    # the pakta's page number header (its text now "Nomor ..."), its empty first-page header,
+    # and the second section's
+    assert len(headers) == 3
+    assert any(f"Nomor {NOMOR}" in header for header in headers)
+    assert any("Lampiran pakta 19860926 201505 1 001" in header for header in headers)
     footer = next(parts[n].decode() for n in parts if n.startswith("word/footer"))
     assert "Drs. BUDI SANTOSO, M.Si., Kamis, 27 Juni 2024" in footer
     assert (
@@ -449,7 +501,7 @@ def test_rich_template_has_every_rendered_part(rich):
     ("name", "data"),
     [
         ("pakta-integritas", pakta_data()),
-        ("pakta-integritas", sample(unit_kerja="", alamat_instansi="", jabatan="A & <B>")),
+        ("pakta-integritas", sample(unit_kerja="", jabatan="A & <B>")),
         ("nota-kesepahaman", mou_data()),
         ("nota-kesepahaman", mou_data(emeterai=True, nomor_pihak_kedua="")),
         ("berita-acara-pelantikan", ba_data(1)),
@@ -501,9 +553,9 @@ def test_header_shared_by_two_sections_goes_through_docxtpl(rich):
 
     def share_header(parts: dict[str, bytes]) -> None:
         rels = parts["word/_rels/document.xml.rels"].decode()
-        targets = re.findall(r'Id="(rId\d+)" Type="[^"]*/header" Target="([^"]+)"', rels)
-        assert len(targets) == 2
-        (_, first), (second_id, second) = sorted(targets, key=lambda t: t[1])
+        targets = re.findall(r'Id="(rId\w+)" Type="[^"]*/header" Target="([^"]+)"', rels)
+        assert len(targets) >= 2
+        (_, first), (second_id, second) = sorted(targets, key=lambda t: t[1])[:2]
         parts["word/_rels/document.xml.rels"] = rels.replace(
             f'Target="{second}"', f'Target="{first}"'
         ).encode()

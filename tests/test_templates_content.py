@@ -27,6 +27,7 @@ from signing.prepare.stamp import FooterStyle
 from signing.validate.validation import validate_pdf
 from tests.conftest import People, SignerAccount
 from tests.pdftools import page_text, pdftotext
+from tests.people import SHARED_UNIT
 
 Rect = tuple[float, float, float, float]  # x1, y1, x2, y2; PDF points, origin bottom-left
 
@@ -46,7 +47,6 @@ SCOPE = [
     "pengawasan netralitas aparatur pemerintah kecamatan dan desa",
 ]
 NOMOR_PIHAK_KEDUA = "15/PM.00.02/K.JI-18.05/06/2024"
-ALAMAT = "Jalan Raya Candi Nomor 1, Sidoarjo 61271, Telepon (031) 8961234"
 
 
 MOU: dict[str, object] = {
@@ -109,6 +109,25 @@ def peserta(n: int) -> list[dict[str, str]]:
     ]
 
 
+_KECAMATAN = ("Tanggulangin", "Krembung", "Porong", "Sukodono", "Tarik", "Prambon", "Jabon")
+_DEGREES = (", S.STP., M.Si.", ", S.Sos.", ", S.H., M.H.", ", S.E., M.M.", ", S.Kom.", ", S.IP.")
+
+
+def kepala_sekretariat(n: int) -> list[dict[str, str]]:
+    """The seeds' inauguration: heads of secretariat with their degrees and long jabatan, as
+    an annex must hold them in two lines a row."""
+    return [
+        {
+            "nama": f"{('Moch.', 'Hj.', 'Drs.', 'Abd.')[i % 4]} {_FIRST[i % 8]} {_LAST[i // 8 % 8]}"
+            f"{_DEGREES[i % 6]}",
+            "nip": nip_of(300 + i),
+            "pangkat": ("III/b", "III/d", "IV/a")[i % 3],
+            "jabatan": f"Kepala Sekretariat Panwaslu Kecamatan {_KECAMATAN[i % 7]}",
+        }
+        for i in range(n)
+    ]
+
+
 BA: dict[str, object] = {
     "penetap_keputusan": "Bupati Sidoarjo",
     "nomor_keputusan": "800.1.3.3/123/438.1.1.3/2024",
@@ -124,7 +143,6 @@ BA: dict[str, object] = {
     "nip_saksi_2": "197501012000032002",
     "jabatan_saksi_2": "Asisten Administrasi Umum Sekretariat Daerah",
     "agama": "Islam",
-    "instansi": "Badan Kepegawaian dan Pengembangan Sumber Daya Manusia",
     "tempat": "Sidoarjo",
     "tanggal": "2024-06-27",
 }
@@ -285,7 +303,7 @@ def mou(client: httpx.Client, workdir: Path, mou_signers: dict[str, str]) -> Cre
 
 @pytest.fixture(scope="module")
 def mou_meterai(client: httpx.Client, workdir: Path, mou_signers: dict[str, str]) -> Created:
-    data = mou_data(emeterai=True, instansi="Kecamatan Candi", alamat_instansi=ALAMAT)
+    data = mou_data(emeterai=True)
     del data["nomor_pihak_kedua"]
     return create(client, workdir, "nota-kesepahaman", data, mou_signers)
 
@@ -370,12 +388,11 @@ def test_mou_articles_in_order_with_numbered_scope(mou: Created) -> None:
     assert "ditandatangani di Sidoarjo pada tanggal 27 Juni 2024" in text
 
 
-def test_mou_kop(mou: Created, mou_meterai: Created) -> None:
-    # PIHAK PERTAMA's institution unless the kop names another one; upper-cased either way
-    kop = "PEMERINTAH KABUPATEN SIDOARJO PEMERINTAH KECAMATAN CANDI NOTA KESEPAHAMAN"
-    assert mou.text.startswith(kop)
-    kop = f"PEMERINTAH KABUPATEN SIDOARJO KECAMATAN CANDI {ALAMAT} NOTA KESEPAHAMAN"
-    assert mou_meterai.text.startswith(kop)
+def test_mou_kop_is_its_units(mou: Created, mou_meterai: Created) -> None:
+    """The shared unit has no profile: its kop is its registered name, upper-cased, and no
+    other line (never a region's name from the template); tests/test_kop.py has profiles."""
+    for created in (mou, mou_meterai):
+        assert created.text.startswith(f"{SHARED_UNIT.upper()} NOTA KESEPAHAMAN ANTARA")
 
 
 def test_mou_blank_number_of_the_second_party(mou_meterai: Created) -> None:
@@ -432,6 +449,18 @@ def ba_40(client: httpx.Client, workdir: Path, ba_signers: dict[str, str]) -> Cr
 
 
 @pytest.fixture(scope="module")
+def ba_43(client: httpx.Client, workdir: Path, ba_signers: dict[str, str]) -> Created:
+    """43 people: without keeping rows together the official's block would stand alone."""
+    return create(client, workdir, "berita-acara-pelantikan", ba_data(43), ba_signers)
+
+
+@pytest.fixture(scope="module")
+def ba_kasek(client: httpx.Client, workdir: Path, ba_signers: dict[str, str]) -> Created:
+    data = {**BA, "peserta": kepala_sekretariat(40)}
+    return create(client, workdir, "berita-acara-pelantikan", data, ba_signers)
+
+
+@pytest.fixture(scope="module")
 def ba_200(client: httpx.Client, workdir: Path, ba_signers: dict[str, str]) -> Created:
     data = ba_data(200, agama="Katolik", sumpah_janji="janji")
     return create(client, workdir, "berita-acara-pelantikan", data, ba_signers)
@@ -458,10 +487,12 @@ def annex_pages(created: Created) -> list[str]:
     return [page for page in created.pages[annex_start(created) :] if page.strip()]
 
 
-def test_one_person_stays_in_the_body(ba_1: Created) -> None:
+def test_one_person_stays_in_the_body(ba_1: Created, people: People) -> None:
     document, text = ba_1.document, ba_1.text
     assert document["pending_roles"] == ["saksi_1", "saksi_2", "pejabat_pelantik"]
-    assert re.fullmatch(r"800\.1/\d+/BKPSDM/VI/2024", document["number"])
+    # The unit part is the unit's code: the manifest names no unit of any deployment.
+    unit = re.escape(people.unit_code())
+    assert re.fullmatch(rf"800\.1/\d+/{unit}/VI/2024", document["number"])
     assert (
         f"BERITA ACARA PELANTIKAN DAN PENGAMBILAN SUMPAH JABATAN Nomor: {document['number']}"
         in text
@@ -499,7 +530,7 @@ def test_forty_people_go_to_an_annex(ba_40: Created) -> None:
     )
     assert "tercantum dalam Lampiran Berita Acara ini" in text
     annex = annex_pages(ba_40)
-    assert len(annex) >= 2
+    assert len(annex) >= 1
     body = "\f".join(ba_40.pages[: annex_start(ba_40)])
     assert "Pangkat/Gol." not in body and "Ahmad Fauzi 001" not in body
     # The header row repeats on every annex page; no row is split between pages.
@@ -536,6 +567,68 @@ def test_two_hundred_people_stay_readable(ba_200: Created) -> None:
     assert len(ba_200.pages) <= 16  # about 22 rows per F4 page
 
 
+def top_line(page: Page) -> tuple[str, float]:
+    """The topmost line of a page (its words left to right) and its centre across the page."""
+    top = max(rect[3] for _, rect in page.words)
+    line = sorted((rect[0], text, rect) for text, rect in page.words if rect[3] > top - 2)
+    centre = (line[0][2][0] + line[-1][2][2]) / 2
+    return " ".join(text for _, text, _ in line), centre
+
+
+@pytest.mark.parametrize("variant", ["mou", "ba_43", "ba_200"])
+def test_pages_are_numbered_from_the_second_at_the_top_centre(
+    variant: str, request: pytest.FixtureRequest
+) -> None:
+    """Tata naskah dinas: "- 2 -" centred at the top of every page but the first."""
+    created: Created = request.getfixturevalue(variant)
+    assert len(created.geometry) >= 3
+    first, _ = top_line(created.geometry[0])
+    assert not re.fullmatch(r"- \d+ -", first), first
+    for number, page in enumerate(created.geometry[1:], start=2):
+        line, centre = top_line(page)
+        assert line == f"- {number} -"
+        assert abs(centre - page.width / 2) < 12, (number, centre)
+
+
+def annex_rows(page: str) -> list[int]:
+    return [int(n) for n in re.findall(r"^\s*(\d+)\.\s+\S", page, re.M)]
+
+
+@pytest.mark.parametrize("variant", ["ba_40", "ba_43", "ba_200", "ba_kasek"])
+def test_the_annex_ends_with_the_officials_block_and_no_lone_row(
+    variant: str, request: pytest.FixtureRequest
+) -> None:
+    created: Created = request.getfixturevalue(variant)
+    last = annex_pages(created)[-1]
+    rows = annex_rows(last)
+    assert len(rows) >= 2, rows  # never one row alone on the last page
+    people = len(created.document["data"]["peserta"])
+    assert rows[-1] == people
+    block = flat(last[last.index(f"{people}.") :])
+    assert re.search(
+        r"Pejabat yang melantik, Bupati Sidoarjo, ditandatangani secara elektronik "
+        r"Dr\. H\. AHMAD MUHDLOR, S\.IP\., M\.Si\.",
+        block,
+    ), block
+
+
+def test_typical_rows_keep_to_two_lines(ba_kasek: Created) -> None:
+    """40 heads of secretariat with degrees and long jabatan: no row over two lines."""
+    start = annex_start(ba_kasek)
+    assert start < len(ba_kasek.geometry)
+    for page in ba_kasek.geometry[start:]:
+        numbers = sorted(
+            (rect[3], text) for text, rect in page.words if re.fullmatch(r"\d+\.", text)
+        )
+        tops = [top for top, _ in numbers]
+        for upper, lower in zip(tops[1:], tops, strict=False):
+            # the lines of the row that starts at ``upper`` and ends above ``lower``: word tops
+            # within a point or two of each other (cells in other fonts) are one line
+            within = sorted(rect[3] for _, rect in page.words if lower + 1 < rect[3] <= upper + 1)
+            lines = 1 + sum(1 for a, b in zip(within, within[1:], strict=False) if b - a > 4)
+            assert lines <= 2, (upper, within)
+
+
 @pytest.mark.parametrize("variant", ["ba_1", "ba_40", "ba_200"])
 def test_ba_signature_fields_are_distinct_and_clear(
     variant: str, request: pytest.FixtureRequest
@@ -564,9 +657,10 @@ def test_people_table_moves_to_the_annex_above_ten(count: int, annex: bool) -> N
     assert all(r.trPr.find(qn("w:cantSplit")) is not None for r in rows)  # rows stay whole
     paragraphs = [p.text for p in rendered.paragraphs]
     assert ("LAMPIRAN" in paragraphs) is annex
-    # inline right after the official's identity table, or last, after the signature blocks
+    # inline right after the kop and the official's identity table, or last, after the
+    # signature blocks
     position = [t._tbl for t in rendered.tables].index(table._tbl)
-    assert position == (len(rendered.tables) - 1 if annex else 1)
+    assert position == (len(rendered.tables) - 1 if annex else 2)
 
 
 def test_witnesses_sign_in_either_order_then_the_official(

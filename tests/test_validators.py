@@ -129,7 +129,7 @@ def test_validate_data_cleans_and_types(pakta):
     assert clean["pangkat"] == "III/a"
     assert clean["tanggal"] == date(2024, 6, 27)
     assert clean["unit_kerja"] is None  # optional, absent
-    assert clean["pemerintah"] == "Pemerintah Kabupaten Sidoarjo"  # manifest default
+    assert "pemerintah" not in clean  # the kop is the unit's, no manifest default
     # idempotent: cleaned data validates to itself
     assert validate_data(pakta, clean) == clean
 

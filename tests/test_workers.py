@@ -19,6 +19,7 @@ from docgen.pipeline.bounds import RenderBounds
 from docgen.pipeline.sign import SignatureRequest, SigningKey, Trust
 from docgen.pipeline.workers import Failed, WorkerPool
 from docgen.registry.statuses import RevisionKind
+from docgen.templating.kop import Kop
 from signing.pades.sign import SignatureAppearance
 from signing.pki.ca import CertificateAuthority
 from signing.pki.keys import generate_private_key
@@ -95,8 +96,8 @@ SERVICE_MODULES = (
 def service_modules_after_work(items: Sequence[str]) -> list[str]:
     """Runs in a worker: the steps' own imports (nothing to do, so only their imports run),
     then which of the service's modules the process has loaded."""
-    workers.render_rows([], None)  # type: ignore[arg-type]
-    workers.stamp_pdfs([], "templat", [])
+    workers.render_rows([], None, None)  # type: ignore[arg-type]
+    workers.stamp_pdfs([], "templat")
     return [name for name in SERVICE_MODULES if name in sys.modules]
 
 
@@ -173,7 +174,7 @@ def test_rows_render_from_their_checked_data_without_checking_it_again(
 
     monkeypatch.setattr(render, "validate_data", checked_again)
     monkeypatch.setattr(workers, "_render_bounds", BOUNDS)
-    [docx] = workers.render_rows([(clean, "800.1/1/2024")], template)
+    [docx] = workers.render_rows([(clean, "800.1/1/2024")], template, Kop())
     assert isinstance(docx, bytes) and docx.startswith(b"PK")
 
 

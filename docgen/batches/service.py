@@ -28,7 +28,7 @@ from docgen.documents.service import document_date, document_unit, numbering_uni
 from docgen.errors import DataInvalid, NotFound
 from docgen.kit.paging import PageQuery
 from docgen.people.policies import Caller
-from docgen.people.profiles import numbering_of, with_unit_place
+from docgen.people.profiles import IssuingUnit, issuing_unit, with_unit_place
 from docgen.registry import audit
 from docgen.registry.db import Database
 from docgen.registry.models import (
@@ -122,12 +122,12 @@ class BatchService:
                 raise DataInvalid(refused)
             return await self._check_rows(session, staff, manifest, chosen, profile)
 
-    async def unit_profile(self, unit_id: str | None) -> UnitProfile | None:
-        """The profile of the unit, if it has one (None for no unit)."""
+    async def issuing_unit(self, unit_id: str | None) -> IssuingUnit | None:
+        """The unit with its profile (None for no unit). Raises NotFound (no such unit)."""
         if unit_id is None:
             return None
         async with self.db.session() as session:
-            return await session.get(UnitProfile, unit_id)
+            return await issuing_unit(session, unit_id)
 
     @staticmethod
     async def _check_rows(
@@ -187,7 +187,8 @@ class BatchService:
             unit: str | None = document_unit(caller, unit_id)
         except DataInvalid:
             unit = None  # no unit chosen among several: a dry run checks all the same
-        profile = await self.unit_profile(unit)
+        issuer = await self.issuing_unit(unit)
+        profile = issuer.profile if issuer else None
         checked = await self.check_rows(template, filename, content, signers, profile)
         invalid = sum(1 for c in checked if c.problems)
         return DryRunOut(
@@ -217,8 +218,9 @@ class BatchService:
         unit = document_unit(caller, unit_id)
         template = self.catalogue.latest(template_id)
         manifest = template.manifest
-        profile = await self.unit_profile(unit)
-        checked = await self.check_rows(template, filename, content, signers, profile)
+        async with self.db.session() as session:
+            issuer = await issuing_unit(session, unit)
+        checked = await self.check_rows(template, filename, content, signers, issuer.profile)
         batch_id = uuid.uuid4().hex
         xlsx = is_xlsx(filename, content)
         source = await self.store.put(
@@ -231,7 +233,7 @@ class BatchService:
         async with self.db.writing() as session:
             numbers = await allocate_numbers(
                 session,
-                numbering_of(manifest, profile),
+                issuer.numbering(manifest),
                 [
                     (document_date(manifest, clean), numbering_unit(manifest, clean))
                     for _, clean in valid

@@ -14,6 +14,7 @@ from docgen.registry.models import Signer
 from docgen.registry.statuses import SignerStatus
 from docgen.signers import repository as signers
 from docgen.templating.manifest import TemplateManifest
+from docgen.templating.validation import signing_roles
 
 __all__ = ["bind_roles", "chosen_problems"]
 
@@ -51,13 +52,25 @@ async def bind_roles(
     chosen: Mapping[str, Signer],
     known: dict[str, Signer | None] | None = None,
 ) -> tuple[dict[str, Signer], list[FieldProblem]]:
-    """Every role of the template bound to one signer (``chosen`` first, else by the number
-    in the data), and a problem for each role that cannot be. ``known`` carries the signers
-    found by number from one call to the next (the rows of a batch name the same witnesses)."""
+    """Every role that signs the document (``signing_roles``) bound to one signer (``chosen``
+    first, else by the number in the data), and a problem for each role that cannot be.
+    ``known`` carries the signers found by number from one call to the next (the rows of a
+    batch name the same witnesses)."""
     known = {} if known is None else known
     bound: dict[str, Signer] = {}
     problems: list[FieldProblem] = []
-    for role in manifest.roles:
+    present = signing_roles(manifest, clean)
+    for name in chosen.keys() - {role.name for role in present}:
+        absent = manifest.role(name)
+        if absent is not None and absent.when is not None:
+            problems.append(
+                FieldProblem(
+                    f"signers.{name}",
+                    f"peran {absent.label!r} tidak ada pada dokumen ini: isian {absent.when} "
+                    "kosong",
+                )
+            )
+    for role in present:
         where = f"signers.{role.name}"
         field = role.signer_nip_field
         nomor = str(clean[field]) if field and clean.get(field) else None

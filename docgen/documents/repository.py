@@ -32,7 +32,7 @@ from docgen.registry import audit
 from docgen.registry.models import Document, Revision, SignatureSlot, Signer, table_of, utcnow
 from docgen.registry.statuses import DocumentStatus, RevisionKind
 from docgen.templating.manifest import NOMOR_INDUK_TYPES, FieldSpec, TemplateManifest
-from docgen.templating.validation import stored_form
+from docgen.templating.validation import signing_roles, stored_form
 from storage import StoredObject
 
 __all__ = [
@@ -328,7 +328,7 @@ async def register_made(
                 else None,
                 "assigned_signer_id": draft.assigned.get(role.name),
             }
-            for role in manifest.roles_in_order
+            for role in signing_roles(manifest, draft.data)
         ]
         details = {
             "template": manifest.id,

@@ -35,7 +35,7 @@ from docgen.errors import (
 from docgen.kit.links import Links
 from docgen.notifications import Notifier
 from docgen.people.policies import Caller
-from docgen.people.profiles import numbering_of, with_unit_place
+from docgen.people.profiles import issuing_unit, unit_kop, with_unit_place
 from docgen.pipeline.orchestration import Draft, Pipeline, ToSign
 from docgen.pipeline.prepare import field_name
 from docgen.pipeline.sign import SignatureRequest, SigningKey, Trust
@@ -279,7 +279,8 @@ class DocumentService:
         async with self.db.session() as session:
             chosen, problems = await chosen_problems(session, manifest, signers)
             bound, unbound = await bind_roles(session, manifest, clean, chosen)
-            profile = await session.get(UnitProfile, unit)
+            issuer = await issuing_unit(session, unit)
+            kop = await unit_kop(session, issuer)
         problems += [p for p in unbound if p.field not in {q.field for q in problems}]
         if problems:
             raise DataInvalid(problems)
@@ -288,7 +289,7 @@ class DocumentService:
         async with self.db.writing() as session:
             on = document_date(manifest, clean)
             number = await allocate_number(
-                session, numbering_of(manifest, profile), on, numbering_unit(manifest, clean)
+                session, issuer.numbering(manifest), on, numbering_unit(manifest, clean)
             )
             await session.commit()
         code = new_verify_code()
@@ -300,6 +301,7 @@ class DocumentService:
             self.links.verify_url(code),
             {role: signer.id for role, signer in bound.items()},
             **({"id": draft_id} if draft_id else {}),
+            kop=kop,
         )
         made = (await self.pipeline.make([draft])).one()
         async with self.db.writing() as session:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -18,26 +19,76 @@ from sqlalchemy.orm import undefer
 
 from docgen.errors import DataInvalid, FieldProblem, NotFound
 from docgen.kit.limits import refuse_oversized
-from docgen.people.emblem import MAX_EMBLEM_BYTES, emblem_type
+from docgen.people.emblem import MAX_EMBLEM_BYTES, emblem_png, emblem_type
 from docgen.people.schemas import UnitProfileIn
 from docgen.registry import audit
 from docgen.registry.db import Database
 from docgen.registry.models import Unit, UnitEmblem, UnitProfile, utcnow
 from docgen.templating.catalogue import TemplateCatalogue
+from docgen.templating.kop import Kop
 from docgen.templating.manifest import NumberingSpec, TemplateManifest
 from docgen.templating.validation import is_empty
 
-__all__ = ["UnitProfiles", "numbering_of", "with_unit_place"]
+__all__ = ["IssuingUnit", "UnitProfiles", "issuing_unit", "numbering_of", "with_unit_place"]
 
 
-def numbering_of(manifest: TemplateManifest, profile: UnitProfile | None) -> NumberingSpec:
+@dataclass(frozen=True)
+class IssuingUnit:
+    """The unit a document is made for, as its documents read it: its code and its profile
+    (None while an admin has written none)."""
+
+    id: str
+    name: str
+    code: str
+    profile: UnitProfile | None
+
+    def numbering(self, manifest: TemplateManifest) -> NumberingSpec:
+        """See :func:`numbering_of`."""
+        return numbering_of(manifest, self.profile, self.code)
+
+    def place_in(self, manifest: TemplateManifest, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """See :func:`with_unit_place`."""
+        return with_unit_place(manifest, data, self.profile)
+
+
+async def issuing_unit(session: AsyncSession, unit_id: str) -> IssuingUnit:
+    """The unit ``unit_id`` with its profile. Raises NotFound (no such unit)."""
+    unit = await _unit(session, unit_id)
+    profile = await session.get(UnitProfile, unit_id)
+    return IssuingUnit(unit.id, unit.name, unit.code, profile)
+
+
+def numbering_of(
+    manifest: TemplateManifest, profile: UnitProfile | None, unit_code: str
+) -> NumberingSpec:
     """The numbering of ``manifest``'s documents for a unit: the profile's ``kode`` and
-    ``unit`` for this template where it has them, else the manifest's own. The sequence runs
-    per ``kode``, unit and year, so a unit with its own codes has its own sequence."""
+    ``unit`` for this template where it has them; else the manifest's ``kode`` and, for the
+    unit part, the manifest's ``unit`` where a template still names one, else the unit's own
+    code (``unit_code``). The sequence runs per ``kode``, unit and year, so every unit has its
+    own sequence."""
     codes = (profile.numbering if profile else {}).get(manifest.id)
-    if not codes:
-        return manifest.numbering
-    return manifest.numbering.model_copy(update={"kode": codes["kode"], "unit": codes["unit"]})
+    if codes:
+        update = {"kode": codes["kode"], "unit": codes["unit"]}
+    else:
+        update = {"unit": manifest.numbering.unit or unit_code}
+    return manifest.numbering.model_copy(update=update)
+
+
+async def unit_kop(session: AsyncSession, unit: IssuingUnit) -> Kop:
+    """The kop of ``unit``'s documents: its profile's lines above its name, its name as the
+    profile writes it (else its registered name, upper-cased), its address, and its emblem as
+    a PNG (an SVG drawn in a worker thread). A unit without a profile has its name only."""
+    profile = unit.profile
+    emblem = await session.get(UnitEmblem, unit.id, options=[undefer(UnitEmblem.content)])
+    png = None
+    if emblem is not None:
+        png = await anyio.to_thread.run_sync(emblem_png, emblem.content, emblem.content_type)
+    return Kop(
+        lines=tuple(profile.kop_lines) if profile else (),
+        name=tuple((profile.name_lines if profile else None) or [unit.name.upper()]),
+        address=profile.address if profile else "",
+        emblem_png=png,
+    )
 
 
 def with_unit_place(

@@ -120,6 +120,13 @@ class UnitProfileIn(BaseModel):
         description="the lines above the unit's name in the kop: none, one or two",
         examples=[["PEMERINTAH KABUPATEN PASURUAN"]],
     )
+    name_lines: list[Annotated[PlainText, Field(min_length=1, max_length=120)]] = Field(
+        default_factory=list,
+        max_length=2,
+        description="the unit's name as the kop writes it, in one or two lines (a vertical "
+        "agency: its name, then its level); empty: the unit's registered name",
+        examples=[["BADAN PENGAWAS PEMILIHAN UMUM", "KABUPATEN CIREBON"]],
+    )
     address: PlainText = Field(
         default="",
         max_length=column_length(UnitProfile.address),

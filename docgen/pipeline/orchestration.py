@@ -31,7 +31,9 @@ from docgen.pipeline.workers import (
     stamp_pdfs,
 )
 from docgen.registry.statuses import RevisionKind
+from docgen.templating.kop import Kop
 from docgen.templating.manifest import Template
+from docgen.templating.validation import signing_roles
 from storage import ObjectStore, StoredObject
 
 __all__ = ["Draft", "Made", "Outcome", "Pipeline", "Signed", "ToSign"]
@@ -57,6 +59,7 @@ class Draft:
     verify_url: str
     assigned: Mapping[str, str] = field(default_factory=dict)  # role -> signer id
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    kop: Kop = field(default_factory=Kop)  # its unit's letterhead
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,8 @@ class Pipeline:
         self.store = store
 
     async def make(self, drafts: Sequence[Draft], *, pack: str | None = None) -> Outcome[Made]:
-        """Render, convert, stamp and store ``drafts`` (all of one template version).
+        """Render, convert, stamp and store ``drafts`` (all of one template version and one
+        unit: the first one's kop is theirs).
 
         With ``pack`` (a key from ``store.pack_key``, or a batch chunk's) the revisions are
         stored as one pack object, written create-only, otherwise one object each.
@@ -121,19 +125,20 @@ class Pipeline:
         template = drafts[0].template
         by_id = {draft.id: draft for draft in drafts}
         rendered = await self.workers.map(
-            render_rows, [(d.data, d.number) for d in drafts], template
+            render_rows, [(d.data, d.number) for d in drafts], template, drafts[0].kop
         )
         docxs = _keep_done(outcome.failed, list(by_id), rendered)
         pdfs = await self._convert(outcome.failed, docxs)
-        roles = [role.name for role in template.manifest.roles_in_order]
         stamped = _keep_done(
             outcome.failed,
             list(pdfs),
             await self.workers.map(
                 stamp_pdfs,
-                [(pdf, by_id[draft_id].verify_url) for draft_id, pdf in pdfs.items()],
+                [
+                    (pdf, by_id[draft_id].verify_url, _roles(template, by_id[draft_id].data))
+                    for draft_id, pdf in pdfs.items()
+                ],
                 template.id,
-                roles,
             ),
         )
         made = {
@@ -150,13 +155,14 @@ class Pipeline:
         ]
         return outcome
 
-    async def draft_pdf(self, template: Template, data: Mapping[str, Any]) -> bytes:
-        """A draft rendered and converted, without a number, QR code or signature fields.
+    async def draft_pdf(self, template: Template, data: Mapping[str, Any], kop: Kop) -> bytes:
+        """A draft rendered under its unit's ``kop`` and converted, without a number, QR code
+        or signature fields.
 
         Raises TemplateInvalid, ConversionFailed.
         """
         failed: dict[str, DocgenError] = {}
-        rendered = await self.workers.map(render_rows, [(data, DRAFT_NUMBER)], template)
+        rendered = await self.workers.map(render_rows, [(data, DRAFT_NUMBER)], template, kop)
         pdfs = await self._convert(failed, _keep_done(failed, ["draf"], rendered))
         if failed:
             raise next(iter(failed.values()))
@@ -223,6 +229,11 @@ class Pipeline:
             for index, problem in exc.failures.items():
                 failed[ids[index]] = problem
         return {key: pdf for key, pdf in zip(ids, pdfs, strict=True) if pdf is not None}
+
+
+def _roles(template: Template, data: Mapping[str, Any]) -> list[str]:
+    """The roles that sign a document of ``template`` with ``data``, in order."""
+    return [role.name for role in signing_roles(template.manifest, data)]
 
 
 def _keep_done(

@@ -17,14 +17,19 @@ Two paths, chosen at call time by :func:`signing.fast.enabled` (the deployment's
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import io
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
+import docx
 import jinja2
+from docx.image.image import Image as DocxImage
+from docx.shared import Cm
 from docxtpl import DocxTemplate
 from markupsafe import Markup
 
@@ -32,8 +37,9 @@ import signing.fast
 from docgen.errors import TemplateInvalid
 from docgen.pipeline.fast.render import PreparedTemplate, prepare
 from docgen.templating.jinja import jinja_environment, ttd_markup
+from docgen.templating.kop import Kop
 from docgen.templating.manifest import Template
-from docgen.templating.validation import validate_data
+from docgen.templating.validation import signing_roles, validate_data
 from signing.prepare.anchors import anchor_marker
 
 __all__ = [
@@ -43,6 +49,7 @@ __all__ = [
     "render_checked",
     "render_docx",
     "renderer_for",
+    "with_emblem",
 ]
 
 
@@ -80,7 +87,8 @@ class TemplateRenderer:
         )
 
     def render(self, data: Mapping[str, object], *, nomor: str) -> bytes:
-        """Fill the template's DOCX with ``data`` and the document number ``nomor``.
+        """Fill the template's DOCX with ``data`` and the document number ``nomor``, under the
+        kop of a unit without a profile (a unit's kop: :func:`render_checked`).
 
         ``data`` is checked with ``validate_data`` first (idempotent on already-clean data).
 
@@ -90,31 +98,40 @@ class TemplateRenderer:
                 variable or role, filter misuse) or a signer role's marker is missing from the
                 output.
         """
-        return self.render_checked(validate_data(self.template.manifest, data), nomor=nomor)
+        clean = validate_data(self.template.manifest, data)
+        return self.render_checked(clean, nomor=nomor, kop=Kop().context(""))
 
-    def render_checked(self, clean: Mapping[str, object], *, nomor: str) -> bytes:
-        """As :meth:`render`, for data that ``validate_data`` gave (not checked again).
+    def render_checked(
+        self, clean: Mapping[str, object], *, nomor: str, kop: Mapping[str, Any]
+    ) -> bytes:
+        """As :meth:`render`, for data that ``validate_data`` gave (not checked again), with
+        ``kop`` what the template reads as ``kop`` (``Kop.context``).
 
         Raises TemplateInvalid (as :meth:`render`).
         """
         prepared = self._prepared if signing.fast.enabled() else None
-        return _render(self.template, prepared, clean, nomor)
+        return _render(self.template, prepared, clean, nomor, kop)
 
 
 def _render(
-    template: Template, prepared: PreparedTemplate | None, clean: Mapping[str, object], nomor: str
+    template: Template,
+    prepared: PreparedTemplate | None,
+    clean: Mapping[str, object],
+    nomor: str,
+    kop: Mapping[str, Any],
 ) -> bytes:
     """``template`` filled with checked data: by ``prepared`` where given, else docxtpl end to
     end. Raises TemplateInvalid."""
     manifest = template.manifest
-    roles = {role.name for role in manifest.roles}
+    declared = {role.name for role in manifest.roles}
+    roles = {role.name for role in signing_roles(manifest, clean)}
 
     def ttd(role: str) -> Markup:
-        if role not in roles:
+        if role not in declared:
             raise TemplateInvalid(f"templat {manifest.id}: peran penanda tangan {role!r} tidak ada")
         return ttd_markup(role)
 
-    context: dict[str, Any] = {**clean, "nomor": nomor, "ttd": ttd}
+    context: dict[str, Any] = {**clean, "nomor": nomor, "ttd": ttd, "kop": kop}
     try:
         if prepared is None:
             rendered, body_xml = _render_with_docxtpl(template.docx_bytes, context)
@@ -201,8 +218,11 @@ def renderer_for(template: Template) -> TemplateRenderer:
     return _renderer_cache().get(template)
 
 
-def render_docx(template: Template, data: Mapping[str, object], *, nomor: str) -> bytes:
-    """Fill the template's DOCX with ``data`` and the document number ``nomor``.
+def render_docx(
+    template: Template, data: Mapping[str, object], *, nomor: str, kop: Kop | None = None
+) -> bytes:
+    """Fill the template's DOCX with ``data``, the document number ``nomor`` and the kop of
+    its unit (``kop``; by default only what a unit without a profile or emblem would give).
 
     ``data`` is checked with ``validate_data`` first (idempotent on already-clean data).
     See ``TemplateRenderer.render``, which this is through ``renderer_for`` when the fast paths
@@ -213,16 +233,58 @@ def render_docx(template: Template, data: Mapping[str, object], *, nomor: str) -
         TemplateInvalid: the template fails while rendering (sandbox violation, unknown
             variable or role, filter misuse) or a signer role's marker is missing from the output.
     """
-    return render_checked(template, validate_data(template.manifest, data), nomor=nomor)
+    return render_checked(template, validate_data(template.manifest, data), nomor=nomor, kop=kop)
 
 
-def render_checked(template: Template, clean: Mapping[str, object], *, nomor: str) -> bytes:
+def render_checked(
+    template: Template, clean: Mapping[str, object], *, nomor: str, kop: Kop | None = None
+) -> bytes:
     """As :func:`render_docx`, for data that ``validate_data`` gave: the pipeline renders what
     was checked once, when the document or its batch row was accepted.
 
     Raises TemplateInvalid (as :func:`render_docx`).
     """
+    kop = kop or Kop()
+    lambang: Markup | str = ""
+    if kop.emblem_png is not None:
+        template, lambang = with_emblem(template, kop.emblem_png)
+    context = kop.context(lambang)
     if not signing.fast.enabled():
         # docxtpl end to end: no renderer is read or kept.
-        return _render(template, None, clean, nomor)
-    return renderer_for(template).render_checked(clean, nomor=nomor)
+        return _render(template, None, clean, nomor, context)
+    return renderer_for(template).render_checked(clean, nomor=nomor, kop=context)
+
+
+# The emblem's box in the kop (tata naskah dinas: the emblem at the left of the kop lines).
+EMBLEM_BOX = Cm(2.5)
+
+
+def with_emblem(template: Template, png: bytes) -> tuple[Template, Markup]:
+    """``template`` with ``png`` added to its document part as an image, and the run that
+    shows it (what docxtpl's ``InlineImage`` gives: python-docx's ``new_pic_inline``), scaled
+    to fit ``EMBLEM_BOX``. The same template and emblem give the same DOCX (cached): the
+    renderer of a unit's template is kept like any other.
+
+    Raises TemplateInvalid (not a PNG python-docx can read).
+    """
+    try:
+        docx_bytes, markup = _emblem_docx(template.docx_bytes, png)
+    except Exception as exc:  # python-docx's own errors for an unreadable image
+        raise TemplateInvalid(f"lambang unit tidak dapat dipasang pada kop: {exc}") from exc
+    digest = hashlib.sha256(docx_bytes).hexdigest()
+    return dataclasses.replace(template, docx_bytes=docx_bytes, sha256=digest), markup
+
+
+@functools.lru_cache(maxsize=16)
+def _emblem_docx(docx_bytes: bytes, png: bytes) -> tuple[bytes, Markup]:
+    document = docx.Document(io.BytesIO(docx_bytes))
+    image = DocxImage.from_blob(png)
+    wide = image.px_width >= image.px_height
+    width, height = (EMBLEM_BOX, None) if wide else (None, EMBLEM_BOX)
+    inline = document.part.new_pic_inline(io.BytesIO(png), width, height)
+    out = io.BytesIO()
+    document.save(out)
+    run = (
+        f'</w:t></w:r><w:r><w:drawing>{inline.xml}</w:drawing></w:r><w:r><w:t xml:space="preserve">'
+    )
+    return out.getvalue(), Markup(run)

@@ -34,6 +34,7 @@ import signing.fast
 from docgen.errors import DocgenError, TemplateInvalid, translate
 from docgen.pipeline.bounds import OverMemory, OverTime, RenderBounds, bounded
 from docgen.pipeline.sign import SignatureRequest, SigningKey, Trust
+from docgen.templating.kop import Kop
 from docgen.templating.manifest import Template
 
 __all__ = ["Failed", "WorkerFailure", "WorkerPool", "freeze_start_up_objects"]
@@ -235,10 +236,12 @@ def _certificate_authority() -> Any:
     return CertificateAuthority.load_or_create(_ca_dir)
 
 
-def render_rows(items: Sequence[tuple[Mapping[str, object], str]], template: Template) -> list[Any]:
-    """The DOCX of each ``(checked data, number)``, each rendered within the pool's
-    ``RenderBounds``; ``Failed`` for a row that cannot render. The data was checked when the
-    document or its row was accepted: not again here."""
+def render_rows(
+    items: Sequence[tuple[Mapping[str, object], str]], template: Template, kop: Kop
+) -> list[Any]:
+    """The DOCX of each ``(checked data, number)`` under its unit's ``kop``, each rendered
+    within the pool's ``RenderBounds``; ``Failed`` for a row that cannot render. The data was
+    checked when the document or its row was accepted: not again here."""
     from docgen.pipeline.render import render_checked
 
     assert _render_bounds is not None, "worker not initialised"
@@ -247,7 +250,7 @@ def render_rows(items: Sequence[tuple[Mapping[str, object], str]], template: Tem
     for data, number in items:
         try:
             with bounded(bounds):
-                results.append(render_checked(template, data, nomor=number))
+                results.append(render_checked(template, data, nomor=number, kop=kop))
         except OverTime:
             results.append(_over(template, f"batas waktu render ({bounds.seconds:g} detik CPU)"))
         except OverMemory:
@@ -274,14 +277,13 @@ def page_images(items: Sequence[tuple[bytes, int, int, bool]]) -> list[Any]:
     return results
 
 
-def stamp_pdfs(
-    items: Sequence[tuple[bytes, str]], template_id: str, roles: Sequence[str]
-) -> list[Any]:
-    """Per ``(converted PDF, verify URL)``: the prepared PDF and the page of each role."""
+def stamp_pdfs(items: Sequence[tuple[bytes, str, Sequence[str]]], template_id: str) -> list[Any]:
+    """Per ``(converted PDF, verify URL, the roles that sign it)``: the prepared PDF and the
+    page of each role."""
     from docgen.pipeline.prepare import stamp_converted
 
     results: list[tuple[bytes, dict[str, int]] | Failed] = []
-    for pdf, verify_url in items:
+    for pdf, verify_url, roles in items:
         try:
             results.append(stamp_converted(pdf, template_id, roles, verify_url))
         except Exception as exc:

@@ -124,8 +124,9 @@ class Unit(Base):
 
 
 class UnitProfile(Base):
-    """What a unit's documents take from it: the kop lines above its name, its address and
-    place, its time zone, and per template the numbering ``kode`` and ``unit``
+    """What a unit's documents take from it: the kop lines above its name, its name as the kop
+    writes it (``name_lines``; empty: its registered name), its address and place, its time
+    zone, and per template the numbering ``kode`` and ``unit``
     (``{"<template id>": {"kode": ..., "unit": ...}}``). A unit without a row has none of them
     and its documents keep the manifests' values."""
 
@@ -133,6 +134,7 @@ class UnitProfile(Base):
 
     unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), primary_key=True)
     kop_lines: Mapped[list[str]] = mapped_column(JSON)
+    name_lines: Mapped[list[str]] = mapped_column(JSON, default=list)
     address: Mapped[str] = mapped_column(String(300))
     place: Mapped[str] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(String(4))

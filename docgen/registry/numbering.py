@@ -28,7 +28,7 @@ async def next_in_sequence(session: AsyncSession, scope: str, count: int = 1) ->
 async def allocate_number(
     session: AsyncSession, spec: NumberingSpec, on: date, unit: str | None = None
 ) -> str:
-    """Next document number for ``spec`` and ``unit`` (default ``spec.unit``) in the year of
+    """Next document number for ``spec`` and ``unit`` (default ``spec``'s) in the year of
     ``on``; the sequence resets every 1 January."""
     return (await allocate_numbers(session, spec, [(on, unit)]))[0]
 

@@ -41,10 +41,13 @@ FieldType = Literal[
 ]
 # Field types that identify a signer (a role's ``signer_nip_field`` must have one of them).
 NOMOR_INDUK_TYPES = frozenset({"nip", "ni_pppk"})
+# Field types a role's ``when`` may name: what can be given or left empty.
+_OPTIONAL_TYPES = ("text", "nip", "ni_pppk", "nik", "boolean")
 
 _IDENT = r"^[a-z][a-z0-9_]*$"
-# Names the renderer puts into the Jinja context itself; a field may not shadow them.
-RESERVED_NAMES = frozenset({"nomor", "ttd"})
+# Names the renderer puts into the Jinja context itself (the number, the signature markers, the
+# unit's kop: docgen.templating.kop); a field may not shadow them.
+RESERVED_NAMES = frozenset({"nomor", "ttd", "kop"})
 NUMBERING_PLACEHOLDERS = frozenset({"kode", "urut", "unit", "bulan", "bulan_romawi", "tahun"})
 # Page sizes in millimetres (width, height); F4/folio as used by many regional governments.
 PAPER_MM: dict[str, tuple[float, float]] = {"A4": (210.0, 297.0), "F4": (215.0, 330.0)}
@@ -103,6 +106,10 @@ class SignerRole(_Model):
     # Name of the data field holding the NIP or NI PPPK the signer of this role must have
     # (pakta: "nip").
     signer_nip_field: str | None = None
+    # Name of a data field that makes this role sign: where it is given, the document has the
+    # role; where it is left empty, the role is not on that document (the pakta's "Mengetahui":
+    # the superior signs when the data names one). None: every document has the role.
+    when: str | None = None
 
 
 # The longest document number: the registry keeps it in 100 characters (documents.number and a
@@ -124,8 +131,10 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 class NumberingSpec(_Model):
     """Document number pattern, e.g. ``{kode}/{urut}/{unit}/{bulan_romawi}/{tahun}``.
 
-    The sequence runs per ``kode``, unit and year. The unit is ``unit``, or the value of the
-    data field ``unit_field`` when the template serves several units and the caller fills it.
+    The sequence runs per ``kode``, unit and year. The unit is the value of the data field
+    ``unit_field`` where the caller fills it, else the unit's own code (its profile's for the
+    template, else its registered code: ``docgen.people.profiles.numbering_of``). ``unit`` is
+    for templates that still name one; ours do not (a manifest holds no deployment's values).
 
     The pattern is checked whole when the manifest is read (see :func:`_pattern_problems`), so
     that a template whose numbers cannot be made is refused at upload, not on every document.
@@ -135,7 +144,7 @@ class NumberingSpec(_Model):
     # for the placeholders' names and formats (and bounds the work of checking it).
     pattern: str = Field(max_length=2 * MAX_NUMBER_LENGTH)
     kode: str
-    unit: str
+    unit: str | None = None
     unit_field: str | None = None
 
     @model_validator(mode="after")
@@ -156,7 +165,7 @@ def _placeholder_values(
     return {
         "kode": spec.kode,
         "urut": urut,
-        "unit": unit or spec.unit,
+        "unit": unit or spec.unit or "",
         "bulan_romawi": bulan_romawi(on.month),
         "bulan": on.month,
         "tahun": on.year,
@@ -215,13 +224,19 @@ def _format_spec_problems(name: str, format_spec: str) -> list[str]:
     return []
 
 
+# Where neither the call nor the manifest gives a unit (only while checking a pattern: a document
+# always has its unit's code), a code as long as most units' codes.
+_SAMPLE_UNIT = "X" * 16
+
+
 def _sample_problems(spec: NumberingSpec) -> list[str]:
     """The pattern formatted with sample values for every placeholder, as numbers are made."""
     pieces = [p for p in string.Formatter().parse(spec.pattern) if p[1] is not None]
+    unit = None if spec.unit else _SAMPLE_UNIT
     longest = ""
     for urut in _SAMPLE_URUT:
         for on in _SAMPLE_DATES:
-            values = _placeholder_values(spec, urut, on, None)
+            values = _placeholder_values(spec, urut, on, unit)
             for _, name, format_spec, _ in pieces:
                 assert name is not None  # filtered above
                 try:
@@ -231,7 +246,7 @@ def _sample_problems(spec: NumberingSpec) -> list[str]:
                     return [
                         f"format {format_spec!r} pada {{{name}}} tidak dapat dipakai untuk {kind}"
                     ]
-            number = spec.render(urut, on)
+            number = spec.render(urut, on, unit)
             if _CONTROL.search(number):
                 return [f"nomor {number!r} memuat karakter kontrol"]
             longest = max(longest, number, key=len)
@@ -285,6 +300,7 @@ class TemplateManifest(_Model):
             self._ref(
                 f"role {role.name!r} signer_nip_field", role.signer_nip_field, *NOMOR_INDUK_TYPES
             )
+            self._ref(f"role {role.name!r} when", role.when, *_OPTIONAL_TYPES)
         self._path_ref("person_name_field", self.person_name_field, "text")
         self._path_ref("person_nip_field", self.person_nip_field, *NOMOR_INDUK_TYPES)
         return self

@@ -18,10 +18,11 @@ from pydantic_core import PydanticCustomError
 from docgen.errors import DataInvalid, FieldInvalid, FieldProblem
 from docgen.indonesia import validate_ni_pppk, validate_nik, validate_nip, validate_pangkat
 from docgen.kit.types import refuse_hidden
-from docgen.templating.manifest import FieldSpec, TemplateManifest
+from docgen.templating.manifest import FieldSpec, SignerRole, TemplateManifest
 
 __all__ = [
     "is_empty",
+    "signing_roles",
     "restored",
     "stored_form",
     "validate_boolean",
@@ -120,6 +121,16 @@ _EMPTY: dict[str, object] = {"list": [], "boolean": False}
 def is_empty(value: object) -> bool:
     """No value: None, a blank text or an empty list."""
     return value is None or (isinstance(value, str) and not value.strip()) or value == []
+
+
+def signing_roles(manifest: TemplateManifest, data: Mapping[str, object]) -> list[SignerRole]:
+    """The roles that sign a document of ``manifest`` with ``data``, by signing order: every
+    role, but one whose ``when`` field the data leaves empty (or false)."""
+    return [
+        role
+        for role in manifest.roles_in_order
+        if role.when is None or not (is_empty(data.get(role.when)) or data.get(role.when) is False)
+    ]
 
 
 def _validate_value(
