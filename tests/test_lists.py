@@ -1,20 +1,25 @@
 """Lists of people from a file (issue 20): ``POST /api/v1/templates/{id}/lists/{field}`` reads a
 CSV or XLSX into the items of a list field, and one berita acara is made of 40 (XLSX) and of 200
 (CSV) people, read back from its PDF page by page; rows at fault are named by row and column, as
-bulk's dry run names them; the file's bounds are bulk's."""
+bulk's dry run names them; the file's bounds are bulk's. In a real browser, the document form's
+"Unggah daftar (CSV/XLSX)" fills the list from a file, shows the problems and keeps what was
+typed."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import httpx
 import openpyxl
 import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page
 
-from tests.conftest import People
+from tests.browser import DESKTOP, fill, log_in, shoot, submit
+from tests.conftest import People, Service
 from tests.pdftools import pages_text
 from tests.test_staff_list import far_cell_xlsx
 from tests.test_templates_content import BA, grouped, own_nik, peserta
@@ -256,3 +261,97 @@ def test_who_may_read_a_list_from_a_file(people: People, anonymous: httpx.Client
         assert upload(people.user(role).client, content).status_code == 403
     signer = people.signer(str(BA["nip_saksi_1"]), name=str(BA["nama_saksi_1"]))
     assert upload(signer.client, content).status_code == 403
+
+
+# --- the document form, in a real browser --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def office(browser: Browser, service: Service, people: People) -> Iterator[Page]:
+    """The shared unit's operator, logged in through the /masuk form."""
+    operator = people.operator
+    context = browser.new_context(viewport=DESKTOP, base_url=service.url, locale="id-ID")
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    assert operator.otp is not None
+    log_in(page, operator.username, operator.otp)
+    yield page
+    context.close()
+
+
+def test_the_form_fills_its_list_from_a_file(
+    office: Page, client: httpx.Client, signers: dict[str, str]
+) -> None:
+    page = office
+    page.goto("/dokumen/baru/berita-acara-pelantikan")
+    typed = {k: v for k, v in BA.items() if k not in ("peserta", "tanggal", "tanggal_keputusan")}
+    fill(page, typed)
+    fill(page, {"tanggal": "2024-06-27", "tanggal_keputusan": "2024-06-20"})
+    page.get_by_label("Pejabat yang melantik", exact=True).select_option(
+        signers["pejabat_pelantik"]
+    )
+
+    # No file chosen: said beside the control, nothing lost.
+    response = submit(page, "Unggah daftar (CSV/XLSX)")
+    assert response.status == 422
+    assert page.locator("#f-unggah-peserta-error").inner_text() == "pilih berkas CSV atau XLSX"
+    assert page.locator('[name="nomor_keputusan"]').input_value() == BA["nomor_keputusan"]
+
+    rows = people_rows(5)
+    rows[2][2] = "III/e"  # row 4 of the file
+    page.locator("#f-unggah-peserta").set_input_files(
+        {"name": "pelantikan.xlsx", "mimeType": XLSX, "buffer": people_xlsx(LABELS, rows)}
+    )
+    response = submit(page, "Unggah daftar (CSV/XLSX)")
+    assert response.status == 200, page.content()
+    good = [p for i, p in enumerate(peserta(5)) if i != 2]
+    fieldset = page.locator("#f-peserta")
+    assert fieldset.locator(".row-item").count() == 4
+    for n, person in enumerate(good, start=1):
+        assert page.locator(f"#f-peserta-{n}-nama").input_value() == person["nama"]
+        assert page.locator(f"#f-peserta-{n}-nip").input_value() == grouped(person["nip"])
+        assert page.locator(f"#f-peserta-{n}-pangkat").input_value() == person["pangkat"]
+    problems = page.locator("#masalah-peserta tbody tr")
+    assert problems.count() == 1
+    cells = [problems.nth(0).locator("td").nth(i).inner_text() for i in range(3)]
+    assert cells == ["4", "Pangkat/Golongan", "pangkat/golongan tidak dikenal: III/e"]
+    status = page.locator("#f-unggah-peserta-hasil").inner_text()
+    assert "5 baris dibaca, 4 dimasukkan ke daftar, 1 baris bermasalah" in status
+    # What was typed before the upload is kept.
+    assert page.locator('[name="nomor_keputusan"]').input_value() == BA["nomor_keputusan"]
+    assert page.locator('[name="agama"]').input_value() == BA["agama"]
+    assert (
+        page.get_by_label("Pejabat yang melantik", exact=True).input_value()
+        == signers["pejabat_pelantik"]
+    )
+    shoot(page, "operator-daftar-dari-berkas")
+    found = Axe().run(page).response["violations"]
+    assert [v["id"] for v in found if v["impact"] in ("serious", "critical")] == []
+
+    # The empty list to fill is a link away.
+    link = page.get_by_role("link", name="Unduh contoh kolom (CSV)")
+    downloaded = page.request.get(str(link.get_attribute("href")))
+    assert downloaded.status == 200 and downloaded.text().startswith("\ufeffNama;NIP")
+
+    # Saved as it stands: the draft holds the four people of the file.
+    submit(page, "Simpan draf")
+    found = re.search(r"/dokumen/([0-9a-f]{32})", page.url)
+    assert found, page.url
+    draft = client.get(f"/api/v1/documents/{found[1]}").json()
+    assert draft["status"] == "draf"
+    assert draft["data"]["peserta"] == good
+
+    # The draft changed: 200 people from a CSV replace the four, and the form saves them all.
+    page.goto(f"/dokumen/{found[1]}/ubah")
+    page.locator("#f-unggah-peserta").set_input_files(
+        {
+            "name": "pelantikan.csv",
+            "mimeType": "text/csv",
+            "buffer": people_csv(LABELS, people_rows(200)),
+        }
+    )
+    assert submit(page, "Unggah daftar (CSV/XLSX)").status == 200
+    assert page.locator("#f-peserta .row-item").count() == 200
+    assert page.locator("#masalah-peserta").count() == 0
+    submit(page, "Simpan draf")
+    assert client.get(f"/api/v1/documents/{found[1]}").json()["data"]["peserta"] == peserta(200)

@@ -7,15 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 
+from docgen.batches.lists import checked_list, list_field, template_csv
+from docgen.batches.schemas import ListOut
 from docgen.deps import CatalogueDep, SettingsDep, TemplateUploadsDep
 from docgen.errors import error_responses
 from docgen.kit.limits import read_upload, refuse_oversized
 from docgen.people.policies import AdminCaller, AnyCaller, StaffCaller
 from docgen.pipeline.store import DOCX_TYPE
 from docgen.templating.catalogue import TemplateCatalogue
-from docgen.templating.lists import checked_list, list_field, template_csv
 from docgen.templating.manifest import Template
-from docgen.templating.schemas import ListOut, TemplateOut
+from docgen.templating.schemas import TemplateOut
 
 router = APIRouter(prefix="/templates", tags=["templat"], responses=error_responses(401, 403))
 
