@@ -204,6 +204,10 @@ def test_files_the_list_cannot_take_are_refused_in_indonesian(client: httpx.Clie
     assert problems[(1, "NIK")] == "kolom tidak dikenal pada templat ini"
     assert problems[(1, "nip")] == "kolom wajib (NIP) tidak ada"
 
+    # Past the upload limit (20 MiB, as a staff list): 413, read no further.
+    big = upload(client, b"Nama\n" + b"x" * (20 * 2**20))
+    assert big.status_code == 413
+    assert big.json()["detail"] == "Daftar melebihi batas 20 MiB"
     # A hostile XLSX (a few KB reaching to row 1,048,576) is refused unread, as bulk does.
     hostile = upload(client, far_cell_xlsx(), "peserta.xlsx")
     assert hostile.status_code == 422
