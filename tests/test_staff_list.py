@@ -183,6 +183,12 @@ def test_a_list_field_refuses_a_header_that_does_not_fit_and_rows_past_max_items
     [problem] = raised.value.problems
     assert (problem.row, problem.column) == (PESERTA.max_items + 2, "-")
     assert problem.message == "terlalu banyak baris (maksimal 200 untuk Pejabat yang dilantik)"
+    # A manifest allowing more items than bulk reads rows gets bulk's bound all the same.
+    endless = PESERTA.model_copy(update={"max_items": 10 * MAX_ROWS})
+    content = "\n".join(["nama,nip,pangkat,jabatan"] + [row] * (MAX_ROWS + 1)).encode()
+    with pytest.raises(StaffListInvalid) as raised:
+        read_item_list("peserta.csv", content, endless)
+    assert raised.value.problems[0].row == MAX_ROWS + 2
     nama = BERITA_ACARA.field("nama_saksi_1")
     assert nama is not None
     with pytest.raises(StaffListInvalid):

@@ -155,8 +155,8 @@ def read_item_list(filename: str, content: bytes, spec: FieldSpec) -> StaffList:
     (``nip``, ``NIP``, ``peserta.nip``); a list of text takes one column named as the list.
 
     Raises:
-        StaffListInvalid: as ``read_staff_list``, with the field's ``max_items`` as the most
-            rows; ``spec`` is not a list.
+        StaffListInvalid: as ``read_staff_list``, with the field's ``max_items`` (at most
+            ``MAX_ROWS``) as the most rows; ``spec`` is not a list.
     """
     if spec.type != "list":
         raise StaffListInvalid([RowProblem(1, "-", f"isian {spec.name} bukan daftar")])
@@ -168,12 +168,14 @@ def read_item_list(filename: str, content: bytes, spec: FieldSpec) -> StaffList:
             by_name[f"{spec.name}.{name}".lower()] = (member, None)
             by_name[f"{spec.label}.{name}".lower()] = (member, None)
     known = ", ".join(member.name for member in members)
+    # A manifest may allow more items than bulk reads rows: bulk's bound holds all the same.
+    most = min(spec.max_items, MAX_ROWS)
     layout = _Layout(
         by_name,
         members,
         f"kolom yang dikenal untuk {spec.label}: {known}",
-        spec.max_items,
-        f"terlalu banyak baris (maksimal {spec.max_items} untuk {spec.label})",
+        most,
+        f"terlalu banyak baris (maksimal {most} untuk {spec.label})",
     )
     return _read(filename, content, layout)
 
