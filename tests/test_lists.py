@@ -332,6 +332,24 @@ def test_the_form_fills_its_list_from_a_file(
     found = Axe().run(page).response["violations"]
     assert [v["id"] for v in found if v["impact"] in ("serious", "critical")] == []
 
+    # A file the list cannot take at all: said beside the control, by row and column; the
+    # rows already in the list stay.
+    wrong = people_csv(["Nama", "NIK", "Pangkat/Golongan", "Jabatan"], people_rows(2))
+    page.locator("#f-unggah-peserta").set_input_files(
+        {"name": "salah.csv", "mimeType": "text/csv", "buffer": wrong}
+    )
+    assert submit(page, "Unggah daftar (CSV/XLSX)").status == 422
+    error = page.locator("#f-unggah-peserta-error").inner_text()
+    assert error.startswith("Daftar tidak dapat dipakai: baris 1 kolom NIK")
+    first = page.locator("#masalah-peserta tbody tr").first.locator("td")
+    assert [first.nth(i).inner_text() for i in range(3)] == [
+        "1",
+        "NIK",
+        "kolom tidak dikenal pada templat ini",
+    ]
+    assert page.locator("#f-peserta .row-item").count() == 4
+    assert page.locator("#f-peserta-4-nama").input_value() == good[3]["nama"]
+
     # The empty list to fill is a link away.
     link = page.get_by_role("link", name="Unduh contoh kolom (CSV)")
     downloaded = page.request.get(str(link.get_attribute("href")))
