@@ -66,6 +66,9 @@ POLICIES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/templates"): ADMIN,
     ("GET", "/api/v1/templates/{template_id}"): LOGGED_IN,
     ("GET", "/api/v1/templates/{template_id}/versions/{version}/docx"): LOGGED_IN,
+    # A list field read from a file, and its empty list: whoever makes documents
+    ("POST", "/api/v1/templates/{template_id}/lists/{field}"): STAFF,
+    ("GET", "/api/v1/templates/{template_id}/lists/{field}"): STAFF,
     # Documents: made and revoked by staff, read by whoever they concern, signed by signers
     ("POST", "/api/v1/documents"): STAFF,
     ("GET", "/api/v1/documents"): LOGGED_IN,
@@ -106,8 +109,12 @@ POLICIES: dict[tuple[str, str], frozenset[str]] = {
 }
 
 # GET routes called with a dummy id (a real activation link would be used up by nobody, but
-# there is none to read without making one): an allowed caller gets 404, not 200.
-DUMMY_GETS = {("GET", "/api/v1/activation/{token}")}
+# there is none to read without making one; the pakta has no list field): an allowed caller
+# gets 404, not 200.
+DUMMY_GETS = {
+    ("GET", "/api/v1/activation/{token}"),
+    ("GET", "/api/v1/templates/{template_id}/lists/{field}"),
+}
 
 MATRIX_NIP = "198205142009031003"
 EMBLEM_SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><circle r="4"/></svg>'

@@ -16,6 +16,7 @@ from docgen.batches.staff_list import (
     MAX_ROWS,
     MAX_SHEET_ROWS,
     StaffListInvalid,
+    read_item_list,
     read_staff_list,
 )
 from docgen.indonesia import angka
@@ -138,6 +139,68 @@ def test_list_of_people_from_dotted_columns_one_per_row() -> None:
         }
     ]
     assert staff.rows[0].column_of("peserta[1].nip") == "Peserta.NIP"
+
+
+# One list field from a file: one item per row ---------------------------------------------------
+
+PESERTA = BERITA_ACARA.field("peserta")
+
+
+def test_a_list_field_takes_item_names_labels_or_bulks_dotted_names() -> None:
+    assert PESERTA is not None
+    content = (
+        b"Nama;nip;Pejabat yang dilantik.Pangkat/Golongan;peserta.jabatan\n"
+        b"Rina Kartika;19860926 201505 2 001;III/b;Lurah\n"
+        b";;;\n"
+        b"Budi Santoso;198609262015051001;Penata (III/c);Camat\n"
+    )
+    staff = read_item_list("peserta.csv", content, PESERTA)
+    assert [row.row for row in staff.rows] == [2, 4]
+    assert staff.rows[0].data == {
+        "nama": "Rina Kartika",
+        "nip": "19860926 201505 2 001",  # as in the cell: checking it is validate_item's part
+        "pangkat": "III/b",
+        "jabatan": "Lurah",
+    }
+    assert staff.rows[1].column_of("pangkat") == "Pejabat yang dilantik.Pangkat/Golongan"
+
+
+def test_a_list_field_refuses_a_header_that_does_not_fit_and_rows_past_max_items() -> None:
+    assert PESERTA is not None
+    with pytest.raises(StaffListInvalid) as raised:
+        read_item_list("peserta.csv", b"nama,nomor_hp\nRina,0812\n", PESERTA)
+    found = {(p.row, p.column): p.message for p in raised.value.problems}
+    assert found[(1, "nomor_hp")] == "kolom tidak dikenal pada templat ini"
+    assert found[(1, "nip")] == "kolom wajib (NIP) tidak ada"
+    assert (
+        found[(1, "-")]
+        == "kolom yang dikenal untuk Pejabat yang dilantik: nama, nip, pangkat, jabatan"
+    )
+    row = "Rina,198609262015052001,III/b,Lurah"
+    content = "\n".join(["nama,nip,pangkat,jabatan"] + [row] * (PESERTA.max_items + 1)).encode()
+    with pytest.raises(StaffListInvalid) as raised:
+        read_item_list("peserta.csv", content, PESERTA)
+    [problem] = raised.value.problems
+    assert (problem.row, problem.column) == (PESERTA.max_items + 2, "-")
+    assert problem.message == "terlalu banyak baris (maksimal 200 untuk Pejabat yang dilantik)"
+    # A manifest allowing more items than bulk reads rows gets bulk's bound all the same.
+    endless = PESERTA.model_copy(update={"max_items": 10 * MAX_ROWS})
+    content = "\n".join(["nama,nip,pangkat,jabatan"] + [row] * (MAX_ROWS + 1)).encode()
+    with pytest.raises(StaffListInvalid) as raised:
+        read_item_list("peserta.csv", content, endless)
+    assert raised.value.problems[0].row == MAX_ROWS + 2
+    nama = BERITA_ACARA.field("nama_saksi_1")
+    assert nama is not None
+    with pytest.raises(StaffListInvalid):
+        read_item_list("peserta.csv", content, nama)
+
+
+def test_a_list_of_text_takes_one_column_named_as_the_list() -> None:
+    mou = load_template(TEMPLATES / "nota-kesepahaman").manifest
+    scope = mou.field("ruang_lingkup")
+    assert scope is not None
+    staff = read_item_list("lingkup.csv", b"Ruang lingkup\nsatu\ndua\n", scope)
+    assert [row.data for row in staff.rows] == [{"ruang_lingkup": "satu"}, {"ruang_lingkup": "dua"}]
 
 
 # Sheets reaching far --------------------------------------------------------------------------

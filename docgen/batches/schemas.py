@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
+from docgen.batches.lists import CheckedList
 from docgen.batches.repository import BatchState, ListedBatch
 from docgen.kit.links import Links
 from docgen.kit.paging import PageOut
 from docgen.kit.types import Instant
 from docgen.registry.models import BatchSigning
 from docgen.registry.statuses import BatchStatus, DocumentStatus, RowStatus, SigningStatus
+from docgen.templating.manifest import Template
 
 __all__ = [
     "BatchDocumentOut",
@@ -17,6 +21,7 @@ __all__ = [
     "BatchListOut",
     "BatchOut",
     "DryRunOut",
+    "ListOut",
     "RowProblemOut",
     "SigningErrorOut",
     "SigningOut",
@@ -186,3 +191,31 @@ class BatchListOut(PageOut):
     """One page of the batches the caller may read, newest first."""
 
     items: list[BatchItemOut]
+
+
+class ListOut(BaseModel):
+    """What a CSV or XLSX holds for a list field: the items of its good rows, as the field takes
+    them in a document's ``data``, and the problems of the others."""
+
+    items: list[Any] = Field(
+        description="one per row without problems, in row order: a record of the item fields "
+        "(NIP as 18 digits, pangkat as its golongan, dates as YYYY-MM-DD), or a text"
+    )
+    problems: list[RowProblemOut] = Field(
+        description="each problem at its row (the header is 1) and column; its row gives no item"
+    )
+    template: str
+    template_version: int
+    field: str
+    rows: int = Field(description="the rows read, entirely empty ones skipped")
+
+    @classmethod
+    def of(cls, template: Template, checked: CheckedList) -> ListOut:
+        return cls(
+            items=checked.items,
+            problems=[RowProblemOut(**p.view()) for p in checked.problems],
+            template=template.id,
+            template_version=template.version,
+            field=checked.field.name,
+            rows=checked.rows,
+        )

@@ -137,22 +137,17 @@ class BatchService:
         chosen: Mapping[str, Signer],
         profile: UnitProfile | None,
     ) -> list[CheckedRow]:
-        cell_problems: dict[int, list[RowProblem]] = {}
-        for problem in staff.problems:
-            cell_problems.setdefault(problem.row, []).append(problem)
+        cell_problems = staff.read_problems()
         checked = []
         known: dict[str, Signer | None] = {}
         for sheet_row in staff.rows:
-            problems = list(cell_problems.get(sheet_row.row, []))
-            unreadable = {p.column for p in problems}
+            read = cell_problems.get(sheet_row.row, [])
+            problems = list(read)
             clean: dict[str, object] | None = None
             try:
                 clean = validate_data(manifest, with_unit_place(manifest, sheet_row.data, profile))
             except DataInvalid as exc:
-                for p in exc.problems:
-                    column = sheet_row.column_of(p.field)
-                    if column not in unreadable:  # said once: the cell itself could not be read
-                        problems.append(RowProblem(sheet_row.row, column, p.message))
+                problems = sheet_row.problems_of(read, exc.problems)
             else:
                 bound, unbound = await bind_roles(session, manifest, clean, chosen, known)
                 problems += [RowProblem(sheet_row.row, p.field, p.message) for p in unbound]

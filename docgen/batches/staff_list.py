@@ -8,6 +8,10 @@ column per item field (``peserta.nama``, ``peserta.nip``, ...), giving one item 
 of text takes one item per line of its cell. Dates may be ``2024-06-27``, ``27/06/2024`` or a
 date cell. Entirely empty rows are skipped; an XLSX sheet is refused unread when it reaches, by
 its dimension or its rows, past the header and ``MAX_ROWS`` rows or past ``MAX_COLUMNS``.
+
+:func:`read_item_list` reads a file the same way for one list field of a template (the people
+of a berita acara): one item per row, a column per item field, named as bulk names it
+(``nip``, ``NIP``, ``peserta.nip``), at most the field's ``max_items`` rows.
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from docgen.errors import DocgenError, ProblemOut
+from docgen.errors import DocgenError, FieldProblem, ProblemOut
 from docgen.indonesia import angka
 from docgen.templating.manifest import FieldSpec, TemplateManifest
 
@@ -31,6 +35,8 @@ __all__ = [
     "StaffList",
     "StaffListInvalid",
     "is_xlsx",
+    "list_members",
+    "read_item_list",
     "read_staff_list",
 ]
 
@@ -83,12 +89,32 @@ class SheetRow:
         bare = re.sub(r"\[\d+\]", "", field_path)
         return self.columns.get(bare, bare)
 
+    def problems_of(
+        self, read: Sequence[RowProblem], invalid: Sequence[FieldProblem]
+    ) -> list[RowProblem]:
+        """The row's problems: those found reading its cells (``read``), then each problem of
+        its data (``invalid``) at its column, unless that cell could not be read (said once)."""
+        unreadable = {p.column for p in read}
+        problems = list(read)
+        for p in invalid:
+            column = self.column_of(p.field)
+            if column not in unreadable:
+                problems.append(RowProblem(self.row, column, p.message))
+        return problems
+
 
 @dataclass(frozen=True)
 class StaffList:
     rows: list[SheetRow]
     # Problems of single cells found while reading (e.g. a NIP stored as an Excel number).
     problems: list[RowProblem]
+
+    def read_problems(self) -> dict[int, list[RowProblem]]:
+        """The problems found while reading, by row."""
+        by_row: dict[int, list[RowProblem]] = {}
+        for problem in self.problems:
+            by_row.setdefault(problem.row, []).append(problem)
+        return by_row
 
 
 def read_staff_list(filename: str, content: bytes, manifest: TemplateManifest) -> StaffList:
@@ -100,24 +126,98 @@ def read_staff_list(filename: str, content: bytes, manifest: TemplateManifest) -
             XLSX sheet reaches past ``MAX_SHEET_ROWS`` rows (empty ones included) or
             ``MAX_COLUMNS`` columns.
     """
+    by_name: dict[str, tuple[FieldSpec, FieldSpec | None]] = {}
+    for spec in manifest.fields:
+        if spec.type == "list" and spec.item_fields:
+            for member in spec.item_fields:
+                for name in (member.name, member.label):
+                    by_name[f"{spec.name}.{name}".lower()] = (spec, member)
+                    by_name[f"{spec.label}.{name}".lower()] = (spec, member)
+        else:
+            by_name[spec.name.lower()] = (spec, None)
+            by_name[spec.label.lower()] = (spec, None)
+    known = ", ".join(sorted({s.name for s in manifest.fields}))
+    layout = _Layout(
+        by_name,
+        manifest.fields,
+        f"kolom yang dikenal templat {manifest.id}: {known}",
+        MAX_ROWS,
+        f"terlalu banyak baris (maksimal {MAX_ROWS})",
+    )
+    return _read(filename, content, layout)
+
+
+def read_item_list(filename: str, content: bytes, spec: FieldSpec) -> StaffList:
+    """Read a CSV or XLSX list for the list field ``spec``: each row's data is one item, keyed by
+    the item fields' names (a list of text: ``{spec.name: text}``).
+
+    Headers name an item field by its name or label, alone or after the list's name or label
+    (``nip``, ``NIP``, ``peserta.nip``); a list of text takes one column named as the list.
+
+    Raises:
+        StaffListInvalid: as ``read_staff_list``, with the field's ``max_items`` (at most
+            ``MAX_ROWS``) as the most rows; ``spec`` is not a list.
+    """
+    if spec.type != "list":
+        raise StaffListInvalid([RowProblem(1, "-", f"isian {spec.name} bukan daftar")])
+    members = list_members(spec)
+    by_name: dict[str, tuple[FieldSpec, FieldSpec | None]] = {}
+    for member in members:
+        for name in {member.name, member.label}:
+            by_name[name.lower()] = (member, None)
+            by_name[f"{spec.name}.{name}".lower()] = (member, None)
+            by_name[f"{spec.label}.{name}".lower()] = (member, None)
+    known = ", ".join(member.name for member in members)
+    # A manifest may allow more items than bulk reads rows: bulk's bound holds all the same.
+    most = min(spec.max_items, MAX_ROWS)
+    layout = _Layout(
+        by_name,
+        members,
+        f"kolom yang dikenal untuk {spec.label}: {known}",
+        most,
+        f"terlalu banyak baris (maksimal {most} untuk {spec.label})",
+    )
+    return _read(filename, content, layout)
+
+
+def list_members(spec: FieldSpec) -> list[FieldSpec]:
+    """What one row of a list field holds: its item fields, or for a list of text the one
+    text named as the list."""
+    if spec.item_fields:
+        return list(spec.item_fields)
+    return [FieldSpec(name=spec.name, type="text", label=spec.label)]
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What a file's header may name and how many rows it may hold."""
+
+    # A header (lower case, spaces collapsed) -> the field, and the item field of a list.
+    by_name: Mapping[str, tuple[FieldSpec, FieldSpec | None]]
+    # The fields whose column must be there when they are required.
+    fields: Sequence[FieldSpec]
+    known: str  # the columns known, said after a header's problems
+    max_rows: int
+    too_many: str
+
+
+def _read(filename: str, content: bytes, layout: _Layout) -> StaffList:
     table = _read_xlsx(content) if is_xlsx(filename, content) else _read_csv(content)
     header_cells = next(table, None)
     if header_cells is None:
         raise StaffListInvalid([RowProblem(1, "-", "berkas kosong")])
-    columns = _map_header(header_cells, manifest)
+    columns = _map_header(header_cells, layout)
     rows: list[SheetRow] = []
     problems: list[RowProblem] = []
     for number, cells in enumerate(table, start=2):
         if all(_blank(c) for c in cells):
             continue
-        if len(rows) == MAX_ROWS:
-            raise StaffListInvalid(
-                [RowProblem(number, "-", f"terlalu banyak baris (maksimal {MAX_ROWS})")]
-            )
+        if len(rows) == layout.max_rows:
+            raise StaffListInvalid([RowProblem(number, "-", layout.too_many)])
         stray = [i for i, c in enumerate(cells) if i >= len(columns) and not _blank(c)]
         for i in stray[:1]:
             problems.append(RowProblem(number, _column_letter(i), "isian di luar kolom berjudul"))
-        rows.append(_row(number, cells, columns, manifest, problems))
+        rows.append(_row(number, cells, columns, problems))
     if not rows:
         raise StaffListInvalid([RowProblem(2, "-", "tidak ada baris data di bawah judul kolom")])
     return StaffList(rows, problems)
@@ -130,19 +230,9 @@ class _Column:
     item: FieldSpec | None = None  # for ``peserta.nama``: the item field
 
 
-def _map_header(cells: list[object], manifest: TemplateManifest) -> list[_Column]:
+def _map_header(cells: list[object], layout: _Layout) -> list[_Column]:
     if len(cells) > MAX_COLUMNS:
         raise StaffListInvalid([RowProblem(1, "-", f"terlalu banyak kolom (maks. {MAX_COLUMNS})")])
-    by_name: dict[str, tuple[FieldSpec, FieldSpec | None]] = {}
-    for spec in manifest.fields:
-        if spec.type == "list" and spec.item_fields:
-            for member in spec.item_fields:
-                for name in (member.name, member.label):
-                    by_name[f"{spec.name}.{name}".lower()] = (spec, member)
-                    by_name[f"{spec.label}.{name}".lower()] = (spec, member)
-        else:
-            by_name[spec.name.lower()] = (spec, None)
-            by_name[spec.label.lower()] = (spec, None)
     problems: list[RowProblem] = []
     columns: list[_Column] = []
     seen: dict[str, str] = {}
@@ -152,7 +242,7 @@ def _map_header(cells: list[object], manifest: TemplateManifest) -> list[_Column
         if not header:
             columns.append(_Column(header=letter, spec=None))
             continue
-        found = by_name.get(" ".join(header.split()).lower())
+        found = layout.by_name.get(" ".join(header.split()).lower())
         if found is None:
             problems.append(RowProblem(1, header, "kolom tidak dikenal pada templat ini"))
             columns.append(_Column(header=header, spec=None))
@@ -163,12 +253,11 @@ def _map_header(cells: list[object], manifest: TemplateManifest) -> list[_Column
             problems.append(RowProblem(1, header, f"kolom ganda (sama dengan {seen[path]!r})"))
         seen[path] = header
         columns.append(_Column(header=header, spec=parent, item=item))
-    for spec in manifest.fields:
+    for spec in layout.fields:
         if spec.required and spec.default is None and not _has_column(spec, seen):
             problems.append(RowProblem(1, spec.name, f"kolom wajib ({spec.label}) tidak ada"))
     if problems:
-        known = ", ".join(sorted({s.name for s in manifest.fields}))
-        problems.append(RowProblem(1, "-", f"kolom yang dikenal templat {manifest.id}: {known}"))
+        problems.append(RowProblem(1, "-", layout.known))
         raise StaffListInvalid(problems)
     return columns
 
@@ -178,11 +267,7 @@ def _has_column(spec: FieldSpec, seen: Mapping[str, str]) -> bool:
 
 
 def _row(
-    number: int,
-    cells: list[object],
-    columns: list[_Column],
-    manifest: TemplateManifest,
-    problems: list[RowProblem],
+    number: int, cells: list[object], columns: list[_Column], problems: list[RowProblem]
 ) -> SheetRow:
     data: dict[str, object] = {}
     items: dict[str, dict[str, object]] = {}

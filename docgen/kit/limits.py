@@ -9,6 +9,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from docgen.errors import UploadTooLarge
 
+# The fields a form may have (Starlette's default is 1,000): a document's form carries every row
+# of its lists, four or five fields each, and a manifest's list may hold up to 500 items (a
+# list filled from a file, up to bulk's 5,000 rows). The body's size is bounded apart
+# (BodySizeLimit); this only bounds how many pieces it is cut into.
+MAX_FORM_FIELDS = 30_000
+
 
 def refuse_oversized(what: str, data: bytes, limit: int) -> None:
     """Raises UploadTooLarge (413) when an upload is over ``limit`` bytes."""

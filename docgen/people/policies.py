@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from docgen.errors import Forbidden, NotAuthenticated
+from docgen.kit.limits import MAX_FORM_FIELDS
 from docgen.people.service import Accounts
 from docgen.registry import audit
 from docgen.registry.models import User
@@ -113,7 +114,8 @@ async def _csrf_sent(request: Request) -> str:
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
-        value = (await request.form()).get("csrf")
+        # The form is parsed once per request: this bound holds for the page that reads it.
+        value = (await request.form(max_fields=MAX_FORM_FIELDS)).get("csrf")
         sent = value if isinstance(value, str) else None
     return sent or ""
 

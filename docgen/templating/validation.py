@@ -29,6 +29,7 @@ __all__ = [
     "validate_data",
     "validate_date",
     "validate_integer",
+    "validate_item",
     "validate_text",
 ]
 
@@ -171,19 +172,37 @@ def _validate_list(
     if len(value) > spec.max_items:
         problems.append(FieldProblem(path, f"terlalu banyak isian (maksimal {spec.max_items})"))
         return None
-    items: list[object] = []
-    for i, item in enumerate(value, start=1):
-        item_path = f"{path}[{i}]"
-        if spec.item_fields is None:
-            try:
-                items.append(validate_text(item))
-            except FieldInvalid as exc:
-                problems.append(FieldProblem(item_path, str(exc)))
-        elif not isinstance(item, Mapping):
-            problems.append(FieldProblem(item_path, "harus berupa objek"))
-        else:
-            items.append(_validate_record(spec.item_fields, item, f"{item_path}.", problems))
-    return items
+    return [_validate_item(spec, item, f"{path}[{i}]", problems) for i, item in enumerate(value, 1)]
+
+
+def _validate_item(
+    spec: FieldSpec, item: object, path: str, problems: list[FieldProblem]
+) -> object:
+    if spec.item_fields is None:
+        try:
+            return validate_text(item)
+        except FieldInvalid as exc:
+            problems.append(FieldProblem(path, str(exc)))
+            return None
+    if not isinstance(item, Mapping):
+        problems.append(FieldProblem(path, "harus berupa objek"))
+        return None
+    return _validate_record(spec.item_fields, item, f"{path}." if path else "", problems)
+
+
+def validate_item(spec: FieldSpec, item: object) -> object:
+    """One item of the list field ``spec``, checked and cleaned as ``validate_data`` checks it
+    inside a document's data (a record of the item fields, or a text).
+
+    Raises:
+        DataInvalid: every problem, named by its item field (``nip``; a text item by the
+            list's name).
+    """
+    problems: list[FieldProblem] = []
+    clean = _validate_item(spec, item, "" if spec.item_fields else spec.name, problems)
+    if problems:
+        raise DataInvalid(problems)
+    return clean
 
 
 def _validate_record(

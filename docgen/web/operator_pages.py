@@ -16,9 +16,11 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from docgen.batches import repository as batches_repository
+from docgen.batches.lists import checked_list
 from docgen.batches.schemas import BatchItemOut, BatchOut, DryRunOut
 from docgen.batches.service import list_readable as list_batches
 from docgen.batches.service import readable_batch
+from docgen.batches.staff_list import RowProblem, StaffListInvalid
 from docgen.deps import (
     AccountsDep,
     BatchesDep,
@@ -195,6 +197,13 @@ class DocumentForm:
                 out[spec.name] = filled + [self._empty_row(spec)] * (len(rows) - len(filled))
         return out
 
+    def fill_list(self, values: dict[str, Any], name: str, items: Sequence[Any]) -> None:
+        """The rows of the list ``name`` replaced by ``items`` (as a document's data holds
+        them, e.g. from a file); with no items the rows stay as they were."""
+        spec = self.manifest.field(name)
+        if spec is not None and items:
+            values[name] = [self._row_of(spec, item) for item in items]
+
     def change_rows(self, values: dict[str, Any], action: str) -> bool:
         """``tambah:<list>`` adds an empty row, ``hapus:<list>:<n>`` removes row n; whether
         ``action`` was one of them."""
@@ -286,6 +295,18 @@ async def _unit_choices(accounts: AccountsDep, caller: Caller) -> list[Any]:
     return [u for u in await accounts.units() if caller.in_unit(u.id)]
 
 
+@dataclass(frozen=True)
+class ListUpload:
+    """What a file uploaded into a list field of the form gave: how many rows it had, how many
+    went into the list, and the problems of the rows left out (or of the whole file)."""
+
+    field: str
+    filename: str
+    rows: int
+    items: int
+    problems: Sequence[RowProblem]
+
+
 @dataclass
 class FormParts:
     """What drawing a document or batch form takes, received once per route."""
@@ -294,6 +315,7 @@ class FormParts:
     office: OfficeDep
     signers: SignersDep
     accounts: AccountsDep
+    settings: SettingsDep
 
 
 FormPartsDep = Annotated[FormParts, Depends(FormParts)]
@@ -310,6 +332,7 @@ async def _form_page(
     document_id: str | None = None,
     unit_id: str = "",
     errors: Mapping[str, list[str]] | None = None,
+    uploaded: ListUpload | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     return parts.office.page(
@@ -318,6 +341,7 @@ async def _form_page(
         "op_formulir.html",
         status_code,
         manifest=template.manifest,
+        uploaded=uploaded,
         values=values,
         chosen=chosen,
         signers=await _signer_choices(parts.signers, caller),
@@ -405,13 +429,29 @@ async def _submitted(
     save: Callable[[dict[str, Any], dict[str, str]], Awaitable[str]],
     message: str,
 ) -> Response:
-    """A submitted document form: a row added or removed shows it again, unsaved; otherwise
-    ``save`` keeps it (its problems shown beside their fields) and the draft's page follows."""
+    """A submitted document form: a row added or removed, or a list filled from a file, shows
+    it again, unsaved; otherwise ``save`` keeps it (its problems shown beside their fields) and
+    the draft's page follows."""
     reader = DocumentForm(template.manifest)
     data, values = reader.read(form)
     chosen = _chosen(template.manifest, form)
-    if reader.change_rows(values, _text(form.get("aksi"))):
+    action = _text(form.get("aksi"))
+    if reader.change_rows(values, action):
         return await _form_page(parts, caller, template, values, chosen, **page)
+    if action.startswith("unggah:"):
+        limit = parts.settings.max_upload_bytes
+        uploaded, errors, status = await _list_from_file(limit, template, form, reader, values)
+        return await _form_page(
+            parts,
+            caller,
+            template,
+            values,
+            chosen,
+            errors=errors,
+            uploaded=uploaded,
+            status_code=status,
+            **page,
+        )
     try:
         document_id = await save(data, chosen)
     except DataInvalid as exc:
@@ -428,6 +468,31 @@ async def _submitted(
     except DocgenError as exc:
         return _failure(parts.office, parts.request, caller, exc)
     return RedirectResponse(f"/dokumen/{document_id}?pesan={quote(message)}", status_code=303)
+
+
+async def _list_from_file(
+    limit: int, template: Template, form: FormData, reader: DocumentForm, values: dict[str, Any]
+) -> tuple[ListUpload, dict[str, list[str]], int]:
+    """The list named by the form's "Unggah daftar" button filled in ``values`` from the file of
+    its control, as POST /api/v1/templates/{id}/lists/{field} reads it: the rows without
+    problems in the list, the others' problems by row and column; what was typed stays. Also
+    the errors by form field and the status code of the page."""
+    name = _text(form.get("aksi")).removeprefix("unggah:")
+    control = f"unggah.{name}"
+    upload = form.get(control)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return ListUpload(name, "", 0, 0, []), {control: ["pilih berkas CSV atau XLSX"]}, 422
+    content = await upload.read(limit + 1)  # one byte past the limit is enough to refuse it
+    try:
+        refuse_oversized("Daftar", content, limit)
+        checked = await checked_list(template, name, upload.filename, content)
+    except DocgenError as exc:
+        problems = exc.problems if isinstance(exc, StaffListInvalid) else []
+        refused = ListUpload(name, upload.filename, 0, 0, problems)
+        return refused, {control: [exc.detail]}, exc.status_code
+    reader.fill_list(values, name, checked.items)
+    filled = ListUpload(name, upload.filename, checked.rows, len(checked.items), checked.problems)
+    return filled, {}, 200
 
 
 async def _draft_template(
