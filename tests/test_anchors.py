@@ -22,7 +22,7 @@ from docx.text.paragraph import Paragraph
 
 from docgen.pipeline.render import render_docx
 from docgen.templating.catalogue import load_template
-from docgen.templating.validation import validate_data
+from docgen.templating.validation import signing_roles, validate_data
 from signing.errors import AnchorNotFound, InvalidPdf
 from signing.prepare.anchors import AnchorPosition, anchor_marker, locate_anchors
 from tests.conftest import pakta_data
@@ -56,7 +56,7 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Converted]:
         clean = validate_data(template.manifest, values)
         docx = render_docx(template, clean, nomor=NOMOR)
         (workdir / f"{template_id}.docx").write_bytes(docx)
-        roles[template_id] = [role.name for role in template.manifest.roles]
+        roles[template_id] = [role.name for role in signing_roles(template.manifest, clean)]
     soffice_convert(workdir, [workdir / f"{t}.docx" for t in data])
     return {t: Converted((workdir / f"{t}.pdf").read_bytes(), roles[t]) for t in data}
 
