@@ -33,6 +33,7 @@ __all__ = [
     "ReaderCaller",
     "SignerCaller",
     "StaffCaller",
+    "VerifikatorCaller",
     "accounts_of",
 ]
 
@@ -149,3 +150,4 @@ StaffCaller = Annotated[Caller, Depends(allow(Role.ADMIN, Role.OPERATOR))]
 SignerCaller = Annotated[Caller, Depends(allow(Role.SIGNER))]
 ReaderCaller = Annotated[Caller, Depends(allow(Role.ADMIN, Role.OPERATOR, Role.AUDITOR))]
 AuditCaller = Annotated[Caller, Depends(allow(Role.ADMIN, Role.AUDITOR))]
+VerifikatorCaller = Annotated[Caller, Depends(allow(Role.VERIFIKATOR))]
