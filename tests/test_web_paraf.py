@@ -1,16 +1,18 @@
 """The verifikator's office pages in a real browser (Debian's chromium through Playwright): what
 waits for their paraf, the document read as page images, "Paraf" and "Kembalikan" with a note
-the operator then reads on the document's page; and the pages pass axe-core."""
+the operator then reads on the document's page; the operator naming verifikator in the
+document's form; and the pages pass axe-core."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
 
-from tests.browser import DESKTOP, PHONE, log_in, pages_shown, shoot, status_of
-from tests.conftest import People, Service
+from tests.browser import DESKTOP, PHONE, fill, log_in, pages_shown, shoot, status_of
+from tests.conftest import People, Service, pakta_data
 from tests.people import Account
 from tests.test_errors import own_nip
 from tests.test_paraf import mou_request
@@ -113,3 +115,34 @@ def test_two_verifikator_paraf_and_return_in_the_browser(
     # The verifikator's pages pass axe-core at both sizes.
     paths = ["/paraf", f"/dokumen/{document['id']}"]
     assert violations(browser, service, paths, session_cookies(people, first)) == []
+
+
+def test_the_operator_names_verifikator_in_the_form(
+    browser: Browser, service: Service, contexts: list[BrowserContext], people: People
+) -> None:
+    chosen = people.user("verifikator")
+    signer = people.signer(own_nip(), name="Ir. Dewi Lestari")
+    page = logged_in(browser, service, contexts, people.operator, DESKTOP)
+    page.goto("/dokumen/baru/pakta-integritas")
+    fill(page, pakta_data(nip=signer.nip, nama="Ir. Dewi Lestari"))
+    first = page.get_by_label("Paraf 1")
+    assert "tanpa paraf" in first.locator("option:checked").inner_text()
+    first.select_option(label=chosen.username)
+    shoot(page, "op-formulir-paraf")
+    page.get_by_role("button", name="Simpan draf").click()
+    page.wait_for_url(re.compile(r"/dokumen/[0-9a-f]{32}\?pesan="))
+    document_id = re.search(r"/dokumen/([0-9a-f]{32})", page.url)[1]  # type: ignore[index]
+
+    # The draft's form keeps the choice; issuing it waits for that verifikator's paraf.
+    page.goto(f"/dokumen/{document_id}/ubah")
+    assert page.get_by_label("Paraf 1").input_value() == chosen.id
+    page.goto(f"/dokumen/{document_id}")
+    page.get_by_role("button", name="Terbitkan").click()
+    page.wait_for_url("**pesan=*")
+    assert status_of(page) == "menunggu_paraf"
+    assert chosen.username in page.locator("tr.paraf-step").inner_text()
+    # The signer cannot sign yet: no PIN field on their page.
+    own = logged_in(browser, service, contexts, signer, PHONE)
+    own.goto(f"/dokumen/{document_id}")
+    assert status_of(own) == "menunggu_paraf"
+    assert own.get_by_label("PIN Anda").count() == 0
