@@ -76,6 +76,10 @@ def story(people: People, cast: dict[str, Any]) -> dict[str, Any]:
     assert created.status_code == 201, created.text
     doc_id = created.json()["id"]
     steps: dict[str, Any] = {"created": created.json(), "id": doc_id}
+    with people.anonymous() as public:
+        code = created.json()["verify_code"]
+        steps["public_waiting"] = public.get(f"/api/v1/verify/{code}")
+        steps["public_page_waiting"] = public.get(f"/v/{code}")
     steps["waiting_kasubbag"] = waiting(kasubbag, doc_id)
     steps["waiting_sekcam"] = waiting(sekcam, doc_id)
     steps["second_first"] = paraf(sekcam, doc_id)
@@ -115,6 +119,22 @@ def test_a_document_naming_verifikator_waits_for_their_paraf(
     # The verifikator reads the PDF as it stands before initialling it.
     read = story["kasubbag_read"]
     assert read.status_code == 200 and read.content.startswith(b"%PDF")
+
+
+def test_the_public_sees_a_document_waiting_for_paraf_as_not_in_force(
+    story: dict[str, Any], cast: dict[str, Any]
+) -> None:
+    public = story["public_waiting"]
+    assert public.status_code == 200, public.text
+    assert (public.json()["status"], public.json()["status_label"]) == (
+        "menunggu_paraf",
+        "MENUNGGU PARAF",
+    )
+    page = story["public_page_waiting"]
+    assert page.status_code == 200 and "MENUNGGU PARAF" in page.text
+    # Who initials it is the office's business, not the public's.
+    for seen in (public.text, page.text):
+        assert cast["kasubbag"].username not in seen and cast["kasubbag"].id not in seen
 
 
 def test_the_second_verifikator_cannot_go_first(story: dict[str, Any]) -> None:

@@ -86,8 +86,13 @@ async def get(session: AsyncSession, document_id: str) -> Document:
 
 
 async def by_code(session: AsyncSession, code: str) -> Document:
-    """Raises NotFound, the same for every unknown code."""
-    document = await session.scalar(select(Document).where(Document.verify_code == code))
+    """Raises NotFound, the same for every unknown code. The paraf steps are not loaded (they
+    raise when touched): the public never sees them, and this read is the busiest one."""
+    document = await session.scalar(
+        select(Document)
+        .where(Document.verify_code == code)
+        .options(raiseload(Document.paraf_steps))
+    )
     if document is None:
         raise NotFound("Kode verifikasi tidak dikenal")
     return document
