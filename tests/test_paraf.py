@@ -14,6 +14,8 @@ import httpx
 import pytest
 from cryptography import x509
 
+from docgen.errors import TemplateProblem
+from docgen.templating.manifest import parse_manifest
 from signing.validate.validation import validate_pdf
 from tests.conftest import REPO, People, SignerAccount
 from tests.pdftools import pdfsig
@@ -369,3 +371,21 @@ def test_a_template_that_asks_for_paraf(people: People, cast: dict[str, Any]) ->
     )
     assert batch.status_code == 422, batch.text
     assert "paraf" in batch.text
+
+
+@pytest.mark.parametrize(
+    ("paraf", "problem"),
+    [
+        ("steps = []", "paraf.steps"),
+        (f"steps = {['Kepala Subbagian'] * 11!r}".replace("'", '"'), "paraf.steps"),
+        ('steps = ["  "]', "paraf"),
+        ('steps = ["Sekretaris"]\nrequired = true', "paraf.required"),
+    ],
+)
+def test_a_manifest_asks_for_paraf_with_named_steps(paraf: str, problem: str) -> None:
+    text = (MOU_DIR / "manifest.toml").read_text(encoding="utf-8")
+    problems: list[TemplateProblem] = []
+    assert parse_manifest(text + f"\n[paraf]\n{paraf}\n", problems) is None
+    assert [p.where.rsplit(": ", 1)[-1] for p in problems] == [problem], problems
+    good = parse_manifest(text + '\n[paraf]\nsteps = ["Sekretaris"]\n', problems := [])
+    assert good is not None and good.paraf is not None and good.paraf.steps == ["Sekretaris"]
