@@ -132,6 +132,7 @@ def test_the_operator_names_verifikator_in_the_form(
     page.get_by_role("button", name="Simpan draf").click()
     page.wait_for_url(re.compile(r"/dokumen/[0-9a-f]{32}\?pesan="))
     document_id = re.search(r"/dokumen/([0-9a-f]{32})", page.url)[1]  # type: ignore[index]
+    assert chosen.username in page.locator(".chosen-paraf").inner_text()
 
     # The draft's form keeps the choice; issuing it waits for that verifikator's paraf.
     page.goto(f"/dokumen/{document_id}/ubah")

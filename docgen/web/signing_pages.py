@@ -30,6 +30,7 @@ from docgen.documents.service import waiting_for
 from docgen.errors import DataInvalid, DocgenError, NotFound
 from docgen.kit.error_bodies import problem_message
 from docgen.kit.paging import PageQuery
+from docgen.paraf import repository as paraf_repository
 from docgen.paraf.steps import current_step, waiting_before
 from docgen.people.policies import AnyCaller, Caller, SignerCaller, StaffCaller
 from docgen.registry.models import Document, ParafStep, SignatureSlot
@@ -263,6 +264,8 @@ async def _document_page(
     names = await signers_repository.names(
         session, [s.assigned_signer_id for s in document.slots] + list(chosen.values())
     )
+    # A draft's verifikator, named for when it is issued (an issued one has its steps).
+    named = await paraf_repository.users(session, document.chosen_paraf or []) if draft else {}
     unsigned = [s.order for s in document.slots if s.signed_at is None]
     slots = [
         SlotView(
@@ -294,6 +297,9 @@ async def _document_page(
         status_label=STATUS_LABELS[document.status],
         draft=draft,
         chosen=[(roles.get(role, role), names.get(i, "-")) for role, i in chosen.items()],
+        chosen_paraf=[
+            named[i].username if i in named else "-" for i in document.chosen_paraf or []
+        ],
         slots=slots,
         declined_label=next(
             (s.label for s in document.slots if s.role == document.declined_role), None
