@@ -32,6 +32,7 @@ from docgen.kit.limits import BodySizeLimit
 from docgen.kit.rate_limits import RateLimited, RateLimits
 from docgen.kit.readiness import OK, readiness
 from docgen.local import claim_node_dir
+from docgen.paraf.routes import router as paraf
 from docgen.people.pages import pages as people_pages
 from docgen.people.policies import Caller, Public
 from docgen.people.routes import router as people
@@ -86,7 +87,7 @@ def api_router() -> APIRouter:
     """Every ``/api/v1`` route; any of them may fail on bad input (422) or on object storage
     (503)."""
     api = APIRouter(prefix="/api/v1", responses=error_responses(422, 503))
-    for router in (people, templates, documents, signers, batches, verification):
+    for router in (people, templates, documents, paraf, signers, batches, verification):
         api.include_router(router)
     return api
 

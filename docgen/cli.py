@@ -350,12 +350,13 @@ def signer_add(
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Option()],
-    role: Annotated[str, typer.Option(help="admin, operator or auditor")],
+    role: Annotated[str, typer.Option(help="admin, operator, verifikator or auditor")],
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the password from standard input")
     ] = False,
     unit: Annotated[
-        list[str] | None, typer.Option(help="unit code (repeatable; operators and auditors)")
+        list[str] | None,
+        typer.Option(help="unit code (repeatable; operators, verifikator and auditors)"),
     ] = None,
 ) -> None:
     """Create an account in the registry of this server (the first admin, or anyone when the

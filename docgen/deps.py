@@ -15,6 +15,7 @@ from docgen.documents.drafts import Drafts
 from docgen.documents.service import DocumentService
 from docgen.kit.links import Links
 from docgen.kit.sandbox import Sandbox
+from docgen.paraf.service import Paraf
 from docgen.people.profiles import UnitProfiles
 from docgen.people.service import Accounts
 from docgen.registry.db import Database
@@ -42,6 +43,7 @@ __all__ = [
     "LinksDep",
     "OfficeDep",
     "PagesDep",
+    "ParafDep",
     "ProfilesDep",
     "PublicViewsDep",
     "RevocationsDep",
@@ -137,6 +139,10 @@ async def _drafts(parts: PartsDep) -> Drafts:
     return parts.drafts
 
 
+async def _paraf(parts: PartsDep) -> Paraf:
+    return parts.paraf
+
+
 async def _batches(parts: PartsDep) -> BatchService:
     return parts.batches
 
@@ -167,6 +173,7 @@ UploadChecksDep = Annotated[UploadChecks, Depends(_upload_checks)]
 PublicViewsDep = Annotated[PublicViews, Depends(_public_views)]
 DocumentsDep = Annotated[DocumentService, Depends(_documents)]
 DraftsDep = Annotated[Drafts, Depends(_drafts)]
+ParafDep = Annotated[Paraf, Depends(_paraf)]
 BatchesDep = Annotated[BatchService, Depends(_batches)]
 BulkSigningsDep = Annotated[BulkSignings, Depends(_bulk_signings)]
 PagesDep = Annotated[Pages, Depends(_pages)]

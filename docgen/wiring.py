@@ -30,6 +30,7 @@ from docgen.kit.readiness import Checked
 from docgen.kit.sandbox import Sandbox
 from docgen.kit.secret import load_pepper
 from docgen.notifications import Notifier
+from docgen.paraf.service import Paraf
 from docgen.people.profiles import UnitProfiles
 from docgen.people.service import Accounts, LoginPolicy
 from docgen.pipeline.bounds import RenderBounds
@@ -84,6 +85,7 @@ class Parts:
     signers: Signers
     documents: DocumentService
     drafts: Drafts
+    paraf: Paraf
     batches: BatchService
     bulk_signings: BulkSignings
     jobs: Jobs
@@ -301,6 +303,7 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             signers=Signers(db, keys, revocations, accounts),
             documents=documents,
             drafts=Drafts(documents, settings.data_dir / "cache" / "drafts"),
+            paraf=Paraf(documents),
             batches=BatchService(
                 db, catalogue, core.store, chunks, chunk_rows=settings.batch_chunk_rows
             ),

@@ -42,9 +42,10 @@ def _named_shape(schema: dict[str, Any]) -> bool:
 def test_every_api_operation_declares_the_shape_of_its_success(spec: dict[str, Any]) -> None:
     api = [(p, m, o) for p, m, o in operations(spec) if p.startswith("/api/v1/")]
     # Every route the README lists: the documents', signers', batches', templates' and public
-    # ones (a list field from a file and its empty list among them), and the accounts' (login,
-    # tokens, me, units and their profiles and emblems, users, activation, audit).
-    assert len(api) == 57
+    # ones (a list field from a file and its empty list among them), the accounts' (login,
+    # tokens, me, units and their profiles and emblems, users, activation, audit), and the
+    # verifikator's paraf (3).
+    assert len(api) == 60
     for path, method, operation in api:
         successes = {c: r for c, r in operation["responses"].items() if c.startswith("2")}
         assert successes, f"{method} {path} declares no success"

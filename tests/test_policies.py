@@ -23,9 +23,10 @@ import httpx
 import pytest
 
 from tests.conftest import People, create_pakta, pakta_data
+from tests.people import Account
 
 ANONYMOUS = "anonymous"
-ROLES = ("admin", "operator", "signer", "auditor")
+ROLES = ("admin", "operator", "signer", "auditor", "verifikator")
 
 PUBLIC = frozenset({ANONYMOUS, *ROLES})
 LOGGED_IN = frozenset(ROLES)
@@ -34,6 +35,7 @@ STAFF = frozenset({"admin", "operator"})
 SIGNER = frozenset({"signer"})
 READERS = frozenset({"admin", "operator", "auditor"})
 AUDITORS = frozenset({"admin", "auditor"})
+VERIFIKATOR = frozenset({"verifikator"})
 
 # Who may call each route. A route added to the service without a line here fails the test.
 POLICIES: dict[tuple[str, str], frozenset[str]] = {
@@ -82,6 +84,10 @@ POLICIES: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/api/v1/documents/{document_id}"): STAFF,
     ("POST", "/api/v1/documents/{document_id}/issue"): STAFF,
     ("POST", "/api/v1/documents/{document_id}/decline"): SIGNER,
+    # Paraf: the verifikator a document names, in order, before its signatures
+    ("GET", "/api/v1/paraf"): VERIFIKATOR,
+    ("POST", "/api/v1/documents/{document_id}/paraf"): VERIFIKATOR,
+    ("POST", "/api/v1/documents/{document_id}/paraf/return"): VERIFIKATOR,
     ("GET", "/api/v1/documents/{document_id}/pages"): LOGGED_IN,
     ("GET", "/api/v1/documents/{document_id}/pages/{page}"): LOGGED_IN,
     # Signers: entered by staff, put in effect and revoked by admins
@@ -144,8 +150,14 @@ class Objects:
 
 
 @pytest.fixture(scope="module")
-def callers(people: People) -> Iterator[dict[str, httpx.Client]]:
-    """One client per role: nobody, the admin, the unit's operator, a signer, an auditor."""
+def verifikator(people: People) -> Account:
+    return people.user("verifikator")
+
+
+@pytest.fixture(scope="module")
+def callers(people: People, verifikator: Account) -> Iterator[dict[str, httpx.Client]]:
+    """One client per role: nobody, the admin, the unit's operator, a signer, an auditor, a
+    verifikator."""
     anonymous = people.anonymous()
     yield {
         ANONYMOUS: anonymous,
@@ -153,17 +165,18 @@ def callers(people: People) -> Iterator[dict[str, httpx.Client]]:
         "operator": people.operator.client,
         "signer": people.signer(MATRIX_NIP).client,
         "auditor": people.user("auditor").client,
+        "verifikator": verifikator.client,
     }
     anonymous.close()
 
 
 @pytest.fixture(scope="module")
-def objects(people: People) -> Objects:
-    """A pakta and a one-row batch made by the unit's operator, both bound to the signer;
-    the unit has an emblem."""
+def objects(people: People, verifikator: Account) -> Objects:
+    """A pakta and a one-row batch made by the unit's operator, both bound to the signer, the
+    pakta to be initialled by the verifikator; the unit has an emblem."""
     signer = people.signer(MATRIX_NIP)
     operator = people.operator.client
-    document = create_pakta(operator, MATRIX_NIP)
+    document = create_pakta(operator, MATRIX_NIP, paraf=[verifikator.id])
     row = pakta_data(nip=MATRIX_NIP)
     staff_list = io.StringIO()
     writer = csv.writer(staff_list)
@@ -283,7 +296,7 @@ def test_pages_send_the_public_to_the_login_page(
 
     # Every logged-in role is sent to its start page.
     starts = {"admin": "/dokumen", "operator": "/dokumen", "signer": "/kotak-masuk"}
-    starts["auditor"] = "/dokumen"
+    starts |= {"auditor": "/dokumen", "verifikator": "/paraf"}
     for role in ROLES:
         page = callers[role].get("/")
         assert page.status_code == 303, (role, page.text[:200])

@@ -25,7 +25,7 @@ from docgen.batches.staff_list import RowProblem, StaffList, is_xlsx, read_staff
 from docgen.batches.tasks import ChunkQueue
 from docgen.documents.binding import bind_roles, chosen_problems
 from docgen.documents.service import document_date, document_unit, numbering_unit
-from docgen.errors import DataInvalid, NotFound
+from docgen.errors import DataInvalid, FieldProblem, NotFound
 from docgen.kit.paging import PageQuery
 from docgen.people.policies import Caller
 from docgen.people.profiles import IssuingUnit, issuing_unit, with_unit_place
@@ -112,9 +112,14 @@ class BatchService:
         unit's place (``profile``) fills the template's place field where a row leaves it empty.
 
         Raises StaffListInvalid (the file as a whole), DataInvalid (an unknown role or signer
-        in ``signers``).
+        in ``signers``; a template that asks for paraf).
         """
         manifest = template.manifest
+        if manifest.paraf is not None:
+            # A batch names no verifikator: its documents would skip the paraf the template
+            # asks for.
+            message = "templat ini meminta paraf verifikator; buat dokumennya satu per satu"
+            raise DataInvalid([FieldProblem("template", message)])
         staff = await anyio.to_thread.run_sync(read_staff_list, filename, content, manifest)
         async with self.db.session() as session:
             chosen, refused = await chosen_problems(session, manifest, signers)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from docgen.documents import repository
 from docgen.documents.binding import chosen_problems
 from docgen.documents.service import DocumentService, document_unit, readable
 from docgen.errors import Conflict, DataInvalid, NotFound
+from docgen.paraf.steps import named_problems
 from docgen.people.policies import Caller
 from docgen.people.profiles import issuing_unit, unit_kop
 from docgen.pipeline.preview import page_count
@@ -48,12 +49,14 @@ class Drafts:
         data: Mapping[str, Any],
         signers: Mapping[str, str],
         unit_id: str | None,
+        paraf: Sequence[str] = (),
     ) -> str:
-        """A new draft of the caller's unit; returns its id. Raises Forbidden,
-        TemplateNotFound, DataInvalid (the data, unknown roles or signers)."""
+        """A new draft of the caller's unit (``paraf``: its verifikator, who initial it once
+        it is issued); returns its id. Raises Forbidden, TemplateNotFound, DataInvalid (the
+        data, unknown roles or signers, the verifikator)."""
         unit = document_unit(caller, unit_id)
         template = self.catalogue.latest(template_id)
-        fields = await self._checked(template, data, signers, unit)
+        fields = await self._checked(caller, template, data, signers, unit, paraf)
         document = Document(
             id=uuid.uuid4().hex,
             status=DocumentStatus.DRAF,
@@ -70,14 +73,19 @@ class Drafts:
         return document.id
 
     async def update(
-        self, caller: Caller, document_id: str, data: Mapping[str, Any], signers: Mapping[str, str]
+        self,
+        caller: Caller,
+        document_id: str,
+        data: Mapping[str, Any],
+        signers: Mapping[str, str],
+        paraf: Sequence[str] = (),
     ) -> None:
-        """New data (and chosen signers) for a draft, checked against the template's latest
-        version. Raises NotFound, Conflict (409: not a draft), DataInvalid."""
+        """New data (and chosen signers and verifikator) for a draft, checked against the
+        template's latest version. Raises NotFound, Conflict (409: not a draft), DataInvalid."""
         async with self.db.session() as session:
             draft = await self._draft(session, caller, document_id)
         template = self.catalogue.latest(draft.template_id)
-        fields = await self._checked(template, data, signers, draft.unit_id)
+        fields = await self._checked(caller, template, data, signers, draft.unit_id, paraf)
         async with self.db.writing() as session:
             current = await self._draft(session, caller, document_id)
             for name, value in fields.items():
@@ -110,6 +118,7 @@ class Drafts:
             clean,
             draft.chosen_signers or {},
             draft.unit_id or "",
+            paraf=draft.chosen_paraf or [],
             draft_id=document_id,
         )
 
@@ -159,10 +168,12 @@ class Drafts:
 
     async def _checked(
         self,
+        caller: Caller,
         template: Template,
         data: Mapping[str, Any],
         signers: Mapping[str, str],
         unit: str | None,
+        paraf: Sequence[str],
     ) -> dict[str, Any]:
         """The columns of a draft from its data (the unit's place filling an empty place).
         Raises DataInvalid. Roles are bound only when it is issued: a draft may wait for a
@@ -171,6 +182,7 @@ class Drafts:
         clean = await self.documents.checked_data(manifest, data, unit)
         async with self.db.session() as session:
             _, problems = await chosen_problems(session, manifest, signers)
+            problems += await named_problems(session, caller.id, unit, manifest, paraf)
         if problems:
             raise DataInvalid(problems)
         return {
@@ -182,6 +194,7 @@ class Drafts:
             "document_date": repository.document_date(clean, manifest.date_field).isoformat(),
             "data": stored_form(clean),
             "chosen_signers": dict(signers),
+            "chosen_paraf": list(paraf),
             "search_text": repository.search_text(manifest, clean, None),
         }
 

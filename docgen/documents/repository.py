@@ -29,7 +29,15 @@ from docgen.kit.paging import PageQuery
 from docgen.pipeline.orchestration import Made, Signed
 from docgen.pipeline.prepare import field_name
 from docgen.registry import audit
-from docgen.registry.models import Document, Revision, SignatureSlot, Signer, table_of, utcnow
+from docgen.registry.models import (
+    Document,
+    ParafStep,
+    Revision,
+    SignatureSlot,
+    Signer,
+    table_of,
+    utcnow,
+)
 from docgen.registry.statuses import DocumentStatus, RevisionKind
 from docgen.templating.manifest import NOMOR_INDUK_TYPES, FieldSpec, TemplateManifest
 from docgen.templating.validation import signing_roles, stored_form
@@ -78,8 +86,13 @@ async def get(session: AsyncSession, document_id: str) -> Document:
 
 
 async def by_code(session: AsyncSession, code: str) -> Document:
-    """Raises NotFound, the same for every unknown code."""
-    document = await session.scalar(select(Document).where(Document.verify_code == code))
+    """Raises NotFound, the same for every unknown code. The paraf steps are not loaded (they
+    raise when touched): the public never sees them, and this read is the busiest one."""
+    document = await session.scalar(
+        select(Document)
+        .where(Document.verify_code == code)
+        .options(raiseload(Document.paraf_steps))
+    )
     if document is None:
         raise NotFound("Kode verifikasi tidak dikenal")
     return document
@@ -130,12 +143,13 @@ async def signed_by(
 
 @dataclass(frozen=True)
 class Scope:
-    """The documents a listing may show: every one (``everything``), or those of ``unit_ids``
-    and those with a role bound to ``signer_id``."""
+    """The documents a listing may show: every one (``everything``), or those of ``unit_ids``,
+    those with a role bound to ``signer_id`` and those naming ``verifikator_id`` (a user)."""
 
     everything: bool = False
     unit_ids: frozenset[str] = frozenset()
     signer_id: str | None = None
+    verifikator_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,8 +192,15 @@ def _matching(scope: Scope, filters: Filters) -> list[ColumnElement[bool]]:
             if scope.signer_id
             else None
         )
+        named = (
+            exists().where(
+                ParafStep.document_id == Document.id, ParafStep.user_id == scope.verifikator_id
+            )
+            if scope.verifikator_id
+            else None
+        )
         in_units = Document.unit_id.in_(scope.unit_ids) if scope.unit_ids else None
-        allowed = [c for c in (in_units, bound) if c is not None]
+        allowed = [c for c in (in_units, bound, named) if c is not None]
         where.append(or_(*allowed) if allowed else false())
     where += [Document.search_text.contains(term, autoescape=True) for term in filters.terms]
     if filters.status is not None:

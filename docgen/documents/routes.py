@@ -75,13 +75,18 @@ async def create_document(
 ) -> DocumentOut:
     """Make a document of the caller's unit from a template and data: every signer role bound
     to one enrolled signer, numbered, converted, stamped with its QR code, stored, and waiting
-    for its signers. With ``"draft": true``, a draft instead: no number, nothing public,
+    for its signers; with ``paraf``, first for its verifikator to initial it in order. With
+    ``"draft": true``, a draft instead: no number, nothing public,
     editable and deletable until ``POST /documents/{id}/issue``."""
 
     async def make() -> str:
         if body.draft:
-            return await drafts.save(caller, body.template, body.data, body.signers, body.unit_id)
-        return await documents.create(caller, body.template, body.data, body.signers, body.unit_id)
+            return await drafts.save(
+                caller, body.template, body.data, body.signers, body.unit_id, body.paraf
+            )
+        return await documents.create(
+            caller, body.template, body.data, body.signers, body.unit_id, body.paraf
+        )
 
     digest = idempotency.request_digest(caller.id, body.model_dump_json())
     document_id, replayed = await idempotency.once(
@@ -232,7 +237,7 @@ async def change_draft(
     caller: StaffCaller, drafts: DraftsDep, links: LinksDep, document_id: str, body: DraftIn
 ) -> DocumentOut:
     """New data and chosen signers for a draft (an issued document cannot change)."""
-    await drafts.update(caller, document_id, body.data, body.signers)
+    await drafts.update(caller, document_id, body.data, body.signers, body.paraf)
     async with drafts.db.session() as session:
         return await _document(session, links, caller, document_id)
 

@@ -12,8 +12,9 @@ from docgen.errors import FieldInvalid
 from docgen.kit.links import Links
 from docgen.kit.paging import PageOut, PageQuery, one_of, optional_filter
 from docgen.kit.types import Instant, PlainLines
-from docgen.registry.models import Document, SignatureSlot
-from docgen.registry.statuses import DocumentStatus, RevisionKind, SlotStatus
+from docgen.registry.models import Document, ParafStep, SignatureSlot
+from docgen.registry.statuses import DocumentStatus, ParafState, RevisionKind, SlotStatus
+from docgen.templating.manifest import MAX_PARAF_STEPS
 from docgen.templating.validation import validate_date
 
 __all__ = [
@@ -22,12 +23,16 @@ __all__ = [
     "DocumentListOut",
     "DocumentOut",
     "DocumentQuery",
+    "ParafStepOut",
     "PendingOut",
     "RevisionOut",
     "RevokeIn",
     "SignatureIn",
     "SlotOut",
 ]
+
+
+UserId = Annotated[str, Field(min_length=1, max_length=32)]
 
 
 class DocumentIn(BaseModel):
@@ -41,6 +46,13 @@ class DocumentIn(BaseModel):
     unit_id: str | None = Field(
         default=None, description="the document's unit; the operator's own if they have one"
     )
+    paraf: list[UserId] = Field(
+        default_factory=list,
+        max_length=MAX_PARAF_STEPS,
+        description="the verifikator (user ids, role verifikator, of the document's unit) who "
+        "initial it in this order before the first signature; as many as the template's paraf "
+        "steps where it asks for paraf (422 otherwise, and for the one who makes it)",
+    )
     draft: bool = Field(
         default=False,
         description="true: a draft (no number, nothing public; editable, deletable) that "
@@ -53,6 +65,7 @@ class DraftIn(BaseModel):
 
     data: dict[str, Any]
     signers: dict[str, str] = Field(default_factory=dict)
+    paraf: list[UserId] = Field(default_factory=list, max_length=MAX_PARAF_STEPS)
 
 
 class PagesOut(BaseModel):
@@ -93,6 +106,31 @@ class SlotOut(BaseModel):
     signed_at: Instant | None
 
 
+class ParafStepOut(BaseModel):
+    """One verifikator's paraf of a document: who, in which step, its state, when, and the
+    note of a return."""
+
+    step: int
+    label: str
+    user_id: str
+    username: str
+    state: ParafState
+    at: Instant | None = Field(description="when it was initialled or returned")
+    note: str | None = Field(description="why it was returned (for the operator)")
+
+    @classmethod
+    def of(cls, step: ParafStep) -> ParafStepOut:
+        return cls(
+            step=step.step,
+            label=step.label,
+            user_id=step.user_id,
+            username=step.user.username,
+            state=step.state,
+            at=step.done_at,
+            note=step.note,
+        )
+
+
 class RevisionOut(BaseModel):
     seq: int
     kind: RevisionKind
@@ -122,6 +160,9 @@ class DocumentOut(BaseModel):
     declined_role: str | None
     decline_reason: str | None
     signers: list[SlotOut]
+    paraf: list[ParafStepOut] = Field(
+        description="the verifikator's steps, in order, before the signatures (none: no paraf)"
+    )
     revisions: list[RevisionOut]
     created_at: Instant
 
@@ -160,6 +201,7 @@ class DocumentOut(BaseModel):
                 )
                 for slot in document.slots
             ],
+            paraf=[ParafStepOut.of(step) for step in document.paraf_steps],
             revisions=[
                 RevisionOut(
                     seq=r.seq, kind=r.kind, sha256=r.sha256, size=r.size, created_at=r.created_at

@@ -34,6 +34,8 @@ from docgen.errors import (
 )
 from docgen.kit.links import Links
 from docgen.notifications import Notifier
+from docgen.paraf import repository as paraf_steps
+from docgen.paraf.steps import named_problems, step_labels
 from docgen.people.policies import Caller
 from docgen.people.profiles import issuing_unit, unit_kop, with_unit_place
 from docgen.pipeline.orchestration import Draft, Pipeline, ToSign
@@ -110,7 +112,9 @@ def check_signer(slot: SignatureSlot, signer: Signer) -> None:
 
 def readable(caller: Caller, document: Document) -> bool:
     """Admins read every document; operators and auditors their units'; a signer the
-    documents with a role bound to them."""
+    documents with a role bound to them; a verifikator those that name them."""
+    if caller.role == Role.VERIFIKATOR:
+        return any(step.user_id == caller.id for step in document.paraf_steps)
     if caller.role == Role.SIGNER:
         signer_id = caller.user.signer_id if caller.user else None
         return signer_id is not None and any(
@@ -123,6 +127,8 @@ def readable_scope(caller: Caller) -> repository.Scope:
     """The rule of :func:`readable` as the scope of a listing, which applies it in SQL."""
     if caller.role == Role.SIGNER:
         return repository.Scope(signer_id=caller.user.signer_id if caller.user else None)
+    if caller.role == Role.VERIFIKATOR:
+        return repository.Scope(verifikator_id=caller.id)
     if caller.is_admin:
         return repository.Scope(everything=True)
     return repository.Scope(unit_ids=caller.unit_ids)
@@ -181,6 +187,15 @@ def slot_to_sign(document: Document, role: str) -> SignatureSlot:
         raise Conflict("Dokumen telah dicabut dan tidak dapat ditandatangani")
     if document.status == DocumentStatus.DITOLAK:
         raise Conflict("Dokumen ditolak oleh penanda tangan dan tidak dapat ditandatangani")
+    if document.status == DocumentStatus.MENUNGGU_PARAF:
+        raise Conflict(
+            "Dokumen masih menunggu paraf verifikator; tanda tangan baru dapat dibuat "
+            "setelah semua verifikator memarafnya"
+        )
+    if document.status == DocumentStatus.DIKEMBALIKAN:
+        raise Conflict(
+            "Dokumen dikembalikan verifikator kepada operator dan tidak dapat ditandatangani"
+        )
     slot = next((s for s in document.slots if s.role == role), None)
     if slot is None:
         roles = ", ".join(s.role for s in document.slots)
@@ -233,21 +248,23 @@ class DocumentService:
         data: Mapping[str, Any],
         signers: Mapping[str, str],
         unit_id: str | None,
+        paraf: Sequence[str] = (),
     ) -> str:
         """Validate, bind every role to a signer, number, make and register a new document of
         the caller's unit; returns its id. The unit's place fills the template's place field
         when the data leaves it empty.
 
         ``signers`` names, per role, the enrolled signer who must sign it; roles not named are
-        bound by the NIP / NI PPPK / NIK in the data.
+        bound by the NIP / NI PPPK / NIK in the data. ``paraf`` names the verifikator (user
+        ids) who initial it in order before the first signature (``docgen.paraf``).
 
-        Raises Forbidden, TemplateNotFound, DataInvalid (422: the data, or a role that cannot be
-        bound), TemplateInvalid, ConversionFailed (502).
+        Raises Forbidden, TemplateNotFound, DataInvalid (422: the data, a role that cannot be
+        bound, or the verifikator), TemplateInvalid, ConversionFailed (502).
         """
         unit = document_unit(caller, unit_id)
         template = self.catalogue.latest(template_id)
         clean = await self.checked_data(template.manifest, data, unit)
-        return await self.issue(caller, template, clean, signers, unit)
+        return await self.issue(caller, template, clean, signers, unit, paraf=paraf)
 
     async def checked_data(
         self, manifest: TemplateManifest, data: Mapping[str, Any], unit: str | None
@@ -266,14 +283,16 @@ class DocumentService:
         signers: Mapping[str, str],
         unit: str,
         *,
+        paraf: Sequence[str] = (),
         draft_id: str | None = None,
     ) -> str:
         """Bind, number (with the unit's numbering codes for the template, if its profile has
-        them), make and register checked data as a document waiting for its signers;
-        ``draft_id``: the draft it comes from, which it replaces under the same id.
+        them), make and register checked data as a document waiting for its signers, or first
+        for the paraf of its verifikator (``paraf``: user ids, in order); ``draft_id``: the
+        draft it comes from, which it replaces under the same id.
 
-        Raises DataInvalid (a role that cannot be bound), Conflict (409: the draft was issued
-        or deleted meanwhile), TemplateInvalid, ConversionFailed (502).
+        Raises DataInvalid (a role that cannot be bound, the verifikator), Conflict (409: the
+        draft was issued or deleted meanwhile), TemplateInvalid, ConversionFailed (502).
         """
         manifest = template.manifest
         async with self.db.session() as session:
@@ -281,6 +300,7 @@ class DocumentService:
             bound, unbound = await bind_roles(session, manifest, clean, chosen)
             issuer = await issuing_unit(session, unit)
             kop = await unit_kop(session, issuer)
+            problems += await named_problems(session, caller.id, unit, manifest, paraf)
         problems += [p for p in unbound if p.field not in {q.field for q in problems}]
         if problems:
             raise DataInvalid(problems)
@@ -308,8 +328,13 @@ class DocumentService:
             if draft_id is not None and not await repository.remove_draft(session, draft_id):
                 raise Conflict("Draf ini sudah diterbitkan atau dihapus")
             await repository.register_made(session, [made], unit_id=unit, created_by=caller.id)
+            labels = step_labels(manifest, len(paraf))
+            await paraf_steps.add_steps(session, draft.id, list(zip(labels, paraf, strict=True)))
             await session.commit()
-        self.notifier.issued(draft.id)
+        if paraf:
+            self.notifier.paraf_turn(draft.id)
+        else:
+            self.notifier.issued(draft.id)
         return draft.id
 
     async def sign(self, caller: Caller, document_id: str, role: str, pin: str) -> None:

@@ -18,6 +18,8 @@ __all__ = [
     "batch_turn",
     "complete",
     "declined",
+    "paraf_returned",
+    "paraf_turn",
     "turn",
 ]
 
@@ -29,6 +31,7 @@ _ROLES = {
     Role.OPERATOR: "operator",
     Role.SIGNER: "penanda tangan",
     Role.AUDITOR: "auditor",
+    Role.VERIFIKATOR: "verifikator",
 }
 
 _FOOTER = "\n\n-- \nSurel ini dikirim otomatis oleh docgen; mohon tidak dibalas.\n"
@@ -142,5 +145,32 @@ def declined(name: str, signer: str, label: str, reason: str, document: Subject)
         f"{signer} menolak menandatangani dokumen berikut sebagai {label}:\n\n"
         f"{document.lines()}\n\n"
         f"Alasan: {reason}\n\n"
+        f"Buka dokumen: {document.link}" + _FOOTER,
+    )
+
+
+def paraf_turn(name: str, label: str, document: Subject) -> Letter:
+    """A verifikator's turn to initial (paraf) one document."""
+    return Letter(
+        f"Giliran Anda memaraf: {document.short}",
+        f"Yth. {name},\n\n"
+        f"Giliran Anda memaraf dokumen berikut sebagai {label}, sebelum ditandatangani:\n\n"
+        f"{document.lines()}\n\n"
+        f"Buka dokumen: {document.link}\n\n"
+        "Masuk dengan akun Anda, periksa isinya, lalu paraf, atau kembalikan kepada operator "
+        "dengan catatan." + _FOOTER,
+    )
+
+
+def paraf_returned(name: str, verifikator: str, label: str, note: str, document: Subject) -> Letter:
+    """To the operator: a verifikator returned the document, with their note."""
+    return Letter(
+        f"Dokumen dikembalikan verifikator: {document.short}",
+        f"Yth. {name},\n\n"
+        f"{verifikator} ({label}) mengembalikan dokumen berikut tanpa paraf:\n\n"
+        f"{document.lines()}\n\n"
+        f"Catatan: {note}\n\n"
+        "Dokumen ini tidak dapat diparaf atau ditandatangani lagi. Cabut dokumen ini, lalu buat "
+        "dokumen baru yang sudah diperbaiki.\n\n"
         f"Buka dokumen: {document.link}" + _FOOTER,
     )

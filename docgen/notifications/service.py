@@ -1,5 +1,5 @@
-"""Notifications by e-mail: a signer's turn to sign, to the operator a document complete or
-declined, and activation links.
+"""Notifications by e-mail: a verifikator's turn to initial (paraf) and a signer's turn to sign,
+to the operator a document complete, declined or returned, and activation links.
 
 The services tell the :class:`Notifier` what happened once their transaction has committed; it
 never makes them wait or fail. Each notice goes to an outbox in memory (bounded); one task of
@@ -32,9 +32,10 @@ from docgen.notifications.api import Mailer, MailFailed
 from docgen.notifications.files import FileMailer
 from docgen.notifications.messages import Letter, Subject
 from docgen.notifications.smtp import DEFAULT_PORTS, SmtpMailer
+from docgen.paraf.steps import current_step
 from docgen.registry.db import Database
 from docgen.registry.models import Batch, Document, SignatureSlot, Signer, User
-from docgen.registry.statuses import DocumentStatus
+from docgen.registry.statuses import DocumentStatus, ParafState
 from docgen.settings import Settings
 
 __all__ = ["Notifier", "due_slots", "mailer_of", "newly_due"]
@@ -112,7 +113,17 @@ class _Declined:
     reason: str
 
 
-_Notice = _Activation | _Issued | _BatchMade | _Signed | _Declined
+@dataclass(frozen=True)
+class _ParafTurn:
+    document_id: str
+
+
+@dataclass(frozen=True)
+class _Returned:
+    document_id: str
+
+
+_Notice = _Activation | _Issued | _BatchMade | _Signed | _Declined | _ParafTurn | _Returned
 
 
 class Notifier:
@@ -172,6 +183,14 @@ class Notifier:
         """The signer of ``role`` declined to sign, for ``reason``: to the document's operator."""
         self._post(_Declined(document_id, role, reason))
 
+    def paraf_turn(self, document_id: str) -> None:
+        """A document waits for paraf: its current verifikator's turn."""
+        self._post(_ParafTurn(document_id))
+
+    def paraf_returned(self, document_id: str) -> None:
+        """A verifikator returned the document with a note: to its operator."""
+        self._post(_Returned(document_id))
+
     def _post(self, notice: _Notice) -> None:
         try:
             self._outbox.send_nowait(notice)
@@ -230,6 +249,10 @@ class Notifier:
                     return await self._signed(session, notice)
                 case _Declined():
                     return await self._declined(session, notice)
+                case _ParafTurn():
+                    return await self._paraf_turn(session, notice)
+                case _Returned():
+                    return await self._returned(session, notice)
 
     async def _activation(self, session: AsyncSession, notice: _Activation) -> list[EmailMessage]:
         user = await session.get(User, notice.user_id)
@@ -320,6 +343,37 @@ class Notifier:
             return []
         letter = messages.declined(
             self._name(user), signer.name, slot.label, notice.reason, self._subject(document)
+        )
+        return self._addressed([(user, letter)])
+
+    async def _paraf_turn(self, session: AsyncSession, notice: _ParafTurn) -> list[EmailMessage]:
+        found = await repository.documents(session, [notice.document_id])
+        step = current_step(found[0]) if found else None
+        if step is None:
+            return []
+        users = await repository.users_with_email(session, [step.user_id])
+        user = users.get(step.user_id)
+        if user is None:
+            return []
+        letter = messages.paraf_turn(self._name(user), step.label, self._subject(found[0]))
+        return self._addressed([(user, letter)])
+
+    async def _returned(self, session: AsyncSession, notice: _Returned) -> list[EmailMessage]:
+        found = await repository.documents(session, [notice.document_id])
+        document = found[0] if found else None
+        if document is None or document.created_by is None:
+            return []
+        step = next((s for s in document.paraf_steps if s.state == ParafState.DIKEMBALIKAN), None)
+        users = await repository.users_with_email(session, [document.created_by])
+        user = users.get(document.created_by)
+        if step is None or user is None:
+            return []
+        letter = messages.paraf_returned(
+            self._name(user),
+            step.user.username,
+            step.label,
+            step.note or "",
+            self._subject(document),
         )
         return self._addressed([(user, letter)])
 

@@ -34,6 +34,7 @@ __all__ = [
     "ReaderCaller",
     "SignerCaller",
     "StaffCaller",
+    "VerifikatorCaller",
     "accounts_of",
 ]
 
@@ -151,3 +152,4 @@ StaffCaller = Annotated[Caller, Depends(allow(Role.ADMIN, Role.OPERATOR))]
 SignerCaller = Annotated[Caller, Depends(allow(Role.SIGNER))]
 ReaderCaller = Annotated[Caller, Depends(allow(Role.ADMIN, Role.OPERATOR, Role.AUDITOR))]
 AuditCaller = Annotated[Caller, Depends(allow(Role.ADMIN, Role.AUDITOR))]
+VerifikatorCaller = Annotated[Caller, Depends(allow(Role.VERIFIKATOR))]

@@ -255,8 +255,8 @@ async def unit_emblem(caller: AnyCaller, profiles: ProfilesDep, unit_id: str) ->
     responses={**_PROTECTED, **error_responses(409)},
 )
 async def create_user(_: AdminCaller, accounts: AccountsDep, body: UserIn) -> UserCreatedOut:
-    """An admin, operator or auditor account, with its one-time activation link (valid
-    ``DOCGEN_ACTIVATION_HOURS``). Signers are enrolled with ``POST /signers``."""
+    """An admin, operator, verifikator or auditor account, with its one-time activation link
+    (valid ``DOCGEN_ACTIVATION_HOURS``). Signers are enrolled with ``POST /signers``."""
     user_id, url = await accounts.create_user(body.username, body.role, body.unit_ids, body.email)
     return UserCreatedOut(id=user_id, activation_url=url)
 

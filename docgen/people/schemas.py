@@ -167,7 +167,9 @@ class UnitProfileOut(UnitProfileIn):
 
 class UserIn(BaseModel):
     username: str = Field(min_length=3, max_length=column_length(User.username), pattern=USERNAME)
-    role: Role = Field(description="admin, operator or auditor (signers: POST /signers)")
+    role: Role = Field(
+        description="admin, operator, auditor or verifikator (signers: POST /signers)"
+    )
     unit_ids: list[Annotated[PlainText, Field(max_length=column_length(Unit.id))]] = Field(
         default_factory=list, max_length=100
     )

@@ -71,7 +71,9 @@ class LoginPolicy:
         )
 
     def totp_required(self, role: Role) -> bool:
-        return role in (Role.ADMIN, Role.OPERATOR) or (role == Role.SIGNER and self.signer_totp)
+        # A verifikator's paraf opens a document for signing: as strong a login as staff's.
+        staff = (Role.ADMIN, Role.OPERATOR, Role.VERIFIKATOR)
+        return role in staff or (role == Role.SIGNER and self.signer_totp)
 
 
 @dataclass(frozen=True)
@@ -160,8 +162,9 @@ class Accounts:
         if role == Role.SIGNER:
             message = "penanda tangan didaftarkan melalui /api/v1/signers"
             raise DataInvalid([FieldProblem("role", message)])
-        if role in (Role.OPERATOR, Role.AUDITOR) and not unit_ids:
-            raise DataInvalid([FieldProblem("unit_ids", "operator dan auditor memerlukan unit")])
+        if role in (Role.OPERATOR, Role.AUDITOR, Role.VERIFIKATOR) and not unit_ids:
+            message = "operator, auditor dan verifikator memerlukan unit"
+            raise DataInvalid([FieldProblem("unit_ids", message)])
         async with self.db.writing() as session:
             user = await self.add_user(session, username, role, unit_ids, email=email)
             url = await self.new_activation(session, user)

@@ -35,6 +35,7 @@ from docgen.registry.statuses import (
     BatchStatus,
     ChunkStatus,
     DocumentStatus,
+    ParafState,
     RevisionKind,
     Role,
     RowStatus,
@@ -314,6 +315,8 @@ class Document(Base):
     decline_reason: Mapped[str | None] = mapped_column(Text)
     # A draft's signers chosen per role ({role: signer id}), bound when it is issued.
     chosen_signers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A draft's verifikator (user ids, in order), whose paraf steps it gets when issued.
+    chosen_paraf: Mapped[list[str] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime | None]
 
     revisions: Mapped[list[Revision]] = relationship(
@@ -324,6 +327,9 @@ class Document(Base):
         back_populates="document",
         order_by="[SignatureSlot.order, SignatureSlot.id]",
         lazy="selectin",
+    )
+    paraf_steps: Mapped[list[ParafStep]] = relationship(
+        back_populates="document", order_by="ParafStep.step", lazy="selectin"
     )
 
     @property
@@ -384,6 +390,32 @@ class SignatureSlot(Base):
 
     document: Mapped[Document] = relationship(back_populates="slots")
     signer: Mapped[Signer | None] = relationship(foreign_keys=[signer_id], lazy="selectin")
+
+
+class ParafStep(Base):
+    """One verifikator's paraf of a document, in order (``step`` 1, 2, ...): named when the
+    document is made, each initials it (or returns it to the operator with a note) in turn,
+    all before the first signature (``docgen.paraf``)."""
+
+    __tablename__ = "paraf_steps"
+    __table_args__ = (
+        UniqueConstraint("document_id", "step"),
+        UniqueConstraint("document_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    step: Mapped[int]
+    # The template's name of the step (e.g. "Kepala Subbagian Umum"), or "Verifikator <n>".
+    label: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    state: Mapped[ParafState] = mapped_column(Status(ParafState, 20))
+    done_at: Mapped[datetime | None]
+    # Why it was returned (for the operator); None for a paraf.
+    note: Mapped[str | None] = mapped_column(Text)
+
+    document: Mapped[Document] = relationship(back_populates="paraf_steps")
+    user: Mapped[User] = relationship(lazy="selectin")
 
 
 class DeploymentAuthority(Base):

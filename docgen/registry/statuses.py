@@ -8,6 +8,7 @@ from enum import StrEnum
 __all__ = [
     "BatchStatus",
     "ChunkStatus",
+    "ParafState",
     "Role",
     "SignerStatus",
     "DocumentStatus",
@@ -20,10 +21,23 @@ __all__ = [
 
 class DocumentStatus(StrEnum):
     DRAF = "draf"  # editable, deletable, no number, nothing public; issuing opens it for signing
+    # Issued, its verifikator initial it in order first (``docgen.paraf``): nobody signs yet.
+    MENUNGGU_PARAF = "menunggu_paraf"
     MENUNGGU = "menunggu_tanda_tangan"  # issued, waiting for (more) signatures
     SAH = "sah"  # every signer signed; the B-LTA revision is the current one
     DICABUT = "dicabut"  # revoked; every revision stays retrievable and verifiable
     DITOLAK = "ditolak"  # a signer declined to sign it, with a reason; it can only be revoked
+    # A verifikator returned it to its operator with a note: nobody initials or signs it any
+    # more; the operator revokes it and makes a corrected one.
+    DIKEMBALIKAN = "dikembalikan"
+
+
+class ParafState(StrEnum):
+    """Of one verifikator's step of a document (``docgen.paraf``)."""
+
+    MENUNGGU = "menunggu"  # not initialled yet (their turn, or a step before theirs is open)
+    DIPARAF = "diparaf"  # initialled
+    DIKEMBALIKAN = "dikembalikan"  # returned to the operator, with a note
 
 
 class SlotStatus(StrEnum):
@@ -81,6 +95,8 @@ class Role(StrEnum):
     OPERATOR = "operator"  # prepares documents and batches of their units
     SIGNER = "signer"  # one person: signs what is bound to them
     AUDITOR = "auditor"  # reads documents and the audit log of their units
+    # Initials (paraf) the documents that name them, in order, before the signatures.
+    VERIFIKATOR = "verifikator"
 
 
 class SignerStatus(StrEnum):

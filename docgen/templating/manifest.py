@@ -29,7 +29,9 @@ __all__ = [
     "FieldSpec",
     "FieldType",
     "MAX_NUMBER_LENGTH",
+    "MAX_PARAF_STEPS",
     "NumberingSpec",
+    "ParafSpec",
     "SignerRole",
     "Template",
     "TemplateManifest",
@@ -110,6 +112,28 @@ class SignerRole(_Model):
     # role; where it is left empty, the role is not on that document (the pakta's "Mengetahui":
     # the superior signs when the data names one). None: every document has the role.
     when: str | None = None
+
+
+# The most verifikator one document names (a regional office's chain is 2-4 long).
+MAX_PARAF_STEPS = 10
+
+
+class ParafSpec(_Model):
+    """``[paraf]``: the template asks for paraf. Before the first signature, one verifikator per
+    step initials the document, in this order; the document names them when it is made.
+
+    ``steps`` names each step as the office says it (e.g. "Kepala Subbagian Umum",
+    "Sekretaris Kecamatan").
+    """
+
+    steps: list[str] = Field(min_length=1, max_length=MAX_PARAF_STEPS)
+
+    @model_validator(mode="after")
+    def _check(self) -> ParafSpec:
+        for label in self.steps:
+            if not label.strip() or len(label) > 200:
+                raise ValueError("paraf steps: each names its step in 1 to 200 characters")
+        return self
 
 
 # The longest document number: the registry keeps it in 100 characters (documents.number and a
@@ -282,6 +306,9 @@ class TemplateManifest(_Model):
     numbering: NumberingSpec
     fields: list[FieldSpec]
     roles: list[SignerRole] = Field(min_length=1)
+    # Verifikator initial every document of the template before its signatures; None: only
+    # where a document names them.
+    paraf: ParafSpec | None = None
 
     @model_validator(mode="after")
     def _check(self) -> TemplateManifest:

@@ -61,6 +61,8 @@ STATUS_LABEL = {
     DocumentStatus.SAH: "SAH",
     DocumentStatus.DICABUT: "DICABUT",
     DocumentStatus.DITOLAK: "DITOLAK",
+    DocumentStatus.MENUNGGU_PARAF: "MENUNGGU PARAF",
+    DocumentStatus.DIKEMBALIKAN: "DIKEMBALIKAN",
 }
 
 CACHED_VIEWS = 10_000  # the most recently read, ~2 KB each

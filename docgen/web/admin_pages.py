@@ -37,7 +37,12 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 
 # The roles an admin gives here, the most common first (signers are enrolled, not created).
-STAFF_ROLES = {Role.OPERATOR: "Operator", Role.AUDITOR: "Auditor", Role.ADMIN: "Admin"}
+STAFF_ROLES = {
+    Role.OPERATOR: "Operator",
+    Role.VERIFIKATOR: "Verifikator",
+    Role.AUDITOR: "Auditor",
+    Role.ADMIN: "Admin",
+}
 NOMOR_KINDS = {"nip": "NIP", "ni_pppk": "NI PPPK", "nik": "NIK"}
 AUDIT_PAGE = 50
 TOKEN_NAME_MAX = 100  # as TokenIn.name
@@ -158,7 +163,7 @@ async def create_user(
     }
     body, problems = checked(UserIn, values)
     if body is not None and body.role not in STAFF_ROLES:
-        body, problems = None, {"role": "pilih admin, operator atau auditor"}
+        body, problems = None, {"role": "pilih admin, operator, verifikator atau auditor"}
     if body is None:
         return await _users_page(parts, caller, 422, values=values, problems=problems)
     try:

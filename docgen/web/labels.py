@@ -8,10 +8,12 @@ __all__ = ["BATCH_LABELS", "SIGNER_LABELS", "SIGNING_LABELS", "STATUS_LABELS"]
 
 STATUS_LABELS = {
     DocumentStatus.DRAF: "Draf",
+    DocumentStatus.MENUNGGU_PARAF: "Menunggu paraf",
     DocumentStatus.MENUNGGU: "Menunggu tanda tangan",
     DocumentStatus.SAH: "Sah",
     DocumentStatus.DICABUT: "Dicabut",
     DocumentStatus.DITOLAK: "Ditolak",
+    DocumentStatus.DIKEMBALIKAN: "Dikembalikan verifikator",
 }
 BATCH_LABELS = {
     BatchStatus.ANTRE: "Antre",

@@ -41,9 +41,14 @@ from docgen.kit.error_bodies import problem_message
 from docgen.kit.limits import refuse_oversized
 from docgen.kit.paging import PageQuery
 from docgen.people.policies import AnyCaller, Caller, ReaderCaller, StaffCaller
-from docgen.registry.models import Document, Signer
+from docgen.registry.models import Document, Signer, User
 from docgen.registry.statuses import BatchStatus, DocumentStatus, Role, SignerStatus, SigningStatus
-from docgen.templating.manifest import FieldSpec, Template, TemplateManifest
+from docgen.templating.manifest import (
+    MAX_PARAF_STEPS,
+    FieldSpec,
+    Template,
+    TemplateManifest,
+)
 from docgen.web.labels import BATCH_LABELS, SIGNING_LABELS, STATUS_LABELS
 
 __all__ = ["router"]
@@ -54,6 +59,8 @@ router = APIRouter(include_in_schema=False)
 _BINDABLE = (SignerStatus.AKTIF, SignerStatus.MENUNGGU_AKTIVASI)
 # Empty rows a list field shows at first (more with "Tambah baris").
 _FIRST_ROWS = 3
+# Verifikator the form offers to name where the template has no paraf steps of its own.
+PARAF_FORM_STEPS = 3
 _NOMOR_TYPES = frozenset({"nip", "ni_pppk", "nik"})
 
 TemplateId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
@@ -288,6 +295,23 @@ async def _signer_choices(signers: SignersDep, caller: Caller) -> list[Signer]:
     return [s for s in await signers.visible(caller) if s.status in _BINDABLE]
 
 
+async def _verifikator_choices(accounts: AccountsDep, caller: Caller) -> list[User]:
+    """The verifikator accounts of the caller's units, whom a document may name."""
+    return [
+        user
+        for user in await accounts.users()
+        if user.role == Role.VERIFIKATOR
+        and not user.disabled
+        and any(caller.in_unit(unit_id) for unit_id in user.unit_ids)
+    ]
+
+
+def _paraf_chosen(form: FormData) -> list[str]:
+    """The verifikator chosen for the paraf steps, in order; steps left empty are left out."""
+    picked = (_text(form.get(f"paraf.{n}")) for n in range(MAX_PARAF_STEPS))
+    return [user_id for user_id in picked if user_id]
+
+
 async def _unit_choices(accounts: AccountsDep, caller: Caller) -> list[Any]:
     """The units to choose from: none when the caller has one (the document is theirs)."""
     if not caller.is_admin and len(caller.unit_ids) < 2:
@@ -331,10 +355,14 @@ async def _form_page(
     action: str,
     document_id: str | None = None,
     unit_id: str = "",
+    paraf: Sequence[str] = (),
     errors: Mapping[str, list[str]] | None = None,
     uploaded: ListUpload | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    manifest = template.manifest
+    # A template's own steps, or room for up to three where only the document names them.
+    steps = manifest.paraf.steps if manifest.paraf else [""] * PARAF_FORM_STEPS
     return parts.office.page(
         parts.request,
         caller,
@@ -347,6 +375,9 @@ async def _form_page(
         signers=await _signer_choices(parts.signers, caller),
         units=[] if document_id else await _unit_choices(parts.accounts, caller),
         unit_id=unit_id,
+        verifikator=await _verifikator_choices(parts.accounts, caller),
+        paraf_steps=steps,
+        paraf=list(paraf),
         pangkat=PANGKAT,
         nomor_types=_NOMOR_TYPES,
         errors=errors or {},
@@ -405,8 +436,8 @@ async def new_document(
     form = await parts.request.form()
     unit_id = _text(form.get("unit_id"))
 
-    async def save(data: dict[str, Any], chosen: dict[str, str]) -> str:
-        return await drafts.save(caller, template.id, data, chosen, unit_id or None)
+    async def save(data: dict[str, Any], chosen: dict[str, str], paraf: list[str]) -> str:
+        return await drafts.save(caller, template.id, data, chosen, unit_id or None, paraf)
 
     page: dict[str, Any] = {"action": f"/dokumen/baru/{template_id}", "unit_id": unit_id}
     return await _submitted(
@@ -426,7 +457,7 @@ async def _submitted(
     template: Template,
     form: FormData,
     page: dict[str, Any],
-    save: Callable[[dict[str, Any], dict[str, str]], Awaitable[str]],
+    save: Callable[[dict[str, Any], dict[str, str], list[str]], Awaitable[str]],
     message: str,
 ) -> Response:
     """A submitted document form: a row added or removed, or a list filled from a file, shows
@@ -435,9 +466,10 @@ async def _submitted(
     reader = DocumentForm(template.manifest)
     data, values = reader.read(form)
     chosen = _chosen(template.manifest, form)
+    paraf = _paraf_chosen(form)
     action = _text(form.get("aksi"))
     if reader.change_rows(values, action):
-        return await _form_page(parts, caller, template, values, chosen, **page)
+        return await _form_page(parts, caller, template, values, chosen, paraf=paraf, **page)
     if action.startswith("unggah:"):
         limit = parts.settings.max_upload_bytes
         uploaded, errors, status = await _list_from_file(limit, template, form, reader, values)
@@ -447,13 +479,14 @@ async def _submitted(
             template,
             values,
             chosen,
+            paraf=paraf,
             errors=errors,
             uploaded=uploaded,
             status_code=status,
             **page,
         )
     try:
-        document_id = await save(data, chosen)
+        document_id = await save(data, chosen, paraf)
     except DataInvalid as exc:
         return await _form_page(
             parts,
@@ -461,6 +494,7 @@ async def _submitted(
             template,
             reader.compacted(values),
             chosen,
+            paraf=paraf,
             errors=_problems_by_field(exc.problems),
             status_code=422,
             **page,
@@ -527,6 +561,7 @@ async def change_draft_form(
         document.chosen_signers or {},
         action=f"/dokumen/{document_id}/ubah",
         document_id=document_id,
+        paraf=document.chosen_paraf or [],
     )
 
 
@@ -545,8 +580,8 @@ async def change_draft(
     except DocgenError as exc:
         return _failure(parts.office, parts.request, caller, exc)
 
-    async def save(data: dict[str, Any], chosen: dict[str, str]) -> str:
-        await drafts.update(caller, document_id, data, chosen)
+    async def save(data: dict[str, Any], chosen: dict[str, str], paraf: list[str]) -> str:
+        await drafts.update(caller, document_id, data, chosen, paraf)
         return document_id
 
     page: dict[str, Any] = {"action": f"/dokumen/{document_id}/ubah", "document_id": document_id}

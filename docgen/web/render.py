@@ -24,6 +24,7 @@ ROLE_LABELS = {
     Role.OPERATOR: "Operator",
     Role.SIGNER: "Penanda tangan",
     Role.AUDITOR: "Auditor",
+    Role.VERIFIKATOR: "Verifikator",
 }
 
 # (label, path) of each role's menu, in order; the first is the role's start page.
@@ -44,6 +45,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
     ],
     Role.SIGNER: [("Kotak masuk", "/kotak-masuk"), ("Riwayat", "/riwayat")],
     Role.AUDITOR: [("Dokumen", "/dokumen"), ("Audit", "/admin/audit")],
+    Role.VERIFIKATOR: [("Paraf", "/paraf")],
 }
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from docgen.people.policies import AnyCaller
-from docgen.web import admin_pages, operator_pages, signing_pages
+from docgen.web import admin_pages, operator_pages, paraf_pages, signing_pages
 from docgen.web.render import home_of
 
 __all__ = ["office"]
@@ -23,5 +23,6 @@ async def home(caller: AnyCaller) -> RedirectResponse:
 
 office.include_router(admin_pages.router)
 office.include_router(operator_pages.router)
+office.include_router(paraf_pages.router)
 # Last: its /dokumen/{document_id} would otherwise catch /dokumen/baru and the like.
 office.include_router(signing_pages.router)

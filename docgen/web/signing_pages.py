@@ -30,9 +30,11 @@ from docgen.documents.service import waiting_for
 from docgen.errors import DataInvalid, DocgenError, NotFound
 from docgen.kit.error_bodies import problem_message
 from docgen.kit.paging import PageQuery
+from docgen.paraf import repository as paraf_repository
+from docgen.paraf.steps import current_step, waiting_before
 from docgen.people.policies import AnyCaller, Caller, SignerCaller, StaffCaller
-from docgen.registry.models import Document, SignatureSlot
-from docgen.registry.statuses import DocumentStatus, RevisionKind, Role
+from docgen.registry.models import Document, ParafStep, SignatureSlot
+from docgen.registry.statuses import DocumentStatus, ParafState, RevisionKind, Role
 from docgen.signers import repository as signers_repository
 from docgen.web.labels import STATUS_LABELS
 from docgen.web.render import Office
@@ -205,6 +207,20 @@ def _own_slot(caller: Caller, document: Document) -> SignatureSlot | None:
     return next((s for s in mine if not waiting_for(document, s)), mine[0] if mine else None)
 
 
+def _own_paraf(caller: Caller, document: Document) -> ParafStep | None:
+    """The caller's step of a document waiting for paraf, if they have not initialled it."""
+    if caller.role != Role.VERIFIKATOR or document.status != DocumentStatus.MENUNGGU_PARAF:
+        return None
+    return next(
+        (
+            s
+            for s in document.paraf_steps
+            if s.user_id == caller.id and s.state == ParafState.MENUNGGU
+        ),
+        None,
+    )
+
+
 @dataclass
 class DocumentPageParts:
     """What drawing the document page takes, received once per route."""
@@ -248,6 +264,8 @@ async def _document_page(
     names = await signers_repository.names(
         session, [s.assigned_signer_id for s in document.slots] + list(chosen.values())
     )
+    # A draft's verifikator, named for when it is issued (an issued one has its steps).
+    named = await paraf_repository.users(session, document.chosen_paraf or []) if draft else {}
     unsigned = [s.order for s in document.slots if s.signed_at is None]
     slots = [
         SlotView(
@@ -268,6 +286,7 @@ async def _document_page(
     except DocgenError as exc:
         pages, pages_error = 0, exc.detail
     own = _own_slot(caller, document)
+    own_paraf = _own_paraf(caller, document)
     staff = caller.role in (Role.ADMIN, Role.OPERATOR) and caller.in_unit(document.unit_id)
     return office.page(
         request,
@@ -278,6 +297,9 @@ async def _document_page(
         status_label=STATUS_LABELS[document.status],
         draft=draft,
         chosen=[(roles.get(role, role), names.get(i, "-")) for role, i in chosen.items()],
+        chosen_paraf=[
+            named[i].username if i in named else "-" for i in document.chosen_paraf or []
+        ],
         slots=slots,
         declined_label=next(
             (s.label for s in document.slots if s.role == document.declined_role), None
@@ -290,6 +312,13 @@ async def _document_page(
         verify_url=links.verify_url(document.verify_code) if document.verify_code else None,
         own=own,
         own_turn=own is not None and not waiting_for(document, own),
+        paraf_steps=document.paraf_steps,
+        paraf_current=current_step(document),
+        paraf_returned=next(
+            (s for s in document.paraf_steps if s.state == ParafState.DIKEMBALIKAN), None
+        ),
+        own_paraf=own_paraf,
+        own_paraf_before=waiting_before(document, own_paraf) if own_paraf else [],
         staff=staff,
         may_revoke=staff and document.status not in (DocumentStatus.DICABUT, DocumentStatus.DRAF),
         form=form,
