@@ -27,6 +27,7 @@ from docgen.kit.limits import refuse_oversized
 from docgen.kit.links import Links
 from docgen.kit.sandbox import Sandbox, SandboxBusy, SandboxFailed, SandboxTimeout
 from docgen.kit.together import side_by_side
+from docgen.people.profiles import zone_of
 from docgen.registry.db import Database
 from docgen.registry.models import Document, Revision, SignatureSlot, Unit
 from docgen.registry.statuses import DocumentStatus, RevisionKind
@@ -42,7 +43,7 @@ from docgen.verification.schemas import (
     Verdict,
     VerificationOut,
 )
-from signing.waktu import format_waktu_wib
+from signing.waktu import Zona, format_waktu
 
 __all__ = [
     "KeptView",
@@ -146,8 +147,10 @@ def _public_view(
     links: Links,
     issuer: IssuerOut,
     replacement: Document | None = None,
+    zona: Zona = Zona.WIB,
 ) -> VerificationOut:
-    """The document as a citizen may see it: no NIK, NIP masked.
+    """The document as a citizen may see it: no NIK, NIP masked; times written in ``zona``
+    (its unit's).
 
     ``replacement`` is the document that replaces a revoked one (``document.replaced_by_id``).
     """
@@ -164,6 +167,7 @@ def _public_view(
             issued_at=document.created_at,
             revoked_at=document.revoked_at,
             revoke_reason=document.revoke_reason,
+            timezone=zona,
         ),
         issuer=issuer,
         replaced_by=(
@@ -175,7 +179,7 @@ def _public_view(
             if replacement is not None
             else None
         ),
-        signatures=[_signature_view(slot) for slot in document.slots],
+        signatures=[_signature_view(slot, zona) for slot in document.slots],
         level=signature_level(document),
         pending_roles=pending_roles(document),
         sha256=current.sha256,
@@ -192,7 +196,7 @@ def signature_level(document: Document) -> str | None:
     return "B-T" if RevisionKind.SIGNED in kinds else None
 
 
-def _signature_view(slot: SignatureSlot) -> PublicSignatureOut:
+def _signature_view(slot: SignatureSlot, zona: Zona) -> PublicSignatureOut:
     signer = slot.signer
     revoked_at = signer.revoked_at if signer else None
     valid = slot.signed_at is not None
@@ -200,16 +204,17 @@ def _signature_view(slot: SignatureSlot) -> PublicSignatureOut:
     if revoked_at is not None and slot.signed_at is not None:
         # The recorded time follows the signature's RFC 3161 time stamp, and nothing is recorded
         # once the certificate is revoked: only a time before the revocation proves it.
+        dicabut = format_waktu(revoked_at, zona)
         if slot.signed_at < revoked_at:
             note = (
-                f"Sertifikat penanda tangan dicabut pada {format_waktu_wib(revoked_at)}, setelah "
+                f"Sertifikat penanda tangan dicabut pada {dicabut}, setelah "
                 "dokumen ini ditandatangani; tanda tangan ini tetap sah karena waktunya "
                 "dibuktikan dengan cap waktu (timestamp)."
             )
         else:
             valid = False
             note = (
-                f"Sertifikat penanda tangan dicabut pada {format_waktu_wib(revoked_at)}; cap waktu "
+                f"Sertifikat penanda tangan dicabut pada {dicabut}; cap waktu "
                 "tanda tangan ini tidak membuktikan bahwa ia dibuat sebelumnya: TIDAK SAH."
             )
     return PublicSignatureOut(
@@ -341,7 +346,8 @@ class PublicViews:
         if document.replaced_by_id is not None:
             replacement = await session.get(Document, document.replaced_by_id)
         issuer = IssuerOut(instansi=self.instansi, unit=unit.name if unit else None)
-        return _public_view(document, self.links, issuer, replacement)
+        zona = await zone_of(session, document.unit_id)
+        return _public_view(document, self.links, issuer, replacement, zona)
 
     async def download(self, session: AsyncSession, code: str) -> tuple[Document, Revision]:
         """The document and its revision the public may download.

@@ -31,6 +31,7 @@ from docgen.errors import DataInvalid, DocgenError, NotFound
 from docgen.kit.error_bodies import problem_message
 from docgen.kit.paging import PageQuery
 from docgen.people.policies import AnyCaller, Caller, SignerCaller, StaffCaller
+from docgen.people.profiles import zone_of, zones_of
 from docgen.registry.models import Document, SignatureSlot
 from docgen.registry.statuses import DocumentStatus, RevisionKind, Role
 from docgen.signers import repository as signers_repository
@@ -276,6 +277,7 @@ async def _document_page(
         status_code,
         document=document,
         status_label=STATUS_LABELS[document.status],
+        zona=await zone_of(session, document.unit_id),
         draft=draft,
         chosen=[(roles.get(role, role), names.get(i, "-")) for role, i in chosen.items()],
         slots=slots,
@@ -475,6 +477,7 @@ async def history(
         caller,
         "ttd_riwayat.html",
         signed=signed,
+        zones=await zones_of(session, [document.unit_id for document, _ in signed]),
         status_labels=STATUS_LABELS,
         page=halaman,
         pages=max(1, -(-total // page.per_page)),
