@@ -6,6 +6,8 @@ Photographed at phone and desktop size under var/screenshots/."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from playwright.sync_api import Browser, Page
 
@@ -24,10 +26,13 @@ def admin(people: People) -> Account:
 
 
 @pytest.fixture()
-def page(browser: Browser, service: Service, admin: Account) -> Page:
-    page = browser.new_context(viewport=PHONE, base_url=service.url).new_page()
+def page(browser: Browser, service: Service, admin: Account) -> Iterator[Page]:
+    """The admin, logged in, in a phone-sized browser."""
+    context = browser.new_context(viewport=PHONE, base_url=service.url)
+    page = context.new_page()
     log_in(page, admin.username, admin.otp)
-    return page
+    yield page
+    context.close()
 
 
 def open_profile(page: Page, unit_name: str) -> None:
@@ -95,7 +100,6 @@ def test_the_admin_sets_kop_lines_zone_and_codes(
     shoot(page, "adm-unit-profil-masalah")
     kept = admin.client.get(f"/api/v1/units/{unit_id}/profile").json()
     assert kept == saved
-    page.context.close()
 
 
 def test_the_admin_uploads_an_emblem_and_a_harmful_svg_is_refused(
@@ -139,7 +143,6 @@ def test_the_admin_uploads_an_emblem_and_a_harmful_svg_is_refused(
         if e["entity_id"] == unit_id and e["action"] == "unit.emblem_changed"
     ]
     assert [e["actor"] for e in uploads] == [admin.id]
-    page.context.close()
 
 
 def test_only_the_admin_opens_or_changes_a_units_profile(people: People) -> None:
