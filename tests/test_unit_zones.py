@@ -1,7 +1,8 @@
 """Times in the unit's zone (issue 20): a document of a WITA unit signed at a known UTC time
 shows that time in WITA (UTC+8) in its PDF's signature appearance, on the public page and its
 JSON, on the office's document page and the signer's history; a WIT unit's in WIT (UTC+9); a
-WIB unit's as before. A change of a unit's zone shows at once on what its documents show."""
+WIB unit's as before. A signer locked after wrong PINs reads until when in their unit's zone. A
+change of a unit's zone shows at once on what its documents show."""
 
 from __future__ import annotations
 
@@ -48,7 +49,9 @@ class Signed:
         assert put_profile(people.admin.client, self.unit_id, profile).status_code == 200
         self.operator = people.user("operator", [self.unit_id]).client
         nip = nip_of(nip_number)
-        self.signer: SignerAccount = people.signer(nip, name=f"Penanda Tangan {zone}")
+        self.signer: SignerAccount = people.signer(
+            nip, name=f"Penanda Tangan {zone}", unit_id=self.unit_id
+        )
         made = self.operator.post(
             "/api/v1/documents", json={"template": PAKTA, "data": pakta_data(nip=nip)}
         )
@@ -117,6 +120,23 @@ def test_the_office_pages_show_the_units_zone(signed: dict[str, Signed], zone: s
     history = document.signer.client.get("/riwayat")
     assert history.status_code == 200, history.text
     assert written(document.signed_at, zone) in history.text
+
+
+def test_a_locked_signer_reads_until_when_in_their_units_zone(
+    people: People, signed: dict[str, Signed]
+) -> None:
+    unit = signed["WIT"]
+    nip = nip_of(973)
+    signer = people.signer(nip, name="Penanda Tangan Terkunci", unit_id=unit.unit_id)
+    made = unit.operator.post(
+        "/api/v1/documents", json={"template": PAKTA, "data": pakta_data(nip=nip)}
+    )
+    assert made.status_code == 201, made.text
+    statuses = [signer.sign(made.json()["id"], pin="999999").status_code for _ in range(5)]
+    assert statuses == [403] * 5
+    locked = sign_pakta(signer, made.json()["id"])
+    assert locked.status_code == 423, locked.text
+    assert re.search(r" \d\d:\d\d WIT$", locked.json()["detail"]), locked.json()
 
 
 def public_zone(anonymous: httpx.Client, code: str) -> str:
