@@ -166,3 +166,32 @@ def test_a_change_of_zone_shows_at_once(
         assert written(document.signed_at, "WIT") in page
     finally:
         put_profile(people.admin.client, document.unit_id, {"place": place, "timezone": "WIB"})
+
+
+def test_a_revocation_after_signing_is_dated_in_the_units_zone(
+    people: People, signed: dict[str, Signed], anonymous: httpx.Client
+) -> None:
+    """The WITA unit's signer leaves office: the public note, the page and the check of an
+    uploaded copy say when, in WITA (last in this module: the signer stays revoked)."""
+    document = signed["WITA"]
+    revoked = people.revoke_signer(document.signer.signer_id, "Pindah tugas")
+    assert revoked.status_code == 200, revoked.text
+    at = datetime.fromisoformat(revoked.json()["revoked_at"])
+    when = f"dicabut pada {written(at, 'WITA')}"
+    deadline = time.monotonic() + 10
+    while not (note := public_note(anonymous, document.code)):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert when in note and "tetap sah" in note, note
+    assert when in anonymous.get(f"/v/{document.code}").text
+    report = anonymous.post(
+        "/api/v1/verify", files={"file": ("pakta.pdf", document.pdf, "application/pdf")}
+    )
+    assert report.status_code == 200, report.text
+    (checked,) = report.json()["signatures"]
+    assert when in checked["reason"] and checked["reason"].startswith("Tanda tangan sah"), checked
+
+
+def public_note(anonymous: httpx.Client, code: str) -> str | None:
+    view = anonymous.get(f"/api/v1/verify/{code}").json()
+    return view["signatures"][0]["note"]  # type: ignore[no-any-return]

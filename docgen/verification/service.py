@@ -9,6 +9,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from docgen.verification.schemas import (
     Verdict,
     VerificationOut,
 )
-from signing.waktu import Zona, format_waktu
+from signing.waktu import Zona, format_waktu, format_waktu_wib
 
 __all__ = [
     "KeptView",
@@ -186,6 +187,18 @@ def _public_view(
         verify_url=links.verify_url(document.issued_code),
         download_url=public_download(document),
     )
+
+
+def _in_zone(signature: dict[str, Any], zona: Zona) -> dict[str, Any]:
+    """A signature's check of an uploaded copy of a document issued here, its revocation time
+    written in the zone of the document's unit. signing/ validates without knowing whose the
+    document is (WIB); the registry tells us once the copy is found to be ours."""
+    revoked_at = signature.get("revoked_at")
+    if not revoked_at or zona == Zona.WIB:
+        return signature
+    moment = datetime.fromisoformat(revoked_at)
+    reason = str(signature["reason"]).replace(format_waktu_wib(moment), format_waktu(moment, zona))
+    return {**signature, "reason": reason}
 
 
 def signature_level(document: Document) -> str | None:
@@ -462,7 +475,12 @@ class UploadChecks:
             valid=valid,
             level=report["level"],
             document_timestamp=report["document_timestamp"],
-            signatures=[SignatureCheckOut(**s) for s in report["signatures"]],
+            signatures=[
+                SignatureCheckOut(**_in_zone(s, issued.view.document.timezone))
+                if issued.view is not None
+                else SignatureCheckOut(**s)
+                for s in report["signatures"]
+            ],
         )
 
     async def _issued(self, session: AsyncSession, sha256: str) -> _Issued:
