@@ -117,11 +117,8 @@ async def create_unit(
 
 # The kop lines above the unit's name, as the form's inputs (UnitProfileIn allows two).
 KOP_FIELDS = ("kop_1", "kop_2")
-ZONE_LABELS = {
-    Zona.WIB: "WIB (UTC+7): Waktu Indonesia Barat",
-    Zona.WITA: "WITA (UTC+8): Waktu Indonesia Tengah",
-    Zona.WIT: "WIT (UTC+9): Waktu Indonesia Timur",
-}
+# Short enough for a phone's select: Waktu Indonesia Barat, Tengah, Timur.
+ZONE_LABELS = {Zona.WIB: "WIB (UTC+7)", Zona.WITA: "WITA (UTC+8)", Zona.WIT: "WIT (UTC+9)"}
 
 
 def _profile_values(profile: UnitProfileIn) -> dict[str, str]:
