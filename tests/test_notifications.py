@@ -1,7 +1,8 @@
 """Notifications by e-mail, read from a real SMTP server on loopback (aiosmtpd) that a docgen
 service sends to (tests/mail.py): activation links, whose turn it is to sign (one message per
-signer for a whole batch), documents complete and declined; the mail server down fails no
-request; and the embedded default keeps every message as an ``.eml`` file under the data dir.
+signer for a whole batch), documents complete and declined (when, in the unit's zone); the
+mail server down fails no request; and the embedded default keeps every message as an ``.eml``
+file under the data dir.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import email.policy
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from tests.mail import Office, address, body, links_in
 from tests.people import Account
 from tests.test_bulk import OFFICIAL_NIK, bulk_sign, generated, inauguration_csv, post_batch
 from tests.test_templates_content import BA, mou_data, nip_of
+from tests.test_unit_zones import written
 
 NIP_CAMAT = "197106121998031005"
 NIK_KETUA = "3515056203790004"
@@ -93,6 +96,11 @@ def story(office: Office) -> Story:
     assert approved.status_code == 200, approved.text
     mails["sekcam_approved"] = inbox.wait("sekcam")
 
+    # The unit writes its times in WITA: so do the messages about its documents.
+    zone = people.admin.client.put(
+        f"/api/v1/units/{people.unit_id}/profile", json={"timezone": "WITA"}
+    )
+    assert zone.status_code == 200, zone.text
     created = operator.client.post(
         "/api/v1/documents",
         json={
@@ -181,6 +189,9 @@ def test_each_signature_tells_whose_turn_comes_and_the_last_the_operator(
     done = story.mails["operator_last"][1]
     assert "selesai" in done["Subject"] and story.mou["number"] in done["Subject"]
     assert "SAH" in body(done) and links_in(done) == [page]
+    signed = story.operator.client.get(f"/api/v1/documents/{story.mou['id']}").json()
+    last = max(datetime.fromisoformat(slot["signed_at"]) for slot in signed["signers"])
+    assert f"Selesai : {written(last, 'WITA')}" in body(done), body(done)
     assert len(story.mails["ketua_last"]) == 2  # the last signer is told nothing more
 
 
@@ -226,6 +237,8 @@ def test_a_decline_tells_the_operator_with_the_reason(story: Story, office: Offi
     text = body(mail)
     assert "Drs. Budi Santoso, M.Si." in text and "PIHAK PERTAMA" in text
     assert "Alasan: Nama instansi keliru" in text
+    at = datetime.fromisoformat(declined.json()["declined_at"])
+    assert f"Ditolak : {written(at, 'WITA')}" in text, text
     assert links_in(mail) == [f"{office.service.url}/dokumen/{document['id']}"]
     # Nobody signs it any more; the operator sees why, and revokes it.
     refused = story.ketua.sign(document["id"], "pihak_kedua")

@@ -74,7 +74,7 @@ from signing.pki.keys import (
 )
 from signing.pki.tsa import DOCGEN_TSA_POLICY_OID, InternalTimeStamper, to_asn1_certificate
 from signing.validate.validation import ValidationReport, validate_pdf
-from signing.waktu import format_waktu_wib
+from signing.waktu import Zona, format_waktu, format_waktu_wib
 from tests.pdftools import nss_db_trusting, raw_text
 
 T = TypeVar("T")
@@ -760,6 +760,47 @@ def test_waktu_is_formatted_in_wib() -> None:
         format_waktu_wib(datetime(2024, 6, 27, 7, 5))
 
 
+def test_waktu_is_formatted_in_each_zone() -> None:
+    assert format_waktu(SIGNING_TIME) == "27 Juni 2024 14:05 WIB"
+    assert format_waktu(SIGNING_TIME, Zona.WITA) == "27 Juni 2024 15:05 WITA"
+    assert format_waktu(SIGNING_TIME, Zona.WIT) == "27 Juni 2024 16:05 WIT"
+    # 16:30 UTC on New Year's Eve: still 2024 in WIB, already 2025 in WIT.
+    eve = datetime(2024, 12, 31, 16, 30, tzinfo=UTC)
+    assert format_waktu(eve, Zona.WIB) == "31 Desember 2024 23:30 WIB"
+    assert format_waktu(eve, Zona.WITA) == "1 Januari 2025 00:30 WITA"
+    assert format_waktu(eve, Zona.WIT) == "1 Januari 2025 01:30 WIT"
+    assert Zona("WITA").tzinfo.utcoffset(None) == timedelta(hours=8)
+
+
+def sign_prepared(
+    ca: CertificateAuthority, identity: SigningIdentity, look: SignatureAppearance, at: datetime
+) -> bytes:
+    """:func:`prepared_pdf` signed into its first field at ``at``."""
+    return run(
+        sign_pdf(
+            prepared_pdf(),
+            field_name="ttd_pihak_pertama",
+            identity=identity,
+            appearance=look,
+            timestamper=ca.timestamper(),
+            signing_time=at,
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("zona", "waktu"),
+    [(Zona.WITA, "27 Juni 2024 15:05 WITA"), (Zona.WIT, "27 Juni 2024 16:05 WIT")],
+)
+def test_the_appearance_writes_the_time_in_its_zone(
+    ca: CertificateAuthority, budi: SigningIdentity, tmp_path: Path, zona: Zona, waktu: str
+) -> None:
+    look = SignatureAppearance(BUDI_LOOK.name, BUDI_LOOK.jabatan, VERIFY_URL, zona)
+    signed = sign_prepared(ca, budi, look, SIGNING_TIME)
+    text = raw_text(signed, tmp_path)
+    assert waktu in text and "WIB" not in text, text
+
+
 def test_signed_pdf_is_an_incremental_pades_signature(prepared: bytes, signed_once: bytes) -> None:
     assert signed_once.startswith(prepared)
     reader = PdfFileReader(io.BytesIO(signed_once))
@@ -943,16 +984,7 @@ def test_appearances_at_other_times_embed_one_subset(
     times[SIGNING_TIME + timedelta(days=1, minutes=53)] = "28 Juni 2024 14:58 WIB"
     programs = []
     for moment, waktu in times.items():
-        signed = run(
-            sign_pdf(
-                prepared_pdf(),
-                field_name="ttd_pihak_pertama",
-                identity=budi,
-                appearance=look,
-                timestamper=ca.timestamper(),
-                signing_time=moment,
-            )
-        )
+        signed = sign_prepared(ca, budi, look, moment)
         assert validate_pdf(signed, [ca.root_certificate]).valid
         text = raw_text(signed, tmp_path)
         assert look.name in text and waktu in text, text

@@ -51,7 +51,14 @@ def pages(people: People) -> dict[str, list[str]]:
     ]
     office += ["/batch", "/batch/baru", "/penanda-tangan", "/akun"]
     return {
-        "admin": [*office, "/admin/unit", "/admin/pengguna", "/admin/templat", "/admin/audit"],
+        "admin": [
+            *office,
+            "/admin/unit",
+            f"/admin/unit/{people.unit_id}",
+            "/admin/pengguna",
+            "/admin/templat",
+            "/admin/audit",
+        ],
         "signer": ["/kotak-masuk", f"/dokumen/{waiting['id']}", "/riwayat", "/akun"],
         "public": ["/masuk", "/v", f"/v/{issued['verify_code']}", "/v/kode-yang-tidak-ada"],
     }

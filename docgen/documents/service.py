@@ -37,7 +37,7 @@ from docgen.notifications import Notifier
 from docgen.paraf import repository as paraf_steps
 from docgen.paraf.steps import named_problems, step_labels
 from docgen.people.policies import Caller
-from docgen.people.profiles import issuing_unit, unit_kop, with_unit_place
+from docgen.people.profiles import issuing_unit, unit_kop, with_unit_place, zones_of
 from docgen.pipeline.orchestration import Draft, Pipeline, ToSign
 from docgen.pipeline.prepare import field_name
 from docgen.pipeline.sign import SignatureRequest, SigningKey, Trust
@@ -60,6 +60,7 @@ from docgen.templating.catalogue import TemplateCatalogue
 from docgen.templating.manifest import Template, TemplateManifest
 from docgen.templating.validation import validate_data
 from signing.pades import SignatureAppearance
+from signing.waktu import Zona
 
 __all__ = [
     "DocumentService",
@@ -387,6 +388,9 @@ class DocumentService:
         items: list[ToSign] = []
         failed: dict[str, DocgenError] = {}
         slots: dict[str, int] = {}
+        async with self.db.session() as session:
+            # Each appearance writes its time in the zone of the document's unit, as it is now.
+            zones = await zones_of(session, [document.unit_id for document in documents])
         for document in documents:
             try:
                 slot = slot_to_sign(document, role)
@@ -395,7 +399,8 @@ class DocumentService:
                 failed[document.id] = exc
                 continue
             slots[document.id] = slot.id
-            items.append(self._to_sign(document, slot, signer))
+            zona = zones.get(document.unit_id or "", Zona.WIB)
+            items.append(self._to_sign(document, slot, signer, zona))
         trust = await self._trust(items)
         outcome = await self.pipeline.sign(items, key, trust, pack=pack)
         result = SignedMany(
@@ -417,7 +422,9 @@ class DocumentService:
             await session.commit()
         return result
 
-    def _to_sign(self, document: Document, slot: SignatureSlot, signer: Signer) -> ToSign:
+    def _to_sign(
+        self, document: Document, slot: SignatureSlot, signer: Signer, zona: Zona
+    ) -> ToSign:
         latest = document.revisions[-1]
         return ToSign(
             document_id=document.id,
@@ -430,6 +437,7 @@ class DocumentService:
                     name=signer.name,
                     jabatan=signer.jabatan,
                     verify_url=self.links.verify_url(document.issued_code),
+                    zona=zona,
                 ),
                 reason=f"{slot.label} {document.title}",
                 certify=not any(s.signed_at for s in document.slots),

@@ -114,13 +114,14 @@ def batch_turn(
     )
 
 
-def complete(name: str, document: Subject) -> Letter:
-    """To the operator: every signer signed, the document is SAH."""
+def complete(name: str, document: Subject, selesai: str) -> Letter:
+    """To the operator: every signer signed, the document is SAH (``selesai``: the time of the
+    last signature, written in the unit's zone)."""
     return Letter(
         f"Dokumen selesai ditandatangani: {document.short}",
         f"Yth. {name},\n\n"
         "Semua penanda tangan telah menandatangani dokumen berikut; dokumen kini SAH:\n\n"
-        f"{document.lines()}\n\n"
+        f"{document.lines()}\n  Selesai : {selesai}\n\n"
         f"Buka dokumen: {document.link}" + _FOOTER,
     )
 
@@ -137,13 +138,16 @@ def batch_complete(name: str, documents: Sequence[Subject], filename: str, link:
     )
 
 
-def declined(name: str, signer: str, label: str, reason: str, document: Subject) -> Letter:
-    """To the operator: a signer declined to sign, with their reason."""
+def declined(
+    name: str, signer: str, label: str, reason: str, document: Subject, ditolak: str
+) -> Letter:
+    """To the operator: a signer declined to sign, with their reason (``ditolak``: when, written
+    in the unit's zone)."""
     return Letter(
         f"Dokumen ditolak: {document.short}",
         f"Yth. {name},\n\n"
         f"{signer} menolak menandatangani dokumen berikut sebagai {label}:\n\n"
-        f"{document.lines()}\n\n"
+        f"{document.lines()}\n  Ditolak : {ditolak}\n\n"
         f"Alasan: {reason}\n\n"
         f"Buka dokumen: {document.link}" + _FOOTER,
     )

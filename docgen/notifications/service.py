@@ -33,10 +33,12 @@ from docgen.notifications.files import FileMailer
 from docgen.notifications.messages import Letter, Subject
 from docgen.notifications.smtp import DEFAULT_PORTS, SmtpMailer
 from docgen.paraf.steps import current_step
+from docgen.people.profiles import zone_of, zones_of
 from docgen.registry.db import Database
 from docgen.registry.models import Batch, Document, SignatureSlot, Signer, User
 from docgen.registry.statuses import DocumentStatus, ParafState
 from docgen.settings import Settings
+from signing.waktu import Zona, format_waktu
 
 __all__ = ["Notifier", "due_slots", "mailer_of", "newly_due"]
 
@@ -313,6 +315,7 @@ class Notifier:
             if document.created_by is not None:
                 per_maker[document.created_by].append(document)
         users = await repository.users_with_email(session, per_maker)
+        zones = await zones_of(session, [d.unit_id for d in documents])
         letters: list[tuple[User, Letter]] = []
         for user_id, done in per_maker.items():
             user = users.get(user_id)
@@ -326,7 +329,10 @@ class Notifier:
                     (user, messages.batch_complete(name, subjects, batch.filename, link))
                 )
             else:
-                letters += [(user, messages.complete(name, self._subject(d))) for d in done]
+                letters += [
+                    (user, messages.complete(name, self._subject(d), _completed(d, zones)))
+                    for d in done
+                ]
         return self._addressed(letters)
 
     async def _declined(self, session: AsyncSession, notice: _Declined) -> list[EmailMessage]:
@@ -341,8 +347,16 @@ class Notifier:
         user = users.get(document.created_by)
         if slot is None or signer is None or user is None:
             return []
+        ditolak = format_waktu(
+            document.declined_at or datetime.now(UTC), await zone_of(session, document.unit_id)
+        )
         letter = messages.declined(
-            self._name(user), signer.name, slot.label, notice.reason, self._subject(document)
+            self._name(user),
+            signer.name,
+            slot.label,
+            notice.reason,
+            self._subject(document),
+            ditolak,
         )
         return self._addressed([(user, letter)])
 
@@ -407,3 +421,9 @@ class Notifier:
             message.set_content(letter.body)
             addressed.append(message)
         return addressed
+
+
+def _completed(document: Document, zones: dict[str, Zona]) -> str:
+    """When the last signer signed ``document``, written in its unit's zone."""
+    last = max(slot.signed_at for slot in document.slots if slot.signed_at is not None)
+    return format_waktu(last, zones.get(document.unit_id or "", Zona.WIB))

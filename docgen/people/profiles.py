@@ -8,12 +8,13 @@ a change on one instance is in effect on every instance at once.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
@@ -28,8 +29,17 @@ from docgen.templating.catalogue import TemplateCatalogue
 from docgen.templating.kop import Kop
 from docgen.templating.manifest import NumberingSpec, TemplateManifest
 from docgen.templating.validation import is_empty
+from signing.waktu import Zona
 
-__all__ = ["IssuingUnit", "UnitProfiles", "issuing_unit", "numbering_of", "with_unit_place"]
+__all__ = [
+    "IssuingUnit",
+    "UnitProfiles",
+    "issuing_unit",
+    "numbering_of",
+    "with_unit_place",
+    "zone_of",
+    "zones_of",
+]
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,25 @@ def with_unit_place(
     if field is None or profile is None or not profile.place or not is_empty(data.get(field)):
         return data
     return {**data, field: profile.place}
+
+
+async def zones_of(session: AsyncSession, unit_ids: Iterable[str | None]) -> dict[str, Zona]:
+    """The time zone of each unit of ``unit_ids`` that has a profile (one query); a unit
+    without one (or no unit at all) writes its times in WIB: look it up with
+    ``.get(unit_id, Zona.WIB)``. Read when a time is shown, so a change of a unit's zone is in
+    effect on every instance at once."""
+    wanted = {unit_id for unit_id in unit_ids if unit_id}
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(UnitProfile.unit_id, UnitProfile.timezone).where(UnitProfile.unit_id.in_(wanted))
+    )
+    return {unit_id: Zona(timezone) for unit_id, timezone in rows.tuples()}
+
+
+async def zone_of(session: AsyncSession, unit_id: str | None) -> Zona:
+    """The time zone of ``unit_id``'s times: its profile's, WIB without one (or no unit)."""
+    return (await zones_of(session, [unit_id])).get(unit_id or "", Zona.WIB)
 
 
 class UnitProfiles:

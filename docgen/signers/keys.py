@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from docgen.errors import SignerLocked, WrongPin
 from docgen.kit.links import Links
+from docgen.people.profiles import zone_of
 from docgen.registry import audit
 from docgen.registry.db import Database
 from docgen.registry.models import Signer, utcnow
@@ -25,7 +26,7 @@ from signing.pki import (
     seal_private_key,
     unseal_private_key,
 )
-from signing.waktu import format_waktu_wib
+from signing.waktu import format_waktu
 
 __all__ = ["IssuedKey", "PinPolicy", "SignerKeys"]
 
@@ -100,10 +101,11 @@ class SignerKeys:
             attempt = await repository.take_pin_try(session, signer_id, policy.max_attempts, now)
             await session.commit()
             signer = await repository.get(session, signer_id)
+            zona = await zone_of(session, signer.unit_id)  # the signer's unit writes its times
         if attempt is None:
             raise SignerLocked(
                 "Penanda tangan dikunci sementara karena PIN salah berulang kali; "
-                f"coba lagi setelah {format_waktu_wib(signer.locked_until or now)}"
+                f"coba lagi setelah {format_waktu(signer.locked_until or now, zona)}"
             )
         if signer.sealed_key is None or signer.certificate_pem is None:
             raise SignerLocked("Penanda tangan belum mengaktifkan akunnya")

@@ -9,12 +9,12 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from docgen.indonesia import tanggal
-from signing.waktu import format_waktu_wib
+from signing.waktu import Zona, format_waktu
 
 
-def waktu_wib(iso: str) -> str:
-    """'2024-06-27T07:05:00+00:00' -> '27 Juni 2024 14:05 WIB'."""
-    return format_waktu_wib(datetime.fromisoformat(iso))
+def waktu(iso: str, zona: Zona | str = Zona.WIB) -> str:
+    """'2024-06-27T07:05:00+00:00' -> '27 Juni 2024 14:05 WIB' (in WITA: '15:05 WITA')."""
+    return format_waktu(datetime.fromisoformat(iso), Zona(zona))
 
 
 class Pages:
@@ -31,11 +31,14 @@ class Pages:
 
     def upload(self, report: dict[str, Any] | None = None, error: str | None = None) -> str:
         if report is not None:
+            document = report["document"]
+            # An uploaded copy of a document issued here shows its times in its unit's zone;
+            # a PDF from elsewhere belongs to no unit of ours.
+            zona = document["document"]["timezone"] if document is not None else Zona.WIB
             signatures = [
-                {**s, "timestamp_text": waktu_wib(s["timestamp"]) if s["timestamp"] else None}
+                {**s, "timestamp_text": waktu(s["timestamp"], zona) if s["timestamp"] else None}
                 for s in report["signatures"]
             ]
-            document = report["document"]
             report = {
                 **report,
                 "signatures": signatures,
@@ -45,13 +48,15 @@ class Pages:
 
 
 def _with_dates(view: dict[str, Any]) -> dict[str, Any]:
-    """A document's view (``VerificationOut`` as JSON) with its dates written out."""
+    """A document's view (``VerificationOut`` as JSON) with its dates written out, its times in
+    the zone of its unit."""
     document = dict(view["document"])
+    zona = document["timezone"]
     document["date_text"] = tanggal(date.fromisoformat(document["date"]))
     if document["revoked_at"]:
-        document["revoked_at_text"] = waktu_wib(document["revoked_at"])
+        document["revoked_at_text"] = waktu(document["revoked_at"], zona)
     signatures = [
-        {**s, "signed_at_text": waktu_wib(s["signed_at"]) if s["signed_at"] else None}
+        {**s, "signed_at_text": waktu(s["signed_at"], zona) if s["signed_at"] else None}
         for s in view["signatures"]
     ]
     return {**view, "document": document, "signatures": signatures}

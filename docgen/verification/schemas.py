@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from docgen.kit.types import Instant
 from docgen.registry.statuses import DocumentStatus, RevisionKind
+from signing.waktu import Zona
 
 __all__ = [
     "CertificateOut",
@@ -60,6 +61,10 @@ class PublicDocumentOut(BaseModel):
     issued_at: Instant
     revoked_at: Instant | None
     revoke_reason: str | None
+    timezone: Zona = Field(
+        description="the time zone of the document's unit (WIB, WITA or WIT): the page and "
+        "the notes write times in it; the times here are UTC"
+    )
 
 
 class ReplacementOut(BaseModel):

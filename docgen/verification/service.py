@@ -9,6 +9,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from docgen.kit.limits import refuse_oversized
 from docgen.kit.links import Links
 from docgen.kit.sandbox import Sandbox, SandboxBusy, SandboxFailed, SandboxTimeout
 from docgen.kit.together import side_by_side
+from docgen.people.profiles import zone_of
 from docgen.registry.db import Database
 from docgen.registry.models import Document, Revision, SignatureSlot, Unit
 from docgen.registry.statuses import DocumentStatus, RevisionKind
@@ -42,7 +44,7 @@ from docgen.verification.schemas import (
     Verdict,
     VerificationOut,
 )
-from signing.waktu import format_waktu_wib
+from signing.waktu import Zona, format_waktu, format_waktu_wib
 
 __all__ = [
     "KeptView",
@@ -148,8 +150,10 @@ def _public_view(
     links: Links,
     issuer: IssuerOut,
     replacement: Document | None = None,
+    zona: Zona = Zona.WIB,
 ) -> VerificationOut:
-    """The document as a citizen may see it: no NIK, NIP masked.
+    """The document as a citizen may see it: no NIK, NIP masked; times written in ``zona``
+    (its unit's).
 
     ``replacement`` is the document that replaces a revoked one (``document.replaced_by_id``).
     """
@@ -166,6 +170,7 @@ def _public_view(
             issued_at=document.created_at,
             revoked_at=document.revoked_at,
             revoke_reason=document.revoke_reason,
+            timezone=zona,
         ),
         issuer=issuer,
         replaced_by=(
@@ -177,13 +182,25 @@ def _public_view(
             if replacement is not None
             else None
         ),
-        signatures=[_signature_view(slot) for slot in document.slots],
+        signatures=[_signature_view(slot, zona) for slot in document.slots],
         level=signature_level(document),
         pending_roles=pending_roles(document),
         sha256=current.sha256,
         verify_url=links.verify_url(document.issued_code),
         download_url=public_download(document),
     )
+
+
+def _in_zone(signature: dict[str, Any], zona: Zona) -> dict[str, Any]:
+    """A signature's check of an uploaded copy of a document issued here, its revocation time
+    written in the zone of the document's unit. signing/ validates without knowing whose the
+    document is (WIB); the registry tells us once the copy is found to be ours."""
+    revoked_at = signature.get("revoked_at")
+    if not revoked_at or zona == Zona.WIB:
+        return signature
+    moment = datetime.fromisoformat(revoked_at)
+    reason = str(signature["reason"]).replace(format_waktu_wib(moment), format_waktu(moment, zona))
+    return {**signature, "reason": reason}
 
 
 def signature_level(document: Document) -> str | None:
@@ -194,7 +211,7 @@ def signature_level(document: Document) -> str | None:
     return "B-T" if RevisionKind.SIGNED in kinds else None
 
 
-def _signature_view(slot: SignatureSlot) -> PublicSignatureOut:
+def _signature_view(slot: SignatureSlot, zona: Zona) -> PublicSignatureOut:
     signer = slot.signer
     revoked_at = signer.revoked_at if signer else None
     valid = slot.signed_at is not None
@@ -202,16 +219,17 @@ def _signature_view(slot: SignatureSlot) -> PublicSignatureOut:
     if revoked_at is not None and slot.signed_at is not None:
         # The recorded time follows the signature's RFC 3161 time stamp, and nothing is recorded
         # once the certificate is revoked: only a time before the revocation proves it.
+        dicabut = format_waktu(revoked_at, zona)
         if slot.signed_at < revoked_at:
             note = (
-                f"Sertifikat penanda tangan dicabut pada {format_waktu_wib(revoked_at)}, setelah "
+                f"Sertifikat penanda tangan dicabut pada {dicabut}, setelah "
                 "dokumen ini ditandatangani; tanda tangan ini tetap sah karena waktunya "
                 "dibuktikan dengan cap waktu (timestamp)."
             )
         else:
             valid = False
             note = (
-                f"Sertifikat penanda tangan dicabut pada {format_waktu_wib(revoked_at)}; cap waktu "
+                f"Sertifikat penanda tangan dicabut pada {dicabut}; cap waktu "
                 "tanda tangan ini tidak membuktikan bahwa ia dibuat sebelumnya: TIDAK SAH."
             )
     return PublicSignatureOut(
@@ -343,7 +361,8 @@ class PublicViews:
         if document.replaced_by_id is not None:
             replacement = await session.get(Document, document.replaced_by_id)
         issuer = IssuerOut(instansi=self.instansi, unit=unit.name if unit else None)
-        return _public_view(document, self.links, issuer, replacement)
+        zona = await zone_of(session, document.unit_id)
+        return _public_view(document, self.links, issuer, replacement, zona)
 
     async def download(self, session: AsyncSession, code: str) -> tuple[Document, Revision]:
         """The document and its revision the public may download.
@@ -458,7 +477,12 @@ class UploadChecks:
             valid=valid,
             level=report["level"],
             document_timestamp=report["document_timestamp"],
-            signatures=[SignatureCheckOut(**s) for s in report["signatures"]],
+            signatures=[
+                SignatureCheckOut(**_in_zone(s, issued.view.document.timezone))
+                if issued.view is not None
+                else SignatureCheckOut(**s)
+                for s in report["signatures"]
+            ],
         )
 
     async def _issued(self, session: AsyncSession, sha256: str) -> _Issued:

@@ -12,25 +12,32 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from docgen.deps import (
     AccountsDep,
     CatalogueDep,
     OfficeDep,
+    ProfilesDep,
     SessionDep,
     SignersDep,
     TemplateUploadsDep,
 )
-from docgen.errors import Conflict, DataInvalid, DocgenError, TemplateInvalid
+from docgen.errors import Conflict, DataInvalid, DocgenError, NotFound, TemplateInvalid
 from docgen.indonesia import PANGKAT
+from docgen.kit.error_bodies import problem_message
+from docgen.kit.limits import read_upload
+from docgen.people.emblem import MAX_EMBLEM_BYTES
 from docgen.people.policies import AdminCaller, AnyCaller, AuditCaller, Caller, StaffCaller
-from docgen.people.schemas import UnitIn, UserIn, UserOut
+from docgen.people.schemas import UnitIn, UnitProfileIn, UserIn, UserOut
 from docgen.registry import audit
 from docgen.registry.statuses import Role
 from docgen.signers.schemas import SignerIn, SignerOut, SignerRevokeIn
 from docgen.templating.schemas import TemplateOut
 from docgen.web.forms import checked, field_problems
 from docgen.web.labels import SIGNER_LABELS
+from signing.waktu import Zona
 
 __all__ = ["router"]
 
@@ -57,6 +64,7 @@ class AdminParts:
     accounts: AccountsDep
     signers: SignersDep
     catalogue: CatalogueDep
+    profiles: ProfilesDep
 
 
 AdminPartsDep = Annotated[AdminParts, Depends(AdminParts)]
@@ -108,6 +116,159 @@ async def create_unit(
     except Conflict as exc:
         return await _units_page(parts, caller, 409, values=values, problems={"code": exc.detail})
     return _done("/admin/unit", f"Unit {unit.name} ({unit.code}) dibuat")
+
+
+# A unit's profile -------------------------------------------------------------------------------
+
+# The kop lines above the unit's name and the lines of its name, as the form's inputs
+# (UnitProfileIn allows two of each), by the profile's field.
+LINE_FIELDS = {"kop_lines": ("kop_1", "kop_2"), "name_lines": ("nama_1", "nama_2")}
+# Short enough for a phone's select: Waktu Indonesia Barat, Tengah, Timur.
+ZONE_LABELS = {Zona.WIB: "WIB (UTC+7)", Zona.WITA: "WITA (UTC+8)", Zona.WIT: "WIT (UTC+9)"}
+
+
+def _profile_values(profile: UnitProfileIn) -> dict[str, str]:
+    """A profile as the form's inputs hold it."""
+    values = {"address": profile.address, "place": profile.place, "timezone": profile.timezone}
+    for group, inputs in LINE_FIELDS.items():
+        values.update(zip(inputs, getattr(profile, group), strict=False))
+    for template_id, codes in profile.numbering.items():
+        values[f"numbering.{template_id}.kode"] = codes.kode
+        values[f"numbering.{template_id}.unit"] = codes.unit
+    return values
+
+
+def _profile_of_form(
+    form: FormData, template_ids: list[str]
+) -> tuple[dict[str, str], dict[str, Any], dict[str, list[str]]]:
+    """The form's values as typed, the profile they make (for UnitProfileIn), and per group
+    of lines the form field of each line in it (an empty input is no line)."""
+    inputs = [name for names in LINE_FIELDS.values() for name in names]
+    values = {
+        name: str(form.get(name) or "").strip()
+        for name in (*inputs, "address", "place", "timezone")
+    }
+    filled = {
+        group: [name for name in names if values[name]] for group, names in LINE_FIELDS.items()
+    }
+    numbering: dict[str, dict[str, str]] = {}
+    for template_id in template_ids:
+        codes = {
+            part: str(form.get(f"numbering.{template_id}.{part}") or "").strip()
+            for part in ("kode", "unit")
+        }
+        values.update({f"numbering.{template_id}.{part}": v for part, v in codes.items()})
+        if any(codes.values()):  # both empty: the template keeps its manifest's codes
+            numbering[template_id] = codes
+    profile = {
+        **{group: [values[name] for name in names] for group, names in filled.items()},
+        "address": values["address"],
+        "place": values["place"],
+        "timezone": values["timezone"],
+        "numbering": numbering,
+    }
+    return values, profile, filled
+
+
+def _profile_problems(
+    problems: list[tuple[tuple[str | int, ...], str]], filled: dict[str, list[str]]
+) -> dict[str, str]:
+    """Each problem by the form field it is about: ``kop_lines.1`` is the second filled kop
+    input, ``numbering.<template>`` (the codes together) goes beside its ``kode``."""
+    shown: dict[str, str] = {}
+    for loc, message in problems:
+        parts = [str(p) for p in loc]
+        if parts[:1] and parts[0] in LINE_FIELDS:
+            lines = filled[parts[0]]
+            at = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+            field = lines[at] if at < len(lines) else LINE_FIELDS[parts[0]][0]
+        elif parts[:1] == ["numbering"] and len(parts) >= 2:
+            field = ".".join(parts[:3]) if len(parts) >= 3 else f"numbering.{parts[1]}.kode"
+        else:
+            field = parts[0] if parts else "address"
+        shown.setdefault(field, message)
+    return shown
+
+
+async def _profile_page(
+    parts: AdminParts,
+    caller: Caller,
+    unit_id: str,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    unit = next((u for u in await parts.accounts.units() if u.id == unit_id), None)
+    if unit is None:
+        return parts.office.page(
+            parts.request, caller, "op_galat.html", 404, detail="Unit tidak ditemukan"
+        )
+    profile, emblem = await parts.profiles.profile(unit_id)
+    return parts.office.page(
+        parts.request,
+        caller,
+        "adm_unit_profil.html",
+        status_code,
+        unit=unit,
+        emblem=emblem,
+        zona=profile.timezone,
+        templates=[t.manifest for t in parts.catalogue.all_latest()],
+        zones=ZONE_LABELS,
+        values=context.pop("values", None) or _profile_values(profile),
+        problems=context.pop("problems", {}),
+        emblem_problem=context.pop("emblem_problem", None),
+    )
+
+
+@router.get("/admin/unit/{unit_id}")
+async def unit_profile_page(caller: AdminCaller, parts: AdminPartsDep, unit_id: str) -> Response:
+    """A unit's profile: kop lines, address, place, time zone, numbering codes per template,
+    and its emblem."""
+    return await _profile_page(parts, caller, unit_id)
+
+
+@router.post("/admin/unit/{unit_id}/profil")
+async def set_unit_profile(caller: AdminCaller, parts: AdminPartsDep, unit_id: str) -> Response:
+    """Replace the unit's profile through the API's service (the same checks and audit row)."""
+    template_ids = [t.id for t in parts.catalogue.all_latest()]
+    values, data, filled = _profile_of_form(await parts.request.form(), template_ids)
+    try:
+        profile = UnitProfileIn.model_validate(data)
+        await parts.profiles.set_profile(unit_id, profile)
+    except ValidationError as exc:
+        found = [(tuple(e["loc"]), problem_message(e)) for e in exc.errors()]
+        problems = _profile_problems(found, filled)
+        return await _profile_page(parts, caller, unit_id, 422, values=values, problems=problems)
+    except DataInvalid as exc:
+        found = [(tuple(p.field.split(".")), p.message) for p in exc.problems]
+        problems = _profile_problems(found, filled)
+        return await _profile_page(parts, caller, unit_id, 422, values=values, problems=problems)
+    except NotFound as exc:
+        return parts.office.page(parts.request, caller, "op_galat.html", 404, detail=exc.detail)
+    return _done(f"/admin/unit/{unit_id}", "Profil unit disimpan")
+
+
+@router.post("/admin/unit/{unit_id}/lambang")
+async def set_unit_emblem(
+    caller: AdminCaller,
+    parts: AdminPartsDep,
+    unit_id: str,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Replace the unit's emblem (PNG or SVG) through the API's service."""
+    if file is None or not file.filename:
+        problem = "pilih berkas PNG atau SVG"
+        return await _profile_page(parts, caller, unit_id, 422, emblem_problem=problem)
+    try:
+        await parts.profiles.set_emblem(unit_id, await read_upload(file, MAX_EMBLEM_BYTES))
+    except DataInvalid as exc:
+        problem = "; ".join(p.message for p in exc.problems)
+        return await _profile_page(parts, caller, unit_id, 422, emblem_problem=problem)
+    except NotFound as exc:
+        return parts.office.page(parts.request, caller, "op_galat.html", 404, detail=exc.detail)
+    except DocgenError as exc:  # too large (413)
+        problem = exc.detail
+        return await _profile_page(parts, caller, unit_id, exc.status_code, emblem_problem=problem)
+    return _done(f"/admin/unit/{unit_id}", "Lambang unit disimpan")
 
 
 # Users ------------------------------------------------------------------------------------------

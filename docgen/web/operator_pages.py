@@ -41,6 +41,7 @@ from docgen.kit.error_bodies import problem_message
 from docgen.kit.limits import refuse_oversized
 from docgen.kit.paging import PageQuery
 from docgen.people.policies import AnyCaller, Caller, ReaderCaller, StaffCaller
+from docgen.people.profiles import zone_of, zones_of
 from docgen.registry.models import Document, Signer, User
 from docgen.registry.statuses import BatchStatus, DocumentStatus, Role, SignerStatus, SigningStatus
 from docgen.templating.manifest import (
@@ -616,6 +617,7 @@ async def batches_page(
         caller,
         "op_batch.html",
         items=[BatchItemOut.of(batch) for batch in listed],
+        zones=await zones_of(session, [item.batch.unit_id for item in listed]),
         titles={template.id: template.manifest.title for template in catalogue.all_latest()},
         labels=BATCH_LABELS,
         staff=caller.role in (Role.ADMIN, Role.OPERATOR),
@@ -766,7 +768,7 @@ async def batch_page(
 ) -> HTMLResponse:
     """A batch's progress (live), its rows' problems, bulk signings, documents and the ZIP."""
     try:
-        await readable_batch(session, caller, batch_id)
+        unit_id = (await readable_batch(session, caller, batch_id)).unit_id
         batch = BatchOut.of(await batches_repository.state(session, batch_id), links)
         manifest = catalogue.get(batch.template, batch.template_version).manifest
     except DocgenError as exc:
@@ -777,6 +779,7 @@ async def batch_page(
         "op_batch_detail.html",
         batch=batch,
         template_title=manifest.title,
+        zona=await zone_of(session, unit_id),
         role_labels={role.name: role.label for role in manifest.roles},
         labels=BATCH_LABELS,
         signing_labels=SIGNING_LABELS,

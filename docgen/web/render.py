@@ -1,8 +1,13 @@
 """How an office page is drawn: one layout with the navigation of the caller's role, the CSRF
-token every form carries, and a one-time message after a change (``?pesan=``)."""
+token every form carries, and a one-time message after a change (``?pesan=``).
+
+Times: ``{{ moment|waktu(zona) }}`` writes a time in a zone (a ``Zona`` or its name); a time of
+a document or a batch is written in its unit's zone (``docgen.people.profiles.zones_of``), a
+time that belongs to no unit (the audit log, an API token) in WIB, the zone named after it."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from docgen.indonesia import format_nip, tanggal
 from docgen.people.policies import CSRF_COOKIE, Caller
 from docgen.registry.statuses import Role
-from signing.waktu import format_waktu_wib
+from signing.waktu import Zona, format_waktu
 
 __all__ = ["NAVIGATION", "ROLE_LABELS", "Office", "home_of"]
 
@@ -64,7 +69,7 @@ class Office:
         )
         self._env.filters["nip"] = _grouped_nip
         self._env.filters["tanggal"] = _tanggal
-        self._env.filters["waktu"] = format_waktu_wib
+        self._env.filters["waktu"] = _waktu
 
     def page(
         self,
@@ -98,6 +103,10 @@ def _grouped_nip(value: str | None) -> str:
         return format_nip(value)
     except ValueError:
         return value
+
+
+def _waktu(moment: datetime, zona: Zona | str | None = None) -> str:
+    return format_waktu(moment, Zona(zona) if zona else Zona.WIB)
 
 
 def _tanggal(value: str | None) -> str:

@@ -33,6 +33,7 @@ from docgen.kit.paging import PageQuery
 from docgen.paraf import repository as paraf_repository
 from docgen.paraf.steps import current_step, waiting_before
 from docgen.people.policies import AnyCaller, Caller, SignerCaller, StaffCaller
+from docgen.people.profiles import zone_of, zones_of
 from docgen.registry.models import Document, ParafStep, SignatureSlot
 from docgen.registry.statuses import DocumentStatus, ParafState, RevisionKind, Role
 from docgen.signers import repository as signers_repository
@@ -295,6 +296,7 @@ async def _document_page(
         status_code,
         document=document,
         status_label=STATUS_LABELS[document.status],
+        zona=await zone_of(session, document.unit_id),
         draft=draft,
         chosen=[(roles.get(role, role), names.get(i, "-")) for role, i in chosen.items()],
         chosen_paraf=[
@@ -504,6 +506,7 @@ async def history(
         caller,
         "ttd_riwayat.html",
         signed=signed,
+        zones=await zones_of(session, [document.unit_id for document, _ in signed]),
         status_labels=STATUS_LABELS,
         page=halaman,
         pages=max(1, -(-total // page.per_page)),

@@ -3,7 +3,8 @@
 Each signature is an incremental update (earlier signatures stay valid), PAdES baseline
 (``/ETSI.CAdES.detached``), SHA-256, with an RFC 3161 signature time stamp and the certificate
 chain embedded. The visible appearance is a QR code of the verification URL beside the text
-"Ditandatangani secara elektronik oleh", the signer's name, jabatan and the time in WIB.
+"Ditandatangani secara elektronik oleh", the signer's name, jabatan and the time in the zone
+the appearance names (WIB, WITA or WIT).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from signing.fast.fonts import LIBERATION_SANS, EmbeddedFontFactory
 from signing.fast.objects import preload_signature_dictionaries
 from signing.fast.pdf_reading import open_pdf
 from signing.validate.validation_data import der
-from signing.waktu import format_waktu_wib
+from signing.waktu import Zona, format_waktu
 
 __all__ = [
     "DEFAULT_REASON",
@@ -91,11 +92,13 @@ class SigningIdentity:
 
 @dataclass(frozen=True)
 class SignatureAppearance:
-    """What the visible signature shows."""
+    """What the visible signature shows; its time is written in ``zona`` (the zone of the
+    unit the document belongs to)."""
 
     name: str
     jabatan: str
     verify_url: str
+    zona: Zona = Zona.WIB
 
 
 class _RsaKeySigner(Signer):
@@ -315,7 +318,7 @@ async def sign_pdf(
         ValueError: ``signing_time`` is naive.
     """
     moment = signing_time or datetime.now(UTC)
-    waktu = format_waktu_wib(moment)
+    waktu = format_waktu(moment, appearance.zona)
     if bytes_reserved is not None and (bytes_reserved <= 0 or bytes_reserved % 2):
         raise ValueError(f"bytes_reserved must be positive and even, not {bytes_reserved}")
     writer = _open(pdf, field_name)
