@@ -131,7 +131,10 @@ class Pipeline:
             list(pdfs),
             await self.workers.map(
                 stamp_pdfs,
-                [(pdf, by_id[draft_id].verify_url) for draft_id, pdf in pdfs.items()],
+                [
+                    (pdf, by_id[draft_id].verify_url, _emeterai_size(by_id[draft_id]))
+                    for draft_id, pdf in pdfs.items()
+                ],
                 template.id,
                 roles,
             ),
@@ -223,6 +226,14 @@ class Pipeline:
             for index, problem in exc.failures.items():
                 failed[ids[index]] = problem
         return {key: pdf for key, pdf in zip(ids, pdfs, strict=True) if pdf is not None}
+
+
+def _emeterai_size(draft: Draft) -> float | None:
+    """The e-Meterai box of a draft that carries one (its template's size), else None."""
+    manifest = draft.template.manifest
+    if manifest.emeterai is None or not manifest.emeterai_asked(draft.data):
+        return None
+    return manifest.emeterai.size
 
 
 def _keep_done(

@@ -275,15 +275,16 @@ def page_images(items: Sequence[tuple[bytes, int, int, bool]]) -> list[Any]:
 
 
 def stamp_pdfs(
-    items: Sequence[tuple[bytes, str]], template_id: str, roles: Sequence[str]
+    items: Sequence[tuple[bytes, str, float | None]], template_id: str, roles: Sequence[str]
 ) -> list[Any]:
-    """Per ``(converted PDF, verify URL)``: the prepared PDF and the page of each role."""
+    """Per ``(converted PDF, verify URL, e-Meterai box size or None)``: the prepared PDF and
+    the page of each role."""
     from docgen.pipeline.prepare import stamp_converted
 
     results: list[tuple[bytes, dict[str, int]] | Failed] = []
-    for pdf, verify_url in items:
+    for pdf, verify_url, emeterai_size in items:
         try:
-            results.append(stamp_converted(pdf, template_id, roles, verify_url))
+            results.append(stamp_converted(pdf, template_id, roles, verify_url, emeterai_size))
         except Exception as exc:
             results.append(Failed.of(exc))
     return results
