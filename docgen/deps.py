@@ -13,6 +13,7 @@ from docgen.batches.service import BatchService
 from docgen.batches.signing import BulkSignings
 from docgen.documents.drafts import Drafts
 from docgen.documents.service import DocumentService
+from docgen.emeterai.service import EMeteraiStep
 from docgen.kit.links import Links
 from docgen.kit.sandbox import Sandbox
 from docgen.people.profiles import UnitProfiles
@@ -38,6 +39,7 @@ __all__ = [
     "CatalogueDep",
     "DatabaseDep",
     "DocumentsDep",
+    "EMeteraiDep",
     "DraftsDep",
     "LinksDep",
     "OfficeDep",
@@ -133,6 +135,10 @@ async def _documents(parts: PartsDep) -> DocumentService:
     return parts.documents
 
 
+async def _emeterai(parts: PartsDep) -> EMeteraiStep:
+    return parts.emeterai
+
+
 async def _drafts(parts: PartsDep) -> Drafts:
     return parts.drafts
 
@@ -166,6 +172,7 @@ SignersDep = Annotated[Signers, Depends(_signers)]
 UploadChecksDep = Annotated[UploadChecks, Depends(_upload_checks)]
 PublicViewsDep = Annotated[PublicViews, Depends(_public_views)]
 DocumentsDep = Annotated[DocumentService, Depends(_documents)]
+EMeteraiDep = Annotated[EMeteraiStep, Depends(_emeterai)]
 DraftsDep = Annotated[Drafts, Depends(_drafts)]
 BatchesDep = Annotated[BatchService, Depends(_batches)]
 BulkSigningsDep = Annotated[BulkSignings, Depends(_bulk_signings)]

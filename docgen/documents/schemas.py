@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from docgen.documents.repository import Listed
+from docgen.emeterai.schemas import EMeteraiOut
 from docgen.errors import FieldInvalid
 from docgen.kit.links import Links
 from docgen.kit.paging import PageOut, PageQuery, one_of, optional_filter
@@ -122,6 +123,9 @@ class DocumentOut(BaseModel):
     declined_role: str | None
     decline_reason: str | None
     signers: list[SlotOut]
+    emeterai: EMeteraiOut | None = Field(
+        description="the e-Meterai the document carries (null: none)"
+    )
     revisions: list[RevisionOut]
     created_at: Instant
 
@@ -160,6 +164,7 @@ class DocumentOut(BaseModel):
                 )
                 for slot in document.slots
             ],
+            emeterai=EMeteraiOut.of(document),
             revisions=[
                 RevisionOut(
                     seq=r.seq, kind=r.kind, sha256=r.sha256, size=r.size, created_at=r.created_at

@@ -54,4 +54,7 @@ def _with_dates(view: dict[str, Any]) -> dict[str, Any]:
         {**s, "signed_at_text": waktu_wib(s["signed_at"]) if s["signed_at"] else None}
         for s in view["signatures"]
     ]
-    return {**view, "document": document, "signatures": signatures}
+    emeterai = view.get("emeterai")
+    if emeterai and emeterai["affixed_at"]:
+        emeterai = {**emeterai, "affixed_at_text": waktu_wib(emeterai["affixed_at"])}
+    return {**view, "document": document, "signatures": signatures, "emeterai": emeterai}
