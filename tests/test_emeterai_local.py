@@ -60,7 +60,7 @@ def blank_prepared() -> bytes:
 
 
 def test_affixed_between_two_signatures_every_signature_holds(
-    ca: CertificateAuthority, tmp_path: Path
+    ca: CertificateAuthority, tmp_path: Path, either_path: str
 ) -> None:
     provider = LocalEMeteraiProvider(ca, ca.timestamper())
     first = asyncio.run(
