@@ -32,8 +32,13 @@ def document(*, first_signed: bool, affixed: bool = False, carries: bool = True)
         emeterai_before_role="pihak_kedua" if carries else None,
         emeterai_affixed_at=NOW if affixed else None,
         slots=[
-            SignatureSlot(role="pihak_pertama", order=1, signed_at=NOW if first_signed else None),
-            SignatureSlot(role="pihak_kedua", order=2, signed_at=None),
+            SignatureSlot(
+                role="pihak_pertama",
+                label="PIHAK PERTAMA",
+                order=1,
+                signed_at=NOW if first_signed else None,
+            ),
+            SignatureSlot(role="pihak_kedua", label="PIHAK KEDUA", order=2, signed_at=None),
         ],
     )
 
@@ -82,3 +87,17 @@ def test_due_after_the_roles_before_its_own_and_its_role_waits_for_it() -> None:
     revoked = document(first_signed=True)
     revoked.status = DocumentStatus.DICABUT
     assert not due(revoked)
+
+
+def test_a_signer_waiting_for_the_emeterai_is_told_so() -> None:
+    from docgen.documents.schemas import PendingOut
+    from docgen.kit.links import Links
+
+    waiting = document(first_signed=True)
+    waiting.id, waiting.number, waiting.verify_code = "d1", "100.4/1/SETDA/2024", "kode"
+    waiting.title, waiting.template_id = "Kerja Sama", "nota-kesepahaman"
+    pending = PendingOut.of(waiting, waiting.slots[1], [], Links("https://ttd.example.go.id"))
+    assert (pending.ready, pending.waiting_for) == (False, ["emeterai"])
+    waiting.emeterai_affixed_at = NOW
+    pending = PendingOut.of(waiting, waiting.slots[1], [], Links("https://ttd.example.go.id"))
+    assert (pending.ready, pending.waiting_for) == (True, [])

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from docgen.documents.repository import Listed
+from docgen.emeterai.rules import waits_for_emeterai
 from docgen.emeterai.schemas import EMeteraiOut
 from docgen.errors import FieldInvalid
 from docgen.kit.links import Links
@@ -176,7 +177,8 @@ class DocumentOut(BaseModel):
 
 
 class PendingOut(BaseModel):
-    """A signature a signer still has to make; ``ready`` is false while others sign first."""
+    """A signature a signer still has to make; ``ready`` is false while others sign first (or
+    the e-Meterai is affixed first: ``waiting_for`` then names ``emeterai``)."""
 
     document_id: str
     number: str
@@ -199,8 +201,9 @@ class PendingOut(BaseModel):
             template=document.template_id,
             role=slot.role,
             label=slot.label,
-            ready=not before,
-            waiting_for=[s.role for s in before],
+            ready=not before and not waits_for_emeterai(document, slot),
+            waiting_for=[s.role for s in before]
+            + (["emeterai"] if not before and waits_for_emeterai(document, slot) else []),
             verify_url=links.verify_url(document.issued_code),
         )
 
