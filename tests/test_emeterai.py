@@ -201,46 +201,114 @@ def test_the_internal_page_shows_it(
         context.close()
 
 
-# --- a deployment without a provider -------------------------------------------------------
+# --- a deployment without a provider, and one whose provider was not there ---------------
 
 
 @pytest.fixture(scope="module")
-def without_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[People]:
-    process, service = start_service(
-        tmp_path_factory.mktemp("tanpa-meterai"), DOCGEN_EMETERAI_PROVIDER="none"
-    )
+def restarted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One deployment started three times: with the local provider (an MoU asking for an
+    e-Meterai is made), without a provider (the refusals; PIHAK PERTAMA signs, and nothing can
+    affix the e-Meterai), and with the local provider again (the operator affixes it, PIHAK
+    KEDUA signs)."""
+    data_dir = tmp_path_factory.mktemp("tanpa-meterai")
+    process, service = start_service(data_dir, DOCGEN_EMETERAI_PROVIDER="local")
+    steps: dict[str, Any] = {}
     try:
-        yield People(service.url, service.data_dir)
+        people = People(service.url, service.data_dir)
+        camat = people.signer(NIP_CAMAT, name="Drs. Budi Santoso, M.Si.")
+        ketua = people.signer(nik=own_nik(), name="Siti Aminah, S.H., M.H.")
+        body = {
+            "template": "nota-kesepahaman",
+            "data": mou_data(nip_pihak_pertama=NIP_CAMAT, emeterai=True),
+            "signers": {"pihak_kedua": ketua.signer_id},
+        }
+        created = people.operator.client.post("/api/v1/documents", json=body)
+        assert created.status_code == 201, created.text
+        doc_id = created.json()["id"]
+        steps.update(people=people, body=body, id=doc_id)
+    finally:
+        stop_service(process)
+
+    process, service = start_service(data_dir, DOCGEN_EMETERAI_PROVIDER="none")
+    try:
+        operator = people.moved_to(service.url).operator.client
+        steps["form"] = operator.get("/dokumen/baru/nota-kesepahaman")
+        steps["refused"] = operator.post("/api/v1/documents", json=body)
+        steps["draft"] = operator.post("/api/v1/documents", json={**body, "draft": True})
+        without = {**body, "data": mou_data(nip_pihak_pertama=NIP_CAMAT)}
+        made = operator.post("/api/v1/documents", json=without)
+        steps["made"] = made
+        steps["made_pdf"] = operator.get(f"/api/v1/documents/{made.json()['id']}/pdf").content
+        steps["first"] = camat.sign(doc_id, "pihak_pertama")
+        steps["ketua_waits"] = ketua.sign(doc_id, "pihak_kedua")
+        steps["no_provider"] = operator.post(f"/api/v1/documents/{doc_id}/emeterai")
+        steps["pending"] = ketua.client.get(f"/api/v1/signers/{ketua.signer_id}/pending").json()
+    finally:
+        stop_service(process)
+
+    process, service = start_service(data_dir, DOCGEN_EMETERAI_PROVIDER="local")
+    try:
+        operator = people.moved_to(service.url).operator.client
+        steps["retried"] = operator.post(f"/api/v1/documents/{doc_id}/emeterai")
+        steps["second"] = ketua.sign(doc_id, "pihak_kedua")
+        steps["final_pdf"] = operator.get(f"/api/v1/documents/{doc_id}/pdf").content
+        steps["root_pem"] = operator.get("/api/v1/trust/ca.pem").content
+        steps["crl"] = operator.get("/api/v1/trust/crl").content
+        yield steps
     finally:
         stop_service(process)
 
 
-def test_without_a_provider_the_option_is_refused(without_provider: People) -> None:
-    operator = without_provider.operator.client
-    without_provider.signer(NIP_CAMAT, name="Drs. Budi Santoso, M.Si.")
-    ketua = without_provider.signer(nik=own_nik(), name="Siti Aminah, S.H., M.H.")
-    body = {
-        "template": "nota-kesepahaman",
-        "data": mou_data(nip_pihak_pertama=NIP_CAMAT, emeterai=True),
-        "signers": {"pihak_kedua": ketua.signer_id},
-    }
+def test_without_a_provider_the_option_is_refused(restarted: dict[str, Any]) -> None:
     # The office form does not offer it (where a provider is, it does: the test above).
-    form = operator.get("/dokumen/baru/nota-kesepahaman")
+    form = restarted["form"]
     assert form.status_code == 200 and "Instansi PIHAK KEDUA" in form.text
     assert "Sediakan tempat e-Meterai" not in form.text
-    refused = operator.post("/api/v1/documents", json=body)
+    refused = restarted["refused"]
     assert refused.status_code == 422, refused.text
     (problem,) = refused.json()["problems"]
     assert problem["field"] == "emeterai"
     assert "tidak terhubung ke penyedia e-Meterai" in problem["message"]
     # Drafts too: the document never says it carries an e-Meterai.
-    draft = operator.post("/api/v1/documents", json={**body, "draft": True})
-    assert draft.status_code == 422, draft.text
-    # Without the option the MoU is made, with no e-Meterai box and no e-Meterai text.
-    made = operator.post(
-        "/api/v1/documents", json={**body, "data": mou_data(nip_pihak_pertama=NIP_CAMAT)}
-    )
+    assert restarted["draft"].status_code == 422, restarted["draft"].text
+    # Without the option the MoU is made, with no e-Meterai box.
+    made = restarted["made"]
     assert made.status_code == 201, made.text
     assert made.json()["emeterai"] is None
-    pdf = operator.get(f"/api/v1/documents/{made.json()['id']}/pdf").content
-    assert "emeterai" not in signature_fields(pdf)
+    assert "emeterai" not in signature_fields(restarted["made_pdf"])
+
+
+def test_without_a_provider_at_its_turn_the_next_role_waits_until_it_is_affixed(
+    restarted: dict[str, Any], tmp_path: Path
+) -> None:
+    first = restarted["first"]
+    assert first.status_code == 200, first.text  # the signature stands
+    assert first.json()["emeterai"]["affixed"] is False
+    waits = restarted["ketua_waits"]
+    assert waits.status_code == 409 and "e-Meterai harus dibubuhkan" in waits.json()["detail"]
+    pending = next(p for p in restarted["pending"] if p["document_id"] == restarted["id"])
+    assert (pending["ready"], pending["waiting_for"]) == (False, ["emeterai"])
+    no_provider = restarted["no_provider"]
+    assert no_provider.status_code == 409, no_provider.text
+    assert "tidak terhubung ke penyedia e-Meterai" in no_provider.json()["detail"]
+
+    retried = restarted["retried"]
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["emeterai"]["affixed"] is True
+    second = restarted["second"]
+    assert second.status_code == 200, second.text
+    final = second.json()
+    assert final["status"] == "sah"
+    assert [r["kind"] for r in final["revisions"]] == [
+        "source", "prepared", "signed", "emeterai", "signed", "lta"
+    ]  # fmt: skip
+    root = x509.load_pem_x509_certificate(restarted["root_pem"])
+    crl = x509.load_der_x509_crl(restarted["crl"])
+    report = validate_pdf(restarted["final_pdf"], [root], [crl])
+    assert report.valid and len(report.signatures) == 3, report
+    entries = [
+        e
+        for e in restarted["people"].audit_log()
+        if e["action"] == "document.emeterai_affixed" and e["entity_id"] == restarted["id"]
+    ]
+    assert [e["actor"] for e in entries] == [restarted["people"].operator.id]
