@@ -21,6 +21,7 @@ from tests.browser import log_in
 from tests.conftest import People, Service, start_service, stop_service
 from tests.pdftools import pdfsig, words_with_annotations
 from tests.test_templates_content import mou_data, own_nik, signature_fields
+from tests.test_web_accessibility import session_cookies, violations
 
 NIP_CAMAT = "197203151999031004"  # used by no other module
 METERAI_PT = 70.0
@@ -199,6 +200,15 @@ def test_the_internal_page_shows_it(
         assert page.get_by_label("Sediakan tempat e-Meterai").count() == 1
     finally:
         context.close()
+
+
+def test_the_pages_showing_it_are_accessible(
+    browser: Browser, service: Service, people: People, mou: dict[str, Any]
+) -> None:
+    document = mou["created"]
+    operator = session_cookies(people, people.operator)
+    assert violations(browser, service, [f"/dokumen/{document['id']}"], operator) == []
+    assert violations(browser, service, [f"/v/{document['verify_code']}"], []) == []
 
 
 # --- a deployment without a provider, and one whose provider was not there ---------------
