@@ -13,6 +13,7 @@ from docgen.batches.service import BatchService
 from docgen.batches.signing import BulkSignings
 from docgen.documents.drafts import Drafts
 from docgen.documents.service import DocumentService
+from docgen.emeterai.service import EMeteraiStep
 from docgen.kit.links import Links
 from docgen.kit.sandbox import Sandbox
 from docgen.paraf.service import Paraf
@@ -39,6 +40,7 @@ __all__ = [
     "CatalogueDep",
     "DatabaseDep",
     "DocumentsDep",
+    "EMeteraiDep",
     "DraftsDep",
     "LinksDep",
     "OfficeDep",
@@ -135,6 +137,10 @@ async def _documents(parts: PartsDep) -> DocumentService:
     return parts.documents
 
 
+async def _emeterai(parts: PartsDep) -> EMeteraiStep:
+    return parts.emeterai
+
+
 async def _drafts(parts: PartsDep) -> Drafts:
     return parts.drafts
 
@@ -172,6 +178,7 @@ SignersDep = Annotated[Signers, Depends(_signers)]
 UploadChecksDep = Annotated[UploadChecks, Depends(_upload_checks)]
 PublicViewsDep = Annotated[PublicViews, Depends(_public_views)]
 DocumentsDep = Annotated[DocumentService, Depends(_documents)]
+EMeteraiDep = Annotated[EMeteraiStep, Depends(_emeterai)]
 DraftsDep = Annotated[Drafts, Depends(_drafts)]
 ParafDep = Annotated[Paraf, Depends(_paraf)]
 BatchesDep = Annotated[BatchService, Depends(_batches)]

@@ -267,6 +267,12 @@ class SignerFailed(DocgenError):
     status_code = 502
 
 
+class EMeteraiProviderFailed(DocgenError):
+    """The e-Meterai provider failed (unreachable, refused): try again later."""
+
+    status_code = 502
+
+
 class StorageFailed(DocgenError):
     """Object storage answered, but not with what the registry recorded."""
 
@@ -294,6 +300,8 @@ def translate(exc: Exception) -> DocgenError | None:
             )
         case storage_errors.StorageError():
             return StorageFailed(f"Penyimpanan objek gagal: {exc}")
+        case signing_errors.EMeteraiFailed():
+            return EMeteraiProviderFailed(f"Penyedia e-Meterai gagal: {exc}; coba lagi nanti")
         case signing_errors.SignatureFieldAlreadySigned():
             return Conflict("Kolom tanda tangan itu sudah ditandatangani")
         case signing_errors.SigningError():

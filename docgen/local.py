@@ -42,6 +42,10 @@ def run_everything(settings: Settings, *, workers: int = 1) -> int:
     Raises what :func:`shared_parts` raises.
     """
     with shared_parts(settings, migrating=True) as env:
+        if "emeterai_provider" not in settings.model_fields_set:
+            # The embedded default: e-Meterai from the local provider, which says on every
+            # stamp and page that it is not Peruri's (a deployment's default is none).
+            env["DOCGEN_EMETERAI_PROVIDER"] = "local"
         nodes = settings.data_dir.resolve() / "nodes"
         commands = [("serve", settings.data_dir.resolve())] + [
             ("worker", nodes / f"worker-{i}") for i in range(1, workers + 1)

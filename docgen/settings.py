@@ -212,6 +212,13 @@ class Settings(BaseSettings):
     verify_per_client: int = Field(
         default=3, ge=1, description="uploads of one client waiting or checked at once; more: 429"
     )
+    emeterai_provider: Literal["none", "local"] = Field(
+        default="none",
+        description="who affixes e-Meterai: none (templates offer no e-Meterai; a document "
+        "asking for one is refused) or local (a provider in this service for development and "
+        "tests: its own certificate from the internal CA and a stamp that says it is no stamp "
+        "duty paid to Peruri; `make run` and the tests use it)",
+    )
     pin_max_attempts: int = 5
     pin_lock_minutes: int = 15
 

@@ -22,6 +22,7 @@ from docgen.batches.tasks import ChunkQueue
 from docgen.converter import RemoteConverter
 from docgen.documents.drafts import Drafts
 from docgen.documents.service import DocumentService
+from docgen.emeterai.service import EMeteraiStep
 from docgen.jobs import job_app
 from docgen.kit.jobs import Jobs
 from docgen.kit.links import Links
@@ -50,6 +51,7 @@ from docgen.templating.catalogue import (
     load_uploaded_versions,
 )
 from docgen.verification.service import VERIFY_MODULE, PublicViews, TrustFiles, UploadChecks
+from signing.emeterai import EMeteraiProvider, LocalEMeteraiProvider
 from signing.pki import CertificateAuthority
 from storage import CachedObjectStore, ObjectStore, S3ObjectStore
 
@@ -84,6 +86,7 @@ class Parts:
     profiles: UnitProfiles
     signers: Signers
     documents: DocumentService
+    emeterai: EMeteraiStep
     drafts: Drafts
     paraf: Paraf
     batches: BatchService
@@ -108,6 +111,15 @@ async def deployment_ca(settings: Settings, db: Database) -> CertificateAuthorit
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return await deployment_authority(db, ca_dir(settings), load_pepper(settings))
+
+
+def _emeterai_provider(
+    settings: Settings, ca: CertificateAuthority, links: Links
+) -> EMeteraiProvider | None:
+    """The e-Meterai provider of DOCGEN_EMETERAI_PROVIDER (None: none)."""
+    if settings.emeterai_provider == "local":
+        return LocalEMeteraiProvider(ca, ca.timestamper(), crl_url=links.crl_url)
+    return None
 
 
 def _object_store(settings: Settings, stack: AsyncExitStack) -> S3ObjectStore:
@@ -262,8 +274,9 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             PinPolicy(settings.pin_max_attempts, settings.pin_lock_minutes),
             links,
         )
+        emeterai = EMeteraiStep(db, core.store, _emeterai_provider(settings, ca, links))
         documents = DocumentService(
-            db, catalogue, core.pipeline, keys, revocations, links, core.notifier
+            db, catalogue, core.pipeline, keys, revocations, links, core.notifier, emeterai
         )
         jobs = Jobs()
         # Warm processes for uploaded PDFs (their pyHanko imports were ~0.5 s of each check);
@@ -302,10 +315,16 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
             profiles=UnitProfiles(db, catalogue),
             signers=Signers(db, keys, revocations, accounts),
             documents=documents,
+            emeterai=emeterai,
             drafts=Drafts(documents, settings.data_dir / "cache" / "drafts"),
             paraf=Paraf(documents),
             batches=BatchService(
-                db, catalogue, core.store, chunks, chunk_rows=settings.batch_chunk_rows
+                db,
+                catalogue,
+                core.store,
+                chunks,
+                chunk_rows=settings.batch_chunk_rows,
+                emeterai_configured=emeterai.configured,
             ),
             bulk_signings=BulkSignings(db, documents, jobs, settings.signing_lease_seconds),
             jobs=jobs,

@@ -62,3 +62,8 @@ class SignatureCreationFailed(SigningError):
 class LongTermValidationFailed(SigningError):
     """The validation data for a long-term (B-LTA) signature cannot be assembled: a certificate
     that does not chain to a trust root, or no CRL for one of its certificates."""
+
+
+class EMeteraiFailed(SigningError):
+    """The e-Meterai provider could not affix the e-Meterai (unreachable, refused, quota
+    spent...)."""

@@ -142,6 +142,8 @@ TEST_DEFAULTS = {
     "DOCGEN_RATE_LIMIT_LOGINS": "1000000",
     "DOCGEN_VERIFY_CACHE_SECONDS": "0",
     "DOCGEN_RENDER_SECONDS": "2",
+    # As `docgen up` runs: e-Meterai from the local provider (the deployment default is none).
+    "DOCGEN_EMETERAI_PROVIDER": "local",
 }
 LEAN = {"DOCGEN_CONVERTER_WORKERS": "1"}
 LEAN_WORKER = {**LEAN, "DOCGEN_BULK_WORKERS": "1"}

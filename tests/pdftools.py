@@ -212,3 +212,32 @@ def page_blocks(pdf: bytes, page: int, workdir: Path) -> list[Block]:
         else:
             blocks.append(Block(**place, text=" ".join("".join(element.itertext()).split())))
     return sorted(blocks, key=lambda b: (b.top, b.left))
+
+
+def words_with_annotations(pdf: bytes, workdir: Path) -> list[list[tuple[str, tuple[float, ...]]]]:
+    """Per page, every word as a person sees it printed, the visible signatures' and stamps'
+    text included (their appearances flattened into the page by qpdf, then ``pdftotext
+    -bbox``): (word, (x1, y1, x2, y2)) in PDF points, origin bottom-left."""
+    import html
+    import re
+
+    import pikepdf
+
+    flat = workdir / f"flat-{time.monotonic_ns()}.pdf"
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        doc.flatten_annotations(mode="all")
+        doc.save(flat)
+    pattern = re.compile(
+        r'<page width="([\d.]+)" height="([\d.]+)">'
+        r'|<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>'
+    )
+    pages: list[list[tuple[str, tuple[float, ...]]]] = []
+    height = 0.0
+    for m in pattern.finditer(pdftotext(flat, "-bbox")):
+        if m[1]:
+            pages.append([])
+            height = float(m[2])
+            continue
+        x0, y0, x1, y1 = (float(v) for v in m.group(3, 4, 5, 6))
+        pages[-1].append((html.unescape(m[7]), (x0, height - y1, x1, height - y0)))
+    return pages

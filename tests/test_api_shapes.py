@@ -43,9 +43,9 @@ def test_every_api_operation_declares_the_shape_of_its_success(spec: dict[str, A
     api = [(p, m, o) for p, m, o in operations(spec) if p.startswith("/api/v1/")]
     # Every route the README lists: the documents', signers', batches', templates' and public
     # ones (a list field from a file and its empty list among them), the accounts' (login,
-    # tokens, me, units and their profiles and emblems, users, activation, audit), and the
-    # verifikator's paraf (3).
-    assert len(api) == 60
+    # tokens, me, units and their profiles and emblems, users, activation, audit), the
+    # verifikator's paraf (3) and the operator's e-Meterai retry (1).
+    assert len(api) == 61
     for path, method, operation in api:
         successes = {c: r for c, r in operation["responses"].items() if c.startswith("2")}
         assert successes, f"{method} {path} declares no success"

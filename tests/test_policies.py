@@ -80,6 +80,7 @@ POLICIES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/documents/{document_id}/revisions/{seq}"): LOGGED_IN,
     ("POST", "/api/v1/documents/{document_id}/signatures"): SIGNER,
     ("POST", "/api/v1/documents/{document_id}/revoke"): STAFF,
+    ("POST", "/api/v1/documents/{document_id}/emeterai"): STAFF,
     ("PUT", "/api/v1/documents/{document_id}"): STAFF,
     ("DELETE", "/api/v1/documents/{document_id}"): STAFF,
     ("POST", "/api/v1/documents/{document_id}/issue"): STAFF,

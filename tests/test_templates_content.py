@@ -414,14 +414,19 @@ def test_mou_signature_fields_and_meterai_do_not_collide(
     variant: str, request: pytest.FixtureRequest
 ) -> None:
     created: Created = request.getfixturevalue(variant)
-    fields = created.fields
+    fields = dict(created.fields)
+    # The e-Meterai box is a signature field from prepare time (its provider signs into it).
+    meterai_field = fields.pop("emeterai", None)
     assert sorted(fields) == ["ttd_pihak_kedua", "ttd_pihak_pertama"]
     (page_1, first), (page_2, second) = fields["ttd_pihak_pertama"], fields["ttd_pihak_kedua"]
     assert page_1 == page_2 and first[2] <= second[0]  # side by side, PIHAK PERTAMA left
     assert abs(first[3] - second[3]) < 1  # on one line
     boxes = dict(fields)
     meterai = meterai_box(created)
-    if meterai is not None:
+    assert (meterai is None) == (meterai_field is None)
+    if meterai is not None and meterai_field is not None:
+        assert meterai_field[0] == meterai[0]
+        assert all(abs(a - b) < 1 for a, b in zip(meterai_field[1], meterai[1], strict=True))
         boxes["emeterai"] = meterai
         # left of PIHAK KEDUA's signature, on the same line
         assert meterai[0] == page_2 and meterai[1][2] <= second[0]

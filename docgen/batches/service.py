@@ -25,6 +25,7 @@ from docgen.batches.staff_list import RowProblem, StaffList, is_xlsx, read_staff
 from docgen.batches.tasks import ChunkQueue
 from docgen.documents.binding import bind_roles, chosen_problems
 from docgen.documents.service import document_date, document_unit, numbering_unit
+from docgen.emeterai.rules import offer_problems
 from docgen.errors import DataInvalid, FieldProblem, NotFound
 from docgen.kit.paging import PageQuery
 from docgen.people.policies import Caller
@@ -93,12 +94,15 @@ class BatchService:
         chunks: ChunkQueue,
         *,
         chunk_rows: int,
+        emeterai_configured: bool = False,
     ) -> None:
         self.db = db
         self.catalogue = catalogue
         self.store = store
         self.chunks = chunks
         self.chunk_rows = chunk_rows
+        # Without a provider, a row asking for an e-Meterai is refused as a document would be.
+        self.emeterai_configured = emeterai_configured
 
     async def check_rows(
         self,
@@ -134,8 +138,8 @@ class BatchService:
         async with self.db.session() as session:
             return await issuing_unit(session, unit_id)
 
-    @staticmethod
     async def _check_rows(
+        self,
         session: AsyncSession,
         staff: StaffList,
         manifest: TemplateManifest,
@@ -151,6 +155,9 @@ class BatchService:
             clean: dict[str, object] | None = None
             try:
                 clean = validate_data(manifest, with_unit_place(manifest, sheet_row.data, profile))
+                refused = offer_problems(manifest, clean, self.emeterai_configured)
+                if refused:
+                    raise DataInvalid(refused)
             except DataInvalid as exc:
                 problems = sheet_row.problems_of(read, exc.problems)
             else:

@@ -41,6 +41,7 @@ from docgen.registry.models import (
 from docgen.registry.statuses import DocumentStatus, RevisionKind
 from docgen.templating.manifest import NOMOR_INDUK_TYPES, FieldSpec, TemplateManifest
 from docgen.templating.validation import signing_roles, stored_form
+from signing.emeterai import AffixedEMeterai
 from storage import StoredObject
 
 __all__ = [
@@ -330,6 +331,11 @@ async def register_made(
                 "status": DocumentStatus.MENUNGGU.value,
                 "unit_id": unit_id,
                 "created_by": created_by,
+                "emeterai_before_role": (
+                    manifest.emeterai.before_role
+                    if manifest.emeterai is not None and manifest.emeterai_asked(draft.data)
+                    else None
+                ),
             }
         )
         revisions += [
@@ -381,6 +387,37 @@ def _revision_row(
         "size": obj.size,
         "byte_offset": obj.offset,
     }
+
+
+async def register_emeterai(
+    session: AsyncSession,
+    document_id: str,
+    seq: int,
+    obj: StoredObject,
+    affixed: AffixedEMeterai,
+) -> None:
+    """Add the revision with the e-Meterai (number ``seq``) and record what was affixed (the
+    caller holds a ``Database.writing`` session and commits).
+
+    Raises Conflict when another change got there first (the revision number is taken).
+    """
+    try:
+        await session.execute(
+            insert(table_of(Revision)),
+            [_revision_row(document_id, seq, RevisionKind.EMETERAI, obj)],
+        )
+    except IntegrityError as exc:
+        raise Conflict("Dokumen sedang diubah; coba lagi") from exc
+    await session.execute(
+        update(Document)
+        .where(Document.id == document_id)
+        .values(
+            emeterai_serial=affixed.serial,
+            emeterai_affixed_at=affixed.affixed_at,
+            emeterai_provider=affixed.provider,
+            emeterai_local=affixed.local,
+        )
+    )
 
 
 async def register_signed(

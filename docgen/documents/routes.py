@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from docgen.deps import DocumentsDep, DraftsDep, LinksDep, SessionDep
+from docgen.deps import DocumentsDep, DraftsDep, EMeteraiDep, LinksDep, SessionDep
 from docgen.documents import repository
 from docgen.documents.schemas import (
     DeclineIn,
@@ -230,6 +230,26 @@ async def revoke_document(
     await documents.revoke(caller, document_id, body.reason, body.replaced_by)
     async with documents.db.session() as session:
         return await _document(session, links, caller, document_id)
+
+
+@router.post(
+    "/{document_id}/emeterai",
+    response_model=DocumentOut,
+    responses=error_responses(404, 409, 502, 503),
+)
+async def affix_emeterai(
+    caller: StaffCaller,
+    emeterai: EMeteraiDep,
+    session: SessionDep,
+    links: LinksDep,
+    document_id: str,
+) -> DocumentOut:
+    """Affix the document's e-Meterai now (an operator of its unit or an admin): it is affixed
+    by itself once the signatures before its role are in; this is for when that failed (the
+    provider could not be reached). 409 when the document carries none, it is affixed
+    already, or its turn has not come."""
+    await emeterai.affix(caller, document_id)
+    return await _document(session, links, caller, document_id)
 
 
 @router.put("/{document_id}", response_model=DocumentOut, responses=error_responses(404, 409, 422))

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from docgen.documents.repository import Listed
+from docgen.emeterai.rules import waits_for_emeterai
+from docgen.emeterai.schemas import EMeteraiOut
 from docgen.errors import FieldInvalid
 from docgen.kit.links import Links
 from docgen.kit.paging import PageOut, PageQuery, one_of, optional_filter
@@ -163,6 +165,9 @@ class DocumentOut(BaseModel):
     paraf: list[ParafStepOut] = Field(
         description="the verifikator's steps, in order, before the signatures (none: no paraf)"
     )
+    emeterai: EMeteraiOut | None = Field(
+        description="the e-Meterai the document carries (null: none)"
+    )
     revisions: list[RevisionOut]
     created_at: Instant
 
@@ -202,6 +207,7 @@ class DocumentOut(BaseModel):
                 for slot in document.slots
             ],
             paraf=[ParafStepOut.of(step) for step in document.paraf_steps],
+            emeterai=EMeteraiOut.of(document),
             revisions=[
                 RevisionOut(
                     seq=r.seq, kind=r.kind, sha256=r.sha256, size=r.size, created_at=r.created_at
@@ -213,7 +219,8 @@ class DocumentOut(BaseModel):
 
 
 class PendingOut(BaseModel):
-    """A signature a signer still has to make; ``ready`` is false while others sign first."""
+    """A signature a signer still has to make; ``ready`` is false while others sign first (or
+    the e-Meterai is affixed first: ``waiting_for`` then names ``emeterai``)."""
 
     document_id: str
     number: str
@@ -236,8 +243,9 @@ class PendingOut(BaseModel):
             template=document.template_id,
             role=slot.role,
             label=slot.label,
-            ready=not before,
-            waiting_for=[s.role for s in before],
+            ready=not before and not waits_for_emeterai(document, slot),
+            waiting_for=[s.role for s in before]
+            + (["emeterai"] if not before and waits_for_emeterai(document, slot) else []),
             verify_url=links.verify_url(document.issued_code),
         )
 

@@ -10,6 +10,7 @@ signing (``docgen.batches.signing``) signs a chunk of documents under the same r
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from docgen.documents import repository
 from docgen.documents.binding import bind_roles, chosen_problems
 from docgen.documents.schemas import DocumentQuery
+from docgen.emeterai.rules import waits_for_emeterai
+from docgen.emeterai.service import EMeteraiStep
 from docgen.errors import (
     CertificateRevoked,
     Conflict,
@@ -77,6 +80,9 @@ __all__ = [
     "slot_to_sign",
     "waiting_for",
 ]
+
+
+logger = logging.getLogger(__name__)
 
 
 def new_verify_code() -> str:
@@ -207,6 +213,11 @@ def slot_to_sign(document: Document, role: str) -> SignatureSlot:
     if before:
         names = ", ".join(f"{s.label} ({s.role})" for s in before)
         raise Conflict(f"Belum gilirannya: {names} harus menandatangani lebih dahulu")
+    if waits_for_emeterai(document, slot):
+        raise Conflict(
+            "Belum gilirannya: e-Meterai harus dibubuhkan lebih dahulu (operator dapat "
+            "membubuhkannya bila pembubuhan otomatis gagal)"
+        )
     return slot
 
 
@@ -232,8 +243,10 @@ class DocumentService:
         revocations: RevocationList,
         links: Links,
         notifier: Notifier,
+        emeterai: EMeteraiStep,
     ) -> None:
         self.db = db
+        self.emeterai = emeterai
         self.catalogue = catalogue
         self.pipeline = pipeline
         self.keys = keys
@@ -271,10 +284,13 @@ class DocumentService:
         self, manifest: TemplateManifest, data: Mapping[str, Any], unit: str | None
     ) -> dict[str, object]:
         """``data`` checked against ``manifest``, the unit's place filling the place field
-        where the data leaves it empty. Raises DataInvalid (422)."""
+        where the data leaves it empty. Raises DataInvalid (422; also for an e-Meterai asked
+        for where no provider is configured)."""
         async with self.db.session() as session:
             profile = await session.get(UnitProfile, unit) if unit else None
-        return validate_data(manifest, with_unit_place(manifest, data, profile))
+        clean = validate_data(manifest, with_unit_place(manifest, data, profile))
+        self.emeterai.check_offer(manifest, clean)
+        return clean
 
     async def issue(
         self,
@@ -384,7 +400,8 @@ class DocumentService:
     ) -> SignedMany:
         """Sign ``role`` of ``documents`` (their slots loaded) with ``key``, each under the
         rules of a single signature, and register what was signed; ``record`` adds to the
-        same transaction. The caller holds the documents' locks."""
+        same transaction. The caller holds the documents' locks. Then affixes the e-Meterai of
+        those whose turn it now is (see ``docgen.emeterai``)."""
         items: list[ToSign] = []
         failed: dict[str, DocgenError] = {}
         slots: dict[str, int] = {}
@@ -420,7 +437,24 @@ class DocumentService:
             if record is not None:
                 await record(session, result)
             await session.commit()
+        await self._affix_due(
+            [d.id for d in documents if d.id in result.signed and d.emeterai_before_role]
+        )
         return result
+
+    async def _affix_due(self, document_ids: Sequence[str]) -> None:
+        """Affix the e-Meterai of those of the documents (whose locks the caller holds) whose
+        turn it now is. A failure is logged, not raised: the signature just made stands, the
+        next role waits for the e-Meterai, and the operator affixes it again."""
+        for document_id in document_ids:
+            try:
+                await self.emeterai.affix_if_due(document_id)
+            except Exception:  # the provider, storage or registry: the signature is in already
+                logger.warning(
+                    "e-Meterai of document %s not affixed; the operator can retry",
+                    document_id,
+                    exc_info=True,
+                )
 
     def _to_sign(
         self, document: Document, slot: SignatureSlot, signer: Signer, zona: Zona

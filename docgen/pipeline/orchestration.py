@@ -135,7 +135,12 @@ class Pipeline:
             await self.workers.map(
                 stamp_pdfs,
                 [
-                    (pdf, by_id[draft_id].verify_url, _roles(template, by_id[draft_id].data))
+                    (
+                        pdf,
+                        by_id[draft_id].verify_url,
+                        _roles(template, by_id[draft_id].data),
+                        _emeterai_size(by_id[draft_id]),
+                    )
                     for draft_id, pdf in pdfs.items()
                 ],
                 template.id,
@@ -234,6 +239,14 @@ class Pipeline:
 def _roles(template: Template, data: Mapping[str, Any]) -> list[str]:
     """The roles that sign a document of ``template`` with ``data``, in order."""
     return [role.name for role in signing_roles(template.manifest, data)]
+
+
+def _emeterai_size(draft: Draft) -> float | None:
+    """The e-Meterai box of a draft that carries one (its template's size), else None."""
+    manifest = draft.template.manifest
+    if manifest.emeterai is None or not manifest.emeterai_asked(draft.data):
+        return None
+    return manifest.emeterai.size
 
 
 def _keep_done(

@@ -277,15 +277,17 @@ def page_images(items: Sequence[tuple[bytes, int, int, bool]]) -> list[Any]:
     return results
 
 
-def stamp_pdfs(items: Sequence[tuple[bytes, str, Sequence[str]]], template_id: str) -> list[Any]:
-    """Per ``(converted PDF, verify URL, the roles that sign it)``: the prepared PDF and the
-    page of each role."""
+def stamp_pdfs(
+    items: Sequence[tuple[bytes, str, Sequence[str], float | None]], template_id: str
+) -> list[Any]:
+    """Per ``(converted PDF, verify URL, the roles that sign it, e-Meterai box size or None)``:
+    the prepared PDF and the page of each role."""
     from docgen.pipeline.prepare import stamp_converted
 
     results: list[tuple[bytes, dict[str, int]] | Failed] = []
-    for pdf, verify_url, roles in items:
+    for pdf, verify_url, roles, emeterai_size in items:
         try:
-            results.append(stamp_converted(pdf, template_id, roles, verify_url))
+            results.append(stamp_converted(pdf, template_id, roles, verify_url, emeterai_size))
         except Exception as exc:
             results.append(Failed.of(exc))
     return results

@@ -318,6 +318,14 @@ class Document(Base):
     # A draft's verifikator (user ids, in order), whose paraf steps it gets when issued.
     chosen_paraf: Mapped[list[str] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime | None]
+    # An e-Meterai the document carries (None: none): affixed before this role signs; once
+    # affixed, its serial number, when, and by which provider (local: not Peruri's, no stamp
+    # duty paid).
+    emeterai_before_role: Mapped[str | None] = mapped_column(String(100))
+    emeterai_serial: Mapped[str | None] = mapped_column(String(64))
+    emeterai_affixed_at: Mapped[datetime | None]
+    emeterai_provider: Mapped[str | None] = mapped_column(String(100))
+    emeterai_local: Mapped[bool | None]
 
     revisions: Mapped[list[Revision]] = relationship(
         back_populates="document", order_by="Revision.seq", lazy="selectin"

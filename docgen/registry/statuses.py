@@ -53,6 +53,7 @@ class RevisionKind(StrEnum):
     SOURCE = "source"  # the rendered DOCX
     PREPARED = "prepared"  # the PDF with QR code, footer and empty signature fields
     SIGNED = "signed"  # after one signature
+    EMETERAI = "emeterai"  # after the e-Meterai was affixed (a signature of its provider's)
     LONG_TERM = "lta"  # certificates, revocation data and a document time stamp (PAdES B-LTA)
 
 

@@ -26,6 +26,8 @@ from docgen.indonesia import bulan_romawi
 
 __all__ = [
     "DOCX_NAME",
+    "EMETERAI_MARKER",
+    "EMeteraiSpec",
     "FieldSpec",
     "FieldType",
     "MAX_NUMBER_LENGTH",
@@ -134,6 +136,22 @@ class ParafSpec(_Model):
             if not label.strip() or len(label) > 200:
                 raise ValueError("paraf steps: each names its step in 1 to 200 characters")
         return self
+
+
+# The invisible text a template writes at the top-left corner of its e-Meterai box.
+EMETERAI_MARKER = "#EMETERAI#"
+
+
+class EMeteraiSpec(_Model):
+    """An e-Meterai the template offers: where the boolean data field ``field`` is true, the
+    box marked by ``#EMETERAI#`` (``size`` points square, top-left at the marker) becomes a
+    signature field when the document is prepared, and the deployment's provider affixes the
+    e-Meterai into it once every role before ``before_role`` has signed: before that role
+    signs (the issue: "before the last signature")."""
+
+    field: str
+    before_role: str
+    size: float = Field(default=70, gt=0, le=200)
 
 
 # The longest document number: the registry keeps it in 100 characters (documents.number and a
@@ -309,6 +327,7 @@ class TemplateManifest(_Model):
     # Verifikator initial every document of the template before its signatures; None: only
     # where a document names them.
     paraf: ParafSpec | None = None
+    emeterai: EMeteraiSpec | None = None
 
     @model_validator(mode="after")
     def _check(self) -> TemplateManifest:
@@ -328,6 +347,18 @@ class TemplateManifest(_Model):
                 f"role {role.name!r} signer_nip_field", role.signer_nip_field, *NOMOR_INDUK_TYPES
             )
             self._ref(f"role {role.name!r} when", role.when, *_OPTIONAL_TYPES)
+        if self.emeterai is not None:
+            self._ref("emeterai field", self.emeterai.field, "boolean")
+            before = self.role(self.emeterai.before_role)
+            if before is None:
+                raise ValueError(
+                    f"emeterai before_role: no role named {self.emeterai.before_role!r}"
+                )
+            if before.order == min(r.order for r in self.roles):
+                raise ValueError(
+                    "emeterai before_role: the e-Meterai comes after a first signature "
+                    "(which certifies the document), so not before a first role"
+                )
         self._path_ref("person_name_field", self.person_name_field, "text")
         self._path_ref("person_nip_field", self.person_nip_field, *NOMOR_INDUK_TYPES)
         return self
@@ -368,6 +399,10 @@ class TemplateManifest(_Model):
     def roles_in_order(self) -> list[SignerRole]:
         """Roles by signing order (stable: declaration order within a group)."""
         return sorted(self.roles, key=lambda r: r.order)
+
+    def emeterai_asked(self, data: Mapping[str, object]) -> bool:
+        """Whether a document of ``data`` carries an e-Meterai."""
+        return self.emeterai is not None and data.get(self.emeterai.field) is True
 
     def document_title(self, data: Mapping[str, object]) -> str:
         """Title for the registry and the verification page."""

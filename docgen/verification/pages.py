@@ -59,4 +59,7 @@ def _with_dates(view: dict[str, Any]) -> dict[str, Any]:
         {**s, "signed_at_text": waktu(s["signed_at"], zona) if s["signed_at"] else None}
         for s in view["signatures"]
     ]
-    return {**view, "document": document, "signatures": signatures}
+    emeterai = view.get("emeterai")
+    if emeterai and emeterai["affixed_at"]:
+        emeterai = {**emeterai, "affixed_at_text": waktu(emeterai["affixed_at"], zona)}
+    return {**view, "document": document, "signatures": signatures, "emeterai": emeterai}

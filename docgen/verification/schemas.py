@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from docgen.emeterai.schemas import EMeteraiOut
 from docgen.kit.types import Instant
 from docgen.registry.statuses import DocumentStatus, RevisionKind
 from signing.waktu import Zona
@@ -99,6 +100,9 @@ class VerificationOut(BaseModel):
     issuer: IssuerOut
     replaced_by: ReplacementOut | None
     signatures: list[PublicSignatureOut]
+    emeterai: EMeteraiOut | None = Field(
+        default=None, description="the e-Meterai the document carries (null: none)"
+    )
     level: str | None = Field(description="PAdES level of the current revision (B-T, B-LTA)")
     pending_roles: list[str]
     sha256: str = Field(description="of the current PDF revision")

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import signing.fast
 from docgen.documents import repository as documents
 from docgen.documents.service import pending_roles
+from docgen.emeterai.schemas import EMeteraiOut
 from docgen.errors import NotFound, TooManyRequests, UploadInvalid
 from docgen.indonesia import mask_nip
 from docgen.kit.limits import refuse_oversized
@@ -183,6 +184,7 @@ def _public_view(
             else None
         ),
         signatures=[_signature_view(slot, zona) for slot in document.slots],
+        emeterai=EMeteraiOut.of(document),
         level=signature_level(document),
         pending_roles=pending_roles(document),
         sha256=current.sha256,

@@ -26,6 +26,7 @@ from docgen.deps import (
     BatchesDep,
     CatalogueDep,
     DraftsDep,
+    EMeteraiDep,
     LinksDep,
     OfficeDep,
     SessionDep,
@@ -35,6 +36,7 @@ from docgen.deps import (
 from docgen.documents.routes import readable_document
 from docgen.documents.schemas import DocumentItemOut, DocumentQuery
 from docgen.documents.service import list_readable as list_documents
+from docgen.emeterai.service import EMeteraiStep
 from docgen.errors import Conflict, DataInvalid, DocgenError, FieldProblem
 from docgen.indonesia.pangkat import PANGKAT
 from docgen.kit.error_bodies import problem_message
@@ -341,9 +343,17 @@ class FormParts:
     signers: SignersDep
     accounts: AccountsDep
     settings: SettingsDep
+    emeterai: EMeteraiDep
 
 
 FormPartsDep = Annotated[FormParts, Depends(FormParts)]
+
+
+def _unoffered(manifest: TemplateManifest, emeterai: EMeteraiStep) -> set[str]:
+    """The fields the form leaves out: the e-Meterai option where no provider is configured."""
+    if manifest.emeterai is None or emeterai.configured:
+        return set()
+    return {manifest.emeterai.field}
 
 
 async def _form_page(
@@ -371,6 +381,8 @@ async def _form_page(
         status_code,
         manifest=template.manifest,
         uploaded=uploaded,
+        # Without a provider the template offers no e-Meterai: its option is not shown.
+        hidden_fields=_unoffered(template.manifest, parts.emeterai),
         values=values,
         chosen=chosen,
         signers=await _signer_choices(parts.signers, caller),

@@ -18,6 +18,7 @@ from docgen.deps import (
     BulkSigningsDep,
     DocumentsDep,
     DraftsDep,
+    EMeteraiDep,
     LinksDep,
     OfficeDep,
     SessionDep,
@@ -27,6 +28,8 @@ from docgen.documents import repository as documents
 from docgen.documents.routes import readable_document
 from docgen.documents.schemas import DeclineIn, RevokeIn, SignatureIn
 from docgen.documents.service import waiting_for
+from docgen.emeterai.rules import due as emeterai_due
+from docgen.emeterai.schemas import EMeteraiOut
 from docgen.errors import DataInvalid, DocgenError, NotFound
 from docgen.kit.error_bodies import problem_message
 from docgen.kit.paging import PageQuery
@@ -48,6 +51,7 @@ REVISION_LABELS = {
     RevisionKind.SOURCE: "DOCX sumber",
     RevisionKind.PREPARED: "PDF siap ditandatangani",
     RevisionKind.SIGNED: "PDF setelah tanda tangan",
+    RevisionKind.EMETERAI: "PDF setelah e-Meterai dibubuhkan",
     RevisionKind.LONG_TERM: "PDF dengan validasi jangka panjang",
 }
 PAGE_WIDTH = 900
@@ -323,6 +327,9 @@ async def _document_page(
         own_paraf_before=waiting_before(document, own_paraf) if own_paraf else [],
         staff=staff,
         may_revoke=staff and document.status not in (DocumentStatus.DICABUT, DocumentStatus.DRAF),
+        emeterai=EMeteraiOut.of(document),
+        # The automatic affix failed (the provider): staff may try again.
+        may_affix=staff and emeterai_due(document),
         form=form,
         error=error,
         problems=problems or {},
@@ -433,6 +440,25 @@ async def revoke(
         error=error,
         problems=problems,
         values={"reason": reason, "replaced_by": replaced_by},
+    )
+
+
+@router.post("/dokumen/{document_id}/emeterai", response_class=HTMLResponse)
+async def affix_emeterai(
+    caller: StaffCaller,
+    parts: PagePartsDep,
+    emeterai: EMeteraiDep,
+    document_id: str,
+) -> Response:
+    """Affix the e-Meterai now, after its automatic affix failed (as POST .../emeterai)."""
+    try:
+        await emeterai.affix(caller, document_id)
+    except DocgenError as exc:
+        error, status_code = exc.detail, exc.status_code
+    else:
+        return _see(f"/dokumen/{document_id}", "e-Meterai dibubuhkan")
+    return await _document_page(
+        parts, caller, document_id, status_code=status_code, form="emeterai", error=error
     )
 
 

@@ -15,6 +15,7 @@ import io
 import logging
 import string
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -43,7 +44,7 @@ from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
-from pyhanko.stamp import QRStampStyle
+from pyhanko.stamp import BaseStampStyle, QRStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
@@ -66,6 +67,7 @@ __all__ = [
     "DEFAULT_REASON",
     "SignatureAppearance",
     "SigningIdentity",
+    "sign_field",
     "sign_pdf",
     "warm_up",
 ]
@@ -318,7 +320,53 @@ async def sign_pdf(
         ValueError: ``signing_time`` is naive.
     """
     moment = signing_time or datetime.now(UTC)
-    waktu = format_waktu(moment, appearance.zona)
+    if _stamp_style.cache_info().currsize:
+        style = _stamp_style()
+    else:  # first signature in this process: cutting the font takes ~1 s, keep it off the loop
+        style = await anyio.to_thread.run_sync(_stamp_style)
+    return await sign_field(
+        pdf,
+        field_name=field_name,
+        identity=identity,
+        style=style,
+        text_params={
+            "url": appearance.verify_url,
+            "nama": _wrap(appearance.name),
+            "jabatan": _wrap(appearance.jabatan),
+            "waktu": format_waktu(moment, appearance.zona),
+        },
+        name=appearance.name,
+        timestamper=timestamper,
+        reason=reason,
+        location=location,
+        signing_time=moment,
+        certify=certify,
+        bytes_reserved=bytes_reserved,
+    )
+
+
+async def sign_field(
+    pdf: bytes,
+    *,
+    field_name: str,
+    identity: SigningIdentity,
+    style: BaseStampStyle,
+    text_params: Mapping[str, str],
+    name: str,
+    timestamper: TimeStamper,
+    reason: str,
+    location: str | None = None,
+    signing_time: datetime | None = None,
+    certify: bool = False,
+    bytes_reserved: int | None = None,
+) -> bytes:
+    """:func:`sign_pdf` with an appearance of the caller's: pyHanko's stamp ``style`` filled
+    with ``text_params``; ``name`` is the signature's ``/Name``. For signatures that are not a
+    signer's (an e-Meterai's stamp). Raises as :func:`sign_pdf`.
+    """
+    moment = signing_time or datetime.now(UTC)
+    if moment.tzinfo is None:
+        raise ValueError("signing_time must be timezone-aware")
     if bytes_reserved is not None and (bytes_reserved <= 0 or bytes_reserved % 2):
         raise ValueError(f"bytes_reserved must be positive and even, not {bytes_reserved}")
     writer = _open(pdf, field_name)
@@ -329,35 +377,26 @@ async def sign_pdf(
         subfilter=SigSeedSubFilter.PADES,
         reason=reason,
         location=location,
-        name=appearance.name,
+        name=name,
         certify=certify,
         docmdp_permissions=MDPPerm.FILL_FORMS,
     )
-    if _stamp_style.cache_info().currsize:
-        style = _stamp_style()
-    else:  # first signature in this process: cutting the font takes ~1 s, keep it off the loop
-        style = await anyio.to_thread.run_sync(_stamp_style)
     pdf_signer = PdfSigner(
         meta, _RsaKeySigner(identity), timestamper=timestamper, stamp_style=style
     )
-    text_params = {
-        "url": appearance.verify_url,
-        "nama": _wrap(appearance.name),
-        "jabatan": _wrap(appearance.jabatan),
-        "waktu": waktu,
-    }
+    params = dict(text_params)
 
     try:
         if bytes_reserved is None:
             bytes_reserved = await _contents_size(identity, timestamper)
         try:
             return await _sign_once(
-                writer, pdf_signer, moment=moment, text_params=text_params, reserved=bytes_reserved
+                writer, pdf_signer, moment=moment, text_params=params, reserved=bytes_reserved
             )
         except _ContainerTooLarge as exc:
             logger.warning("%s; signing field %r again with measured room", exc, field_name)
         return await _sign_once(
-            _open(pdf, field_name), pdf_signer, moment=moment, text_params=text_params
+            _open(pdf, field_name), pdf_signer, moment=moment, text_params=params
         )
     except (
         PyHankoSigningError,

@@ -14,13 +14,19 @@ from __future__ import annotations
 import ctypes
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from signing.errors import AnchorNotFound, InvalidPdf
 
-__all__ = ["PDFIUM_LOCK", "AnchorPosition", "anchor_marker", "locate_anchors"]
+__all__ = [
+    "PDFIUM_LOCK",
+    "AnchorPosition",
+    "anchor_marker",
+    "locate_anchors",
+    "locate_markers",
+]
 
 _MARKER_PREFIX = "#TTD:"
 _MARKER_SUFFIX = "#"
@@ -73,14 +79,22 @@ def locate_anchors(pdf: bytes, roles: Sequence[str]) -> dict[str, AnchorPosition
         encrypted, no pages).
     :raises ValueError: for an invalid role name.
     """
-    markers = {role: anchor_marker(role) for role in roles}
-    patterns = {role: _spaced_pattern(marker) for role, marker in markers.items()}
-    with PDFIUM_LOCK:
-        found = _search(pdf, patterns)
-    for role, marker in markers.items():
+    found = locate_markers(pdf, {role: anchor_marker(role) for role in roles})
+    for role in roles:
         if role not in found:
-            raise AnchorNotFound(marker)
+            raise AnchorNotFound(anchor_marker(role))
     return found
+
+
+def locate_markers(pdf: bytes, markers: Mapping[str, str]) -> dict[str, AnchorPosition]:
+    """Where each of ``markers`` (key -> marker text, e.g. ``#EMETERAI#``) first occurs in
+    ``pdf``, as :func:`locate_anchors` finds them; keys whose marker is absent are left out.
+
+    :raises InvalidPdf: if PDFium cannot read ``pdf``.
+    """
+    patterns = {key: _spaced_pattern(marker) for key, marker in markers.items()}
+    with PDFIUM_LOCK:
+        return _search(pdf, patterns)
 
 
 def _spaced_pattern(marker: str) -> re.Pattern[str]:
