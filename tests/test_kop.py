@@ -91,9 +91,9 @@ def first_page(operator: httpx.Client, document_id: str, workdir: Path) -> list[
     return page_blocks(pdf.content, 1, workdir)
 
 
-def kop_of(blocks: list[Block]) -> tuple[list[Block], list[Block]]:
+def kop_of(blocks: list[Block], title_text: str = TITLE) -> tuple[list[Block], list[Block]]:
     """The text lines and the images above the document's title: its kop."""
-    title = next(b for b in blocks if b.text == TITLE)
+    title = next(b for b in blocks if b.text == title_text)
     above = [b for b in blocks if b.bottom <= title.top]
     return [b for b in above if b.text], [b for b in above if b.image]
 

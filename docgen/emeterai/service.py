@@ -15,6 +15,7 @@ from docgen.documents import repository
 from docgen.emeterai.rules import affixed, due, offer_problems
 from docgen.errors import Conflict, DataInvalid, NotFound
 from docgen.people.policies import Caller
+from docgen.people.profiles import zone_of
 from docgen.pipeline.prepare import EMETERAI_FIELD
 from docgen.pipeline.store import NewRevision, store_grouped
 from docgen.registry import audit
@@ -96,8 +97,10 @@ class EMeteraiStep:
     async def _affix(self, document: Document, provider: EMeteraiProvider) -> None:
         latest = document.revisions[-1]
         pdf = await self.store.read(repository.stored_object(latest))
+        async with self.db.session() as session:
+            zona = await zone_of(session, document.unit_id)
         result = await provider.affix(
-            pdf, field_name=EMETERAI_FIELD, reason=f"e-Meterai {document.title}"
+            pdf, field_name=EMETERAI_FIELD, reason=f"e-Meterai {document.title}", zona=zona
         )
         seq = latest.seq + 1
         revision = NewRevision(document.id, seq, RevisionKind.EMETERAI, "emeterai", result.pdf)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Final, Protocol
 
 from signing.errors import EMeteraiFailed
+from signing.waktu import Zona
 
 __all__ = ["LOCAL_NOTICE", "AffixedEMeterai", "EMeteraiFailed", "EMeteraiProvider"]
 
@@ -40,10 +41,13 @@ class EMeteraiProvider(Protocol):
     @property
     def local(self) -> bool: ...
 
-    async def affix(self, pdf: bytes, *, field_name: str, reason: str) -> AffixedEMeterai:
+    async def affix(
+        self, pdf: bytes, *, field_name: str, reason: str, zona: Zona = Zona.WIB
+    ) -> AffixedEMeterai:
         """Affix an e-Meterai into the empty signature field ``field_name`` of ``pdf`` as an
         incremental update (a signature into a field that exists, which a certified
-        document's DocMDP P=2 permits).
+        document's DocMDP P=2 permits); a stamp that shows its time writes it in ``zona``
+        (the document's unit's).
 
         Raises:
             SignatureFieldNotFound: ``pdf`` has no such field.

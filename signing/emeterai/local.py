@@ -41,7 +41,7 @@ from signing.fast.fonts import LIBERATION_SANS, EmbeddedFontFactory
 from signing.pades.sign import SigningIdentity, sign_field
 from signing.pki.ca import CertificateAuthority
 from signing.pki.keys import generate_private_key
-from signing.waktu import format_waktu_wib
+from signing.waktu import Zona, format_waktu
 
 __all__ = ["LOCAL_PROVIDER_NAME", "LocalEMeteraiProvider", "stamp_image"]
 
@@ -155,13 +155,17 @@ class LocalEMeteraiProvider:
                 self._identity = SigningIdentity(key, certificate, self._ca.chain)
             return self._identity
 
-    async def affix(self, pdf: bytes, *, field_name: str, reason: str) -> AffixedEMeterai:
+    async def affix(
+        self, pdf: bytes, *, field_name: str, reason: str, zona: Zona = Zona.WIB
+    ) -> AffixedEMeterai:
         """See :meth:`EMeteraiProvider.affix`. The work (key, PDF, signature) is done in a
         worker thread, off the event loop. Raises as that does (never EMeteraiFailed: nothing
         remote can fail)."""
-        return await anyio.to_thread.run_sync(self._affix_blocking, pdf, field_name, reason)
+        return await anyio.to_thread.run_sync(self._affix_blocking, pdf, field_name, reason, zona)
 
-    def _affix_blocking(self, pdf: bytes, field_name: str, reason: str) -> AffixedEMeterai:
+    def _affix_blocking(
+        self, pdf: bytes, field_name: str, reason: str, zona: Zona
+    ) -> AffixedEMeterai:
         identity = self.identity()
         serial = new_serial()
         moment = datetime.now(UTC)
@@ -173,7 +177,7 @@ class LocalEMeteraiProvider:
                 field_name=field_name,
                 identity=identity,
                 style=_stamp_style(),
-                text_params={"serial": serial, "waktu": format_waktu_wib(moment)},
+                text_params={"serial": serial, "waktu": format_waktu(moment, zona)},
                 name=LOCAL_PROVIDER_NAME,
                 timestamper=self._timestamper,
                 reason=f"{reason} (penyedia lokal, bukan bea meterai)",
