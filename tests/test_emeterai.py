@@ -8,6 +8,7 @@ local, not Peruri. A deployment without a provider refuses the e-Meterai option.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -314,7 +315,10 @@ def test_without_a_provider_at_its_turn_the_next_role_waits_until_it_is_affixed(
     ]  # fmt: skip
     root = x509.load_pem_x509_certificate(restarted["root_pem"])
     crl = x509.load_der_x509_crl(restarted["crl"])
-    report = validate_pdf(restarted["final_pdf"], [root], [crl])
+    # In a thread of its own: this module's browser (Playwright's sync API) keeps an event loop
+    # running in this one, and validate_pdf runs pyHanko's async validation with asyncio.run.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        report = pool.submit(validate_pdf, restarted["final_pdf"], [root], [crl]).result()
     assert report.valid and len(report.signatures) == 3, report
     entries = [
         e
