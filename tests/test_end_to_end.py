@@ -67,7 +67,9 @@ def test_templates_are_listed_with_fields_and_roles(
     fields = {f["name"]: f for f in pakta["fields"]}
     assert fields["nip"]["type"] == "nip" and fields["nip"]["required"] is True
     assert fields["pangkat"]["type"] == "pangkat"
-    assert [r["name"] for r in pakta["roles"]] == ["pembuat_pernyataan"]
+    # The superior's "Mengetahui" signs only where the data names one (``when``).
+    roles = [(r["name"], r["when"]) for r in pakta["roles"]]
+    assert roles == [("pembuat_pernyataan", None), ("atasan", "nama_atasan")]
     # Templates are for logged-in users only.
     assert anonymous.get("/api/v1/templates").status_code == 401
 

@@ -23,14 +23,14 @@ JABATAN_ATASAN = "Kepala Dinas Pendidikan"
 @pytest.fixture(scope="module")
 def pledge(people: People) -> dict[str, Any]:
     """A pakta acknowledged by the superior, taken through both signatures."""
-    asn = people.signer(nip_of(970), name="Moh. Rizal Hakim, S.Pd.")
-    atasan = people.signer(nip_of(971), name=ATASAN, jabatan=JABATAN_ATASAN)
+    asn = people.signer(nip_of(975), name="Moh. Rizal Hakim, S.Pd.")
+    atasan = people.signer(nip_of(976), name=ATASAN, jabatan=JABATAN_ATASAN)
     operator = people.operator.client
     data = pakta_data(
-        nip=nip_of(970),
+        nip=nip_of(975),
         nama="Moh. Rizal Hakim, S.Pd.",
         nama_atasan=ATASAN,
-        nip_atasan=nip_of(971),
+        nip_atasan=nip_of(976),
         jabatan_atasan=JABATAN_ATASAN,
     )
     created = operator.post("/api/v1/documents", json={"template": PAKTA, "data": data})
@@ -88,8 +88,8 @@ def test_mengetahui_stands_left_of_the_pledger(pledge: dict[str, Any], tmp_path:
 
 
 def test_without_a_superior_the_pakta_has_one_signer(people: People, tmp_path: Path) -> None:
-    people.signer(nip_of(972), name="Siti Aminah, S.Pd.")
-    data = pakta_data(nip=nip_of(972), nama="Siti Aminah, S.Pd.")
+    people.signer(nip_of(977), name="Siti Aminah, S.Pd.")
+    data = pakta_data(nip=nip_of(977), nama="Siti Aminah, S.Pd.")
     created = people.operator.client.post(
         "/api/v1/documents", json={"template": PAKTA, "data": data}
     )
@@ -104,8 +104,8 @@ def test_a_superior_without_a_nip_is_chosen_when_the_pakta_is_made(
 ) -> None:
     """The superior is bound by NIP; without one the operator chooses the signer, as for any
     role, else the pakta is refused naming the role."""
-    people.signer(nip_of(973), name="Budi Hartono, S.Kom.")
-    data = pakta_data(nip=nip_of(973), nama="Budi Hartono, S.Kom.", nama_atasan="H. Sutrisno")
+    people.signer(nip_of(978), name="Budi Hartono, S.Kom.")
+    data = pakta_data(nip=nip_of(978), nama="Budi Hartono, S.Kom.", nama_atasan="H. Sutrisno")
     refused = people.operator.client.post(
         "/api/v1/documents", json={"template": PAKTA, "data": data}
     )
@@ -116,12 +116,12 @@ def test_a_superior_without_a_nip_is_chosen_when_the_pakta_is_made(
 def test_a_superior_chosen_for_a_pakta_that_names_none_is_refused(
     people: People, pledge: dict[str, Any]
 ) -> None:
-    people.signer(nip_of(974), name="Rina Wati, S.E.")
+    people.signer(nip_of(979), name="Rina Wati, S.E.")
     refused = people.operator.client.post(
         "/api/v1/documents",
         json={
             "template": PAKTA,
-            "data": pakta_data(nip=nip_of(974), nama="Rina Wati, S.E."),
+            "data": pakta_data(nip=nip_of(979), nama="Rina Wati, S.E."),
             "signers": {"atasan": pledge["atasan"].signer_id},
         },
     )

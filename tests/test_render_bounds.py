@@ -14,6 +14,7 @@ import pytest
 from docgen.pipeline.bounds import RenderBounds, bounded
 from docgen.pipeline.workers import Failed, WorkerPool, render_rows
 from docgen.templating.catalogue import load_template
+from docgen.templating.kop import Kop
 from docgen.templating.manifest import Template
 from docgen.templating.validation import validate_data
 from tests.conftest import REPO, People, SignerAccount, pakta_data
@@ -41,7 +42,7 @@ def pakta_saying(jinja: str) -> Template:
 
 def render_one(pool: WorkerPool, template: Template) -> Awaitable[list[bytes | Failed]]:
     clean = validate_data(template.manifest, pakta_data())
-    return pool.map(render_rows, [(clean, "1/2024")], template)
+    return pool.map(render_rows, [(clean, "1/2024")], template, Kop())
 
 
 @pytest.mark.anyio

@@ -16,7 +16,8 @@ from tests.conftest import Service
 from tests.people import Account, People
 from tests.test_unit_profiles import png, svg
 
-PAKTA_TITLE = "Pakta Integritas Netralitas ASN"
+# Labelled by title and id: uploaded templates may share a title.
+PAKTA_TITLE = "Pakta Integritas Netralitas ASN (pakta-integritas)"
 UNIT = "Pemerintah Kabupaten Kutai Kartanegara Uji Halaman"
 
 
