@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from playwright.sync_api import Page, Response, ViewportSize
+from playwright.sync_api import Browser, BrowserContext, Page, Response, ViewportSize
 
 from tests.conftest import REPO
-from tests.people import PASSWORD, Otp
+from tests.people import PASSWORD, Account, Otp
 
 __all__ = [
     "DESKTOP",
@@ -82,3 +82,24 @@ def pages_shown(page: Page) -> int:
         "img => img.complete && img.naturalWidth > 0", arg=first.element_handle()
     )
     return page.locator(".pages img").count()
+
+
+# A signature (with its long-term revision) or a page image may take a while.
+WAIT_MS = 120_000
+
+
+def logged_in(
+    browser: Browser,
+    url: str,
+    contexts: list[BrowserContext],
+    account: Account,
+    viewport: ViewportSize,
+) -> Page:
+    """A browser at ``url`` in which ``account`` logged in through the /masuk form, its context
+    kept in ``contexts`` (the fixture that closes them)."""
+    context = browser.new_context(viewport=viewport, base_url=url)
+    contexts.append(context)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    log_in(page, account.username, account.otp)
+    return page

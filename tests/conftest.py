@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from minio import Minio
 from minio.datatypes import Object
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
 import signing.fast
 from docgen.kit.object_storage import start_embedded
@@ -433,3 +433,12 @@ def browser() -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield launched
         launched.close()
+
+
+@pytest.fixture()
+def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
+    """Browser contexts opened by a test (each its own cookies), closed after it."""
+    opened: list[BrowserContext] = []
+    yield opened
+    for context in opened:
+        context.close()

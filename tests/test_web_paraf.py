@@ -6,44 +6,16 @@ document's form; and the pages pass axe-core."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
+from playwright.sync_api import Browser, BrowserContext
 
-from tests.browser import DESKTOP, PHONE, fill, log_in, pages_shown, shoot, status_of
+from tests.browser import DESKTOP, PHONE, fill, logged_in, pages_shown, shoot, status_of
 from tests.conftest import People, Service, pakta_data
-from tests.people import Account
 from tests.test_errors import own_nip
 from tests.test_paraf import mou_request
 from tests.test_web_accessibility import session_cookies, violations
 
-WAIT_MS = 120_000  # a page image may take a while
 NOTE = "Nama instansi PIHAK KEDUA pada kop belum sesuai"
-
-
-@pytest.fixture()
-def contexts(browser: Browser, service: Service) -> Iterator[list[BrowserContext]]:
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
-def logged_in(
-    browser: Browser,
-    service: Service,
-    contexts: list[BrowserContext],
-    account: Account,
-    viewport: ViewportSize,
-) -> Page:
-    """A browser in which ``account`` logged in through the /masuk form."""
-    context = browser.new_context(viewport=viewport, base_url=service.url)
-    contexts.append(context)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    log_in(page, account.username, account.otp)
-    return page
 
 
 def test_two_verifikator_paraf_and_return_in_the_browser(
@@ -60,7 +32,7 @@ def test_two_verifikator_paraf_and_return_in_the_browser(
     link_name = f"Buka dokumen {document['number']}"
 
     # The second verifikator sees it waiting for the first, and no button yet.
-    later = logged_in(browser, service, contexts, second, PHONE)
+    later = logged_in(browser, service.url, contexts, second, PHONE)
     later.goto("/paraf")
     assert later.locator("#nanti ~ ul").get_by_role("link", name=link_name).count() == 1
     later.get_by_role("link", name=link_name).click()
@@ -68,7 +40,7 @@ def test_two_verifikator_paraf_and_return_in_the_browser(
     assert later.get_by_role("button", name="Paraf").count() == 0
 
     # The first starts on their list, reads the pages, and initials it.
-    page = logged_in(browser, service, contexts, first, DESKTOP)
+    page = logged_in(browser, service.url, contexts, first, DESKTOP)
     assert page.url.endswith("/paraf")
     page.get_by_role("link", name=link_name).click()
     assert status_of(page) == "menunggu_paraf"
@@ -103,7 +75,7 @@ def test_two_verifikator_paraf_and_return_in_the_browser(
     assert later.get_by_role("link", name=link_name).count() == 0
 
     # The operator reads who returned it and why, and what to do next.
-    operator = logged_in(browser, service, contexts, people.operator, DESKTOP)
+    operator = logged_in(browser, service.url, contexts, people.operator, DESKTOP)
     operator.goto(f"/dokumen/{document['id']}")
     assert status_of(operator) == "dikembalikan"
     returned = operator.locator("#dikembalikan").inner_text()
@@ -122,7 +94,7 @@ def test_the_operator_names_verifikator_in_the_form(
 ) -> None:
     chosen = people.user("verifikator")
     signer = people.signer(own_nip(), name="Ir. Dewi Lestari")
-    page = logged_in(browser, service, contexts, people.operator, DESKTOP)
+    page = logged_in(browser, service.url, contexts, people.operator, DESKTOP)
     page.goto("/dokumen/baru/pakta-integritas")
     fill(page, pakta_data(nip=signer.nip, nama="Ir. Dewi Lestari"))
     first = page.get_by_label("Paraf 1")
@@ -143,7 +115,7 @@ def test_the_operator_names_verifikator_in_the_form(
     assert status_of(page) == "menunggu_paraf"
     assert chosen.username in page.locator("tr.paraf-step").inner_text()
     # The signer cannot sign yet: no PIN field on their page.
-    own = logged_in(browser, service, contexts, signer, PHONE)
+    own = logged_in(browser, service.url, contexts, signer, PHONE)
     own.goto(f"/dokumen/{document_id}")
     assert status_of(own) == "menunggu_paraf"
     assert own.get_by_label("PIN Anda").count() == 0

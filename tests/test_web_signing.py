@@ -5,15 +5,14 @@ test_web_journey.py.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
+from playwright.sync_api import Browser, BrowserContext
 
-from tests.browser import DESKTOP, PHONE, log_in, pages_shown, shoot, status_of
+from tests.browser import DESKTOP, PHONE, logged_in, pages_shown, shoot, status_of
 from tests.conftest import PIN, People, Service, create_pakta, pakta_data
-from tests.people import Account, http_client
+from tests.people import http_client
 from tests.test_bulk import generated, pakta_csv, post_batch
 from tests.test_templates_content import mou_data
 
@@ -24,33 +23,6 @@ NIP_MENOLAK = "196101301986031103"
 NIP_BANYAK = "196111111989031104"
 NAMA_CAMAT = "Drs. Hari Wibowo, M.Si."
 NAMA_KETUA = "Sri Rahayu, S.H."
-
-WAIT_MS = 120_000  # a signature (with its long-term revision) or a page image may take a while
-
-
-@pytest.fixture()
-def contexts(browser: Browser, service: Service) -> Iterator[list[BrowserContext]]:
-    """Browser contexts opened by a test (each its own cookies), closed after it."""
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
-def logged_in(
-    browser: Browser,
-    service: Service,
-    contexts: list[BrowserContext],
-    account: Account,
-    viewport: ViewportSize,
-) -> Page:
-    """A browser in which ``account`` logged in through the /masuk form."""
-    context = browser.new_context(viewport=viewport, base_url=service.url)
-    contexts.append(context)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    log_in(page, account.username, account.otp)
-    return page
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +48,7 @@ def test_a_signer_declines_and_the_operator_reads_why_then_revokes(
 ) -> None:
     signer = people.signer(NIP_MENOLAK, name="Dra. Wulan Sari")
     document = create_pakta(people.operator.client, NIP_MENOLAK)
-    page = logged_in(browser, service, contexts, signer, PHONE)
+    page = logged_in(browser, service.url, contexts, signer, PHONE)
     page.goto(f"/dokumen/{document['id']}")
 
     page.get_by_text("Tolak menandatangani").click()
@@ -107,7 +79,7 @@ def test_a_signer_declines_and_the_operator_reads_why_then_revokes(
     assert page.get_by_label("PIN Anda").count() == 0
 
     # The operator sees the reason on the document's page, and revokes it there.
-    operator = logged_in(browser, service, contexts, people.operator, DESKTOP)
+    operator = logged_in(browser, service.url, contexts, people.operator, DESKTOP)
     operator.goto(f"/dokumen/{document['id']}")
     assert status_of(operator) == "ditolak"
     assert reason in operator.locator(".reason").inner_text()
@@ -138,7 +110,7 @@ def test_one_pin_signs_every_waiting_document_of_a_batch(
     ids = [d["id"] for d in batch["documents"]]
     assert len(ids) == 3
 
-    page = logged_in(browser, service, contexts, signer, PHONE)
+    page = logged_in(browser, service.url, contexts, signer, PHONE)
     button = page.get_by_role("button", name="Tandatangani semua (3 dokumen)")
     group = page.locator(".batch", has=button)
     for document in batch["documents"]:
@@ -179,7 +151,7 @@ def test_a_draft_is_previewed_then_issued_or_deleted(
     client = people.operator.client
     body = {"template": "pakta-integritas", "data": pakta_data(nip=NIP_MENOLAK), "draft": True}
     drafts = [client.post("/api/v1/documents", json=body).json() for _ in range(2)]
-    page = logged_in(browser, service, contexts, people.operator, DESKTOP)
+    page = logged_in(browser, service.url, contexts, people.operator, DESKTOP)
 
     page.goto(f"/dokumen/{drafts[0]['id']}")
     assert status_of(page) == "draf"
@@ -209,7 +181,7 @@ def test_nobody_else_sees_the_document(
 ) -> None:
     document_id = mou["document"]["id"]
     stranger = people.user("operator", unit_ids=[people.unit("Dinas Lain Kabupaten Sidoarjo")])
-    page = logged_in(browser, service, contexts, stranger, PHONE)
+    page = logged_in(browser, service.url, contexts, stranger, PHONE)
     answer = page.goto(f"/dokumen/{document_id}")
     assert answer is not None and answer.status == 404
     assert page.get_by_role("heading", level=1).inner_text() == "Dokumen tidak ditemukan"
