@@ -41,14 +41,13 @@ from docgen.documents.service import new_verify_code
 from docgen.errors import ConversionFailed, DataInvalid, DocgenError, TemplateNotFound
 from docgen.kit.links import Links
 from docgen.notifications import Notifier
-from docgen.people.profiles import issuing_unit, unit_kop
+from docgen.people.profiles import kop_of_unit
 from docgen.pipeline.orchestration import Draft, Made, Pipeline
 from docgen.registry import audit
 from docgen.registry.db import Database
 from docgen.registry.models import Batch, BatchChunk, BatchRow, utcnow
 from docgen.registry.statuses import BatchStatus, ChunkStatus, RowStatus
 from docgen.templating.catalogue import TemplateCatalogue
-from docgen.templating.kop import Kop
 from docgen.templating.manifest import Template
 from docgen.templating.validation import restored, validate_data
 
@@ -204,10 +203,8 @@ class ChunkMaker:
         batch = claim.batch
         failed: dict[int, str] = {}  # row id -> why
         drafts: dict[int, Draft] = {}
-        kop = Kop()  # a batch of no unit (accepted before units) has a kop of no unit's
-        if batch.unit_id is not None:
-            async with self.db.session() as session:
-                kop = await unit_kop(session, await issuing_unit(session, batch.unit_id))
+        async with self.db.session() as session:
+            kop = await kop_of_unit(session, batch.unit_id)
         for row in claim.rows:
             try:
                 clean = _clean(template, row)

@@ -19,12 +19,11 @@ from docgen.documents.service import DocumentService, document_unit, readable
 from docgen.errors import Conflict, DataInvalid, NotFound
 from docgen.paraf.steps import named_problems
 from docgen.people.policies import Caller
-from docgen.people.profiles import issuing_unit, unit_kop
+from docgen.people.profiles import kop_of_unit
 from docgen.pipeline.preview import page_count
 from docgen.registry import audit
 from docgen.registry.models import Document, utcnow
 from docgen.registry.statuses import DocumentStatus
-from docgen.templating.kop import Kop
 from docgen.templating.manifest import Template
 from docgen.templating.validation import restored, stored_form
 
@@ -145,10 +144,8 @@ class Drafts:
         if document.status != DocumentStatus.DRAF:
             return await self.documents.read(document.revisions[-1]), False
         template = self.catalogue.get(document.template_id, document.template_version)
-        kop = Kop()  # a draft of no unit (made before units) has a kop of no unit's
-        if document.unit_id is not None:
-            async with self.db.session() as session:
-                kop = await unit_kop(session, await issuing_unit(session, document.unit_id))
+        async with self.db.session() as session:
+            kop = await kop_of_unit(session, document.unit_id)
         # The unit's kop is read each time: a changed profile or emblem shows at once.
         digest = hashlib.sha256(
             f"{template.sha256}:{kop.digest}:{sorted(document.data.items())}".encode()

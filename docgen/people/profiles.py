@@ -35,7 +35,9 @@ __all__ = [
     "IssuingUnit",
     "UnitProfiles",
     "issuing_unit",
+    "kop_of_unit",
     "numbering_of",
+    "unit_kop",
     "with_unit_place",
     "zone_of",
     "zones_of",
@@ -55,10 +57,6 @@ class IssuingUnit:
     def numbering(self, manifest: TemplateManifest) -> NumberingSpec:
         """See :func:`numbering_of`."""
         return numbering_of(manifest, self.profile, self.code)
-
-    def place_in(self, manifest: TemplateManifest, data: Mapping[str, Any]) -> Mapping[str, Any]:
-        """See :func:`with_unit_place`."""
-        return with_unit_place(manifest, data, self.profile)
 
 
 async def issuing_unit(session: AsyncSession, unit_id: str) -> IssuingUnit:
@@ -82,6 +80,14 @@ def numbering_of(
     else:
         update = {"unit": manifest.numbering.unit or unit_code}
     return manifest.numbering.model_copy(update=update)
+
+
+async def kop_of_unit(session: AsyncSession, unit_id: str | None) -> Kop:
+    """The kop of a document of ``unit_id`` (see :func:`unit_kop`); a document of no unit (made
+    before units) has a kop of no unit's. Raises NotFound (no such unit)."""
+    if unit_id is None:
+        return Kop()
+    return await unit_kop(session, await issuing_unit(session, unit_id))
 
 
 async def unit_kop(session: AsyncSession, unit: IssuingUnit) -> Kop:
