@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -23,6 +24,9 @@ Check = Callable[[list[str], bytes], bytes]
 
 
 def main(module_name: str, memory_limit: int) -> int:
+    # Ctrl-C in a terminal reaches every process of its group: the service ends this one by
+    # closing its stdin, and a KeyboardInterrupt here would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_memory(memory_limit)
     frames = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)

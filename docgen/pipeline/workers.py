@@ -198,6 +198,10 @@ def _initialize(
     global _ca_dir, _render_bounds
     _ca_dir = Path(ca_dir)
     _render_bounds = render_bounds
+    # Ctrl-C in a terminal reaches every process of its group: the service ends its workers
+    # (stop(), or the kernel when it dies), and a KeyboardInterrupt here would only print a
+    # traceback per worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(service_pid)
     signing.fast.use(fast_paths)
     # Pay the one-off font preparation before the first chunk arrives.
