@@ -13,10 +13,11 @@ part for part (``tests/test_render.py`` compares them on every kind of part).
 
 Measured share of the bulk time: CPU per document (``time.process_time``, the best of 5 runs of
 100 documents after a warm-up, validation included; ``bench/fast_documents.py``) on this 2-core
-machine: berita acara pelantikan 2.9 ms here against 60 ms through docxtpl end to end, pakta
-integritas 1.9 ms against 36 ms. The saving, ~57 ms per berita acara, is more than the whole
-bulk run's CPU per document (45 ms, all processes, bench/bulk.py): 125 % of it; without it the
-bulk run would take more than twice the CPU.
+machine: berita acara pelantikan 2.0 ms here against 49 ms through docxtpl end to end, pakta
+integritas 1.3 ms against 32 ms (session 30; 2.9 against 60 and 1.9 against 36 in an earlier
+one). The saving, ~47 ms per berita acara, is more than the whole bulk run's CPU per document
+(45 ms, all processes, bench/bulk.py): 105 % of it; without it the bulk run would take more
+than twice the CPU.
 
 Private APIs, only here: docxtpl's ``patch_xml``, ``resolve_listing``, ``fix_tables`` and
 ``fix_docpr_ids`` are called unbound with stand-in ``self`` objects (the first three use no
@@ -89,7 +90,23 @@ def _render_source(source: jinja2.Template, context: Mapping[str, Any]) -> str:
     dst_xml = (
         dst_xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
     )
-    return str(DocxTemplate.resolve_listing(_PATCHER, dst_xml))
+    return _resolve_listing(dst_xml)
+
+
+# What DocxTemplate.resolve_listing rewrites: these characters in the text (w:t) of a run.
+_LISTING_CHARACTERS = ("\t", "\a", "\n", "\f")
+
+
+def _resolve_listing(xml: str) -> str:
+    """``DocxTemplate.resolve_listing``: tabs, line, paragraph and page breaks in the text of a
+    run made into their XML. It rewrites nothing but those characters, each match of its regular
+    expressions going back as it was, so a part with none of them anywhere is returned as it
+    is without its three nested regular expressions and their callbacks per paragraph and run
+    (most documents: data rarely has a line break). Measured with ``bench/fast_documents.py``
+    (best of 5 x 100): a berita acara 2.8 -> 2.0 ms of CPU, a pakta integritas 1.6 -> 1.3 ms."""
+    if any(ch in xml for ch in _LISTING_CHARACTERS):
+        return str(DocxTemplate.resolve_listing(_PATCHER, xml))
+    return xml
 
 
 @dataclass(frozen=True)
