@@ -49,7 +49,7 @@ from pyhanko.pdf_utils.layout import BoxConstraints
 from pyhanko.pdf_utils.writer import PdfFileWriter
 
 import signing.fast
-from docgen.pipeline.revisions import FOOTER
+from docgen.pipeline.prepare import FOOTER
 from signing.fast import fonts
 from signing.fast.appearance import VerificationQRStyle
 from signing.fast.fonts import LIBERATION_SANS, EmbeddedFontFactory

@@ -6,17 +6,21 @@ python-docx, cleans up and compiles the Jinja source of each part again, and wri
 every part of the package again. Here (:func:`prepare`) the template is taken apart once: the
 Jinja source of each part docxtpl renders (body, headers, footers, core properties, footnotes)
 is cleaned up (``DocxTemplate.patch_xml``) and compiled once, and every other part, as
-python-docx writes it, is deflated once. A render (:meth:`PreparedTemplate.render`) executes the
+python-docx writes it, is deflated once. A header, footer or set of core properties with no
+Jinja in it renders to the same part for every document: it is rendered there once too (the
+templates' page-number headers and titles; ~0.15 ms of the 1.7 ms of CPU a berita acara took to
+render, bench/fast_documents.py). A render (:meth:`PreparedTemplate.render`) executes the
 compiled sources with docxtpl's steps in its order, serialises those parts as python-docx would
 and appends them to a copy of the ZIP of the others. The result is the document docxtpl gives,
 part for part (``tests/test_render.py`` compares them on every kind of part).
 
 Measured share of the bulk time: CPU per document (``time.process_time``, the best of 5 runs of
 100 documents after a warm-up, validation included; ``bench/fast_documents.py``) on this 2-core
-machine: berita acara pelantikan 2.9 ms here against 60 ms through docxtpl end to end, pakta
-integritas 1.9 ms against 36 ms. The saving, ~57 ms per berita acara, is more than the whole
-bulk run's CPU per document (45 ms, all processes, bench/bulk.py): 125 % of it; without it the
-bulk run would take more than twice the CPU.
+machine: berita acara pelantikan 1.6-1.9 ms here against 48-56 ms through docxtpl end to end,
+pakta integritas 1.0 ms against 34-36 ms (two runs, session 30; 2.9 against 60 and 1.9 against
+36 in an earlier one). The saving, ~47 ms per berita acara, is more than the whole bulk run's
+CPU per document (45 ms, all processes, bench/bulk.py): 105 % of it; without it the bulk run
+would take more than twice the CPU.
 
 Private APIs, only here: docxtpl's ``patch_xml``, ``resolve_listing``, ``fix_tables`` and
 ``fix_docpr_ids`` are called unbound with stand-in ``self`` objects (the first three use no
@@ -34,7 +38,7 @@ import functools
 import io
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +93,34 @@ def _render_source(source: jinja2.Template, context: Mapping[str, Any]) -> str:
     dst_xml = (
         dst_xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
     )
-    return str(DocxTemplate.resolve_listing(_PATCHER, dst_xml))
+    return _resolve_listing(dst_xml)
+
+
+# What DocxTemplate.resolve_listing rewrites: these characters in the text (w:t) of a run.
+_LISTING_CHARACTERS = ("\t", "\a", "\n", "\f")
+
+
+def _resolve_listing(xml: str) -> str:
+    """``DocxTemplate.resolve_listing``: tabs, line, paragraph and page breaks in the text of a
+    run made into their XML. It rewrites nothing but those characters, each match of its regular
+    expressions going back as it was, so a part with none of them anywhere is returned as it
+    is without its three nested regular expressions and their callbacks per paragraph and run
+    (most documents: data rarely has a line break). Measured with ``bench/fast_documents.py``
+    (best of 5 x 100): a berita acara 2.8 -> 2.0 ms of CPU, a pakta integritas 1.6 -> 1.3 ms."""
+    if any(ch in xml for ch in _LISTING_CHARACTERS):
+        return str(DocxTemplate.resolve_listing(_PATCHER, xml))
+    return xml
+
+
+def _is_constant(source: str) -> bool:
+    """Whether ``source`` renders to the same text whatever the context: it holds none of the
+    environment's delimiters (and the environment has no line statements or comments), so Jinja
+    reads it as one piece of literal text."""
+    env = jinja_environment()
+    if env.line_statement_prefix is not None or env.line_comment_prefix is not None:
+        return False
+    delimiters = (env.block_start_string, env.variable_start_string, env.comment_start_string)
+    return not any(delimiter in source for delimiter in delimiters)
 
 
 @dataclass(frozen=True)
@@ -98,6 +129,7 @@ class _PartSource:
 
     name: str
     source: str  # _jinja_source of the patched XML
+    constant: bytes | None = None  # the part every render writes, where the source is constant
 
 
 @dataclass(frozen=True)
@@ -116,6 +148,7 @@ class PreparedTemplate:
     headers_footers: tuple[_PartSource, ...]  # in docxtpl's order: headers, then footers
     core_name: str
     core_xml: bytes | None  # None: the template has none; python-docx makes a default per render
+    core_constant: bytes | None  # the core part every render writes, where its properties are
     footnotes: tuple[_PartSource, ...]
     footnote_passes: int  # docxtpl renders footnotes once per section, each pass on the last
 
@@ -123,8 +156,12 @@ class PreparedTemplate:
     def held_bytes(self) -> int:
         """Roughly the memory the prepared parts hold."""
         sources = (self.body, *(p.source for p in (*self.headers_footers, *self.footnotes)))
+        constants = (*(p.constant for p in self.headers_footers), self.core_constant)
         return (
-            len(self.static_zip) + len(self.document_shell) + sum(len(source) for source in sources)
+            len(self.static_zip)
+            + len(self.document_shell)
+            + sum(len(source) for source in sources)
+            + sum(len(constant) for constant in constants if constant is not None)
         )
 
     def render(self, context: Mapping[str, Any]) -> tuple[bytes, str]:
@@ -145,22 +182,16 @@ class PreparedTemplate:
         document_xml = serialize_part_xml(document)
         parts.append((self.document_name, document_xml))
 
-        # Headers and footers: reloaded by python-docx from the rendered XML (XmlPart.load).
+        # Headers, footers and core properties: rendered once in prepare() where constant.
         for part in self.headers_footers:
-            rendered = _render_source(_compile(part.source), context).encode("utf-8")
-            parts.append((part.name, serialize_part_xml(parse_xml(rendered))))
-
-        # Core properties: DocxTemplate.render_properties.
-        if self.core_xml is None:
-            core_part = CorePropertiesPart.default(None)  # type: ignore[arg-type]  # only kept
-            core = core_part.core_properties
-            core_element = core_part.element
+            if part.constant is None:
+                parts.append((part.name, _header_footer(part.source, context)))
+            else:
+                parts.append((part.name, part.constant))
+        if self.core_constant is None:
+            parts.append((self.core_name, _core_properties(self.core_xml, context)))
         else:
-            core_element = parse_xml(self.core_xml)
-            core = CoreProperties(core_element)
-        for name in _CORE_PROPERTIES:
-            setattr(core, name, _compile(getattr(core, name)).render(context))
-        parts.append((self.core_name, serialize_part_xml(core_element)))
+            parts.append((self.core_name, self.core_constant))
 
         # Footnotes: DocxTemplate.render_footnotes renders them once per section, each pass on
         # the result of the last. Only the first pass has a source known in advance; the later
@@ -180,6 +211,35 @@ class PreparedTemplate:
         return out.getvalue(), document_xml.decode("utf-8")
 
 
+def _header_footer(
+    source: str,
+    context: Mapping[str, Any],
+    compile_source: Callable[[str], jinja2.Template] = _compile,
+) -> bytes:
+    """A header or footer part: its rendered XML reloaded by python-docx (XmlPart.load)."""
+    rendered = _render_source(compile_source(source), context).encode("utf-8")
+    return serialize_part_xml(parse_xml(rendered))
+
+
+def _core_properties(
+    core_xml: bytes | None,
+    context: Mapping[str, Any],
+    compile_source: Callable[[str], jinja2.Template] = _compile,
+) -> bytes:
+    """The core properties part, as DocxTemplate.render_properties leaves it; from ``core_xml``,
+    or python-docx's default part (made now, with the time in it) where that is None."""
+    if core_xml is None:
+        core_part = CorePropertiesPart.default(None)  # type: ignore[arg-type]  # only kept
+        core = core_part.core_properties
+        core_element = core_part.element
+    else:
+        core_element = parse_xml(core_xml)
+        core = CoreProperties(core_element)
+    for name in _CORE_PROPERTIES:
+        setattr(core, name, compile_source(getattr(core, name)).render(context))
+    return serialize_part_xml(core_element)
+
+
 def prepare(docx_bytes: bytes) -> PreparedTemplate | None:
     """The template taken apart for :meth:`PreparedTemplate.render`; None where that cannot give
     the document docxtpl gives, and the template must render through docxtpl itself.
@@ -196,7 +256,10 @@ def prepare(docx_bytes: bytes) -> PreparedTemplate | None:
         for _, part in doc.get_headers_footers(uri):
             name = part.partname.lstrip("/")
             source = _jinja_source(DocxTemplate.patch_xml(_PATCHER, doc.get_part_xml(part)))
-            headers_footers.append(_PartSource(name, source))
+            constant = None
+            if _is_constant(source):  # rendered here once (not worth a place in the cache)
+                constant = _header_footer(source, {}, jinja_environment().from_string)
+            headers_footers.append(_PartSource(name, source, constant))
     if len({part.name for part in headers_footers}) < len(headers_footers):
         # One header part behind two relationships: docxtpl renders it twice into two parts of
         # the same name. Word does not write such files; leave them to docxtpl.
@@ -222,6 +285,13 @@ def prepare(docx_bytes: bytes) -> PreparedTemplate | None:
     _ = document.core_properties
     core_part = package.part_related_by(RT.CORE_PROPERTIES)
 
+    core_xml = core_part.blob if has_core else None
+    core_constant = None
+    if core_xml is not None:
+        core = CoreProperties(parse_xml(core_xml))
+        if all(_is_constant(getattr(core, name)) for name in _CORE_PROPERTIES):
+            core_constant = _core_properties(core_xml, {}, jinja_environment().from_string)
+
     shell = copy.deepcopy(document.element)
     for child in list(shell.body):
         shell.body.remove(child)
@@ -236,7 +306,8 @@ def prepare(docx_bytes: bytes) -> PreparedTemplate | None:
         document_shell=serialize_part_xml(shell),
         headers_footers=tuple(headers_footers),
         core_name=core_name,
-        core_xml=core_part.blob if has_core else None,
+        core_xml=core_xml,
+        core_constant=core_constant,
         footnotes=tuple(footnotes),
         footnote_passes=len(document.sections),
     )
