@@ -205,11 +205,11 @@ async def test_trying_takes_the_free_documents_in_order_and_leaves_the_held_ones
 ) -> None:
     locks = DocumentLocks(db)
     ids = [f"doc{i}" for i in range(6)]
-    async with locks.holding("doc1"), locks.holding("doc4"):  # single signatures elsewhere
-        async with locks.trying(ids[::-1]) as ours:
-            assert ours == ["doc5", "doc3", "doc2", "doc0"]
-            async with locks.trying(ids) as another:  # a chunk of another signing
-                assert another == []
+    # doc1 and doc4 held by single signatures elsewhere.
+    async with locks.holding("doc1"), locks.holding("doc4"), locks.trying(ids[::-1]) as ours:
+        assert ours == ["doc5", "doc3", "doc2", "doc0"]
+        async with locks.trying(ids) as another:  # a chunk of another signing
+            assert another == []
     async with locks.trying(ids) as ours:  # each block's end freed its locks
         assert ours == ids
 
