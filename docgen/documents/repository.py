@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    bindparam,
     delete,
     exists,
     false,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, raiseload, selectinload
@@ -408,6 +410,36 @@ def _revision_row(
     }
 
 
+async def _insert_revisions(
+    session: AsyncSession, rows: Sequence[Mapping[str, Any]]
+) -> dict[tuple[str, int], int]:
+    """Insert rows of the revisions table (:func:`_revision_row`'s) with one statement of a
+    few parameters, an array per column; returns their ids by document id and number.
+
+    (An executemany with RETURNING, SQLAlchemy's "insertmanyvalues", sends a statement of eight
+    parameters per row, whose text psycopg parses again for every chunk, too long to be
+    cached: 4.0 ms of the API's CPU for a chunk's 80 revisions, this one 2.1 ms.)
+    """
+    revisions = table_of(Revision)
+    columns = list(rows[0])
+    given = (
+        func.unnest(
+            *(
+                bindparam(name, [row[name] for row in rows], type_=ARRAY(revisions.c[name].type))
+                for name in columns
+            )
+        )
+        .table_valued(*columns)
+        .render_derived()
+    )
+    inserted = await session.execute(
+        insert(revisions)
+        .from_select(columns, select(*(given.c[name] for name in columns)))
+        .returning(revisions.c.document_id, revisions.c.seq, revisions.c.id)
+    )
+    return {(document_id, seq): id_ for document_id, seq, id_ in inserted}
+
+
 async def register_emeterai(
     session: AsyncSession,
     document_id: str,
@@ -455,19 +487,10 @@ async def register_signed(
         for new in signed
         for i, (kind, obj) in enumerate(new.stored)
     ]
-    revisions = table_of(Revision)
     try:
-        inserted = await session.scalars(
-            insert(revisions).returning(revisions.c.id, sort_by_parameter_order=True), rows
-        )
+        ids = await _insert_revisions(session, rows)
     except IntegrityError as exc:
         raise Conflict("Dokumen sedang ditandatangani; coba lagi") from exc
-    ids = inserted.all()
-    # Each signature's revisions in order: its slot points to the first (the signed PDF).
-    first, at = {}, 0
-    for new in signed:
-        first[new.item.document_id] = ids[at]
-        at += len(new.stored)
     now = utcnow()
     await session.execute(
         update(SignatureSlot),
@@ -476,7 +499,9 @@ async def register_signed(
                 "id": slots[new.item.document_id],
                 "signer_id": signer_id,
                 "signed_at": now,
-                "revision_id": first[new.item.document_id],
+                # Each signature's revisions in order: its slot points to the first (the
+                # signed PDF).
+                "revision_id": ids[new.item.document_id, new.item.next_seq],
             }
             for new in signed
         ],
