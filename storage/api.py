@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -64,6 +65,15 @@ class ObjectStore(Protocol):
             ObjectCorrupted: the bytes read do not hash to ``where.sha256`` (also when the object
                 is shorter than ``where`` says).
             StorageUnavailable: the store cannot be reached or refused the request.
+        """
+        ...
+
+    async def read_many(self, wheres: Sequence[StoredObject]) -> list[bytes]:
+        """The bytes each of ``wheres`` names, in order, each checked as :meth:`read` checks
+        it; parts of one version of an object that lie close together may be fetched with one
+        ranged request.
+
+        Raises: as :meth:`read`, for a part that fails.
         """
         ...
 

@@ -18,6 +18,7 @@ import os
 import shutil
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,16 +86,34 @@ class CachedObjectStore:
         """As the inner store's ``read`` (same errors): from a kept copy of its object when the
         bytes there hash to ``where.sha256``. What is read from the inner store is not kept: a
         part is not its object, and objects are kept when written through here."""
-        if where.version_id is not None:
-            index = (where.key, where.version_id)
-            entry = self._entries.get(index)
-            if entry is not None:
-                data = await anyio.to_thread.run_sync(_read_part, entry, where)
-                if data is not None:
-                    self._entries.move_to_end(index)
-                    return data
-                self._drop_damaged(index, entry)
-        return await self._inner.read(where)
+        kept = await self._kept_part(where)
+        return kept if kept is not None else await self._inner.read(where)
+
+    async def read_many(self, wheres: Sequence[StoredObject]) -> list[bytes]:
+        """As the inner store's ``read_many`` (same errors), each part as :meth:`read` finds
+        it: those not kept here read from the inner store together."""
+        found = [await self._kept_part(where) for where in wheres]
+        missing = [i for i, data in enumerate(found) if data is None]
+        if missing:
+            read = await self._inner.read_many([wheres[i] for i in missing])
+            for i, data in zip(missing, read, strict=True):
+                found[i] = data
+        return [data for data in found if data is not None]
+
+    async def _kept_part(self, where: StoredObject) -> bytes | None:
+        """The bytes ``where`` names from a kept copy of its object, if intact."""
+        if where.version_id is None:
+            return None
+        index = (where.key, where.version_id)
+        entry = self._entries.get(index)
+        if entry is None:
+            return None
+        data = await anyio.to_thread.run_sync(_read_part, entry, where)
+        if data is None:
+            self._drop_damaged(index, entry)
+            return None
+        self._entries.move_to_end(index)
+        return data
 
     async def exists(self, key: str) -> bool:
         return await self._inner.exists(key)

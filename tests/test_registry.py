@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from docgen.registry import audit
 from docgen.registry.db import Database, migrate, registry_url
+from docgen.registry.locks import DocumentLocks
 from docgen.registry.models import AuditEntry
 from docgen.registry.numbering import allocate_number
 from docgen.settings import Settings
@@ -197,6 +198,20 @@ async def test_write_phases_of_two_instances_never_fork_the_chain(db: Database) 
         assert await audit.verify_chain(session) is None
         prev = list(await session.scalars(select(AuditEntry.prev_hash)))
     assert len(prev) == len(set(prev)) == 20
+
+
+async def test_trying_takes_the_free_documents_in_order_and_leaves_the_held_ones(
+    db: Database,
+) -> None:
+    locks = DocumentLocks(db)
+    ids = [f"doc{i}" for i in range(6)]
+    # doc1 and doc4 held by single signatures elsewhere.
+    async with locks.holding("doc1"), locks.holding("doc4"), locks.trying(ids[::-1]) as ours:
+        assert ours == ["doc5", "doc3", "doc2", "doc0"]
+        async with locks.trying(ids) as another:  # a chunk of another signing
+            assert another == []
+    async with locks.trying(ids) as ours:  # each block's end freed its locks
+        assert ours == ids
 
 
 async def test_a_second_entry_after_the_same_head_is_refused(db: Database) -> None:

@@ -10,7 +10,7 @@ import os
 import socket
 import stat
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from minio.retention import Retention
 from minio.versioningconfig import VersioningConfig
 
 from storage import (
+    PACK_TYPE,
     BucketMisconfigured,
     CachedObjectStore,
     EmbeddedS3Server,
@@ -37,6 +38,7 @@ from storage import (
     StoredObject,
     pack,
 )
+from storage.s3 import SPAN_GAP
 
 BUCKET = "docgen-test"
 RETENTION_DAYS = 30
@@ -238,6 +240,64 @@ async def test_read_returns_a_part_with_a_ranged_get_checked_against_its_sha256(
         await store.read(StoredObject(key, stored.version_id, middle.sha256, 100, 60_000))
     with pytest.raises(ObjectNotFound):
         await store.read(StoredObject(key + ".missing", None, middle.sha256, 10, 0))
+
+
+async def test_read_many_reads_close_parts_of_one_object_with_one_request_each_checked(
+    store: S3ObjectStore, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A chunk's pack as generating makes it (a DOCX before each PDF), with a member past
+    # SPAN_GAP in the middle, and an object of its own.
+    members = []
+    for i in range(6):
+        members += [(f"doc-{i}/01-source.docx", os.urandom(3000 + i))]
+        members += [(f"doc-{i}/02-prepared.pdf", os.urandom(9000 + i))]
+    members.insert(6, ("big/01-source.docx", os.urandom(SPAN_GAP + 1)))
+    packed = pack(members)
+    stored = await store.put(unique_key(request, "zip"), packed.data, "application/zip")
+    parts = {
+        name: stored.part(offset, data)
+        for (name, data), (offset, _) in zip(members, packed.parts, strict=True)
+    }
+    alone_data = os.urandom(5000)
+    alone = await store.put(unique_key(request), alone_data, "application/pdf")
+    wheres = [parts[f"doc-{i}/02-prepared.pdf"] for i in (4, 0, 5, 1, 3, 2)]
+    wheres.insert(2, alone)
+    wheres.append(alone.part(100, alone_data[100:200]))
+    requests = []
+    get_object = store._client.get_object
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        requests.append(kwargs.get("offset"))
+        return get_object(*args, **kwargs)
+
+    monkeypatch.setattr(store._client, "get_object", counted)
+    read = await store.read_many(wheres)
+
+    # doc-0..2 before the big member, doc-3..5 after it, the object of its own.
+    assert len(requests) == 3
+    assert read == [await store.read(where) for where in wheres]
+    assert read[:2] == [dict(members)[f"doc-{i}/02-prepared.pdf"] for i in (4, 0)]
+    assert read[2] == alone_data and read[-1] == alone_data[100:200]
+    assert await store.read_many([]) == []
+
+
+async def test_read_many_refuses_parts_whose_bytes_do_not_match(
+    store: S3ObjectStore, request: pytest.FixtureRequest
+) -> None:
+    data = os.urandom(20_000)
+    stored = await store.put(unique_key(request), data, "application/pdf")
+    first, second = stored.part(0, data[:10_000]), stored.part(10_000, data[10_000:])
+
+    # Read together, each part is still checked against its own digest.
+    with pytest.raises(ObjectCorrupted) as wrong:
+        await store.read_many([first, stored.part(10_001, data[10_000:19_999])])
+    assert wrong.value.expected_sha256 == hashlib.sha256(data[10_000:19_999]).hexdigest()
+    with pytest.raises(ObjectCorrupted):  # past the end of the object
+        await store.read_many(
+            [second, StoredObject(stored.key, stored.version_id, "0", 10, 30_000)]
+        )
+    with pytest.raises(ObjectNotFound):
+        await store.read_many([first, StoredObject(stored.key + ".missing", None, "0", 10, 0)])
 
 
 async def test_a_pack_keeps_each_member_contiguous_and_readable_by_zip_tools(
@@ -573,6 +633,10 @@ class CountingStore:
         self.gets += 1
         return await self.inner.read(where)
 
+    async def read_many(self, wheres: Sequence[StoredObject]) -> list[bytes]:
+        self.gets += 1
+        return await self.inner.read_many(wheres)
+
     async def exists(self, key: str) -> bool:
         return await self.inner.exists(key)
 
@@ -688,6 +752,23 @@ async def test_cache_reads_parts_of_a_kept_object_checking_each_against_its_sha2
     assert await cache.read(parts[2]) == members[2][1]
     assert counting.gets == 3
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+async def test_cache_reads_many_parts_from_kept_copies_and_the_rest_from_the_store_at_once(
+    cache: CachedObjectStore, counting: CountingStore, request: pytest.FixtureRequest
+) -> None:
+    members = [(f"doc-{i}/03-signed.pdf", os.urandom(3000)) for i in range(4)]
+    packed = pack(members)
+    kept = await cache.put(unique_key(request, "zip"), packed.data, "application/zip")
+    elsewhere = await counting.inner.put(unique_key(request, "2.zip"), packed.data, PACK_TYPE)
+    wheres = [
+        where.part(offset, data)
+        for (offset, _), (_, data) in zip(packed.parts, members, strict=True)
+        for where in (kept, elsewhere)
+    ]
+
+    assert await cache.read_many(wheres) == [data for _, data in members for _ in range(2)]
+    assert counting.gets == 1  # the four parts not kept, in one read_many
 
 
 async def test_cache_serves_an_intact_part_of_a_copy_damaged_elsewhere(

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    bindparam,
     delete,
     exists,
     false,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, raiseload, selectinload
@@ -54,6 +56,7 @@ __all__ = [
     "by_ids",
     "document_date",
     "get",
+    "latest_revisions",
     "listing",
     "pending_for",
     "register_made",
@@ -100,13 +103,31 @@ async def by_code(session: AsyncSession, code: str) -> Document:
 
 
 async def by_ids(session: AsyncSession, document_ids: Sequence[str]) -> list[Document]:
-    """The documents with these ids, in that order (unknown ids are left out); their slots
-    without their signers."""
+    """The documents with these ids, in that order (unknown ids are left out), as a bulk
+    signing's chunk reads them: their slots without their signers; their revisions (see
+    :func:`latest_revisions`), paraf steps and data raise when touched. (With all of them, a
+    chunk of 40 documents of four revisions each cost the API 6.5 ms of CPU; this and
+    :func:`latest_revisions` 4.5 ms.)"""
     found = await session.scalars(
-        select(Document).where(Document.id.in_(document_ids)).options(*WITHOUT_SLOT_SIGNERS)
+        select(Document)
+        .where(Document.id.in_(document_ids))
+        .options(*SLOTS_ONLY, raiseload(Document.paraf_steps))
     )
     known = {document.id: document for document in found}
     return [known[i] for i in document_ids if i in known]
+
+
+async def latest_revisions(
+    session: AsyncSession, document_ids: Sequence[str]
+) -> dict[str, Revision]:
+    """The newest revision of each of these documents that has one, by document id."""
+    found = await session.scalars(
+        select(Revision)
+        .where(Revision.document_id.in_(document_ids))
+        .distinct(Revision.document_id)
+        .order_by(Revision.document_id, Revision.seq.desc())
+    )
+    return {revision.document_id: revision for revision in found}
 
 
 async def pending_for(
@@ -389,6 +410,36 @@ def _revision_row(
     }
 
 
+async def _insert_revisions(
+    session: AsyncSession, rows: Sequence[Mapping[str, Any]]
+) -> dict[tuple[str, int], int]:
+    """Insert rows of the revisions table (:func:`_revision_row`'s) with one statement of a
+    few parameters, an array per column; returns their ids by document id and number.
+
+    (An executemany with RETURNING, SQLAlchemy's "insertmanyvalues", sends a statement of eight
+    parameters per row, whose text psycopg parses again for every chunk, too long to be
+    cached: 4.0 ms of the API's CPU for a chunk's 80 revisions, this one 2.1 ms.)
+    """
+    revisions = table_of(Revision)
+    columns = list(rows[0])
+    given = (
+        func.unnest(
+            *(
+                bindparam(name, [row[name] for row in rows], type_=ARRAY(revisions.c[name].type))
+                for name in columns
+            )
+        )
+        .table_valued(*columns)
+        .render_derived()
+    )
+    inserted = await session.execute(
+        insert(revisions)
+        .from_select(columns, select(*(given.c[name] for name in columns)))
+        .returning(revisions.c.document_id, revisions.c.seq, revisions.c.id)
+    )
+    return {(document_id, seq): id_ for document_id, seq, id_ in inserted}
+
+
 async def register_emeterai(
     session: AsyncSession,
     document_id: str,
@@ -436,19 +487,10 @@ async def register_signed(
         for new in signed
         for i, (kind, obj) in enumerate(new.stored)
     ]
-    revisions = table_of(Revision)
     try:
-        inserted = await session.scalars(
-            insert(revisions).returning(revisions.c.id, sort_by_parameter_order=True), rows
-        )
+        ids = await _insert_revisions(session, rows)
     except IntegrityError as exc:
         raise Conflict("Dokumen sedang ditandatangani; coba lagi") from exc
-    ids = inserted.all()
-    # Each signature's revisions in order: its slot points to the first (the signed PDF).
-    first, at = {}, 0
-    for new in signed:
-        first[new.item.document_id] = ids[at]
-        at += len(new.stored)
     now = utcnow()
     await session.execute(
         update(SignatureSlot),
@@ -457,7 +499,9 @@ async def register_signed(
                 "id": slots[new.item.document_id],
                 "signer_id": signer_id,
                 "signed_at": now,
-                "revision_id": first[new.item.document_id],
+                # Each signature's revisions in order: its slot points to the first (the
+                # signed PDF).
+                "revision_id": ids[new.item.document_id, new.item.next_seq],
             }
             for new in signed
         ],

@@ -398,16 +398,18 @@ class DocumentService:
         pack: str | None = None,
         record: Callable[[AsyncSession, SignedMany], Awaitable[None]] | None = None,
     ) -> SignedMany:
-        """Sign ``role`` of ``documents`` (their slots loaded) with ``key``, each under the
-        rules of a single signature, and register what was signed; ``record`` adds to the
-        same transaction. The caller holds the documents' locks. Then affixes the e-Meterai of
-        those whose turn it now is (see ``docgen.emeterai``)."""
+        """Sign ``role`` of ``documents`` (their slots loaded; their revisions need not be)
+        with ``key``, each under the rules of a single signature, and register what was
+        signed; ``record`` adds to the same transaction. The caller holds the documents' locks.
+        Then affixes the e-Meterai of those whose turn it now is (see ``docgen.emeterai``)."""
         items: list[ToSign] = []
         failed: dict[str, DocgenError] = {}
         slots: dict[str, int] = {}
         async with self.db.session() as session:
             # Each appearance writes its time in the zone of the document's unit, as it is now.
             zones = await zones_of(session, [document.unit_id for document in documents])
+            # Each signature extends the newest revision (the locks keep it the newest).
+            latest = await repository.latest_revisions(session, [d.id for d in documents])
         for document in documents:
             try:
                 slot = slot_to_sign(document, role)
@@ -417,7 +419,7 @@ class DocumentService:
                 continue
             slots[document.id] = slot.id
             zona = zones.get(document.unit_id or "", Zona.WIB)
-            items.append(self._to_sign(document, slot, signer, zona))
+            items.append(self._to_sign(document, latest[document.id], slot, signer, zona))
         trust = await self._trust(items)
         outcome = await self.pipeline.sign(items, key, trust, pack=pack)
         result = SignedMany(
@@ -457,9 +459,8 @@ class DocumentService:
                 )
 
     def _to_sign(
-        self, document: Document, slot: SignatureSlot, signer: Signer, zona: Zona
+        self, document: Document, latest: Revision, slot: SignatureSlot, signer: Signer, zona: Zona
     ) -> ToSign:
-        latest = document.revisions[-1]
         return ToSign(
             document_id=document.id,
             role=slot.role,

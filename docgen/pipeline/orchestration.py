@@ -16,8 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-import anyio
-
 from docgen.errors import DocgenError
 from docgen.pipeline.convert import BatchConversionFailed, Converter
 from docgen.pipeline.sign import SignatureRequest, SigningKey, Trust
@@ -42,9 +40,6 @@ T = TypeVar("T")
 
 # What a draft shows where its number will be: it gets one only when it is issued.
 DRAFT_NUMBER = "(nomor diberikan saat diterbitkan)"
-
-# Reading the newest revisions of a chunk to sign: this many object storage reads at once.
-IO_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -188,19 +183,14 @@ class Pipeline:
         outcome: Outcome[Signed] = Outcome()
         if not items:
             return outcome
-        pdfs: dict[str, bytes] = {}
-        limit = anyio.CapacityLimiter(IO_CONCURRENCY)
-
-        async def read(item: ToSign) -> None:
-            async with limit:
-                pdfs[item.document_id] = await self.store.read(item.latest)
-
-        async with anyio.create_task_group() as tg:
-            for item in items:
-                tg.start_soon(read, item)
+        # Together: a chunk's PDFs that lie in one pack are read with one request.
+        pdfs = await self.store.read_many([item.latest for item in items])
         by_id = {item.document_id: item for item in items}
         results = await self.workers.map(
-            sign_pdfs, [(pdfs[item.document_id], item.request) for item in items], key, trust
+            sign_pdfs,
+            [(pdf, item.request) for pdf, item in zip(pdfs, items, strict=True)],
+            key,
+            trust,
         )
         signed = _keep_done(outcome.failed, list(by_id), results)
         made = {
