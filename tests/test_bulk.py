@@ -227,6 +227,53 @@ def test_every_bulk_signed_pdf_validates(
         assert person["nama"] in json.dumps(client.get(f"/api/v1/documents/{doc['id']}").json())
 
 
+def test_the_two_witnesses_sign_a_batch_at_the_same_time(
+    client: httpx.Client,
+    inauguration_signers: dict[str, SignerAccount],
+    service: Service,
+    tmp_path: Path,
+) -> None:
+    """Both witnesses sign in the first turn, and may start together: each signing finds the
+    other's chunks taken, leaves them for later and signs them in chunks when they are free,
+    so both sign every document, whole, in a few packs each (not one per document)."""
+    rows = 160  # four chunks of 40, two of them in flight per signing
+    accepted = post_batch(
+        client, inauguration_csv(rows), signers=official_of(inauguration_signers)
+    ).json()
+    docs = generated(client, accepted["id"])["documents"]
+    assert len(docs) == rows
+    started = [
+        inauguration_signers[role].sign_batch(accepted["id"], role)
+        for role in ("saksi_1", "saksi_2")
+    ]
+    assert [s.status_code for s in started] == [202, 202], [s.text for s in started]
+    ids = [s.json()["id"] for s in started]
+
+    def ended(batch: dict[str, Any]) -> bool:
+        return all(s["status"] != "berjalan" for s in batch["signings"] if s["id"] in ids)
+
+    final = wait_for(client, accepted["id"], ended)
+    for signing in (s for s in final["signings"] if s["id"] in ids):
+        assert (signing["status"], signing["done"], signing["failed"]) == ("selesai", rows, 0)
+    assert all(d["pending_roles"] == ["pejabat_pelantik"] for d in final["documents"])
+    # One pack per chunk a signing signed: the documents the other signing held were signed
+    # together once free, not each on its own (that was up to 80 packs of one document).
+    packs = [o.object_name for o in service.stored_objects(f"batches/{accepted['id']}/ttd-")]
+    for role in ("saksi_1", "saksi_2"):
+        assert 1 <= sum(f"/ttd-{role}-" in name for name in packs) <= 12, packs
+    root_pem = client.get("/api/v1/trust/ca.pem").content
+    trust = [x509.load_pem_x509_certificate(root_pem)]
+    crls = [x509.load_der_x509_crl(client.get("/api/v1/trust/crl").content)]
+    for doc in (docs[0], docs[rows // 2], docs[-1]):
+        pdf = client.get(f"/api/v1/documents/{doc['id']}/pdf").content
+        report = validate_pdf(pdf, trust, crls)
+        assert report.valid and len(report.signatures) == 2, (doc["number"], report)
+        path = tmp_path / f"{doc['id']}.pdf"
+        path.write_bytes(pdf)
+        (workdir := tmp_path / doc["id"]).mkdir()
+        assert pdfsig(path, root_pem, workdir).count("Signature is Valid") == 2
+
+
 def test_each_chunk_of_revisions_is_one_pack_object_holding_them_as_issued(
     client: httpx.Client, signed_batch: dict[str, Any], service: Service
 ) -> None:

@@ -245,24 +245,35 @@ class BulkSignings:
     async def _sign_documents(
         self, job: _Signing, document_ids: Sequence[str], signed: list[str]
     ) -> None:
-        """Sign in chunks the documents no other signature holds; then those, one at a time,
-        waiting for each."""
-        held: list[str] = []
-
-        async def sign(chunk: Sequence[str]) -> None:
-            async with self.documents.locks.trying(chunk) as ours:
-                taken = set(ours)
-                held.extend(d for d in chunk if d not in taken)
-                if ours:
-                    signed.extend((await self._sign_chunk(job, ours)).signed)
-
-        await in_chunks(document_ids, CHUNK_DOCUMENTS, CHUNKS_IN_FLIGHT, sign)
-        for document_id in held:
+        """Sign in chunks the documents no other signature holds. Those held (another role of
+        the same turn signing the batch at once, a single signature): wait for the first, then
+        try the rest in chunks again, as the other signing has most likely moved on."""
+        held = await self._sign_free(job, document_ids, signed)
+        while held:
+            document_id, rest = held[0], held[1:]
             try:
                 async with self.documents.locks.holding(document_id):
                     signed.extend((await self._sign_chunk(job, [document_id])).signed)
             except Conflict as exc:  # held past the wait: posting again signs it
                 await self._record_failed(job, document_id, exc)
+            held = await self._sign_free(job, rest, signed)
+
+    async def _sign_free(
+        self, job: _Signing, document_ids: Sequence[str], signed: list[str]
+    ) -> list[str]:
+        """Sign in chunks those of the documents no other signature holds; returns the others,
+        in the order given."""
+        held = dict.fromkeys(document_ids)  # in order; the signed ones leave it
+
+        async def sign(chunk: Sequence[str]) -> None:
+            async with self.documents.locks.trying(chunk) as ours:
+                for document_id in ours:
+                    del held[document_id]
+                if ours:
+                    signed.extend((await self._sign_chunk(job, ours)).signed)
+
+        await in_chunks(document_ids, CHUNK_DOCUMENTS, CHUNKS_IN_FLIGHT, sign)
+        return list(held)
 
     async def _sign_chunk(self, job: _Signing, document_ids: Sequence[str]) -> SignedMany:
         """Sign and register the documents, whose locks the caller holds."""
