@@ -22,7 +22,6 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import misc
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.timestamps.api import TimeStamper
@@ -32,6 +31,7 @@ from pyhanko.sign.validation import DocumentSecurityStore, EmbeddedPdfSignature
 from signing.errors import InvalidPdf, LongTermValidationFailed, SignatureCreationFailed
 from signing.fast.objects import preload_first_page, preload_signature_dictionaries
 from signing.fast.pdf_reading import open_pdf
+from signing.fast.writing import IncrementalWriter
 from signing.validate.validation_data import (
     CrlStore,
     build_chain,
@@ -74,7 +74,7 @@ async def add_long_term_validation(
         # the first page): read it fast.
         preload_signature_dictionaries(reader, pdf)
         preload_first_page(reader, pdf)
-        writer = IncrementalPdfFileWriter.from_reader(reader)
+        writer = IncrementalWriter.from_reader(reader)
         signatures = list(reader.embedded_signatures)
     except Exception as exc:  # pyHanko raises assorted errors for garbage
         raise InvalidPdf(f"cannot read the PDF: {exc}") from exc
