@@ -24,6 +24,9 @@ Names are checked by the token pattern itself, and the containers being filled a
 local variables: a signature field's widget dictionary (30 tokens) ~29 µs instead of ~34 µs
 (best of 500); ~0.35 ms of CPU per bulk document over its four openings (chunks of 20 berita
 acara signed as ``sign_pdfs`` signs them, best of 9, interleaved: 9.98 -> 9.60 ms).
+A hex string (a signature's ``/Contents``) without whitespace is decoded in one pass, not
+checked and cleaned first: ~8 µs less for each of the six signature dictionaries read per
+document.
 
 The object's offset comes from ``PdfFileReader.xrefs``, whose class pyHanko calls internal;
 tests/test_pyhanko_internals.py pins it (pyHanko 0.38.x).
@@ -367,13 +370,19 @@ def _read_value(
             entries, key, items = stack.pop()
         elif kind == "hex":  # checked and decoded here: a signature's is thousands of digits
             after = pdf.find(b">", token.end()) + 1
-            digits = pdf[token.end() : after - 1]
-            if not after or digits.translate(None, _HEX_DIGITS):  # a comment, a stray byte
+            if not after:
                 raise _Unusual
-            digits = digits.translate(None, PDF_WHITESPACE)
-            if len(digits) % 2:
-                digits += b"0"
-            obj = generic.pdf_string(binascii.unhexlify(digits))
+            digits = pdf[token.end() : after - 1]
+            try:  # an even number of digits and nothing else, as we write them: one pass
+                value = binascii.unhexlify(digits)
+            except binascii.Error:
+                if digits.translate(None, _HEX_DIGITS):  # a comment, a stray byte
+                    raise _Unusual from None
+                digits = digits.translate(None, PDF_WHITESPACE)
+                if len(digits) % 2:
+                    digits += b"0"
+                value = binascii.unhexlify(digits)
+            obj = generic.pdf_string(value)
             next_token = _TOKEN.finditer(pdf, after).__next__
         elif kind == "true":
             obj = generic.BooleanObject(True)
