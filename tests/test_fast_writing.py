@@ -132,6 +132,25 @@ def test_names_are_written_as_pyhanko_writes_them(name: str) -> None:
     assert written_fast(obj) == written_by_pyhanko(obj)
 
 
+TEXTS = [
+    "Menyetujui isi dokumen",
+    "D:20261207204814+07'00'",
+    "(a) \\b\n\t%",
+    "Dra. Sri Wahyuni, M.Kes.",
+    "caf\u00e9 \u2013 \u201cx\u201d",
+    "\u65e5\u672c",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_text_strings_are_written_as_pyhanko_writes_them(text: str) -> None:
+    obj = generic.TextStringObject(text)
+    assert written_fast(obj) == written_by_pyhanko(obj)
+    obj.force_output_encoding = generic.TextStringEncoding.UTF16BE
+    assert written_fast(obj) == written_by_pyhanko(obj)
+
+
 def test_a_name_without_its_slash_fails_as_in_pyhanko() -> None:
     for write in (written_fast, written_by_pyhanko):
         with pytest.raises(PdfWriteError):
