@@ -197,6 +197,35 @@ def test_a_signature_that_fails_in_a_worker_comes_back_as_its_error(
     assert "ttd_tidak_ada" in error.detail
 
 
+def test_a_signing_chunk_collects_once_per_document_then_puts_the_thresholds_back(
+    in_worker_ca: CertificateAuthority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each signature leaves cyclic garbage: collected once per document, signed or failed, with
+    # the automatic young collections held off meanwhile.
+    requests = [
+        SignatureRequest(field, SignatureAppearance("BUDI", "Camat", VERIFY_URL), "Menandatangani",
+                         certify=False, archive=False)
+        for field in ("ttd_pihak_pertama", "ttd_tidak_ada")
+    ]  # fmt: skip
+    before = gc.get_threshold()
+    collections: list[tuple[int, int]] = []
+    collect = gc.collect
+
+    def counted(generation: int = 2) -> int:
+        collections.append((generation, gc.get_threshold()[0]))
+        return collect(generation)
+
+    monkeypatch.setattr(gc, "collect", counted)
+    signed, failed = workers.sign_pdfs(
+        [(prepared_pdf(), request) for request in requests],
+        signing_key(in_worker_ca),
+        Trust((in_worker_ca.root_certificate.public_bytes(Encoding.DER),), ()),
+    )
+    assert not isinstance(signed, Failed) and isinstance(failed, Failed)
+    assert collections == [(0, workers._SIGNING_YOUNG_THRESHOLD)] * 2
+    assert gc.get_threshold() == before
+
+
 def fast_paths_in_use(items: Sequence[str]) -> list[bool]:
     """Runs in a worker: whether it takes the fast paths."""
     import signing.fast

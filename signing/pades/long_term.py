@@ -18,11 +18,9 @@ from collections.abc import Sequence
 from typing import Final
 
 from asn1crypto import crl as asn1_crl
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import misc
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.timestamps.api import TimeStamper
@@ -32,11 +30,12 @@ from pyhanko.sign.validation import DocumentSecurityStore, EmbeddedPdfSignature
 from signing.errors import InvalidPdf, LongTermValidationFailed, SignatureCreationFailed
 from signing.fast.objects import preload_first_page, preload_signature_dictionaries
 from signing.fast.pdf_reading import open_pdf
+from signing.fast.writing import IncrementalWriter
+from signing.pki.tsa import to_asn1_certificate
 from signing.validate.validation_data import (
     CrlStore,
     build_chain,
     certificates_of,
-    der,
     signature_timestamp_tokens,
 )
 
@@ -74,7 +73,7 @@ async def add_long_term_validation(
         # the first page): read it fast.
         preload_signature_dictionaries(reader, pdf)
         preload_first_page(reader, pdf)
-        writer = IncrementalPdfFileWriter.from_reader(reader)
+        writer = IncrementalWriter.from_reader(reader)
         signatures = list(reader.embedded_signatures)
     except Exception as exc:  # pyHanko raises assorted errors for garbage
         raise InvalidPdf(f"cannot read the PDF: {exc}") from exc
@@ -85,7 +84,7 @@ async def add_long_term_validation(
     DocumentSecurityStore.supply_dss_in_writer(
         writer,
         None,  # no /VRI: ETSI EN 319 142-1 no longer asks for it, and it costs a hash per sig
-        certs=[_asn1_certificate(der(c)) for c in certificates],
+        certs=[_asn1_certificate(c) for c in certificates],
         crls=[_asn1_crl(crl.public_bytes(serialization.Encoding.DER)) for crl in revocation_lists],
     )
     # In the same revision as the DSS, so that the document time stamp covers it.
@@ -153,17 +152,18 @@ def _validation_data(
 
 
 def _unique_certificates(certificates: list[x509.Certificate]) -> list[x509.Certificate]:
-    return list({der(c): c for c in certificates}.values())
+    # Certificates compare and hash by their DER, without encoding it again.
+    return list(dict.fromkeys(certificates))
 
 
 # pyHanko's DSS reads each certificate's issuer and serial number (parsing and hashing the
 # issuer) and the encoding of each; the same few certificates and CRLs go into every document's
-# DSS, so their asn1crypto objects are kept, keyed by their DER (and only read).
+# DSS, so their asn1crypto objects are kept, keyed by their DER (and only read): a certificate
+# hashes and compares by its DER.
 
 
-@functools.lru_cache(maxsize=256)  # signers, TSAs, CAs of a bulk run
-def _asn1_certificate(der: bytes) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(der)
+_asn1_certificate: Final = functools.lru_cache(maxsize=256)(to_asn1_certificate)
+"""Kept for the signers, TSAs and CAs of a bulk run."""
 
 
 @functools.lru_cache(maxsize=16)  # the current CRL of each CA

@@ -60,6 +60,7 @@ from signing.fast.appearance import VerificationQRStyle
 from signing.fast.fonts import LIBERATION_SANS, EmbeddedFontFactory
 from signing.fast.objects import preload_signature_dictionaries
 from signing.fast.pdf_reading import open_pdf
+from signing.fast.writing import IncrementalWriter
 from signing.validate.validation_data import der
 from signing.waktu import Zona, format_waktu
 
@@ -418,7 +419,7 @@ def _open(pdf: bytes, field_name: str) -> IncrementalPdfFileWriter:
         # The catalog, the fields and earlier signatures are read to check the field and the
         # certification, and to add this signature: read them fast.
         preload_signature_dictionaries(reader, pdf)
-        writer = IncrementalPdfFileWriter.from_reader(reader)
+        writer = IncrementalWriter.from_reader(reader)
     except Exception as exc:  # pyHanko raises assorted errors for garbage
         raise InvalidPdf(f"cannot read the PDF to sign: {exc}") from exc
     try:

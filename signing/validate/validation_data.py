@@ -140,10 +140,10 @@ def build_chain(
     Certificates are taken from ``pool`` and ``trust_roots``; each link is checked by name and
     signature (not by validity period: a chain is also needed for certificates that expired).
     """
-    roots = {der(root) for root in trust_roots}
+    roots = set(trust_roots)  # certificates compare and hash by their DER
     candidates = list(pool) + list(trust_roots)
     chain = [leaf]
-    while der(chain[-1]) not in roots:
+    while chain[-1] not in roots:
         if len(chain) >= _MAX_CHAIN:
             return None
         current = chain[-1]
