@@ -10,7 +10,8 @@ defaults in a temporary directory:
 1. generate: POST /api/v1/batches and wait until every row is made (render, convert, stamp,
    store, register);
 2. bulk-sign: the two witnesses, then the official (whose signature is followed by the B-LTA
-   revision), each one POST /api/v1/batches/{id}/signatures and wait until done.
+   revision), each one POST /api/v1/batches/{id}/signatures and wait until done; with
+   --witnesses-together the two witnesses (one turn) start at once, as they may.
 
 It prints documents per second for each phase, the total wall time, and the peak memory (RSS)
 of the app (the API, the queue worker and their bulk processes) with LibreOffice and the S3
@@ -227,7 +228,11 @@ class Phase:
 
 
 def bulk(
-    people: People, pid: int, postmaster: psutil.Process | None, rows: list[dict[str, str]]
+    people: People,
+    pid: int,
+    postmaster: psutil.Process | None,
+    rows: list[dict[str, str]],
+    witnesses_together: bool,
 ) -> dict[str, Phase]:
     """Wall time and CPU time of each phase: the operator makes the batch, each signer signs
     their role with their own account."""
@@ -264,16 +269,24 @@ def bulk(
     if made["done"] != len(rows):
         print(f"NOT ALL MADE: {made['done']} of {len(rows)}; {made['errors'][:3]}")
         raise SystemExit(1)
-    for role in ROLES:
+    # Each turn's roles at once (--witnesses-together: both witnesses, then the official),
+    # else one role after the other.
+    turns = [ROLES[:2], ROLES[2:]] if witnesses_together else [(role,) for role in ROLES]
+    for turn in turns:
         start, cpu_before = time.perf_counter(), cpu_seconds(pid, postmaster)
-        signing = signers[role].sign_batch(batch_id, role)
-        signing_id = signing.raise_for_status().json()["id"]
-        batch = wait(client, batch_id, lambda b, i=signing_id: signing_done(b, i))
-        phase(f"sign {role}", start, cpu_before)
-        result = next(s for s in batch["signings"] if s["id"] == signing_id)
-        if result["done"] != len(rows):
-            print(f"NOT ALL SIGNED ({role}): {result}")
-            raise SystemExit(1)
+        signing_ids = [
+            signers[role].sign_batch(batch_id, role).raise_for_status().json()["id"]
+            for role in turn
+        ]
+        batch = wait(
+            client, batch_id, lambda b, ids=signing_ids: all(signing_done(b, i) for i in ids)
+        )
+        phase(f"sign {' + '.join(turn)}", start, cpu_before)
+        for role, signing_id in zip(turn, signing_ids, strict=True):
+            result = next(s for s in batch["signings"] if s["id"] == signing_id)
+            if result["done"] != len(rows):
+                print(f"NOT ALL SIGNED ({role}): {result}")
+                raise SystemExit(1)
     final = client.get(f"/api/v1/batches/{batch_id}").json()
     if {d["status"] for d in final["documents"]} != {"sah"}:
         raise SystemExit("some documents are not SAH")
@@ -442,7 +455,7 @@ class Run:
         return sum(p.seconds for p in self.timings.values())
 
 
-def run_bulk(rows: list[dict[str, str]], data_dir: Path) -> Run:
+def run_bulk(rows: list[dict[str, str]], data_dir: Path, witnesses_together: bool) -> Run:
     """One measured run against a fresh service in ``data_dir``."""
     data_dir.mkdir()
     # Its own embedded PostgreSQL, as `make run`, not the tests'.
@@ -451,7 +464,9 @@ def run_bulk(rows: list[dict[str, str]], data_dir: Path) -> Run:
     memory.watch(process.pid)
     try:
         people = People(service.url, service.data_dir, database_url="")
-        timings = bulk(people, process.pid, postmaster_of(service.data_dir), rows)
+        timings = bulk(
+            people, process.pid, postmaster_of(service.data_dir), rows, witnesses_together
+        )
     finally:
         memory.stop()
         stop_service(process)
@@ -503,13 +518,18 @@ def main() -> None:
         default=1,
         help="bulk runs, each against a fresh service; the ratios use their median (default 1)",
     )
+    parser.add_argument(
+        "--witnesses-together",
+        action="store_true",
+        help="the two witnesses (one turn) start their bulk signings at once, as they may",
+    )
     args = parser.parse_args()
     rows = staff_csv(args.n)
     with tempfile.TemporaryDirectory(prefix="docgen-bench-bulk-") as tmp:
         Path(tmp).chmod(0o755)  # run as root, PostgreSQL runs as the postgres user
         runs = []
         for i in range(args.runs):
-            runs.append(run_bulk(rows, Path(tmp) / f"service-{i + 1}"))
+            runs.append(run_bulk(rows, Path(tmp) / f"service-{i + 1}", args.witnesses_together))
             if args.runs > 1:
                 print(f"run {i + 1} of {args.runs}: ", end="")
             report(args.n, runs[-1])
