@@ -234,6 +234,14 @@ class Settings(BaseSettings):
     )
     login_max_failures: int = Field(default=10, ge=2, description="failed logins that lock")
     login_lock_minutes: int = 15
+    # argon2id's cost: the library's RFC 9106 low-memory parameters (the tests take the least,
+    # as they make and check hundreds of passwords).
+    password_time_cost: int = Field(
+        default=3, ge=1, le=10, description="argon2id passes over memory per password hash"
+    )
+    password_memory_kib: int = Field(
+        default=65536, ge=1024, le=1048576, description="argon2id memory per password hash, KiB"
+    )
 
     smtp_host: str | None = Field(
         default=None, description="SMTP server for notifications; empty: kept as .eml files"

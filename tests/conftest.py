@@ -144,6 +144,10 @@ TEST_DEFAULTS = {
     "DOCGEN_RENDER_SECONDS": "2",
     # As `docgen up` runs: e-Meterai from the local provider (the deployment default is none).
     "DOCGEN_EMETERAI_PROVIDER": "local",
+    # argon2id at its least cost: the suite makes and checks passwords by the hundred, each
+    # ~170 ms of CPU at the deployment's cost; what a login does with the answer is the same.
+    "DOCGEN_PASSWORD_TIME_COST": "1",
+    "DOCGEN_PASSWORD_MEMORY_KIB": "1024",
 }
 LEAN = {"DOCGEN_CONVERTER_WORKERS": "1"}
 LEAN_WORKER = {**LEAN, "DOCGEN_BULK_WORKERS": "1"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+import subprocess
 import threading
 import time
 import uuid
@@ -20,7 +21,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from docgen.pipeline.convert import free_port
-from tests.conftest import Service, start_service, stop_service
+from tests.conftest import Service, add_worker, start_service, stop_service, workers_of
 from tests.people import People
 
 __all__ = ["Inbox", "Office", "address", "body", "links_in", "mailing_office"]
@@ -76,11 +77,18 @@ class Office:
     """The module's service, its SMTP server and the people of its one unit."""
 
     service: Service
+    process: subprocess.Popen[bytes]  # (the service's)
     smtp: Controller
     inbox: Inbox
     people: People
     sentinel_id: str = ""
     log: list[str] = field(default_factory=list)
+
+    def with_worker(self) -> None:
+        """A queue worker beside the service, unless it has one: started by the tests that
+        make batches only (a worker and its LibreOffice cost ~5 s of CPU to start)."""
+        if not workers_of(self.process):
+            add_worker(self.process, self.service)
 
     def settle(self) -> None:
         """Wait until every notice told so far is mailed: the service sends in order, so once a
@@ -115,7 +123,6 @@ def mailing_office(data_dir: Path) -> Iterator[Office]:
     try:
         process, service = start_service(
             data_dir,
-            workers=1,
             DOCGEN_SMTP_HOST="127.0.0.1",
             DOCGEN_SMTP_PORT=str(smtp.port),
             DOCGEN_SMTP_SECURITY="none",
@@ -124,7 +131,7 @@ def mailing_office(data_dir: Path) -> Iterator[Office]:
     except BaseException:
         smtp.stop()
         raise
-    office = Office(service, smtp, inbox, People(service.url, service.data_dir))
+    office = Office(service, process, smtp, inbox, People(service.url, service.data_dir))
     try:
         office.sentinel_id = office.add_user("auditor", "sentinel")["id"]
         office.inbox.wait("sentinel")

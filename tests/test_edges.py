@@ -25,6 +25,7 @@ from tests.conftest import (
     start_service,
     stop_service,
 )
+from tests.test_errors import own_nip
 
 NIP = "198609262015051001"  # pakta_data's
 
@@ -47,8 +48,7 @@ def _error(response: httpx.Response, status: int, name: str) -> ErrorOut:
 
 
 def unready(response: httpx.Response) -> str:
-    """What /readyz says is not ready ("" when all is; this service runs no queue worker, so
-    it names that at least)."""
+    """What /readyz says is not ready ("" when all is)."""
     return "" if response.status_code == 200 else str(response.json()["detail"])
 
 
@@ -79,13 +79,16 @@ def test_object_storage_unreachable_is_503(own_service: Service) -> None:
     _error(created, 503, "StorageUnavailable")
 
 
-def test_converter_failing_is_502_and_the_next_document_is_made(own_service: Service) -> None:
-    people = People(own_service.url, own_service.data_dir)
-    people.signer(NIP)  # the role binds: the request gets as far as the converter
+def test_converter_failing_is_502_and_the_next_document_is_made(
+    service: Service, people: People
+) -> None:
+    # On the session's service: its LibreOffice is started afresh, which the test checks.
+    nip = own_nip()
+    people.signer(nip)  # the role binds: the request gets as far as the converter
     client = people.operator.client
-    with own_service.client() as anonymous:
+    with service.client() as anonymous:
         assert "konverter" not in unready(anonymous.get("/readyz"))
-        _kill_groups(own_service.data_dir / "converter" / "servers.pid")
+        _kill_groups(service.data_dir / "converter" / "servers.pid")
         # (at once, or as soon as the killed processes are gone)
         deadline = time.monotonic() + 10
         while "konverter" not in (detail := unready(anonymous.get("/readyz"))):
@@ -93,11 +96,11 @@ def test_converter_failing_is_502_and_the_next_document_is_made(own_service: Ser
             time.sleep(0.1)
         assert "konverter: LibreOffice (unoserver) tidak menerima konversi" in detail
         failed = client.post(
-            "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data()}
+            "/api/v1/documents", json={"template": "pakta-integritas", "data": pakta_data(nip=nip)}
         )
         _error(failed, 502, "ConversionFailed")
         # The converter that failed was started afresh.
-        create_pakta(client, NIP)
+        create_pakta(client, nip)
         assert "konverter" not in unready(anonymous.get("/readyz"))
 
 

@@ -17,6 +17,7 @@ import pytest
 from fastapi import Response
 
 from docgen.people.routes import set_session_cookies
+from docgen.people.security import Passwords
 from docgen.people.service import NewSession
 from docgen.settings import Settings
 from tests.conftest import People, Service
@@ -423,3 +424,19 @@ def test_session_cookies_are_secure_behind_https(public_url: str | None, secure:
     session = next(c for c in cookies if c.startswith("docgen_sesi="))
     assert "httponly" in session.lower()
     assert "httponly" not in next(c for c in cookies if c.startswith("docgen_csrf=")).lower()
+
+
+def test_a_password_hashed_at_one_cost_verifies_at_another() -> None:
+    # The tests' services hash at argon2id's least cost (TEST_DEFAULTS), deployments at the
+    # settings' default: a hash carries its parameters, so either checks the other's.
+    fields = Settings.model_fields
+    deployed = Passwords(
+        fields["password_time_cost"].default, fields["password_memory_kib"].default
+    )
+    least = Passwords(1, 1024)
+    assert deployed.hash(PASSWORD).startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    for made, checking in ((deployed, least), (least, deployed)):
+        stored = made.hash(PASSWORD)
+        assert checking.verify(stored, PASSWORD)
+        assert not checking.verify(stored, WRONG)
+        assert not checking.verify(None, PASSWORD)

@@ -271,6 +271,7 @@ def test_a_batch_tells_each_signer_once_not_once_per_document(story: Story, offi
             email=address("bupati"),
         ),
     }
+    office.with_worker()
     office.settle()
     operator = story.operator.client
     operator_before = len(inbox.to("operator"))

@@ -13,35 +13,42 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 __all__ = [
     "TOKEN_BYTES",
+    "Passwords",
     "TotpCheck",
-    "hash_password",
     "new_token",
     "new_totp_secret",
     "otpauth_uri",
     "password_problem",
     "pin_problem",
     "token_digest",
-    "verify_password",
 ]
 
 TOKEN_BYTES = 32  # 256 random bits in every session cookie, API token and activation link
 ISSUER = "docgen"
 
-_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) parameters
-# Verified when the username is unknown, so the answer takes as long as for a known one.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
+class Passwords:
+    """Password hashes: argon2id, ``time_cost`` passes over ``memory_kib`` KiB
+    (DOCGEN_PASSWORD_TIME_COST, DOCGEN_PASSWORD_MEMORY_KIB; by default the library's RFC 9106
+    low-memory parameters, 3 passes over 64 MiB: ~170 ms of CPU a hash or check here). A hash
+    carries its parameters: one made at another cost still verifies."""
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    def __init__(self, time_cost: int, memory_kib: int) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+        # Verified when the username is unknown, so the answer takes as long as for a known one.
+        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
 
-def verify_password(password_hash: str | None, password: str) -> bool:
-    """Whether ``password`` matches; as slow for a missing hash as for a wrong password."""
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
-    except (VerificationError, InvalidHashError):
-        return False
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        """Whether ``password`` matches; as slow for a missing hash as for a wrong password."""
+        try:
+            return self._hasher.verify(password_hash or self._dummy_hash, password) and bool(
+                password_hash
+            )
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 def new_token(prefix: str = "") -> tuple[str, str]:

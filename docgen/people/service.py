@@ -21,14 +21,13 @@ from docgen.kit.links import Links
 from docgen.notifications import Notifier
 from docgen.people import repository
 from docgen.people.security import (
+    Passwords,
     TotpCheck,
-    hash_password,
     new_token,
     new_totp_secret,
     otpauth_uri,
     password_problem,
     token_digest,
-    verify_password,
 )
 from docgen.registry import audit
 from docgen.registry.db import Database
@@ -57,6 +56,7 @@ class LoginPolicy:
     slow_after: int
     max_failures: int
     lock_minutes: int
+    passwords: Passwords
 
     @classmethod
     def of(cls, settings: Settings) -> LoginPolicy:
@@ -68,6 +68,7 @@ class LoginPolicy:
             slow_after=settings.login_slow_after,
             max_failures=settings.login_max_failures,
             lock_minutes=settings.login_lock_minutes,
+            passwords=Passwords(settings.password_time_cost, settings.password_memory_kib),
         )
 
     def totp_required(self, role: Role) -> bool:
@@ -217,7 +218,7 @@ class Accounts:
         secret = new_totp_secret() if self.policy.totp_required(role) else None
         async with self.db.writing() as session:
             user = await self.add_user(session, username, role, unit_ids)
-            user.password_hash = hash_password(password)
+            user.password_hash = self.policy.passwords.hash(password)
             user.totp_secret = secret
             await session.commit()
         return user, otpauth_uri(secret, username) if secret else None
@@ -286,7 +287,7 @@ class Accounts:
                 .where(ApiToken.user_id == current.id, ApiToken.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
             )
-            current.password_hash = hash_password(password)
+            current.password_hash = self.policy.passwords.hash(password)
             current.failed_logins = 0
             current.locked_until = None
             if step is not None:
@@ -311,7 +312,7 @@ class Accounts:
         async with self.db.session() as session:
             user = await repository.by_username(session, username)
         if user is None or user.disabled or not user.password_hash:
-            verify_password(None, password)
+            self.policy.passwords.verify(None, password)
             raise LoginFailed()
         if user.locked_until is not None and user.locked_until > now:
             raise LoginFailed()
@@ -320,7 +321,7 @@ class Accounts:
             wait = timedelta(seconds=min(2**extra, 60))
             if now < user.last_failed_at + wait:
                 raise LoginFailed()
-        right = verify_password(user.password_hash, password)
+        right = self.policy.passwords.verify(user.password_hash, password)
         step = None
         if right and user.totp_secret:
             step = TotpCheck.step(user.totp_secret, otp, user.totp_step, now)
@@ -433,14 +434,16 @@ class Accounts:
         """Raises DataInvalid (the old password is wrong, the new one weak)."""
         async with self.db.session() as session:
             current = await repository.get_user(session, user.id)
-        if not verify_password(current.password_hash, old):
+        if not self.policy.passwords.verify(current.password_hash, old):
             raise DataInvalid([FieldProblem("old_password", "kata sandi lama salah")])
         problem = password_problem(new, user.username)
         if problem:
             raise DataInvalid([FieldProblem("new_password", problem)])
         async with self.db.writing() as session:
             await session.execute(
-                update(User).where(User.id == user.id).values(password_hash=hash_password(new))
+                update(User)
+                .where(User.id == user.id)
+                .values(password_hash=self.policy.passwords.hash(new))
             )
             await audit.record(session, "user.password_changed", "user", user.id)
             await session.commit()
