@@ -11,7 +11,6 @@ import functools
 import io
 import re
 
-import cairosvg
 import defusedxml.ElementTree as SafeXml
 from defusedxml import DefusedXmlException
 from PIL import Image, UnidentifiedImageError
@@ -93,6 +92,11 @@ def emblem_png(content: bytes, content_type: str) -> bytes:
 
 @functools.lru_cache(maxsize=32)
 def _drawn(svg: bytes) -> bytes:
+    # Imported here: CairoSVG (and cairocffi) take ~0.3 s to load, which every process that
+    # imports the people package (the API, workers, their worker processes) would pay at start
+    # for the few that ever draw an SVG emblem.
+    import cairosvg
+
     # unsafe=False (the default): no external files, no XML entities; the checks above have
     # refused every reference outside the file already.
     png = cairosvg.svg2png(bytestring=svg, output_height=EMBLEM_PNG_HEIGHT, unsafe=False)
