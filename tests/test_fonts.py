@@ -38,10 +38,13 @@ OTHER_WAKTU = "18 Juni 2024 09:36 WIB"  # the same but for its digits
 
 @pytest.fixture(autouse=True)
 def no_kept_subsets() -> Iterator[None]:
-    """Each test starts (and leaves) with no subsets kept, whatever ran before it."""
+    """Each test starts (and leaves) with no subsets and no shaped texts kept, whatever ran
+    before it."""
     fonts._compressed_subset.cache_clear()
+    fonts._shaped_line.cache_clear()
     yield
     fonts._compressed_subset.cache_clear()
+    fonts._shaped_line.cache_clear()
 
 
 def engine(always_embed: str = "") -> EmbeddedFontEngine:
@@ -90,7 +93,7 @@ def to_unicode(parts: SubsetParts) -> dict[int, str]:
 def shown(text: str) -> dict[int, str]:
     """The glyph ids ``text`` is shaped into, and the character each shows (one each here)."""
     font = engine()
-    buffer = font._shaped(text)
+    buffer = fonts._shaped(font.program, text)
     return {info.codepoint: text[info.cluster] for info in buffer.glyph_infos}
 
 
@@ -155,6 +158,32 @@ TEXTS = [
     "Élodie Ñuñez Çakır — “ffi” fi AV To (a) \\ 100%",  # composites, ligatures, kerning
     "https://docgen.example.go.id/v/Q2hlY2tDb2RlMTIzNDU2Nzg5MDEy",
 ]
+
+
+def shown_and_embedded(font_size: float) -> tuple[list[object], tuple[object, ...]]:
+    """What a fresh engine of ``font_size`` shows for :data:`TEXTS` (each text's shape), and
+    the subset it embeds (program, widths, ToUnicode map)."""
+    font = EmbeddedFontFactory(LIBERATION_SANS, font_size).create_font_engine(PdfFileWriter())
+    assert isinstance(font, EmbeddedFontEngine)
+    shapes: list[object] = [font.shape(text) for text in TEXTS]
+    parts = font.subset_parts()
+    return shapes, (parts.font_file, parts.widths, parts.to_unicode)
+
+
+def test_a_text_shaped_again_shows_and_embeds_what_it_did_afresh() -> None:
+    """An appearance's lines come back signature after signature: shaped once, then each new
+    engine that shows one gets the same operators and embeds the same glyphs and text (the
+    ToUnicode map of ligatures and composites included), at its own font size."""
+    first = shown_and_embedded(10)
+    assert fonts._shaped_line.cache_info().misses == len(TEXTS)
+    again = shown_and_embedded(10)
+    assert fonts._shaped_line.cache_info().hits == len(TEXTS)
+    smaller = shown_and_embedded(7)  # the operators move the cursor by the size's advance
+    assert fonts._shaped_line.cache_info().misses == 2 * len(TEXTS)
+    fonts._shaped_line.cache_clear()
+    fonts._compressed_subset.cache_clear()
+    assert again == first == shown_and_embedded(10)
+    assert smaller == shown_and_embedded(7) != first
 
 
 def written(make_engine: Callable[[PdfFileWriter], FontEngine]) -> tuple[list[object], Font]:
