@@ -19,6 +19,7 @@ from fontTools.ttLib import TTFont
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.font.api import FontEngine
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PdfFileWriter
 
 from signing.fast import fonts
@@ -184,6 +185,29 @@ def test_a_text_shaped_again_shows_and_embeds_what_it_did_afresh() -> None:
     fonts._compressed_subset.cache_clear()
     assert again == first == shown_and_embedded(10)
     assert smaller == shown_and_embedded(7) != first
+
+
+def test_kept_widths_are_written_as_pyhanko_writes_them() -> None:
+    """/W is made and written once per subset and shared by the writers it goes into: the bytes
+    pyHanko's array writes for the same numbers, read back as the subset's widths from each
+    document it is written into."""
+    for _ in range(2):
+        writer = PdfFileWriter()
+        font = EmbeddedFontFactory(LIBERATION_SANS, 10).create_font_engine(writer)
+        assert isinstance(font, EmbeddedFontEngine)
+        font.shape(TEXTS[4])
+        writer.root["/Font"] = font.as_resource()  # reachable from the catalog, to read it back
+        out = io.BytesIO()
+        writer.write(out)
+        read = PdfFileReader(io.BytesIO(out.getvalue())).root["/Font"]["/DescendantFonts"][0]
+        widths = font.subset_parts().widths
+        assert [tuple(v) if isinstance(v, list) else v for v in read["/W"]] == list(widths)
+    kept = fonts._widths_array(widths)
+    assert fonts._widths_array.cache_info().hits >= 1
+    mine, pyhankos = io.BytesIO(), io.BytesIO()
+    kept.write_to_stream(mine)
+    generic.ArrayObject.write_to_stream(generic.ArrayObject(kept), pyhankos)
+    assert mine.getvalue() == pyhankos.getvalue()
 
 
 def written(make_engine: Callable[[PdfFileWriter], FontEngine]) -> tuple[list[object], Font]:
