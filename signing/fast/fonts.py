@@ -19,8 +19,9 @@ With ``signing.fast.use(False)``, :class:`EmbeddedFontFactory` makes pyHanko's
 
 Measured share of the bulk time (``bench/fast_stamping.py``: CPU time, ``time.process_time``,
 the minimum over 300 calls): a fresh engine that shapes an appearance's text and writes its font
-takes ~12.4 ms with pyHanko's engine and ~0.23 ms with this one, its subset kept; a footer's
-~13.0 and ~0.24 ms. A bulk document has a footer and three appearances: ~49 ms of CPU saved per
+takes ~12.4 ms with pyHanko's engine and ~0.05 ms with this one, its subset and shaped lines
+kept (~0.23 ms with its subset alone kept); a footer's, with a URL not seen before, ~13.0 and
+~0.14 ms (~0.24 ms). A bulk document has a footer and three appearances: ~49 ms of CPU saved per
 document, more than the ~45 ms the whole bulk run takes per document. fontTools cuts each
 subset (~12.4 ms): a bulk run's worker cuts four (one footer glyph set, one per signer),
 ~0.1 ms per document, 0.2 % of the bulk run; hand-written subsetting (~0.26 ms a subset) would
