@@ -16,7 +16,9 @@ machine; it is slower on a busy day) as the reference.
   signing/fast/appearance.py), once per signature; a URL not seen before each call.
 - Font engine of the footer and of an appearance: a fresh engine shapes the text, then writes its
   font (subset, widths, ToUnicode map) into a PDF writer, as each footer and each signature
-  does. The fast path as in a bulk run, where each glyph set's subset is already kept.
+  does. The fast path as in a bulk run, where each glyph set's subset is already kept, and so
+  are the shaped lines that come back (an appearance's lines, the same for a signer within a
+  minute; a footer's lines without its URL): each footer call has a URL not seen before.
 - Font subset: what the fast engine pays when a glyph set's subset is not kept yet (fontTools
   cuts the font). Its calls per document are counted on the bulk run's texts in one process (one
   footer text per document with its own URL, three signers whose times change with the
@@ -178,7 +180,6 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200, help="timed calls per path (200)")
     calls = parser.parse_args().calls
 
-    footer = footer_lines(verify_url())
     appearance = appearance_lines(2, datetime.now().astimezone())
     pieces = [
         Piece("QR code of the footer (qr.py)", 1, qr_footer(), qr_footer()),
@@ -188,8 +189,8 @@ def main() -> None:
         Piece(
             "font engine, footer (fonts.py)",
             1,
-            lambda: write_font(FOOTER_FONTS, footer),
-            lambda: write_font(FOOTER_FONTS, footer),
+            lambda: write_font(FOOTER_FONTS, footer_lines(verify_url())),
+            lambda: write_font(FOOTER_FONTS, footer_lines(verify_url())),
         ),
         Piece(
             "font engine, appearance (fonts.py)",

@@ -19,6 +19,7 @@ from fontTools.ttLib import TTFont
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.font.api import FontEngine
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PdfFileWriter
 
 from signing.fast import fonts
@@ -38,10 +39,13 @@ OTHER_WAKTU = "18 Juni 2024 09:36 WIB"  # the same but for its digits
 
 @pytest.fixture(autouse=True)
 def no_kept_subsets() -> Iterator[None]:
-    """Each test starts (and leaves) with no subsets kept, whatever ran before it."""
+    """Each test starts (and leaves) with no subsets and no shaped texts kept, whatever ran
+    before it."""
     fonts._compressed_subset.cache_clear()
+    fonts._shaped_line.cache_clear()
     yield
     fonts._compressed_subset.cache_clear()
+    fonts._shaped_line.cache_clear()
 
 
 def engine(always_embed: str = "") -> EmbeddedFontEngine:
@@ -90,7 +94,7 @@ def to_unicode(parts: SubsetParts) -> dict[int, str]:
 def shown(text: str) -> dict[int, str]:
     """The glyph ids ``text`` is shaped into, and the character each shows (one each here)."""
     font = engine()
-    buffer = font._shaped(text)
+    buffer = fonts._shaped(font.program, text)
     return {info.codepoint: text[info.cluster] for info in buffer.glyph_infos}
 
 
@@ -155,6 +159,55 @@ TEXTS = [
     "Élodie Ñuñez Çakır — “ffi” fi AV To (a) \\ 100%",  # composites, ligatures, kerning
     "https://docgen.example.go.id/v/Q2hlY2tDb2RlMTIzNDU2Nzg5MDEy",
 ]
+
+
+def shown_and_embedded(font_size: float) -> tuple[list[object], tuple[object, ...]]:
+    """What a fresh engine of ``font_size`` shows for :data:`TEXTS` (each text's shape), and
+    the subset it embeds (program, widths, ToUnicode map)."""
+    font = EmbeddedFontFactory(LIBERATION_SANS, font_size).create_font_engine(PdfFileWriter())
+    assert isinstance(font, EmbeddedFontEngine)
+    shapes: list[object] = [font.shape(text) for text in TEXTS]
+    parts = font.subset_parts()
+    return shapes, (parts.font_file, parts.widths, parts.to_unicode)
+
+
+def test_a_text_shaped_again_shows_and_embeds_what_it_did_afresh() -> None:
+    """An appearance's lines come back signature after signature: shaped once, then each new
+    engine that shows one gets the same operators and embeds the same glyphs and text (the
+    ToUnicode map of ligatures and composites included), at its own font size."""
+    first = shown_and_embedded(10)
+    assert fonts._shaped_line.cache_info().misses == len(TEXTS)
+    again = shown_and_embedded(10)
+    assert fonts._shaped_line.cache_info().hits == len(TEXTS)
+    smaller = shown_and_embedded(7)  # the operators move the cursor by the size's advance
+    assert fonts._shaped_line.cache_info().misses == 2 * len(TEXTS)
+    fonts._shaped_line.cache_clear()
+    fonts._compressed_subset.cache_clear()
+    assert again == first == shown_and_embedded(10)
+    assert smaller == shown_and_embedded(7) != first
+
+
+def test_kept_widths_are_written_as_pyhanko_writes_them() -> None:
+    """/W is made and written once per subset and shared by the writers it goes into: the bytes
+    pyHanko's array writes for the same numbers, read back as the subset's widths from each
+    document it is written into."""
+    for _ in range(2):
+        writer = PdfFileWriter()
+        font = EmbeddedFontFactory(LIBERATION_SANS, 10).create_font_engine(writer)
+        assert isinstance(font, EmbeddedFontEngine)
+        font.shape(TEXTS[4])
+        writer.root["/Font"] = font.as_resource()  # reachable from the catalog, to read it back
+        out = io.BytesIO()
+        writer.write(out)
+        read = PdfFileReader(io.BytesIO(out.getvalue())).root["/Font"]["/DescendantFonts"][0]
+        widths = font.subset_parts().widths
+        assert [tuple(v) if isinstance(v, list) else v for v in read["/W"]] == list(widths)
+    kept = fonts._widths_array(widths)
+    assert fonts._widths_array.cache_info().hits >= 1
+    mine, pyhankos = io.BytesIO(), io.BytesIO()
+    kept.write_to_stream(mine)
+    generic.ArrayObject.write_to_stream(generic.ArrayObject(kept), pyhankos)
+    assert mine.getvalue() == pyhankos.getvalue()
 
 
 def written(make_engine: Callable[[PdfFileWriter], FontEngine]) -> tuple[list[object], Font]:

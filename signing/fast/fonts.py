@@ -8,19 +8,30 @@ font again and subsets it with fontTools for every engine, this one keeps the co
 (font program, widths, ToUnicode map) of the last :data:`SUBSETS_KEPT` glyph sets. Engines can
 be told to embed a fixed set of characters whatever the text (``always_embed``): footers whose
 URLs differ only in their random code, or appearances whose times differ only in their digits,
-then embed the same subset, which fontTools makes once for all of them.
+then embed the same subset, which fontTools makes once for all of them. Texts are kept shaped
+too (:func:`_shaped_line`, the last :data:`_SHAPED_TEXTS`): one signer's appearances show the
+same heading, name and jabatan document after document and the same time for a minute, so each
+new engine shows them with the operators HarfBuzz's shaping gave the first, and still embeds
+and maps (ToUnicode) their glyphs itself.
 
 With ``signing.fast.use(False)``, :class:`EmbeddedFontFactory` makes pyHanko's
 ``GlyphAccumulator`` engines over the same normalized font instead (the library path).
 
 Measured share of the bulk time (``bench/fast_stamping.py``: CPU time, ``time.process_time``,
 the minimum over 300 calls): a fresh engine that shapes an appearance's text and writes its font
-takes ~12.4 ms with pyHanko's engine and ~0.23 ms with this one, its subset kept; a footer's
-~13.0 and ~0.24 ms. A bulk document has a footer and three appearances: ~49 ms of CPU saved per
+takes ~12.4 ms with pyHanko's engine and ~0.05 ms with this one, its subset and shaped lines
+kept (~0.23 ms with its subset alone kept); a footer's, with a URL not seen before, ~13.0 and
+~0.14 ms (~0.24 ms). A bulk document has a footer and three appearances: ~49 ms of CPU saved per
 document, more than the ~45 ms the whole bulk run takes per document. fontTools cuts each
 subset (~12.4 ms): a bulk run's worker cuts four (one footer glyph set, one per signer),
 ~0.1 ms per document, 0.2 % of the bulk run; hand-written subsetting (~0.26 ms a subset) would
-save no more than that, so there is none.
+save no more than that, so there is none. With the shaped texts kept, a fresh engine showing
+an appearance's four lines again takes ~0.03 ms instead of ~0.12 ms (best of 30 x 100, chunks
+of 100 engines), and a whole appearance (its stamp laid out and drawn, QR form kept) ~0.13 ms
+instead of ~0.25 ms: ~0.12 ms of CPU per signature, ~0.36 ms per bulk document. A kept
+subset's /W array is made and written once too (:func:`_widths_array`): writing an
+appearance's font into pyHanko's writer (:meth:`EmbeddedFontEngine.prepare_write`) ~0.063 ->
+~0.035 ms, then its objects into the file ~0.053 -> ~0.033 ms (best of 30 x 100).
 """
 
 from __future__ import annotations
@@ -66,8 +77,10 @@ _LATIN: Final = [*range(0x20, 0x250), *range(0x2000, 0x2070), 0x20AC, 0x2122]
 # HarfBuzz before the text is written, and PDF viewers only draw glyphs by id.
 _LAYOUT_TABLES: Final = ("GDEF", "GPOS", "GSUB", "kern")
 
-# Texts whose advance a font program remembers (a footer's words, document after document).
-_MEASURED_TEXTS: Final = 4096
+# Texts kept shaped (:func:`_shaped_line`): the lines a signer's appearances repeat (the heading,
+# name, jabatan, the time within a minute), a footer's words and lines measured or shown
+# document after document; each a few hundred bytes.
+_SHAPED_TEXTS: Final = 4096
 
 SUBSETS_KEPT: Final = 64
 """Compressed subsets kept for reuse (see :class:`EmbeddedFontEngine`): a bulk run has one
@@ -128,8 +141,6 @@ class FontProgram:
     """Each glyph id as four hex digits, as the text shows it."""
     glyph_of: dict[int, int] = field(default_factory=dict)
     """The glyph id each code point maps to (the font's cmap)."""
-    advances_of: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
-    """Shaped advance of texts measured lately (the words of footers), in font units."""
 
     def subset(self, glyph_ids: Iterable[int]) -> bytes:
         """The font program with outlines for ``glyph_ids`` (and their components) only, cut by
@@ -266,6 +277,33 @@ def _widths(program: FontProgram, glyph_ids: Iterable[int]) -> tuple[int | tuple
     return tuple(item for first, run in runs for item in (first, tuple(run)))
 
 
+class _WrittenArray(generic.ArrayObject):
+    """An array of numbers that writes the bytes ``ArrayObject.write_to_stream`` wrote for it
+    when it was made (numbers are neither encrypted nor referenced: the same bytes in any
+    document). Shared by every writer it goes into, never changed."""
+
+    def __init__(self, items: Iterable[generic.PdfObject]) -> None:
+        super().__init__(items)
+        out = BytesIO()
+        super().write_to_stream(out)
+        self._written = out.getvalue()
+
+    def write_to_stream(self, stream: Any, handler: Any = None, container_ref: Any = None) -> None:
+        stream.write(self._written)
+
+
+@functools.lru_cache(maxsize=SUBSETS_KEPT)
+def _widths_array(widths: tuple[int | tuple[int, ...], ...]) -> _WrittenArray:
+    """/W of a kept subset (:attr:`SubsetParts.widths`) as the CIDFont holds it: made and
+    written once per subset, not for every appearance (~0.04 ms each)."""
+    return _WrittenArray(
+        generic.ArrayObject(map(generic.NumberObject, item))
+        if isinstance(item, tuple)
+        else generic.NumberObject(item)
+        for item in widths
+    )
+
+
 def _to_unicode_cmap(to_unicode: Iterable[tuple[int, str]]) -> bytes:
     entries = [f"<{gid:04x}> <{text.encode('utf-16-be').hex()}>" for gid, text in to_unicode]
     blocks = []
@@ -280,6 +318,107 @@ def _to_unicode_cmap(to_unicode: Iterable[tuple[int, str]]) -> bytes:
         + "\n".join(blocks)
         + "\nendcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n"
     ).encode("ascii")
+
+
+@dataclass(frozen=True)
+class _ShapedLine:
+    """A text as :meth:`EmbeddedFontEngine.shape` shows it: the same for every engine of a font
+    program, size and language, so kept for texts that come back (see :func:`_shaped_line`)."""
+
+    result: ShapeResult
+    glyph_ids: tuple[int, ...]
+    clusters: tuple[int, ...]
+    """The start in the text of the cluster each glyph belongs to (for the ToUnicode map)."""
+
+
+@functools.lru_cache(maxsize=_SHAPED_TEXTS)
+def _shaped_line(
+    program: FontProgram, font_size: float, bcp47_lang_code: str | None, txt: str
+) -> _ShapedLine:
+    """``txt`` shaped by HarfBuzz and written as text operators, as pyHanko's
+    ``GlyphAccumulator.shape`` writes it (a non-empty ``txt``)."""
+    buf = _shaped(program, txt)
+    infos, positions = buf.glyph_infos, buf.glyph_positions
+    gids = tuple(info.codepoint for info in infos)
+    if any(pos.y_offset for pos in positions):
+        text_ops, total = _positioned_glyphs(program, font_size, gids, positions)
+    else:
+        ops, total = _glyph_run(program, gids, positions)
+        # end with the cursor after the text, as the positioned form does
+        text_ops = b"%s %g 0 Td" % (ops, total / program.units_per_em * font_size)
+    # the marked-content properties as pyHanko writes the dictionary
+    properties = b"<<\n/ActualText %s\n" % _text_string(txt)
+    if bcp47_lang_code is not None:
+        properties += b"/Lang %s\n" % _text_string(bcp47_lang_code)
+    return _ShapedLine(
+        result=ShapeResult(
+            graphics_ops=b"/Span %s>> BDC %s EMC" % (properties, text_ops),
+            x_advance=total / program.units_per_em,
+            y_advance=0,
+        ),
+        glyph_ids=gids,
+        clusters=tuple(info.cluster for info in infos),
+    )
+
+
+def _shaped(program: FontProgram, txt: str) -> Any:
+    import uharfbuzz as hb
+
+    buf = hb.Buffer()
+    buf.add_str(txt)
+    buf.guess_segment_properties()
+    hb.shape(program.shaper, buf)
+    return buf
+
+
+def _glyph_run(
+    program: FontProgram, gids: tuple[int, ...], positions: list[Any]
+) -> tuple[bytes, int]:
+    """One TJ with kerning adjustments, as pyHanko writes horizontal text."""
+    advances = program.advances
+    hexes = program.glyph_hex
+    segments: list[str] = []
+    run: list[str] = []
+    adjust = 0
+    total = 0
+    for gid, pos in zip(gids, positions, strict=True):
+        x_offset, x_advance = pos.x_offset, pos.x_advance
+        # TJ moves by the glyph's width minus the adjustment; HarfBuzz gives the advance.
+        adjust -= x_offset
+        if adjust:
+            segments.append("<" + "".join(run) + ">")
+            segments.append(str(adjust))
+            run = []
+        run.append(hexes[gid])
+        adjust = advances[gid] - x_advance + x_offset
+        total += x_advance
+    if run:
+        segments.append("<" + "".join(run) + ">")
+        if adjust:
+            segments.append(str(adjust))
+    return f"[{' '.join(segments)}] TJ".encode("ascii"), total
+
+
+def _positioned_glyphs(
+    program: FontProgram, font_size: float, gids: tuple[int, ...], positions: list[Any]
+) -> tuple[bytes, int]:
+    """One Tj per glyph, each placed with Td (relative to the previous glyph's origin),
+    for marks above or below their base; ends with the cursor after the text."""
+    scale = font_size / program.units_per_em
+    commands: list[bytes] = []
+    x = y = total = 0
+    for gid, pos in zip(gids, positions, strict=True):
+        x += pos.x_offset
+        y += pos.y_offset
+        if x or y:
+            commands.append(b"%g %g Td" % (x * scale, y * scale))
+        commands.append(b"<%04x> Tj" % gid)
+        x = pos.x_advance - pos.x_offset
+        y = pos.y_advance - pos.y_offset
+        total += pos.x_advance
+    if x or y:
+        commands.append(b"%g %g Td" % (x * scale, y * scale))
+    return b" ".join(commands), total
 
 
 class EmbeddedFontEngine(FontEngine):
@@ -333,38 +472,17 @@ class EmbeddedFontEngine(FontEngine):
         """The advance of ``txt`` in ems, as :meth:`shape` would report it, without writing."""
         if not txt:
             return 0.0
-        measured = self.program.advances_of
-        advance = measured.get(txt)
-        if advance is None:
-            advance = sum(pos.x_advance for pos in self._shaped(txt).glyph_positions)
-            if len(measured) >= _MEASURED_TEXTS:
-                measured.clear()
-            measured[txt] = advance
-        return advance / self.program.units_per_em
+        return _shaped_line(
+            self.program, self.font_size, self.bcp47_lang_code, txt
+        ).result.x_advance
 
     def shape(self, txt: str) -> ShapeResult:
         if not txt:
             return ShapeResult(b"", 0, 0)
-        buf = self._shaped(txt)
-        infos, positions = buf.glyph_infos, buf.glyph_positions
-        gids = [info.codepoint for info in infos]
-        self._used.update(gids)
-        self._map_clusters(txt, [info.cluster for info in infos], gids)
-        if any(pos.y_offset for pos in positions):
-            text_ops, total = self._positioned_glyphs(gids, positions)
-        else:
-            ops, total = self._glyph_run(gids, positions)
-            # end with the cursor after the text, as the positioned form does
-            text_ops = b"%s %g 0 Td" % (ops, total / self.program.units_per_em * self.font_size)
-        # the marked-content properties as pyHanko writes the dictionary
-        properties = b"<<\n/ActualText %s\n" % _text_string(txt)
-        if self.bcp47_lang_code is not None:
-            properties += b"/Lang %s\n" % _text_string(self.bcp47_lang_code)
-        return ShapeResult(
-            graphics_ops=b"/Span %s>> BDC %s EMC" % (properties, text_ops),
-            x_advance=total / self.program.units_per_em,
-            y_advance=0,
-        )
+        line = _shaped_line(self.program, self.font_size, self.bcp47_lang_code, txt)
+        self._used.update(line.glyph_ids)
+        self._map_clusters(txt, line.clusters, line.glyph_ids)
+        return line.result
 
     def as_resource(self) -> generic.IndirectObject:
         return self._font_ref
@@ -423,12 +541,7 @@ class EmbeddedFontEngine(FontEngine):
                 ),
                 pdf_name("/FontDescriptor"): writer.add_object(descriptor, obj_stream),
                 pdf_name("/CIDToGIDMap"): pdf_name("/Identity"),
-                pdf_name("/W"): generic.ArrayObject(
-                    generic.ArrayObject(map(generic.NumberObject, item))
-                    if isinstance(item, tuple)
-                    else generic.NumberObject(item)
-                    for item in parts.widths
-                ),
+                pdf_name("/W"): _widths_array(parts.widths),
             }
         )
         to_unicode = generic.StreamObject(
@@ -501,62 +614,9 @@ class EmbeddedFontEngine(FontEngine):
 
     # -- shaping --------------------------------------------------------------------------
 
-    def _shaped(self, txt: str) -> Any:
-        import uharfbuzz as hb
-
-        buf = hb.Buffer()
-        buf.add_str(txt)
-        buf.guess_segment_properties()
-        hb.shape(self.program.shaper, buf)
-        return buf
-
-    def _glyph_run(self, gids: list[int], positions: list[Any]) -> tuple[bytes, int]:
-        """One TJ with kerning adjustments, as pyHanko writes horizontal text."""
-        advances = self.program.advances
-        hexes = self.program.glyph_hex
-        segments: list[str] = []
-        run: list[str] = []
-        adjust = 0
-        total = 0
-        for gid, pos in zip(gids, positions, strict=True):
-            x_offset, x_advance = pos.x_offset, pos.x_advance
-            # TJ moves by the glyph's width minus the adjustment; HarfBuzz gives the advance.
-            adjust -= x_offset
-            if adjust:
-                segments.append("<" + "".join(run) + ">")
-                segments.append(str(adjust))
-                run = []
-            run.append(hexes[gid])
-            adjust = advances[gid] - x_advance + x_offset
-            total += x_advance
-        if run:
-            segments.append("<" + "".join(run) + ">")
-            if adjust:
-                segments.append(str(adjust))
-        return f"[{' '.join(segments)}] TJ".encode("ascii"), total
-
-    def _positioned_glyphs(self, gids: list[int], positions: list[Any]) -> tuple[bytes, int]:
-        """One Tj per glyph, each placed with Td (relative to the previous glyph's origin),
-        for marks above or below their base; ends with the cursor after the text."""
-        scale = self.font_size / self.program.units_per_em
-        commands: list[bytes] = []
-        x = y = total = 0
-        for gid, pos in zip(gids, positions, strict=True):
-            x += pos.x_offset
-            y += pos.y_offset
-            if x or y:
-                commands.append(b"%g %g Td" % (x * scale, y * scale))
-            commands.append(b"<%04x> Tj" % gid)
-            x = pos.x_advance - pos.x_offset
-            y = pos.y_advance - pos.y_offset
-            total += pos.x_advance
-        if x or y:
-            commands.append(b"%g %g Td" % (x * scale, y * scale))
-        return b" ".join(commands), total
-
-    def _map_clusters(self, txt: str, clusters: list[int], gids: list[int]) -> None:
+    def _map_clusters(self, txt: str, clusters: tuple[int, ...], gids: tuple[int, ...]) -> None:
         """Record which text each glyph shows, for the ToUnicode map (copy and search)."""
-        if len(gids) == len(txt) and clusters == list(range(len(txt))):
+        if len(gids) == len(txt) and clusters == tuple(range(len(txt))):
             # one glyph per character, in order (most text): each glyph shows its character
             self._to_unicode.update(zip(gids, txt, strict=True))
             self._to_unicode.pop(0, None)  # .notdef shows nothing
