@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
+import anyio
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -38,11 +39,17 @@ class Passwords:
         # Verified when the username is unknown, so the answer takes as long as for a known one.
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
-    def hash(self, password: str) -> str:
-        return self._hasher.hash(password)
+    async def hash(self, password: str) -> str:
+        """The password's hash, made in a worker thread: argon2 holds no GIL, and the event
+        loop goes on serving meanwhile."""
+        return await anyio.to_thread.run_sync(self._hasher.hash, password)
 
-    def verify(self, password_hash: str | None, password: str) -> bool:
-        """Whether ``password`` matches; as slow for a missing hash as for a wrong password."""
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """Whether ``password`` matches; as slow for a missing hash as for a wrong password.
+        Checked in a worker thread, as :meth:`hash`."""
+        return await anyio.to_thread.run_sync(self._matches, password_hash, password)
+
+    def _matches(self, password_hash: str | None, password: str) -> bool:
         try:
             return self._hasher.verify(password_hash or self._dummy_hash, password) and bool(
                 password_hash

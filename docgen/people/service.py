@@ -216,9 +216,10 @@ class Accounts:
         if problem:
             raise DataInvalid([FieldProblem("password", problem)])
         secret = new_totp_secret() if self.policy.totp_required(role) else None
+        password_hash = await self.policy.passwords.hash(password)
         async with self.db.writing() as session:
             user = await self.add_user(session, username, role, unit_ids)
-            user.password_hash = self.policy.passwords.hash(password)
+            user.password_hash = password_hash
             user.totp_secret = secret
             await session.commit()
         return user, otpauth_uri(secret, username) if secret else None
@@ -271,6 +272,7 @@ class Accounts:
                 problems.append(FieldProblem("otp", "kode autentikator salah atau kedaluwarsa"))
         if problems:
             raise DataInvalid(problems)
+        password_hash = await self.policy.passwords.hash(password)
         async with self.db.writing() as session:
             used = await session.execute(
                 update(Activation)
@@ -287,7 +289,7 @@ class Accounts:
                 .where(ApiToken.user_id == current.id, ApiToken.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
             )
-            current.password_hash = self.policy.passwords.hash(password)
+            current.password_hash = password_hash
             current.failed_logins = 0
             current.locked_until = None
             if step is not None:
@@ -312,7 +314,7 @@ class Accounts:
         async with self.db.session() as session:
             user = await repository.by_username(session, username)
         if user is None or user.disabled or not user.password_hash:
-            self.policy.passwords.verify(None, password)
+            await self.policy.passwords.verify(None, password)
             raise LoginFailed()
         if user.locked_until is not None and user.locked_until > now:
             raise LoginFailed()
@@ -321,7 +323,7 @@ class Accounts:
             wait = timedelta(seconds=min(2**extra, 60))
             if now < user.last_failed_at + wait:
                 raise LoginFailed()
-        right = self.policy.passwords.verify(user.password_hash, password)
+        right = await self.policy.passwords.verify(user.password_hash, password)
         step = None
         if right and user.totp_secret:
             step = TotpCheck.step(user.totp_secret, otp, user.totp_step, now)
@@ -434,16 +436,15 @@ class Accounts:
         """Raises DataInvalid (the old password is wrong, the new one weak)."""
         async with self.db.session() as session:
             current = await repository.get_user(session, user.id)
-        if not self.policy.passwords.verify(current.password_hash, old):
+        if not await self.policy.passwords.verify(current.password_hash, old):
             raise DataInvalid([FieldProblem("old_password", "kata sandi lama salah")])
         problem = password_problem(new, user.username)
         if problem:
             raise DataInvalid([FieldProblem("new_password", problem)])
+        password_hash = await self.policy.passwords.hash(new)
         async with self.db.writing() as session:
             await session.execute(
-                update(User)
-                .where(User.id == user.id)
-                .values(password_hash=self.policy.passwords.hash(new))
+                update(User).where(User.id == user.id).values(password_hash=password_hash)
             )
             await audit.record(session, "user.password_changed", "user", user.id)
             await session.commit()
