@@ -183,9 +183,13 @@ class Core:
         )
 
 
-async def _start_core(settings: Settings, stack: AsyncExitStack, registry: URL) -> Core:
+async def _start_core(
+    settings: Settings, stack: AsyncExitStack, registry: URL, *, revision_cache: bool
+) -> Core:
     """Connect to the registry at ``registry`` and start (or connect to) the object storage,
-    LibreOffice (or the converter nodes) and the bulk worker processes; ``stack`` stops them."""
+    LibreOffice (or the converter nodes) and the bulk worker processes; ``stack`` stops them.
+    With ``revision_cache`` (and ``revision_cache_mb``) revisions are read through a local
+    cache (``storage.CachedObjectStore``)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     signing.fast.use(settings.fast_paths)
     db = Database.of(registry, settings)
@@ -210,7 +214,7 @@ async def _start_core(settings: Settings, stack: AsyncExitStack, registry: URL) 
         tg.start_soon(start_converter)
     assert store is not None and converter is not None
     cached: ObjectStore = store
-    if settings.revision_cache_mb:
+    if revision_cache and settings.revision_cache_mb:
         # (in a thread: it empties what a previous run left in its directory)
         cached = await anyio.to_thread.run_sync(
             CachedObjectStore,
@@ -250,7 +254,10 @@ async def _start_core(settings: Settings, stack: AsyncExitStack, registry: URL) 
 async def start_worker_parts(settings: Settings, registry: URL) -> AsyncIterator[Core]:
     """The parts a ``docgen worker`` makes batches with; stops what it started on exit."""
     async with AsyncExitStack() as stack:
-        yield await _start_core(settings, stack, registry)
+        # No revision cache: a worker stores what it makes and never reads it back (the API
+        # signs it, through its own cache); keeping each chunk's pack (~16 MB of berita acara)
+        # cost a disk write per chunk and up to revision_cache_mb of disk for nothing.
+        yield await _start_core(settings, stack, registry, revision_cache=False)
 
 
 @asynccontextmanager
@@ -259,7 +266,7 @@ async def start_parts(settings: Settings) -> AsyncIterator[Parts]:
     async with AsyncExitStack() as stack:
         # Its schema was checked by `docgen serve` (`docgen migrate` is the one to change it).
         registry = await stack.enter_async_context(running_registry(settings))
-        core = await _start_core(settings, stack, registry)
+        core = await _start_core(settings, stack, registry, revision_cache=True)
         db, ca, catalogue, links = core.db, core.ca, core.catalogue, core.links
         pepper = load_pepper(settings)
         trust_files = TrustFiles(

@@ -168,9 +168,12 @@ _RANGE_MARKS = frozenset(
 )
 _BOOKMARK_START = _w("bookmarkStart")
 _BOOKMARK_END = _w("bookmarkEnd")
-# Elements with an attribute that holds a relationship id (r:id, r:embed, r:link, o:relid, ...).
-_WITH_REFERENCES = etree.XPath(
-    f"descendant-or-self::*[@*[namespace-uri()='{R}'] or @o:relid]", namespaces=_NS
+# The attributes that hold a relationship id (r:id, r:embed, r:link, o:relid, ...), in document
+# order. Selected themselves rather than the elements that carry them (then read attribute by
+# attribute): 120 against 240 us on a berita acara's body, ~0.12 ms of each merged document.
+_REFERENCES = etree.XPath(
+    f"descendant-or-self::*/@*[namespace-uri()='{R}'] | descendant-or-self::*/@o:relid",
+    namespaces=_NS,
 )
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
@@ -393,13 +396,6 @@ def _write_rels(rels: dict[str, _Rel], part: str) -> bytes:
 
 def _serialize(root: etree._Element) -> bytes:
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True))
-
-
-def _reference_attributes(el: etree._Element) -> Iterator[str]:
-    """Attribute names on ``el`` that hold a relationship id."""
-    for name in el.attrib:
-        if isinstance(name, str) and (name.startswith(f"{{{R}}}") or name == f"{{{O}}}relid"):
-            yield name
 
 
 @dataclass
@@ -687,15 +683,14 @@ class _Merger:
         mapping: dict[str, str],
     ) -> None:
         """Point ``root``'s relationship ids at ``target_rels``; make its ids unique."""
-        for el in _WITH_REFERENCES(root):
-            for name in list(_reference_attributes(el)):
-                rid = el.get(name, "")
-                if rid not in mapping:
-                    rel = rels.get(rid)
-                    if rel is None:
-                        continue  # dangling in its own file too
-                    mapping[rid] = self._import_rel(rel, state, target_rels)
-                el.set(name, mapping[rid])
+        for attribute in _REFERENCES(root):
+            rid = str(attribute)
+            if rid not in mapping:
+                rel = rels.get(rid)
+                if rel is None:
+                    continue  # dangling in its own file too
+                mapping[rid] = self._import_rel(rel, state, target_rels)
+            attribute.getparent().set(attribute.attrname, mapping[rid])
         for el in root.iter(_BOOKMARK_START, _BOOKMARK_END):
             new_id = int(el.get(_W_ID, "0")) + state.bookmark_offset
             el.set(_W_ID, str(new_id))
