@@ -158,10 +158,11 @@ PROFILE_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
 # conversion (perf), and after each call it gave its heap back to the system only to take it again,
 # page by page, for the next one (page faults, mprotect, malloc_consolidate: ~4 %). It now keeps up
 # to 256 MB of freed memory (trim_threshold, top_pad) and caches more freed blocks per thread
-# (tcache_count). Measured with both variants' servers converting the same 100 berita acara at the
-# same time (paired, so the shared machine's noise hits both alike): LibreOffice CPU per document
-# x0.96 (median and mean of 28 pairs, standard error 0.02; 18 pairs lower), ~0.6 ms of 14.5 on a
-# quiet machine. tcache_count alone: x0.965 (median of 10 pairs, less clear). The price: each
+# (tcache_count). Measured with both variants' servers converting the same berita acara at the
+# same time (bench/lo_cpu_pair.py: paired, so the shared machine's noise hits both alike),
+# LibreOffice CPU per document: merged by 50 (as in bulk), x0.88 (median of 10 pairs, 9 lower;
+# 17.4 -> 15.2 ms on the loaded machine); merged by 100, x0.96 (median and mean of 28 pairs,
+# standard error 0.02). tcache_count alone, by 100: x0.965 (10 pairs, less clear). The price: each
 # soffice may hold up to ~256 MB it no longer uses. An operator's own GLIBC_TUNABLES replaces these.
 MALLOC_TUNABLES = (
     "glibc.malloc.trim_threshold=268435456:glibc.malloc.top_pad=67108864"
