@@ -6,6 +6,10 @@ each variant converts the same berita acara at the same time, so the noise hits 
 each repeat gives the ratio B/A. A variant is environment variables of its server (e.g.
 ``GLIBC_TUNABLES``); the rest is ``bench/lo_cpu.py``'s measurement. A measurement, not a test.
 
+Run every comparison both ways round (the variant as B, then as A): the side matters by a few
+per cent (A/A gave B/A 1.015-1.03 over 10 pairs), and runs minutes apart differ by more than
+that (glibc allocator tunables, merged by 50: x0.88, 0.95 and 1.01 as B; x1.03, 1.02, 1.02 as A).
+
     uv run python bench/lo_cpu_pair.py --b-env GLIBC_TUNABLES=glibc.malloc.tcache_count=2048 \\
         [--a-env NAME=VALUE] [-n 100] [--repeats 10]
 """

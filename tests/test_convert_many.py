@@ -24,7 +24,7 @@ from docx.text.paragraph import Paragraph
 from PIL import Image
 
 from docgen.errors import ConversionFailed
-from docgen.pipeline.convert import MALLOC_TUNABLES, BatchConversionFailed, UnoserverPool
+from docgen.pipeline.convert import BatchConversionFailed, UnoserverPool
 from docgen.pipeline.fast.merge import start_bookmark
 from docgen.pipeline.render import render_docx
 from docgen.settings import Settings
@@ -215,21 +215,6 @@ def test_servers_run_without_word_count_and_word_collection(
         statusbar = re.search(r'"private:resource/statusbar/statusbar".*?</node>', text, re.S)
         assert statusbar
         assert '"Visible" oor:op="fuse"><value>false<' in statusbar.group(0)
-
-
-def test_libreoffice_runs_with_the_tuned_allocator(pool: UnoserverPool) -> None:
-    # Read from the running soffice.bin processes: what reached them, not what we meant to pass.
-    # glibc 2.36 writes NULs over the ':' of GLIBC_TUNABLES in its own copy of the environment.
-    wanted = f"GLIBC_TUNABLES={MALLOC_TUNABLES}".encode()
-    processes = [Path(f"/proc/{pid}") for pid in processes_under(pool.workdir)]
-    environments = [
-        (process / "environ").read_bytes()
-        for process in processes
-        if (process / "comm").read_text().strip() == "soffice.bin"
-    ]
-    assert len(environments) == 2
-    for environment in environments:
-        assert wanted in environment or wanted.replace(b":", b"\0") in environment
 
 
 def test_a_broken_document_is_reported_and_the_others_convert(

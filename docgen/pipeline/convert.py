@@ -154,22 +154,6 @@ PROFILE_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-# glibc's allocator tuned for soffice: malloc and free are ~15 % of LibreOffice's CPU in a merged
-# conversion (perf), and after each call it gave its heap back to the system only to take it again,
-# page by page, for the next one (page faults, mprotect, malloc_consolidate: ~4 %). It now keeps up
-# to 256 MB of freed memory (trim_threshold, top_pad) and caches more freed blocks per thread
-# (tcache_count). Measured with both variants' servers converting the same berita acara at the
-# same time (bench/lo_cpu_pair.py: paired, so the shared machine's noise hits both alike),
-# LibreOffice CPU per document: merged by 50 (as in bulk), x0.88 (median of 10 pairs, 9 lower;
-# 17.4 -> 15.2 ms on the loaded machine); merged by 100, x0.96 (median and mean of 28 pairs,
-# standard error 0.02). tcache_count alone, by 100: x0.965 (10 pairs, less clear). The price: each
-# soffice may hold up to ~256 MB it no longer uses. An operator's own GLIBC_TUNABLES replaces these.
-MALLOC_TUNABLES = (
-    "glibc.malloc.trim_threshold=268435456:glibc.malloc.top_pad=67108864"
-    ":glibc.malloc.mmap_threshold=33554432:glibc.malloc.tcache_count=2048"
-)
-
-
 def _prepare_profile(profile: Path) -> None:
     """Give a new LibreOffice profile our settings (LibreOffice adds its own on first start)."""
     settings = profile / "user" / "registrymodifications.xcu"
@@ -222,7 +206,6 @@ class _UnoServer:
         env["TMPDIR"] = str(self._temp_dir())
         # Only the unoserver package is needed from our venv; the system Python supplies uno.
         env["PYTHONPATH"] = str(Path(unoserver.__file__).resolve().parent.parent)
-        env.setdefault("GLIBC_TUNABLES", MALLOC_TUNABLES)
         log_file = open(self.workdir / f"unoserver-{self.port}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [
