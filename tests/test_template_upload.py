@@ -63,11 +63,12 @@ def pakta_docx(
     *replacements: tuple[str, str],
     edits: Mapping[str, Sequence[tuple[str, str]]] | None = None,
     added: Mapping[str, str] | None = None,
+    template: Path = PAKTA,
 ) -> bytes:
-    """The pakta DOCX with text in word/document.xml replaced, text in other parts replaced
-    (``edits``: part name, its replacements) and whole parts ``added``."""
+    """The pakta DOCX (or ``template``'s) with text in word/document.xml replaced, text in
+    other parts replaced (``edits``: part name, its replacements) and whole parts ``added``."""
     changes = {"word/document.xml": replacements, **(edits or {})}
-    source = zipfile.ZipFile(PAKTA / "template.docx")
+    source = zipfile.ZipFile(template / "template.docx")
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for entry in source.infolist():
@@ -332,6 +333,19 @@ def test_role_without_marker_and_ttd_for_unknown_role(
     unmarked = next(p for p in problems if "'saksi_pakta'" in p["message"])
     assert unmarked["where"] == "word/document.xml"
     assert "ttd('saksi_pakta')" in unmarked["message"]
+
+
+def test_an_emeterai_without_its_box_marker_is_refused(admin: httpx.Client) -> None:
+    mou = REPO / "templates" / "nota-kesepahaman"
+    manifest = (mou / "manifest.toml").read_text(encoding="utf-8")
+    manifest = manifest.replace('id = "nota-kesepahaman"', f'id = "{new_id()}"')
+    marker = "<w:t>#EMETERAI#</w:t>"
+    (problem,) = problems_of(upload(admin, manifest, pakta_docx((marker, "<w:t/>"), template=mou)))
+    assert problem["where"] == "word/document.xml"
+    assert "#EMETERAI#" in problem["message"] and "[emeterai]" in problem["message"]
+    # Split over two runs, as Word may write it, the marker is there: the template is taken.
+    split = "<w:t>#EMETE</w:t></w:r><w:r><w:t>RAI#</w:t>"
+    assert upload(admin, manifest, pakta_docx((marker, split), template=mou)).status_code == 201
 
 
 def test_every_problem_is_reported_at_once(admin: httpx.Client, nothing_stored: None) -> None:

@@ -23,7 +23,12 @@ from docxtpl import DocxTemplate
 from docgen.errors import TemplateProblem
 from docgen.templating.external import external_problems
 from docgen.templating.jinja import jinja_environment
-from docgen.templating.manifest import PAPER_MM, RESERVED_NAMES, TemplateManifest
+from docgen.templating.manifest import (
+    EMETERAI_MARKER,
+    PAPER_MM,
+    RESERVED_NAMES,
+    TemplateManifest,
+)
 
 __all__ = ["MAX_DOCX_ENTRIES", "MAX_DOCX_UNPACKED", "SourcePart", "docx_problems", "template_parts"]
 
@@ -109,9 +114,9 @@ def docx_problems(
     Not a (bounded) DOCX; anything it names outside itself (``external.external_problems``);
     each section's paper size against the manifest's; for every part
     docxtpl renders: Jinja syntax errors (part and paragraph); names the manifest does not
-    declare; ``ttd()`` for roles it does not declare; and declared roles without their
-    ``{{ ttd('role') }}`` marker in the body. With ``manifest`` None (it did not validate) only
-    what needs no manifest is checked.
+    declare; ``ttd()`` for roles it does not declare; declared roles without their
+    ``{{ ttd('role') }}`` marker in the body, and an ``[emeterai]`` without ``#EMETERAI#``.
+    With ``manifest`` None (it did not validate) only what needs no manifest is checked.
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(docx_bytes))
@@ -242,7 +247,8 @@ class _JinjaCheck:
         return marked
 
     def _check_markers(self, manifest: TemplateManifest, marked: set[str] | None) -> None:
-        """Every role needs its marker in the body; ``marked`` None: the body did not parse."""
+        """Every role needs its marker in the body, and an e-Meterai the manifest offers its
+        box's; ``marked`` None: the body did not parse."""
         body = self.parts[0]
         for role in manifest.roles_in_order:
             if marked is not None:
@@ -258,6 +264,16 @@ class _JinjaCheck:
                         f"{{{{ ttd('{role.name}') }}}} di badan dokumen",
                     )
                 )
+        # The e-Meterai box is found by its marker text, which Word may split over runs.
+        text = re.sub(r"\s+", "", re.sub(r"<[^>]*>", "", body.source))
+        if manifest.emeterai is not None and EMETERAI_MARKER not in text:
+            self.found.append(
+                TemplateProblem(
+                    body.name,
+                    f"manifest menawarkan e-Meterai ([emeterai]) tetapi badan dokumen tidak "
+                    f"punya penanda {EMETERAI_MARKER} di sudut kiri atas kotaknya",
+                )
+            )
 
     def _add(self, part: SourcePart, lineno: int | None, message: str) -> None:
         paragraph = part.paragraph(lineno)
