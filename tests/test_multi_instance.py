@@ -134,8 +134,8 @@ READS_PER_MINUTE = Settings.model_fields["rate_limit_reads"].default
 
 def test_a_clients_rate_limit_holds_over_both_instances(deployment: Deployment) -> None:
     # A client address of its own (uvicorn takes X-Forwarded-For from the loopback proxy),
-    # so the module's other requests do not count; all of it inside one minute.
-    if time.time() % 60 > 45:
+    # so the module's other requests do not count; all of it inside one minute (~20 s).
+    if time.time() % 60 > 30:
         time.sleep(60 - time.time() % 60 + 0.5)
     client = {"X-Forwarded-For": f"198.51.100.{secrets.randbelow(250) + 1}"}
     unknown = "/api/v1/verify/" + "0" * 12
@@ -146,7 +146,13 @@ def test_a_clients_rate_limit_holds_over_both_instances(deployment: Deployment) 
         half = READS_PER_MINUTE * 2 // 3
         assert {first.get(unknown).status_code for _ in range(half)} == {404}
         time.sleep(2.5)  # the first instance's counts reach the registry
-        answers = Counter(second.get(unknown).status_code for _ in range(half))
+        # About 16 a second, as a client could: an instance learns the deployment's count once
+        # a second, and lets through what it sees meanwhile (at full speed here, 200 requests
+        # took less than that second).
+        answers: Counter[int] = Counter()
+        for _ in range(half):
+            answers[second.get(unknown).status_code] += 1
+            time.sleep(0.06)
         time.sleep(2.5)
         refused = first.get(unknown)
         page = second.get("/v/" + "0" * 12)
