@@ -92,13 +92,10 @@ class CachedObjectStore:
     async def read_many(self, wheres: Sequence[StoredObject]) -> list[bytes]:
         """As the inner store's ``read_many`` (same errors), each part as :meth:`read` finds
         it: those not kept here read from the inner store together."""
-        found = [await self._kept_part(where) for where in wheres]
-        missing = [i for i, data in enumerate(found) if data is None]
-        if missing:
-            read = await self._inner.read_many([wheres[i] for i in missing])
-            for i, data in zip(missing, read, strict=True):
-                found[i] = data
-        return [data for data in found if data is not None]
+        kept = [await self._kept_part(where) for where in wheres]
+        unkept = [where for where, data in zip(wheres, kept, strict=True) if data is None]
+        missing = iter(await self._inner.read_many(unkept) if unkept else [])
+        return [data if data is not None else next(missing) for data in kept]
 
     async def _kept_part(self, where: StoredObject) -> bytes | None:
         """The bytes ``where`` names from a kept copy of its object, if intact."""

@@ -264,9 +264,7 @@ class _JinjaCheck:
                         f"{{{{ ttd('{role.name}') }}}} di badan dokumen",
                     )
                 )
-        # The e-Meterai box is found by its marker text, which Word may split over runs.
-        text = re.sub(r"\s+", "", re.sub(r"<[^>]*>", "", body.source))
-        if manifest.emeterai is not None and EMETERAI_MARKER not in text:
+        if manifest.emeterai is not None and EMETERAI_MARKER not in _text_of(body.source):
             self.found.append(
                 TemplateProblem(
                     body.name,
@@ -285,3 +283,9 @@ class _JinjaCheck:
                 text = text[: EXCERPT_CHARS - 1] + "\u2026"
             where = f"{part.name}, paragraf {number} (\u201c{text}\u201d)"
         self.found.append(TemplateProblem(where, message))
+
+
+def _text_of(source: str) -> str:
+    """A part's text without its XML tags and whitespace: a marker Word split over runs (the
+    e-Meterai box's) reads whole."""
+    return re.sub(r"\s+", "", re.sub(r"<[^>]*>", "", source))

@@ -22,7 +22,7 @@ the minimum over 300 calls): a fresh engine that shapes an appearance's text and
 takes ~12.4 ms with pyHanko's engine and ~0.05 ms with this one, its subset and shaped lines
 kept (~0.23 ms with its subset alone kept); a footer's, with a URL not seen before, ~13.0 and
 ~0.14 ms (~0.24 ms). A bulk document has a footer and three appearances: ~49 ms of CPU saved per
-document, more than the ~45 ms the whole bulk run takes per document. fontTools cuts each
+document, about the 49-52 ms the whole bulk run takes per document (session 30). fontTools cuts each
 subset (~12.4 ms): a bulk run's worker cuts four (one footer glyph set, one per signer),
 ~0.1 ms per document, 0.2 % of the bulk run; hand-written subsetting (~0.26 ms a subset) would
 save no more than that, so there is none. With the shaped texts kept, a fresh engine showing

@@ -18,9 +18,9 @@ Measured share of the bulk time: CPU per document (``time.process_time``, the be
 100 documents after a warm-up, validation included; ``bench/fast_documents.py``) on this 2-core
 machine: berita acara pelantikan 1.6-1.9 ms here against 48-56 ms through docxtpl end to end,
 pakta integritas 1.0 ms against 34-36 ms (two runs, session 30; 2.9 against 60 and 1.9 against
-36 in an earlier one). The saving, ~47 ms per berita acara, is more than the whole bulk run's
-CPU per document (45 ms, all processes, bench/bulk.py): 105 % of it; without it the bulk run
-would take more than twice the CPU.
+36 in an earlier one). The saving, ~47 ms per berita acara, is about the whole bulk run's CPU
+per document (49-52 ms, all processes, bench/bulk.py, session 30); without it the bulk run would
+take about twice the CPU.
 
 Private APIs, only here: docxtpl's ``patch_xml``, ``resolve_listing``, ``fix_tables`` and
 ``fix_docpr_ids`` are called unbound with stand-in ``self`` objects (the first three use no
